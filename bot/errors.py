@@ -1,0 +1,39 @@
+"""The error tree.
+
+WatchpostError
+├── UserInputError   shown to the user (ephemeral in Slack); nothing was changed
+│   └── IndicatorError  an indicator could not be parsed or is not monitorable
+├── SourceError      a data source failed; never becomes a change
+└── ConfigError      the operator's configuration is wrong; the bot does not start
+"""
+
+from __future__ import annotations
+
+
+class WatchpostError(Exception):
+    """Base of every error Watchpost raises on purpose."""
+
+
+class UserInputError(WatchpostError):
+    """Bad input from a user: the message is safe to show them as is."""
+
+
+class IndicatorError(UserInputError):
+    """An indicator that cannot be monitored, with the reason in the message."""
+
+
+class SourceError(WatchpostError):
+    """A data source failed (timeout, SERVFAIL, HTTP 5xx/429, unparseable reply).
+
+    `transient` errors are retried on the next check; neither kind ever becomes a change.
+    """
+
+    def __init__(self, source: str, message: str, *, transient: bool = True) -> None:
+        super().__init__(f"{source}: {message}")
+        self.source = source
+        self.message = message
+        self.transient = transient
+
+
+class ConfigError(WatchpostError):
+    """Invalid operator configuration (environment variables)."""

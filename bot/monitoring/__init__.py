@@ -1,0 +1,1 @@
+"""Collect, diff and store observations of monitored indicators."""

@@ -1,0 +1,1 @@
+"""Clients for the external sources the datasets read (HTTP APIs, WHOIS, TLS)."""

@@ -1,0 +1,105 @@
+"""One HTTP client per source: a reused aiohttp session, a concurrency limit, timeouts.
+
+Every failure becomes a SourceError, so a dataset can turn it into a failure of its
+observation; nothing here ever raises aiohttp's own exceptions to the caller.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from bot.errors import SourceError
+
+
+@dataclass(frozen=True)
+class HttpReply:
+    status: int
+    body: bytes
+    content_type: str
+
+    def json(self, source: str) -> Any:
+        try:
+            return json.loads(self.body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise SourceError(source, f"malformed JSON ({exc.__class__.__name__})") from None
+
+
+class SourceHttpClient:
+    """GETs for one source. `ok_statuses` lists statuses that are data (404 for some)."""
+
+    def __init__(
+        self,
+        source: str,
+        *,
+        timeout: float = 20.0,
+        concurrency: int = 4,
+        headers: Mapping[str, str] | None = None,
+        auth: aiohttp.BasicAuth | None = None,
+        max_body: int = 16 * 1024 * 1024,
+    ) -> None:
+        self.source = source
+        self._timeout = timeout
+        self._limit = asyncio.Semaphore(concurrency)
+        self._headers = dict(headers or {})
+        self._auth = auth
+        self._max_body = max_body
+        self._session: aiohttp.ClientSession | None = None
+        # When a 429 said "come back later", no request goes out before this monotonic time.
+        self._blocked_until = 0.0
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                headers={"User-Agent": "watchpost", **self._headers},
+                auth=self._auth,
+                timeout=aiohttp.ClientTimeout(total=self._timeout),
+            )
+        return self._session
+
+    async def get(
+        self, url: str, *, params: Mapping[str, str] | None = None, ok_statuses: tuple[int, ...] = (200,)
+    ) -> HttpReply:
+        wait = self._blocked_until - time.monotonic()
+        if wait > 0:
+            raise SourceError(self.source, f"rate limited, retrying in {int(wait) + 1}s")
+        async with self._limit:
+            try:
+                async with asyncio.timeout(self._timeout):
+                    async with self._client().get(url, params=params, allow_redirects=False) as response:
+                        body = await response.content.read(self._max_body + 1)
+                        status = response.status
+                        content_type = response.content_type
+                        retry_after = response.headers.get("Retry-After", "")
+            except TimeoutError:
+                raise SourceError(self.source, f"no answer within {self._timeout:g}s") from None
+            except aiohttp.ClientError as exc:
+                raise SourceError(self.source, f"connection failed ({exc.__class__.__name__})") from None
+        if len(body) > self._max_body:
+            raise SourceError(self.source, "reply too large")
+        if status == 429:
+            delay = _retry_after_seconds(retry_after)
+            self._blocked_until = time.monotonic() + delay
+            raise SourceError(self.source, f"rate limited (HTTP 429), retry after {delay:g}s")
+        if status not in ok_statuses:
+            transient = status >= 500 or status in (408, 425)
+            raise SourceError(self.source, f"HTTP {status}", transient=transient)
+        return HttpReply(status, body, content_type)
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+def _retry_after_seconds(header: str, default: float = 60.0) -> float:
+    try:
+        return max(0.0, min(float(header.strip()), 3600.0))
+    except ValueError:
+        return default

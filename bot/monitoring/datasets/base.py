@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol, runtime_checkable
 
-from bot.monitoring.observation import IndicatorKind, Observation
+from bot.monitoring.observation import Fact, IndicatorKind, Observation
 
 
 @runtime_checkable
@@ -20,3 +22,29 @@ class Dataset(Protocol):
     def applies_to(self, kind: IndicatorKind) -> bool: ...
 
     async def collect(self, indicator: str, kind: IndicatorKind) -> Observation: ...
+
+
+@dataclass(frozen=True)
+class PassiveDnsRecord:
+    """One passive DNS row, normalised: lower-case names without trailing dot, upper-case type."""
+
+    rrname: str
+    rrtype: str
+    rdata: str
+    first_seen: datetime | None
+    last_seen: datetime | None
+    source: str
+
+
+class PassiveDnsSource(Protocol):
+    """A passive DNS provider. `lookup` raises SourceError on any failure."""
+
+    name: str
+
+    async def lookup(self, indicator: str, kind: IndicatorKind) -> list[PassiveDnsRecord]: ...
+
+
+class TlsProbe(Protocol):
+    """Active probe of the certificate an IP serves (opt-in). Raises SourceError on failure."""
+
+    async def certificate_facts(self, ip: str) -> list[Fact]: ...

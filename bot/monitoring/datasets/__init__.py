@@ -1,0 +1,1 @@
+"""One module per dataset, all behind the Dataset protocol in base.py."""

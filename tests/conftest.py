@@ -1,0 +1,3 @@
+"""Shared fixtures. Fakes live in tests/fakes/ and are loaded as pytest plugins."""
+
+pytest_plugins: list[str] = []

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+import dataclasses
+from dataclasses import dataclass
 from datetime import datetime
 
 
@@ -30,7 +31,7 @@ class Fact:
 
     field: str
     value: str
-    source: str = field(default="", compare=False)
+    source: str = dataclasses.field(default="", compare=False)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,110 @@
+"""The diff rules, check by check: each case is a sequence of observations."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.monitoring.diff import DiffResult, FactKey, FactState, FactStatus, diff_observation
+from bot.monitoring.observation import ChangeKind, Fact, Observation, SourceFailure
+
+T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+
+
+def obs(*facts: tuple[str, str], known: set[str] | None = None, single: set[str] = frozenset(),
+        failed: bool = False) -> Observation:
+    """An observation of `resolutions`; `known` defaults to the fields present plus A."""
+    fact_set = frozenset(Fact(f, v, "dns") for f, v in facts)
+    if failed:
+        return Observation("resolutions", frozenset(), frozenset(), (SourceFailure("dns", "SERVFAIL"),))
+    known_fields = frozenset(known if known is not None else {f for f, _ in facts} | {"A"})
+    return Observation("resolutions", fact_set, known_fields, single_valued=frozenset(single))
+
+
+def run(*observations: Observation) -> list[list[tuple[str, str, str | None, str | None]]]:
+    """Feed the observations in order; return the changes of each check (after the baseline)."""
+    state: dict[FactKey, FactState] | None = None
+    previous_at = None
+    per_check = []
+    for number, observation in enumerate(observations):
+        now = T0 + timedelta(hours=number)
+        result: DiffResult = diff_observation(state, observation, now=now, previous_check_at=previous_at)
+        if state is not None:
+            per_check.append([(c.kind.value, c.field, c.old_value, c.new_value) for c in result.changes])
+        else:
+            assert result.changes == []
+        if not result.baseline and state is None:
+            continue  # still no baseline (the first check failed)
+        state = result.state
+        if not observation.failed:
+            previous_at = now
+    return per_check
+
+
+A1, A2 = ("A", "192.0.2.1"), ("A", "192.0.2.2")
+
+
+@pytest.mark.parametrize(
+    ("observations", "expected"),
+    [
+        pytest.param([obs(A1), obs(A1)], [[]], id="no change"),
+        pytest.param([obs(A1), obs(A1, A2)], [[("added", "A", None, "192.0.2.2")]], id="added at once"),
+        pytest.param([obs(A1, A2), obs(A1), obs(A1)], [[], [("removed", "A", "192.0.2.2", None)]],
+                     id="removal confirmed on the second check"),
+        pytest.param([obs(A1, A2), obs(A1), obs(A1, A2)], [[], []], id="flap away and back is silent"),
+        pytest.param([obs(A1, A2), obs(failed=True), obs(A1, A2)], [[], []], id="error changes nothing"),
+        pytest.param([obs(A1, A2), obs(A1), obs(failed=True), obs(A1)],
+                     [[], [], [("removed", "A", "192.0.2.2", None)]],
+                     id="an error between two misses does not reset the confirmation"),
+        pytest.param([obs(A1, A2), obs(A1, known=set()), obs(A1, known=set())], [[], []],
+                     id="a field that is not known cannot lose values"),
+        pytest.param([obs(A1), obs(A1, A2, known=set())], [[("added", "A", None, "192.0.2.2")]],
+                     id="a partial answer can still add"),
+        pytest.param([obs(failed=True), obs(A1), obs(A1, A2)], [[("added", "A", None, "192.0.2.2")]],
+                     id="a failed first check sets no baseline"),
+    ],
+)
+def test_diff_multi_valued(observations: list[Observation], expected: list[list[tuple]]) -> None:
+    assert run(*observations) == expected
+
+
+S = {"status"}
+
+
+@pytest.mark.parametrize(
+    ("observations", "expected"),
+    [
+        pytest.param([obs(("status", "exists"), single=S), obs(("status", "NXDOMAIN"), single=S),
+                      obs(("status", "NXDOMAIN"), single=S)],
+                     [[], [("changed", "status", "exists", "NXDOMAIN")]], id="change confirmed"),
+        pytest.param([obs(("status", "exists"), single=S), obs(("status", "NXDOMAIN"), single=S),
+                      obs(("status", "exists"), single=S), obs(("status", "exists"), single=S)],
+                     [[], [], []], id="single-valued flap is silent"),
+        pytest.param([obs(("status", "exists"), single=S), obs(("status", "b"), single=S),
+                      obs(("status", "c"), single=S), obs(("status", "c"), single=S)],
+                     [[], [], [("changed", "status", "exists", "c")]], id="pending value replaced"),
+        pytest.param([obs(A1, single=S), obs(A1, ("status", "x"), single=S)],
+                     [[("added", "status", None, "x")]], id="first value of a field is an add"),
+    ],
+)
+def test_diff_single_valued(observations: list[Observation], expected: list[list[tuple]]) -> None:
+    assert run(*observations) == expected
+
+
+def test_diff_baseline_keeps_one_value_per_single_field() -> None:
+    result = diff_observation(None, obs(("SOA", "b"), ("SOA", "a"), single={"SOA"}), now=T0,
+                              previous_check_at=None)
+    assert result.baseline
+    assert set(result.state) == {("SOA", "a")}
+
+
+def test_diff_closed_interval_ends_where_last_seen() -> None:
+    base = diff_observation(None, obs(A1, A2), now=T0, previous_check_at=None)
+    t1, t2 = T0 + timedelta(hours=1), T0 + timedelta(hours=2)
+    missing = diff_observation(base.state, obs(A1), now=t1, previous_check_at=T0)
+    assert missing.state[A2].status is FactStatus.REMOVING
+    gone = diff_observation(missing.state, obs(A1), now=t2, previous_check_at=t1)
+    assert [(c.kind, c.first_seen, c.last_seen) for c in gone.changes] == [(ChangeKind.REMOVED, T0, T0)]
+    assert gone.closed[0].last_seen == T0 and gone.closed[0].status is FactStatus.CLOSED
+    assert A2 not in gone.state

@@ -13,39 +13,12 @@ The rules (DESIGN.md):
 
 from __future__ import annotations
 
-import enum
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from bot.monitoring.observation import Change, ChangeKind, Fact, Observation
-
-
-class FactStatus(enum.StrEnum):
-    ACTIVE = "active"  # part of the current state
-    REMOVING = "removing"  # missing on the last check; removed if missing again
-    ADDING = "adding"  # a pending new value of a single-valued field
-    CLOSED = "closed"  # history: the interval [first_seen, last_seen] is over
-
-
-FactKey = tuple[str, str]
-
-
-@dataclass(frozen=True)
-class FactState:
-    field: str
-    value: str
-    source: str
-    first_seen: datetime
-    status: FactStatus = FactStatus.ACTIVE
-    # While open, a fact is seen up to the dataset's last successful check; the moment
-    # it went missing is kept here so the closed interval ends where it was last seen.
-    last_seen: datetime | None = None
-
-    @property
-    def key(self) -> FactKey:
-        return (self.field, self.value)
+from bot.observations import Change, ChangeKind, Fact, FactKey, FactState, FactStatus, Observation
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.monitoring.diff import DiffResult, FactKey, FactState, FactStatus, diff_observation
-from bot.monitoring.observation import ChangeKind, Fact, Observation, SourceFailure
+from bot.monitoring.diff import DiffResult, diff_observation
+from bot.observations import ChangeKind, Fact, FactKey, FactState, FactStatus, Observation, SourceFailure
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 

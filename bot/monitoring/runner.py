@@ -1,0 +1,111 @@
+"""Collect -> diff -> store, per subject. One dataset failing never stops the others, and
+one subject's check never blocks another's."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from bot.monitoring.datasets.base import Dataset
+from bot.monitoring.diff import diff_observation
+from bot.observations import Change, Observation
+from bot.storage.repository import AsyncStore, CheckOutcome, DatasetSnapshot, SubjectView
+
+log = logging.getLogger(__name__)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    subject: SubjectView
+    outcomes: list[CheckOutcome]
+
+    @property
+    def changes(self) -> list[Change]:
+        return [change for outcome in self.outcomes for change in outcome.changes]
+
+    @property
+    def baseline(self) -> bool:
+        return any(outcome.baseline for outcome in self.outcomes)
+
+
+class Runner:
+    def __init__(
+        self,
+        datasets: Sequence[Dataset],
+        store: AsyncStore,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        dataset_timeout: float = 120.0,
+    ) -> None:
+        self.datasets = list(datasets)
+        self.store = store
+        self.clock = clock
+        self.dataset_timeout = dataset_timeout
+        # Two checks of one subject at once (a manual check during a cycle) would diff
+        # against the same state and report a change twice: serialise them per subject.
+        # Weak values: a subject's lock disappears once no check holds or awaits it.
+        self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    async def check(self, subject: SubjectView) -> CheckReport:
+        lock = self._locks.setdefault(subject.id, asyncio.Lock())
+        async with lock:
+            applicable = [d for d in self.datasets if d.applies_to(subject.kind)]
+            observations = await asyncio.gather(*(self._collect(d, subject) for d in applicable))
+            now = self.clock()
+
+            def apply(observation: Observation, snapshot: DatasetSnapshot | None) -> CheckOutcome:
+                result = diff_observation(
+                    snapshot.facts if snapshot else None,
+                    observation,
+                    now=now,
+                    previous_check_at=snapshot.last_ok_at if snapshot else None,
+                )
+                return CheckOutcome(observation, result.changes, result.closed, result.state, result.baseline)
+
+            outcomes = await self.store.run(
+                self.store.store.record_check,
+                subject_id=subject.id,
+                observations=observations,
+                apply=apply,
+                now=now,
+            )
+            return CheckReport(subject, outcomes)
+
+    async def _collect(self, dataset: Dataset, subject: SubjectView) -> Observation:
+        try:
+            async with asyncio.timeout(self.dataset_timeout):
+                return await dataset.collect(subject.indicator, subject.kind)
+        except TimeoutError:
+            message = f"no result within {self.dataset_timeout:g}s"
+            return Observation.error(dataset.name, dataset.name, message)
+        except Exception as exc:  # a bug in one dataset must not stop the others
+            log.exception("dataset %s failed on %s", dataset.name, subject.indicator)
+            return Observation.error(dataset.name, dataset.name, f"internal error ({exc.__class__.__name__})")
+
+    async def run_due(self, *, interval: timedelta, limit: int, concurrency: int) -> list[CheckReport]:
+        """Check every subject that is due, `concurrency` at a time."""
+        subjects = await self.store.run(
+            self.store.store.claim_due_subjects, now=self.clock(), interval=interval, limit=limit
+        )
+        if not subjects:
+            return []
+        gate = asyncio.Semaphore(concurrency)
+
+        async def one(subject: SubjectView) -> CheckReport | None:
+            async with gate:
+                try:
+                    return await self.check(subject)
+                except Exception:
+                    log.exception("check of %s failed", subject.indicator)
+                    return None
+
+        reports = await asyncio.gather(*(one(subject) for subject in subjects))
+        return [report for report in reports if report is not None]

@@ -1,0 +1,125 @@
+"""Values shared by datasets, the diff, storage and rendering (no I/O here).
+
+They live outside `monitoring/` so that storage and rendering need not import it."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+
+
+class IndicatorKind(enum.StrEnum):
+    IP = "ip"
+    DOMAIN = "domain"
+
+
+class Outcome(enum.StrEnum):
+    """The four ways a lookup can end. Only ERROR is not data."""
+
+    RECORDS = "records"
+    NXDOMAIN = "nxdomain"
+    NO_DATA = "no_data"
+    ERROR = "error"
+
+
+@dataclass(frozen=True, order=True)
+class Fact:
+    """One observed value of one field of a dataset, e.g. ("A", "93.184.216.34").
+
+    Identity is (field, value): the same fact reported by two sources is one fact.
+    """
+
+    field: str
+    value: str
+    source: str = dataclasses.field(default="", compare=False)
+
+
+@dataclass(frozen=True)
+class SourceFailure:
+    source: str
+    message: str
+    fields: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What one dataset saw of one indicator in one check.
+
+    `known_fields` are the fields this observation speaks for: their lookups ended in
+    records, NXDOMAIN or no data. Fields whose lookup failed are absent from it, so the
+    diff keeps their last known state instead of reporting them removed.
+    """
+
+    dataset: str
+    facts: frozenset[Fact]
+    known_fields: frozenset[str]
+    failures: tuple[SourceFailure, ...] = ()
+    # Fields that hold one value at a time (SOA, registrar, status): a new value is a
+    # "changed" once confirmed, not an add plus a remove.
+    single_valued: frozenset[str] = frozenset()
+
+    @property
+    def failed(self) -> bool:
+        """Nothing at all could be learned: the dataset is stale for this check."""
+        return not self.known_fields and bool(self.failures)
+
+    @property
+    def stale(self) -> bool:
+        return bool(self.failures)
+
+    @classmethod
+    def error(cls, dataset: str, source: str, message: str) -> Observation:
+        return cls(dataset, frozenset(), frozenset(), (SourceFailure(source, message),))
+
+
+class ChangeKind(enum.StrEnum):
+    ADDED = "added"
+    REMOVED = "removed"
+    CHANGED = "changed"
+
+
+@dataclass(frozen=True)
+class Change:
+    dataset: str
+    kind: ChangeKind
+    field: str
+    old_value: str | None
+    new_value: str | None
+    source: str
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
+
+    @property
+    def value(self) -> str:
+        """The value the change is about: the new one, or the one that went away."""
+        return self.new_value if self.new_value is not None else (self.old_value or "")
+
+
+class FactStatus(enum.StrEnum):
+    ACTIVE = "active"  # part of the current state
+    REMOVING = "removing"  # missing on the last check; removed if missing again
+    ADDING = "adding"  # a pending new value of a single-valued field
+    CLOSED = "closed"  # history: the interval [first_seen, last_seen] is over
+
+
+FactKey = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class FactState:
+    """A stored fact: one value of one field and the interval it was seen in."""
+
+    field: str
+    value: str
+    source: str
+    first_seen: datetime
+    status: FactStatus = FactStatus.ACTIVE
+    # While open, a fact is seen up to the dataset's last successful check; the moment
+    # it went missing is kept here so the closed interval ends where it was last seen.
+    last_seen: datetime | None = None
+
+    @property
+    def key(self) -> FactKey:
+        return (self.field, self.value)

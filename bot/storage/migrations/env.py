@@ -1,0 +1,20 @@
+"""Alembic environment: the engine comes from the caller (bot.storage.engine.migrate)."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import Engine
+
+from bot.storage.models import Base
+
+engine = context.config.attributes.get("engine")
+if not isinstance(engine, Engine):
+    raise RuntimeError("run migrations through bot.storage.engine.migrate()")
+
+with engine.begin() as connection:
+    if connection.dialect.name == "postgresql":
+        # Several processes may start at once: one migrates, the others wait here.
+        connection.exec_driver_sql("SELECT pg_advisory_xact_lock(727274)")
+    context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True)
+    with context.begin_transaction():
+        context.run_migrations()

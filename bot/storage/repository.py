@@ -1,0 +1,595 @@
+"""Repositories: the only code that talks SQL. Methods are synchronous and each runs one
+transaction; the async application calls them through `AsyncStore` (a thread pool)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import ParamSpec, TypeVar
+
+from sqlalchemy import Engine, delete, func, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.errors import UserInputError
+from bot.observations import (
+    Change,
+    ChangeKind,
+    FactKey,
+    FactState,
+    FactStatus,
+    IndicatorKind,
+    Observation,
+)
+from bot.storage.models import ChangeRow, DatasetState, FactRow, Monitor, OutboxRow, SourceFailureRow, Subject
+
+
+@dataclass(frozen=True)
+class SubjectView:
+    id: int
+    indicator: str
+    kind: IndicatorKind
+    last_checked_at: datetime | None
+
+
+@dataclass(frozen=True)
+class MonitorView:
+    id: int
+    indicator: str
+    kind: IndicatorKind
+    team_id: str
+    channel_id: str
+    created_by: str
+    created_at: datetime
+    last_checked_at: datetime | None
+    muted: tuple[str, ...]
+    stale_datasets: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class AddedMonitor:
+    indicator: str
+    kind: IndicatorKind
+    subject_id: int
+    new_for_channel: bool
+    new_subject: bool
+
+
+@dataclass(frozen=True)
+class DatasetSnapshot:
+    """The stored state of one dataset of one subject, as the diff needs it."""
+
+    facts: dict[FactKey, FactState] | None  # None: no baseline yet
+    last_ok_at: datetime | None
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    """What one check wrote: its changes and the observation results, for the caller."""
+
+    observation: Observation
+    changes: list[Change]
+    closed: list[FactState]
+    state: dict[FactKey, FactState]
+    baseline: bool
+
+
+@dataclass(frozen=True)
+class DatasetHealth:
+    dataset: str
+    baseline_at: datetime | None
+    last_ok_at: datetime | None
+    stale: bool
+    last_error: str | None
+    facts: tuple[FactState, ...] = ()
+
+
+@dataclass(frozen=True)
+class PendingAlert:
+    """An outbox row with everything the renderer needs."""
+
+    id: int
+    team_id: str
+    channel_id: str
+    indicator: str
+    kind: IndicatorKind
+    created_at: datetime
+    attempts: int
+    changes: list[Change] = field(default_factory=list)
+
+
+class Store:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    # --- monitors -------------------------------------------------------------------
+
+    def add_monitors(
+        self,
+        *,
+        team_id: str,
+        channel_id: str,
+        user_id: str,
+        indicators: Sequence[tuple[str, IndicatorKind]],
+        now: datetime,
+    ) -> list[AddedMonitor]:
+        """Add monitors for a channel (all or nothing). Existing ones are reported as such."""
+        added: list[AddedMonitor] = []
+        with self._sessions.begin() as session:
+            for indicator, kind in indicators:
+                subject = session.scalar(select(Subject).where(Subject.indicator == indicator))
+                new_subject = subject is None
+                if subject is None:
+                    subject = Subject(indicator=indicator, kind=kind.value, created_at=now, next_check_at=now)
+                    session.add(subject)
+                    session.flush()
+                existing = session.scalar(
+                    select(Monitor).where(
+                        Monitor.subject_id == subject.id,
+                        Monitor.team_id == team_id,
+                        Monitor.channel_id == channel_id,
+                    )
+                )
+                if existing is None:
+                    session.add(
+                        Monitor(
+                            subject_id=subject.id,
+                            team_id=team_id,
+                            channel_id=channel_id,
+                            created_by=user_id,
+                            created_at=now,
+                            muted=[],
+                        )
+                    )
+                added.append(AddedMonitor(indicator, kind, subject.id, existing is None, new_subject))
+        return added
+
+    def remove_monitors(self, *, team_id: str, channel_id: str, indicators: Sequence[str]) -> list[str]:
+        """Remove this channel's monitors; a subject nobody monitors any more is deleted
+        with its history. Raises UserInputError, changing nothing, if one is not monitored."""
+        with self._sessions.begin() as session:
+            rows = session.execute(
+                select(Monitor, Subject)
+                .join(Subject, Monitor.subject_id == Subject.id)
+                .where(
+                    Monitor.team_id == team_id,
+                    Monitor.channel_id == channel_id,
+                    Subject.indicator.in_(indicators),
+                )
+            ).all()
+            found = {subject.indicator for _, subject in rows}
+            missing = [indicator for indicator in indicators if indicator not in found]
+            if missing:
+                raise UserInputError(
+                    "Not monitored in this channel: "
+                    + ", ".join(f"`{m}`" for m in missing)
+                    + ". Nothing was removed."
+                )
+            for monitor, subject in rows:
+                session.delete(monitor)
+                session.flush()
+                others = session.scalar(select(func.count()).where(Monitor.subject_id == subject.id))
+                if not others:
+                    self._delete_subject(session, subject.id)
+            return [indicator for indicator in indicators if indicator in found]
+
+    @staticmethod
+    def _delete_subject(session: Session, subject_id: int) -> None:
+        # Explicit deletes: SQLite enforces ON DELETE CASCADE only with the pragma on.
+        for table in (FactRow, ChangeRow, DatasetState, OutboxRow, SourceFailureRow):
+            session.execute(delete(table).where(table.subject_id == subject_id))
+        session.execute(delete(Subject).where(Subject.id == subject_id))
+
+    def list_monitors(
+        self, *, team_id: str | None = None, channel_id: str | None = None
+    ) -> list[MonitorView]:
+        with self._sessions() as session:
+            query = select(Monitor, Subject).join(Subject, Monitor.subject_id == Subject.id)
+            if team_id is not None:
+                query = query.where(Monitor.team_id == team_id)
+            if channel_id is not None:
+                query = query.where(Monitor.channel_id == channel_id)
+            rows = session.execute(query.order_by(Subject.indicator)).all()
+            stale = self._stale_by_subject(session, [subject.id for _, subject in rows])
+            return [_monitor_view(monitor, subject, stale.get(subject.id, ())) for monitor, subject in rows]
+
+    def find_monitor(self, *, team_id: str, channel_id: str, indicator: str) -> MonitorView | None:
+        with self._sessions() as session:
+            row = session.execute(
+                select(Monitor, Subject)
+                .join(Subject, Monitor.subject_id == Subject.id)
+                .where(
+                    Monitor.team_id == team_id,
+                    Monitor.channel_id == channel_id,
+                    Subject.indicator == indicator,
+                )
+            ).first()
+            if row is None:
+                return None
+            stale = self._stale_by_subject(session, [row[1].id])
+            return _monitor_view(row[0], row[1], stale.get(row[1].id, ()))
+
+    @staticmethod
+    def _stale_by_subject(session: Session, subject_ids: list[int]) -> dict[int, tuple[str, ...]]:
+        if not subject_ids:
+            return {}
+        stale: dict[int, list[str]] = defaultdict(list)
+        for subject_id, dataset in session.execute(
+            select(DatasetState.subject_id, DatasetState.dataset).where(
+                DatasetState.subject_id.in_(subject_ids), DatasetState.stale.is_(True)
+            )
+        ):
+            stale[subject_id].append(dataset)
+        return {key: tuple(sorted(value)) for key, value in stale.items()}
+
+    def get_subject(self, indicator: str) -> SubjectView | None:
+        with self._sessions() as session:
+            subject = session.scalar(select(Subject).where(Subject.indicator == indicator))
+            return None if subject is None else _subject_view(subject)
+
+    # --- checks ---------------------------------------------------------------------
+
+    def claim_due_subjects(self, *, now: datetime, interval: timedelta, limit: int) -> list[SubjectView]:
+        """Take subjects whose check is due and push their next check one interval ahead,
+        so a second claimer (another tick or process) does not take them again."""
+        with self._sessions.begin() as session:
+            query = (
+                select(Subject)
+                .where(Subject.next_check_at <= now)
+                .order_by(Subject.next_check_at)
+                .limit(limit)
+            )
+            if session.bind is not None and session.bind.dialect.name == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            subjects = list(session.scalars(query))
+            for subject in subjects:
+                subject.next_check_at = now + interval
+            return [_subject_view(subject) for subject in subjects]
+
+    def load_state(self, subject_id: int) -> dict[str, DatasetSnapshot]:
+        with self._sessions() as session:
+            states = {
+                row.dataset: row
+                for row in session.scalars(select(DatasetState).where(DatasetState.subject_id == subject_id))
+            }
+            facts: dict[str, dict[FactKey, FactState]] = defaultdict(dict)
+            for row in session.scalars(
+                select(FactRow).where(
+                    FactRow.subject_id == subject_id, FactRow.status != FactStatus.CLOSED.value
+                )
+            ):
+                fact = _fact_state(row)
+                facts[row.dataset][fact.key] = fact
+            return {
+                dataset: DatasetSnapshot(
+                    facts=facts.get(dataset, {}) if state.baseline_at is not None else None,
+                    last_ok_at=state.last_ok_at,
+                )
+                for dataset, state in states.items()
+            }
+
+    def record_check(
+        self,
+        *,
+        subject_id: int,
+        observations: Sequence[Observation],
+        apply: Callable[[Observation, DatasetSnapshot | None], CheckOutcome],
+        now: datetime,
+    ) -> list[CheckOutcome]:
+        """Write one check: fact intervals, dataset health, changes and the alerts to
+        deliver, in one transaction (the outbox), so no alert is lost or doubled.
+
+        `apply` (the pure diff) runs inside the transaction on the state read in it; on
+        PostgreSQL the subject row is locked, so concurrent checks of one subject queue."""
+        batch_id = uuid.uuid4().hex
+        outcomes: list[CheckOutcome] = []
+        all_changes: list[Change] = []
+        with self._sessions.begin() as session:
+            query = select(Subject).where(Subject.id == subject_id)
+            if self.engine.dialect.name == "postgresql":
+                query = query.with_for_update()
+            subject = session.scalar(query)
+            if subject is None:
+                return []  # removed while the check ran
+            subject.last_checked_at = now
+            states = {
+                row.dataset: row
+                for row in session.scalars(select(DatasetState).where(DatasetState.subject_id == subject_id))
+            }
+            rows: dict[str, dict[FactKey, FactRow]] = defaultdict(dict)
+            for row in session.scalars(
+                select(FactRow).where(
+                    FactRow.subject_id == subject_id, FactRow.status != FactStatus.CLOSED.value
+                )
+            ):
+                rows[row.dataset][(row.field, row.value)] = row
+            for observation in observations:
+                dataset = observation.dataset
+                state = states.get(dataset)
+                old = {key: _fact_state(row) for key, row in rows[dataset].items()}
+                snapshot = (
+                    DatasetSnapshot(old if state.baseline_at is not None else None, state.last_ok_at)
+                    if state is not None
+                    else None
+                )
+                outcome = apply(observation, snapshot)
+                outcomes.append(outcome)
+                self._write_dataset_state(session, subject_id, state, outcome, now)
+                if observation.failed:
+                    continue
+                self._sync_facts(session, subject_id, dataset, old, rows[dataset], outcome)
+                for change in outcome.changes:
+                    session.add(_change_row(subject_id, batch_id, change, now))
+                all_changes.extend(outcome.changes)
+            if all_changes:
+                self._enqueue_alerts(session, subject_id, batch_id, all_changes, now)
+        return outcomes
+
+    @staticmethod
+    def _write_dataset_state(
+        session: Session, subject_id: int, state: DatasetState | None, outcome: CheckOutcome, now: datetime
+    ) -> None:
+        observation = outcome.observation
+        if state is None:
+            state = DatasetState(subject_id=subject_id, dataset=observation.dataset, consecutive_failures=0)
+            session.add(state)
+        if outcome.baseline:
+            state.baseline_at = now
+        if not observation.failed:
+            state.last_ok_at = now
+        if observation.stale:
+            message = "; ".join(f"{f.source}: {f.message}" for f in observation.failures)
+            state.stale = True
+            state.last_error = message[:2000]
+            state.last_error_at = now
+            state.consecutive_failures = (state.consecutive_failures or 0) + 1
+            for failure in observation.failures:
+                session.add(
+                    SourceFailureRow(
+                        subject_id=subject_id,
+                        dataset=observation.dataset,
+                        source=failure.source,
+                        message=failure.message[:2000],
+                        at=now,
+                    )
+                )
+        elif state.stale or state.consecutive_failures:
+            state.stale = False
+            state.consecutive_failures = 0
+
+    @staticmethod
+    def _sync_facts(
+        session: Session,
+        subject_id: int,
+        dataset: str,
+        old: dict[FactKey, FactState],
+        rows: dict[FactKey, FactRow],
+        outcome: CheckOutcome,
+    ) -> None:
+        """Write only what differs between the old and new open facts."""
+        new = outcome.state
+        closed = {fact.key: fact for fact in outcome.closed}
+        for key in set(old) | set(new):
+            fact = new.get(key)
+            if old.get(key) == fact:
+                continue
+            row = rows.get(key)
+            if fact is not None:
+                if row is None:
+                    session.add(_fact_row(subject_id, dataset, fact))
+                else:
+                    row.status, row.last_seen, row.source = fact.status.value, fact.last_seen, fact.source
+            elif row is not None and key in closed:
+                row.status = FactStatus.CLOSED.value
+                row.last_seen = closed[key].last_seen
+            elif row is not None:
+                session.delete(row)  # a pending value that never got confirmed
+
+    @staticmethod
+    def _enqueue_alerts(
+        session: Session, subject_id: int, batch_id: str, changes: list[Change], now: datetime
+    ) -> None:
+        changed_datasets = sorted({change.dataset for change in changes})
+        for monitor in session.scalars(select(Monitor).where(Monitor.subject_id == subject_id)):
+            datasets = [d for d in changed_datasets if d not in (monitor.muted or [])]
+            if datasets:
+                session.add(
+                    OutboxRow(
+                        subject_id=subject_id,
+                        team_id=monitor.team_id,
+                        channel_id=monitor.channel_id,
+                        batch_id=batch_id,
+                        datasets=datasets,
+                        created_at=now,
+                        next_attempt_at=now,
+                        attempts=0,
+                    )
+                )
+
+    def dataset_health(self, subject_id: int) -> list[DatasetHealth]:
+        with self._sessions() as session:
+            facts: dict[str, list[FactState]] = defaultdict(list)
+            for row in session.scalars(
+                select(FactRow)
+                .where(FactRow.subject_id == subject_id, FactRow.status != FactStatus.CLOSED.value)
+                .order_by(FactRow.dataset, FactRow.field, FactRow.value)
+            ):
+                facts[row.dataset].append(_fact_state(row))
+            return [
+                DatasetHealth(
+                    dataset=state.dataset,
+                    baseline_at=state.baseline_at,
+                    last_ok_at=state.last_ok_at,
+                    stale=state.stale,
+                    last_error=state.last_error,
+                    facts=tuple(facts.get(state.dataset, ())),
+                )
+                for state in session.scalars(
+                    select(DatasetState)
+                    .where(DatasetState.subject_id == subject_id)
+                    .order_by(DatasetState.dataset)
+                )
+            ]
+
+    # --- outbox ---------------------------------------------------------------------
+
+    def claim_alerts(self, *, now: datetime, lease: timedelta, limit: int) -> list[PendingAlert]:
+        """Take deliverable alerts, oldest first, leasing them so nobody else sends them."""
+        with self._sessions.begin() as session:
+            query = (
+                select(OutboxRow, Subject)
+                .join(Subject, OutboxRow.subject_id == Subject.id)
+                .where(
+                    OutboxRow.delivered_at.is_(None),
+                    OutboxRow.next_attempt_at <= now,
+                    or_(OutboxRow.claimed_until.is_(None), OutboxRow.claimed_until <= now),
+                )
+                .order_by(OutboxRow.id)
+                .limit(limit)
+            )
+            if session.bind is not None and session.bind.dialect.name == "postgresql":
+                query = query.with_for_update(skip_locked=True, of=OutboxRow)
+            rows = session.execute(query).all()
+            batches = {row.batch_id for row, _ in rows}
+            changes: dict[str, list[ChangeRow]] = defaultdict(list)
+            if batches:
+                for change in session.scalars(
+                    select(ChangeRow).where(ChangeRow.batch_id.in_(batches)).order_by(ChangeRow.id)
+                ):
+                    changes[change.batch_id].append(change)
+            alerts = []
+            for row, subject in rows:
+                row.claimed_until = now + lease
+                wanted = set(row.datasets)
+                alerts.append(
+                    PendingAlert(
+                        id=row.id,
+                        team_id=row.team_id,
+                        channel_id=row.channel_id,
+                        indicator=subject.indicator,
+                        kind=IndicatorKind(subject.kind),
+                        created_at=row.created_at,
+                        attempts=row.attempts,
+                        changes=[_change(c) for c in changes[row.batch_id] if c.dataset in wanted],
+                    )
+                )
+            return alerts
+
+    def mark_delivered(self, alert_id: int, *, now: datetime, message_ts: str | None) -> None:
+        with self._sessions.begin() as session:
+            session.execute(
+                update(OutboxRow)
+                .where(OutboxRow.id == alert_id)
+                .values(
+                    delivered_at=now,
+                    message_ts=message_ts,
+                    claimed_until=None,
+                    attempts=OutboxRow.attempts + 1,
+                )
+            )
+
+    def mark_failed(self, alert_id: int, *, error: str, retry_at: datetime) -> None:
+        with self._sessions.begin() as session:
+            session.execute(
+                update(OutboxRow)
+                .where(OutboxRow.id == alert_id)
+                .values(
+                    last_error=error[:2000],
+                    next_attempt_at=retry_at,
+                    claimed_until=None,
+                    attempts=OutboxRow.attempts + 1,
+                )
+            )
+
+    def undelivered_count(self) -> int:
+        with self._sessions() as session:
+            return int(session.scalar(select(func.count()).where(OutboxRow.delivered_at.is_(None))) or 0)
+
+
+def _subject_view(subject: Subject) -> SubjectView:
+    return SubjectView(subject.id, subject.indicator, IndicatorKind(subject.kind), subject.last_checked_at)
+
+
+def _monitor_view(monitor: Monitor, subject: Subject, stale: Iterable[str]) -> MonitorView:
+    return MonitorView(
+        id=monitor.id,
+        indicator=subject.indicator,
+        kind=IndicatorKind(subject.kind),
+        team_id=monitor.team_id,
+        channel_id=monitor.channel_id,
+        created_by=monitor.created_by,
+        created_at=monitor.created_at,
+        last_checked_at=subject.last_checked_at,
+        muted=tuple(monitor.muted or ()),
+        stale_datasets=tuple(stale),
+    )
+
+
+def _fact_state(row: FactRow) -> FactState:
+    return FactState(row.field, row.value, row.source, row.first_seen, FactStatus(row.status), row.last_seen)
+
+
+def _fact_row(subject_id: int, dataset: str, fact: FactState) -> FactRow:
+    return FactRow(
+        subject_id=subject_id,
+        dataset=dataset,
+        field=fact.field,
+        value=fact.value,
+        source=fact.source,
+        status=fact.status.value,
+        first_seen=fact.first_seen,
+        last_seen=fact.last_seen,
+    )
+
+
+def _change_row(subject_id: int, batch_id: str, change: Change, now: datetime) -> ChangeRow:
+    return ChangeRow(
+        subject_id=subject_id,
+        batch_id=batch_id,
+        dataset=change.dataset,
+        kind=change.kind.value,
+        field=change.field,
+        old_value=change.old_value,
+        new_value=change.new_value,
+        source=change.source,
+        first_seen=change.first_seen,
+        last_seen=change.last_seen,
+        detected_at=now,
+    )
+
+
+def _change(row: ChangeRow) -> Change:
+    return Change(
+        dataset=row.dataset,
+        kind=ChangeKind(row.kind),
+        field=row.field,
+        old_value=row.old_value,
+        new_value=row.new_value,
+        source=row.source,
+        first_seen=row.first_seen,
+        last_seen=row.last_seen,
+    )
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class AsyncStore:
+    """Runs Store methods in a small thread pool so the event loop never waits on the database."""
+
+    def __init__(self, store: Store, *, threads: int = 4) -> None:
+        self.store = store
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="watchpost-db")
+
+    async def run(self, method: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, lambda: method(*args, **kwargs))
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)

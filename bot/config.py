@@ -171,9 +171,7 @@ class Settings:
             digest_time=time(int(match.group(1)), int(match.group(2))),
             timezone=timezone,
             api_tokens=tuple(
-                Secret(token.strip())
-                for token in get("WATCHPOST_API_TOKENS", "").split(",")
-                if token.strip()
+                Secret(token.strip()) for token in get("WATCHPOST_API_TOKENS", "").split(",") if token.strip()
             ),
             active_probes=_flag(get("WATCHPOST_ACTIVE_PROBES", "")),
             log_level=get("WATCHPOST_LOG_LEVEL", "INFO").strip().upper() or "INFO",

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 from bot.monitoring.datasets.base import Dataset
 from bot.monitoring.diff import diff_observation
-from bot.observations import Change, Observation
+from bot.observations import Change, IndicatorKind, Observation
 from bot.storage.repository import AsyncStore, CheckOutcome, DatasetSnapshot, SubjectView
 
 log = logging.getLogger(__name__)
@@ -44,8 +44,12 @@ class Runner:
         *,
         clock: Callable[[], datetime] = utc_now,
         dataset_timeout: float = 120.0,
+        interval: timedelta = timedelta(hours=1),
+        concurrency: int = 50,
     ) -> None:
         self.datasets = list(datasets)
+        self.interval = interval
+        self.concurrency = concurrency
         self.store = store
         self.clock = clock
         self.dataset_timeout = dataset_timeout
@@ -57,8 +61,7 @@ class Runner:
     async def check(self, subject: SubjectView) -> CheckReport:
         lock = self._locks.setdefault(subject.id, asyncio.Lock())
         async with lock:
-            applicable = [d for d in self.datasets if d.applies_to(subject.kind)]
-            observations = await asyncio.gather(*(self._collect(d, subject) for d in applicable))
+            observations = await self.collect(subject.indicator, subject.kind)
             now = self.clock()
 
             def apply(observation: Observation, snapshot: DatasetSnapshot | None) -> CheckOutcome:
@@ -79,25 +82,30 @@ class Runner:
             )
             return CheckReport(subject, outcomes)
 
-    async def _collect(self, dataset: Dataset, subject: SubjectView) -> Observation:
+    async def collect(self, indicator: str, kind: IndicatorKind) -> list[Observation]:
+        """Every applicable dataset's observation of an indicator, collected concurrently."""
+        applicable = [d for d in self.datasets if d.applies_to(kind)]
+        return list(await asyncio.gather(*(self._collect(d, indicator, kind) for d in applicable)))
+
+    async def _collect(self, dataset: Dataset, indicator: str, kind: IndicatorKind) -> Observation:
         try:
             async with asyncio.timeout(self.dataset_timeout):
-                return await dataset.collect(subject.indicator, subject.kind)
+                return await dataset.collect(indicator, kind)
         except TimeoutError:
             message = f"no result within {self.dataset_timeout:g}s"
             return Observation.error(dataset.name, dataset.name, message)
         except Exception as exc:  # a bug in one dataset must not stop the others
-            log.exception("dataset %s failed on %s", dataset.name, subject.indicator)
+            log.exception("dataset %s failed on %s", dataset.name, indicator)
             return Observation.error(dataset.name, dataset.name, f"internal error ({exc.__class__.__name__})")
 
-    async def run_due(self, *, interval: timedelta, limit: int, concurrency: int) -> list[CheckReport]:
+    async def run_due(self, *, limit: int = 10_000) -> list[CheckReport]:
         """Check every subject that is due, `concurrency` at a time."""
         subjects = await self.store.run(
-            self.store.store.claim_due_subjects, now=self.clock(), interval=interval, limit=limit
+            self.store.store.claim_due_subjects, now=self.clock(), interval=self.interval, limit=limit
         )
         if not subjects:
             return []
-        gate = asyncio.Semaphore(concurrency)
+        gate = asyncio.Semaphore(self.concurrency)
 
         async def one(subject: SubjectView) -> CheckReport | None:
             async with gate:

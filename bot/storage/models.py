@@ -148,6 +148,9 @@ class OutboxRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     claimed_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
     delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # Set when Slack refused the alert for good (channel archived, bot removed): it stays
+    # on record with its error, but no longer blocks the channel's queue.
+    abandoned_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     message_ts: Mapped[str | None] = mapped_column(String(32))
 
 

@@ -4,6 +4,7 @@ transaction; the async application calls them through `AsyncStore` (a thread poo
 from __future__ import annotations
 
 import asyncio
+import random
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -117,15 +118,24 @@ class Store:
         user_id: str,
         indicators: Sequence[tuple[str, IndicatorKind]],
         now: datetime,
+        first_check_delay: timedelta = timedelta(0),
     ) -> list[AddedMonitor]:
-        """Add monitors for a channel (all or nothing). Existing ones are reported as such."""
+        """Add monitors for a channel (all or nothing). Existing ones are reported as such.
+
+        A new subject's first scheduled check comes after `first_check_delay`: the command
+        that adds it captures the baseline itself."""
         added: list[AddedMonitor] = []
         with self._sessions.begin() as session:
             for indicator, kind in indicators:
                 subject = session.scalar(select(Subject).where(Subject.indicator == indicator))
                 new_subject = subject is None
                 if subject is None:
-                    subject = Subject(indicator=indicator, kind=kind.value, created_at=now, next_check_at=now)
+                    subject = Subject(
+                        indicator=indicator,
+                        kind=kind.value,
+                        created_at=now,
+                        next_check_at=now + first_check_delay,
+                    )
                     session.add(subject)
                     session.flush()
                 existing = session.scalar(
@@ -234,9 +244,12 @@ class Store:
 
     # --- checks ---------------------------------------------------------------------
 
-    def claim_due_subjects(self, *, now: datetime, interval: timedelta, limit: int) -> list[SubjectView]:
-        """Take subjects whose check is due and push their next check one interval ahead,
-        so a second claimer (another tick or process) does not take them again."""
+    def claim_due_subjects(
+        self, *, now: datetime, interval: timedelta, limit: int, jitter: float = 0.1
+    ) -> list[SubjectView]:
+        """Take subjects whose check is due and push their next check one interval ahead
+        (plus up to `jitter` of it, so checks spread out instead of bunching), so a second
+        claimer (another tick or process) does not take them again."""
         with self._sessions.begin() as session:
             query = (
                 select(Subject)
@@ -244,11 +257,11 @@ class Store:
                 .order_by(Subject.next_check_at)
                 .limit(limit)
             )
-            if session.bind is not None and session.bind.dialect.name == "postgresql":
+            if self.engine.dialect.name == "postgresql":
                 query = query.with_for_update(skip_locked=True)
             subjects = list(session.scalars(query))
             for subject in subjects:
-                subject.next_check_at = now + interval
+                subject.next_check_at = now + interval * (1 + jitter * random.random())
             return [_subject_view(subject) for subject in subjects]
 
     def load_state(self, subject_id: int) -> dict[str, DatasetSnapshot]:
@@ -439,20 +452,27 @@ class Store:
     # --- outbox ---------------------------------------------------------------------
 
     def claim_alerts(self, *, now: datetime, lease: timedelta, limit: int) -> list[PendingAlert]:
-        """Take deliverable alerts, oldest first, leasing them so nobody else sends them."""
+        """Take the oldest undelivered alert of each channel if it is due, leasing it so
+        nobody else sends it. One per channel at a time keeps each channel's alerts in
+        order (a failed one is retried before anything after it) and paces the channel."""
         with self._sessions.begin() as session:
+            heads = (
+                select(func.min(OutboxRow.id))
+                .where(OutboxRow.delivered_at.is_(None), OutboxRow.abandoned_at.is_(None))
+                .group_by(OutboxRow.team_id, OutboxRow.channel_id)
+            )
             query = (
                 select(OutboxRow, Subject)
                 .join(Subject, OutboxRow.subject_id == Subject.id)
                 .where(
-                    OutboxRow.delivered_at.is_(None),
+                    OutboxRow.id.in_(heads),
                     OutboxRow.next_attempt_at <= now,
                     or_(OutboxRow.claimed_until.is_(None), OutboxRow.claimed_until <= now),
                 )
                 .order_by(OutboxRow.id)
                 .limit(limit)
             )
-            if session.bind is not None and session.bind.dialect.name == "postgresql":
+            if self.engine.dialect.name == "postgresql":
                 query = query.with_for_update(skip_locked=True, of=OutboxRow)
             rows = session.execute(query).all()
             batches = {row.batch_id for row, _ in rows}
@@ -506,9 +526,25 @@ class Store:
                 )
             )
 
+    def mark_abandoned(self, alert_id: int, *, error: str, now: datetime) -> None:
+        with self._sessions.begin() as session:
+            session.execute(
+                update(OutboxRow)
+                .where(OutboxRow.id == alert_id)
+                .values(
+                    last_error=error[:2000],
+                    abandoned_at=now,
+                    claimed_until=None,
+                    attempts=OutboxRow.attempts + 1,
+                )
+            )
+
     def undelivered_count(self) -> int:
         with self._sessions() as session:
-            return int(session.scalar(select(func.count()).where(OutboxRow.delivered_at.is_(None))) or 0)
+            query = select(func.count()).where(
+                OutboxRow.delivered_at.is_(None), OutboxRow.abandoned_at.is_(None)
+            )
+            return int(session.scalar(query) or 0)
 
 
 def _subject_view(subject: Subject) -> SubjectView:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +32,60 @@ class HttpReply:
             raise SourceError(source, f"malformed JSON ({exc.__class__.__name__})") from None
 
 
+class TokenBucket:
+    """Client-side rate limit: `capacity` requests at once, refilled at `per_second`.
+
+    A caller whose turn comes within `max_wait` seconds sleeps until then (waiters are
+    served in arrival order, each holding a reservation); beyond that it fails fast with
+    a SourceError saying the quota is used up, so a big cycle never hammers the API.
+    """
+
+    def __init__(
+        self,
+        *,
+        per_second: float,
+        capacity: float,
+        max_wait: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+    ) -> None:
+        if per_second <= 0 or capacity < 1:
+            raise ValueError("a token bucket needs a positive rate and room for one request")
+        self.per_second = per_second
+        self.capacity = capacity
+        self.max_wait = max_wait
+        self._clock = clock
+        self._sleep = sleep
+        self._tokens = capacity
+        self._updated = clock()
+
+    def _reserve(self, source: str) -> float:
+        """Take a token now or book the next free one; return how long to wait for it."""
+        now = self._clock()
+        self._tokens = min(self.capacity, self._tokens + (now - self._updated) * self.per_second)
+        self._updated = now
+        delay = max(0.0, (1.0 - self._tokens) / self.per_second)
+        if delay > self.max_wait:
+            raise SourceError(
+                source,
+                f"quota: client-side limit of {self.per_second * 60:g} requests/min reached, "
+                f"next slot in {math.ceil(delay)}s",
+            )
+        # May go negative: the deficit is the queue of callers already holding a slot.
+        self._tokens -= 1.0
+        return delay
+
+    async def acquire(self, source: str) -> None:
+        delay = self._reserve(source)
+        if delay <= 0:
+            return
+        try:
+            await self._sleep(delay)
+        except asyncio.CancelledError:
+            self._tokens += 1.0  # give the unused slot back
+            raise
+
+
 class SourceHttpClient:
     """GETs for one source. `ok_statuses` lists statuses that are data (404 for some)."""
 
@@ -43,6 +98,8 @@ class SourceHttpClient:
         headers: Mapping[str, str] | None = None,
         auth: aiohttp.BasicAuth | None = None,
         max_body: int = 16 * 1024 * 1024,
+        rate_limit: TokenBucket | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.source = source
         self._timeout = timeout
@@ -50,6 +107,8 @@ class SourceHttpClient:
         self._headers = dict(headers or {})
         self._auth = auth
         self._max_body = max_body
+        self._rate_limit = rate_limit
+        self._clock = clock
         self._session: aiohttp.ClientSession | None = None
         # When a 429 said "come back later", no request goes out before this monotonic time.
         self._blocked_until = 0.0
@@ -63,12 +122,22 @@ class SourceHttpClient:
             )
         return self._session
 
+    def __repr__(self) -> str:
+        # Headers and auth hold credentials: never part of the representation.
+        return f"SourceHttpClient({self.source!r})"
+
+    def _check_blocked(self) -> None:
+        wait = self._blocked_until - self._clock()
+        if wait > 0:
+            raise SourceError(self.source, f"rate limited, retrying in {int(wait) + 1}s")
+
     async def get(
         self, url: str, *, params: Mapping[str, str] | None = None, ok_statuses: tuple[int, ...] = (200,)
     ) -> HttpReply:
-        wait = self._blocked_until - time.monotonic()
-        if wait > 0:
-            raise SourceError(self.source, f"rate limited, retrying in {int(wait) + 1}s")
+        self._check_blocked()
+        if self._rate_limit is not None:
+            await self._rate_limit.acquire(self.source)
+            self._check_blocked()  # a 429 may have arrived while this call waited its turn
         async with self._limit:
             try:
                 async with asyncio.timeout(self._timeout):
@@ -85,7 +154,7 @@ class SourceHttpClient:
             raise SourceError(self.source, "reply too large")
         if status == 429:
             delay = _retry_after_seconds(retry_after)
-            self._blocked_until = time.monotonic() + delay
+            self._blocked_until = self._clock() + delay
             raise SourceError(self.source, f"rate limited (HTTP 429), retry after {delay:g}s")
         if status not in ok_statuses:
             transient = status >= 500 or status in (408, 425)

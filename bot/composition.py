@@ -1,0 +1,71 @@
+"""The composition root: the only place that builds concrete classes from Settings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from bot.commands.flows import MonitorFlows
+from bot.config import Settings
+from bot.delivery import OutboxWorker, Transport
+from bot.monitoring.datasets import build_datasets
+from bot.monitoring.datasets.base import Dataset
+from bot.monitoring.dns import ResolverDnsClient
+from bot.monitoring.runner import Runner, utc_now
+from bot.monitoring.scheduler import CheckDispatcher
+from bot.storage.engine import create_database_engine, migrate
+from bot.storage.repository import AsyncStore, Store
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: AsyncStore
+    datasets: list[Dataset]
+    runner: Runner
+    flows: MonitorFlows
+    dispatcher: CheckDispatcher
+    outbox: OutboxWorker
+    closers: list[Callable[[], object]] = field(default_factory=list)
+
+    async def aclose(self) -> None:
+        await self.dispatcher.drain()
+        for dataset in self.datasets:
+            close = getattr(dataset, "aclose", None)
+            if close is not None:
+                await close()
+        self.store.close()
+        self.store.store.engine.dispose()
+
+
+def build_services(
+    settings: Settings,
+    transport: Transport,
+    *,
+    clock: Callable[[], datetime] = utc_now,
+    datasets: list[Dataset] | None = None,
+) -> Services:
+    """Everything the bot runs on, wired; the schema is migrated before anything reads it."""
+    engine = create_database_engine(settings.database_url)
+    migrate(engine)
+    store = AsyncStore(Store(engine))
+    if datasets is None:
+        dns = ResolverDnsClient(settings.dns_nameservers, timeout=settings.dns_timeout)
+        datasets = build_datasets(settings, dns)
+    runner = Runner(
+        datasets,
+        store,
+        clock=clock,
+        interval=timedelta(seconds=settings.check_interval),
+        concurrency=settings.check_concurrency,
+    )
+    return Services(
+        settings=settings,
+        store=store,
+        datasets=datasets,
+        runner=runner,
+        flows=MonitorFlows(store, runner, clock=clock),
+        dispatcher=CheckDispatcher(runner),
+        outbox=OutboxWorker(store, transport, clock=clock),
+    )

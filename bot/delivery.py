@@ -1,0 +1,109 @@
+"""The outbox worker: sends stored alerts through a transport, in order, at most once per
+channel per tick, and keeps them until the transport confirms."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from bot.render.alerts import build_alert_message
+from bot.render.messages import Message
+from bot.storage.repository import AsyncStore, PendingAlert
+
+log = logging.getLogger(__name__)
+
+
+class DeliveryError(Exception):
+    """The transport could not deliver. `permanent`: retrying cannot help (channel gone)."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.permanent = permanent
+
+
+class Transport(Protocol):
+    """Where messages go: Slack's Web API, or the terminal in console mode."""
+
+    async def post(self, channel_id: str, message: Message, *, thread_ts: str | None = None) -> str:
+        """Post a message; return its id (Slack's ts). Raise DeliveryError on failure."""
+        ...
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    sent: int
+    failed: int
+
+
+def retry_delay(attempts: int, retry_after: float | None) -> timedelta:
+    """Exponential backoff from 5 s to 15 min, never sooner than the server asked."""
+    backoff = min(5.0 * 2 ** min(attempts, 10), 900.0)
+    return timedelta(seconds=max(backoff, retry_after or 0.0))
+
+
+class OutboxWorker:
+    def __init__(
+        self,
+        store: AsyncStore,
+        transport: Transport,
+        *,
+        clock: Callable[[], datetime],
+        lease: timedelta = timedelta(minutes=2),
+    ) -> None:
+        self.store = store
+        self.transport = transport
+        self.clock = clock
+        self.lease = lease
+
+    async def deliver_due(self, *, limit: int = 100) -> DeliveryReport:
+        """One tick: the oldest due alert of each channel, each sent once."""
+        alerts = await self.store.run(
+            self.store.store.claim_alerts, now=self.clock(), lease=self.lease, limit=limit
+        )
+        sent = failed = 0
+        for alert in alerts:
+            if await self._deliver(alert):
+                sent += 1
+            else:
+                failed += 1
+        return DeliveryReport(sent, failed)
+
+    async def _deliver(self, alert: PendingAlert) -> bool:
+        message = build_alert_message(
+            alert.indicator, alert.kind, alert.changes, detected_at=alert.created_at
+        )
+        try:
+            ts = await self.transport.post(alert.channel_id, message)
+        except DeliveryError as exc:
+            if exc.permanent:
+                log.error("alert %s to %s abandoned: %s", alert.id, alert.channel_id, exc)
+                await self.store.run(
+                    self.store.store.mark_abandoned, alert.id, error=str(exc), now=self.clock()
+                )
+            else:
+                log.warning(
+                    "alert %s to %s failed (attempt %s): %s",
+                    alert.id,
+                    alert.channel_id,
+                    alert.attempts + 1,
+                    exc,
+                )
+                retry_at = self.clock() + retry_delay(alert.attempts, exc.retry_after)
+                await self.store.run(
+                    self.store.store.mark_failed, alert.id, error=str(exc), retry_at=retry_at
+                )
+            return False
+        await self.store.run(self.store.store.mark_delivered, alert.id, now=self.clock(), message_ts=ts)
+        # The long list goes in the thread after the alert is on record: a failure here
+        # loses detail that the digest and history still hold, never the alert itself.
+        for reply in message.thread_messages:
+            try:
+                await self.transport.post(alert.channel_id, reply, thread_ts=ts)
+            except DeliveryError as exc:
+                log.warning("thread reply of alert %s failed: %s", alert.id, exc)
+                break
+        return True

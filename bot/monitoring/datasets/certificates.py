@@ -1,0 +1,70 @@
+"""Certificates: from the CT logs (crt.sh) for a domain; served on :443 for an IP (opt-in probe)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from bot.errors import SourceError
+from bot.monitoring.datasets.base import TlsProbe
+from bot.observations import Fact, IndicatorKind, Observation, SourceFailure
+from bot.monitoring.sources.crtsh import SOURCE as CRTSH
+from bot.monitoring.sources.crtsh import CrtShClient, CtCertificate
+
+logger = logging.getLogger(__name__)
+
+FIELD = "certificate"
+
+
+def certificate_fact_value(cert: CtCertificate) -> str:
+    """`<issuer CN> serial <hex> (<not before>..<not after>) names: a, b`: stable and readable."""
+    start = cert.not_before.date().isoformat() if cert.not_before else "?"
+    end = cert.not_after.date().isoformat() if cert.not_after else "?"
+    return f"{cert.issuer} serial {cert.serial} ({start}..{end}) names: {', '.join(cert.names)}"
+
+
+class CertificatesDataset:
+    """Domains: one fact per unexpired certificate in the CT logs. IPs: only with a TLS probe."""
+
+    name = "certificates"
+
+    def __init__(
+        self, crtsh: CrtShClient, tls_probe: TlsProbe | None, *, probe_timeout: float = 30.0
+    ) -> None:
+        self._crtsh = crtsh
+        self._tls_probe = tls_probe
+        self._probe_timeout = probe_timeout
+
+    def applies_to(self, kind: IndicatorKind) -> bool:
+        return kind is IndicatorKind.DOMAIN or self._tls_probe is not None
+
+    async def collect(self, indicator: str, kind: IndicatorKind) -> Observation:
+        if kind is IndicatorKind.IP:
+            return await self._collect_probe(indicator)
+        try:
+            result = await self._crtsh.certificates(indicator)
+        except SourceError as exc:
+            return _failure(self.name, exc.source, exc.message)
+        facts = frozenset(Fact(FIELD, certificate_fact_value(cert), CRTSH) for cert in result.certificates)
+        return Observation(self.name, facts, frozenset({FIELD}))
+
+    async def _collect_probe(self, ip: str) -> Observation:
+        if self._tls_probe is None:
+            return _failure(self.name, "tls", "active probes are off")
+        try:
+            async with asyncio.timeout(self._probe_timeout):
+                facts = await self._tls_probe.certificate_facts(ip)
+        except SourceError as exc:
+            return _failure(self.name, exc.source, exc.message)
+        except TimeoutError:
+            return _failure(self.name, "tls", f"no certificate within {self._probe_timeout:g}s")
+        except Exception as exc:
+            # The probe's contract is SourceError; anything else is its bug, kept out of the check.
+            logger.exception("tls probe failed unexpectedly")
+            return _failure(self.name, "tls", f"probe failed ({exc.__class__.__name__})")
+        return Observation(self.name, frozenset(facts), frozenset({FIELD} | {fact.field for fact in facts}))
+
+
+def _failure(dataset: str, source: str, message: str) -> Observation:
+    failure = SourceFailure(source, message, frozenset({FIELD}))
+    return Observation(dataset, frozenset(), frozenset(), (failure,))

@@ -1,0 +1,167 @@
+"""The `resolutions` dataset: what a domain resolves to, and which domains resolve to an IP.
+
+Domain: live A, AAAA and CNAME ("A", "AAAA", "CNAME", "status") plus passive DNS history
+("pdns:A", "pdns:AAAA", "pdns:CNAME"). IP: live PTR ("PTR") plus the names passive DNS
+saw resolving to it ("domain").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import dns.exception
+
+from bot.errors import SourceError
+from bot.monitoring.datasets.base import PassiveDnsRecord, PassiveDnsSource
+from bot.monitoring.dns import (
+    SOURCE,
+    STATUS_FIELD,
+    DnsAnswer,
+    DnsClient,
+    canonical_ip,
+    lookup_name,
+    normalise_name,
+    reverse_name,
+)
+from bot.observations import Fact, IndicatorKind, Observation, Outcome, SourceFailure
+
+log = logging.getLogger(__name__)
+
+LIVE_TYPES = ("A", "AAAA", "CNAME")
+PASSIVE_PREFIX = "pdns:"
+PASSIVE_FIELDS = frozenset(PASSIVE_PREFIX + rrtype for rrtype in LIVE_TYPES)
+PTR_FIELD = "PTR"
+DOMAIN_FIELD = "domain"
+# Passive rows that say "this name resolved to that address".
+_ADDRESS_TYPES = frozenset({"A", "AAAA", "CNAME"})
+
+
+@dataclass(frozen=True)
+class _PassiveResult:
+    source: str
+    records: tuple[PassiveDnsRecord, ...] = ()
+    error: str | None = None
+
+
+class ResolutionsDataset:
+    name = "resolutions"
+
+    def __init__(self, dns: DnsClient, passive: Sequence[PassiveDnsSource] = ()) -> None:
+        self._dns = dns
+        self._passive = tuple(passive)
+
+    def applies_to(self, kind: IndicatorKind) -> bool:
+        return kind in (IndicatorKind.DOMAIN, IndicatorKind.IP)
+
+    async def collect(self, indicator: str, kind: IndicatorKind) -> Observation:
+        if kind is IndicatorKind.IP:
+            return await self._collect_ip(indicator)
+        return await self._collect_domain(indicator)
+
+    async def _collect_domain(self, indicator: str) -> Observation:
+        domain = _name_or_none(indicator) or indicator.strip().lower()
+        live, passive = await asyncio.gather(
+            lookup_name(self._dns, domain, LIVE_TYPES),
+            self._lookup_all_passive(domain, IndicatorKind.DOMAIN),
+        )
+        facts = set(live.facts)
+        known = set(live.known_fields)
+        failures = list(live.failures)
+        for result in passive:
+            for record in result.records:
+                fact = _domain_fact(domain, record, result.source)
+                if fact is not None:
+                    facts.add(fact)
+        _merge_passive(passive, PASSIVE_FIELDS, known, failures)
+        return self._observation(facts, known, failures)
+
+    async def _collect_ip(self, indicator: str) -> Observation:
+        ip = canonical_ip(indicator) or indicator.strip()
+        pointer = reverse_name(ip)
+        ptr, passive = await asyncio.gather(
+            self._dns.query(pointer, "PTR") if pointer else _not_an_ip(ip),
+            self._lookup_all_passive(ip, IndicatorKind.IP),
+        )
+        facts = {Fact(PTR_FIELD, record, SOURCE) for record in ptr.records}
+        known: set[str] = set()
+        failures: list[SourceFailure] = []
+        if ptr.outcome is Outcome.ERROR:
+            failures.append(SourceFailure(SOURCE, f"{PTR_FIELD}: {ptr.error}", frozenset({PTR_FIELD})))
+        else:
+            known.add(PTR_FIELD)
+        for result in passive:
+            for record in result.records:
+                fact = _ip_fact(ip, record, result.source)
+                if fact is not None:
+                    facts.add(fact)
+        _merge_passive(passive, frozenset({DOMAIN_FIELD}), known, failures)
+        return self._observation(facts, known, failures)
+
+    def _observation(self, facts: set[Fact], known: set[str], failures: list[SourceFailure]) -> Observation:
+        return Observation(
+            self.name,
+            frozenset(facts),
+            frozenset(known),
+            tuple(failures),
+            single_valued=frozenset({STATUS_FIELD}),
+        )
+
+    async def _lookup_all_passive(self, indicator: str, kind: IndicatorKind) -> list[_PassiveResult]:
+        lookups = (self._lookup_passive(source, indicator, kind) for source in self._passive)
+        return await asyncio.gather(*lookups)
+
+    async def _lookup_passive(
+        self, source: PassiveDnsSource, indicator: str, kind: IndicatorKind
+    ) -> _PassiveResult:
+        try:
+            records = await source.lookup(indicator, kind)
+        except SourceError as exc:
+            return _PassiveResult(source.name, error=exc.message)
+        except Exception as exc:
+            # A bug in one source must not cost the live lookups and the other sources.
+            log.exception("passive DNS source %s failed on %s", source.name, indicator)
+            return _PassiveResult(source.name, error=f"unexpected error ({exc.__class__.__name__})")
+        return _PassiveResult(source.name, tuple(records))
+
+
+def _merge_passive(
+    results: Sequence[_PassiveResult], fields: frozenset[str], known: set[str], failures: list[SourceFailure]
+) -> None:
+    """Passive fields are known only when there are sources and every one of them answered."""
+    for result in results:
+        if result.error is not None:
+            failures.append(SourceFailure(result.source, result.error, fields))
+    if results and all(result.error is None for result in results):
+        known.update(fields)
+
+
+def _domain_fact(domain: str, record: PassiveDnsRecord, source: str) -> Fact | None:
+    """A passive row about `domain` itself, as a "pdns:<type>" fact."""
+    rrtype = record.rrtype.upper()
+    if rrtype not in _ADDRESS_TYPES or _name_or_none(record.rrname) != domain:
+        return None
+    value = canonical_ip(record.rdata) if rrtype in ("A", "AAAA") else _name_or_none(record.rdata)
+    return Fact(PASSIVE_PREFIX + rrtype, value, source) if value else None
+
+
+def _ip_fact(ip: str, record: PassiveDnsRecord, source: str) -> Fact | None:
+    """A passive row saying some name resolved to `ip`, as a "domain" fact."""
+    if record.rrtype.upper() not in _ADDRESS_TYPES or canonical_ip(record.rdata) != ip:
+        return None
+    name = _name_or_none(record.rrname)
+    return Fact(DOMAIN_FIELD, name, source) if name else None
+
+
+def _name_or_none(text: str) -> str | None:
+    try:
+        name = normalise_name(text.strip())
+    except dns.exception.DNSException:
+        return None
+    return None if name == "." else name
+
+
+async def _not_an_ip(text: str) -> DnsAnswer:
+    return DnsAnswer(Outcome.ERROR, error=f"not an IP address: {text!r}")

@@ -1,0 +1,98 @@
+"""The `whois` dataset: registration data of a domain (WHOIS), network data of an IP (RDAP + ASN).
+
+Each source speaks only for its own fields: when RDAP fails, the ASN facts still count
+and the RDAP fields keep their last known state (they are left out of known_fields).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from bot.errors import SourceError
+from bot.monitoring.sources import asn as asn_source
+from bot.monitoring.sources import rdap as rdap_source
+from bot.monitoring.sources import whois as whois_source
+from bot.monitoring.sources.asn import CymruAsnLookup
+from bot.monitoring.sources.rdap import RdapClient
+from bot.monitoring.sources.whois import WhoisClient
+from bot.observations import Fact, IndicatorKind, Observation, SourceFailure
+
+log = logging.getLogger(__name__)
+
+SINGLE_VALUED = (
+    whois_source.SINGLE_VALUED_FIELDS | rdap_source.SINGLE_VALUED_FIELDS | asn_source.SINGLE_VALUED_FIELDS
+)
+
+
+class WhoisDataset:
+    name = "whois"
+
+    def __init__(self, whois: WhoisClient, rdap: RdapClient | None, asn: CymruAsnLookup | None) -> None:
+        self._whois = whois
+        self._rdap = rdap
+        self._asn = asn
+
+    def applies_to(self, kind: IndicatorKind) -> bool:
+        return kind in (IndicatorKind.DOMAIN, IndicatorKind.IP)
+
+    async def collect(self, indicator: str, kind: IndicatorKind) -> Observation:
+        if kind is IndicatorKind.DOMAIN:
+            return await self._collect_domain(indicator)
+        return await self._collect_ip(indicator)
+
+    async def _collect_domain(self, domain: str) -> Observation:
+        try:
+            record = await self._whois.lookup(domain)
+        except SourceError as exc:
+            return self._observation([], set(), [SourceFailure(exc.source, exc.message, whois_source.FIELDS)])
+        except Exception:  # collect() never raises: a bug here is a failed source, logged
+            log.exception("whois lookup of %s failed unexpectedly", domain)
+            failure = SourceFailure(whois_source.SOURCE, "internal error", whois_source.FIELDS)
+            return self._observation([], set(), [failure])
+        failures: list[SourceFailure] = []
+        if record.note is not None:
+            failures.append(SourceFailure(whois_source.SOURCE, record.note, record.unknown_fields))
+        known = set(whois_source.FIELDS - record.unknown_fields)
+        return self._observation(list(record.facts), known, failures)
+
+    async def _collect_ip(self, ip: str) -> Observation:
+        lookups = []
+        if self._rdap is not None:
+            lookups.append((rdap_source.FIELDS, _attempt(self._rdap.network_facts, ip, rdap_source.SOURCE)))
+        if self._asn is not None:
+            lookups.append((asn_source.FIELDS, _attempt(self._asn.asn_facts, ip, asn_source.SOURCE)))
+        outcomes = await asyncio.gather(*(attempt for _, attempt in lookups))
+        facts: list[Fact] = []
+        known: set[str] = set()
+        failures: list[SourceFailure] = []
+        for (fields, _), outcome in zip(lookups, outcomes, strict=True):
+            if isinstance(outcome, SourceFailure):
+                failures.append(SourceFailure(outcome.source, outcome.message, fields))
+            else:
+                facts.extend(outcome)
+                known.update(fields)
+        return self._observation(facts, known, failures)
+
+    def _observation(self, facts: list[Fact], known: set[str], failures: list[SourceFailure]) -> Observation:
+        return Observation(
+            dataset=self.name,
+            facts=frozenset(facts),
+            known_fields=frozenset(known),
+            failures=tuple(failures),
+            single_valued=SINGLE_VALUED,
+        )
+
+
+async def _attempt(
+    lookup: Callable[[str], Awaitable[list[Fact]]], ip: str, source: str
+) -> list[Fact] | SourceFailure:
+    """Run one source; its failure becomes a SourceFailure instead of an exception."""
+    try:
+        return await lookup(ip)
+    except SourceError as exc:
+        return SourceFailure(exc.source, exc.message)
+    except Exception:
+        log.exception("%s lookup of %s failed unexpectedly", source, ip)
+        return SourceFailure(source, "internal error")

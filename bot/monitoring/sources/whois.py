@@ -1,0 +1,326 @@
+"""WHOIS over port 43 (RFC 3912) with asyncio, parsed by python-whois, normalised into facts.
+
+Referrals. Without a server override a lookup asks IANA which server holds the TLD
+(`refer:`/`whois:` line), asks that registry, then follows the registry's
+`Registrar WHOIS Server:` line to the registrar. The registrar's text is used when it
+parses into more fields than the registry's (thin registries such as .com keep the
+registrant only at the registrar); otherwise the registry's. If the registrar hop
+fails, the registry's facts are used and the registrant fields it lacks are reported
+unknown, so a flaky registrar never looks like a removed registrant.
+
+With `server` set (WATCHPOST_WHOIS_SERVER) every lookup is one query to that host:port
+and no referral is followed: the operator asked for that server and no other.
+`hosts` maps referral host names to the address actually dialled (like /etc/hosts);
+tests use it to run the whole IANA -> registry -> registrar chain on loopback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Iterable, Mapping
+from contextlib import suppress
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+from whois import exceptions as whois_exceptions
+from whois.parser import WhoisEntry
+
+from bot.config import HostPort
+from bot.errors import SourceError
+from bot.observations import Fact
+
+SOURCE = "whois"
+IANA = HostPort("whois.iana.org", 43)
+MAX_REPLY_BYTES = 1024 * 1024
+
+NOT_REGISTERED = "not registered"
+SINGLE_VALUED_FIELDS = frozenset(
+    {"registrar", "registrant_org", "registrant_email", "creation_date", "expiration_date"}
+)
+MULTI_VALUED_FIELDS = frozenset({"name_server", "status"})
+FIELDS = SINGLE_VALUED_FIELDS | MULTI_VALUED_FIELDS
+REGISTRANT_FIELDS = frozenset({"registrant_org", "registrant_email"})
+
+# Values that say "there is a value but you may not see it": absent, not a value.
+_REDACTED = re.compile(
+    r"redacted|data protected|privacy|withheld|not disclosed|non-public|gdpr|mask(?:ed|ing)"
+    r"|query the rdds|contact the registrar|hidden upon user request",
+    re.IGNORECASE,
+)
+# Replies meaning "no such domain" for registries whose python-whois parser does not
+# raise WhoisDomainNotFoundError itself. Only consulted when nothing else parsed.
+_NOT_FOUND = re.compile(
+    r"^\W*(no match for|not found|no data found|no entries found|domain not found"
+    r"|the queried object does not exist|no object found|no matching record"
+    r"|status:\s*(free|available))",
+    re.IGNORECASE | re.MULTILINE,
+)
+_EPP_CODES = {
+    code.lower(): code
+    for code in (
+        "addPeriod autoRenewPeriod inactive ok active pendingCreate pendingDelete pendingRenew "
+        "pendingRestore pendingTransfer pendingUpdate redemptionPeriod renewPeriod "
+        "serverDeleteProhibited serverHold serverRenewProhibited serverTransferProhibited "
+        "serverUpdateProhibited transferPeriod clientDeleteProhibited clientHold "
+        "clientRenewProhibited clientTransferProhibited clientUpdateProhibited"
+    ).split()
+}
+_REFERRAL_IANA = re.compile(r"^\s*(?:refer|whois):\s*(\S+)", re.IGNORECASE | re.MULTILINE)
+_REFERRAL_REGISTRAR = re.compile(
+    r"^\s*(?:Registrar\s+)?WHOIS\s+Server:\s*(\S+)", re.IGNORECASE | re.MULTILINE
+)
+_REGISTRANT_EMAIL = re.compile(r"^\s*Registrant\s+E-?mail:\s*(.+)$", re.IGNORECASE | re.MULTILINE)
+_HOSTNAME = re.compile(r"(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
+
+# python-whois names a field differently per registry parser: first present key wins.
+_KEYS = {
+    "registrar": ("registrar", "registrar_name"),
+    "registrant_org": ("registrant_org", "org", "registrant_organization", "registrant_organisation"),
+    "registrant_email": ("registrant_email",),
+}
+
+
+@dataclass(frozen=True)
+class WhoisRecord:
+    """The outcome of one domain lookup.
+
+    `unknown_fields` are fields this lookup could not speak for (the registrar hop
+    failed), with the reason in `note`.
+    """
+
+    facts: tuple[Fact, ...]
+    server: str
+    unknown_fields: frozenset[str] = frozenset()
+    note: str | None = None
+
+
+class WhoisClient:
+    """Domain WHOIS lookups; every failure is a SourceError."""
+
+    def __init__(
+        self,
+        server: HostPort | None,
+        timeout: float = 10.0,
+        *,
+        iana: HostPort = IANA,
+        hosts: Mapping[str, HostPort] | None = None,
+        max_bytes: int = MAX_REPLY_BYTES,
+    ) -> None:
+        self._server = server
+        self._timeout = timeout
+        self._iana = iana
+        self._hosts = {name.lower(): address for name, address in (hosts or {}).items()}
+        self._max_bytes = max_bytes
+
+    async def lookup(self, domain: str) -> WhoisRecord:
+        domain = domain.strip().lower().rstrip(".")
+        if self._server is not None:
+            text = await self.query(self._server, domain)
+            return WhoisRecord(tuple(parse_whois(domain, text)), str(self._server))
+
+        tld = domain.rsplit(".", 1)[-1]
+        iana_text = await self.query(self._iana, tld)
+        registry_host = _referral(_REFERRAL_IANA, iana_text, domain)
+        if registry_host is None:
+            raise SourceError(SOURCE, f"IANA names no WHOIS server for .{tld}", transient=False)
+        registry = self._address(registry_host)
+        registry_text = await self.query(registry, domain)
+        registry_facts = parse_whois(domain, registry_text)
+        registry_record = WhoisRecord(tuple(registry_facts), registry_host)
+        if _is_not_registered(registry_facts):
+            return registry_record
+
+        registrar_host = _referral(_REFERRAL_REGISTRAR, registry_text, domain)
+        if registrar_host is None or registrar_host in {registry_host, self._iana.host.lower()}:
+            return registry_record
+        try:
+            registrar_facts = parse_whois(domain, await self.query(self._address(registrar_host), domain))
+        except SourceError as exc:
+            missing = REGISTRANT_FIELDS - {fact.field for fact in registry_facts}
+            note = f"registrar {registrar_host}: {exc.message}"
+            return WhoisRecord(tuple(registry_facts), registry_host, missing, note if missing else None)
+        if not _is_not_registered(registrar_facts) and _field_count(registrar_facts) > _field_count(
+            registry_facts
+        ):
+            return WhoisRecord(tuple(registrar_facts), registrar_host)
+        return registry_record
+
+    async def query(self, server: HostPort, query: str) -> str:
+        """One RFC 3912 exchange: send the query line, read until the server closes."""
+        host = server.host
+        try:
+            line = query.encode("idna") + b"\r\n"
+        except UnicodeError:
+            raise SourceError(SOURCE, f"cannot send {query!r} as a WHOIS query", transient=False) from None
+        reply = bytearray()
+        writer: asyncio.StreamWriter | None = None
+        try:
+            async with asyncio.timeout(self._timeout):
+                reader, writer = await asyncio.open_connection(host, server.port)
+                writer.write(line)
+                await writer.drain()
+                while chunk := await reader.read(65536):
+                    reply += chunk
+                    if len(reply) > self._max_bytes:
+                        raise SourceError(SOURCE, f"{host}: reply larger than {self._max_bytes} bytes")
+        except TimeoutError:
+            raise SourceError(SOURCE, f"{host}: no complete answer within {self._timeout:g}s") from None
+        except OSError as exc:
+            raise SourceError(SOURCE, f"{host}: connection failed ({exc.__class__.__name__})") from None
+        finally:
+            if writer is not None:
+                writer.close()
+                with suppress(OSError):
+                    await writer.wait_closed()
+        if not reply.strip():
+            raise SourceError(SOURCE, f"{host}: empty reply")
+        return _decode(bytes(reply))
+
+    def _address(self, host: str) -> HostPort:
+        return self._hosts.get(host, HostPort(host, 43))
+
+
+def parse_whois(domain: str, text: str) -> list[Fact]:
+    """WHOIS text -> facts (no I/O). Raises SourceError when the reply holds no facts.
+
+    A "no such domain" reply is data: one fact, status "not registered".
+    """
+    try:
+        entry = _load(domain, text)
+    except whois_exceptions.WhoisDomainNotFoundError:
+        return [Fact("status", NOT_REGISTERED, SOURCE)]
+    facts = normalise_whois(entry, text)
+    if facts:
+        return facts
+    if _NOT_FOUND.search(text):
+        return [Fact("status", NOT_REGISTERED, SOURCE)]
+    raise SourceError(SOURCE, "reply has no WHOIS fields")
+
+
+def normalise_whois(entry: Mapping[str, object], text: str = "") -> list[Fact]:
+    """python-whois fields -> facts. Pure; `text` is searched for a registrant e-mail."""
+    facts: list[Fact] = []
+
+    for field_name, keys in _KEYS.items():
+        redactable = field_name in REGISTRANT_FIELDS
+        value = _first_text(entry, keys, redactable)
+        if value is None and field_name == "registrant_email":
+            value = _first_value(_REGISTRANT_EMAIL.findall(text), redactable)
+        if field_name == "registrant_email" and value is not None:
+            value = value.lower() if "@" in value else None
+        if value is not None:
+            facts.append(Fact(field_name, value, SOURCE))
+
+    created = _dates(entry.get("creation_date"))
+    if created:
+        facts.append(Fact("creation_date", min(created).isoformat(), SOURCE))
+    expires = _dates(entry.get("expiration_date"))
+    if expires:
+        facts.append(Fact("expiration_date", max(expires).isoformat(), SOURCE))
+
+    name_servers = {
+        server
+        for item in _strings(entry.get("name_servers"))
+        if (server := item.split()[0].lower().rstrip(".") if item.split() else "")
+    }
+    facts.extend(Fact("name_server", server, SOURCE) for server in sorted(name_servers))
+
+    statuses = {code for item in _strings(entry.get("status")) if (code := _status_code(item))}
+    facts.extend(Fact("status", code, SOURCE) for code in sorted(statuses))
+    return facts
+
+
+def _load(domain: str, text: str) -> Mapping[str, object]:
+    # A date python-whois cannot read costs that line only, not the whole reply.
+    for _ in range(5):
+        try:
+            entry: Mapping[str, object] = WhoisEntry.load(domain, text)
+            return entry
+        except whois_exceptions.WhoisDomainNotFoundError:
+            raise
+        except whois_exceptions.WhoisUnknownDateFormatError as exc:
+            bad = str(exc).removeprefix("Unknown date format: ").strip()
+            kept = [line for line in text.splitlines() if not bad or bad not in line]
+            if len(kept) == len(text.splitlines()):
+                break
+            text = "\n".join(kept)
+        except Exception as exc:  # a parser bug on untrusted text is this source's failure
+            raise SourceError(SOURCE, f"unparseable reply ({exc.__class__.__name__})") from None
+    raise SourceError(SOURCE, "unparseable dates in reply")
+
+
+def _strings(value: object) -> list[str]:
+    items = value if isinstance(value, list | tuple) else [value]
+    return [item.strip() for item in items if isinstance(item, str) and item.strip()]
+
+
+def _first_value(values: Iterable[str], redactable: bool) -> str | None:
+    for value in values:
+        cleaned = " ".join(value.split())
+        if cleaned and not (redactable and _REDACTED.search(cleaned)):
+            return cleaned
+    return None
+
+
+def _first_text(entry: Mapping[str, object], keys: tuple[str, ...], redactable: bool) -> str | None:
+    for key in keys:
+        value = _first_value(_strings(entry.get(key)), redactable)
+        if value is not None:
+            return value
+    return None
+
+
+def _dates(value: object) -> list[date]:
+    items = value if isinstance(value, list | tuple) else [value]
+    found: list[date] = []
+    for item in items:
+        if isinstance(item, datetime):
+            aware = item if item.tzinfo is not None else item.replace(tzinfo=UTC)
+            found.append(aware.astimezone(UTC).date())
+        elif isinstance(item, date):
+            found.append(item)
+    return found
+
+
+def _status_code(text: str) -> str | None:
+    """ "clientTransferProhibited https://icann.org/epp#..." -> "clientTransferProhibited"."""
+    text = re.split(r"\(|https?://", text, maxsplit=1)[0].strip(" \t.,;")
+    if not text:
+        return None
+    words = text.split()
+    first = words[0].lower()
+    if first in _EPP_CODES:
+        return _EPP_CODES[first]
+    joined = "".join(words).lower()
+    if joined in _EPP_CODES:  # "client transfer prohibited"
+        return _EPP_CODES[joined]
+    return " ".join(words)
+
+
+def _referral(pattern: re.Pattern[str], text: str, domain: str) -> str | None:
+    """The server a reply refers to: a bare host name, never the monitored domain itself."""
+    for match in pattern.finditer(text):
+        host = re.sub(r"^[a-z]+://", "", match.group(1).strip().lower()).split("/")[0].split(":")[0]
+        host = host.rstrip(".")
+        if not _HOSTNAME.fullmatch(host):
+            continue
+        if host == domain or host.endswith("." + domain):
+            continue  # never contact the monitored domain's own infrastructure
+        return host
+    return None
+
+
+def _is_not_registered(facts: list[Fact]) -> bool:
+    return Fact("status", NOT_REGISTERED) in facts
+
+
+def _field_count(facts: list[Fact]) -> int:
+    return len({fact.field for fact in facts})
+
+
+def _decode(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")

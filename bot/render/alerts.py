@@ -1,0 +1,175 @@
+"""Alert messages: one per subject per check with changes (pure)."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+
+from bot.errors import IndicatorError
+from bot.indicators import parse_indicator
+from bot.observations import Change, ChangeKind, IndicatorKind
+from bot.render.ids import ActionId
+from bot.render.messages import Block, Message, actions, button, context, header, section
+from bot.render.mrkdwn import code, defang, escape, truncate
+
+# Fields whose values are domains or IPs an analyst may want to pivot to.
+PIVOT_FIELDS = frozenset(
+    {
+        "A",
+        "AAAA",
+        "CNAME",
+        "PTR",
+        "NS",
+        "MX",
+        "domain",
+        "pdns:A",
+        "pdns:AAAA",
+        "pdns:CNAME",
+        "subdomain",
+        "hostname",
+        "name_server",
+        "tls_san",
+    }
+)
+MAX_LINES_PER_DATASET = 12
+MAX_PIVOT_BUTTONS = 10
+SECTION_LIMIT = 3000
+_KIND_MARK = {ChangeKind.ADDED: "➕ added", ChangeKind.REMOVED: "➖ removed", ChangeKind.CHANGED: "✏️ changed"}
+
+
+def build_alert_message(
+    indicator: str, kind: IndicatorKind, changes: Sequence[Change], *, detected_at: datetime
+) -> Message:
+    """The channel alert: what changed per dataset, and buttons to pivot on what is new."""
+    by_dataset: dict[str, list[Change]] = defaultdict(list)
+    for change in changes:
+        by_dataset[change.dataset].append(change)
+    pivots = pivot_candidates(changes, exclude=indicator)
+    summary = ", ".join(f"{dataset} ({len(items)})" for dataset, items in sorted(by_dataset.items()))
+    blocks: list[Block] = [
+        header(f"Change on {defang(indicator)}"),
+        section(
+            f"*{code(indicator)}* ({kind.value}): {len(changes)} change{'s' * (len(changes) != 1)}"
+            f" in {escape(summary)}"
+        ),
+    ]
+    overflowed = False
+    for dataset, items in sorted(by_dataset.items()):
+        text, shown = _dataset_section(dataset, items)
+        blocks.append(section(text))
+        overflowed |= shown < len(items)
+    sources = sorted({change.source for change in changes if change.source})
+    blocks.append(
+        context(
+            f"Detected {detected_at:%Y-%m-%d %H:%M} UTC"
+            + (f" · sources: {escape(', '.join(sources))}" if sources else "")
+        )
+    )
+    if pivots:
+        shown_pivots = pivots[:MAX_PIVOT_BUTTONS]
+        blocks.append(
+            actions(
+                [
+                    button(f"Investigate {p}", ActionId.INVESTIGATE.numbered(i), p)
+                    for i, p in enumerate(shown_pivots)
+                ],
+                block_id="pivots",
+            )
+        )
+        blocks.append(
+            actions(
+                [button(f"Monitor {p}", ActionId.MONITOR.numbered(i), p) for i, p in enumerate(shown_pivots)],
+                block_id="monitor",
+            )
+        )
+        if len(pivots) > len(shown_pivots):
+            overflowed = True
+            blocks.append(
+                context(
+                    f"…and {len(pivots) - len(shown_pivots)} more new indicators: full list in the thread"
+                )
+            )
+    controls = [
+        button(f"Mute {dataset}", ActionId.MUTE.numbered(i), json.dumps({"i": indicator, "d": dataset}))
+        for i, dataset in enumerate(sorted(by_dataset))
+    ]
+    controls.append(button("Accept as baseline", ActionId.ACCEPT.value, indicator))
+    blocks.append(actions(controls, block_id="controls"))
+    fallback = truncate(
+        f"Watchpost: {len(changes)} change{'s' * (len(changes) != 1)} on {indicator} ({summary})"
+        + (f"; new: {', '.join(pivots[:5])}" if pivots else ""),
+        3000,
+    )
+    thread = build_change_list_messages(indicator, changes) if overflowed else []
+    return Message(escape(fallback), blocks, thread)
+
+
+def _dataset_section(dataset: str, items: Sequence[Change]) -> tuple[str, int]:
+    """A dataset's changes as lines, as many as fit; returns the text and how many it shows."""
+    title = f"*{escape(dataset)}*"
+    lines: list[str] = []
+    for change in items[:MAX_LINES_PER_DATASET]:
+        line = change_line(change)
+        if len(title) + sum(len(x) + 1 for x in lines) + len(line) + 80 > SECTION_LIMIT:
+            break
+        lines.append(line)
+    rest = len(items) - len(lines)
+    if rest:
+        lines.append(f"…and {rest} more: full list in the thread")
+    return title + "\n" + "\n".join(lines), len(items) - rest
+
+
+def change_line(change: Change) -> str:
+    """One change as one mrkdwn line, every untrusted value escaped inside code spans."""
+    mark = _KIND_MARK[change.kind]
+    if change.kind is ChangeKind.CHANGED:
+        detail = f"{code(change.old_value or '')} → {code(change.new_value or '')}"
+    else:
+        detail = code(change.value)
+    extra = ""
+    if change.kind is ChangeKind.REMOVED and change.last_seen is not None:
+        extra = f" (last seen {change.last_seen:%Y-%m-%d %H:%M})"
+    elif change.source and change.source != "dns":
+        extra = f" (via {escape(change.source)})"
+    return f"{mark} {code(change.field, limit=64)} {detail}{extra}"
+
+
+def build_change_list_messages(indicator: str, changes: Sequence[Change]) -> list[Message]:
+    """Every change, in as many thread messages as it takes to stay within Slack's limits."""
+    lines = [f"{escape(c.dataset)}: {change_line(c)}" for c in changes]
+    messages: list[Message] = []
+    blocks: list[Block] = []
+    chunk: list[str] = []
+    size = 0
+    for line in lines:
+        if size + len(line) + 1 > SECTION_LIMIT - 100:
+            blocks.append(section("\n".join(chunk)))
+            chunk, size = [], 0
+            if len(blocks) == 45:
+                messages.append(Message(f"All changes on {escape(indicator)} (continued)", blocks))
+                blocks = []
+        chunk.append(line)
+        size += len(line) + 1
+    if chunk:
+        blocks.append(section("\n".join(chunk)))
+    if blocks:
+        messages.append(Message(f"All changes on {escape(indicator)}", blocks))
+    return messages
+
+
+def pivot_candidates(changes: Sequence[Change], *, exclude: str = "") -> list[str]:
+    """Newly observed domains and IPs worth a button, in order, without duplicates."""
+    seen: dict[str, None] = {}
+    for change in changes:
+        if change.kind is ChangeKind.REMOVED or change.field not in PIVOT_FIELDS or not change.new_value:
+            continue
+        token = change.new_value.split()[-1] if change.field == "MX" else change.new_value
+        try:
+            value = parse_indicator(token).value
+        except IndicatorError:
+            continue
+        if value != exclude:
+            seen.setdefault(value, None)
+    return list(seen)

@@ -1,0 +1,149 @@
+"""Replies to /monitor commands (pure). Shown only to the user who typed the command."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from bot.observations import Change, FactState, FactStatus
+from bot.render.alerts import change_line
+from bot.render.messages import Block, Message, context, header, section
+from bot.render.mrkdwn import code, escape
+
+MAX_FACTS_SHOWN = 8
+SECTION_LIMIT = 3000
+
+HELP = """*Watchpost* watches domains and IPs and tells this channel when they change.
+• `/monitor <indicator> [<indicator> …]`: monitor domains, IPs or URLs (defanged is fine: `evil[.]com`, `hxxps://…`)
+• `/monitor list`: what this channel monitors
+• `/monitor status <indicator>`: what is known now, per dataset
+• `/monitor check <indicator>` or `/monitor check all`: check now instead of waiting
+• `/monitor remove <indicator> [<indicator> …]`: stop monitoring
+• `/monitor help`: this message"""
+
+
+def build_help_message() -> Message:
+    return Message("Watchpost help: /monitor <indicator>, list, status, check, remove, help", [section(HELP)])
+
+
+def build_error_message(text: str) -> Message:
+    """A user error. `text` is ours (it may quote the user's input, already escaped)."""
+    return Message(text, [section(f":warning: {text}")])
+
+
+def build_added_message(added: Sequence[tuple[str, bool]]) -> Message:
+    """`added`: (indicator, new for this channel)."""
+    new = [indicator for indicator, is_new in added if is_new]
+    old = [indicator for indicator, is_new in added if not is_new]
+    parts = []
+    if new:
+        parts.append(f"Now monitoring {_list(new)} for this channel. Capturing the baseline…")
+    if old:
+        parts.append(f"Already monitored here: {_list(old)}.")
+    text = " ".join(parts)
+    return Message(text, [section(text)])
+
+
+def build_baseline_message(indicator: str, datasets: Sequence[DatasetView]) -> Message:
+    """What the baseline holds per dataset, right after a monitor is set."""
+    return _state_message(f"Baseline for {indicator}", indicator, datasets)
+
+
+def build_status_message(
+    indicator: str, datasets: Sequence[DatasetView], monitored_since: datetime
+) -> Message:
+    message = _state_message(f"Status of {indicator}", indicator, datasets)
+    blocks = [*message.blocks, context(f"Monitored here since {monitored_since:%Y-%m-%d %H:%M} UTC")]
+    return Message(message.text, blocks)
+
+
+class DatasetView:
+    """What a reply shows of a dataset: its open facts and whether it is fresh."""
+
+    def __init__(
+        self, name: str, facts: Sequence[FactState], *, stale: bool, error: str | None, has_baseline: bool
+    ) -> None:
+        self.name = name
+        self.facts = [f for f in facts if f.status is not FactStatus.ADDING]
+        self.stale = stale
+        self.error = error
+        self.has_baseline = has_baseline
+
+
+def _state_message(title: str, indicator: str, datasets: Sequence[DatasetView]) -> Message:
+    blocks: list[Block] = [header(title[:150])]
+    summary = []
+    for dataset in datasets:
+        if not dataset.has_baseline:
+            reason = f": {escape(dataset.error)}" if dataset.error else ""
+            blocks.append(section(f"*{dataset.name}*: no data yet{reason[:500]} (retried on the next check)"))
+            summary.append(f"{dataset.name}: pending")
+            continue
+        lines = [code(f"{f.field} {f.value}", limit=200) for f in dataset.facts[:MAX_FACTS_SHOWN]]
+        more = len(dataset.facts) - MAX_FACTS_SHOWN
+        if more > 0:
+            lines.append(f"…and {more} more")
+        stale = f" :hourglass: stale ({escape((dataset.error or '')[:300])})" if dataset.stale else ""
+        body = "\n".join(lines) if lines else "_nothing observed_"
+        blocks.append(section(f"*{dataset.name}* ({len(dataset.facts)}){stale}\n{body}"[:SECTION_LIMIT]))
+        summary.append(f"{dataset.name}: {len(dataset.facts)}")
+    if not datasets:
+        blocks.append(section("_No dataset has reported yet._"))
+    return Message(escape(f"{title}: " + ", ".join(summary)), blocks[:50])
+
+
+def build_removed_message(indicators: Sequence[str]) -> Message:
+    text = f"Stopped monitoring {_list(indicators)} in this channel."
+    return Message(text, [section(text)])
+
+
+def build_list_message(rows: Sequence[tuple[str, str, datetime | None, Sequence[str]]]) -> Message:
+    """rows: (indicator, kind, last checked, stale datasets)."""
+    if not rows:
+        text = "This channel monitors nothing yet. Start with `/monitor example.com`."
+        return Message(text, [section(text)])
+    lines = []
+    for indicator, kind, checked, stale in rows:
+        when = f"checked {checked:%Y-%m-%d %H:%M} UTC" if checked else "not checked yet"
+        warn = f" · :hourglass: stale: {', '.join(stale)}" if stale else ""
+        lines.append(f"• {code(indicator)} ({kind}) · {when}{warn}")
+    blocks: list[Block] = [header(f"Monitored here: {len(rows)}")]
+    chunk: list[str] = []
+    shown = 0
+    for line in lines:
+        if sum(len(x) + 1 for x in chunk) + len(line) > SECTION_LIMIT - 50:
+            blocks.append(section("\n".join(chunk)))
+            shown += len(chunk)
+            chunk = []
+            if len(blocks) >= 48:  # keep room for the "more" line within 50 blocks
+                break
+        chunk.append(line)
+    else:
+        blocks.append(section("\n".join(chunk)))
+        shown += len(chunk)
+    if shown < len(rows):
+        blocks.append(context(f"…and {len(rows) - shown} more"))
+    return Message(f"This channel monitors {len(rows)} indicators.", blocks)
+
+
+def build_check_message(indicator: str, changes: Sequence[Change], *, failed: Sequence[str]) -> Message:
+    if changes:
+        lines = [change_line(c) for c in changes[:15]]
+        if len(changes) > 15:
+            lines.append(f"…and {len(changes) - 15} more")
+        plural = "s" * (len(changes) != 1)
+        text = f"Checked {indicator}: {len(changes)} change{plural} (alert sent to the channel)"
+        body = "\n".join(lines)
+    else:
+        text = f"Checked {indicator}: no change."
+        body = ""
+    if failed:
+        text += f" Could not reach: {', '.join(failed)} (kept the last known state)."
+    blocks = [section(escape(text))]
+    if body:
+        blocks.append(section(body[:SECTION_LIMIT]))
+    return Message(escape(text), blocks)
+
+
+def _list(items: Sequence[str]) -> str:
+    return ", ".join(code(item) for item in items)

@@ -52,7 +52,7 @@ class OutboxWorker:
         transport: Transport,
         *,
         clock: Callable[[], datetime],
-        lease: timedelta = timedelta(minutes=2),
+        lease: timedelta = timedelta(seconds=60),
     ) -> None:
         self.store = store
         self.transport = transport

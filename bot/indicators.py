@@ -114,7 +114,7 @@ _MAILTO = re.compile(r"mailto:", re.IGNORECASE)
 _AUTHORITY_END = re.compile(r"[/?#\\]")
 _PORT = re.compile(r"[0-9]{1,5}")
 _PREFIX_LENGTH = re.compile(r"[0-9]{1,3}")
-_IPV4_LIKE = re.compile(r"[0-9.]+")
+_IPV4_LIKE = re.compile(r"(?=.*[0-9])[0-9.]+")
 _ASCII_LABEL_CHAR = re.compile(r"[a-z0-9_-]")
 _CODEPOINT_IN_IDNA_ERROR = re.compile(r"U\+([0-9A-F]{4,6})")
 # Zero-width joiners are valid inside some scripts' labels; IDNA 2008 decides on those.
@@ -140,6 +140,8 @@ def parse_indicator(token: str) -> Indicator:
             f"A token of {len(text):,} characters is too long to be a domain, IP address or URL "
             f"(at most {_MAX_TOKEN_CHARS:,})"
         )
+    if not text:
+        raise IndicatorError(f"{_shown(token.strip())} is not a domain, IP address or URL")
     try:
         return _parse(text)
     except _Rejected as rejected:

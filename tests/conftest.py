@@ -1,3 +1,8 @@
 """Shared fixtures. Fakes live in tests/fakes/ and are loaded as pytest plugins."""
 
-pytest_plugins: list[str] = []
+pytest_plugins: list[str] = [
+    "tests.fakes.dns_server",
+    "tests.fakes.whois_server",
+    "tests.fakes.http_sources",
+    "tests.fakes.databases",
+]

@@ -30,6 +30,7 @@ import dns.reversename
 import dns.rrset
 
 from bot.config import HostPort
+from bot.errors import ConfigError
 from bot.observations import Fact, Outcome, SourceFailure
 
 log = logging.getLogger(__name__)
@@ -121,7 +122,8 @@ class ResolverDnsClient:
     """DnsClient over dnspython's async resolver.
 
     `timeout` bounds one lookup in seconds, retries and the TCP fallback included; one
-    attempt may take half of it, so a lost UDP packet is retried once.
+    attempt may take half of it, so a lost UDP packet is retried once. Without
+    nameservers the system resolver's (/etc/resolv.conf) are used; ConfigError if none.
     """
 
     def __init__(
@@ -135,7 +137,12 @@ class ResolverDnsClient:
             resolver = dns.asyncresolver.Resolver(configure=False)
             resolver.nameservers = [dns.nameserver.Do53Nameserver(ns.host, ns.port) for ns in nameservers]
         else:
-            resolver = dns.asyncresolver.Resolver(configure=True)
+            try:
+                resolver = dns.asyncresolver.Resolver(configure=True)
+            except dns.resolver.NoResolverConfiguration:
+                raise ConfigError(
+                    "no system resolver configured (/etc/resolv.conf): set WATCHPOST_DNS_NAMESERVERS"
+                ) from None
         resolver.cache = None
         resolver.timeout = timeout / 2
         resolver.lifetime = timeout

@@ -7,9 +7,11 @@ import logging
 
 from bot.errors import SourceError
 from bot.monitoring.datasets.base import TlsProbe
-from bot.observations import Fact, IndicatorKind, Observation, SourceFailure
 from bot.monitoring.sources.crtsh import SOURCE as CRTSH
 from bot.monitoring.sources.crtsh import CrtShClient, CtCertificate
+from bot.monitoring.sources.tls_probe import FIELDS as TLS_FIELDS
+from bot.monitoring.sources.tls_probe import SINGLE_VALUED_FIELDS as TLS_SINGLE_VALUED
+from bot.observations import Fact, IndicatorKind, Observation, SourceFailure
 
 logger = logging.getLogger(__name__)
 
@@ -24,7 +26,11 @@ def certificate_fact_value(cert: CtCertificate) -> str:
 
 
 class CertificatesDataset:
-    """Domains: one fact per unexpired certificate in the CT logs. IPs: only with a TLS probe."""
+    """Domains: one fact per unexpired certificate in the CT logs (field "certificate").
+
+    IPs, only with a TLS probe: the probe's facts (tls_subject, tls_issuer, tls_fingerprint,
+    tls_san) of the certificate served now.
+    """
 
     name = "certificates"
 
@@ -50,21 +56,25 @@ class CertificatesDataset:
 
     async def _collect_probe(self, ip: str) -> Observation:
         if self._tls_probe is None:
-            return _failure(self.name, "tls", "active probes are off")
+            return _failure(self.name, "tls", "active probes are off", TLS_FIELDS)
         try:
             async with asyncio.timeout(self._probe_timeout):
                 facts = await self._tls_probe.certificate_facts(ip)
         except SourceError as exc:
-            return _failure(self.name, exc.source, exc.message)
+            return _failure(self.name, exc.source, exc.message, TLS_FIELDS)
         except TimeoutError:
-            return _failure(self.name, "tls", f"no certificate within {self._probe_timeout:g}s")
+            return _failure(self.name, "tls", f"no certificate within {self._probe_timeout:g}s", TLS_FIELDS)
         except Exception as exc:
             # The probe's contract is SourceError; anything else is its bug, kept out of the check.
             logger.exception("tls probe failed unexpectedly")
-            return _failure(self.name, "tls", f"probe failed ({exc.__class__.__name__})")
-        return Observation(self.name, frozenset(facts), frozenset({FIELD} | {fact.field for fact in facts}))
+            return _failure(self.name, "tls", f"probe failed ({exc.__class__.__name__})", TLS_FIELDS)
+        # Every probe field is known, so a SAN that went away is reported removed.
+        known = TLS_FIELDS | {fact.field for fact in facts}
+        return Observation(self.name, frozenset(facts), known, single_valued=TLS_SINGLE_VALUED)
 
 
-def _failure(dataset: str, source: str, message: str) -> Observation:
-    failure = SourceFailure(source, message, frozenset({FIELD}))
+def _failure(
+    dataset: str, source: str, message: str, fields: frozenset[str] = frozenset({FIELD})
+) -> Observation:
+    failure = SourceFailure(source, message, fields)
     return Observation(dataset, frozenset(), frozenset(), (failure,))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import time
@@ -9,12 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
-
 from bot.config import Secret
 from bot.errors import SourceError
 from bot.monitoring.datasets.base import PassiveDnsRecord
-from bot.observations import IndicatorKind
 from bot.monitoring.sources.http import SourceHttpClient
 from bot.monitoring.sources.passive_dns import (
     epoch_to_utc,
@@ -22,6 +20,7 @@ from bot.monitoring.sources.passive_dns import (
     make_record,
     normalise_query,
 )
+from bot.observations import IndicatorKind
 
 logger = logging.getLogger(__name__)
 
@@ -93,14 +92,12 @@ class CirclPassiveDns:
     ) -> None:
         self._url = url
         self._user = user
-        auth = aiohttp.BasicAuth(user, password.reveal()) if user else None
-        self._http = SourceHttpClient(
-            SOURCE,
-            timeout=timeout,
-            headers={"Accept": "application/x-ndjson, application/json;q=0.5"},
-            auth=auth,
-            clock=clock,
-        )
+        headers = {"Accept": "application/x-ndjson, application/json;q=0.5"}
+        if user:
+            # Built by hand: aiohttp.BasicAuth is deprecated from 3.14 on, its successor absent before.
+            token = base64.b64encode(f"{user}:{password.reveal()}".encode()).decode("ascii")
+            headers["Authorization"] = f"Basic {token}"
+        self._http = SourceHttpClient(SOURCE, timeout=timeout, headers=headers, clock=clock)
 
     def __repr__(self) -> str:
         return f"CirclPassiveDns(url={self._url!r}, user={self._user!r}, password=Secret('********'))"

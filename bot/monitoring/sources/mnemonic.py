@@ -11,9 +11,9 @@ from typing import Any
 from bot.config import Secret
 from bot.errors import SourceError
 from bot.monitoring.datasets.base import PassiveDnsRecord
-from bot.observations import IndicatorKind
 from bot.monitoring.sources.http import SourceHttpClient
 from bot.monitoring.sources.passive_dns import epoch_to_utc, indicator_path, make_record
+from bot.observations import IndicatorKind
 
 logger = logging.getLogger(__name__)
 

@@ -106,12 +106,17 @@ class WhoisClient:
         iana: HostPort = IANA,
         hosts: Mapping[str, HostPort] | None = None,
         max_bytes: int = MAX_REPLY_BYTES,
+        concurrency: int = 4,
     ) -> None:
         self._server = server
         self._timeout = timeout
         self._iana = iana
         self._hosts = {name.lower(): address for name, address in (hosts or {}).items()}
         self._max_bytes = max_bytes
+        # Registries throttle clients that open many connections at once.
+        self._limit = asyncio.Semaphore(concurrency)
+        # TLD -> registry WHOIS host from IANA; it changes about never, so ask once per process.
+        self._registries: dict[str, str] = {}
 
     async def lookup(self, domain: str) -> WhoisRecord:
         domain = domain.strip().lower().rstrip(".")
@@ -119,11 +124,7 @@ class WhoisClient:
             text = await self.query(self._server, domain)
             return WhoisRecord(tuple(parse_whois(domain, text)), str(self._server))
 
-        tld = domain.rsplit(".", 1)[-1]
-        iana_text = await self.query(self._iana, tld)
-        registry_host = _referral(_REFERRAL_IANA, iana_text, domain)
-        if registry_host is None:
-            raise SourceError(SOURCE, f"IANA names no WHOIS server for .{tld}", transient=False)
+        registry_host = await self._registry_of(domain)
         registry = self._address(registry_host)
         registry_text = await self.query(registry, domain)
         registry_facts = parse_whois(domain, registry_text)
@@ -146,6 +147,15 @@ class WhoisClient:
             return WhoisRecord(tuple(registrar_facts), registrar_host)
         return registry_record
 
+    async def _registry_of(self, domain: str) -> str:
+        tld = domain.rsplit(".", 1)[-1]
+        if tld not in self._registries:
+            registry_host = _referral(_REFERRAL_IANA, await self.query(self._iana, tld), domain)
+            if registry_host is None:
+                raise SourceError(SOURCE, f"IANA names no WHOIS server for .{tld}", transient=False)
+            self._registries[tld] = registry_host
+        return self._registries[tld]
+
     async def query(self, server: HostPort, query: str) -> str:
         """One RFC 3912 exchange: send the query line, read until the server closes."""
         host = server.host
@@ -153,6 +163,14 @@ class WhoisClient:
             line = query.encode("idna") + b"\r\n"
         except UnicodeError:
             raise SourceError(SOURCE, f"cannot send {query!r} as a WHOIS query", transient=False) from None
+        async with self._limit:
+            reply = await self._exchange(server, line)
+        if not reply.strip():
+            raise SourceError(SOURCE, f"{host}: empty reply")
+        return _decode(reply)
+
+    async def _exchange(self, server: HostPort, line: bytes) -> bytes:
+        host = server.host
         reply = bytearray()
         writer: asyncio.StreamWriter | None = None
         try:
@@ -173,9 +191,7 @@ class WhoisClient:
                 writer.close()
                 with suppress(OSError):
                     await writer.wait_closed()
-        if not reply.strip():
-            raise SourceError(SOURCE, f"{host}: empty reply")
-        return _decode(bytes(reply))
+        return bytes(reply)
 
     def _address(self, host: str) -> HostPort:
         return self._hosts.get(host, HostPort(host, 43))

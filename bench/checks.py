@@ -42,14 +42,24 @@ async def run(monitors: int, database_url: str, concurrency: int) -> None:
         migrate(engine)
         store = Store(engine)
         clock = Clock()
-        store.add_monitors(team_id="T", channel_id="C", user_id="U",
-                           indicators=[(n, IndicatorKind.DOMAIN) for n in names], now=clock.now)
+        store.add_monitors(
+            team_id="T",
+            channel_id="C",
+            user_id="U",
+            indicators=[(n, IndicatorKind.DOMAIN) for n in names],
+            now=clock.now,
+        )
         dns = ResolverDnsClient([HostPort(server.host, server.port)], timeout=5, max_in_flight=concurrency)
         async_store = AsyncStore(store)
-        runner = Runner([ResolutionsDataset(dns), DnsRecordsDataset(dns)], async_store, clock=clock,
-                        interval=timedelta(hours=1), concurrency=concurrency)
-        print(f"| cycle | monitors | seconds | checks/s | DNS queries/s | changes |")
-        print(f"|---|---|---|---|---|---|")
+        runner = Runner(
+            [ResolutionsDataset(dns), DnsRecordsDataset(dns)],
+            async_store,
+            clock=clock,
+            interval=timedelta(hours=1),
+            concurrency=concurrency,
+        )
+        print("| cycle | monitors | seconds | checks/s | DNS queries/s | changes |")
+        print("|---|---|---|---|---|---|")
         for cycle, label in enumerate(["baseline", "no change", "10% changed"]):
             if cycle == 2:
                 for name in names[::10]:
@@ -61,8 +71,10 @@ async def run(monitors: int, database_url: str, concurrency: int) -> None:
             elapsed = time.perf_counter() - started
             queries = server.query_count() - queries_before
             changes = sum(len(r.changes) for r in reports)
-            print(f"| {label} | {len(reports)} | {elapsed:.2f} | {len(reports) / elapsed:.0f} "
-                  f"| {queries / elapsed:.0f} | {changes} |")
+            print(
+                f"| {label} | {len(reports)} | {elapsed:.2f} | {len(reports) / elapsed:.0f} "
+                f"| {queries / elapsed:.0f} | {changes} |"
+            )
         async_store.close()
         engine.dispose()
 

@@ -30,7 +30,9 @@ class RecordingTransport:
 
     async def post(self, channel_id: str, message: Message, *, thread_ts: str | None = None) -> str:
         with open(self.path, "a", encoding="utf-8") as out:
-            out.write(json.dumps({"channel": channel_id, "text": message.text, "blocks": message.blocks}) + "\n")
+            out.write(
+                json.dumps({"channel": channel_id, "text": message.text, "blocks": message.blocks}) + "\n"
+            )
         return "1700000000.000100"
 
 

@@ -16,8 +16,9 @@ def test_console_monitor_change_alert(dns_server: FakeDnsServer, tmp_path: Path)
     dns_server.set(DOMAIN, "A", ["192.0.2.10"])
     dns_server.set(DOMAIN, "NS", ["ns1.host.net."])
     env = offline_env(dns_server, f"sqlite:///{tmp_path / 'console.db'}", WATCHPOST_CHECK_INTERVAL="1")
-    child = pexpect.spawn(WATCHPOST[0], [*WATCHPOST[1:], "console"], env=env, cwd=str(REPO),
-                          encoding="utf-8", timeout=20)
+    child = pexpect.spawn(
+        WATCHPOST[0], [*WATCHPOST[1:], "console"], env=env, cwd=str(REPO), encoding="utf-8", timeout=20
+    )
     try:
         child.expect_exact("watchpost> ")
         child.sendline("/monitor help")

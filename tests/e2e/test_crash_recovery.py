@@ -23,7 +23,12 @@ DOMAIN = "evil-infra.com"
 def run_harness(mode: str, env: dict[str, str], out: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "tests.e2e.crash_harness", mode, str(out)],
-        env=env, cwd=REPO, capture_output=True, text=True, timeout=60, check=False,
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
 
 
@@ -36,8 +41,13 @@ def test_crash_between_change_and_delivery_delivers_once(
     engine = create_database_engine(database_url)
     migrate(engine)
     store = Store(engine)
-    store.add_monitors(team_id="T1", channel_id="C1", user_id="U1",
-                       indicators=[(DOMAIN, IndicatorKind.DOMAIN)], now=datetime.now(UTC))
+    store.add_monitors(
+        team_id="T1",
+        channel_id="C1",
+        user_id="U1",
+        indicators=[(DOMAIN, IndicatorKind.DOMAIN)],
+        now=datetime.now(UTC),
+    )
     first = run_harness("check-and-die", env, out)  # baseline: nothing to deliver, so it lives
     assert first.returncode == 0, first.stderr
 

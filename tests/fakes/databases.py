@@ -29,8 +29,10 @@ def postgres_admin() -> Iterator[Engine]:
     try:
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
-    except Exception as exc:  # noqa: BLE001 - turned into a clear failure
-        pytest.fail(f"PostgreSQL is not reachable at {postgres_url()} ({exc.__class__.__name__}); run `make services`")
+    except Exception as exc:
+        pytest.fail(
+            f"PostgreSQL is not reachable at {postgres_url()} ({exc.__class__.__name__}); run `make services`"
+        )
     yield engine
     engine.dispose()
 

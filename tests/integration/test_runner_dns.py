@@ -38,8 +38,9 @@ async def check(runner: Runner, subject: SubjectView) -> list[tuple[str, str, st
 
 
 def monitor(store: Store, indicator: str = DOMAIN, kind: IndicatorKind = IndicatorKind.DOMAIN) -> SubjectView:
-    store.add_monitors(team_id="T1", channel_id="C1", user_id="U1", indicators=[(indicator, kind)],
-                       now=FakeClock().now)
+    store.add_monitors(
+        team_id="T1", channel_id="C1", user_id="U1", indicators=[(indicator, kind)], now=FakeClock().now
+    )
     subject = store.get_subject(indicator)
     assert subject is not None
     return subject
@@ -65,7 +66,9 @@ async def test_runner_zone_edits_give_exactly_the_expected_changes(
 
     dns_server.set(DOMAIN, "A", ["198.51.100.7"], ttl=60)  # TTL and order are not changes
     dns_server.set(DOMAIN, "NS", ["NS2.HOST.NET.", "ns1.host.net."])
-    dns_server.set(DOMAIN, "SOA", ["ns1.host.net. admin.evil-infra.com. 2 7200 900 1209600 300"])  # serial only
+    dns_server.set(
+        DOMAIN, "SOA", ["ns1.host.net. admin.evil-infra.com. 2 7200 900 1209600 300"]
+    )  # serial only
     assert await check(runner, subject) == []  # 192.0.2.10 missing once: not yet a removal
     assert await check(runner, subject) == [("resolutions", "removed", "A", "192.0.2.10", None)]
 
@@ -111,7 +114,9 @@ async def test_runner_nxdomain_is_a_change_after_confirmation(
     assert ("dns_records", "removed", "NS", "ns1.host.net", None) in changes
 
 
-async def test_runner_nxdomain_flap_is_silent(runner: Runner, store: Store, dns_server: FakeDnsServer) -> None:
+async def test_runner_nxdomain_flap_is_silent(
+    runner: Runner, store: Store, dns_server: FakeDnsServer
+) -> None:
     serve_domain(dns_server)
     subject = monitor(store)
     await check(runner, subject)
@@ -127,4 +132,6 @@ async def test_runner_ptr_of_a_monitored_ip(runner: Runner, store: Store, dns_se
     subject = monitor(store, "98.126.38.107", IndicatorKind.IP)
     assert await check(runner, subject) == []
     dns_server.set("107.38.126.98.in-addr.arpa", "PTR", ["host-b.example-hosting.net."])
-    assert await check(runner, subject) == [("resolutions", "added", "PTR", None, "host-b.example-hosting.net")]
+    assert await check(runner, subject) == [
+        ("resolutions", "added", "PTR", None, "host-b.example-hosting.net")
+    ]

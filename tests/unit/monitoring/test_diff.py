@@ -12,8 +12,12 @@ from bot.observations import ChangeKind, Fact, FactKey, FactState, FactStatus, O
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 
 
-def obs(*facts: tuple[str, str], known: set[str] | None = None, single: set[str] = frozenset(),
-        failed: bool = False) -> Observation:
+def obs(
+    *facts: tuple[str, str],
+    known: set[str] | None = None,
+    single: set[str] = frozenset(),
+    failed: bool = False,
+) -> Observation:
     """An observation of `resolutions`; `known` defaults to the fields present plus A."""
     fact_set = frozenset(Fact(f, v, "dns") for f, v in facts)
     if failed:
@@ -50,19 +54,33 @@ A1, A2 = ("A", "192.0.2.1"), ("A", "192.0.2.2")
     [
         pytest.param([obs(A1), obs(A1)], [[]], id="no change"),
         pytest.param([obs(A1), obs(A1, A2)], [[("added", "A", None, "192.0.2.2")]], id="added at once"),
-        pytest.param([obs(A1, A2), obs(A1), obs(A1)], [[], [("removed", "A", "192.0.2.2", None)]],
-                     id="removal confirmed on the second check"),
+        pytest.param(
+            [obs(A1, A2), obs(A1), obs(A1)],
+            [[], [("removed", "A", "192.0.2.2", None)]],
+            id="removal confirmed on the second check",
+        ),
         pytest.param([obs(A1, A2), obs(A1), obs(A1, A2)], [[], []], id="flap away and back is silent"),
         pytest.param([obs(A1, A2), obs(failed=True), obs(A1, A2)], [[], []], id="error changes nothing"),
-        pytest.param([obs(A1, A2), obs(A1), obs(failed=True), obs(A1)],
-                     [[], [], [("removed", "A", "192.0.2.2", None)]],
-                     id="an error between two misses does not reset the confirmation"),
-        pytest.param([obs(A1, A2), obs(A1, known=set()), obs(A1, known=set())], [[], []],
-                     id="a field that is not known cannot lose values"),
-        pytest.param([obs(A1), obs(A1, A2, known=set())], [[("added", "A", None, "192.0.2.2")]],
-                     id="a partial answer can still add"),
-        pytest.param([obs(failed=True), obs(A1), obs(A1, A2)], [[("added", "A", None, "192.0.2.2")]],
-                     id="a failed first check sets no baseline"),
+        pytest.param(
+            [obs(A1, A2), obs(A1), obs(failed=True), obs(A1)],
+            [[], [], [("removed", "A", "192.0.2.2", None)]],
+            id="an error between two misses does not reset the confirmation",
+        ),
+        pytest.param(
+            [obs(A1, A2), obs(A1, known=set()), obs(A1, known=set())],
+            [[], []],
+            id="a field that is not known cannot lose values",
+        ),
+        pytest.param(
+            [obs(A1), obs(A1, A2, known=set())],
+            [[("added", "A", None, "192.0.2.2")]],
+            id="a partial answer can still add",
+        ),
+        pytest.param(
+            [obs(failed=True), obs(A1), obs(A1, A2)],
+            [[("added", "A", None, "192.0.2.2")]],
+            id="a failed first check sets no baseline",
+        ),
     ],
 )
 def test_diff_multi_valued(observations: list[Observation], expected: list[list[tuple]]) -> None:
@@ -75,17 +93,40 @@ S = {"status"}
 @pytest.mark.parametrize(
     ("observations", "expected"),
     [
-        pytest.param([obs(("status", "exists"), single=S), obs(("status", "NXDOMAIN"), single=S),
-                      obs(("status", "NXDOMAIN"), single=S)],
-                     [[], [("changed", "status", "exists", "NXDOMAIN")]], id="change confirmed"),
-        pytest.param([obs(("status", "exists"), single=S), obs(("status", "NXDOMAIN"), single=S),
-                      obs(("status", "exists"), single=S), obs(("status", "exists"), single=S)],
-                     [[], [], []], id="single-valued flap is silent"),
-        pytest.param([obs(("status", "exists"), single=S), obs(("status", "b"), single=S),
-                      obs(("status", "c"), single=S), obs(("status", "c"), single=S)],
-                     [[], [], [("changed", "status", "exists", "c")]], id="pending value replaced"),
-        pytest.param([obs(A1, single=S), obs(A1, ("status", "x"), single=S)],
-                     [[("added", "status", None, "x")]], id="first value of a field is an add"),
+        pytest.param(
+            [
+                obs(("status", "exists"), single=S),
+                obs(("status", "NXDOMAIN"), single=S),
+                obs(("status", "NXDOMAIN"), single=S),
+            ],
+            [[], [("changed", "status", "exists", "NXDOMAIN")]],
+            id="change confirmed",
+        ),
+        pytest.param(
+            [
+                obs(("status", "exists"), single=S),
+                obs(("status", "NXDOMAIN"), single=S),
+                obs(("status", "exists"), single=S),
+                obs(("status", "exists"), single=S),
+            ],
+            [[], [], []],
+            id="single-valued flap is silent",
+        ),
+        pytest.param(
+            [
+                obs(("status", "exists"), single=S),
+                obs(("status", "b"), single=S),
+                obs(("status", "c"), single=S),
+                obs(("status", "c"), single=S),
+            ],
+            [[], [], [("changed", "status", "exists", "c")]],
+            id="pending value replaced",
+        ),
+        pytest.param(
+            [obs(A1, single=S), obs(A1, ("status", "x"), single=S)],
+            [[("added", "status", None, "x")]],
+            id="first value of a field is an add",
+        ),
     ],
 )
 def test_diff_single_valued(observations: list[Observation], expected: list[list[tuple]]) -> None:
@@ -93,8 +134,9 @@ def test_diff_single_valued(observations: list[Observation], expected: list[list
 
 
 def test_diff_baseline_keeps_one_value_per_single_field() -> None:
-    result = diff_observation(None, obs(("SOA", "b"), ("SOA", "a"), single={"SOA"}), now=T0,
-                              previous_check_at=None)
+    result = diff_observation(
+        None, obs(("SOA", "b"), ("SOA", "a"), single={"SOA"}), now=T0, previous_check_at=None
+    )
     assert result.baseline
     assert set(result.state) == {("SOA", "a")}
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -27,14 +27,12 @@ class Services:
     flows: MonitorFlows
     dispatcher: CheckDispatcher
     outbox: OutboxWorker
-    closers: list[Callable[[], object]] = field(default_factory=list)
+    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     async def aclose(self) -> None:
         await self.dispatcher.drain()
-        for dataset in self.datasets:
-            close = getattr(dataset, "aclose", None)
-            if close is not None:
-                await close()
+        for close in self.closers:
+            await close()
         self.store.close()
         self.store.store.engine.dispose()
 
@@ -50,9 +48,11 @@ def build_services(
     engine = create_database_engine(settings.database_url)
     migrate(engine)
     store = AsyncStore(Store(engine))
+    closers: list[Callable[[], Awaitable[None]]] = []
     if datasets is None:
         dns = ResolverDnsClient(settings.dns_nameservers, timeout=settings.dns_timeout)
-        datasets = build_datasets(settings, dns)
+        registry = build_datasets(settings, dns)
+        datasets, closers = registry.datasets, registry.closers
     runner = Runner(
         datasets,
         store,
@@ -68,4 +68,5 @@ def build_services(
         flows=MonitorFlows(store, runner, clock=clock),
         dispatcher=CheckDispatcher(runner),
         outbox=OutboxWorker(store, transport, clock=clock),
+        closers=closers,
     )

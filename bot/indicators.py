@@ -21,15 +21,17 @@ Rules worth knowing:
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 import unicodedata
 from dataclasses import dataclass
 
 import idna
+from publicsuffixlist import PublicSuffixList
 
 from bot.errors import IndicatorError
-from bot.monitoring.observation import IndicatorKind
+from bot.observations import IndicatorKind
 
 __all__ = [
     "MAX_INDICATORS_PER_COMMAND",
@@ -557,3 +559,15 @@ def _escape(text: str) -> str:
 
 def _codepoint(char: str) -> str:
     return f"U+{ord(char):04X}"
+
+
+@functools.cache
+def _icann_suffixes() -> PublicSuffixList:
+    # ICANN section only: WHOIS of foo.blogspot.com is blogspot.com's registration.
+    return PublicSuffixList(only_icann=True)
+
+
+def registered_domain(domain: str) -> str:
+    """The name a registrar registered: `login.evil.co.uk` -> `evil.co.uk` (the public
+    suffix list shipped with the package; no network). A suffix alone is returned as is."""
+    return _icann_suffixes().privatesuffix(domain) or domain

@@ -431,7 +431,8 @@ async def test_domain_passive_records_become_pdns_fields(
     assert sources(observation)[("pdns:A", "203.0.113.3")] == "circl"
     assert sources(observation)[("pdns:CNAME", "old-host.example")] == "mnemonic"
     assert sources(observation)[("A", "192.0.2.1")] == "dns"
-    assert observation.known_fields == RESOLUTION_FIELDS | {"pdns:A", "pdns:AAAA", "pdns:CNAME"}
+    # Passive DNS is history cut at a row limit: add-only, never "known" (absence means nothing).
+    assert observation.known_fields == RESOLUTION_FIELDS
     assert mnemonic.calls == [("evil.example", DOMAIN)]
 
 
@@ -493,7 +494,7 @@ async def test_ip_observation_has_ptr_and_passive_domains(
                 Fact("domain", "cdn.evil.example"),
             }
         ),
-        frozenset({"PTR", "domain"}),
+        frozenset({"PTR"}),
         (),
         single_valued=frozenset({"status"}),
     )
@@ -513,7 +514,7 @@ async def test_ipv6_passive_rows_compare_canonically(
     )
     observation = await ResolutionsDataset(client, [pdns]).collect("2001:db8::1", IP)
     assert facts(observation) == {("domain", "v6.evil.example")}
-    assert observation.known_fields == frozenset({"PTR", "domain"})  # PTR: NXDOMAIN, known and empty
+    assert observation.known_fields == frozenset({"PTR"})  # PTR: NXDOMAIN, known and empty
 
 
 async def test_ip_with_one_failed_source_keeps_other_domains_but_not_the_field(

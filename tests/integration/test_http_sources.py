@@ -442,7 +442,7 @@ async def test_certificates_of_a_domain_dedupe_precert_and_cert(
 ) -> None:
     dataset = CertificatesDataset(closing(CrtShClient(http_sources.url("crtsh"))), None)
     observation = await dataset.collect("evil-example.com", DOMAIN)
-    assert observation == Observation("certificates", EXPECTED_CERTIFICATES, frozenset({"certificate"}))
+    assert observation == Observation("certificates", EXPECTED_CERTIFICATES, frozenset())
     assert {fact.source for fact in observation.facts} == {"crtsh"}
 
 
@@ -451,17 +451,22 @@ async def test_subdomains_of_a_domain_are_names_strictly_under_it(
 ) -> None:
     dataset = SubdomainsDataset(closing(CrtShClient(http_sources.url("crtsh"))))
     observation = await dataset.collect("evil-example.com", DOMAIN)
-    assert observation == Observation("subdomains", EXPECTED_SUBDOMAINS, frozenset({"subdomain"}))
+    assert observation == Observation("subdomains", EXPECTED_SUBDOMAINS, frozenset())
 
 
-async def test_domain_without_certificates_is_known_and_empty(
+async def test_domain_without_certificates_is_empty_and_add_only(
     http_sources: FakeHttpSources, closing: Callable[[Any], Any]
 ) -> None:
     crtsh = closing(CrtShClient(http_sources.url("crtsh")))
     certificates = await CertificatesDataset(crtsh, None).collect("quiet.test", DOMAIN)
     subdomains = await SubdomainsDataset(crtsh).collect("quiet.test", DOMAIN)
-    assert (certificates.facts, certificates.known_fields) == (frozenset(), {"certificate"})
-    assert (subdomains.facts, subdomains.known_fields) == (frozenset(), {"subdomain"})
+    # CT history drops expired certificates, so absence is never news: nothing is "known".
+    assert (certificates.facts, certificates.known_fields, certificates.failed) == (
+        frozenset(),
+        frozenset(),
+        False,
+    )
+    assert (subdomains.facts, subdomains.known_fields, subdomains.failed) == (frozenset(), frozenset(), False)
 
 
 async def test_concurrent_datasets_share_one_crtsh_request(

@@ -372,3 +372,12 @@ async def test_tls_probe_refused_and_silent_ports_are_source_errors() -> None:
         probe = TlsCertificateProbe(port=silent.getsockname()[1], timeout=0.2)
         with pytest.raises(SourceError, match=r"no handshake within 0\.2s"):
             await probe.certificate_facts("127.0.0.1")
+
+
+async def test_whois_of_a_subdomain_asks_for_its_registered_domain(whois_server: StartWhois) -> None:
+    server = whois_server({DOMAIN: registry_text(DOMAIN)})
+    observation = await WhoisDataset(WhoisClient(server.address, 1.0), None, None).collect(
+        f"login.portal.{DOMAIN}", IndicatorKind.DOMAIN
+    )
+    assert server.queries == [DOMAIN]
+    assert not observation.failures and ("registrar" in {f.field for f in observation.facts})

@@ -16,8 +16,9 @@ from bot.indicators import (
     parse_indicator,
     parse_indicators,
     refang,
+    registered_domain,
 )
-from bot.monitoring.observation import IndicatorKind
+from bot.observations import IndicatorKind
 
 IP = IndicatorKind.IP
 DOMAIN = IndicatorKind.DOMAIN
@@ -550,3 +551,17 @@ def test_parse_indicators_respects_limit_and_dedupes(
     assert result == expected
     assert len(result) <= limit
     assert len(set(result)) == len(result)
+
+
+@pytest.mark.parametrize(
+    ("name", "registered"),
+    [
+        ("login.evil.com", "evil.com"),
+        ("evil.com", "evil.com"),
+        ("a.b.evil.co.uk", "evil.co.uk"),
+        ("foo.blogspot.com", "blogspot.com"),  # private suffixes do not count for WHOIS
+        ("com", "com"),
+    ],
+)
+def test_registered_domain_uses_the_icann_suffixes(name: str, registered: str) -> None:
+    assert registered_domain(name) == registered

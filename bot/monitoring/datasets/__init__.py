@@ -3,15 +3,82 @@ means writing its module and adding it to `build_datasets`."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
 from bot.config import Settings
-from bot.monitoring.datasets.base import Dataset
+from bot.monitoring.datasets.base import Dataset, PassiveDnsSource
+from bot.monitoring.datasets.certificates import CertificatesDataset
 from bot.monitoring.datasets.dns_records import DnsRecordsDataset
 from bot.monitoring.datasets.resolutions import ResolutionsDataset
-from bot.monitoring.dns import DnsClient
+from bot.monitoring.datasets.services import ServicesDataset
+from bot.monitoring.datasets.subdomains import SubdomainsDataset
+from bot.monitoring.datasets.whois import WhoisDataset
+from bot.monitoring.dns import DnsAnswer, DnsClient
+from bot.monitoring.sources.asn import CymruAsnLookup
+from bot.monitoring.sources.circl import CirclPassiveDns
+from bot.monitoring.sources.crtsh import CrtShClient
+from bot.monitoring.sources.internetdb import InternetDbClient
+from bot.monitoring.sources.mnemonic import MnemonicPassiveDns
+from bot.monitoring.sources.rdap import RdapClient
+from bot.monitoring.sources.tls_probe import TlsCertificateProbe
+from bot.monitoring.sources.virustotal import VirusTotalPassiveDns
+from bot.monitoring.sources.whois import WhoisClient
 
 DATASET_NAMES = ("resolutions", "dns_records", "whois", "certificates", "subdomains", "services")
 
 
-def build_datasets(settings: Settings, dns: DnsClient) -> list[Dataset]:
-    """The datasets the operator's settings enable, in alert order."""
-    return [ResolutionsDataset(dns), DnsRecordsDataset(dns)]
+@dataclass
+class DatasetRegistry:
+    """The enabled datasets, and the source clients to close at shutdown."""
+
+    datasets: list[Dataset]
+    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+    async def aclose(self) -> None:
+        for close in self.closers:
+            await close()
+
+
+def build_datasets(settings: Settings, dns: DnsClient) -> DatasetRegistry:
+    """The datasets the operator's settings enable, in alert order. A source whose URL
+    is empty is off; a dataset with no source left is not built at all."""
+    closers: list[Callable[[], Awaitable[None]]] = []
+    passive: list[PassiveDnsSource] = []
+    if settings.mnemonic_url:
+        mnemonic = MnemonicPassiveDns(settings.mnemonic_url, settings.mnemonic_key)
+        passive.append(mnemonic)
+        closers.append(mnemonic.close)
+    if settings.circl_url:
+        circl = CirclPassiveDns(settings.circl_url, settings.circl_user, settings.circl_password)
+        passive.append(circl)
+        closers.append(circl.close)
+    if settings.virustotal_url and settings.virustotal_key:
+        virustotal = VirusTotalPassiveDns(settings.virustotal_url, settings.virustotal_key)
+        passive.append(virustotal)
+        closers.append(virustotal.close)
+
+    rdap = RdapClient(settings.rdap_url) if settings.rdap_url else None
+    if rdap is not None:
+        closers.append(rdap.close)
+
+    async def txt(name: str) -> DnsAnswer:
+        return await dns.query(name, "TXT")
+
+    datasets: list[Dataset] = [
+        ResolutionsDataset(dns, passive),
+        DnsRecordsDataset(dns),
+        WhoisDataset(WhoisClient(settings.whois_server), rdap, CymruAsnLookup(txt)),
+    ]
+    crtsh = CrtShClient(settings.crtsh_url) if settings.crtsh_url else None
+    probe = TlsCertificateProbe() if settings.active_probes else None
+    if crtsh is not None:
+        closers.append(crtsh.close)
+        datasets.append(SubdomainsDataset(crtsh))
+    if crtsh is not None or probe is not None:
+        datasets.insert(3, CertificatesDataset(crtsh, probe))
+    if settings.internetdb_url:
+        internetdb = InternetDbClient(settings.internetdb_url)
+        closers.append(internetdb.close)
+        datasets.append(ServicesDataset(internetdb))
+    return DatasetRegistry(datasets, closers)

@@ -35,24 +35,30 @@ class CertificatesDataset:
     name = "certificates"
 
     def __init__(
-        self, crtsh: CrtShClient, tls_probe: TlsProbe | None, *, probe_timeout: float = 30.0
+        self, crtsh: CrtShClient | None, tls_probe: TlsProbe | None, *, probe_timeout: float = 30.0
     ) -> None:
         self._crtsh = crtsh
         self._tls_probe = tls_probe
         self._probe_timeout = probe_timeout
 
     def applies_to(self, kind: IndicatorKind) -> bool:
-        return kind is IndicatorKind.DOMAIN or self._tls_probe is not None
+        if kind is IndicatorKind.DOMAIN:
+            return self._crtsh is not None
+        return self._tls_probe is not None
 
     async def collect(self, indicator: str, kind: IndicatorKind) -> Observation:
         if kind is IndicatorKind.IP:
             return await self._collect_probe(indicator)
+        if self._crtsh is None:
+            return _failure(self.name, CRTSH, "crt.sh is off (WATCHPOST_CRTSH_URL is empty)")
         try:
             result = await self._crtsh.certificates(indicator)
         except SourceError as exc:
             return _failure(self.name, exc.source, exc.message)
         facts = frozenset(Fact(FIELD, certificate_fact_value(cert), CRTSH) for cert in result.certificates)
-        return Observation(self.name, facts, frozenset({FIELD}))
+        # CT logs are history and expired certificates drop out of the answer: a certificate
+        # missing from it is no news, so the field is add-only (never `known`).
+        return Observation(self.name, facts, frozenset())
 
     async def _collect_probe(self, ip: str) -> Observation:
         if self._tls_probe is None:

@@ -75,7 +75,7 @@ class ResolutionsDataset:
                 fact = _domain_fact(domain, record, result.source)
                 if fact is not None:
                     facts.add(fact)
-        _merge_passive(passive, PASSIVE_FIELDS, known, failures)
+        failures.extend(_passive_failures(passive, PASSIVE_FIELDS))
         return self._observation(facts, known, failures)
 
     async def _collect_ip(self, indicator: str) -> Observation:
@@ -97,7 +97,7 @@ class ResolutionsDataset:
                 fact = _ip_fact(ip, record, result.source)
                 if fact is not None:
                     facts.add(fact)
-        _merge_passive(passive, frozenset({DOMAIN_FIELD}), known, failures)
+        failures.extend(_passive_failures(passive, frozenset({DOMAIN_FIELD})))
         return self._observation(facts, known, failures)
 
     def _observation(self, facts: set[Fact], known: set[str], failures: list[SourceFailure]) -> Observation:
@@ -127,15 +127,11 @@ class ResolutionsDataset:
         return _PassiveResult(source.name, tuple(records))
 
 
-def _merge_passive(
-    results: Sequence[_PassiveResult], fields: frozenset[str], known: set[str], failures: list[SourceFailure]
-) -> None:
-    """Passive fields are known only when there are sources and every one of them answered."""
-    for result in results:
-        if result.error is not None:
-            failures.append(SourceFailure(result.source, result.error, fields))
-    if results and all(result.error is None for result in results):
-        known.update(fields)
+def _passive_failures(results: Sequence[_PassiveResult], fields: frozenset[str]) -> list[SourceFailure]:
+    """The failures of passive sources. Passive fields are never `known`: passive DNS is
+    history, cut at a page or row limit, so a row missing from one answer says nothing
+    about absence. Their facts are add-only, and a failed source only costs freshness."""
+    return [SourceFailure(r.source, r.error, fields) for r in results if r.error is not None]
 
 
 def _domain_fact(domain: str, record: PassiveDnsRecord, source: str) -> Fact | None:

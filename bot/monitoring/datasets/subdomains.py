@@ -32,4 +32,5 @@ class SubdomainsDataset:
             return Observation(self.name, frozenset(), frozenset(), (failure,))
         suffix = "." + normalise_name(indicator)
         facts = frozenset(Fact(FIELD, name, CRTSH) for name in result.names if name.endswith(suffix))
-        return Observation(self.name, facts, frozenset({FIELD}))
+        # Names come from CT history that drops expired certificates: add-only.
+        return Observation(self.name, facts, frozenset())

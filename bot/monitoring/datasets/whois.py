@@ -11,6 +11,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from bot.errors import SourceError
+from bot.indicators import registered_domain
 from bot.monitoring.sources import asn as asn_source
 from bot.monitoring.sources import rdap as rdap_source
 from bot.monitoring.sources import whois as whois_source
@@ -43,8 +44,9 @@ class WhoisDataset:
         return await self._collect_ip(indicator)
 
     async def _collect_domain(self, domain: str) -> Observation:
+        # A subdomain has no WHOIS record of its own: ask about its registered domain.
         try:
-            record = await self._whois.lookup(domain)
+            record = await self._whois.lookup(registered_domain(domain))
         except SourceError as exc:
             return self._observation([], set(), [SourceFailure(exc.source, exc.message, whois_source.FIELDS)])
         except Exception:  # collect() never raises: a bug here is a failed source, logged

@@ -35,6 +35,13 @@ class ConsoleTransport:
         self.out.flush()
         return f"{next(self._ts)}.000000"
 
+    async def upload_file(
+        self, channel_id: str, *, thread_ts: str | None, filename: str, content: bytes, title: str
+    ) -> None:
+        rows = content.count(b"\n")
+        self.out.write(f"\n[file in #{channel_id}: {filename}, {title}, {rows} lines]\n{PROMPT}")
+        self.out.flush()
+
 
 def command_text(line: str) -> str | None:
     """The /monitor text of a console line; None for lines that are not commands."""

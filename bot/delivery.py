@@ -32,6 +32,12 @@ class Transport(Protocol):
         """Post a message; return its id (Slack's ts). Raise DeliveryError on failure."""
         ...
 
+    async def upload_file(
+        self, channel_id: str, *, thread_ts: str | None, filename: str, content: bytes, title: str
+    ) -> None:
+        """Attach a file (a digest CSV) to the channel, in a thread when `thread_ts` is set."""
+        ...
+
 
 @dataclass(frozen=True)
 class DeliveryReport:

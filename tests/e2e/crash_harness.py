@@ -18,13 +18,20 @@ from bot.config import Settings
 from bot.render.messages import Message
 
 
-class DyingTransport:
+class NoFiles:
+    async def upload_file(
+        self, channel_id: str, *, thread_ts: str | None, filename: str, content: bytes, title: str
+    ) -> None:
+        raise AssertionError("the crash test uploads no files")
+
+
+class DyingTransport(NoFiles):
     async def post(self, channel_id: str, message: Message, *, thread_ts: str | None = None) -> str:
         os.kill(os.getpid(), signal.SIGKILL)
         raise AssertionError("unreachable")
 
 
-class RecordingTransport:
+class RecordingTransport(NoFiles):
     def __init__(self, path: str) -> None:
         self.path = path
 

@@ -1,0 +1,179 @@
+"""Read-only queries over what changed: history, per-indicator alert summaries, a day's
+changes and source failures. Backed by the (subject_id, detected_at) and (detected_at)
+indexes, so they stay fast with a year of changes."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Engine, Select, func, select
+from sqlalchemy.orm import Session
+
+from bot.observations import Change, ChangeKind, IndicatorKind
+from bot.storage.models import ChangeRow, Monitor, SourceFailureRow, Subject
+
+
+@dataclass(frozen=True)
+class ChangeRecord:
+    """A stored change with where and when it was detected."""
+
+    id: int
+    subject_id: int
+    indicator: str
+    kind: IndicatorKind
+    batch_id: str
+    detected_at: datetime
+    change: Change
+
+
+@dataclass(frozen=True)
+class AlertSummary:
+    """Per indicator: what alerted today, when it last alerted, how often before."""
+
+    subject_id: int
+    indicator: str
+    kind: IndicatorKind
+    datasets_today: tuple[str, ...]
+    last_alert_at: datetime | None
+    alert_count: int  # checks that found changes, ever
+
+
+@dataclass(frozen=True)
+class SourceFailureRecord:
+    subject_id: int
+    indicator: str
+    dataset: str
+    source: str
+    message: str
+    at: datetime
+
+
+class HistoryStore:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def history(
+        self,
+        subject_id: int,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        dataset: str | None = None,
+        limit: int = 200,
+    ) -> list[ChangeRecord]:
+        """Changes of one subject, newest first, optionally within [start, end) and a dataset."""
+        with Session(self.engine) as session:
+            query = (
+                select(ChangeRow, Subject)
+                .join(Subject, ChangeRow.subject_id == Subject.id)
+                .where(ChangeRow.subject_id == subject_id)
+            )
+            if start is not None:
+                query = query.where(ChangeRow.detected_at >= start)
+            if end is not None:
+                query = query.where(ChangeRow.detected_at < end)
+            if dataset is not None:
+                query = query.where(ChangeRow.dataset == dataset)
+            rows = session.execute(
+                query.order_by(ChangeRow.detected_at.desc(), ChangeRow.id.desc()).limit(limit)
+            )
+            return [_record(change, subject) for change, subject in rows]
+
+    def changes_between(
+        self, start: datetime, end: datetime, *, team_id: str | None = None, channel_id: str | None = None
+    ) -> list[ChangeRecord]:
+        """Every change in [start, end), oldest first; limited to the subjects a channel monitors."""
+        with Session(self.engine) as session:
+            query = (
+                select(ChangeRow, Subject)
+                .join(Subject, ChangeRow.subject_id == Subject.id)
+                .where(ChangeRow.detected_at >= start, ChangeRow.detected_at < end)
+            )
+            if channel_id is not None:
+                query = query.where(ChangeRow.subject_id.in_(_monitored(team_id, channel_id)))
+            rows = session.execute(query.order_by(ChangeRow.detected_at, ChangeRow.id))
+            return [_record(change, subject) for change, subject in rows]
+
+    def source_failures_between(
+        self, start: datetime, end: datetime, *, team_id: str | None = None, channel_id: str | None = None
+    ) -> list[SourceFailureRecord]:
+        with Session(self.engine) as session:
+            query = (
+                select(SourceFailureRow, Subject)
+                .join(Subject, SourceFailureRow.subject_id == Subject.id)
+                .where(SourceFailureRow.at >= start, SourceFailureRow.at < end)
+            )
+            if channel_id is not None:
+                query = query.where(SourceFailureRow.subject_id.in_(_monitored(team_id, channel_id)))
+            rows = session.execute(query.order_by(SourceFailureRow.at, SourceFailureRow.id))
+            return [
+                SourceFailureRecord(f.subject_id, s.indicator, f.dataset, f.source, f.message, f.at)
+                for f, s in rows
+            ]
+
+    def summaries(self, subject_ids: Sequence[int], *, day_start: datetime) -> dict[int, AlertSummary]:
+        """Alert summaries of the given subjects; `day_start` is midnight of today in the team's zone."""
+        if not subject_ids:
+            return {}
+        with Session(self.engine) as session:
+            subjects = {s.id: s for s in session.scalars(select(Subject).where(Subject.id.in_(subject_ids)))}
+            totals = {
+                subject_id: (count, last)
+                for subject_id, count, last in session.execute(
+                    select(
+                        ChangeRow.subject_id,
+                        func.count(func.distinct(ChangeRow.batch_id)),
+                        func.max(ChangeRow.detected_at),
+                    )
+                    .where(ChangeRow.subject_id.in_(subject_ids))
+                    .group_by(ChangeRow.subject_id)
+                )
+            }
+            today: dict[int, set[str]] = defaultdict(set)
+            for subject_id, dataset in session.execute(
+                select(ChangeRow.subject_id, ChangeRow.dataset)
+                .where(ChangeRow.subject_id.in_(subject_ids), ChangeRow.detected_at >= day_start)
+                .distinct()
+            ):
+                today[subject_id].add(dataset)
+            summaries = {}
+            for subject_id, subject in subjects.items():
+                count, last = totals.get(subject_id, (0, None))
+                summaries[subject_id] = AlertSummary(
+                    subject_id=subject_id,
+                    indicator=subject.indicator,
+                    kind=IndicatorKind(subject.kind),
+                    datasets_today=tuple(sorted(today.get(subject_id, ()))),
+                    last_alert_at=last,
+                    alert_count=int(count),
+                )
+            return summaries
+
+
+def _monitored(team_id: str | None, channel_id: str) -> Select[tuple[int]]:
+    query = select(Monitor.subject_id).where(Monitor.channel_id == channel_id)
+    return query.where(Monitor.team_id == team_id) if team_id is not None else query
+
+
+def _record(row: ChangeRow, subject: Subject) -> ChangeRecord:
+    return ChangeRecord(
+        id=row.id,
+        subject_id=row.subject_id,
+        indicator=subject.indicator,
+        kind=IndicatorKind(subject.kind),
+        batch_id=row.batch_id,
+        detected_at=row.detected_at,
+        change=Change(
+            dataset=row.dataset,
+            kind=ChangeKind(row.kind),
+            field=row.field,
+            old_value=row.old_value,
+            new_value=row.new_value,
+            source=row.source,
+            first_seen=row.first_seen,
+            last_seen=row.last_seen,
+        ),
+    )

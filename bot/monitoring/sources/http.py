@@ -24,6 +24,7 @@ class HttpReply:
     status: int
     body: bytes
     content_type: str
+    location: str = ""  # the Location header, for callers that follow redirects themselves
 
     def json(self, source: str) -> Any:
         try:
@@ -146,6 +147,7 @@ class SourceHttpClient:
                         status = response.status
                         content_type = response.content_type
                         retry_after = response.headers.get("Retry-After", "")
+                        location = response.headers.get("Location", "")
             except TimeoutError:
                 raise SourceError(self.source, f"no answer within {self._timeout:g}s") from None
             except aiohttp.ClientError as exc:
@@ -159,7 +161,7 @@ class SourceHttpClient:
         if status not in ok_statuses:
             transient = status >= 500 or status in (408, 425)
             raise SourceError(self.source, f"HTTP {status}", transient=transient)
-        return HttpReply(status, body, content_type)
+        return HttpReply(status, body, content_type, location)
 
     async def close(self) -> None:
         if self._session is not None:

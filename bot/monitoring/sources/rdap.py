@@ -9,13 +9,9 @@ not resolved to check them: the base URL is the operator's choice of redirector.
 
 from __future__ import annotations
 
-import contextvars
 import ipaddress
-from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urljoin, urlsplit
-
-import aiohttp
 
 from bot.errors import SourceError
 from bot.monitoring.sources.http import HttpReply, SourceHttpClient
@@ -28,32 +24,6 @@ MULTI_VALUED_FIELDS = frozenset({"cidr"})
 FIELDS = SINGLE_VALUED_FIELDS | MULTI_VALUED_FIELDS
 
 _REDIRECTS = (301, 302, 303, 307, 308)
-# The Location header of the reply being fetched; HttpReply carries no headers.
-_location: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar("rdap_location")
-
-
-class _RedirectAwareHttpClient(SourceHttpClient):
-    """SourceHttpClient whose session records each reply's Location header."""
-
-    def _client(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            trace = aiohttp.TraceConfig()
-            trace.on_request_end.append(_record_location)
-            self._session = aiohttp.ClientSession(
-                headers={"User-Agent": "watchpost", **self._headers},
-                auth=self._auth,
-                timeout=aiohttp.ClientTimeout(total=self._timeout),
-                trace_configs=[trace],
-            )
-        return self._session
-
-
-async def _record_location(
-    session: aiohttp.ClientSession, context: SimpleNamespace, params: aiohttp.TraceRequestEndParams
-) -> None:
-    slot = _location.get(None)
-    if slot is not None:
-        slot["location"] = params.response.headers.get("Location", "")
 
 
 class RdapClient:
@@ -61,7 +31,7 @@ class RdapClient:
 
     def __init__(self, base_url: str, *, timeout: float = 20.0) -> None:
         self._base = base_url if base_url.endswith("/") else base_url + "/"
-        self._http = _RedirectAwareHttpClient(SOURCE, timeout=timeout, max_body=4 * 1024 * 1024)
+        self._http = SourceHttpClient(SOURCE, timeout=timeout, max_body=4 * 1024 * 1024)
 
     async def network_facts(self, ip: str) -> list[Fact]:
         """Facts about the network holding `ip`; SourceError on any failure or no record."""
@@ -77,18 +47,13 @@ class RdapClient:
 
     async def _get(self, url: str) -> HttpReply:
         for _ in range(MAX_REDIRECTS + 1):
-            slot: dict[str, str] = {}
-            token = _location.set(slot)
-            try:
-                reply = await self._http.get(url, ok_statuses=(200, 404, *_REDIRECTS))
-            finally:
-                _location.reset(token)
+            reply = await self._http.get(url, ok_statuses=(200, 404, *_REDIRECTS))
             if reply.status == 404:
                 raise SourceError(SOURCE, "no RDAP record", transient=False)
             if reply.status not in _REDIRECTS:
                 return reply
-            target = urljoin(url, slot.get("location", ""))
-            if not slot.get("location") or not redirect_allowed(self._base, target):
+            target = urljoin(url, reply.location)
+            if not reply.location or not redirect_allowed(self._base, target):
                 raise SourceError(SOURCE, f"refused redirect to {_host_of(target)!r}", transient=False)
             url = target
         raise SourceError(SOURCE, f"more than {MAX_REDIRECTS} redirects")

@@ -51,7 +51,11 @@ def build_services(
     closers: list[Callable[[], Awaitable[None]]] = []
     if datasets is None:
         dns = ResolverDnsClient(settings.dns_nameservers, timeout=settings.dns_timeout)
-        registry = build_datasets(settings, dns)
+
+        async def observed(ip: str) -> list[tuple[str, str, datetime]]:
+            return await store.run(store.store.domains_resolving_to, ip)
+
+        registry = build_datasets(settings, dns, observed=observed)
         datasets, closers = registry.datasets, registry.closers
     runner = Runner(
         datasets,

@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -94,7 +95,17 @@ class FactRow(Base):
     """One observed value as an interval. Open while status is not 'closed'."""
 
     __tablename__ = "facts"
-    __table_args__ = (Index("ix_facts_open", "subject_id", "dataset", "status"),)
+    __table_args__ = (
+        Index("ix_facts_open", "subject_id", "dataset", "status"),
+        # "Which monitored domains resolve to this IP?" Partial: only addresses are short
+        # enough for a b-tree; TXT values can be kilobytes.
+        Index(
+            "ix_facts_address",
+            "value",
+            postgresql_where=text("field IN ('A', 'AAAA')"),
+            sqlite_where=text("field IN ('A', 'AAAA')"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     subject_id: Mapped[int] = mapped_column(ForeignKey("subjects.id", ondelete="CASCADE"))

@@ -424,6 +424,23 @@ class Store:
                     )
                 )
 
+    def domains_resolving_to(self, ip: str) -> list[tuple[str, str, datetime]]:
+        """Monitored domains whose live A/AAAA records currently hold `ip`:
+        (domain, record type, first seen)."""
+        with self._sessions() as session:
+            rows = session.execute(
+                select(Subject.indicator, FactRow.field, FactRow.first_seen)
+                .join(Subject, FactRow.subject_id == Subject.id)
+                .where(
+                    FactRow.dataset == "resolutions",
+                    FactRow.field.in_(("A", "AAAA")),
+                    FactRow.value == ip,
+                    FactRow.status.in_((FactStatus.ACTIVE.value, FactStatus.REMOVING.value)),
+                )
+                .order_by(Subject.indicator)
+            )
+            return [(indicator, field_name, first_seen) for indicator, field_name, first_seen in rows]
+
     def dataset_health(self, subject_id: int) -> list[DatasetHealth]:
         with self._sessions() as session:
             facts: dict[str, list[FactState]] = defaultdict(list)

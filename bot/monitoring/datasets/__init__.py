@@ -20,6 +20,7 @@ from bot.monitoring.sources.circl import CirclPassiveDns
 from bot.monitoring.sources.crtsh import CrtShClient
 from bot.monitoring.sources.internetdb import InternetDbClient
 from bot.monitoring.sources.mnemonic import MnemonicPassiveDns
+from bot.monitoring.sources.observed import ObservedLookup, ObservedResolutions
 from bot.monitoring.sources.rdap import RdapClient
 from bot.monitoring.sources.tls_probe import TlsCertificateProbe
 from bot.monitoring.sources.virustotal import VirusTotalPassiveDns
@@ -40,11 +41,16 @@ class DatasetRegistry:
             await close()
 
 
-def build_datasets(settings: Settings, dns: DnsClient) -> DatasetRegistry:
+def build_datasets(
+    settings: Settings, dns: DnsClient, *, observed: ObservedLookup | None = None
+) -> DatasetRegistry:
     """The datasets the operator's settings enable, in alert order. A source whose URL
-    is empty is off; a dataset with no source left is not built at all."""
+    is empty is off; a dataset with no source left is not built at all. `observed` lets
+    an IP learn the monitored domains the bot itself saw resolving to it."""
     closers: list[Callable[[], Awaitable[None]]] = []
     passive: list[PassiveDnsSource] = []
+    if observed is not None:
+        passive.append(ObservedResolutions(observed))
     if settings.mnemonic_url:
         mnemonic = MnemonicPassiveDns(settings.mnemonic_url, settings.mnemonic_key)
         passive.append(mnemonic)

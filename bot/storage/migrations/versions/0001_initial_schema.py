@@ -83,6 +83,13 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("facts", schema=None) as batch_op:
         batch_op.create_index("ix_facts_open", ["subject_id", "dataset", "status"], unique=False)
+        batch_op.create_index(
+            "ix_facts_address",
+            ["value"],
+            unique=False,
+            postgresql_where=sa.text("field IN ('A', 'AAAA')"),
+            sqlite_where=sa.text("field IN ('A', 'AAAA')"),
+        )
 
     op.create_table(
         "monitors",
@@ -152,6 +159,7 @@ def downgrade() -> None:
 
     op.drop_table("monitors")
     with op.batch_alter_table("facts", schema=None) as batch_op:
+        batch_op.drop_index("ix_facts_address")
         batch_op.drop_index("ix_facts_open")
 
     op.drop_table("facts")

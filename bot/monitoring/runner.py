@@ -17,6 +17,9 @@ from bot.storage.repository import AsyncStore, CheckOutcome, DatasetSnapshot, Su
 
 log = logging.getLogger(__name__)
 
+# How soon to try again when a dataset has no baseline yet (its source was down).
+BASELINE_RETRY = timedelta(minutes=5)
+
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
@@ -79,6 +82,7 @@ class Runner:
                 observations=observations,
                 apply=apply,
                 now=now,
+                retry_without_baseline_at=now + min(self.interval, BASELINE_RETRY),
             )
             return CheckReport(subject, outcomes)
 

@@ -3,12 +3,13 @@ when what is observed changes, never because a check ran."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -177,3 +178,26 @@ class SourceFailureRow(Base):
     source: Mapped[str] = mapped_column(String(64))
     message: Mapped[str] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class DigestRun(Base):
+    """One channel's digest of one day. The unique row is the claim: whoever inserts it
+    posts the digest; its progress columns let a successor finish a crashed post without
+    repeating what Slack already has."""
+
+    __tablename__ = "digest_runs"
+    __table_args__ = (UniqueConstraint("team_id", "channel_id", "day", name="uq_digest_run_day"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    channel_id: Mapped[str] = mapped_column(String(32))
+    day: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16))  # claimed, posted, skipped, failed
+    claim_token: Mapped[str] = mapped_column(String(32))
+    claimed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    message_ts: Mapped[str | None] = mapped_column(String(32))  # the parent, once posted
+    steps_done: Mapped[int] = mapped_column(Integer, default=0)  # thread files and notes sent
+    emailed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    posted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)

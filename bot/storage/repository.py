@@ -90,6 +90,20 @@ class DatasetHealth:
 
 
 @dataclass(frozen=True)
+class SharedInfrastructure:
+    """A monitored subject that shares a fact value with an indicator under investigation.
+
+    `field` is the monitored subject's field holding `value`; empty when the monitored
+    indicator itself is one of the values looked up."""
+
+    indicator: str
+    kind: IndicatorKind
+    field: str
+    value: str
+    channel_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class PendingAlert:
     """An outbox row with everything the renderer needs."""
 
@@ -101,6 +115,9 @@ class PendingAlert:
     created_at: datetime
     attempts: int
     changes: list[Change] = field(default_factory=list)
+    # Handed to a transport before without a recorded outcome (a failed attempt, or a
+    # lease that ran out mid-send): it may already be in the channel.
+    uncertain: bool = False
 
 
 class Store:
@@ -242,6 +259,86 @@ class Store:
             subject = session.scalar(select(Subject).where(Subject.indicator == indicator))
             return None if subject is None else _subject_view(subject)
 
+    def set_muted(
+        self, *, team_id: str, channel_id: str, indicator: str, dataset: str, muted: bool
+    ) -> MonitorView:
+        """Mute or unmute one dataset of a channel's monitor. Raises UserInputError, changing
+        nothing, if the indicator is not monitored here or the dataset is already so."""
+        with self._sessions.begin() as session:
+            row = session.execute(
+                select(Monitor, Subject)
+                .join(Subject, Monitor.subject_id == Subject.id)
+                .where(
+                    Monitor.team_id == team_id,
+                    Monitor.channel_id == channel_id,
+                    Subject.indicator == indicator,
+                )
+            ).first()
+            if row is None:
+                raise UserInputError(f"`{indicator}` is not monitored in this channel.")
+            monitor, subject = row
+            current = list(monitor.muted or [])
+            if muted == (dataset in current):
+                state = "already muted" if muted else "not muted"
+                raise UserInputError(f"`{dataset}` is {state} for `{indicator}` in this channel.")
+            # A new list, not an in-place edit: the JSON column only notices assignment.
+            monitor.muted = sorted({*current, dataset}) if muted else [d for d in current if d != dataset]
+            session.flush()
+            stale = self._stale_by_subject(session, [subject.id])
+            return _monitor_view(monitor, subject, stale.get(subject.id, ()))
+
+    def shared_infrastructure(
+        self,
+        *,
+        team_id: str,
+        indicator: str,
+        values: Iterable[str],
+        fields: Iterable[str],
+        limit: int = 40,
+    ) -> list[SharedInfrastructure]:
+        """Subjects monitored in the team that share infrastructure with `indicator`: an
+        open fact (of one of `fields`) whose value is one of `values` or `indicator` itself,
+        or a monitored indicator that is one of `values`."""
+        wanted = list(dict.fromkeys(v for v in values if v and v != indicator))[:1000]
+        with self._sessions() as session:
+            monitored = select(Monitor.subject_id).where(Monitor.team_id == team_id)
+            found: dict[tuple[str, str, str], IndicatorKind] = {}
+            for name, kind in session.execute(
+                select(Subject.indicator, Subject.kind)
+                .where(Subject.id.in_(monitored), Subject.indicator.in_(wanted))
+                .order_by(Subject.indicator)
+                .limit(limit)
+            ):
+                found[(name, "", name)] = IndicatorKind(kind)
+            for name, kind, fact_field, value in session.execute(
+                select(Subject.indicator, Subject.kind, FactRow.field, FactRow.value)
+                .join(FactRow, FactRow.subject_id == Subject.id)
+                .where(
+                    Subject.id.in_(monitored),
+                    Subject.indicator != indicator,
+                    FactRow.status != FactStatus.CLOSED.value,
+                    FactRow.field.in_(list(fields)),
+                    FactRow.value.in_([*wanted, indicator]),
+                )
+                .distinct()
+                .order_by(Subject.indicator, FactRow.field, FactRow.value)
+                .limit(limit)
+            ):
+                found.setdefault((name, fact_field, value), IndicatorKind(kind))
+            channels: dict[str, list[str]] = defaultdict(list)
+            names = sorted({name for name, _, _ in found})
+            for name, channel_id in session.execute(
+                select(Subject.indicator, Monitor.channel_id)
+                .join(Monitor, Monitor.subject_id == Subject.id)
+                .where(Monitor.team_id == team_id, Subject.indicator.in_(names))
+                .order_by(Monitor.channel_id)
+            ):
+                channels[name].append(channel_id)
+            return [
+                SharedInfrastructure(name, kind, fact_field, value, tuple(channels[name]))
+                for (name, fact_field, value), kind in sorted(found.items())
+            ][:limit]
+
     # --- checks ---------------------------------------------------------------------
 
     def claim_due_subjects(
@@ -264,28 +361,6 @@ class Store:
                 subject.next_check_at = now + interval * (1 + jitter * random.random())
             return [_subject_view(subject) for subject in subjects]
 
-    def load_state(self, subject_id: int) -> dict[str, DatasetSnapshot]:
-        with self._sessions() as session:
-            states = {
-                row.dataset: row
-                for row in session.scalars(select(DatasetState).where(DatasetState.subject_id == subject_id))
-            }
-            facts: dict[str, dict[FactKey, FactState]] = defaultdict(dict)
-            for row in session.scalars(
-                select(FactRow).where(
-                    FactRow.subject_id == subject_id, FactRow.status != FactStatus.CLOSED.value
-                )
-            ):
-                fact = _fact_state(row)
-                facts[row.dataset][fact.key] = fact
-            return {
-                dataset: DatasetSnapshot(
-                    facts=facts.get(dataset, {}) if state.baseline_at is not None else None,
-                    last_ok_at=state.last_ok_at,
-                )
-                for dataset, state in states.items()
-            }
-
     def record_check(
         self,
         *,
@@ -293,12 +368,16 @@ class Store:
         observations: Sequence[Observation],
         apply: Callable[[Observation, DatasetSnapshot | None], CheckOutcome],
         now: datetime,
+        retry_without_baseline_at: datetime | None = None,
     ) -> list[CheckOutcome]:
         """Write one check: fact intervals, dataset health, changes and the alerts to
         deliver, in one transaction (the outbox), so no alert is lost or doubled.
 
         `apply` (the pure diff) runs inside the transaction on the state read in it; on
-        PostgreSQL the subject row is locked, so concurrent checks of one subject queue."""
+        PostgreSQL the subject row is locked, so concurrent checks of one subject queue.
+        A dataset still without a baseline brings the next check forward to
+        `retry_without_baseline_at`, so a source that was down when the monitor was set
+        does not leave it without a baseline for a whole interval."""
         batch_id = uuid.uuid4().hex
         outcomes: list[CheckOutcome] = []
         all_changes: list[Change] = []
@@ -341,6 +420,16 @@ class Store:
                 all_changes.extend(outcome.changes)
             if all_changes:
                 self._enqueue_alerts(session, subject_id, batch_id, all_changes, now)
+            no_baseline = any(
+                o.observation.failed
+                and (
+                    states.get(o.observation.dataset) is None
+                    or states[o.observation.dataset].baseline_at is None
+                )
+                for o in outcomes
+            )
+            if no_baseline and retry_without_baseline_at is not None:
+                subject.next_check_at = min(subject.next_check_at, retry_without_baseline_at)
         return outcomes
 
     @staticmethod
@@ -501,6 +590,7 @@ class Store:
                     changes[change.batch_id].append(change)
             alerts = []
             for row, subject in rows:
+                uncertain = row.attempts > 0 or row.claimed_until is not None
                 row.claimed_until = now + lease
                 wanted = set(row.datasets)
                 alerts.append(
@@ -513,6 +603,7 @@ class Store:
                         created_at=row.created_at,
                         attempts=row.attempts,
                         changes=[_change(c) for c in changes[row.batch_id] if c.dataset in wanted],
+                        uncertain=uncertain,
                     )
                 )
             return alerts

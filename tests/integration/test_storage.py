@@ -197,3 +197,30 @@ def test_storage_due_subjects_are_claimed_once(store: Store) -> None:
         now=now + timedelta(hours=1, minutes=7), interval=timedelta(hours=1), limit=10
     )
     assert len(later) == 2
+
+
+def test_storage_a_dataset_without_baseline_is_retried_soon(store: Store) -> None:
+    subject_id = store.add_monitors(
+        team_id="T1",
+        channel_id="C1",
+        user_id="U1",
+        indicators=[("98.126.38.107", IP)],
+        now=T0,
+        first_check_delay=timedelta(hours=1),
+    )[0].subject_id
+
+    def apply(observation: Observation, snapshot: DatasetSnapshot | None) -> CheckOutcome:
+        result = diff_observation(None, observation, now=T0, previous_check_at=None)
+        return CheckOutcome(observation, result.changes, result.closed, result.state, result.baseline)
+
+    retry_at = T0 + timedelta(minutes=5)
+    store.record_check(
+        subject_id=subject_id,
+        observations=[resolutions(failed=True)],
+        apply=apply,
+        now=T0,
+        retry_without_baseline_at=retry_at,
+    )
+    assert [
+        s.indicator for s in store.claim_due_subjects(now=retry_at, interval=timedelta(hours=1), limit=5)
+    ] == ["98.126.38.107"]

@@ -14,7 +14,8 @@ if not isinstance(engine, Engine):
 with engine.begin() as connection:
     if connection.dialect.name == "postgresql":
         # Several processes may start at once: one migrates, the others wait here.
-        connection.exec_driver_sql("SELECT pg_advisory_xact_lock(727274)")
+        # Keyed by schema, so databases sharing a server do not wait for each other.
+        connection.exec_driver_sql("SELECT pg_advisory_xact_lock(727274, hashtext(current_schema()))")
     context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True)
     with context.begin_transaction():
         context.run_migrations()

@@ -1,0 +1,91 @@
+"""Scheduled checks: a slow subject never holds up the others, a broken dataset never
+stops a check, and every due subject is claimed once."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from bot.monitoring.runner import Runner
+from bot.monitoring.scheduler import CheckDispatcher, check_tick_seconds
+from bot.observations import Fact, IndicatorKind, Observation
+from bot.storage.repository import AsyncStore, Store
+from tests.fakes.clock import FakeClock
+
+
+class StallingDataset:
+    """Answers at once, except for `slow.com`, which waits until released."""
+
+    name = "resolutions"
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+        self.calls: list[str] = []
+
+    def applies_to(self, kind: IndicatorKind) -> bool:
+        return True
+
+    async def collect(self, indicator: str, kind: IndicatorKind) -> Observation:
+        self.calls.append(indicator)
+        if indicator == "slow.com":
+            await self.release.wait()
+        return Observation(self.name, frozenset({Fact("A", "45.77.10.20", "dns")}), frozenset({"A"}))
+
+
+class BrokenDataset:
+    name = "dns_records"
+
+    def applies_to(self, kind: IndicatorKind) -> bool:
+        return True
+
+    async def collect(self, indicator: str, kind: IndicatorKind) -> Observation:
+        raise RuntimeError("a bug in a dataset")
+
+
+async def wait_until(condition, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.01)
+
+
+async def test_dispatcher_slow_subject_does_not_block_others(store: Store) -> None:
+    clock = FakeClock()
+    stalling = StallingDataset()
+    async_store = AsyncStore(store)
+    runner = Runner(
+        [stalling, BrokenDataset()], async_store, clock=clock, interval=timedelta(hours=1), concurrency=2
+    )
+    names = ["slow.com", "fast-one.com", "fast-two.com"]
+    store.add_monitors(
+        team_id="T",
+        channel_id="C",
+        user_id="U",
+        indicators=[(n, IndicatorKind.DOMAIN) for n in names],
+        now=clock.now,
+    )
+    dispatcher = CheckDispatcher(runner)
+    try:
+        assert await dispatcher.tick() == 3
+        assert await dispatcher.tick() == 0  # claimed once: nothing is due twice
+
+        def checked(name: str) -> bool:
+            subject = store.get_subject(name)
+            return subject is not None and subject.last_checked_at is not None
+
+        await wait_until(lambda: checked("fast-one.com") and checked("fast-two.com"))
+        assert not checked("slow.com") and dispatcher.in_flight == 1
+        stalling.release.set()
+        await dispatcher.drain()
+        assert checked("slow.com")
+        subject = store.get_subject("fast-one.com")
+        assert subject is not None
+        health = {h.dataset: h for h in store.dataset_health(subject.id)}
+        assert health["resolutions"].baseline_at is not None  # the broken dataset did not stop it
+        assert health["dns_records"].stale and "RuntimeError" in (health["dns_records"].last_error or "")
+    finally:
+        await dispatcher.drain()
+        async_store.close()
+
+
+def test_dispatcher_tick_follows_the_interval() -> None:
+    assert [check_tick_seconds(s) for s in (1, 60, 3600)] == [1.0, 6.0, 30.0]

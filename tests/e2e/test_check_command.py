@@ -1,0 +1,42 @@
+"""`watchpost check INDICATOR`: one check, printed; bad input is a clear error, not a traceback."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from tests.e2e.environment import REPO, WATCHPOST, offline_env
+from tests.fakes.dns_server import FakeDnsServer
+
+
+def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*WATCHPOST, *args], env=env, cwd=REPO, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def test_check_prints_what_each_dataset_sees(dns_server: FakeDnsServer, tmp_path: Path) -> None:
+    dns_server.set("evil-infra.com", "A", ["45.77.10.20"])
+    dns_server.set("evil-infra.com", "TXT", ['"<!channel> v=spf1 -all"'])
+    env = offline_env(dns_server, f"sqlite:///{tmp_path / 'check.db'}")
+    result = run(["check", "hxxp://evil-infra[.]com/payload"], env)
+    assert result.returncode == 0, result.stderr
+    assert "resolutions:\n  A 45.77.10.20  (dns)" in result.stdout
+    assert "TXT <!channel> v=spf1 -all" in result.stdout
+    assert "! whois:" in result.stdout  # the WHOIS port is closed: said, not hidden
+    assert "not monitored: nothing stored" in result.stdout
+    assert "Traceback" not in result.stderr
+
+
+def test_check_refuses_bad_input_clearly(dns_server: FakeDnsServer, tmp_path: Path) -> None:
+    env = offline_env(dns_server, f"sqlite:///{tmp_path / 'check.db'}")
+    result = run(["check", "192.168.1.1"], env)
+    assert result.returncode == 2
+    assert "private address" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_bad_configuration_is_named(dns_server: FakeDnsServer, tmp_path: Path) -> None:
+    env = offline_env(dns_server, f"sqlite:///{tmp_path / 'check.db'}", WATCHPOST_CHECK_INTERVAL="hourly")
+    result = run(["check", "evil-infra.com"], env)
+    assert result.returncode == 2
+    assert "WATCHPOST_CHECK_INTERVAL must be a whole number" in result.stderr

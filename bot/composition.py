@@ -9,12 +9,17 @@ from datetime import datetime, timedelta
 from bot.commands.flows import MonitorFlows
 from bot.config import Settings
 from bot.delivery import OutboxWorker, Transport
+from bot.digests import DigestService
+from bot.mail import SmtpMailer
 from bot.monitoring.datasets import build_datasets
 from bot.monitoring.datasets.base import Dataset
 from bot.monitoring.dns import ResolverDnsClient
+from bot.monitoring.noise import summarise_same_asn_churn
 from bot.monitoring.runner import Runner, utc_now
 from bot.monitoring.scheduler import CheckDispatcher
+from bot.storage.digests import DigestStore
 from bot.storage.engine import create_database_engine, migrate
+from bot.storage.history import HistoryStore
 from bot.storage.repository import AsyncStore, Store
 
 
@@ -27,6 +32,8 @@ class Services:
     flows: MonitorFlows
     dispatcher: CheckDispatcher
     outbox: OutboxWorker
+    digests: DigestService
+    transport: Transport
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     async def aclose(self) -> None:
@@ -63,14 +70,25 @@ def build_services(
         clock=clock,
         interval=timedelta(seconds=settings.check_interval),
         concurrency=settings.check_concurrency,
+        policy=summarise_same_asn_churn if settings.summarise_same_asn else None,
     )
     return Services(
         settings=settings,
         store=store,
         datasets=datasets,
         runner=runner,
-        flows=MonitorFlows(store, runner, clock=clock),
+        flows=MonitorFlows(store, runner, clock=clock, timezone=settings.timezone),
         dispatcher=CheckDispatcher(runner),
         outbox=OutboxWorker(store, transport, clock=clock),
+        digests=DigestService(
+            store,
+            HistoryStore(engine),
+            DigestStore(engine),
+            transport,
+            settings=settings,
+            clock=clock,
+            mailer=SmtpMailer.from_settings(settings) if settings.digest_email else None,
+        ),
+        transport=transport,
         closers=closers,
     )

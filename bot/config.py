@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import time
+from typing import NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.errors import ConfigError
@@ -99,7 +100,20 @@ class Settings:
     timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
     api_tokens: tuple[Secret, ...] = ()
     active_probes: bool = False
+    summarise_same_asn: bool = False
     log_level: str = "INFO"
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_user: str = ""
+    smtp_password: Secret = field(default_factory=lambda: Secret(""))
+    smtp_starttls: bool = True
+    digest_email_from: str = ""
+    digest_email_to: tuple[str, ...] = ()
+
+    @property
+    def digest_email(self) -> bool:
+        """The daily digest also goes out by email (WATCHPOST_DIGEST_EMAIL_TO is set)."""
+        return bool(self.digest_email_to)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -146,6 +160,10 @@ class Settings:
             dns_timeout = float(get("WATCHPOST_DNS_TIMEOUT", str(defaults.dns_timeout)))
         except ValueError:
             raise ConfigError("WATCHPOST_DNS_TIMEOUT must be a number of seconds") from None
+        email = _email_settings(env)
+        smtp_port = number("WATCHPOST_SMTP_PORT", defaults.smtp_port, 1)
+        if smtp_port > 65535:
+            raise ConfigError(f"WATCHPOST_SMTP_PORT must be at most 65535, got {smtp_port}")
         return cls(
             slack_bot_token=Secret(get("SLACK_BOT_TOKEN", "").strip()),
             slack_signing_secret=Secret(get("SLACK_SIGNING_SECRET", "").strip()),
@@ -174,7 +192,15 @@ class Settings:
                 Secret(token.strip()) for token in get("WATCHPOST_API_TOKENS", "").split(",") if token.strip()
             ),
             active_probes=_flag(get("WATCHPOST_ACTIVE_PROBES", "")),
+            summarise_same_asn=_flag(get("WATCHPOST_SUMMARISE_SAME_ASN", "")),
             log_level=get("WATCHPOST_LOG_LEVEL", "INFO").strip().upper() or "INFO",
+            smtp_host=email.host,
+            smtp_port=smtp_port,
+            smtp_user=email.user,
+            smtp_password=email.password,
+            smtp_starttls=email.starttls,
+            digest_email_from=email.sender,
+            digest_email_to=email.recipients,
         )
 
     def describe(self) -> dict[str, str]:
@@ -190,6 +216,55 @@ class Settings:
         ]
         found.extend(token.reveal() for token in self.api_tokens)
         return found
+
+
+class _EmailSettings(NamedTuple):
+    host: str
+    user: str
+    password: Secret
+    starttls: bool
+    sender: str
+    recipients: tuple[str, ...]
+
+
+def _email_settings(env: Mapping[str, str]) -> _EmailSettings:
+    """The SMTP half of the contract. Email is off unless WATCHPOST_DIGEST_EMAIL_TO is set;
+    when it is, everything needed to send must be there and make sense."""
+    host = env.get("WATCHPOST_SMTP_HOST", "").strip()
+    user = env.get("WATCHPOST_SMTP_USER", "").strip()
+    password = env.get("WATCHPOST_SMTP_PASSWORD", "")
+    starttls_raw = env.get("WATCHPOST_SMTP_STARTTLS", "").strip().lower()
+    if starttls_raw in {"", "1", "true", "yes", "on"}:
+        starttls = True
+    elif starttls_raw in {"0", "false", "no", "off"}:
+        starttls = False
+    else:
+        raise ConfigError(f"WATCHPOST_SMTP_STARTTLS must be on or off, got {starttls_raw!r}")
+    sender = env.get("WATCHPOST_DIGEST_EMAIL_FROM", "").strip()
+    recipients = tuple(
+        item.strip() for item in env.get("WATCHPOST_DIGEST_EMAIL_TO", "").split(",") if item.strip()
+    )
+    for name, address in [("WATCHPOST_DIGEST_EMAIL_FROM", sender)] + [
+        ("WATCHPOST_DIGEST_EMAIL_TO", r) for r in recipients
+    ]:
+        if address and not _EMAIL.fullmatch(address):
+            raise ConfigError(f"{name}: not an email address: {address!r}")
+    if password and not user:
+        raise ConfigError("WATCHPOST_SMTP_PASSWORD is set but WATCHPOST_SMTP_USER is not")
+    if recipients:
+        if not host:
+            raise ConfigError("WATCHPOST_SMTP_HOST must be set when WATCHPOST_DIGEST_EMAIL_TO is")
+        if not sender:
+            raise ConfigError("WATCHPOST_DIGEST_EMAIL_FROM must be set when WATCHPOST_DIGEST_EMAIL_TO is")
+    if user and not starttls:
+        raise ConfigError(
+            "WATCHPOST_SMTP_STARTTLS is off: refusing to send WATCHPOST_SMTP_USER's password in clear text"
+        )
+    return _EmailSettings(host, user, Secret(password), starttls, sender, recipients)
+
+
+# One address, no display name: nothing that could smuggle a header or a second recipient.
+_EMAIL = re.compile(r"[^@\s,;<>\"]+@[^@\s,;<>\"]+")
 
 
 def _with_slash(url: str) -> str:

@@ -38,8 +38,17 @@ class ConsoleTransport:
     async def upload_file(
         self, channel_id: str, *, thread_ts: str | None, filename: str, content: bytes, title: str
     ) -> None:
+        # Saved where a terminal user can open it, without littering the working directory.
+        import tempfile
+        from pathlib import Path
+
+        folder = Path(tempfile.gettempdir()) / "watchpost-digests" / (Path(channel_id).name or "channel")
+        path = folder / (Path(filename).name or "digest.csv")  # names only, never a path
+        await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
+        await asyncio.to_thread(path.write_bytes, content)
+        where = f"thread {thread_ts}" if thread_ts else f"#{channel_id}"
         rows = content.count(b"\n")
-        self.out.write(f"\n[file in #{channel_id}: {filename}, {title}, {rows} lines]\n{PROMPT}")
+        self.out.write(f"\n[file in {where}: {title}, {rows} lines, saved to {path}]\n{PROMPT}")
         self.out.flush()
 
 

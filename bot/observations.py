@@ -90,6 +90,9 @@ class Change:
     source: str
     first_seen: datetime | None = None
     last_seen: datetime | None = None
+    # False: recorded for history and the digest, but not worth an alert of its own
+    # (e.g. IP churn inside one ASN, when the operator asked for that to be summarised).
+    alert: bool = True
 
     @property
     def value(self) -> str:

@@ -5,4 +5,6 @@ pytest_plugins: list[str] = [
     "tests.fakes.whois_server",
     "tests.fakes.http_sources",
     "tests.fakes.databases",
+    "tests.fakes.transport",
+    "tests.fakes.smtp_server",
 ]

@@ -49,10 +49,13 @@ class Runner:
         dataset_timeout: float = 120.0,
         interval: timedelta = timedelta(hours=1),
         concurrency: int = 50,
+        policy: Callable[[list[Change]], list[Change]] | None = None,
     ) -> None:
         self.datasets = list(datasets)
         self.interval = interval
         self.concurrency = concurrency
+        # Noise control that looks at a dataset's changes together (e.g. same-ASN churn).
+        self.policy = policy
         self.store = store
         self.clock = clock
         self.dataset_timeout = dataset_timeout
@@ -74,7 +77,8 @@ class Runner:
                     now=now,
                     previous_check_at=snapshot.last_ok_at if snapshot else None,
                 )
-                return CheckOutcome(observation, result.changes, result.closed, result.state, result.baseline)
+                changes = self.policy(result.changes) if self.policy else result.changes
+                return CheckOutcome(observation, changes, result.closed, result.state, result.baseline)
 
             outcomes = await self.store.run(
                 self.store.store.record_check,

@@ -1,14 +1,18 @@
-"""APScheduler jobs: claim due checks, deliver the outbox. The jobs only trigger work;
-what is due lives in the database, so a restart or a second process picks up from there."""
+"""APScheduler jobs: claim due checks, deliver the outbox, post digests. The jobs only
+trigger work; what is due lives in the database, so a restart or a second process picks
+up from there."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
+from typing import Protocol
+from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
 
 from bot.delivery import OutboxWorker
 from bot.monitoring.runner import Runner
@@ -66,9 +70,17 @@ def check_tick_seconds(interval_seconds: float) -> float:
 
 
 def build_scheduler(
-    dispatcher: CheckDispatcher, outbox: OutboxWorker, *, outbox_tick: float = 1.0
+    dispatcher: CheckDispatcher,
+    outbox: OutboxWorker,
+    *,
+    outbox_tick: float = 1.0,
+    digests: DigestJob | None = None,
+    digest_retry: float = 300.0,
 ) -> AsyncIOScheduler:
-    """Must be started inside the running event loop."""
+    """Must be started inside the running event loop. With `digests`: a run at the digest
+    time in the team's zone, one at start (catch-up after downtime) and one every
+    `digest_retry` seconds (digests that failed or whose poster died). What is due and
+    what is done lives in the database, so extra runs post nothing twice."""
     scheduler = AsyncIOScheduler(timezone=UTC)
     tick = check_tick_seconds(dispatcher.runner.interval.total_seconds())
     common = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
@@ -88,7 +100,30 @@ def build_scheduler(
         next_run_time=datetime.now(UTC),
         **common,
     )
+    if digests is not None:
+        scheduler.add_job(_logged(digests.run_due), digest_trigger(digests), id="digest", **common)
+        scheduler.add_job(
+            _logged(digests.run_due),
+            "interval",
+            seconds=digest_retry,
+            id="digest-catch-up",
+            next_run_time=datetime.now(UTC),
+            **common,
+        )
     return scheduler
+
+
+class DigestJob(Protocol):
+    timezone: ZoneInfo
+    digest_time: time
+
+    async def run_due(self) -> object: ...
+
+
+def digest_trigger(digests: DigestJob) -> CronTrigger:
+    """Every day at the digest time on the team's wall clock (DST included)."""
+    at = digests.digest_time
+    return CronTrigger(hour=at.hour, minute=at.minute, timezone=digests.timezone)
 
 
 def _logged(job: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[None]]:

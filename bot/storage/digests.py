@@ -13,8 +13,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import Engine, func, insert, or_, select, update
+from sqlalchemy import CursorResult, Engine, Update, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -139,7 +140,8 @@ class DigestStore:
         else:
             return self._load_claim(team_id, channel_id, day, token)
         with self._sessions.begin() as session:
-            taken = session.execute(
+            taken = _rows(
+                session,
                 update(DigestRun)
                 .where(
                     DigestRun.team_id == team_id,
@@ -151,9 +153,9 @@ class DigestStore:
                     ),
                 )
                 .values(status=CLAIMED, claim_token=token, claimed_at=now, attempts=DigestRun.attempts + 1)
-                .execution_options(synchronize_session=False)
+                .execution_options(synchronize_session=False),
             )
-            if taken.rowcount != 1:
+            if taken != 1:
                 return None
         return self._load_claim(team_id, channel_id, day, token)
 
@@ -218,7 +220,8 @@ class DigestStore:
 
     def _fenced(self, claim: DigestClaim, status: str, values: dict[str, object]) -> bool:
         with self._sessions.begin() as session:
-            result = session.execute(
+            result = _rows(
+                session,
                 update(DigestRun)
                 .where(
                     DigestRun.id == claim.id,
@@ -226,9 +229,9 @@ class DigestStore:
                     DigestRun.status == CLAIMED,
                 )
                 .values(status=status, **values)
-                .execution_options(synchronize_session=False)
+                .execution_options(synchronize_session=False),
             )
-            return bool(result.rowcount == 1)
+            return result == 1
 
     def health(self, team_id: str, channel_id: str) -> ChannelHealth:
         with self._sessions() as session:
@@ -258,6 +261,12 @@ def _channel_subjects(
         .where(Monitor.team_id == team_id, Monitor.channel_id == channel_id)
     )
     return {subject_id: (indicator, checked) for subject_id, indicator, checked in rows}
+
+
+def _rows(session: Session, statement: Update) -> int:
+    """Rows an UPDATE matched."""
+    result = cast(CursorResult[Any], session.execute(statement))
+    return int(result.rowcount)
 
 
 def _short(error: str | None) -> str | None:

@@ -128,14 +128,18 @@ class HistoryStore:
                         func.count(func.distinct(ChangeRow.batch_id)),
                         func.max(ChangeRow.detected_at),
                     )
-                    .where(ChangeRow.subject_id.in_(subject_ids))
+                    .where(ChangeRow.subject_id.in_(subject_ids), ChangeRow.alerted.is_(True))
                     .group_by(ChangeRow.subject_id)
                 )
             }
             today: dict[int, set[str]] = defaultdict(set)
             for subject_id, dataset in session.execute(
                 select(ChangeRow.subject_id, ChangeRow.dataset)
-                .where(ChangeRow.subject_id.in_(subject_ids), ChangeRow.detected_at >= day_start)
+                .where(
+                    ChangeRow.subject_id.in_(subject_ids),
+                    ChangeRow.detected_at >= day_start,
+                    ChangeRow.alerted.is_(True),
+                )
                 .distinct()
             ):
                 today[subject_id].add(dataset)
@@ -175,5 +179,6 @@ def _record(row: ChangeRow, subject: Subject) -> ChangeRecord:
             source=row.source,
             first_seen=row.first_seen,
             last_seen=row.last_seen,
+            alert=row.alerted,
         ),
     )

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     text,
+    true,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -140,6 +141,7 @@ class ChangeRow(Base):
     first_seen: Mapped[datetime | None] = mapped_column(UtcDateTime)
     last_seen: Mapped[datetime | None] = mapped_column(UtcDateTime)
     detected_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    alerted: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
 
 class OutboxRow(Base):

@@ -49,6 +49,7 @@ class MonitorView:
     last_checked_at: datetime | None
     muted: tuple[str, ...]
     stale_datasets: tuple[str, ...] = ()
+    subject_id: int = 0
 
 
 @dataclass(frozen=True)
@@ -496,7 +497,7 @@ class Store:
     def _enqueue_alerts(
         session: Session, subject_id: int, batch_id: str, changes: list[Change], now: datetime
     ) -> None:
-        changed_datasets = sorted({change.dataset for change in changes})
+        changed_datasets = sorted({change.dataset for change in changes if change.alert})
         for monitor in session.scalars(select(Monitor).where(Monitor.subject_id == subject_id)):
             datasets = [d for d in changed_datasets if d not in (monitor.muted or [])]
             if datasets:
@@ -602,7 +603,9 @@ class Store:
                         kind=IndicatorKind(subject.kind),
                         created_at=row.created_at,
                         attempts=row.attempts,
-                        changes=[_change(c) for c in changes[row.batch_id] if c.dataset in wanted],
+                        changes=[
+                            _change(c) for c in changes[row.batch_id] if c.dataset in wanted and c.alerted
+                        ],
                         uncertain=uncertain,
                     )
                 )
@@ -671,6 +674,7 @@ def _monitor_view(monitor: Monitor, subject: Subject, stale: Iterable[str]) -> M
         last_checked_at=subject.last_checked_at,
         muted=tuple(monitor.muted or ()),
         stale_datasets=tuple(stale),
+        subject_id=subject.id,
     )
 
 
@@ -704,6 +708,7 @@ def _change_row(subject_id: int, batch_id: str, change: Change, now: datetime) -
         first_seen=change.first_seen,
         last_seen=change.last_seen,
         detected_at=now,
+        alerted=change.alert,
     )
 
 
@@ -717,6 +722,7 @@ def _change(row: ChangeRow) -> Change:
         source=row.source,
         first_seen=row.first_seen,
         last_seen=row.last_seen,
+        alert=row.alerted,
     )
 
 

@@ -15,7 +15,7 @@ from bot.monitoring.datasets.services import ServicesDataset
 from bot.monitoring.datasets.subdomains import SubdomainsDataset
 from bot.monitoring.datasets.whois import WhoisDataset
 from bot.monitoring.dns import DnsAnswer, DnsClient
-from bot.monitoring.sources.asn import CymruAsnLookup
+from bot.monitoring.sources.asn import CachedOrigin, CymruAsnLookup
 from bot.monitoring.sources.circl import CirclPassiveDns
 from bot.monitoring.sources.crtsh import CrtShClient
 from bot.monitoring.sources.internetdb import InternetDbClient
@@ -71,10 +71,13 @@ def build_datasets(
     async def txt(name: str) -> DnsAnswer:
         return await dns.query(name, "TXT")
 
+    cymru = CymruAsnLookup(txt)
+    # With same-ASN churn summarised, a domain's addresses carry their origin ASNs.
+    origin_asn = CachedOrigin(cymru.origin) if settings.summarise_same_asn else None
     datasets: list[Dataset] = [
-        ResolutionsDataset(dns, passive),
+        ResolutionsDataset(dns, passive, origin_asn=origin_asn),
         DnsRecordsDataset(dns),
-        WhoisDataset(WhoisClient(settings.whois_server), rdap, CymruAsnLookup(txt)),
+        WhoisDataset(WhoisClient(settings.whois_server), rdap, cymru),
     ]
     crtsh = CrtShClient(settings.crtsh_url) if settings.crtsh_url else None
     probe = TlsCertificateProbe() if settings.active_probes else None

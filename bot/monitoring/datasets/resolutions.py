@@ -1,15 +1,16 @@
 """The `resolutions` dataset: what a domain resolves to, and which domains resolve to an IP.
 
 Domain: live A, AAAA and CNAME ("A", "AAAA", "CNAME", "status") plus passive DNS history
-("pdns:A", "pdns:AAAA", "pdns:CNAME"). IP: live PTR ("PTR") plus the names passive DNS
-saw resolving to it ("domain").
+("pdns:A", "pdns:AAAA", "pdns:CNAME"), and, when an origin-ASN lookup is given, the
+origin ASNs of its live addresses ("asn"). IP: live PTR ("PTR") plus the names passive
+DNS saw resolving to it ("domain").
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import dns.exception
@@ -35,6 +36,9 @@ PASSIVE_PREFIX = "pdns:"
 PASSIVE_FIELDS = frozenset(PASSIVE_PREFIX + rrtype for rrtype in LIVE_TYPES)
 PTR_FIELD = "PTR"
 DOMAIN_FIELD = "domain"
+ASN_FIELD = "asn"
+ASN_SOURCE = "asn"
+OriginAsn = Callable[[str], Awaitable[str | None]]
 # Passive rows that say "this name resolved to that address".
 _ADDRESS_TYPES = frozenset({"A", "AAAA", "CNAME"})
 
@@ -49,9 +53,12 @@ class _PassiveResult:
 class ResolutionsDataset:
     name = "resolutions"
 
-    def __init__(self, dns: DnsClient, passive: Sequence[PassiveDnsSource] = ()) -> None:
+    def __init__(
+        self, dns: DnsClient, passive: Sequence[PassiveDnsSource] = (), *, origin_asn: OriginAsn | None = None
+    ) -> None:
         self._dns = dns
         self._passive = tuple(passive)
+        self._origin_asn = origin_asn
 
     def applies_to(self, kind: IndicatorKind) -> bool:
         return kind in (IndicatorKind.DOMAIN, IndicatorKind.IP)
@@ -76,7 +83,25 @@ class ResolutionsDataset:
                 if fact is not None:
                     facts.add(fact)
         failures.extend(_passive_failures(passive, PASSIVE_FIELDS))
+        if self._origin_asn is not None:
+            await self._add_origin_asns(facts, known, failures)
         return self._observation(facts, known, failures)
+
+    async def _add_origin_asns(
+        self, facts: set[Fact], known: set[str], failures: list[SourceFailure]
+    ) -> None:
+        """The origin ASNs of the live addresses, known only when every address and both
+        address lookups answered (an unknown address could hold another ASN)."""
+        assert self._origin_asn is not None
+        addresses = sorted(f.value for f in facts if f.field in ("A", "AAAA"))
+        results = await asyncio.gather(*(self._origin_asn(ip) for ip in addresses), return_exceptions=True)
+        errors = [r for r in results if isinstance(r, BaseException)]
+        facts.update(Fact(ASN_FIELD, r, ASN_SOURCE) for r in results if isinstance(r, str))
+        if errors:
+            message = errors[0].message if isinstance(errors[0], SourceError) else type(errors[0]).__name__
+            failures.append(SourceFailure(ASN_SOURCE, f"origin ASN: {message}", frozenset({ASN_FIELD})))
+        elif {"A", "AAAA"} <= known:
+            known.add(ASN_FIELD)
 
     async def _collect_ip(self, indicator: str) -> Observation:
         ip = canonical_ip(indicator) or indicator.strip()

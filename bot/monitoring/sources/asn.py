@@ -8,6 +8,7 @@ TXT `<reversed-octets>.origin.asn.cymru.com` (IPv6: nibbles under origin6.asn.cy
 from __future__ import annotations
 
 import ipaddress
+import time
 from collections.abc import Awaitable, Callable
 
 from bot.errors import SourceError
@@ -27,13 +28,18 @@ class CymruAsnLookup:
     def __init__(self, txt_lookup: TxtLookup) -> None:
         self._txt = txt_lookup
 
+    async def origin(self, ip: str) -> str | None:
+        """The origin ASN of an IP ("AS15169"), None when unrouted; SourceError on a DNS error."""
+        asn = origin_asn(await self._records(origin_query_name(ip)))
+        return None if asn is None else f"AS{asn}"
+
     async def asn_facts(self, ip: str) -> list[Fact]:
         """ "asn" and "as_name" facts; none for an unrouted IP; SourceError on a DNS error."""
-        origin = await self._records(origin_query_name(ip))
-        asn = origin_asn(origin)
-        if asn is None:
+        origin = await self.origin(ip)
+        if origin is None:
             return []
-        facts = [Fact("asn", f"AS{asn}", SOURCE)]
+        asn = origin.removeprefix("AS")
+        facts = [Fact("asn", origin, SOURCE)]
         name = as_name(await self._records(f"AS{asn}.asn.cymru.com"))
         if name:
             facts.append(Fact("as_name", name, SOURCE))
@@ -96,3 +102,33 @@ def _unquote(record: str) -> str:
     if record.startswith('"') and record.endswith('"'):
         return "".join(record[1:-1].split('" "'))
     return record
+
+
+class CachedOrigin:
+    """Origin ASNs remembered for a while: routing moves in days, checks come every hour,
+    and a domain's addresses are looked up on every check."""
+
+    def __init__(
+        self,
+        lookup: Callable[[str], Awaitable[str | None]],
+        *,
+        ttl: float = 6 * 3600,
+        max_entries: int = 100_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._lookup = lookup
+        self._ttl = ttl
+        self._max = max_entries
+        self._clock = clock
+        self._entries: dict[str, tuple[float, str | None]] = {}
+
+    async def __call__(self, ip: str) -> str | None:
+        now = self._clock()
+        hit = self._entries.get(ip)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        asn = await self._lookup(ip)  # a SourceError is not cached: the next check asks again
+        if len(self._entries) >= self._max:
+            self._entries.clear()
+        self._entries[ip] = (now + self._ttl, asn)
+        return asn

@@ -77,7 +77,7 @@ def build_services(
         store=store,
         datasets=datasets,
         runner=runner,
-        flows=MonitorFlows(store, runner, clock=clock, timezone=settings.timezone),
+        flows=MonitorFlows(store, runner, clock=clock),
         dispatcher=CheckDispatcher(runner),
         outbox=OutboxWorker(store, transport, clock=clock),
         digests=DigestService(

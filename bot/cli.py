@@ -106,5 +106,6 @@ def _serve(settings: Settings) -> int:
             file=sys.stderr,
         )
         return 2
-    print("watchpost serve: the Slack surface is not built yet; use `watchpost console`.", file=sys.stderr)
-    return 2
+    from bot.server import serve
+
+    return asyncio.run(serve(settings))

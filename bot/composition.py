@@ -72,23 +72,24 @@ def build_services(
         concurrency=settings.check_concurrency,
         policy=summarise_same_asn_churn if settings.summarise_same_asn else None,
     )
+    digests = DigestService(
+        store,
+        HistoryStore(engine),
+        DigestStore(engine),
+        transport,
+        settings=settings,
+        clock=clock,
+        mailer=SmtpMailer.from_settings(settings) if settings.digest_email else None,
+    )
     return Services(
         settings=settings,
         store=store,
         datasets=datasets,
         runner=runner,
-        flows=MonitorFlows(store, runner, clock=clock),
+        flows=MonitorFlows(store, runner, clock=clock, timezone=settings.timezone, digests=digests),
         dispatcher=CheckDispatcher(runner),
         outbox=OutboxWorker(store, transport, clock=clock),
-        digests=DigestService(
-            store,
-            HistoryStore(engine),
-            DigestStore(engine),
-            transport,
-            settings=settings,
-            clock=clock,
-            mailer=SmtpMailer.from_settings(settings) if settings.digest_email else None,
-        ),
+        digests=digests,
         transport=transport,
         closers=closers,
     )

@@ -68,7 +68,7 @@ def command_text(line: str) -> str | None:
 
 
 async def run_console(services: Services, *, stdin: TextIO = sys.stdin, out: TextIO = sys.stdout) -> None:
-    scheduler = build_scheduler(services.dispatcher, services.outbox)
+    scheduler = build_scheduler(services.dispatcher, services.outbox, digests=services.digests)
     scheduler.start()
     out.write(BANNER + "\n" + PROMPT)
     out.flush()

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from bot.render.alerts import build_alert_message
 from bot.render.messages import Message
@@ -36,6 +36,20 @@ class Transport(Protocol):
         self, channel_id: str, *, thread_ts: str | None, filename: str, content: bytes, title: str
     ) -> None:
         """Attach a file (a digest CSV) to the channel, in a thread when `thread_ts` is set."""
+        ...
+
+
+# The metadata event type of alert messages; its payload names the outbox row.
+ALERT_EVENT = "watchpost_alert"
+
+
+@runtime_checkable
+class MessageFinder(Protocol):
+    """A transport that can tell whether a message it posted earlier is in a channel."""
+
+    async def find_posted(self, channel_id: str, metadata: dict[str, Any], *, since: datetime) -> str | None:
+        """The id (ts) of a message posted since `since` carrying exactly this metadata,
+        or None. Raise DeliveryError when the channel cannot be read right now."""
         ...
 
 
@@ -79,10 +93,24 @@ class OutboxWorker:
         return DeliveryReport(sent, failed)
 
     async def _deliver(self, alert: PendingAlert) -> bool:
-        message = build_alert_message(
-            alert.indicator, alert.kind, alert.changes, detected_at=alert.created_at
+        metadata = {"event_type": ALERT_EVENT, "event_payload": {"outbox_id": alert.id}}
+        message = replace(
+            build_alert_message(alert.indicator, alert.kind, alert.changes, detected_at=alert.created_at),
+            metadata=metadata,
         )
         try:
+            # An earlier attempt may have reached the channel without its outcome being
+            # recorded (a crash after the post, a timeout on the answer): look first.
+            if alert.uncertain and isinstance(self.transport, MessageFinder):
+                found = await self.transport.find_posted(alert.channel_id, metadata, since=alert.created_at)
+                if found is not None:
+                    log.info(
+                        "alert %s is already in %s (%s): not sent again", alert.id, alert.channel_id, found
+                    )
+                    await self.store.run(
+                        self.store.store.mark_delivered, alert.id, now=self.clock(), message_ts=found
+                    )
+                    return True
             ts = await self.transport.post(alert.channel_id, message)
         except DeliveryError as exc:
             if exc.permanent:

@@ -7,4 +7,5 @@ pytest_plugins: list[str] = [
     "tests.fakes.databases",
     "tests.fakes.transport",
     "tests.fakes.smtp_server",
+    "tests.fakes.slack_api",
 ]

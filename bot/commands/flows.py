@@ -6,36 +6,71 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Awaitable, Callable, Collection, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from typing import Protocol
 
 from bot.commands.grammar import (
     AddCommand,
     CheckCommand,
     Command,
+    DigestCommand,
     HelpCommand,
+    HistoryCommand,
     ListCommand,
+    MuteCommand,
     RemoveCommand,
     StatusCommand,
     parse_command,
 )
 from bot.errors import UserInputError
-from bot.indicators import Indicator
+from bot.indicators import Indicator, parse_indicator
 from bot.monitoring.runner import Runner
-from bot.render.messages import Message
+from bot.render.home import HomeRow, build_home_blocks
+from bot.render.investigation import build_investigation_message
+from bot.render.messages import Block, Message
 from bot.render.replies import (
     DatasetView,
+    ListRow,
     build_added_message,
     build_baseline_message,
     build_check_message,
     build_error_message,
     build_help_message,
+    build_history_message,
     build_list_message,
+    build_muted_message,
+    build_notice_message,
     build_removed_message,
     build_status_message,
 )
+from bot.storage.history import HistoryStore
 from bot.storage.repository import AsyncStore, SubjectView
+
+# Fact fields whose values identify infrastructure: two indicators sharing one of these
+# values share infrastructure (an address, a name server, a mail host, a certificate).
+SHARED_FIELDS = frozenset(
+    {
+        "A",
+        "AAAA",
+        "CNAME",
+        "PTR",
+        "NS",
+        "MX",
+        "domain",
+        "pdns:A",
+        "pdns:AAAA",
+        "pdns:CNAME",
+        "hostname",
+        "name_server",
+        "registrant_email",
+        "cidr",
+        "tls_fingerprint",
+        "tls_san",
+    }
+)
+HISTORY_LIMIT = 200
 
 log = logging.getLogger(__name__)
 
@@ -52,23 +87,47 @@ class Caller:
 @dataclass(frozen=True)
 class CommandResult:
     """`reply` answers at once (Slack's 3-second window); `follow_up`, when set, does the
-    slow part (checks) and returns what to show after it."""
+    slow part (checks) and returns what to show after it. `public` replies are said in
+    the channel (who muted what), the rest only to the user."""
 
     reply: Message
     follow_up: FollowUp | None = None
+    public: bool = False
+
+
+class DigestRequester(Protocol):
+    """Posts a channel's digest of today on request (`/monitor digest`)."""
+
+    async def post_digest_now(self, team_id: str, channel_id: str) -> str:
+        """Post it; return a short confirmation to show the user. UserInputError for
+        what the user should hear (nothing to digest)."""
+        ...
 
 
 class MonitorFlows:
-    def __init__(self, store: AsyncStore, runner: Runner, *, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        store: AsyncStore,
+        runner: Runner,
+        *,
+        clock: Callable[[], datetime],
+        history: HistoryStore | None = None,
+        digests: DigestRequester | None = None,
+        timezone: tzinfo = UTC,
+    ) -> None:
         self.store = store
         self.runner = runner
         self.clock = clock
+        self.history = history if history is not None else HistoryStore(store.store.engine)
+        # Set by the composition root once digests are wired; None: `/monitor digest` says so.
+        self.digests = digests
+        self.timezone = timezone
 
     async def execute(self, text: str, caller: Caller) -> CommandResult:
         """Run a /monitor command. User errors become an error reply; anything else is
         logged with an id and answered with a short apology naming it."""
         try:
-            return await self._dispatch(parse_command(text), caller)
+            result = await self._dispatch(parse_command(text), caller)
         except UserInputError as exc:
             return CommandResult(build_error_message(str(exc)))
         except Exception:
@@ -77,6 +136,9 @@ class MonitorFlows:
             return CommandResult(
                 build_error_message(f"Sorry, something went wrong on our side (incident `{incident}`).")
             )
+        if result.follow_up is not None:
+            return replace(result, follow_up=self._guarded(result.follow_up))
+        return result
 
     async def _dispatch(self, command: Command, caller: Caller) -> CommandResult:
         match command:
@@ -96,13 +158,169 @@ class MonitorFlows:
                 monitors = await self.store.run(
                     self.store.store.list_monitors, team_id=caller.team_id, channel_id=caller.channel_id
                 )
-                rows = [(m.indicator, m.kind.value, m.last_checked_at, m.stale_datasets) for m in monitors]
+                rows = [
+                    ListRow(m.indicator, m.kind.value, m.last_checked_at, m.stale_datasets, m.muted)
+                    for m in monitors
+                ]
                 return CommandResult(build_list_message(rows))
             case StatusCommand(indicator):
                 return await self._status(indicator, caller)
             case CheckCommand(indicator):
                 return await self._check(indicator, caller)
+            case HistoryCommand(indicator, day, dataset):
+                return await self._history(indicator, day, dataset, caller)
+            case MuteCommand(indicator, dataset, muted):
+                await self.store.run(
+                    self.store.store.set_muted,
+                    team_id=caller.team_id,
+                    channel_id=caller.channel_id,
+                    indicator=indicator.value,
+                    dataset=dataset,
+                    muted=muted,
+                )
+                log.info(
+                    "%s %s of %s in %s/%s by %s",
+                    "muted" if muted else "unmuted",
+                    dataset,
+                    indicator.value,
+                    caller.team_id,
+                    caller.channel_id,
+                    caller.user_id,
+                )
+                message = build_muted_message(indicator.value, dataset, muted=muted, user_id=caller.user_id)
+                return CommandResult(message, public=True)
+            case DigestCommand():
+                return self._digest(caller)
         raise AssertionError(f"unhandled command {command!r}")
+
+    def _digest(self, caller: Caller) -> CommandResult:
+        digests = self.digests
+        if digests is None:
+            raise UserInputError(
+                "Digests are not configured yet on this Watchpost, so there is nothing to post. "
+                "Alerts still arrive as changes are found."
+            )
+
+        async def post() -> list[Message]:
+            confirmation = await digests.post_digest_now(caller.team_id, caller.channel_id)
+            return [build_notice_message(confirmation)]
+
+        return CommandResult(Message("Posting today's digest for this channel…"), post)
+
+    def _guarded(self, follow_up: FollowUp) -> FollowUp:
+        """A follow-up whose failures become messages, like the command's own."""
+
+        async def run() -> list[Message]:
+            try:
+                return await follow_up()
+            except UserInputError as exc:
+                return [build_error_message(str(exc))]
+            except Exception:
+                incident = uuid.uuid4().hex[:8]
+                log.exception("follow-up failed (incident %s)", incident)
+                return [
+                    build_error_message(f"Sorry, something went wrong on our side (incident `{incident}`).")
+                ]
+
+        return run
+
+    async def _history(
+        self, indicator: Indicator, day: date | None, dataset: str | None, caller: Caller
+    ) -> CommandResult:
+        monitor = await self.store.run(
+            self.store.store.find_monitor,
+            team_id=caller.team_id,
+            channel_id=caller.channel_id,
+            indicator=indicator.value,
+        )
+        if monitor is None:
+            raise UserInputError(f"`{indicator.value}` is not monitored in this channel.")
+        subject = await self._subject(indicator)
+        start = end = None
+        if day is not None:
+            start = datetime.combine(day, time(0), self.timezone).astimezone(UTC)
+            end = datetime.combine(day + timedelta(days=1), time(0), self.timezone).astimezone(UTC)
+        records = await self.store.run(
+            self.history.history, subject.id, start=start, end=end, dataset=dataset, limit=HISTORY_LIMIT
+        )
+        pairs = [(r.detected_at, r.change) for r in records]
+        message = build_history_message(
+            indicator.value, pairs, day=day, dataset=dataset, limited=len(records) >= HISTORY_LIMIT
+        )
+        return CommandResult(message)
+
+    # --- pivots and the App Home -----------------------------------------------------
+
+    async def investigate(self, text: str, *, team_id: str) -> CommandResult:
+        """What every dataset sees of an indicator now (nothing stored), and which
+        monitored indicators of the team share its infrastructure: a public reply (for
+        the alert's thread), or an error for the one who asked."""
+        try:
+            indicator = parse_indicator(text)
+            observations = await self.runner.collect(indicator.value, indicator.kind)
+            values = [fact.value for o in observations for fact in o.facts if fact.field in SHARED_FIELDS]
+            shared = await self.store.run(
+                self.store.store.shared_infrastructure,
+                team_id=team_id,
+                indicator=indicator.value,
+                values=values,
+                fields=SHARED_FIELDS,
+            )
+            monitors = await self.store.run(self.store.store.list_monitors, team_id=team_id)
+            monitored_in = [m.channel_id for m in monitors if m.indicator == indicator.value]
+        except UserInputError as exc:
+            return CommandResult(build_error_message(str(exc)))
+        except Exception:
+            incident = uuid.uuid4().hex[:8]
+            log.exception("investigation failed (incident %s)", incident)
+            apology = f"Sorry, the investigation failed on our side (incident `{incident}`)."
+            return CommandResult(build_error_message(apology))
+        message = build_investigation_message(
+            indicator.value,
+            indicator.kind,
+            observations,
+            shared,
+            looked_up_at=self.clock(),
+            monitored_in=monitored_in,
+        )
+        return CommandResult(message, public=True)
+
+    async def home_blocks(
+        self, *, team_id: str, user_id: str, channel_ids: Collection[str] | None
+    ) -> list[Block]:
+        """The App Home of a user: the team's monitors in `channel_ids` (the channels the
+        user is in), or, when those are unknown, the monitors the user created."""
+        monitors = await self.store.run(self.store.store.list_monitors, team_id=team_id)
+        if channel_ids is None:
+            visible = [m for m in monitors if m.created_by == user_id]
+        else:
+            wanted = set(channel_ids)
+            visible = [m for m in monitors if m.channel_id in wanted]
+        now = self.clock()
+        day_start = datetime.combine(now.astimezone(self.timezone).date(), time(0), self.timezone)
+        subject_ids = sorted({m.subject_id for m in visible})
+        summaries = await self.store.run(
+            self.history.summaries, subject_ids, day_start=day_start.astimezone(UTC)
+        )
+        by_indicator: dict[str, list[str]] = {}
+        muted: dict[str, set[str]] = {}
+        for m in visible:
+            by_indicator.setdefault(m.indicator, []).append(m.channel_id)
+            muted.setdefault(m.indicator, set()).update(m.muted)
+        rows = []
+        for summary in summaries.values():
+            rows.append(
+                HomeRow(
+                    indicator=summary.indicator,
+                    kind=summary.kind.value,
+                    channel_ids=tuple(sorted(by_indicator.get(summary.indicator, ()))),
+                    datasets_today=summary.datasets_today,
+                    last_alert_at=summary.last_alert_at,
+                    alert_count=summary.alert_count,
+                    muted=tuple(sorted(muted.get(summary.indicator, ()))),
+                )
+            )
+        return build_home_blocks(rows, now=now, timezone=self.timezone)
 
     async def _add(self, indicators: Sequence[Indicator], caller: Caller) -> CommandResult:
         added = await self.store.run(

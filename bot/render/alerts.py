@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
 
 from bot.errors import IndicatorError
 from bot.indicators import parse_indicator
 from bot.observations import Change, ChangeKind, IndicatorKind
 from bot.render.ids import ActionId
+from bot.render.limits import MAX_BLOCKS_MESSAGE as MAX_BLOCKS
 from bot.render.messages import Block, Message, actions, button, context, header, section
-from bot.render.mrkdwn import code, defang, escape, truncate
+from bot.render.mrkdwn import code, defang, escape, mention, truncate
 
 # Fields whose values are domains or IPs an analyst may want to pivot to.
 PIVOT_FIELDS = frozenset(
@@ -34,6 +35,7 @@ PIVOT_FIELDS = frozenset(
     }
 )
 MAX_LINES_PER_DATASET = 12
+_MINUTE = timedelta(minutes=1)
 MAX_PIVOT_BUTTONS = 10
 SECTION_LIMIT = 3000
 _KIND_MARK = {ChangeKind.ADDED: "➕ added", ChangeKind.REMOVED: "➖ removed", ChangeKind.CHANGED: "✏️ changed"}
@@ -61,9 +63,16 @@ def build_alert_message(
         blocks.append(section(text))
         overflowed |= shown < len(items)
     sources = sorted({change.source for change in changes if change.source})
+    # First seen before it was detected: a source that dates what it saw saw it earlier.
+    first_seen = min(
+        (c.first_seen for c in changes if c.first_seen is not None and c.kind is not ChangeKind.REMOVED),
+        default=detected_at,
+    )
+    earlier = first_seen < detected_at - _MINUTE
     blocks.append(
         context(
             f"Detected {detected_at:%Y-%m-%d %H:%M} UTC"
+            + (f" · first seen {first_seen:%Y-%m-%d %H:%M} UTC" if earlier else "")
             + (f" · sources: {escape(', '.join(sources))}" if sources else "")
         )
     )
@@ -161,11 +170,19 @@ def build_change_list_messages(indicator: str, changes: Sequence[Change]) -> lis
 
 def pivot_candidates(changes: Sequence[Change], *, exclude: str = "") -> list[str]:
     """Newly observed domains and IPs worth a button, in order, without duplicates."""
+    return pivot_values(
+        ((c.field, c.new_value) for c in changes if c.kind is not ChangeKind.REMOVED and c.new_value),
+        exclude=exclude,
+    )
+
+
+def pivot_values(facts: Iterable[tuple[str, str]], *, exclude: str = "") -> list[str]:
+    """The domains and IPs among (field, value) pairs, in order, without duplicates."""
     seen: dict[str, None] = {}
-    for change in changes:
-        if change.kind is ChangeKind.REMOVED or change.field not in PIVOT_FIELDS or not change.new_value:
+    for field, raw in facts:
+        if field not in PIVOT_FIELDS or not raw:
             continue
-        token = change.new_value.split()[-1] if change.field == "MX" else change.new_value
+        token = raw.split()[-1] if field == "MX" else raw
         try:
             value = parse_indicator(token).value
         except IndicatorError:
@@ -173,3 +190,17 @@ def pivot_candidates(changes: Sequence[Change], *, exclude: str = "") -> list[st
         if value != exclude:
             seen.setdefault(value, None)
     return list(seen)
+
+
+def build_accepted_alert_message(original: Message, *, user_id: str, accepted_at: datetime) -> Message:
+    """The alert once someone accepted its changes as the new baseline: the same content,
+    its buttons replaced by who accepted it and when."""
+    blocks = [block for block in original.blocks if block.get("type") != "actions"]
+    blocks = blocks[: MAX_BLOCKS - 1]
+    blocks.append(
+        context(
+            f":white_check_mark: Accepted as the new baseline by {mention(user_id)}"
+            f" on {accepted_at:%Y-%m-%d %H:%M} UTC"
+        )
+    )
+    return Message(original.text or "Watchpost alert (accepted)", blocks)

@@ -16,6 +16,9 @@ class Message:
     blocks: list[Block] = field(default_factory=list)
     # Long lists that do not fit in the message itself, posted in its thread.
     thread_messages: list[Message] = field(default_factory=list)
+    # Slack message metadata ({"event_type", "event_payload"}): lets the bot find a
+    # message it posted, e.g. an alert whose delivery was not recorded before a crash.
+    metadata: dict[str, Any] | None = None
 
 
 def section(text: str) -> Block:

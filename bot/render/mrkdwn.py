@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 
 def escape(text: str) -> str:
     """Escape exactly what Slack treats as control characters: &, < and >."""
@@ -23,3 +25,18 @@ def defang(value: str) -> str:
 
 def truncate(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+_SLACK_ID = re.compile(r"[A-Z][A-Z0-9]{2,31}")
+
+
+def mention(user_id: str) -> str:
+    """A user mention, only for what looks like a Slack user id; anything else shown as code."""
+    return f"<@{user_id}>" if _SLACK_ID.fullmatch(user_id) and user_id[0] in "UW" else code(user_id, limit=40)
+
+
+def channel_link(channel_id: str) -> str:
+    """A channel link, only for what looks like a Slack channel id."""
+    return (
+        f"<#{channel_id}>" if _SLACK_ID.fullmatch(channel_id) and channel_id[0] in "CGD" else code(channel_id)
+    )

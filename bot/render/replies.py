@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
+from typing import NamedTuple
 
 from bot.observations import Change, FactState, FactStatus
 from bot.render.alerts import change_line
+from bot.render.limits import MAX_BLOCKS_MESSAGE
 from bot.render.messages import Block, Message, context, header, section
-from bot.render.mrkdwn import code, escape
+from bot.render.mrkdwn import code, defang, escape, mention, truncate
 
 MAX_FACTS_SHOWN = 8
 SECTION_LIMIT = 3000
@@ -17,13 +19,20 @@ HELP = """*Watchpost* watches domains and IPs and tells this channel when they c
 • `/monitor <indicator> [<indicator> …]`: monitor domains, IPs or URLs (defanged is fine: `evil[.]com`, `hxxps://…`)
 • `/monitor list`: what this channel monitors
 • `/monitor status <indicator>`: what is known now, per dataset
+• `/monitor history <indicator> [day=YYYY-MM-DD] [dataset=NAME]`: what changed, newest first
 • `/monitor check <indicator>` or `/monitor check all`: check now instead of waiting
-• `/monitor remove <indicator> [<indicator> …]`: stop monitoring
-• `/monitor help`: this message"""
+• `/monitor mute <indicator> <dataset>`: silence one dataset's alerts here (`unmute` to undo)
+• `/monitor remove <indicator> [<indicator> …]` or `/unmonitor <indicator>`: stop monitoring
+• `/monitor digest`: post today's digest now
+• `/monitor help`: this message
+Datasets: `resolutions`, `dns_records`, `whois`, `certificates`, `subdomains`, `services`."""
 
 
 def build_help_message() -> Message:
-    return Message("Watchpost help: /monitor <indicator>, list, status, check, remove, help", [section(HELP)])
+    return Message(
+        "Watchpost help: /monitor <indicator>, list, status, history, check, mute, unmute, remove, digest",
+        [section(HELP)],
+    )
 
 
 def build_error_message(text: str) -> Message:
@@ -97,16 +106,21 @@ def build_removed_message(indicators: Sequence[str]) -> Message:
     return Message(text, [section(text)])
 
 
-def build_list_message(rows: Sequence[tuple[str, str, datetime | None, Sequence[str]]]) -> Message:
-    """rows: (indicator, kind, last checked, stale datasets)."""
+def build_list_message(
+    rows: Sequence[tuple[str, str, datetime | None, Sequence[str]] | ListRow],
+) -> Message:
+    """rows: (indicator, kind, last checked, stale datasets), or ListRow with mutes."""
     if not rows:
         text = "This channel monitors nothing yet. Start with `/monitor example.com`."
         return Message(text, [section(text)])
     lines = []
-    for indicator, kind, checked, stale in rows:
+    for row in rows:
+        indicator, kind, checked, stale = row[:4]
+        muted = row.muted if isinstance(row, ListRow) else ()
         when = f"checked {checked:%Y-%m-%d %H:%M} UTC" if checked else "not checked yet"
         warn = f" · :hourglass: stale: {', '.join(stale)}" if stale else ""
-        lines.append(f"• {code(indicator)} ({kind}) · {when}{warn}")
+        quiet = f" · :no_bell: muted: {', '.join(muted)}" if muted else ""
+        lines.append(f"• {code(indicator)} ({kind}) · {when}{warn}{quiet}")
     blocks: list[Block] = [header(f"Monitored here: {len(rows)}")]
     chunk: list[str] = []
     shown = 0
@@ -147,3 +161,100 @@ def build_check_message(indicator: str, changes: Sequence[Change], *, failed: Se
 
 def _list(items: Sequence[str]) -> str:
     return ", ".join(code(item) for item in items)
+
+
+class ListRow(NamedTuple):
+    indicator: str
+    kind: str
+    last_checked_at: datetime | None
+    stale: Sequence[str]
+    muted: Sequence[str] = ()
+
+
+MAX_HISTORY_LINES = 40
+
+
+def build_history_message(
+    indicator: str,
+    records: Sequence[tuple[datetime, Change]],
+    *,
+    day: date | None,
+    dataset: str | None,
+    limited: bool,
+) -> Message:
+    """Changes of one indicator, newest first: (detected at, change) pairs."""
+    scope = " ".join(
+        part for part in (f"on {day.isoformat()}" if day else "", f"in {dataset}" if dataset else "") if part
+    )
+    title = f"History of {indicator}" + (f" {scope}" if scope else "")
+    shown_title = f"History of {defang(indicator)}" + (f" {scope}" if scope else "")
+    if not records:
+        text = f"No changes recorded for {code(indicator)}" + (f" {scope}" if scope else "") + "."
+        return Message(escape(f"{title}: no changes"), [header(shown_title), section(text)])
+    lines = [
+        f"{at:%Y-%m-%d %H:%M} · {escape(change.dataset)}: {change_line(change)}"
+        for at, change in records[:MAX_HISTORY_LINES]
+    ]
+    more = len(records) - MAX_HISTORY_LINES
+    blocks: list[Block] = [header(shown_title)]
+    chunk: list[str] = []
+    for line in lines:
+        if sum(len(x) + 1 for x in chunk) + len(line) > SECTION_LIMIT - 50:
+            blocks.append(section("\n".join(chunk)))
+            chunk = []
+        chunk.append(line)
+    blocks.append(section("\n".join(chunk)))
+    notes = []
+    if more > 0:
+        notes.append(f"…and {more} older changes")
+    if limited:
+        notes.append("older changes not shown: narrow it with `day=` or `dataset=`")
+    notes.append("times in UTC")
+    blocks.append(context(" · ".join(notes)))
+    plural = "s" * (len(records) != 1)
+    return Message(escape(f"{title}: {len(records)} change{plural}"), blocks)
+
+
+def build_muted_message(indicator: str, dataset: str, *, muted: bool, user_id: str) -> Message:
+    """Said in the channel, so everyone sees who silenced what."""
+    if muted:
+        text = (
+            f"{mention(user_id)} muted {code(dataset)} alerts for {code(indicator)} in this channel. "
+            f"Undo with `/monitor unmute {indicator} {dataset}`."
+        )
+    else:
+        text = f"{mention(user_id)} unmuted {code(dataset)} alerts for {code(indicator)} in this channel."
+    verb = "muted" if muted else "unmuted"
+    return Message(escape(f"{dataset} alerts for {indicator} {verb}"), [section(text)])
+
+
+def build_notice_message(text: str) -> Message:
+    """A short notice (progress, confirmation); `text` is plain and gets escaped."""
+    shown = escape(truncate(text, 2900))
+    return Message(shown, [section(shown)])
+
+
+def fit_responses(messages: Sequence[Message], limit: int) -> list[Message]:
+    """At most `limit` messages: Slack's response_url takes five posts. Whatever does not
+    fit is merged into the last one, cut to Slack's block limit with a note."""
+    if len(messages) <= limit:
+        return list(messages)
+    kept = list(messages[: limit - 1])
+    rest = messages[limit - 1 :]
+    blocks: list[Block] = []
+    for message in rest:
+        if len(blocks) + len(message.blocks) > MAX_BLOCKS_MESSAGE - 2:
+            break
+        blocks.extend(message.blocks)
+    shown = 0
+    total = 0
+    for message in rest:
+        total += len(message.blocks)
+        if total > len(blocks):
+            break
+        shown += 1
+    if shown < len(rest):
+        blocks.append(context(f"…and {len(rest) - shown} more: see `/monitor status <indicator>`"))
+    text = truncate(" ".join(m.text for m in rest), 3000)
+    kept.append(Message(text, blocks))
+    return kept

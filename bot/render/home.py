@@ -1,0 +1,93 @@
+"""The App Home tab (pure): the monitors a user can see, busiest first."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, tzinfo
+
+from bot.render.limits import MAX_BLOCKS_HOME
+from bot.render.messages import Block, context, divider, header, section
+from bot.render.mrkdwn import channel_link, code, escape
+
+# Header, summary, divider, "and N more" and the footer.
+_FIXED_BLOCKS = 5
+
+
+@dataclass(frozen=True)
+class HomeRow:
+    indicator: str
+    kind: str
+    channel_ids: tuple[str, ...]
+    datasets_today: tuple[str, ...]
+    last_alert_at: datetime | None
+    alert_count: int
+    muted: tuple[str, ...] = ()
+
+
+def build_home_blocks(rows: Sequence[HomeRow], *, now: datetime, timezone: tzinfo) -> list[Block]:
+    """One section per indicator: alerted today first, then by the last alert, newest first.
+    Past Slack's 100 blocks, the quietest are summarised in one line."""
+    today = now.astimezone(timezone).date()
+    ordered = sorted(
+        rows,
+        key=lambda r: (
+            not r.datasets_today,
+            -(r.last_alert_at.timestamp() if r.last_alert_at else 0.0),
+            r.indicator,
+        ),
+    )
+    alerted = sum(1 for r in rows if r.datasets_today)
+    blocks: list[Block] = [header("Watchpost: what you monitor")]
+    if not rows:
+        blocks.append(
+            section(
+                "No monitors in the channels you share with Watchpost yet. "
+                "In a channel, type `/monitor example.com` (or an IP) to start."
+            )
+        )
+    else:
+        plural = "s" * (len(rows) != 1)
+        blocks.append(
+            section(
+                f"*{len(rows)}* monitored indicator{plural} in channels you are in · "
+                f"*{alerted}* alerted today"
+            )
+        )
+        blocks.append(divider())
+    room = MAX_BLOCKS_HOME - _FIXED_BLOCKS
+    for row in ordered[:room]:
+        blocks.append(section(_row_text(row, today, timezone)))
+    if len(ordered) > room:
+        rest = ordered[room:]
+        blocks.append(
+            context(
+                f"…and {len(rest)} more, quieter: "
+                + escape(", ".join(r.indicator for r in rest[:20]))
+                + ("…" if len(rest) > 20 else "")
+                + " · `/monitor list` in a channel shows all of its monitors"
+            )
+        )
+    blocks.append(context(f"Updated {now:%Y-%m-%d %H:%M} UTC · `/monitor help` for every command"))
+    return blocks
+
+
+def _row_text(row: HomeRow, today: date, timezone: tzinfo) -> str:
+    where = ", ".join(channel_link(c) for c in row.channel_ids[:5])
+    if len(row.channel_ids) > 5:
+        where += f" +{len(row.channel_ids) - 5}"
+    first = f"*{code(row.indicator)}* ({escape(row.kind)})" + (f" · {where}" if where else "")
+    parts = []
+    if row.datasets_today:
+        parts.append(f":rotating_light: alerted today: {escape(', '.join(row.datasets_today))}")
+    if row.last_alert_at is None:
+        parts.append("no alerts yet")
+    else:
+        days = (today - row.last_alert_at.astimezone(timezone).date()).days
+        since = "today" if days <= 0 else ("1 day ago" if days == 1 else f"{days} days ago")
+        parts.append(f"last alert {since}")
+        plural = "s" * (row.alert_count != 1)
+        parts.append(f"{row.alert_count} alert{plural} so far")
+    if row.muted:
+        parts.append(f":no_bell: muted: {escape(', '.join(row.muted))}")
+    return first + "\n" + " · ".join(parts)

@@ -1,0 +1,204 @@
+"""The investigation of one indicator, posted in an alert's thread (pure): what the
+datasets see of it now, and which monitored indicators share its infrastructure."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
+
+from bot.observations import IndicatorKind, Observation
+from bot.render.alerts import MAX_PIVOT_BUTTONS, pivot_values
+from bot.render.ids import ActionId
+from bot.render.messages import Block, Message, actions, button, context, header, section
+from bot.render.mrkdwn import channel_link, code, defang, escape, truncate
+
+SECTION_LIMIT = 3000
+MAX_VALUES_PER_FIELD = 12
+MAX_CERTIFICATES = 6
+MAX_SHARED_LINES = 25
+
+
+class SharedLink(Protocol):
+    """A monitored indicator sharing infrastructure (see Store.shared_infrastructure)."""
+
+    @property
+    def indicator(self) -> str: ...
+    @property
+    def field(self) -> str: ...
+    @property
+    def value(self) -> str: ...
+    @property
+    def channel_ids(self) -> tuple[str, ...]: ...
+
+
+def _is_live(dataset: str, field: str) -> bool:
+    return dataset == "dns_records" or (
+        dataset == "resolutions" and not field.startswith("pdns:") and field != "domain"
+    )
+
+
+def _is_passive(dataset: str, field: str) -> bool:
+    return dataset == "resolutions" and (field.startswith("pdns:") or field == "domain")
+
+
+# (title, which facts belong to it), in the order they are shown.
+_SECTIONS = (
+    ("Live DNS", _is_live),
+    ("WHOIS / RDAP", lambda dataset, field: dataset == "whois"),
+    ("Passive DNS history", _is_passive),
+    ("Certificates", lambda dataset, field: dataset in ("certificates", "subdomains")),
+    ("Services", lambda dataset, field: dataset == "services"),
+)
+
+
+def build_investigation_message(
+    indicator: str,
+    kind: IndicatorKind,
+    observations: Sequence[Observation],
+    shared: Sequence[SharedLink],
+    *,
+    looked_up_at: datetime,
+    monitored_in: Sequence[str] = (),
+) -> Message:
+    """Every applicable dataset's view of `indicator` as seen now, grouped for an analyst,
+    with buttons to monitor it and to pivot to what it points at."""
+    blocks: list[Block] = [header(f"Investigation: {defang(indicator)}")]
+    where = (
+        f"monitored in {', '.join(channel_link(c) for c in monitored_in)}"
+        if monitored_in
+        else "not monitored yet"
+    )
+    blocks.append(
+        section(f"*{code(indicator)}* ({kind.value}) · looked up just now, nothing stored · {where}")
+    )
+    datasets = {o.dataset for o in observations}
+    for title, belongs in _SECTIONS:
+        facts = [
+            (o.dataset, f.field, f.value, f.source)
+            for o in observations
+            for f in sorted(o.facts)
+            if belongs(o.dataset, f.field)
+        ]
+        failures = [
+            (o.dataset, failure.source, failure.message)
+            for o in observations
+            for failure in o.failures
+            if (
+                any(belongs(o.dataset, fld) for fld in failure.fields)
+                if failure.fields
+                else _section_of(o.dataset) == title
+            )
+        ]
+        if not facts and not failures and not any(_section_of(d) == title for d in datasets):
+            continue  # no dataset of this kind applies or is enabled
+        blocks.append(section(_fact_section(title, facts, failures)))
+    blocks.append(section(_shared_section(indicator, shared, observations)))
+    failed = sorted({f.source for o in observations for f in o.failures})
+    blocks.append(
+        context(
+            f"Looked up {looked_up_at:%Y-%m-%d %H:%M} UTC"
+            + (f" · could not reach: {escape(', '.join(failed))}" if failed else "")
+        )
+    )
+    pivots = pivot_values(
+        ((f.field, f.value) for o in observations for f in sorted(o.facts)), exclude=indicator
+    )
+    pivots += [
+        link.indicator for link in shared if link.indicator not in pivots and link.indicator != indicator
+    ]
+    buttons = (
+        [] if monitored_in else [button(f"Monitor {indicator}", ActionId.MONITOR.numbered(0), indicator)]
+    )
+    buttons += [
+        button(f"Investigate {value}", ActionId.INVESTIGATE.numbered(i), value)
+        for i, value in enumerate(pivots[:MAX_PIVOT_BUTTONS])
+    ]
+    if buttons:
+        blocks.append(actions(buttons, block_id="investigation"))
+    if len(pivots) > MAX_PIVOT_BUTTONS:
+        blocks.append(context(f"…and {len(pivots) - MAX_PIVOT_BUTTONS} more related indicators above"))
+    fact_count = sum(len(o.facts) for o in observations)
+    text = truncate(
+        f"Investigation of {indicator}: {fact_count} facts, {len(shared)} links to monitored indicators", 3000
+    )
+    return Message(escape(text), blocks)
+
+
+def _section_of(dataset: str) -> str:
+    return {
+        "resolutions": "Live DNS",
+        "dns_records": "Live DNS",
+        "whois": "WHOIS / RDAP",
+        "certificates": "Certificates",
+        "subdomains": "Certificates",
+        "services": "Services",
+    }.get(dataset, "")
+
+
+def _fact_section(
+    title: str, facts: Sequence[tuple[str, str, str, str]], failures: Sequence[tuple[str, str, str]]
+) -> str:
+    by_field: dict[str, dict[str, str]] = defaultdict(dict)
+    for _dataset, field, value, source in facts:
+        by_field[field].setdefault(value, source)  # one value seen by two datasets is shown once
+    lines: list[str] = []
+    for field, seen in by_field.items():
+        values = list(seen.items())
+        limit = MAX_CERTIFICATES if field == "certificate" else MAX_VALUES_PER_FIELD
+        shown = ", ".join(
+            code(value, limit=200 if field == "certificate" else 120) for value, _ in values[:limit]
+        )
+        sources = sorted({source for _, source in values if source and source != "dns"})
+        via = f" _(via {escape(', '.join(sources))})_" if sources else ""
+        more = f" …and {len(values) - limit} more" if len(values) > limit else ""
+        lines.append(f"{code(field, limit=40)}: {shown}{more}{via}")
+    if not facts:
+        lines.append("_nothing observed_")
+    for _dataset, source, message in failures:
+        lines.append(f":hourglass: {escape(source)}: {escape(truncate(message, 200))}")
+    return _fit(f"*{title}*", lines)
+
+
+def _shared_section(indicator: str, shared: Sequence[SharedLink], observations: Sequence[Observation]) -> str:
+    title = "*Shared infrastructure with monitored indicators*"
+    if not shared:
+        return f"{title}\n_none found among this workspace's monitors_"
+    own_fields: dict[str, set[str]] = defaultdict(set)
+    for observation in observations:
+        for fact in observation.facts:
+            own_fields[fact.value].add(fact.field)
+    # One line per monitored indicator, with every way it is linked.
+    links: dict[str, list[SharedLink]] = defaultdict(list)
+    for link in shared:
+        links[link.indicator].append(link)
+    lines = []
+    for monitored, its_links in list(links.items())[:MAX_SHARED_LINES]:
+        where = ", ".join(channel_link(c) for c in its_links[0].channel_ids[:5])
+        how = []
+        for link in its_links:
+            if not link.field:
+                fields = ", ".join(code(f, limit=40) for f in sorted(own_fields.get(monitored, ())))
+                how.append(f"it is this indicator's {fields or 'value'}")
+            elif link.value == indicator:
+                how.append(f"its {code(link.field, limit=40)} is {code(indicator)}")
+            else:
+                how.append(f"same {code(link.field, limit=40)} {code(link.value, limit=120)}")
+        lines.append(f"• {code(monitored)}" + (f" (in {where})" if where else "") + ": " + "; ".join(how))
+    if len(links) > MAX_SHARED_LINES:
+        lines.append(f"…and {len(links) - MAX_SHARED_LINES} more")
+    return _fit(title, lines)
+
+
+def _fit(title: str, lines: Sequence[str]) -> str:
+    """Title and as many lines as fit in one section, saying how many were left out."""
+    kept: list[str] = []
+    size = len(title) + 1
+    for index, line in enumerate(lines):
+        if size + len(line) + 1 > SECTION_LIMIT - 60:
+            kept.append(f"…and {len(lines) - index} more lines")
+            break
+        kept.append(line)
+        size += len(line) + 1
+    return title + "\n" + "\n".join(kept)

@@ -1,0 +1,119 @@
+"""`watchpost serve`: the Slack bot. HTTP mode serves Slack's requests at /slack/events;
+Socket Mode (SLACK_APP_TOKEN set) connects out instead. /healthz is served either way,
+and the scheduler runs checks, alert delivery and digests in the same process."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from contextlib import suppress
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.app import create_app
+from bot.composition import Services, build_services
+from bot.config import Settings
+from bot.monitoring.scheduler import build_scheduler
+from bot.slack_transport import SlackTransport, build_web_client, delivery_error
+
+log = logging.getLogger(__name__)
+
+EVENTS_PATH = "/slack/events"
+
+
+def build_web_app(app: AsyncApp | None, services: Services) -> web.Application:
+    """/healthz, and /slack/events when `app` is given (HTTP mode)."""
+    web_app = web.Application()
+
+    async def handle_slack_request(request: web.Request) -> web.Response:
+        assert app is not None
+        response = await app.async_dispatch(await to_bolt_request(request))
+        return await to_aiohttp_response(response)
+
+    async def handle_health_request(request: web.Request) -> web.Response:
+        try:
+            pending = await services.store.run(services.store.store.undelivered_count)
+        except Exception as exc:
+            return web.json_response(
+                {"ok": False, "error": f"database: {exc.__class__.__name__}"}, status=503
+            )
+        return web.json_response({"ok": True, "undelivered_alerts": pending})
+
+    if app is not None:
+        web_app.router.add_post(EVENTS_PATH, handle_slack_request)
+    web_app.router.add_get("/healthz", handle_health_request)
+    return web_app
+
+
+async def check_token(client: AsyncWebClient) -> bool:
+    """False if Slack says the token is bad; Slack being unreachable is not fatal (the
+    outbox holds alerts until it answers)."""
+    try:
+        identity = await client.auth_test()
+    except SlackApiError as exc:
+        error = delivery_error(exc)
+        if error.permanent:
+            log.error("Slack rejected SLACK_BOT_TOKEN: %s", error)
+            return False
+        log.warning("Slack did not answer auth.test (%s); starting anyway", error)
+        return True
+    except Exception as exc:
+        log.warning("Slack unreachable at start (%s); starting anyway", delivery_error(exc))
+        return True
+    log.info("connected to Slack as %s in team %s", identity.get("user_id"), identity.get("team_id"))
+    return True
+
+
+async def serve(settings: Settings) -> int:
+    client = build_web_client(settings)
+    services = build_services(settings, SlackTransport(client))
+    runner: web.AppRunner | None = None
+    socket_mode = None
+    scheduler = None
+    try:
+        if not await check_token(client):
+            return 2
+        app = create_app(settings, services, client=client)
+        use_socket_mode = bool(settings.slack_app_token)
+        runner = web.AppRunner(build_web_app(None if use_socket_mode else app, services), access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, port=settings.port).start()
+        if use_socket_mode:
+            from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+            socket_mode = AsyncSocketModeHandler(app, settings.slack_app_token.reveal(), web_client=client)
+            await socket_mode.connect_async()  # type: ignore[no-untyped-call]
+            log.info("Socket Mode connected; /healthz on port %s", settings.port)
+        else:
+            log.info("listening on port %s: %s and /healthz", settings.port, EVENTS_PATH)
+        scheduler = build_scheduler(services.dispatcher, services.outbox, digests=services.digests)
+        scheduler.start()
+        await _until_stopped()
+        log.info("stopping")
+        return 0
+    finally:
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)
+        if socket_mode is not None:
+            with suppress(Exception):
+                await socket_mode.close_async()  # type: ignore[no-untyped-call]
+        if runner is not None:
+            await runner.cleanup()
+        await services.aclose()
+
+
+async def _until_stopped() -> None:
+    stopped = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stopped.set)
+    try:
+        await stopped.wait()
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)

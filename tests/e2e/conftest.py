@@ -1,0 +1,37 @@
+"""Fixtures for driving `watchpost serve` end to end."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest_asyncio
+
+from tests.e2e.slack_bot import ServeProcess, free_port, serve_env
+from tests.fakes.dns_server import FakeDnsServer
+from tests.fakes.http_sources import FakeHttpSources
+from tests.fakes.slack_api import FakeSlackApi
+from tests.fakes.slack_requests import SlackSender
+
+
+@pytest_asyncio.fixture
+async def bot(
+    dns_server: FakeDnsServer, http_sources: FakeHttpSources, slack_api: FakeSlackApi, tmp_path: Path
+) -> AsyncIterator[ServeProcess]:
+    """A running `watchpost serve` on SQLite, checking every second, its Slack the fake."""
+    env = serve_env(dns_server, slack_api, f"sqlite:///{tmp_path / 'serve.db'}", free_port(), http_sources)
+    process = ServeProcess(env, tmp_path / "serve.log")
+    await process.start()
+    try:
+        yield process
+    finally:
+        try:
+            await process.stop()
+        finally:
+            process.kill()
+
+
+@pytest_asyncio.fixture
+def slack(bot: ServeProcess, slack_api: FakeSlackApi) -> SlackSender:
+    """Sends signed requests to the running bot, as Slack would."""
+    return SlackSender(bot.events_url, slack_api.root)

@@ -74,6 +74,28 @@ class Observation:
         return cls(dataset, frozenset(), frozenset(), (SourceFailure(source, message),))
 
 
+# Fields whose values are domains or IP addresses: new ones are worth a pivot, and two
+# indicators holding the same value share infrastructure.
+ADDRESS_AND_NAME_FIELDS = frozenset(
+    {
+        "A",
+        "AAAA",
+        "CNAME",
+        "PTR",
+        "NS",
+        "MX",
+        "domain",
+        "pdns:A",
+        "pdns:AAAA",
+        "pdns:CNAME",
+        "subdomain",
+        "hostname",
+        "name_server",
+        "tls_san",
+    }
+)
+
+
 class ChangeKind(enum.StrEnum):
     ADDED = "added"
     REMOVED = "removed"

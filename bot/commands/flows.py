@@ -27,6 +27,7 @@ from bot.commands.grammar import (
 from bot.errors import UserInputError
 from bot.indicators import Indicator, parse_indicator
 from bot.monitoring.runner import Runner
+from bot.observations import ADDRESS_AND_NAME_FIELDS
 from bot.render.home import HomeRow, build_home_blocks
 from bot.render.investigation import build_investigation_message
 from bot.render.messages import Block, Message
@@ -46,30 +47,11 @@ from bot.render.replies import (
     build_status_message,
 )
 from bot.storage.history import HistoryStore
-from bot.storage.repository import AsyncStore, SubjectView
+from bot.storage.repository import AsyncStore, MonitorView, SubjectView
 
 # Fact fields whose values identify infrastructure: two indicators sharing one of these
 # values share infrastructure (an address, a name server, a mail host, a certificate).
-SHARED_FIELDS = frozenset(
-    {
-        "A",
-        "AAAA",
-        "CNAME",
-        "PTR",
-        "NS",
-        "MX",
-        "domain",
-        "pdns:A",
-        "pdns:AAAA",
-        "pdns:CNAME",
-        "hostname",
-        "name_server",
-        "registrant_email",
-        "cidr",
-        "tls_fingerprint",
-        "tls_san",
-    }
-)
+SHARED_FIELDS = ADDRESS_AND_NAME_FIELDS - {"subdomain"} | {"registrant_email", "cidr", "tls_fingerprint"}
 HISTORY_LIMIT = 200
 
 log = logging.getLogger(__name__)
@@ -227,14 +209,7 @@ class MonitorFlows:
     async def _history(
         self, indicator: Indicator, day: date | None, dataset: str | None, caller: Caller
     ) -> CommandResult:
-        monitor = await self.store.run(
-            self.store.store.find_monitor,
-            team_id=caller.team_id,
-            channel_id=caller.channel_id,
-            indicator=indicator.value,
-        )
-        if monitor is None:
-            raise UserInputError(f"`{indicator.value}` is not monitored in this channel.")
+        await self._monitored_here(indicator, caller)
         subject = await self._subject(indicator)
         start = end = None
         if day is not None:
@@ -348,14 +323,7 @@ class MonitorFlows:
         return CommandResult(reply, capture_baselines if has_new else None)
 
     async def _status(self, indicator: Indicator, caller: Caller) -> CommandResult:
-        monitor = await self.store.run(
-            self.store.store.find_monitor,
-            team_id=caller.team_id,
-            channel_id=caller.channel_id,
-            indicator=indicator.value,
-        )
-        if monitor is None:
-            raise UserInputError(f"`{indicator.value}` is not monitored in this channel.")
+        monitor = await self._monitored_here(indicator, caller)
         subject = await self._subject(indicator)
         views = await self._dataset_views(subject.id)
         return CommandResult(build_status_message(indicator.value, views, monitor.created_at))
@@ -369,17 +337,7 @@ class MonitorFlows:
                 raise UserInputError("This channel monitors nothing yet.")
             names = [m.indicator for m in monitors]
         else:
-            found = await self.store.run(
-                self.store.store.find_monitor,
-                team_id=caller.team_id,
-                channel_id=caller.channel_id,
-                indicator=indicator.value,
-            )
-            if found is None:
-                raise UserInputError(
-                    f"`{indicator.value}` is not monitored in this channel. "
-                    f"Add it with `/monitor {indicator.value}`."
-                )
+            await self._monitored_here(indicator, caller)
             names = [indicator.value]
 
         async def run_checks() -> list[Message]:
@@ -397,6 +355,21 @@ class MonitorFlows:
         plural = "s" * (len(names) != 1)
         reply = Message(f"Checking {len(names)} indicator{plural} now…")
         return CommandResult(reply, run_checks)
+
+    async def _monitored_here(self, indicator: Indicator, caller: Caller) -> MonitorView:
+        """The caller's channel's monitor of `indicator`, or a UserInputError saying how to add it."""
+        monitor = await self.store.run(
+            self.store.store.find_monitor,
+            team_id=caller.team_id,
+            channel_id=caller.channel_id,
+            indicator=indicator.value,
+        )
+        if monitor is None:
+            raise UserInputError(
+                f"`{indicator.value}` is not monitored in this channel. "
+                f"Add it with `/monitor {indicator.value}`."
+            )
+        return monitor
 
     async def _subject(self, indicator: Indicator) -> SubjectView:
         return await self._subject_by_value(indicator.value)

@@ -9,31 +9,12 @@ from datetime import datetime, timedelta
 
 from bot.errors import IndicatorError
 from bot.indicators import parse_indicator
-from bot.observations import Change, ChangeKind, IndicatorKind
+from bot.observations import ADDRESS_AND_NAME_FIELDS, Change, ChangeKind, IndicatorKind
 from bot.render.ids import ActionId
 from bot.render.limits import MAX_BLOCKS_MESSAGE as MAX_BLOCKS
 from bot.render.messages import Block, Message, actions, button, context, header, section
 from bot.render.mrkdwn import code, defang, escape, mention, truncate
 
-# Fields whose values are domains or IPs an analyst may want to pivot to.
-PIVOT_FIELDS = frozenset(
-    {
-        "A",
-        "AAAA",
-        "CNAME",
-        "PTR",
-        "NS",
-        "MX",
-        "domain",
-        "pdns:A",
-        "pdns:AAAA",
-        "pdns:CNAME",
-        "subdomain",
-        "hostname",
-        "name_server",
-        "tls_san",
-    }
-)
 MAX_LINES_PER_DATASET = 12
 _MINUTE = timedelta(minutes=1)
 MAX_PIVOT_BUTTONS = 10
@@ -180,7 +161,7 @@ def pivot_values(facts: Iterable[tuple[str, str]], *, exclude: str = "") -> list
     """The domains and IPs among (field, value) pairs, in order, without duplicates."""
     seen: dict[str, None] = {}
     for field, raw in facts:
-        if field not in PIVOT_FIELDS or not raw:
+        if field not in ADDRESS_AND_NAME_FIELDS or not raw:
             continue
         token = raw.split()[-1] if field == "MX" else raw
         try:

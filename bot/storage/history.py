@@ -12,8 +12,9 @@ from datetime import datetime
 from sqlalchemy import Engine, Select, func, select
 from sqlalchemy.orm import Session
 
-from bot.observations import Change, ChangeKind, IndicatorKind
+from bot.observations import Change, IndicatorKind
 from bot.storage.models import ChangeRow, Monitor, SourceFailureRow, Subject
+from bot.storage.repository import change_from_row
 
 
 @dataclass(frozen=True)
@@ -170,15 +171,5 @@ def _record(row: ChangeRow, subject: Subject) -> ChangeRecord:
         kind=IndicatorKind(subject.kind),
         batch_id=row.batch_id,
         detected_at=row.detected_at,
-        change=Change(
-            dataset=row.dataset,
-            kind=ChangeKind(row.kind),
-            field=row.field,
-            old_value=row.old_value,
-            new_value=row.new_value,
-            source=row.source,
-            first_seen=row.first_seen,
-            last_seen=row.last_seen,
-            alert=row.alerted,
-        ),
+        change=change_from_row(row),
     )

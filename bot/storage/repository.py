@@ -604,7 +604,9 @@ class Store:
                         created_at=row.created_at,
                         attempts=row.attempts,
                         changes=[
-                            _change(c) for c in changes[row.batch_id] if c.dataset in wanted and c.alerted
+                            change_from_row(c)
+                            for c in changes[row.batch_id]
+                            if c.dataset in wanted and c.alerted
                         ],
                         uncertain=uncertain,
                     )
@@ -612,42 +614,21 @@ class Store:
             return alerts
 
     def mark_delivered(self, alert_id: int, *, now: datetime, message_ts: str | None) -> None:
-        with self._sessions.begin() as session:
-            session.execute(
-                update(OutboxRow)
-                .where(OutboxRow.id == alert_id)
-                .values(
-                    delivered_at=now,
-                    message_ts=message_ts,
-                    claimed_until=None,
-                    attempts=OutboxRow.attempts + 1,
-                )
-            )
+        self._finish_attempt(alert_id, delivered_at=now, message_ts=message_ts)
 
     def mark_failed(self, alert_id: int, *, error: str, retry_at: datetime) -> None:
-        with self._sessions.begin() as session:
-            session.execute(
-                update(OutboxRow)
-                .where(OutboxRow.id == alert_id)
-                .values(
-                    last_error=error[:2000],
-                    next_attempt_at=retry_at,
-                    claimed_until=None,
-                    attempts=OutboxRow.attempts + 1,
-                )
-            )
+        self._finish_attempt(alert_id, last_error=error[:2000], next_attempt_at=retry_at)
 
     def mark_abandoned(self, alert_id: int, *, error: str, now: datetime) -> None:
+        self._finish_attempt(alert_id, last_error=error[:2000], abandoned_at=now)
+
+    def _finish_attempt(self, alert_id: int, **values: object) -> None:
+        """Record how a delivery attempt ended and release the alert's lease."""
         with self._sessions.begin() as session:
             session.execute(
                 update(OutboxRow)
                 .where(OutboxRow.id == alert_id)
-                .values(
-                    last_error=error[:2000],
-                    abandoned_at=now,
-                    claimed_until=None,
-                    attempts=OutboxRow.attempts + 1,
-                )
+                .values(claimed_until=None, attempts=OutboxRow.attempts + 1, **values)
             )
 
     def undelivered_count(self) -> int:
@@ -712,7 +693,7 @@ def _change_row(subject_id: int, batch_id: str, change: Change, now: datetime) -
     )
 
 
-def _change(row: ChangeRow) -> Change:
+def change_from_row(row: ChangeRow) -> Change:
     return Change(
         dataset=row.dataset,
         kind=ChangeKind(row.kind),

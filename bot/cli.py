@@ -22,6 +22,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub.add_parser("serve", help="run the Slack bot (HTTP or Socket Mode)")
     check = sub.add_parser("check", help="check one indicator now and print what was seen")
     check.add_argument("indicator")
+    sub.add_parser(
+        "digest",
+        help="post the daily digests that are due (to Slack with SLACK_BOT_TOKEN, else print them)",
+    )
     sub.add_parser("migrate", help="create or upgrade the database schema")
     sub.add_parser("config", help="print the settings in effect (secrets masked)")
     args = parser.parse_args(argv)
@@ -44,6 +48,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if command == "check":
             return asyncio.run(_check(settings, args.indicator))
+        if command == "digest":
+            return asyncio.run(_digest(settings))
         if command == "serve":
             return _serve(settings)
         return asyncio.run(_console(settings))
@@ -96,6 +102,32 @@ async def _check(settings: Settings, text: str) -> int:
         return 0
     finally:
         await services.aclose()
+
+
+async def _digest(settings: Settings) -> int:
+    """The scheduler's digest job, once: for operators who run digests from cron. Claims
+    make it safe beside running `watchpost serve` processes (each digest posts once)."""
+    from bot.composition import build_services
+    from bot.console import ConsoleTransport
+    from bot.delivery import Transport
+    from bot.slack_transport import SlackTransport, build_web_client
+
+    transport: Transport = (
+        SlackTransport(build_web_client(settings))
+        if settings.slack_bot_token
+        else ConsoleTransport(sys.stdout)
+    )
+    services = build_services(settings, transport)
+    try:
+        report = await services.digests.run_due()
+    finally:
+        await services.aclose()
+    for outcome in ("posted", "skipped", "retried", "failed"):
+        for channel, day in getattr(report, outcome):
+            print(f"{outcome}: {channel} {day.isoformat()}")
+    if not any((report.posted, report.skipped, report.retried, report.failed)):
+        print("no digest is due")
+    return 1 if report.failed or report.retried else 0
 
 
 def _serve(settings: Settings) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+from bot.observations import IndicatorKind
 from tests.e2e.environment import REPO, WATCHPOST, offline_env
 from tests.fakes.dns_server import FakeDnsServer
 
@@ -40,3 +41,33 @@ def test_bad_configuration_is_named(dns_server: FakeDnsServer, tmp_path: Path) -
     result = run(["check", "evil-infra.com"], env)
     assert result.returncode == 2
     assert "WATCHPOST_CHECK_INTERVAL must be a whole number" in result.stderr
+
+
+def test_digest_command_posts_what_is_due_once(dns_server: FakeDnsServer, tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from bot.storage.engine import create_database_engine, migrate
+    from bot.storage.repository import Store
+    from tests.integration.test_storage import record, resolutions
+
+    url = f"sqlite:///{tmp_path / 'digest.db'}"
+    engine = create_database_engine(url)
+    migrate(engine)
+    store = Store(engine)
+    now = datetime.now(UTC)
+    subject_id = store.add_monitors(
+        team_id="T1",
+        channel_id="C1",
+        user_id="U1",
+        indicators=[("98.126.38.107", IndicatorKind.IP)],
+        now=now - timedelta(days=3),
+    )[0].subject_id
+    record(store, subject_id, now - timedelta(days=3), resolutions("old-site.com"))
+    record(store, subject_id, now - timedelta(hours=30), resolutions("old-site.com", "www.interfaxru.com"))
+    engine.dispose()
+    env = offline_env(dns_server, url)
+    first = run(["digest"], env)
+    assert first.returncode == 0, first.stderr
+    assert "posted: C1" in first.stdout and "www.interfaxru.com" in first.stdout
+    second = run(["digest"], env)
+    assert second.returncode == 0 and "posted" not in second.stdout  # each day's digest posts once

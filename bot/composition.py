@@ -6,21 +6,25 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from bot.commands.access import AccessPolicy, CommandRateLimiter
 from bot.commands.flows import MonitorFlows
 from bot.config import Settings
 from bot.delivery import OutboxWorker, Transport
 from bot.digests import DigestService
 from bot.mail import SmtpMailer
+from bot.metrics import Metrics
 from bot.monitoring.datasets import build_datasets
 from bot.monitoring.datasets.base import Dataset
-from bot.monitoring.dns import ResolverDnsClient
+from bot.monitoring.dns_mux import MultiplexedDnsClient
 from bot.monitoring.noise import summarise_same_asn_churn
 from bot.monitoring.runner import Runner, utc_now
 from bot.monitoring.scheduler import CheckDispatcher
+from bot.storage.alerts import AlertStore
 from bot.storage.digests import DigestStore
 from bot.storage.engine import create_database_engine, migrate
 from bot.storage.history import HistoryStore
-from bot.storage.repository import AsyncStore, Store
+from bot.storage.repository import AsyncStore, Store, WebhookRouting
+from bot.webhooks import WebhookTargets, WebhookWorker
 
 
 @dataclass
@@ -34,9 +38,21 @@ class Services:
     outbox: OutboxWorker
     digests: DigestService
     transport: Transport
+    alerts: AlertStore
+    metrics: Metrics
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    webhooks: WebhookWorker | None = None  # None: no webhook configured
+    slack_team_id: str | None = None  # the bot's workspace, once Slack said (auth.test)
+
+    async def backlog(self) -> dict[str, int]:
+        """Undelivered alerts per queue, for /metrics."""
+        counts = {"slack": await self.store.run(self.store.store.undelivered_count)}
+        if self.webhooks is not None:
+            counts["webhook"] = await self.store.run(self.alerts.webhook_backlog)
+        return counts
 
     async def aclose(self) -> None:
+        self.dispatcher.close()
         await self.dispatcher.drain()
         for close in self.closers:
             await close()
@@ -50,20 +66,28 @@ def build_services(
     *,
     clock: Callable[[], datetime] = utc_now,
     datasets: list[Dataset] | None = None,
+    metrics: Metrics | None = None,
 ) -> Services:
     """Everything the bot runs on, wired; the schema is migrated before anything reads it."""
     engine = create_database_engine(settings.database_url)
     migrate(engine)
-    store = AsyncStore(Store(engine))
+    metrics = metrics if metrics is not None else Metrics()
+    webhook_channels = dict((channel, url.reveal()) for channel, url in settings.webhook_urls)
+    routing = None
+    if settings.webhook_url or webhook_channels:
+        routing = WebhookRouting(bool(settings.webhook_url), frozenset(webhook_channels))
+    store = AsyncStore(Store(engine, webhooks=routing))
+    alerts = AlertStore(engine)
     closers: list[Callable[[], Awaitable[None]]] = []
     if datasets is None:
-        dns = ResolverDnsClient(settings.dns_nameservers, timeout=settings.dns_timeout)
+        # Long-lived multiplexed UDP sockets, no cache (bot/monitoring/dns_mux.py).
+        dns = MultiplexedDnsClient(settings.dns_nameservers, timeout=settings.dns_timeout)
 
         async def observed(ip: str) -> list[tuple[str, str, datetime]]:
             return await store.run(store.store.domains_resolving_to, ip)
 
         registry = build_datasets(settings, dns, observed=observed)
-        datasets, closers = registry.datasets, registry.closers
+        datasets, closers = registry.datasets, [*registry.closers, dns.aclose]
     runner = Runner(
         datasets,
         store,
@@ -71,6 +95,7 @@ def build_services(
         interval=timedelta(seconds=settings.check_interval),
         concurrency=settings.check_concurrency,
         policy=summarise_same_asn_churn if settings.summarise_same_asn else None,
+        metrics=metrics,
     )
     digests = DigestService(
         store,
@@ -80,16 +105,35 @@ def build_services(
         settings=settings,
         clock=clock,
         mailer=SmtpMailer.from_settings(settings) if settings.digest_email else None,
+        metrics=metrics,
     )
+    webhooks = None
+    if routing is not None:
+        targets = WebhookTargets(settings.webhook_url.reveal(), webhook_channels)
+        webhooks = WebhookWorker(
+            store, alerts, targets, settings.webhook_secret.reveal(), clock=clock, metrics=metrics
+        )
+        closers.append(webhooks.aclose)
     return Services(
         settings=settings,
         store=store,
         datasets=datasets,
         runner=runner,
-        flows=MonitorFlows(store, runner, clock=clock, timezone=settings.timezone, digests=digests),
+        flows=MonitorFlows(
+            store,
+            runner,
+            clock=clock,
+            timezone=settings.timezone,
+            digests=digests,
+            access=AccessPolicy(settings.admins, settings.channel_quota),
+            rate_limit=CommandRateLimiter(settings.command_rate) if settings.command_rate else None,
+        ),
         dispatcher=CheckDispatcher(runner),
-        outbox=OutboxWorker(store, transport, clock=clock),
+        outbox=OutboxWorker(store, transport, clock=clock, metrics=metrics),
         digests=digests,
         transport=transport,
+        alerts=alerts,
+        metrics=metrics,
         closers=closers,
+        webhooks=webhooks,
     )

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import time
 from typing import NamedTuple
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.errors import ConfigError
@@ -42,6 +43,19 @@ class Secret:
 
     def __hash__(self) -> int:
         return hash(self._value)
+
+
+class ApiToken(Secret):
+    """A bearer token for /api/v1 with the name it is known by (`api:<name>` in records)."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str, value: str) -> None:
+        super().__init__(value)
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"ApiToken({self.name!r}, '********')"
 
 
 @dataclass(frozen=True)
@@ -98,7 +112,11 @@ class Settings:
     check_concurrency: int = 50
     digest_time: time = time(9, 0)
     timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
-    api_tokens: tuple[Secret, ...] = ()
+    api_tokens: tuple[ApiToken, ...] = ()
+    api_rate_limit: int = 600  # requests per minute per token
+    webhook_url: Secret = field(default_factory=lambda: Secret(""))
+    webhook_urls: tuple[tuple[str, Secret], ...] = ()  # (channel id, URL)
+    webhook_secret: Secret = field(default_factory=lambda: Secret(""))
     active_probes: bool = False
     summarise_same_asn: bool = False
     log_level: str = "INFO"
@@ -109,6 +127,10 @@ class Settings:
     smtp_starttls: bool = True
     digest_email_from: str = ""
     digest_email_to: tuple[str, ...] = ()
+    admins: frozenset[str] = frozenset()
+    channel_quota: int = 1000
+    command_rate: int = 30
+    source_timeout: float | None = None
 
     @property
     def digest_email(self) -> bool:
@@ -161,6 +183,18 @@ class Settings:
         except ValueError:
             raise ConfigError("WATCHPOST_DNS_TIMEOUT must be a number of seconds") from None
         email = _email_settings(env)
+        admins = frozenset(item.strip() for item in get("WATCHPOST_ADMINS", "").split(",") if item.strip())
+        for admin in sorted(admins):
+            if not _SLACK_USER_ID.fullmatch(admin):
+                raise ConfigError(f"WATCHPOST_ADMINS: not a Slack user id (U… or W…): {admin[:40]!r}")
+        source_timeout_raw = get("WATCHPOST_SOURCE_TIMEOUT", "").strip()
+        try:
+            source_timeout = float(source_timeout_raw) if source_timeout_raw else None
+        except ValueError:
+            raise ConfigError("WATCHPOST_SOURCE_TIMEOUT must be a number of seconds") from None
+        if source_timeout is not None and not 0 < source_timeout <= 600:
+            raise ConfigError("WATCHPOST_SOURCE_TIMEOUT must be more than 0 and at most 600 seconds")
+        webhooks = _webhook_settings(env)
         smtp_port = number("WATCHPOST_SMTP_PORT", defaults.smtp_port, 1)
         if smtp_port > 65535:
             raise ConfigError(f"WATCHPOST_SMTP_PORT must be at most 65535, got {smtp_port}")
@@ -188,9 +222,11 @@ class Settings:
             check_concurrency=number("WATCHPOST_CHECK_CONCURRENCY", defaults.check_concurrency, 1),
             digest_time=time(int(match.group(1)), int(match.group(2))),
             timezone=timezone,
-            api_tokens=tuple(
-                Secret(token.strip()) for token in get("WATCHPOST_API_TOKENS", "").split(",") if token.strip()
-            ),
+            api_tokens=_api_tokens(get("WATCHPOST_API_TOKENS", "")),
+            api_rate_limit=number("WATCHPOST_API_RATE_LIMIT", defaults.api_rate_limit, 1),
+            webhook_url=webhooks.url,
+            webhook_urls=webhooks.per_channel,
+            webhook_secret=webhooks.secret,
             active_probes=_flag(get("WATCHPOST_ACTIVE_PROBES", "")),
             summarise_same_asn=_flag(get("WATCHPOST_SUMMARISE_SAME_ASN", "")),
             log_level=get("WATCHPOST_LOG_LEVEL", "INFO").strip().upper() or "INFO",
@@ -201,11 +237,21 @@ class Settings:
             smtp_starttls=email.starttls,
             digest_email_from=email.sender,
             digest_email_to=email.recipients,
+            admins=admins,
+            channel_quota=number("WATCHPOST_CHANNEL_QUOTA", defaults.channel_quota, 1),
+            command_rate=number("WATCHPOST_COMMAND_RATE", defaults.command_rate, 0),
+            source_timeout=source_timeout,
         )
 
     def describe(self) -> dict[str, str]:
-        """Every setting as text, secrets masked: safe to log or print."""
-        return {item.name: str(getattr(self, item.name)) for item in fields(self)}
+        """Every setting as text, secrets masked: safe to log or print. A password written
+        into a URL (`postgresql://user:password@db/…`) is a secret too."""
+        shown = {item.name: str(getattr(self, item.name)) for item in fields(self)}
+        for name in _URL_SETTINGS:
+            password = _url_password(shown[name])
+            if password:
+                shown[name] = shown[name].replace(f":{password}@", ":********@", 1)
+        return shown
 
     def secrets(self) -> list[str]:
         """The secret values themselves, for the log filter that scrubs them."""
@@ -215,7 +261,70 @@ class Settings:
             if isinstance(value := getattr(self, item.name), Secret) and value
         ]
         found.extend(token.reveal() for token in self.api_tokens)
+        found.extend(p for name in _URL_SETTINGS if (p := _url_password(getattr(self, name))))
+        found.extend(url.reveal() for _, url in self.webhook_urls)
         return found
+
+
+_TOKEN_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,27}")
+
+
+def _api_tokens(raw: str) -> tuple[ApiToken, ...]:
+    """`name=token` or bare `token` items, comma-separated; a bare one is named `tokenN`
+    after its position. A token that itself contains `=` must be given with a name."""
+    tokens: list[ApiToken] = []
+    for position, item in enumerate((i.strip() for i in raw.split(",") if i.strip()), start=1):
+        name, sep, value = item.partition("=")
+        if not sep or not _TOKEN_NAME.fullmatch(name) or not value or value.startswith("="):
+            name, value = f"token{position}", item  # bare (base64 padding is not a name)
+        value = value.strip()
+        if not value:
+            raise ConfigError(f"WATCHPOST_API_TOKENS: the token named {name!r} is empty")
+        if any(t.name == name for t in tokens):
+            raise ConfigError(f"WATCHPOST_API_TOKENS: the name {name!r} is used twice")
+        tokens.append(ApiToken(name, value))
+    return tuple(tokens)
+
+
+class _WebhookSettings(NamedTuple):
+    url: Secret
+    per_channel: tuple[tuple[str, Secret], ...]
+    secret: Secret
+
+
+def _webhook_settings(env: Mapping[str, str]) -> _WebhookSettings:
+    """WATCHPOST_WEBHOOK_URL (every alert), WATCHPOST_WEBHOOK_URLS (`CHANNEL=URL,...`: a
+    channel's alerts) and the WATCHPOST_WEBHOOK_SECRET that signs them."""
+    url = env.get("WATCHPOST_WEBHOOK_URL", "").strip()
+    if url:
+        _check_webhook_url("WATCHPOST_WEBHOOK_URL", url)
+    per_channel: list[tuple[str, Secret]] = []
+    for item in (i.strip() for i in env.get("WATCHPOST_WEBHOOK_URLS", "").split(",") if i.strip()):
+        channel, sep, channel_url = item.partition("=")
+        channel, channel_url = channel.strip(), channel_url.strip()
+        if not sep or not re.fullmatch(r"[A-Z0-9]{2,32}", channel):
+            raise ConfigError(
+                "WATCHPOST_WEBHOOK_URLS: items must be CHANNEL_ID=URL (e.g. C0123ABC=https://…)"
+            )
+        if any(c == channel for c, _ in per_channel):
+            raise ConfigError(f"WATCHPOST_WEBHOOK_URLS: channel {channel} is listed twice")
+        _check_webhook_url("WATCHPOST_WEBHOOK_URLS", channel_url)
+        per_channel.append((channel, Secret(channel_url)))
+    secret = env.get("WATCHPOST_WEBHOOK_SECRET", "").strip()
+    if (url or per_channel) and len(secret) < 16:
+        raise ConfigError(
+            "WATCHPOST_WEBHOOK_SECRET must be set (at least 16 characters) when webhooks are configured"
+        )
+    return _WebhookSettings(Secret(url), tuple(per_channel), Secret(secret))
+
+
+def _check_webhook_url(name: str, url: str) -> None:
+    # The URL itself may carry a token: errors name the problem, never the URL.
+    parsed = urlsplit(url)
+    if parsed.scheme not in {"http", "https"} or not parsed.hostname:
+        raise ConfigError(f"{name}: a webhook URL must be http:// or https:// with a host")
+    if parsed.username or parsed.password:
+        raise ConfigError(f"{name}: a webhook URL must not carry a user name or password")
 
 
 class _EmailSettings(NamedTuple):
@@ -262,6 +371,28 @@ def _email_settings(env: Mapping[str, str]) -> _EmailSettings:
         )
     return _EmailSettings(host, user, Secret(password), starttls, sender, recipients)
 
+
+# Settings holding a URL, which may carry a password (`scheme://user:password@host/`).
+_URL_SETTINGS = (
+    "database_url",
+    "slack_api_url",
+    "mnemonic_url",
+    "circl_url",
+    "virustotal_url",
+    "rdap_url",
+    "crtsh_url",
+    "internetdb_url",
+)
+
+
+def _url_password(url: str) -> str:
+    try:
+        return urlsplit(url).password or ""
+    except ValueError:
+        return ""
+
+
+_SLACK_USER_ID = re.compile(r"[UW][A-Z0-9]{2,31}")
 
 # One address, no display name: nothing that could smuggle a header or a second recipient.
 _EMAIL = re.compile(r"[^@\s,;<>\"]+@[^@\s,;<>\"]+")

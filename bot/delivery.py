@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
+from bot.metrics import Metrics
 from bot.render.alerts import build_alert_message
 from bot.render.messages import Message
 from bot.storage.repository import AsyncStore, PendingAlert
@@ -73,14 +74,23 @@ class OutboxWorker:
         *,
         clock: Callable[[], datetime],
         lease: timedelta = timedelta(seconds=60),
+        metrics: Metrics | None = None,
     ) -> None:
         self.store = store
         self.transport = transport
+        self.metrics = metrics
         self.clock = clock
         self.lease = lease
+        # Alerts Slack took whose delivery the database did not record (it failed right
+        # after the post): recorded first thing next tick, so they are neither sent again
+        # nor left to the lease and the channel-history lookup.
+        self._unrecorded: dict[int, str] = {}
 
     async def deliver_due(self, *, limit: int = 100) -> DeliveryReport:
         """One tick: the oldest due alert of each channel, each sent once."""
+        for alert_id, ts in list(self._unrecorded.items()):
+            await self.store.run(self.store.store.mark_delivered, alert_id, now=self.clock(), message_ts=ts)
+            del self._unrecorded[alert_id]
         alerts = await self.store.run(
             self.store.store.claim_alerts, now=self.clock(), lease=self.lease, limit=limit
         )
@@ -107,12 +117,12 @@ class OutboxWorker:
                     log.info(
                         "alert %s is already in %s (%s): not sent again", alert.id, alert.channel_id, found
                     )
-                    await self.store.run(
-                        self.store.store.mark_delivered, alert.id, now=self.clock(), message_ts=found
-                    )
+                    await self._record_delivered(alert, found)
                     return True
             ts = await self.transport.post(alert.channel_id, message)
         except DeliveryError as exc:
+            if self.metrics is not None:
+                self.metrics.alert_failures.labels(str(exc.permanent).lower()).inc()
             if exc.permanent:
                 log.error("alert %s to %s abandoned: %s", alert.id, alert.channel_id, exc)
                 await self.store.run(
@@ -131,7 +141,9 @@ class OutboxWorker:
                     self.store.store.mark_failed, alert.id, error=str(exc), retry_at=retry_at
                 )
             return False
-        await self.store.run(self.store.store.mark_delivered, alert.id, now=self.clock(), message_ts=ts)
+        await self._record_delivered(alert, ts)
+        if self.metrics is not None:
+            self.metrics.alerts_posted.inc()
         # The long list goes in the thread after the alert is on record: a failure here
         # loses detail that the digest and history still hold, never the alert itself.
         for reply in message.thread_messages:
@@ -141,3 +153,15 @@ class OutboxWorker:
                 log.warning("thread reply of alert %s failed: %s", alert.id, exc)
                 break
         return True
+
+    async def _record_delivered(self, alert: PendingAlert, ts: str) -> None:
+        try:
+            await self.store.run(self.store.store.mark_delivered, alert.id, now=self.clock(), message_ts=ts)
+        except Exception as exc:
+            log.warning(
+                "alert %s is in %s but its delivery was not recorded (%s); recording it next tick",
+                alert.id,
+                alert.channel_id,
+                exc.__class__.__name__,
+            )
+            self._unrecorded[alert.id] = ts

@@ -37,6 +37,7 @@ from bot.config import Settings
 from bot.delivery import DeliveryError, Transport
 from bot.errors import UserInputError
 from bot.mail import Mailer, compose_email
+from bot.metrics import Metrics
 from bot.monitoring.digest import (
     CsvFile,
     Digest,
@@ -89,8 +90,10 @@ class DigestService:
         catch_up_days: int = 7,
         max_attempts: int = 24,
         channel_concurrency: int = 4,
+        metrics: Metrics | None = None,
     ) -> None:
         self.pool = pool
+        self.metrics = metrics
         self.history = history
         self.runs = runs
         self.transport = transport
@@ -113,6 +116,10 @@ class DigestService:
         async with self._running:  # the cron and the catch-up job may meet: one after the other
             channels = await self.pool.run(self.runs.channels)
             await asyncio.gather(*(self._run_channel(channel, report) for channel in channels))
+        if self.metrics is not None:
+            for outcome in ("posted", "skipped", "failed", "retried"):
+                if done := len(getattr(report, outcome)):
+                    self.metrics.digest_runs.labels(outcome).inc(done)
         return report
 
     def due_days(self, channel: DigestChannel, now: datetime) -> list[date]:

@@ -2,7 +2,8 @@
 
 WatchpostError
 ├── UserInputError   shown to the user (ephemeral in Slack); nothing was changed
-│   └── IndicatorError  an indicator could not be parsed or is not monitorable
+│   ├── IndicatorError  an indicator could not be parsed or is not monitorable
+│   └── NotPermitted    the monitor is someone else's (its creator or an admin may change it)
 ├── SourceError      a data source failed; never becomes a change
 └── ConfigError      the operator's configuration is wrong; the bot does not start
 """
@@ -37,3 +38,11 @@ class SourceError(WatchpostError):
 
 class ConfigError(WatchpostError):
     """Invalid operator configuration (environment variables)."""
+
+
+class NotPermitted(UserInputError):
+    """The user may not change these monitors: `owners` maps each indicator to who added it."""
+
+    def __init__(self, owners: dict[str, str]) -> None:
+        super().__init__("Only whoever added a monitor, or a Watchpost admin, may change it.")
+        self.owners = owners

@@ -36,6 +36,7 @@ from bot.observations import IndicatorKind
 __all__ = [
     "MAX_INDICATORS_PER_COMMAND",
     "Indicator",
+    "escape_in_code",
     "parse_indicator",
     "parse_indicators",
     "refang",
@@ -162,6 +163,12 @@ def parse_indicators(text: str, *, limit: int = MAX_INDICATORS_PER_COMMAND) -> l
     tokens = [token for token in _SEPARATORS.split(text) if token]
     if not tokens:
         raise IndicatorError(_EMPTY_MESSAGE)
+    distinct = len(set(tokens))
+    if distinct > limit * 4:  # refused before parsing: a huge paste costs no parsing time
+        raise IndicatorError(
+            f"Too many indicators: at most {limit} indicators per command, and {distinct:,} were given. "
+            "Split them over several commands; nothing was changed."
+        )
     found: dict[Indicator, None] = {}
     problems: dict[str, str] = {}
     for token in tokens:
@@ -480,7 +487,8 @@ def _ascii_label(label: str) -> str:
     if label.isascii():
         for char in label:
             if not _ASCII_LABEL_CHAR.fullmatch(char):
-                raise _Rejected(f"contains `{_escape(char)}`, which is not allowed in domain names")
+                shown = escape_in_code(char)
+                raise _Rejected(f"contains `{shown}`, which is not allowed in domain names")
         if label.startswith("-") or label.endswith("-"):
             raise _Rejected("has a label that starts or ends with a hyphen")
         if len(label) > 63:
@@ -545,11 +553,12 @@ def _shown(token: str) -> str:
     defanged = _LINKABLE_SCHEME.sub(lambda m: _DEFANGED_SCHEMES[m.group(1).lower()], cut)
     defanged = defanged.replace(".", "[.]")
     ellipsis = "…" if len(text) > _SHOWN_CHARS else ""
-    return f"`{_escape(defanged)}{ellipsis}`"
+    return f"`{escape_in_code(defanged)}{ellipsis}`"
 
 
-def _escape(text: str) -> str:
-    """Escape for Slack mrkdwn inside backticks; non-printable characters become `\\u202e`."""
+def escape_in_code(text: str) -> str:
+    """Untrusted text for inside backticks in Slack mrkdwn: `&`, `<`, `>` escaped, a
+    backtick made a quote, and non-printable characters written out (`\\u202e`)."""
     return "".join(
         _MRKDWN_ESCAPES.get(char)
         or (char if char.isprintable() else char.encode("unicode_escape").decode("ascii"))

@@ -74,6 +74,24 @@ class Observation:
         return cls(dataset, frozenset(), frozenset(), (SourceFailure(source, message),))
 
 
+# The longest value kept: a longer one (a hostile WHOIS field, a giant TXT record) is cut
+# here, so no source can bloat the database or an alert with one value.
+MAX_VALUE_CHARS = 4096
+
+
+def bounded(observation: Observation) -> Observation:
+    """The observation with every value cut to MAX_VALUE_CHARS (the cut marked with …)."""
+    if all(len(fact.value) <= MAX_VALUE_CHARS for fact in observation.facts):
+        return observation
+    facts = frozenset(
+        fact
+        if len(fact.value) <= MAX_VALUE_CHARS
+        else dataclasses.replace(fact, value=fact.value[: MAX_VALUE_CHARS - 1] + "…")
+        for fact in observation.facts
+    )
+    return dataclasses.replace(observation, facts=facts)
+
+
 # Fields whose values are domains or IP addresses: new ones are worth a pivot, and two
 # indicators holding the same value share infrastructure.
 ADDRESS_AND_NAME_FIELDS = frozenset(

@@ -8,30 +8,71 @@ import asyncio
 import logging
 import signal
 from contextlib import suppress
+from urllib.parse import parse_qs
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest as BoltRequest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.api.app import mount_api
 from bot.app import create_app
 from bot.composition import Services, build_services
 from bot.config import Settings
+from bot.metrics import CONTENT_TYPE, Metrics
 from bot.monitoring.scheduler import build_scheduler
+from bot.signatures import SlackSignatureVerifier, Verdict
 from bot.slack_transport import SlackTransport, build_web_client, delivery_error
 
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
+# Slash commands whose listeners ack with an empty body before doing anything.
+FAST_ACK_COMMANDS = frozenset({"/monitor", "/unmonitor"})
+
+
+def _slash_command(body: bytes) -> str | None:
+    """The `command` of a form-encoded slash command request, else None."""
+    if b"command=" not in body:
+        return None
+    values = parse_qs(body.decode("utf-8", errors="replace")).get("command")
+    return values[0] if values else None
+
+
+async def _dispatch_logged(app: AsyncApp, request: BoltRequest) -> None:
+    try:
+        response = await app.async_dispatch(request)
+    except Exception:
+        log.exception("slash command failed after its ack")
+        return
+    if response.status != 200:
+        log.warning("slash command answered %s after its ack", response.status)
 
 
 def build_web_app(app: AsyncApp | None, services: Services) -> web.Application:
     """/healthz, and /slack/events when `app` is given (HTTP mode)."""
     web_app = web.Application()
 
+    verifier = SlackSignatureVerifier(services.settings.slack_signing_secret.reveal())
+    behind: set[asyncio.Task[None]] = set()  # commands acked, still being dispatched
+
     async def handle_slack_request(request: web.Request) -> web.Response:
         assert app is not None
+        verdict = verifier.verify(await request.read(), request.headers)
+        if verdict is Verdict.REPLAYED and "X-Slack-Retry-Num" in request.headers:
+            return web.Response(status=200)  # Slack retrying what was already served
+        if verdict is not Verdict.VALID:
+            return web.json_response({"error": "invalid request"}, status=401)
+        if _slash_command(await request.read()) in FAST_ACK_COMMANDS:
+            # Their ack is empty and comes before any work: answer Slack now and let Bolt
+            # run the command behind it, so a busy event loop (a check cycle, fifty other
+            # commands' work) never keeps Slack waiting.
+            task = asyncio.create_task(_dispatch_logged(app, await to_bolt_request(request)))
+            behind.add(task)
+            task.add_done_callback(behind.discard)
+            return web.Response(status=200)
         response = await app.async_dispatch(await to_bolt_request(request))
         return await to_aiohttp_response(response)
 
@@ -44,15 +85,25 @@ def build_web_app(app: AsyncApp | None, services: Services) -> web.Application:
             )
         return web.json_response({"ok": True, "undelivered_alerts": pending})
 
+    async def handle_metrics_request(request: web.Request) -> web.Response:
+        try:
+            for queue, count in (await services.backlog()).items():
+                services.metrics.outbox_backlog.labels(queue).set(count)
+        except Exception as exc:  # the database is away: the rest still tells the story
+            log.warning("metrics: backlog unknown (%s)", exc.__class__.__name__)
+        return web.Response(body=services.metrics.render(), headers={"Content-Type": CONTENT_TYPE})
+
     if app is not None:
         web_app.router.add_post(EVENTS_PATH, handle_slack_request)
     web_app.router.add_get("/healthz", handle_health_request)
+    web_app.router.add_get("/metrics", handle_metrics_request)
+    mount_api(web_app, services)
     return web_app
 
 
-async def check_token(client: AsyncWebClient) -> bool:
+async def check_token(client: AsyncWebClient, services: Services | None = None) -> bool:
     """False if Slack says the token is bad; Slack being unreachable is not fatal (the
-    outbox holds alerts until it answers)."""
+    outbox holds alerts until it answers). Tells `services` the bot's workspace."""
     try:
         identity = await client.auth_test()
     except SlackApiError as exc:
@@ -66,17 +117,20 @@ async def check_token(client: AsyncWebClient) -> bool:
         log.warning("Slack unreachable at start (%s); starting anyway", delivery_error(exc))
         return True
     log.info("connected to Slack as %s in team %s", identity.get("user_id"), identity.get("team_id"))
+    if services is not None and identity.get("team_id"):
+        services.slack_team_id = str(identity["team_id"])
     return True
 
 
 async def serve(settings: Settings) -> int:
     client = build_web_client(settings)
-    services = build_services(settings, SlackTransport(client))
+    metrics = Metrics()
+    services = build_services(settings, SlackTransport(client, metrics=metrics), metrics=metrics)
     runner: web.AppRunner | None = None
     socket_mode = None
     scheduler = None
     try:
-        if not await check_token(client):
+        if not await check_token(client, services):
             return 2
         app = create_app(settings, services, client=client)
         use_socket_mode = bool(settings.slack_app_token)
@@ -90,8 +144,11 @@ async def serve(settings: Settings) -> int:
             await socket_mode.connect_async()  # type: ignore[no-untyped-call]
             log.info("Socket Mode connected; /healthz on port %s", settings.port)
         else:
-            log.info("listening on port %s: %s and /healthz", settings.port, EVENTS_PATH)
-        scheduler = build_scheduler(services.dispatcher, services.outbox, digests=services.digests)
+            api = ", /api/v1" if settings.api_tokens else ""
+            log.info("listening on port %s: %s, /healthz, /metrics%s", settings.port, EVENTS_PATH, api)
+        scheduler = build_scheduler(
+            services.dispatcher, services.outbox, digests=services.digests, webhooks=services.webhooks
+        )
         scheduler.start()
         await _until_stopped()
         log.info("stopping")

@@ -23,6 +23,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
 from bot.delivery import DeliveryError
+from bot.metrics import Metrics
 from bot.render.messages import Message
 
 log = logging.getLogger(__name__)
@@ -127,14 +128,33 @@ def delivery_error(exc: Exception) -> DeliveryError:
     return DeliveryError(f"unexpected failure ({exc.__class__.__name__})")
 
 
+def slack_error_code(exc: Exception) -> str:
+    """Slack's error code (`ratelimited`, `channel_not_found`), `http_<status>` when the
+    answer had none, `unreachable` when there was no answer."""
+    if isinstance(exc, SlackApiError):
+        response = exc.response
+        data = getattr(response, "data", None)
+        code = data.get("error") if isinstance(data, dict) else None
+        status = getattr(response, "status_code", None) or getattr(response, "status", 0)
+        return str(code) if code else f"http_{status}"
+    return "unreachable"
+
+
 _FAILURES = (SlackApiError, SlackClientError, aiohttp.ClientError, OSError, asyncio.TimeoutError)
 
 
 class SlackTransport:
     """Transport and MessageFinder over the Web API."""
 
-    def __init__(self, client: AsyncWebClient) -> None:
+    def __init__(self, client: AsyncWebClient, *, metrics: Metrics | None = None) -> None:
         self.client = client
+        self.metrics = metrics
+
+    def _failed(self, exc: Exception) -> DeliveryError:
+        """`exc` as a DeliveryError, counted for /metrics by Slack's error code."""
+        if self.metrics is not None:
+            self.metrics.slack_error(slack_error_code(exc))
+        return delivery_error(exc)
 
     async def post(self, channel_id: str, message: Message, *, thread_ts: str | None = None) -> str:
         arguments: dict[str, Any] = {
@@ -152,7 +172,7 @@ class SlackTransport:
         try:
             response = await self.client.chat_postMessage(**arguments)
         except _FAILURES as exc:
-            raise delivery_error(exc) from exc
+            raise self._failed(exc) from exc
         return str(response["ts"])
 
     async def upload_file(
@@ -164,7 +184,7 @@ class SlackTransport:
                 channel=channel_id, thread_ts=thread_ts, filename=filename, content=content, title=title
             )
         except _FAILURES as exc:
-            raise delivery_error(exc) from exc
+            raise self._failed(exc) from exc
 
     async def find_posted(self, channel_id: str, metadata: dict[str, Any], *, since: datetime) -> str | None:
         """Search the channel's history since `since` for a message with this metadata.
@@ -179,13 +199,13 @@ class SlackTransport:
                     channel=channel_id, oldest=oldest, limit=200, include_all_metadata=True, cursor=cursor
                 )
             except SlackApiError as exc:
-                error = delivery_error(exc)
+                error = self._failed(exc)
                 if error.permanent:
                     log.warning("cannot read %s to avoid a duplicate alert: %s", channel_id, error)
                     return None
                 raise error from exc
             except _FAILURES as exc:
-                raise delivery_error(exc) from exc
+                raise self._failed(exc) from exc
             for found in page.get("messages") or []:
                 if found.get("metadata") == metadata:
                     return str(found["ts"])

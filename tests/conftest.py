@@ -8,4 +8,7 @@ pytest_plugins: list[str] = [
     "tests.fakes.transport",
     "tests.fakes.smtp_server",
     "tests.fakes.slack_api",
+    "tests.faults.figures",
+    "tests.fakes.api",
+    "tests.fakes.webhook_receiver",
 ]

@@ -33,6 +33,10 @@ def register(app: AsyncApp, services: Services) -> None:
 
     async def handle_investigate_action(body: dict[str, Any], respond: AsyncRespond) -> None:
         """The investigation goes in the clicked message's thread, for the whole channel."""
+        refusal = flows.throttled(caller_of(body))  # an investigation asks every source
+        if refusal is not None:
+            await respond_with(respond, refusal)
+            return
         value = action_value(body)
         channel_id, thread_ts = channel_of(body), thread_of(body)
         await respond_with(respond, build_notice_message(f"Investigating {value}… (results in the thread)"))

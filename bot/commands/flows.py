@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import uuid
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Protocol
 
+from bot.commands.access import AccessPolicy, CommandRateLimiter
 from bot.commands.grammar import (
     AddCommand,
     CheckCommand,
@@ -24,13 +26,14 @@ from bot.commands.grammar import (
     StatusCommand,
     parse_command,
 )
-from bot.errors import UserInputError
+from bot.errors import NotPermitted, UserInputError
 from bot.indicators import Indicator, parse_indicator
 from bot.monitoring.runner import Runner
 from bot.observations import ADDRESS_AND_NAME_FIELDS
 from bot.render.home import HomeRow, build_home_blocks
 from bot.render.investigation import build_investigation_message
 from bot.render.messages import Block, Message
+from bot.render.mrkdwn import mention
 from bot.render.replies import (
     DatasetView,
     ListRow,
@@ -96,6 +99,8 @@ class MonitorFlows:
         history: HistoryStore | None = None,
         digests: DigestRequester | None = None,
         timezone: tzinfo = UTC,
+        access: AccessPolicy | None = None,
+        rate_limit: CommandRateLimiter | None = None,
     ) -> None:
         self.store = store
         self.runner = runner
@@ -104,12 +109,33 @@ class MonitorFlows:
         # Set by the composition root once digests are wired; None: `/monitor digest` says so.
         self.digests = digests
         self.timezone = timezone
+        self.access = access if access is not None else AccessPolicy()
+        self.rate_limit = rate_limit
+
+    def throttled(self, caller: Caller) -> Message | None:
+        """The reply to a user over the command rate limit (None: go ahead). Counts the command."""
+        if self.rate_limit is None:
+            return None
+        wait = self.rate_limit.wait_time(caller.team_id, caller.user_id)
+        if wait <= 0:
+            return None
+        return build_error_message(
+            f"Slow down: Watchpost takes at most {self.rate_limit.per_minute} commands a minute from "
+            f"one person. Try again in {math.ceil(wait)} s; nothing was done."
+        )
 
     async def execute(self, text: str, caller: Caller) -> CommandResult:
         """Run a /monitor command. User errors become an error reply; anything else is
         logged with an id and answered with a short apology naming it."""
+        refusal = self.throttled(caller)
+        if refusal is not None:
+            return CommandResult(refusal)
+        command: Command | None = None
         try:
-            result = await self._dispatch(parse_command(text), caller)
+            command = parse_command(text)
+            result = await self._dispatch(command, caller)
+        except NotPermitted as exc:
+            return CommandResult(build_error_message(self._not_permitted(exc, command)))
         except UserInputError as exc:
             return CommandResult(build_error_message(str(exc)))
         except Exception:
@@ -134,6 +160,7 @@ class MonitorFlows:
                     team_id=caller.team_id,
                     channel_id=caller.channel_id,
                     indicators=[i.value for i in indicators],
+                    owner=self.access.owner_filter(caller.user_id),
                 )
                 return CommandResult(build_removed_message(removed))
             case ListCommand():
@@ -159,6 +186,7 @@ class MonitorFlows:
                     indicator=indicator.value,
                     dataset=dataset,
                     muted=muted,
+                    owner=self.access.owner_filter(caller.user_id),
                 )
                 log.info(
                     "%s %s of %s in %s/%s by %s",
@@ -174,6 +202,23 @@ class MonitorFlows:
             case DigestCommand():
                 return self._digest(caller)
         raise AssertionError(f"unhandled command {command!r}")
+
+    def _not_permitted(self, exc: NotPermitted, command: Command | None) -> str:
+        """Who may do it instead: the creator of each monitor, or an admin."""
+        verb = "change"
+        if isinstance(command, RemoveCommand):
+            verb = "remove"
+        elif isinstance(command, MuteCommand):
+            verb = "mute" if command.muted else "unmute"
+        admins = " or a Watchpost admin" if self.access.admins else ""
+        if len(exc.owners) == 1:
+            [(indicator, owner)] = exc.owners.items()
+            return (
+                f"Only {mention(owner)}, who added `{indicator}` here{admins}, can {verb} it. "
+                "Nothing was changed."
+            )
+        owners = ", ".join(f"`{i}` by {mention(owner)}" for i, owner in list(exc.owners.items())[:20])
+        return f"Only whoever added a monitor{admins} can {verb} it: {owners}. Nothing was changed."
 
     def _digest(self, caller: Caller) -> CommandResult:
         digests = self.digests
@@ -306,6 +351,7 @@ class MonitorFlows:
             indicators=[(i.value, i.kind) for i in indicators],
             now=self.clock(),
             first_check_delay=self.runner.interval,
+            quota=self.access.channel_quota,
         )
 
         async def capture_baselines() -> list[Message]:

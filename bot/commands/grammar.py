@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from bot.errors import UserInputError
-from bot.indicators import Indicator, parse_indicator, parse_indicators
+from bot.indicators import Indicator, escape_in_code, parse_indicator, parse_indicators
 from bot.monitoring.datasets import DATASET_NAMES
 
 
@@ -165,6 +165,6 @@ def _one(text: str, verb: str) -> Indicator:
 
 
 def _quote(text: str) -> str:
-    """User input quoted in an error: short, one line, no backticks or mrkdwn controls."""
-    flat = " ".join(text.split())[:40]
-    return flat.replace("`", "'").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """User input quoted in an error: short, one line, no backticks, mrkdwn controls or
+    invisible characters (a bidi override would reorder the message around it)."""
+    return escape_in_code(" ".join(text.split())[:40])

@@ -46,6 +46,21 @@ def diff_observation(
         }
         return DiffResult(baseline, [], [], baseline=True)
 
+    if _same_as_before(previous, observation):
+        # The common case by far: what the last check found, all of it current. The
+        # general path below would return exactly this, at ten times the cost.
+        return DiffResult(dict(previous), [], [], baseline=False)
+    return _diff_against(previous, observation, now=now, previous_check_at=previous_check_at)
+
+
+def _diff_against(
+    previous: Mapping[FactKey, FactState],
+    observation: Observation,
+    *,
+    now: datetime,
+    previous_check_at: datetime | None,
+) -> DiffResult:
+    """The general rules, field by field."""
     seen_since = previous_check_at or now
     state: dict[FactKey, FactState] = {}
     closed: list[FactState] = []
@@ -70,6 +85,23 @@ def diff_observation(
         closed.extend(outcome.closed)
         changes.extend(outcome.changes)
     return DiffResult(state, closed, changes, baseline=False)
+
+
+def _same_as_before(previous: Mapping[FactKey, FactState], observation: Observation) -> bool:
+    """Every open fact is ACTIVE and exactly the observed ones, and no single-valued field
+    holds two values: nothing added, nothing missing, nothing pending."""
+    if len(previous) != len(observation.facts):
+        return False
+    single_seen: set[str] = set()
+    for fact in observation.facts:
+        old = previous.get((fact.field, fact.value))
+        if old is None or old.status is not FactStatus.ACTIVE or old.last_seen is not None:
+            return False
+        if fact.field in observation.single_valued:
+            if fact.field in single_seen:
+                return False
+            single_seen.add(fact.field)
+    return True
 
 
 def fact_key(fact: Fact) -> FactKey:

@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from bot.metrics import Metrics
 from bot.monitoring.datasets.base import Dataset
 from bot.monitoring.diff import diff_observation
-from bot.observations import Change, IndicatorKind, Observation
+from bot.monitoring.recorder import CheckRecorder
+from bot.observations import Change, IndicatorKind, Observation, bounded
+from bot.storage.check_batches import CheckToRecord
 from bot.storage.repository import AsyncStore, CheckOutcome, DatasetSnapshot, SubjectView
 
 log = logging.getLogger(__name__)
@@ -50,13 +54,17 @@ class Runner:
         interval: timedelta = timedelta(hours=1),
         concurrency: int = 50,
         policy: Callable[[list[Change]], list[Change]] | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.datasets = list(datasets)
+        self.metrics = metrics
         self.interval = interval
         self.concurrency = concurrency
         # Noise control that looks at a dataset's changes together (e.g. same-ASN churn).
         self.policy = policy
         self.store = store
+        # Finished checks are written in batches (group commit), not one transaction each.
+        self.recorder = CheckRecorder(store)
         self.clock = clock
         self.dataset_timeout = dataset_timeout
         # Two checks of one subject at once (a manual check during a cycle) would diff
@@ -80,25 +88,35 @@ class Runner:
                 changes = self.policy(result.changes) if self.policy else result.changes
                 return CheckOutcome(observation, changes, result.closed, result.state, result.baseline)
 
-            outcomes = await self.store.run(
-                self.store.store.record_check,
-                subject_id=subject.id,
-                observations=observations,
-                apply=apply,
-                now=now,
-                retry_without_baseline_at=now + min(self.interval, BASELINE_RETRY),
+            outcomes = await self.recorder.record(
+                CheckToRecord(
+                    subject_id=subject.id,
+                    observations=observations,
+                    apply=apply,
+                    now=now,
+                    retry_without_baseline_at=now + min(self.interval, BASELINE_RETRY),
+                )
             )
+            if self.metrics is not None:
+                self.metrics.observe_check(outcome.observation for outcome in outcomes)
             return CheckReport(subject, outcomes)
 
     async def collect(self, indicator: str, kind: IndicatorKind) -> list[Observation]:
         """Every applicable dataset's observation of an indicator, collected concurrently."""
         applicable = [d for d in self.datasets if d.applies_to(kind)]
-        return list(await asyncio.gather(*(self._collect(d, indicator, kind) for d in applicable)))
+        return list(await asyncio.gather(*(self._timed(d, indicator, kind) for d in applicable)))
+
+    async def _timed(self, dataset: Dataset, indicator: str, kind: IndicatorKind) -> Observation:
+        started = time.monotonic()
+        observation = await self._collect(dataset, indicator, kind)
+        if self.metrics is not None:
+            self.metrics.check_seconds.labels(dataset.name).observe(time.monotonic() - started)
+        return observation
 
     async def _collect(self, dataset: Dataset, indicator: str, kind: IndicatorKind) -> Observation:
         try:
             async with asyncio.timeout(self.dataset_timeout):
-                return await dataset.collect(indicator, kind)
+                return bounded(await dataset.collect(indicator, kind))
         except TimeoutError:
             message = f"no result within {self.dataset_timeout:g}s"
             return Observation.error(dataset.name, dataset.name, message)

@@ -8,11 +8,13 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, time
+from time import monotonic
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
+from sqlalchemy.exc import OperationalError
 
 from bot.delivery import OutboxWorker
 from bot.monitoring.runner import Runner
@@ -22,46 +24,104 @@ log = logging.getLogger(__name__)
 
 
 class CheckDispatcher:
-    """Claims due subjects each tick and runs their checks as independent tasks, at most
-    `runner.concurrency` at once: a slow subject never holds up the next tick's claims."""
+    """Claims due subjects and runs their checks as independent tasks, at most
+    `runner.concurrency` at once: a slow subject never holds up the next claims.
+
+    A tick claims up to twice the concurrency. When it took all it asked for, more may
+    be due: the next claim comes as soon as half of those are done, not at the next tick
+    (30 s apart at the default interval), so a cycle over 100,000 monitors runs at the
+    speed of the checks. Claims stay small, so several processes share a cycle."""
 
     def __init__(self, runner: Runner) -> None:
         self.runner = runner
         self._gate = asyncio.Semaphore(runner.concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._claiming = asyncio.Lock()
+        self._more_due = False
+        self._refill: asyncio.Task[None] | None = None
+        self._closed = False
+        # The current run of back-to-back claims, for one log line when it ends.
+        self._run_started: float | None = None
+        self._run_checks = 0
+        self._run_changed = 0
 
     @property
     def in_flight(self) -> int:
         return len(self._tasks)
 
     async def tick(self) -> int:
-        room = self.runner.concurrency * 2 - len(self._tasks)
-        if room <= 0:
-            return 0
-        store = self.runner.store
-        subjects = await store.run(
-            store.store.claim_due_subjects, now=self.runner.clock(), interval=self.runner.interval, limit=room
-        )
-        for subject in subjects:
-            task = asyncio.create_task(self._check(subject), name=f"check {subject.indicator}")
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-        return len(subjects)
+        async with self._claiming:
+            room = self.runner.concurrency * 2 - len(self._tasks)
+            if room <= 0 or self._closed:
+                return 0
+            store = self.runner.store
+            subjects = await store.run(
+                store.store.claim_due_subjects,
+                now=self.runner.clock(),
+                interval=self.runner.interval,
+                limit=room,
+            )
+            self._more_due = len(subjects) == room
+            if subjects and self._run_started is None:
+                self._run_started = monotonic()
+            for subject in subjects:
+                task = asyncio.create_task(self._check(subject), name=f"check {subject.indicator}")
+                self._tasks.add(task)
+                task.add_done_callback(self._finished)
+            return len(subjects)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._run_checks += 1
+        if self._closed:
+            return
+        if self._more_due and len(self._tasks) <= self.runner.concurrency:
+            if self._refill is None or self._refill.done():
+                self._more_due = False
+                self._refill = asyncio.create_task(self._claim_more(), name="claim due checks")
+        elif not self._tasks and not self._more_due and self._run_started is not None:
+            elapsed = monotonic() - self._run_started
+            log.info(
+                "checked %d subjects in %.1f s (%d with changes)",
+                self._run_checks,
+                elapsed,
+                self._run_changed,
+            )
+            self._run_started, self._run_checks, self._run_changed = None, 0, 0
+
+    async def _claim_more(self) -> None:
+        try:
+            await self.tick()
+        except Exception:
+            # The database may be briefly away: the next scheduled tick claims again.
+            log.exception("claiming due checks failed")
 
     async def _check(self, subject: SubjectView) -> None:
         async with self._gate:
             try:
                 report = await self.runner.check(subject)
+            except OperationalError as exc:  # not recorded; checked again when next due
+                log.warning("check of %s: database unavailable (%s)", subject.indicator, _reason(exc))
+                return
             except Exception:
                 log.exception("check of %s failed", subject.indicator)
                 return
         if report.changes:
+            self._run_changed += 1
             log.info("%s: %d changes", subject.indicator, len(report.changes))
 
+    def close(self) -> None:
+        """Claim nothing more (shutdown): what is not claimed stays due in the database."""
+        self._closed = True
+
     async def drain(self) -> None:
-        """Wait for the checks in flight (used at shutdown and by tests)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        """Wait for the checks in flight, and for those claimed meanwhile unless closed
+        (used at shutdown and by tests)."""
+        while self._tasks or (self._refill is not None and not self._refill.done()):
+            pending: list[asyncio.Task[None]] = list(self._tasks)
+            if self._refill is not None and not self._refill.done():
+                pending.append(self._refill)
+            await asyncio.gather(*pending, return_exceptions=True)
 
 
 def check_tick_seconds(interval_seconds: float) -> float:
@@ -76,6 +136,7 @@ def build_scheduler(
     outbox_tick: float = 1.0,
     digests: DigestJob | None = None,
     digest_retry: float = 300.0,
+    webhooks: DeliveryJob | None = None,
 ) -> AsyncIOScheduler:
     """Must be started inside the running event loop. With `digests`: a run at the digest
     time in the team's zone, one at start (catch-up after downtime) and one every
@@ -100,6 +161,15 @@ def build_scheduler(
         next_run_time=datetime.now(UTC),
         **common,
     )
+    if webhooks is not None:
+        scheduler.add_job(
+            _logged(webhooks.deliver_due),
+            "interval",
+            seconds=outbox_tick,
+            id="webhooks",
+            next_run_time=datetime.now(UTC),
+            **common,
+        )
     if digests is not None:
         scheduler.add_job(_logged(digests.run_due), digest_trigger(digests), id="digest", **common)
         scheduler.add_job(
@@ -111,6 +181,10 @@ def build_scheduler(
             **common,
         )
     return scheduler
+
+
+class DeliveryJob(Protocol):
+    async def deliver_due(self) -> object: ...
 
 
 class DigestJob(Protocol):
@@ -132,8 +206,18 @@ def _logged(job: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[None
             await job()
         except asyncio.CancelledError:
             return  # the scheduler is shutting down; what was not done stays due in the database
+        except OperationalError as exc:
+            # The database is briefly away (down, unreachable, locked): one line, no
+            # traceback every second of an outage; the next tick tries again.
+            name = getattr(job, "__qualname__", job)
+            log.warning("scheduled job %s: database unavailable (%s)", name, _reason(exc))
         except Exception:
-            # The database may be briefly away; the next tick tries again.
             log.exception("scheduled job %s failed", getattr(job, "__qualname__", job))
 
     return run
+
+
+def _reason(exc: OperationalError) -> str:
+    """The first line of the driver's message: "database is locked", "connection refused"."""
+    lines = str(exc.orig or exc).strip().splitlines()
+    return lines[0][:300] if lines else exc.__class__.__name__

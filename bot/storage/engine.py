@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +10,8 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+
+from bot.errors import ConfigError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -25,18 +28,27 @@ def create_database_engine(url: str) -> Engine:
     url = normalise_database_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-        event.listen(engine, "connect", _sqlite_pragmas)
+        # How long a write waits for another connection's lock before "database is locked":
+        # `?timeout=<seconds>` on the URL, 30 s by default.
+        try:
+            busy_timeout = float(str(parsed.query.get("timeout", "30")))
+        except ValueError:
+            raise ConfigError("DATABASE_URL: timeout= must be a number of seconds") from None
+        engine = create_engine(
+            parsed.difference_update_query(["timeout"]),
+            connect_args={"check_same_thread": False, "timeout": busy_timeout},
+        )
+        event.listen(engine, "connect", partial(_sqlite_pragmas, busy_timeout=busy_timeout))
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any, *, busy_timeout: float) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
     cursor.close()
 
 

@@ -76,6 +76,8 @@ class Monitor(Base):
     created_by: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     muted: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Free labels set through the API (a report name, a campaign); filterable there.
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list, server_default=text("'[]'"))
 
 
 class DatasetState(Base):
@@ -148,7 +150,10 @@ class OutboxRow(Base):
     """An alert to deliver to one channel, written in the same transaction as its changes."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_pending", "delivered_at", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_pending", "delivered_at", "next_attempt_at"),
+        Index("ix_outbox_batch", "batch_id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     subject_id: Mapped[int] = mapped_column(ForeignKey("subjects.id", ondelete="CASCADE"))
@@ -166,6 +171,43 @@ class OutboxRow(Base):
     # on record with its error, but no longer blocks the channel's queue.
     abandoned_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     message_ts: Mapped[str | None] = mapped_column(String(32))
+
+
+class AlertRow(Base):
+    """One check of one subject that found changes worth an alert (the alerted changes of
+    its batch): what the API lists and webhooks carry. Ids are handed out in commit order
+    (see Store.record_check), so a cursor over them never skips a row; AUTOINCREMENT
+    keeps SQLite from reusing the id of a deleted newest row."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (Index("ix_alerts_time", "detected_at"), {"sqlite_autoincrement": True})
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subjects.id", ondelete="CASCADE"), index=True)
+    batch_id: Mapped[str] = mapped_column(String(32), unique=True)
+    detected_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class WebhookDeliveryRow(Base):
+    """An alert to POST to a webhook: the global one (`channel_id` None) or a channel's,
+    written in the same transaction as the alert."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (Index("ix_webhook_pending", "delivered_at", "abandoned_at", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subjects.id", ondelete="CASCADE"))
+    team_id: Mapped[str | None] = mapped_column(String(32))
+    channel_id: Mapped[str | None] = mapped_column(String(32))
+    datasets: Mapped[list[str]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    claimed_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    abandoned_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class SourceFailureRow(Base):

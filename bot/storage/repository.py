@@ -11,12 +11,12 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import ParamSpec, TypeVar
+from typing import ParamSpec, TypeVar, cast
 
-from sqlalchemy import Engine, delete, func, or_, select, update
+from sqlalchemy import Engine, Table, bindparam, delete, func, or_, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.errors import UserInputError
+from bot.errors import NotPermitted, UserInputError
 from bot.observations import (
     Change,
     ChangeKind,
@@ -26,7 +26,17 @@ from bot.observations import (
     IndicatorKind,
     Observation,
 )
-from bot.storage.models import ChangeRow, DatasetState, FactRow, Monitor, OutboxRow, SourceFailureRow, Subject
+from bot.storage.models import (
+    AlertRow,
+    ChangeRow,
+    DatasetState,
+    FactRow,
+    Monitor,
+    OutboxRow,
+    SourceFailureRow,
+    Subject,
+    WebhookDeliveryRow,
+)
 
 
 @dataclass(frozen=True)
@@ -50,6 +60,7 @@ class MonitorView:
     muted: tuple[str, ...]
     stale_datasets: tuple[str, ...] = ()
     subject_id: int = 0
+    tags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -121,9 +132,23 @@ class PendingAlert:
     uncertain: bool = False
 
 
+@dataclass(frozen=True)
+class WebhookRouting:
+    """Which alerts get a webhook delivery: all of them (`everything`, the global URL),
+    and those posted to one of `channels` (channels with a URL of their own)."""
+
+    everything: bool = False
+    channels: frozenset[str] = frozenset()
+
+
+# pg_advisory_xact_lock key (with the schema's hash) that numbers alerts in commit order.
+ALERT_ORDER_LOCK = 727275
+
+
 class Store:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, webhooks: WebhookRouting | None = None) -> None:
         self.engine = engine
+        self.webhooks = webhooks
         self._sessions = sessionmaker(engine, expire_on_commit=False)
 
     # --- monitors -------------------------------------------------------------------
@@ -137,13 +162,19 @@ class Store:
         indicators: Sequence[tuple[str, IndicatorKind]],
         now: datetime,
         first_check_delay: timedelta = timedelta(0),
+        quota: int | None = None,
+        tags: Sequence[str] = (),
     ) -> list[AddedMonitor]:
-        """Add monitors for a channel (all or nothing). Existing ones are reported as such.
+        """Add monitors for a channel (all or nothing). Existing ones are reported as such
+        (and get `tags` added to theirs).
 
         A new subject's first scheduled check comes after `first_check_delay`: the command
-        that adds it captures the baseline itself."""
+        that adds it captures the baseline itself. With `quota`, UserInputError (nothing
+        added) when the channel would hold more monitors than that."""
         added: list[AddedMonitor] = []
         with self._sessions.begin() as session:
+            if quota is not None:
+                self._check_quota(session, team_id, channel_id, [i for i, _ in indicators], quota)
             for indicator, kind in indicators:
                 subject = session.scalar(select(Subject).where(Subject.indicator == indicator))
                 new_subject = subject is None
@@ -172,14 +203,41 @@ class Store:
                             created_by=user_id,
                             created_at=now,
                             muted=[],
+                            tags=sorted(set(tags)),
                         )
                     )
+                elif tags and not set(tags) <= set(existing.tags or ()):
+                    existing.tags = sorted({*(existing.tags or ()), *tags})
                 added.append(AddedMonitor(indicator, kind, subject.id, existing is None, new_subject))
         return added
 
-    def remove_monitors(self, *, team_id: str, channel_id: str, indicators: Sequence[str]) -> list[str]:
+    @staticmethod
+    def _check_quota(
+        session: Session, team_id: str, channel_id: str, indicators: Sequence[str], quota: int
+    ) -> None:
+        in_channel = (Monitor.team_id == team_id, Monitor.channel_id == channel_id)
+        held = session.scalar(select(func.count()).select_from(Monitor).where(*in_channel)) or 0
+        wanted = set(indicators)
+        already = session.scalar(
+            select(func.count())
+            .select_from(Monitor)
+            .join(Subject, Monitor.subject_id == Subject.id)
+            .where(*in_channel, Subject.indicator.in_(wanted))
+        )
+        new = len(wanted) - (already or 0)
+        if new and held + new > quota:
+            raise UserInputError(
+                f"This channel monitors {held:,} indicators and may monitor at most {quota:,}: "
+                f"adding {new:,} more would go past that, so nothing was added. "
+                "Remove monitors it no longer needs, or ask the Watchpost admin for a higher quota."
+            )
+
+    def remove_monitors(
+        self, *, team_id: str, channel_id: str, indicators: Sequence[str], owner: str | None = None
+    ) -> list[str]:
         """Remove this channel's monitors; a subject nobody monitors any more is deleted
-        with its history. Raises UserInputError, changing nothing, if one is not monitored."""
+        with its history. Raises UserInputError, changing nothing, if one is not monitored,
+        and NotPermitted if `owner` is given and did not add every one of them."""
         with self._sessions.begin() as session:
             rows = session.execute(
                 select(Monitor, Subject)
@@ -198,6 +256,7 @@ class Store:
                     + ", ".join(f"`{m}`" for m in missing)
                     + ". Nothing was removed."
                 )
+            _check_owner(owner, [(monitor, subject) for monitor, subject in rows])
             for monitor, subject in rows:
                 session.delete(monitor)
                 session.flush()
@@ -209,12 +268,13 @@ class Store:
     @staticmethod
     def _delete_subject(session: Session, subject_id: int) -> None:
         # Explicit deletes: SQLite enforces ON DELETE CASCADE only with the pragma on.
-        for table in (FactRow, ChangeRow, DatasetState, OutboxRow, SourceFailureRow):
+        tables = (WebhookDeliveryRow, AlertRow, FactRow, ChangeRow, DatasetState, OutboxRow, SourceFailureRow)
+        for table in tables:
             session.execute(delete(table).where(table.subject_id == subject_id))
         session.execute(delete(Subject).where(Subject.id == subject_id))
 
     def list_monitors(
-        self, *, team_id: str | None = None, channel_id: str | None = None
+        self, *, team_id: str | None = None, channel_id: str | None = None, indicator: str | None = None
     ) -> list[MonitorView]:
         with self._sessions() as session:
             query = select(Monitor, Subject).join(Subject, Monitor.subject_id == Subject.id)
@@ -222,7 +282,11 @@ class Store:
                 query = query.where(Monitor.team_id == team_id)
             if channel_id is not None:
                 query = query.where(Monitor.channel_id == channel_id)
-            rows = session.execute(query.order_by(Subject.indicator)).all()
+            if indicator is not None:
+                query = query.where(Subject.indicator == indicator)
+            rows = session.execute(
+                query.order_by(Subject.indicator, Monitor.team_id, Monitor.channel_id)
+            ).all()
             stale = self._stale_by_subject(session, [subject.id for _, subject in rows])
             return [_monitor_view(monitor, subject, stale.get(subject.id, ())) for monitor, subject in rows]
 
@@ -261,10 +325,18 @@ class Store:
             return None if subject is None else _subject_view(subject)
 
     def set_muted(
-        self, *, team_id: str, channel_id: str, indicator: str, dataset: str, muted: bool
+        self,
+        *,
+        team_id: str,
+        channel_id: str,
+        indicator: str,
+        dataset: str,
+        muted: bool,
+        owner: str | None = None,
     ) -> MonitorView:
         """Mute or unmute one dataset of a channel's monitor. Raises UserInputError, changing
-        nothing, if the indicator is not monitored here or the dataset is already so."""
+        nothing, if the indicator is not monitored here or the dataset is already so, and
+        NotPermitted if `owner` is given and did not add the monitor."""
         with self._sessions.begin() as session:
             row = session.execute(
                 select(Monitor, Subject)
@@ -278,6 +350,7 @@ class Store:
             if row is None:
                 raise UserInputError(f"`{indicator}` is not monitored in this channel.")
             monitor, subject = row
+            _check_owner(owner, [(monitor, subject)])
             current = list(monitor.muted or [])
             if muted == (dataset in current):
                 state = "already muted" if muted else "not muted"
@@ -348,19 +421,34 @@ class Store:
         """Take subjects whose check is due and push their next check one interval ahead
         (plus up to `jitter` of it, so checks spread out instead of bunching), so a second
         claimer (another tick or process) does not take them again."""
+        # Plain rows and one multi-row UPDATE: at 100,000 monitors this runs hundreds of
+        # times a cycle, so no ORM objects. SKIP LOCKED: another process's claim in
+        # progress is passed over, never waited for nor taken twice.
         with self._sessions.begin() as session:
             query = (
-                select(Subject)
+                select(Subject.id, Subject.indicator, Subject.kind, Subject.last_checked_at)
                 .where(Subject.next_check_at <= now)
                 .order_by(Subject.next_check_at)
                 .limit(limit)
             )
             if self.engine.dialect.name == "postgresql":
                 query = query.with_for_update(skip_locked=True)
-            subjects = list(session.scalars(query))
-            for subject in subjects:
-                subject.next_check_at = now + interval * (1 + jitter * random.random())
-            return [_subject_view(subject) for subject in subjects]
+            rows = session.execute(query).all()
+            if rows:
+                subjects = cast(Table, Subject.__table__)
+                session.connection().execute(
+                    update(subjects)
+                    .where(subjects.c.id == bindparam("b_id"))
+                    .values(next_check_at=bindparam("b_next")),
+                    [
+                        {"b_id": row.id, "b_next": now + interval * (1 + jitter * random.random())}
+                        for row in rows
+                    ],
+                )
+            return [
+                SubjectView(row.id, row.indicator, IndicatorKind(row.kind), row.last_checked_at)
+                for row in rows
+            ]
 
     def record_check(
         self,
@@ -420,7 +508,8 @@ class Store:
                     session.add(_change_row(subject_id, batch_id, change, now))
                 all_changes.extend(outcome.changes)
             if all_changes:
-                self._enqueue_alerts(session, subject_id, batch_id, all_changes, now)
+                posted = self._enqueue_alerts(session, subject_id, batch_id, all_changes, now)
+                self._record_alert(session, subject_id, batch_id, all_changes, posted, now)
             no_baseline = any(
                 o.observation.failed
                 and (
@@ -496,12 +585,13 @@ class Store:
     @staticmethod
     def _enqueue_alerts(
         session: Session, subject_id: int, batch_id: str, changes: list[Change], now: datetime
-    ) -> None:
+    ) -> list[OutboxRow]:
         changed_datasets = sorted({change.dataset for change in changes if change.alert})
+        posted: list[OutboxRow] = []
         for monitor in session.scalars(select(Monitor).where(Monitor.subject_id == subject_id)):
             datasets = [d for d in changed_datasets if d not in (monitor.muted or [])]
             if datasets:
-                session.add(
+                posted.append(
                     OutboxRow(
                         subject_id=subject_id,
                         team_id=monitor.team_id,
@@ -513,6 +603,62 @@ class Store:
                         attempts=0,
                     )
                 )
+        session.add_all(posted)
+        return posted
+
+    def _record_alert(
+        self,
+        session: Session,
+        subject_id: int,
+        batch_id: str,
+        changes: list[Change],
+        posted: list[OutboxRow],
+        now: datetime,
+    ) -> None:
+        """The check's alert row and its webhook deliveries.
+
+        API clients page through alerts by id, so ids must become visible in id order:
+        an id handed out before another must never commit after it. SQLite has one
+        writer at a time; on PostgreSQL a transaction-scoped lock taken just before the
+        id is drawn is held until commit, so the next alert's id is drawn only after
+        this one is committed. Everything else is flushed first: the lock covers only
+        these inserts and the commit."""
+        datasets = sorted({change.dataset for change in changes if change.alert})
+        if not datasets:
+            return  # only changes kept for history and the digest
+        session.flush()
+        if self.engine.dialect.name == "postgresql":
+            session.execute(
+                text("SELECT pg_advisory_xact_lock(:key, hashtext(current_schema()))"),
+                {"key": ALERT_ORDER_LOCK},
+            )
+        alert = AlertRow(subject_id=subject_id, batch_id=batch_id, detected_at=now)
+        session.add(alert)
+        session.flush()
+        routing = self.webhooks
+        if routing is None:
+            return
+        targets: list[tuple[str | None, str | None, list[str]]] = []
+        if routing.everything:
+            targets.append((None, None, datasets))
+        targets += [
+            (row.team_id, row.channel_id, row.datasets)
+            for row in posted
+            if row.channel_id in routing.channels
+        ]
+        session.add_all(
+            WebhookDeliveryRow(
+                alert_id=alert.id,
+                subject_id=subject_id,
+                team_id=team_id,
+                channel_id=channel_id,
+                datasets=list(target_datasets),
+                created_at=now,
+                next_attempt_at=now,
+                attempts=0,
+            )
+            for team_id, channel_id, target_datasets in targets
+        )
 
     def domains_resolving_to(self, ip: str) -> list[tuple[str, str, datetime]]:
         """Monitored domains whose live A/AAAA records currently hold `ip`:
@@ -639,6 +785,17 @@ class Store:
             return int(session.scalar(query) or 0)
 
 
+def _check_owner(owner: str | None, rows: Iterable[tuple[Monitor, Subject]]) -> None:
+    """NotPermitted, naming who added them, for the monitors `owner` did not add."""
+    if owner is None:
+        return
+    others = {
+        subject.indicator: monitor.created_by for monitor, subject in rows if monitor.created_by != owner
+    }
+    if others:
+        raise NotPermitted(dict(sorted(others.items())))
+
+
 def _subject_view(subject: Subject) -> SubjectView:
     return SubjectView(subject.id, subject.indicator, IndicatorKind(subject.kind), subject.last_checked_at)
 
@@ -656,6 +813,7 @@ def _monitor_view(monitor: Monitor, subject: Subject, stale: Iterable[str]) -> M
         muted=tuple(monitor.muted or ()),
         stale_datasets=tuple(stale),
         subject_id=subject.id,
+        tags=tuple(monitor.tags or ()),
     )
 
 

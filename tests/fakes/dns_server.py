@@ -185,7 +185,7 @@ class FakeDnsServer:
     # -- lifecycle ----------------------------------------------------------------------
 
     def start(self) -> FakeDnsServer:
-        self._udp, self._tcp = self._bind_pair()
+        self._udp, self._tcp = self._bind_pair(self.port)
         self._thread = threading.Thread(target=self._serve, name=f"fake-dns-{self.port}", daemon=True)
         self._thread.start()
         return self
@@ -205,17 +205,27 @@ class FakeDnsServer:
             if sock is not None:
                 sock.close()
 
+    def down(self) -> None:
+        """The server is gone: its port is closed until `up()` (queries go unanswered)."""
+        self.stop()
+
+    def up(self) -> None:
+        """Back on the same port, with the same zone."""
+        self._stopping = threading.Event()
+        self._wake_r, self._wake_w = socket.socketpair()
+        self.start()
+
     def __enter__(self) -> FakeDnsServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def _bind_pair(self) -> tuple[socket.socket, socket.socket]:
-        """A UDP and a TCP socket on the same free port (retrying if TCP's is taken)."""
+    def _bind_pair(self, requested: int = 0) -> tuple[socket.socket, socket.socket]:
+        """A UDP and a TCP socket on port `requested`, or on one free port (retrying if TCP's is taken)."""
         for _ in range(50):
             udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            udp.bind((self.host, 0))
+            udp.bind((self.host, requested))
             port = udp.getsockname()[1]
             tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -224,7 +234,7 @@ class FakeDnsServer:
             except OSError as exc:
                 udp.close()
                 tcp.close()
-                if exc.errno == errno.EADDRINUSE:
+                if exc.errno == errno.EADDRINUSE and not requested:
                     continue
                 raise
             tcp.listen(64)

@@ -7,11 +7,14 @@ Routes (each source's base URL is `server.url(route)`):
               JSON, x-apikey required
   crtsh       GET /crtsh/?q=%25.{domain}&output=json&exclude=expired   JSON array
   internetdb  GET /internetdb/{ip}                                JSON, 404 "No information available"
+  rdap        GET /rdap/ip/{ip}                                   RFC 9083 ip network JSON, 404 unknown
 
 The data each route serves is a plain attribute to edit (`server.mnemonic_rows[...]`);
 `server.inject(route, fault)` makes the next replies of one route fail (500, 404, 429
 with Retry-After, malformed JSON, empty body, a hang past the client's timeout, any
-status or body), and `server.requests` records every request (path, query, headers).
+status or body), for every request or, with `only=`, for requests about one indicator
+(its path or query holds that text); `server.requests` records every request (path,
+query, headers).
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from typing import Any
 import pytest_asyncio
 from aiohttp import web
 
-ROUTES = ("mnemonic", "circl", "virustotal", "crtsh", "internetdb")
+ROUTES = ("mnemonic", "circl", "virustotal", "crtsh", "internetdb", "rdap")
 FAULTS = ("500", "404", "429", "malformed", "empty", "hang", "status", "body")
 
 MNEMONIC_KEY = "mnemonic-key-4f1c9e0d"
@@ -248,6 +251,7 @@ class Fault:
     content_type: str = "application/json"
     retry_after: str = "30"
     remaining: int | None = None  # None: until cleared
+    only: str | None = None  # None: every request of the route; else those whose path or query holds it
 
 
 @dataclass
@@ -263,10 +267,12 @@ class FakeHttpSources:
     internetdb_hosts: dict[str, dict[str, Any]] = field(
         default_factory=lambda: copy.deepcopy(INTERNETDB_HOSTS)
     )
+    # RFC 9083 ip network objects by IP (see tests.fakes.whois_server.ip_network_document).
+    rdap_networks: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Seconds every reply of a route waits before it is sent (to overlap concurrent requests).
     delays: dict[str, float] = field(default_factory=dict)
     requests: list[RecordedRequest] = field(default_factory=list)
-    faults: dict[str, Fault] = field(default_factory=dict)
+    faults: dict[str, list[Fault]] = field(default_factory=dict)
     root: str = ""
     _runner: web.AppRunner | None = None
     _released: asyncio.Event = field(default_factory=asyncio.Event)
@@ -297,6 +303,7 @@ class FakeHttpSources:
             "virustotal": f"{self.root}/virustotal/api/v3/",
             "crtsh": f"{self.root}/crtsh/",
             "internetdb": f"{self.root}/internetdb/",
+            "rdap": f"{self.root}/rdap/",
         }[route]
 
     def inject(
@@ -309,8 +316,10 @@ class FakeHttpSources:
         body: bytes | str = b"",
         content_type: str = "application/json",
         retry_after: str = "30",
+        only: str | None = None,
     ) -> None:
-        """Make the next `times` replies of `route` (all, when None) fail as `kind`.
+        """Make the next `times` replies of `route` (all, when None) fail as `kind`; with
+        `only`, just the replies about that indicator (another fault of the route stays).
 
         `kind`: one of FAULTS; "status" sends `status` with a JSON error body, "body" sends
         `body` with `status` (200 by default).
@@ -319,9 +328,12 @@ class FakeHttpSources:
             raise ValueError(f"unknown route or fault: {route!r}, {kind!r}")
         raw = body.encode() if isinstance(body, str) else body
         default_status = {"500": 500, "404": 404, "429": 429, "status": 500}.get(kind, 200)
-        self.faults[route] = Fault(
-            kind, status or default_status, raw, content_type, retry_after, remaining=times
+        fault = Fault(
+            kind, status or default_status, raw, content_type, retry_after, remaining=times, only=only
         )
+        kept = [f for f in self.faults.get(route, []) if f.only != only]
+        # The most specific fault answers: one indicator's before the whole route's.
+        self.faults[route] = sorted([*kept, fault], key=lambda f: f.only is None)
 
     def clear(self, route: str | None = None) -> None:
         if route is None:
@@ -350,12 +362,13 @@ class FakeHttpSources:
         )
         if self.delays.get(route):
             await asyncio.sleep(self.delays[route])
-        fault = self.faults.get(route)
+        about = request.path_qs
+        fault = next((f for f in self.faults.get(route, []) if f.only is None or f.only in about), None)
         if fault is not None:
             if fault.remaining is not None:
                 fault.remaining -= 1
                 if fault.remaining <= 0:
-                    del self.faults[route]
+                    self.faults[route].remove(fault)
             return await self._faulty(fault)
         response: web.StreamResponse = await handler(request)
         return response
@@ -393,6 +406,7 @@ class FakeHttpSources:
             "virustotal": self._virustotal,
             "crtsh": self._crtsh,
             "internetdb": self._internetdb,
+            "rdap": self._rdap,
         }
         if route not in handlers:
             return web.Response(status=404, text="404: Not Found")
@@ -463,6 +477,13 @@ class FakeHttpSources:
         if rest or request.query.get("output") != "json" or not query.startswith("%."):
             return web.Response(status=200, text="<html>crt.sh search page</html>", content_type="text/html")
         return web.json_response(self.crtsh_rows.get(query[2:].lower(), []))
+
+    async def _rdap(self, request: web.Request, rest: str) -> web.StreamResponse:
+        kind, _, ip = rest.partition("/")
+        network = self.rdap_networks.get(ip) if kind == "ip" else None
+        if network is None:
+            return web.json_response({"errorCode": 404, "title": "Not Found"}, status=404)
+        return web.json_response(network, content_type="application/rdap+json")
 
     async def _internetdb(self, request: web.Request, rest: str) -> web.StreamResponse:
         host = self.internetdb_hosts.get(rest)

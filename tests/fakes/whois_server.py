@@ -128,6 +128,8 @@ class FakeWhoisServer:
         self.replies = dict(replies)
         self.default = default
         self.mode = Mode.NORMAL
+        # A fault mode for one query only (its line, e.g. "evil.com"); others get `mode`.
+        self.modes: dict[str, Mode] = {}
         self.queries: list[str] = []
         self._released = threading.Event()
         fake = self
@@ -150,13 +152,14 @@ class FakeWhoisServer:
 
     def _answer(self, sock: socket.socket, query: str) -> None:
         text = self.replies.get(query, self.default)
-        if self.mode is Mode.HANG:
+        mode = self.modes.get(query, self.mode)
+        if mode is Mode.HANG:
             self._released.wait(10)
             return
-        if self.mode is Mode.EMPTY or text is None:
+        if mode is Mode.EMPTY or text is None:
             return
         data = text.encode()
-        if self.mode is Mode.CLOSE_EARLY:
+        if mode is Mode.CLOSE_EARLY:
             sock.sendall(data[: len(data) // 2])
             # SO_LINGER 0: close() sends RST, the way a crashed or cut-off server ends.
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))

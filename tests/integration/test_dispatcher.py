@@ -89,3 +89,62 @@ async def test_dispatcher_slow_subject_does_not_block_others(store: Store) -> No
 
 def test_dispatcher_tick_follows_the_interval() -> None:
     assert [check_tick_seconds(s) for s in (1, 60, 3600)] == [1.0, 6.0, 30.0]
+
+
+class QuickDataset:
+    name = "resolutions"
+
+    def applies_to(self, kind: IndicatorKind) -> bool:
+        return True
+
+    async def collect(self, indicator: str, kind: IndicatorKind) -> Observation:
+        await asyncio.sleep(0)
+        return Observation(self.name, frozenset({Fact("A", "45.77.10.20", "dns")}), frozenset({"A"}))
+
+
+async def test_dispatcher_claims_a_whole_cycle_without_waiting_for_ticks(store: Store) -> None:
+    clock = FakeClock()
+    async_store = AsyncStore(store)
+    runner = Runner([QuickDataset()], async_store, clock=clock, interval=timedelta(hours=1), concurrency=3)
+    names = [f"host{i}.example.com" for i in range(40)]
+    store.add_monitors(
+        team_id="T",
+        channel_id="C",
+        user_id="U",
+        indicators=[(n, IndicatorKind.DOMAIN) for n in names],
+        now=clock.now,
+    )
+    dispatcher = CheckDispatcher(runner)
+    try:
+        assert await dispatcher.tick() == 6  # twice the concurrency per claim...
+        await dispatcher.drain()  # ...and more claims as checks finish, until nothing is due
+        assert all((s := store.get_subject(n)) is not None and s.last_checked_at for n in names)
+        assert await dispatcher.tick() == 0
+    finally:
+        await dispatcher.drain()
+        async_store.close()
+
+
+async def test_dispatcher_closed_claims_nothing_more(store: Store) -> None:
+    clock = FakeClock()
+    async_store = AsyncStore(store)
+    runner = Runner([QuickDataset()], async_store, clock=clock, interval=timedelta(hours=1), concurrency=2)
+    names = [f"host{i}.example.com" for i in range(20)]
+    store.add_monitors(
+        team_id="T",
+        channel_id="C",
+        user_id="U",
+        indicators=[(n, IndicatorKind.DOMAIN) for n in names],
+        now=clock.now,
+    )
+    dispatcher = CheckDispatcher(runner)
+    try:
+        assert await dispatcher.tick() == 4
+        dispatcher.close()  # shutting down: the checks in flight finish, the rest stays due
+        await dispatcher.drain()
+        checked = [n for n in names if (s := store.get_subject(n)) is not None and s.last_checked_at]
+        assert len(checked) == 4
+        assert await dispatcher.tick() == 0
+    finally:
+        await dispatcher.drain()
+        async_store.close()

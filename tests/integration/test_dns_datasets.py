@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import pytest
 
@@ -13,6 +13,7 @@ from bot.monitoring.datasets.base import PassiveDnsRecord
 from bot.monitoring.datasets.dns_records import DnsRecordsDataset
 from bot.monitoring.datasets.resolutions import ResolutionsDataset
 from bot.monitoring.dns import DnsAnswer, ResolverDnsClient
+from bot.monitoring.dns_mux import MultiplexedDnsClient
 from bot.observations import Fact, IndicatorKind, Observation, Outcome, SourceFailure
 from tests.fakes.dns_server import FakeDnsServer
 
@@ -26,12 +27,22 @@ TIMEOUT = 2.0
 SHORT_TIMEOUT = 0.3
 
 
-def client_for(server: FakeDnsServer, timeout: float = TIMEOUT) -> ResolverDnsClient:
-    return ResolverDnsClient([HostPort(server.host, server.port)], timeout=timeout)
+ClientFactory = Callable[..., ResolverDnsClient | MultiplexedDnsClient]
+
+
+@pytest.fixture(params=["resolver", "multiplexed"])
+def client_for(request: pytest.FixtureRequest) -> ClientFactory:
+    """Every test runs against both clients: dnspython's stock resolver and the fast path."""
+    kind = ResolverDnsClient if request.param == "resolver" else MultiplexedDnsClient
+
+    def make(server: FakeDnsServer, timeout: float = TIMEOUT) -> ResolverDnsClient | MultiplexedDnsClient:
+        return kind([HostPort(server.host, server.port)], timeout=timeout)
+
+    return make
 
 
 @pytest.fixture
-def client(dns_server: FakeDnsServer) -> ResolverDnsClient:
+def client(dns_server: FakeDnsServer, client_for: ClientFactory) -> ResolverDnsClient | MultiplexedDnsClient:
     return client_for(dns_server)
 
 
@@ -134,7 +145,9 @@ async def test_client_error_rcodes_name_the_server(
     assert answer == DnsAnswer(Outcome.ERROR, (), error.format(ns=evil.nameserver))
 
 
-async def test_client_timeout_is_an_error_within_the_limit(evil: FakeDnsServer) -> None:
+async def test_client_timeout_is_an_error_within_the_limit(
+    evil: FakeDnsServer, client_for: ClientFactory
+) -> None:
     evil.set_fault("timeout")
     started = time.monotonic()
     answer = await client_for(evil, SHORT_TIMEOUT).query("evil.example", "A")
@@ -143,7 +156,7 @@ async def test_client_timeout_is_an_error_within_the_limit(evil: FakeDnsServer) 
     assert SHORT_TIMEOUT * 0.9 <= elapsed < SHORT_TIMEOUT + 0.5
 
 
-async def test_client_resends_a_lost_query_once(evil: FakeDnsServer) -> None:
+async def test_client_resends_a_lost_query_once(evil: FakeDnsServer, client_for: ClientFactory) -> None:
     # One attempt may take half the limit: 0.5s, a 0.1s backoff, then a second attempt.
     evil.set_fault("timeout")
     answer = await client_for(evil, 1.0).query("evil.example", "A")
@@ -151,7 +164,9 @@ async def test_client_resends_a_lost_query_once(evil: FakeDnsServer) -> None:
     assert evil.query_count("evil.example", "A", "udp") == 2
 
 
-async def test_client_slow_answer_within_limit_is_records_beyond_it_error(evil: FakeDnsServer) -> None:
+async def test_client_slow_answer_within_limit_is_records_beyond_it_error(
+    evil: FakeDnsServer, client_for: ClientFactory
+) -> None:
     evil.set_fault("slow:0.1")
     assert await client_for(evil, 1.0).query("evil.example", "AAAA") == DnsAnswer(
         Outcome.RECORDS, ("2001:db8::1",)
@@ -186,7 +201,9 @@ async def test_client_large_answer_arrives_over_tcp(
     assert dns_server.query_count("big.example", "TXT", "tcp") == 1
 
 
-async def test_client_reply_with_wrong_id_is_an_error_not_records(evil: FakeDnsServer) -> None:
+async def test_client_reply_with_wrong_id_is_an_error_not_records(
+    evil: FakeDnsServer, client_for: ClientFactory
+) -> None:
     evil.set_fault("garbage")
     answer = await client_for(evil, SHORT_TIMEOUT).query("evil.example", "A")
     assert answer == DnsAnswer(Outcome.ERROR, (), "no answer within 0.3s")
@@ -337,7 +354,9 @@ async def test_removed_name_turns_status_to_nxdomain(evil: FakeDnsServer, client
         ("refused", "REFUSED from {ns}"),
     ],
 )
-async def test_failing_server_leaves_every_field_unknown(evil: FakeDnsServer, mode: str, reason: str) -> None:
+async def test_failing_server_leaves_every_field_unknown(
+    evil: FakeDnsServer, mode: str, reason: str, client_for: ClientFactory
+) -> None:
     evil.set_fault(mode)
     client = client_for(evil, SHORT_TIMEOUT)
     reason = reason.format(ns=evil.nameserver)
@@ -393,7 +412,9 @@ async def test_truncated_udp_still_yields_records_through_tcp(
     assert evil.query_count("evil.example", transport="tcp") == 4
 
 
-async def test_garbage_replies_are_failures_not_records(evil: FakeDnsServer) -> None:
+async def test_garbage_replies_are_failures_not_records(
+    evil: FakeDnsServer, client_for: ClientFactory
+) -> None:
     evil.set_fault("garbage", name="evil.example")
     observation = await ResolutionsDataset(client_for(evil, SHORT_TIMEOUT)).collect("evil.example", DOMAIN)
     assert observation.facts == frozenset()
@@ -534,7 +555,9 @@ async def test_ip_with_one_failed_source_keeps_other_domains_but_not_the_field(
     )
 
 
-async def test_ip_ptr_failure_leaves_ptr_unknown(dns_server: FakeDnsServer) -> None:
+async def test_ip_ptr_failure_leaves_ptr_unknown(
+    dns_server: FakeDnsServer, client_for: ClientFactory
+) -> None:
     dns_server.set_fault("servfail", name="107.38.126.98.in-addr.arpa")
     client = client_for(dns_server)
     observation = await ResolutionsDataset(client).collect("98.126.38.107", IP)

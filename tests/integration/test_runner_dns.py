@@ -12,6 +12,7 @@ from bot.config import HostPort
 from bot.monitoring.datasets.dns_records import DnsRecordsDataset
 from bot.monitoring.datasets.resolutions import ResolutionsDataset
 from bot.monitoring.dns import ResolverDnsClient
+from bot.monitoring.dns_mux import MultiplexedDnsClient
 from bot.monitoring.runner import CheckReport, Runner
 from bot.observations import IndicatorKind
 from bot.storage.repository import AsyncStore, Store, SubjectView
@@ -21,9 +22,13 @@ from tests.fakes.dns_server import FakeDnsServer
 DOMAIN = "evil-infra.com"
 
 
-@pytest.fixture
-async def runner(store: Store, dns_server: FakeDnsServer) -> AsyncIterator[Runner]:
-    dns = ResolverDnsClient([HostPort(dns_server.host, dns_server.port)], timeout=0.6)
+@pytest.fixture(params=["resolver", "multiplexed"])
+async def runner(
+    store: Store, dns_server: FakeDnsServer, request: pytest.FixtureRequest
+) -> AsyncIterator[Runner]:
+    """Both DNS clients: dnspython's stock resolver and the multiplexed fast path."""
+    kind = ResolverDnsClient if request.param == "resolver" else MultiplexedDnsClient
+    dns = kind([HostPort(dns_server.host, dns_server.port)], timeout=0.6)
     async_store = AsyncStore(store)
     yield Runner([ResolutionsDataset(dns), DnsRecordsDataset(dns)], async_store, clock=FakeClock())
     async_store.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TypedDict
 
 from bot.config import Settings
 from bot.monitoring.datasets.base import Dataset, PassiveDnsSource
@@ -29,6 +30,10 @@ from bot.monitoring.sources.whois import WhoisClient
 DATASET_NAMES = ("resolutions", "dns_records", "whois", "certificates", "subdomains", "services")
 
 
+class _Timeout(TypedDict, total=False):
+    timeout: float
+
+
 @dataclass
 class DatasetRegistry:
     """The enabled datasets, and the source clients to close at shutdown."""
@@ -48,23 +53,25 @@ def build_datasets(
     is empty is off; a dataset with no source left is not built at all. `observed` lets
     an IP learn the monitored domains the bot itself saw resolving to it."""
     closers: list[Callable[[], Awaitable[None]]] = []
+    # WATCHPOST_SOURCE_TIMEOUT overrides every source's own timeout (one request each).
+    timeout = _Timeout() if settings.source_timeout is None else _Timeout(timeout=settings.source_timeout)
     passive: list[PassiveDnsSource] = []
     if observed is not None:
         passive.append(ObservedResolutions(observed))
     if settings.mnemonic_url:
-        mnemonic = MnemonicPassiveDns(settings.mnemonic_url, settings.mnemonic_key)
+        mnemonic = MnemonicPassiveDns(settings.mnemonic_url, settings.mnemonic_key, **timeout)
         passive.append(mnemonic)
         closers.append(mnemonic.close)
     if settings.circl_url:
-        circl = CirclPassiveDns(settings.circl_url, settings.circl_user, settings.circl_password)
+        circl = CirclPassiveDns(settings.circl_url, settings.circl_user, settings.circl_password, **timeout)
         passive.append(circl)
         closers.append(circl.close)
     if settings.virustotal_url and settings.virustotal_key:
-        virustotal = VirusTotalPassiveDns(settings.virustotal_url, settings.virustotal_key)
+        virustotal = VirusTotalPassiveDns(settings.virustotal_url, settings.virustotal_key, **timeout)
         passive.append(virustotal)
         closers.append(virustotal.close)
 
-    rdap = RdapClient(settings.rdap_url) if settings.rdap_url else None
+    rdap = RdapClient(settings.rdap_url, **timeout) if settings.rdap_url else None
     if rdap is not None:
         closers.append(rdap.close)
 
@@ -77,17 +84,20 @@ def build_datasets(
     datasets: list[Dataset] = [
         ResolutionsDataset(dns, passive, origin_asn=origin_asn),
         DnsRecordsDataset(dns),
-        WhoisDataset(WhoisClient(settings.whois_server), rdap, cymru),
+        WhoisDataset(WhoisClient(settings.whois_server, **timeout), rdap, cymru),
     ]
-    crtsh = CrtShClient(settings.crtsh_url) if settings.crtsh_url else None
-    probe = TlsCertificateProbe() if settings.active_probes else None
+    # One crt.sh answer serves both of a check's datasets; kept for less than a check
+    # interval, so the next check (a failure's retry included) asks again.
+    crtsh_ttl = min(60.0, settings.check_interval / 2)
+    crtsh = CrtShClient(settings.crtsh_url, cache_ttl=crtsh_ttl, **timeout) if settings.crtsh_url else None
+    probe = TlsCertificateProbe(**timeout) if settings.active_probes else None
     if crtsh is not None:
         closers.append(crtsh.close)
         datasets.append(SubdomainsDataset(crtsh))
     if crtsh is not None or probe is not None:
         datasets.insert(3, CertificatesDataset(crtsh, probe))
     if settings.internetdb_url:
-        internetdb = InternetDbClient(settings.internetdb_url)
+        internetdb = InternetDbClient(settings.internetdb_url, **timeout)
         closers.append(internetdb.close)
         datasets.append(ServicesDataset(internetdb))
     return DatasetRegistry(datasets, closers)

@@ -70,10 +70,13 @@ class ResolutionsDataset:
 
     async def _collect_domain(self, indicator: str) -> Observation:
         domain = _name_or_none(indicator) or indicator.strip().lower()
-        live, passive = await asyncio.gather(
-            lookup_name(self._dns, domain, LIVE_TYPES),
-            self._lookup_all_passive(domain, IndicatorKind.DOMAIN),
-        )
+        if self._passive:
+            live, passive = await asyncio.gather(
+                lookup_name(self._dns, domain, LIVE_TYPES),
+                self._lookup_all_passive(domain, IndicatorKind.DOMAIN),
+            )
+        else:  # live DNS only: no tasks to gather
+            live, passive = await lookup_name(self._dns, domain, LIVE_TYPES), []
         facts = set(live.facts)
         known = set(live.known_fields)
         failures = list(live.failures)

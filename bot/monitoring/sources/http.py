@@ -7,14 +7,18 @@ observation; nothing here ever raises aiohttp's own exceptions to the caller.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import math
+import socket
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.resolver import ThreadedResolver
 
 from bot.errors import SourceError
 
@@ -87,8 +91,39 @@ class TokenBucket:
             raise
 
 
+class NonPublicAddress(OSError):
+    """A host name resolved only to addresses that are not on the public internet."""
+
+
+class PublicOnlyResolver(AbstractResolver):
+    """aiohttp's resolver, keeping only public addresses, except for `trusted` host names
+    (the operator's configured base URL, which may well be internal). A source that follows
+    redirects resolves through this, so a redirect can never reach the bot's own network,
+    whatever the name, and the check holds at connection time (no DNS-rebinding gap).
+    IP literals never reach a resolver: callers check those themselves."""
+
+    def __init__(self, trusted: Collection[str], inner: AbstractResolver | None = None) -> None:
+        self._trusted = {host.lower().rstrip(".") for host in trusted}
+        self._inner = inner if inner is not None else ThreadedResolver()
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        found = await self._inner.resolve(host, port, family)
+        if host.lower().rstrip(".") in self._trusted:
+            return found
+        public = [item for item in found if ipaddress.ip_address(item["host"].split("%")[0]).is_global]
+        if not public:
+            raise NonPublicAddress(f"{host} resolves to no public address")
+        return public
+
+    async def close(self) -> None:
+        await self._inner.close()
+
+
 class SourceHttpClient:
-    """GETs for one source. `ok_statuses` lists statuses that are data (404 for some)."""
+    """GETs for one source. `ok_statuses` lists statuses that are data (404 for some).
+    With `resolver`, connections use it (see PublicOnlyResolver)."""
 
     def __init__(
         self,
@@ -101,8 +136,10 @@ class SourceHttpClient:
         max_body: int = 16 * 1024 * 1024,
         rate_limit: TokenBucket | None = None,
         clock: Callable[[], float] = time.monotonic,
+        resolver: AbstractResolver | None = None,
     ) -> None:
         self.source = source
+        self._resolver = resolver
         self._timeout = timeout
         self._limit = asyncio.Semaphore(concurrency)
         self._headers = dict(headers or {})
@@ -116,7 +153,9 @@ class SourceHttpClient:
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
+            connector = None if self._resolver is None else aiohttp.TCPConnector(resolver=self._resolver)
             self._session = aiohttp.ClientSession(
+                connector=connector,
                 headers={"User-Agent": "watchpost", **self._headers},
                 auth=self._auth,
                 timeout=aiohttp.ClientTimeout(total=self._timeout),
@@ -139,19 +178,24 @@ class SourceHttpClient:
         if self._rate_limit is not None:
             await self._rate_limit.acquire(self.source)
             self._check_blocked()  # a 429 may have arrived while this call waited its turn
-        async with self._limit:
-            try:
-                async with asyncio.timeout(self._timeout):
-                    async with self._client().get(url, params=params, allow_redirects=False) as response:
-                        body = await response.content.read(self._max_body + 1)
-                        status = response.status
-                        content_type = response.content_type
-                        retry_after = response.headers.get("Retry-After", "")
-                        location = response.headers.get("Location", "")
-            except TimeoutError:
-                raise SourceError(self.source, f"no answer within {self._timeout:g}s") from None
-            except aiohttp.ClientError as exc:
-                raise SourceError(self.source, f"connection failed ({exc.__class__.__name__})") from None
+        try:
+            # The wait for a free connection counts too: when the source hangs, calls queued
+            # behind the hanging ones fail at the timeout instead of holding their checks up.
+            async with asyncio.timeout(self._timeout), self._limit:
+                async with self._client().get(url, params=params, allow_redirects=False) as response:
+                    body = await response.content.read(self._max_body + 1)
+                    status = response.status
+                    content_type = response.content_type
+                    retry_after = response.headers.get("Retry-After", "")
+                    location = response.headers.get("Location", "")
+        except TimeoutError:
+            raise SourceError(self.source, f"no answer within {self._timeout:g}s") from None
+        except aiohttp.ClientConnectorDNSError as exc:
+            if isinstance(exc.os_error, NonPublicAddress):
+                raise SourceError(self.source, f"refused: {exc.os_error}", transient=False) from None
+            raise SourceError(self.source, "connection failed (ClientConnectorDNSError)") from None
+        except aiohttp.ClientError as exc:
+            raise SourceError(self.source, f"connection failed ({exc.__class__.__name__})") from None
         if len(body) > self._max_body:
             raise SourceError(self.source, "reply too large")
         if status == 429:

@@ -4,7 +4,8 @@ The default base, rdap.org, answers with a redirect to the regional registry, an
 SourceHttpClient follows none, so this client follows up to three itself: only to
 https URLs or to the base URL's own host:port, and never to a private or loopback
 IP literal unless the base URL is itself on loopback (as in tests). Host names are
-not resolved to check them: the base URL is the operator's choice of redirector.
+resolved to public addresses only (PublicOnlyResolver), so no redirect reaches the
+bot's own network, whatever name it uses.
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ import ipaddress
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+from aiohttp.abc import AbstractResolver
+
 from bot.errors import SourceError
-from bot.monitoring.sources.http import HttpReply, SourceHttpClient
+from bot.monitoring.sources.http import HttpReply, PublicOnlyResolver, SourceHttpClient
 from bot.observations import Fact
 
 SOURCE = "rdap"
@@ -29,9 +32,19 @@ _REDIRECTS = (301, 302, 303, 307, 308)
 class RdapClient:
     """IP network lookups against an RDAP base URL (`{base}ip/{ip}`)."""
 
-    def __init__(self, base_url: str, *, timeout: float = 20.0) -> None:
+    def __init__(
+        self, base_url: str, *, timeout: float = 20.0, resolver: AbstractResolver | None = None
+    ) -> None:
         self._base = base_url if base_url.endswith("/") else base_url + "/"
-        self._http = SourceHttpClient(SOURCE, timeout=timeout, max_body=4 * 1024 * 1024)
+        # Redirect targets are named by the redirector's answers: resolved to public
+        # addresses only (the base URL's own host excepted: the operator chose it).
+        trusted = [urlsplit(self._base).hostname or ""]
+        self._http = SourceHttpClient(
+            SOURCE,
+            timeout=timeout,
+            max_body=4 * 1024 * 1024,
+            resolver=PublicOnlyResolver(trusted, resolver),
+        )
 
     async def network_facts(self, ip: str) -> list[Fact]:
         """Facts about the network holding `ip`; SourceError on any failure or no record."""
@@ -91,7 +104,8 @@ def network_facts(document: Any) -> list[Fact]:
 
 def _cidrs(document: dict[str, Any]) -> list[str]:
     found: set[str] = set()
-    for item in document.get("cidr0_cidrs") or []:
+    cidrs = document.get("cidr0_cidrs")
+    for item in cidrs if isinstance(cidrs, list) else []:
         if not isinstance(item, dict):
             continue
         prefix = item.get("v4prefix") or item.get("v6prefix")

@@ -17,8 +17,10 @@ tests use it to run the whole IANA -> registry -> registrar chain on loopback.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import re
-from collections.abc import Iterable, Mapping
+import socket
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -33,6 +35,11 @@ from bot.observations import Fact
 SOURCE = "whois"
 IANA = HostPort("whois.iana.org", 43)
 MAX_REPLY_BYTES = 1024 * 1024
+# python-whois's patterns take time quadratic in a line's length (a 20 KB line: 14 s), so
+# a hostile server could stall the bot: what is parsed is cut to lines no field needs
+# more of, and to a size well past any real reply's.
+MAX_PARSED_LINE = 300
+MAX_PARSED_CHARS = 100_000
 
 NOT_REGISTERED = "not registered"
 SINGLE_VALUED_FIELDS = frozenset(
@@ -81,6 +88,10 @@ _KEYS = {
 }
 
 
+# Host name -> its addresses (getaddrinfo by default; tests pass their own).
+Resolve = Callable[[str], Awaitable[list[str]]]
+
+
 @dataclass(frozen=True)
 class WhoisRecord:
     """The outcome of one domain lookup.
@@ -107,6 +118,7 @@ class WhoisClient:
         hosts: Mapping[str, HostPort] | None = None,
         max_bytes: int = MAX_REPLY_BYTES,
         concurrency: int = 4,
+        resolve: Resolve | None = None,
     ) -> None:
         self._server = server
         self._timeout = timeout
@@ -117,17 +129,18 @@ class WhoisClient:
         self._limit = asyncio.Semaphore(concurrency)
         # TLD -> registry WHOIS host from IANA; it changes about never, so ask once per process.
         self._registries: dict[str, str] = {}
+        self._resolve = resolve if resolve is not None else _addresses_of
 
     async def lookup(self, domain: str) -> WhoisRecord:
         domain = domain.strip().lower().rstrip(".")
         if self._server is not None:
             text = await self.query(self._server, domain)
-            return WhoisRecord(tuple(parse_whois(domain, text)), str(self._server))
+            return WhoisRecord(tuple(await parse_whois_off_loop(domain, text)), str(self._server))
 
         registry_host = await self._registry_of(domain)
-        registry = self._address(registry_host)
+        registry = await self._address(registry_host)
         registry_text = await self.query(registry, domain)
-        registry_facts = parse_whois(domain, registry_text)
+        registry_facts = await parse_whois_off_loop(domain, registry_text)
         registry_record = WhoisRecord(tuple(registry_facts), registry_host)
         if _is_not_registered(registry_facts):
             return registry_record
@@ -136,7 +149,8 @@ class WhoisClient:
         if registrar_host is None or registrar_host in {registry_host, self._iana.host.lower()}:
             return registry_record
         try:
-            registrar_facts = parse_whois(domain, await self.query(self._address(registrar_host), domain))
+            registrar = await self._address(registrar_host)
+            registrar_facts = await parse_whois_off_loop(domain, await self.query(registrar, domain))
         except SourceError as exc:
             missing = REGISTRANT_FIELDS - {fact.field for fact in registry_facts}
             note = f"registrar {registrar_host}: {exc.message}"
@@ -163,8 +177,13 @@ class WhoisClient:
             line = query.encode("idna") + b"\r\n"
         except UnicodeError:
             raise SourceError(SOURCE, f"cannot send {query!r} as a WHOIS query", transient=False) from None
-        async with self._limit:
-            reply = await self._exchange(server, line)
+        try:
+            # Waiting for a free connection counts: behind a hanging server, queued queries
+            # fail at the timeout instead of holding their checks up.
+            async with asyncio.timeout(self._timeout), self._limit:
+                reply = await self._exchange(server, line)
+        except TimeoutError:
+            raise SourceError(SOURCE, f"{host}: no complete answer within {self._timeout:g}s") from None
         if not reply.strip():
             raise SourceError(SOURCE, f"{host}: empty reply")
         return _decode(reply)
@@ -174,16 +193,13 @@ class WhoisClient:
         reply = bytearray()
         writer: asyncio.StreamWriter | None = None
         try:
-            async with asyncio.timeout(self._timeout):
-                reader, writer = await asyncio.open_connection(host, server.port)
-                writer.write(line)
-                await writer.drain()
-                while chunk := await reader.read(65536):
-                    reply += chunk
-                    if len(reply) > self._max_bytes:
-                        raise SourceError(SOURCE, f"{host}: reply larger than {self._max_bytes} bytes")
-        except TimeoutError:
-            raise SourceError(SOURCE, f"{host}: no complete answer within {self._timeout:g}s") from None
+            reader, writer = await asyncio.open_connection(host, server.port)
+            writer.write(line)
+            await writer.drain()
+            while chunk := await reader.read(65536):
+                reply += chunk
+                if len(reply) > self._max_bytes:
+                    raise SourceError(SOURCE, f"{host}: reply larger than {self._max_bytes} bytes")
         except OSError as exc:
             raise SourceError(SOURCE, f"{host}: connection failed ({exc.__class__.__name__})") from None
         finally:
@@ -193,15 +209,40 @@ class WhoisClient:
                     await writer.wait_closed()
         return bytes(reply)
 
-    def _address(self, host: str) -> HostPort:
-        return self._hosts.get(host, HostPort(host, 43))
+    async def _address(self, host: str) -> HostPort:
+        """Where to dial a server a reply referred to. The name comes from a WHOIS reply, so
+        it is resolved here and dialled by address, and only a public address is dialled:
+        a referral never reaches the bot's own network (SSRF)."""
+        if host in self._hosts:
+            return self._hosts[host]
+        try:
+            async with asyncio.timeout(self._timeout):
+                addresses = await self._resolve(host)
+        except (TimeoutError, OSError) as exc:
+            raise SourceError(SOURCE, f"{host}: cannot resolve ({exc.__class__.__name__})") from None
+        public = [a for a in addresses if ipaddress.ip_address(a.split("%")[0]).is_global]
+        if not public:
+            raise SourceError(SOURCE, f"{host}: refused, it resolves to no public address", transient=False)
+        return HostPort(public[0], 43)
+
+
+async def _addresses_of(host: str) -> list[str]:
+    found = await asyncio.get_running_loop().getaddrinfo(host, 43, type=socket.SOCK_STREAM)
+    return [str(info[4][0]) for info in found]
+
+
+async def parse_whois_off_loop(domain: str, text: str) -> list[Fact]:
+    """parse_whois in a worker thread: parsing is CPU work the event loop must not wait on."""
+    return await asyncio.to_thread(parse_whois, domain, text)
 
 
 def parse_whois(domain: str, text: str) -> list[Fact]:
     """WHOIS text -> facts (no I/O). Raises SourceError when the reply holds no facts.
 
-    A "no such domain" reply is data: one fact, status "not registered".
+    A "no such domain" reply is data: one fact, status "not registered". Only the first
+    MAX_PARSED_CHARS, in lines of at most MAX_PARSED_LINE, are read.
     """
+    text = "\n".join(line[:MAX_PARSED_LINE] for line in text[:MAX_PARSED_CHARS].splitlines())
     try:
         entry = _load(domain, text)
     except whois_exceptions.WhoisDomainNotFoundError:

@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from bot.monitoring.diff import DiffResult, diff_observation
+from bot.monitoring.diff import DiffResult, _diff_against, _same_as_before, diff_observation
 from bot.observations import ChangeKind, Fact, FactKey, FactState, FactStatus, Observation, SourceFailure
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
@@ -150,3 +152,59 @@ def test_diff_closed_interval_ends_where_last_seen() -> None:
     assert [(c.kind, c.first_seen, c.last_seen) for c in gone.changes] == [(ChangeKind.REMOVED, T0, T0)]
     assert gone.closed[0].last_seen == T0 and gone.closed[0].status is FactStatus.CLOSED
     assert A2 not in gone.state
+
+
+# -- the shortcut for an unchanged observation ------------------------------------------------
+
+_FIELDS = st.sampled_from(["A", "NS", "SOA", "status"])
+_VALUES = st.sampled_from(["1", "2", "3"])
+_STATUSES = st.sampled_from(list(FactStatus))
+
+
+@st.composite
+def _states(draw: st.DrawFn) -> dict[FactKey, FactState]:
+    keys = draw(st.sets(st.tuples(_FIELDS, _VALUES), max_size=6))
+    return {
+        (f, v): FactState(
+            f,
+            v,
+            "dns",
+            T0,
+            draw(_STATUSES.filter(lambda s: s is not FactStatus.CLOSED)),
+            draw(st.sampled_from([None, T0 + timedelta(minutes=5)])),
+        )
+        for f, v in keys
+    }
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    previous=_states(),
+    facts=st.sets(st.tuples(_FIELDS, _VALUES), max_size=6),
+    known=st.sets(_FIELDS),
+    single=st.sets(_FIELDS, max_size=2),
+)
+def test_diff_unchanged_shortcut_gives_what_the_rules_give(
+    previous: dict[FactKey, FactState],
+    facts: set[tuple[str, str]],
+    known: set[str],
+    single: set[str],
+) -> None:
+    observation = Observation(
+        "resolutions",
+        frozenset(Fact(f, v, "dns") for f, v in facts),
+        frozenset(known),
+        single_valued=frozenset(single),
+    )
+    now, before = T0 + timedelta(hours=2), T0 + timedelta(hours=1)
+    general = _diff_against(previous, observation, now=now, previous_check_at=before)
+    assert diff_observation(previous, observation, now=now, previous_check_at=before) == general
+    if _same_as_before(previous, observation):
+        assert general == DiffResult(dict(previous), [], [], baseline=False)
+
+
+def test_diff_unchanged_shortcut_is_taken_for_a_repeat_check() -> None:
+    observation = obs(("A", "192.0.2.1"), ("status", "exists"), single={"status"})
+    first = diff_observation(None, observation, now=T0, previous_check_at=None)
+    assert _same_as_before(first.state, observation)
+    assert not _same_as_before(first.state, obs(("A", "192.0.2.2"), ("status", "exists"), single={"status"}))

@@ -1,0 +1,389 @@
+"""The OpenAPI 3.1 document of /api/v1, served at /api/v1/openapi.json. The tests run
+property-based requests from it against the implementation and check every answer
+against it, so the two cannot drift apart."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.api.payloads import DEFAULT_PAGE, KINDS, MAX_INDICATORS, MAX_PAGE, MAX_TAGS
+from bot.monitoring.datasets import DATASET_NAMES
+
+VERSION = "1.0.0"
+
+_SLACK_ID = {"type": "string", "pattern": "^[A-Z0-9]{2,32}$"}
+_TAG = {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}$"}
+_TIME = {"type": "string", "format": "date-time"}
+_MAYBE_TIME = {"type": ["string", "null"], "format": "date-time"}
+_DATASET = {"type": "string", "enum": list(DATASET_NAMES)}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _object(properties: dict[str, Any], *, required: list[str] | None = None) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": list(properties) if required is None else required,
+        "additionalProperties": False,
+    }
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _error(description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
+    response = _json(_ref("Error"), description)
+    if headers:
+        response["headers"] = headers
+    return response
+
+
+_ERRORS = {
+    "400": _error("Bad input: `error.code` says what, `error.details` where"),
+    "401": _error(
+        "No token, or not a valid one",
+        {"WWW-Authenticate": {"schema": {"type": "string"}, "description": "Bearer"}},
+    ),
+    "404": _error("Not monitored, or no such path"),
+    "413": _error("The body is over 1 MiB"),
+    "429": _error(
+        "Too many requests with this token",
+        {"Retry-After": {"schema": {"type": "string"}, "description": "seconds to wait"}},
+    ),
+}
+
+
+def _errors(*codes: str) -> dict[str, Any]:
+    return {code: _ERRORS[code] for code in codes}
+
+
+def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
+
+
+_INDICATOR_PATH = {
+    "name": "indicator",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "minLength": 1},
+    "description": "A domain or IP address, defanged or not (`evil[.]com`), URL-encoded",
+}
+
+_CHANGE: dict[str, Any] = {
+    "dataset": _DATASET,
+    "change": {"type": "string", "enum": ["added", "removed", "changed"]},
+    "field": {"type": "string"},
+    "old_value": {"type": ["string", "null"]},
+    "new_value": {"type": ["string", "null"]},
+    "source": {"type": "string"},
+    "first_seen": _MAYBE_TIME,
+    "last_seen": _MAYBE_TIME,
+}
+
+_SCHEMAS: dict[str, Any] = {
+    "Error": _object(
+        {
+            "error": _object(
+                {
+                    "code": {
+                        "type": "string",
+                        "description": "invalid_json, invalid_request, invalid_parameter, "
+                        "invalid_indicators, too_many_indicators, invalid_cursor, team_required, "
+                        "rejected, unauthorized, not_found, method_not_allowed, payload_too_large, "
+                        "rate_limited, internal_error",
+                    },
+                    "message": {"type": "string"},
+                    "details": {"type": "array", "items": {"type": "object"}},
+                },
+                required=["code", "message"],
+            )
+        }
+    ),
+    "Monitor": _object(
+        {
+            "indicator": {"type": "string"},
+            "kind": {"type": "string", "enum": list(KINDS)},
+            "team": {"type": "string"},
+            "channel": {"type": "string"},
+            "tags": {"type": "array", "items": {"type": "string"}},
+            "muted": {"type": "array", "items": _DATASET},
+            "created_by": {
+                "type": "string",
+                "description": "A Slack user id, or `api:<token name>` for monitors added here",
+            },
+            "created_at": _TIME,
+            "last_checked_at": _MAYBE_TIME,
+            "stale_datasets": {"type": "array", "items": _DATASET},
+        }
+    ),
+    "MonitorList": _object({"monitors": {"type": "array", "items": _ref("Monitor")}}),
+    "AddMonitors": _object(
+        {
+            "channel": {**_SLACK_ID, "description": "The Slack channel that gets the alerts"},
+            "team": {
+                **_SLACK_ID,
+                "description": "The channel's workspace; by default the workspace of the "
+                "channel's monitors, or else the bot's own",
+            },
+            "indicators": {
+                "description": "Domains, IPs or URLs (defanged or not), as a list or as one string "
+                "split like the slash command's input (spaces, commas, semicolons, newlines)",
+                "oneOf": [
+                    {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": MAX_INDICATORS},
+                    {"type": "string", "minLength": 1},
+                ],
+            },
+            "tags": {"type": "array", "items": _TAG, "maxItems": MAX_TAGS},
+        },
+        required=["channel", "indicators"],
+    ),
+    "AddedMonitors": _object(
+        {
+            "added": {"type": "array", "items": {"type": "string"}, "description": "New in the channel"},
+            "existing": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "Already monitored there (given tags are added to theirs)",
+            },
+            "monitors": {"type": "array", "items": _ref("Monitor")},
+        }
+    ),
+    "RemoveMonitors": _object(
+        {
+            "channel": _SLACK_ID,
+            "team": _SLACK_ID,
+            "indicators": {
+                "oneOf": [
+                    {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": MAX_INDICATORS},
+                    {"type": "string", "minLength": 1},
+                ]
+            },
+        },
+        required=["channel", "indicators"],
+    ),
+    "Removed": _object(
+        {
+            "removed": {
+                "type": "array",
+                "items": _object(
+                    {
+                        "indicator": {"type": "string"},
+                        "team": {"type": "string"},
+                        "channel": {"type": "string"},
+                    }
+                ),
+            }
+        }
+    ),
+    "Change": _object(_CHANGE),
+    "AlertChannel": _object(
+        {
+            "team": {"type": "string"},
+            "channel": {"type": "string"},
+            "datasets": {"type": "array", "items": _DATASET, "description": "Less what the channel muted"},
+            "status": {"type": "string", "enum": ["pending", "delivered", "abandoned"]},
+            "delivered_at": _MAYBE_TIME,
+        }
+    ),
+    "Alert": _object(
+        {
+            "id": {"type": "integer", "description": "Increases with every alert, in commit order"},
+            "check_id": {"type": "string", "description": "The check that found the changes"},
+            "indicator": {"type": "string"},
+            "kind": {"type": "string", "enum": list(KINDS)},
+            "detected_at": _TIME,
+            "datasets": {"type": "array", "items": _DATASET},
+            "changes": {"type": "array", "items": _ref("Change")},
+            "channels": {"type": "array", "items": _ref("AlertChannel")},
+        }
+    ),
+    "AlertPage": _object(
+        {
+            "alerts": {"type": "array", "items": _ref("Alert")},
+            "next_cursor": {
+                "type": "string",
+                "description": "Pass as `cursor` for the alerts after this page; also when the page "
+                "is empty, to poll for new ones",
+            },
+            "has_more": {"type": "boolean"},
+        }
+    ),
+    "Fact": _object(
+        {
+            "field": {"type": "string"},
+            "value": {"type": "string"},
+            "source": {"type": "string"},
+            "status": {"type": "string", "enum": ["active", "removing", "adding"]},
+            "first_seen": _TIME,
+            "last_seen": _MAYBE_TIME,
+        }
+    ),
+    "DatasetState": _object(
+        {
+            "dataset": {"type": "string"},
+            "baseline_at": _MAYBE_TIME,
+            "last_ok_at": _MAYBE_TIME,
+            "stale": {"type": "boolean"},
+            "last_error": {"type": ["string", "null"]},
+            "facts": {"type": "array", "items": _ref("Fact")},
+        }
+    ),
+    "RecentChange": _object({**_CHANGE, "detected_at": _TIME}),
+    "Indicator": _object(
+        {
+            "indicator": {"type": "string"},
+            "kind": {"type": "string", "enum": list(KINDS)},
+            "monitored_since": _MAYBE_TIME,
+            "last_checked_at": _MAYBE_TIME,
+            "monitors": {"type": "array", "items": _ref("Monitor")},
+            "datasets": {"type": "array", "items": _ref("DatasetState")},
+            "history": _object(
+                {
+                    "alerts": {"type": "integer", "minimum": 0},
+                    "first_alert_at": _MAYBE_TIME,
+                    "last_alert_at": _MAYBE_TIME,
+                    "last_change_at": _MAYBE_TIME,
+                    "changes_by_dataset": {"type": "object", "additionalProperties": {"type": "integer"}},
+                    "recent_changes": {"type": "array", "items": _ref("RecentChange")},
+                }
+            ),
+        }
+    ),
+}
+
+
+def build_openapi() -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Watchpost API",
+            "version": VERSION,
+            "description": "Monitors, alerts and indicator state of a Watchpost bot. Every request "
+            "but this document needs `Authorization: Bearer <token>` (WATCHPOST_API_TOKENS); "
+            'errors are `{"error": {"code", "message", "details"}}`.',
+        },
+        "servers": [{"url": "/api/v1"}],
+        "security": [{"bearer": []}],
+        "paths": {
+            "/monitors": {
+                "get": {
+                    "operationId": "listMonitors",
+                    "summary": "Monitors, narrowed by channel, team, kind, tag or indicator",
+                    "parameters": [
+                        _query("channel", _SLACK_ID, "Only this channel's"),
+                        _query("team", _SLACK_ID, "Only this workspace's"),
+                        _query("kind", {"type": "string", "enum": list(KINDS)}, "Only IPs or domains"),
+                        _query("tag", _TAG, "Only monitors with this tag"),
+                        _query("indicator", {"type": "string", "minLength": 1}, "Only this indicator's"),
+                    ],
+                    "responses": {
+                        "200": _json(_ref("MonitorList"), "The monitors, by indicator"),
+                        **_errors("400", "401", "429"),
+                    },
+                },
+                "post": {
+                    "operationId": "addMonitors",
+                    "summary": "Monitor one or many indicators in a channel (all or nothing)",
+                    "description": "Parsed and refused exactly like `/monitor`; one refused indicator "
+                    "or the channel's quota refuses the whole request. New indicators get their "
+                    "baseline within seconds, with no alert.",
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": _ref("AddMonitors")}},
+                    },
+                    "responses": {
+                        "201": _json(_ref("AddedMonitors"), "At least one monitor was added"),
+                        "200": _json(_ref("AddedMonitors"), "All were monitored there already"),
+                        **_errors("400", "401", "413", "429"),
+                    },
+                },
+            },
+            "/monitors/remove": {
+                "post": {
+                    "operationId": "removeMonitors",
+                    "summary": "Stop monitoring several indicators in a channel (all or nothing)",
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": _ref("RemoveMonitors")}},
+                    },
+                    "responses": {
+                        "200": _json(_ref("Removed"), "Removed"),
+                        **_errors("400", "401", "404", "413", "429"),
+                    },
+                }
+            },
+            "/monitors/{indicator}": {
+                "delete": {
+                    "operationId": "deleteMonitor",
+                    "summary": "Stop monitoring an indicator in a channel, or everywhere",
+                    "parameters": [
+                        _INDICATOR_PATH,
+                        _query("channel", _SLACK_ID, "Only in this channel (default: every channel)"),
+                        _query("team", _SLACK_ID, "Only in this workspace"),
+                    ],
+                    "responses": {
+                        "200": _json(_ref("Removed"), "Removed"),
+                        **_errors("400", "401", "404", "429"),
+                    },
+                }
+            },
+            "/alerts": {
+                "get": {
+                    "operationId": "listAlerts",
+                    "summary": "Alerts, oldest first, a page at a time",
+                    "description": "An alert is one check of one indicator that found changes worth "
+                    "alerting on. Follow `next_cursor`: pages never skip or repeat an alert, also "
+                    "while new ones arrive.",
+                    "parameters": [
+                        _query("indicator", {"type": "string", "minLength": 1}, "Only this indicator's"),
+                        _query("dataset", _DATASET, "Only alerts with a change in this dataset"),
+                        _query("channel", _SLACK_ID, "Only alerts posted to this channel"),
+                        _query("since", _TIME, "Detected at or after (RFC 3339 with offset)"),
+                        _query("until", _TIME, "Detected before"),
+                        _query(
+                            "day",
+                            {"type": "string", "format": "date"},
+                            "Detected on this day in the team's time zone",
+                        ),
+                        _query(
+                            "limit",
+                            {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": DEFAULT_PAGE},
+                            "Page size",
+                        ),
+                        _query("cursor", {"type": "string"}, "`next_cursor` of the previous page"),
+                    ],
+                    "responses": {
+                        "200": _json(_ref("AlertPage"), "A page of alerts"),
+                        **_errors("400", "401", "429"),
+                    },
+                }
+            },
+            "/indicators/{indicator}": {
+                "get": {
+                    "operationId": "getIndicator",
+                    "summary": "What Watchpost knows of an indicator now, and its history in numbers",
+                    "parameters": [_INDICATOR_PATH],
+                    "responses": {
+                        "200": _json(_ref("Indicator"), "The indicator's state"),
+                        **_errors("400", "401", "404", "429"),
+                    },
+                }
+            },
+            "/openapi.json": {
+                "get": {
+                    "operationId": "getOpenApi",
+                    "summary": "This document (no token needed)",
+                    "security": [],
+                    "responses": {"200": {"description": "OpenAPI 3.1", "content": {"application/json": {}}}},
+                }
+            },
+        },
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": _SCHEMAS,
+        },
+    }

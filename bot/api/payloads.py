@@ -1,0 +1,385 @@
+"""Requests into values and values into JSON, for the API and the webhooks (pure).
+
+Indicators go through the same parser as `/monitor` (bot/indicators.py), so the API
+accepts and refuses exactly what the slash command does, with the same reasons."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from typing import Any
+
+from bot.api.errors import ApiError, bad_parameter
+from bot.errors import IndicatorError
+from bot.indicators import Indicator, parse_indicator
+from bot.monitoring.datasets import DATASET_NAMES
+from bot.observations import Change, FactState, IndicatorKind
+from bot.storage.alerts import AlertChannel, AlertQuery, AlertRecord, IndicatorHistory
+from bot.storage.repository import DatasetHealth, MonitorView
+
+MAX_INDICATORS = 1000  # per request: a report's whole feed in one call
+MAX_TAGS = 20
+MAX_PAGE = 200
+DEFAULT_PAGE = 50
+SLACK_ID = re.compile(r"[A-Z0-9]{2,32}")
+TAG = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}")
+# How /monitor splits what it is given (bot/indicators.py): spaces, commas, semicolons, newlines.
+TOKEN_SEPARATORS = re.compile(r"[\s,;]+")
+CURSOR_PREFIX = "a1:"
+KINDS = tuple(kind.value for kind in IndicatorKind)
+
+
+# --- requests -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AddRequest:
+    channel_id: str
+    team_id: str | None
+    indicators: tuple[Indicator, ...]
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RemoveRequest:
+    channel_id: str
+    team_id: str | None
+    indicators: tuple[Indicator, ...]
+
+
+@dataclass(frozen=True)
+class MonitorFilter:
+    channel_id: str | None = None
+    team_id: str | None = None
+    kind: IndicatorKind | None = None
+    tag: str | None = None
+    indicator: str | None = None
+
+    def keeps(self, monitor: MonitorView) -> bool:
+        return (self.kind is None or monitor.kind == self.kind) and (
+            self.tag is None or self.tag in monitor.tags
+        )
+
+
+def parse_add_request(body: Any) -> AddRequest:
+    fields = _object(body, required={"channel", "indicators"}, optional={"team", "tags"})
+    return AddRequest(
+        channel_id=_slack_id(fields, "channel"),
+        team_id=_slack_id(fields, "team") if "team" in fields else None,
+        indicators=parse_indicator_list(fields["indicators"]),
+        tags=_tags(fields.get("tags", [])),
+    )
+
+
+def parse_remove_request(body: Any) -> RemoveRequest:
+    fields = _object(body, required={"channel", "indicators"}, optional={"team"})
+    return RemoveRequest(
+        channel_id=_slack_id(fields, "channel"),
+        team_id=_slack_id(fields, "team") if "team" in fields else None,
+        indicators=parse_indicator_list(fields["indicators"]),
+    )
+
+
+def parse_indicator_list(value: Any) -> tuple[Indicator, ...]:
+    """A list of indicators, or one string holding several as `/monitor` takes them. All
+    or nothing: every refused one is listed (index, input, reason) and none is used."""
+    if isinstance(value, str):
+        tokens = [token for token in TOKEN_SEPARATORS.split(value) if token]
+    elif isinstance(value, list) and all(isinstance(item, str) for item in value):
+        tokens = list(value)
+    else:
+        raise ApiError(400, "invalid_request", "indicators: a list of strings, or one string")
+    if not tokens:
+        raise ApiError(400, "invalid_request", "indicators: give at least one domain or IP address")
+    if len(tokens) > MAX_INDICATORS:
+        raise ApiError(
+            400,
+            "too_many_indicators",
+            f"indicators: at most {MAX_INDICATORS} per request, and {len(tokens)} were given; "
+            "split them over several requests (nothing was changed)",
+        )
+    found: dict[Indicator, None] = {}
+    problems: list[dict[str, Any]] = []
+    for index, token in enumerate(tokens):
+        try:
+            found.setdefault(parse_indicator(token), None)
+        except IndicatorError as exc:
+            problems.append({"index": index, "input": token[:100], "reason": plain(str(exc))})
+    if problems:
+        plural = "s" * (len(problems) != 1)
+        raise ApiError(
+            400,
+            "invalid_indicators",
+            f"{len(problems)} indicator{plural} cannot be monitored, so nothing was changed",
+            details=problems,
+        )
+    return tuple(found)
+
+
+def parse_indicator_param(value: str, name: str = "indicator") -> Indicator:
+    try:
+        return parse_indicator(value)
+    except IndicatorError as exc:
+        raise bad_parameter(name, plain(str(exc))) from None
+
+
+def plain(message: str) -> str:
+    """A user error written for Slack, without its mrkdwn code spans."""
+    return message.replace("`", "")
+
+
+MONITOR_FILTERS = ("channel", "team", "kind", "tag", "indicator")
+ALERT_FILTERS = ("indicator", "dataset", "channel", "since", "until", "day", "limit", "cursor")
+
+
+def check_query(query: Mapping[str, str], allowed: Sequence[str] = ()) -> None:
+    """Unknown query parameters are refused, not ignored: `chanel=C1` must not list all."""
+    unknown = sorted(set(query) - set(allowed))
+    if unknown:
+        raise ApiError(
+            400,
+            "invalid_parameter",
+            f"unknown query parameters: {', '.join(name[:40] for name in unknown[:10])}",
+            details=[{"parameter": name[:40], "reason": "unknown"} for name in unknown[:10]],
+        )
+
+
+def parse_monitor_filter(query: Mapping[str, str], allowed: Sequence[str] = MONITOR_FILTERS) -> MonitorFilter:
+    check_query(query, allowed)
+    kind = query.get("kind")
+    if kind is not None and kind not in KINDS:
+        raise bad_parameter("kind", f"one of {', '.join(KINDS)}")
+    tag = query.get("tag")
+    if tag is not None and not TAG.fullmatch(tag):
+        raise bad_parameter("tag", "not a tag (letters, digits and _ . : / -, up to 64)")
+    indicator = query.get("indicator")
+    return MonitorFilter(
+        channel_id=_slack_id(query, "channel") if "channel" in query else None,
+        team_id=_slack_id(query, "team") if "team" in query else None,
+        kind=IndicatorKind(kind) if kind is not None else None,
+        tag=tag,
+        indicator=parse_indicator_param(indicator).value if indicator is not None else None,
+    )
+
+
+def parse_alert_query(query: Mapping[str, str], *, timezone: tzinfo) -> AlertQuery:
+    """`indicator`, `dataset`, `channel`, `since` (inclusive), `until` (exclusive), `day`
+    (in the team's zone), `limit` and `cursor`; the time filters narrow each other."""
+    check_query(query, ALERT_FILTERS)
+    indicator = query.get("indicator")
+    dataset = query.get("dataset")
+    if dataset is not None and dataset not in DATASET_NAMES:
+        raise bad_parameter("dataset", f"one of {', '.join(DATASET_NAMES)}")
+    start = _instant(query, "since")
+    end = _instant(query, "until")
+    if "day" in query:
+        day = _day(query["day"])
+        try:
+            day_start = datetime.combine(day, time(0), timezone).astimezone(UTC)
+            day_end = datetime.combine(day + timedelta(days=1), time(0), timezone).astimezone(UTC)
+        except OverflowError:
+            raise bad_parameter("day", "out of range") from None
+        start = day_start if start is None else max(start, day_start)
+        end = day_end if end is None else min(end, day_end)
+    return AlertQuery(
+        after_id=decode_cursor(query["cursor"]) if "cursor" in query else 0,
+        limit=_limit(query),
+        indicator=parse_indicator_param(indicator).value if indicator is not None else None,
+        dataset=dataset,
+        channel_id=_slack_id(query, "channel") if "channel" in query else None,
+        start=start,
+        end=end,
+    )
+
+
+def encode_cursor(after_id: int) -> str:
+    """Opaque to clients: resume after this alert."""
+    return base64.urlsafe_b64encode(f"{CURSOR_PREFIX}{after_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raw = ""
+    number = raw.removeprefix(CURSOR_PREFIX)
+    if not raw.startswith(CURSOR_PREFIX) or not number.isdigit() or len(number) > 18:
+        raise ApiError(400, "invalid_cursor", "cursor: not a cursor this API gave out")
+    return int(number)
+
+
+def _object(body: Any, *, required: set[str], optional: set[str]) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid_request", "the body must be a JSON object")
+    missing = sorted(required - body.keys())
+    unknown = sorted(body.keys() - required - optional)
+    if missing or unknown:
+        details = [{"field": name, "reason": "required"} for name in missing]
+        details += [{"field": name, "reason": "unknown field"} for name in unknown]
+        names = ", ".join(d["field"] for d in details)
+        raise ApiError(400, "invalid_request", f"fields missing or unknown: {names}", details=details)
+    return body
+
+
+def _slack_id(fields: Mapping[str, Any], name: str) -> str:
+    value = fields.get(name)
+    if not isinstance(value, str) or not SLACK_ID.fullmatch(value):
+        raise bad_parameter(name, "a Slack id such as C0123ABCD (capital letters and digits)")
+    return value
+
+
+def _tags(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or len(value) > MAX_TAGS:
+        raise bad_parameter("tags", f"a list of at most {MAX_TAGS} tags")
+    for tag in value:
+        if not isinstance(tag, str) or not TAG.fullmatch(tag):
+            raise bad_parameter("tags", "a tag is letters, digits and _ . : / - (up to 64, no space)")
+    return tuple(dict.fromkeys(value))
+
+
+def _instant(query: Mapping[str, str], name: str) -> datetime | None:
+    raw = query.get(name)
+    if raw is None:
+        return None
+    try:
+        value = datetime.fromisoformat(raw)
+    except ValueError:
+        raise bad_parameter(name, "an RFC 3339 time such as 2026-11-20T09:00:00Z") from None
+    if value.tzinfo is None:
+        raise bad_parameter(name, "give the UTC offset (2026-11-20T09:00:00Z or +01:00)")
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise bad_parameter(name, "out of range") from None
+
+
+def _day(raw: str) -> date:
+    try:
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw):
+            raise ValueError
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise bad_parameter("day", "a date such as 2026-11-20") from None
+
+
+def _limit(query: Mapping[str, str]) -> int:
+    raw = query.get("limit")
+    if raw is None:
+        return DEFAULT_PAGE
+    if not re.fullmatch(r"\d{1,4}", raw) or not 1 <= int(raw) <= MAX_PAGE:
+        raise bad_parameter("limit", f"a whole number from 1 to {MAX_PAGE}")
+    return int(raw)
+
+
+# --- responses ----------------------------------------------------------------------
+
+
+def iso(value: datetime | None) -> str | None:
+    """RFC 3339 in UTC with a Z, or None."""
+    if value is None:
+        return None
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def monitor_json(monitor: MonitorView) -> dict[str, Any]:
+    return {
+        "indicator": monitor.indicator,
+        "kind": monitor.kind.value,
+        "team": monitor.team_id,
+        "channel": monitor.channel_id,
+        "tags": list(monitor.tags),
+        "muted": list(monitor.muted),
+        "created_by": monitor.created_by,
+        "created_at": iso(monitor.created_at),
+        "last_checked_at": iso(monitor.last_checked_at),
+        "stale_datasets": list(monitor.stale_datasets),
+    }
+
+
+def change_json(change: Change) -> dict[str, Any]:
+    return {
+        "dataset": change.dataset,
+        "change": change.kind.value,
+        "field": change.field,
+        "old_value": change.old_value,
+        "new_value": change.new_value,
+        "source": change.source,
+        "first_seen": iso(change.first_seen),
+        "last_seen": iso(change.last_seen),
+    }
+
+
+def _channel_json(channel: AlertChannel) -> dict[str, Any]:
+    return {
+        "team": channel.team_id,
+        "channel": channel.channel_id,
+        "datasets": list(channel.datasets),
+        "status": channel.status,
+        "delivered_at": iso(channel.delivered_at),
+    }
+
+
+def alert_json(alert: AlertRecord) -> dict[str, Any]:
+    return {
+        "id": alert.id,
+        "check_id": alert.batch_id,
+        "indicator": alert.indicator,
+        "kind": alert.kind.value,
+        "detected_at": iso(alert.detected_at),
+        "datasets": list(alert.datasets),
+        "changes": [change_json(change) for change in alert.changes],
+        "channels": [_channel_json(channel) for channel in alert.channels],
+    }
+
+
+def _fact_json(fact: FactState) -> dict[str, Any]:
+    return {
+        "field": fact.field,
+        "value": fact.value,
+        "source": fact.source,
+        "status": fact.status.value,
+        "first_seen": iso(fact.first_seen),
+        "last_seen": iso(fact.last_seen),
+    }
+
+
+def dataset_json(health: DatasetHealth) -> dict[str, Any]:
+    return {
+        "dataset": health.dataset,
+        "baseline_at": iso(health.baseline_at),
+        "last_ok_at": iso(health.last_ok_at),
+        "stale": health.stale,
+        "last_error": health.last_error,
+        "facts": [_fact_json(fact) for fact in health.facts],
+    }
+
+
+def indicator_json(
+    indicator: Indicator,
+    *,
+    last_checked_at: datetime | None,
+    monitors: Sequence[MonitorView],
+    datasets: Sequence[DatasetHealth],
+    history: IndicatorHistory,
+    recent: Sequence[tuple[datetime, Change]],
+) -> dict[str, Any]:
+    return {
+        "indicator": indicator.value,
+        "kind": indicator.kind.value,
+        "monitored_since": iso(min((m.created_at for m in monitors), default=None)),
+        "last_checked_at": iso(last_checked_at),
+        "monitors": [monitor_json(m) for m in monitors],
+        "datasets": [dataset_json(d) for d in datasets],
+        "history": {
+            "alerts": history.alerts,
+            "first_alert_at": iso(history.first_alert_at),
+            "last_alert_at": iso(history.last_alert_at),
+            "last_change_at": iso(history.last_change_at),
+            "changes_by_dataset": dict(history.changes_by_dataset),
+            "recent_changes": [{**change_json(c), "detected_at": iso(at)} for at, c in recent],
+        },
+    }

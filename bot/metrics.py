@@ -1,0 +1,103 @@
+"""Prometheus metrics. One `Metrics` per process, made by the composition root with a
+registry of its own (tests make fresh ones) and handed to what records into it; `/metrics`
+renders it. Labels are dataset, source and outcome names and Slack's error codes: never
+an indicator, a channel, a URL or a secret."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.gc_collector import GCCollector
+from prometheus_client.process_collector import ProcessCollector
+
+from bot.observations import Observation
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+# Lookups take from milliseconds (DNS on a warm resolver) to the dataset timeout (120 s).
+LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+
+
+class Metrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        ProcessCollector(registry=self.registry)
+        GCCollector(registry=self.registry)
+        r = self.registry
+        self.checks = Counter(
+            "watchpost_checks",
+            "Dataset checks run, by outcome: ok, partial (a source failed, others answered), "
+            "failed (nothing learned: the dataset is stale)",
+            ["dataset", "outcome"],
+            registry=r,
+        )
+        self.source_failures = Counter(
+            "watchpost_source_failures",
+            "Failed lookups, by dataset and source",
+            ["dataset", "source"],
+            registry=r,
+        )
+        self.check_seconds = Histogram(
+            "watchpost_check_duration_seconds",
+            "Time to collect one dataset of one indicator",
+            ["dataset"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.outbox_backlog = Gauge(
+            "watchpost_outbox_backlog",
+            "Alerts not yet delivered (nor given up), by queue: slack, webhook",
+            ["queue"],
+            registry=r,
+        )
+        self.alerts_posted = Counter("watchpost_alerts_posted", "Alerts posted to Slack channels", registry=r)
+        self.alert_failures = Counter(
+            "watchpost_alert_delivery_failures",
+            "Failed attempts to post an alert to Slack (permanent: given up)",
+            ["permanent"],
+            registry=r,
+        )
+        self.webhook_deliveries = Counter(
+            "watchpost_webhook_deliveries",
+            "Webhook delivery attempts, by outcome: delivered, failed (retried), abandoned",
+            ["outcome"],
+            registry=r,
+        )
+        self.digest_runs = Counter(
+            "watchpost_digest_runs",
+            "Channel digests handled, by outcome: posted, skipped (nothing to say), failed, retried",
+            ["outcome"],
+            registry=r,
+        )
+        self.slack_api_errors = Counter(
+            "watchpost_slack_api_errors", "Errors from Slack's Web API, by error code", ["error"], registry=r
+        )
+        self.api_requests = Counter(
+            "watchpost_api_requests",
+            "Requests to /api/v1, by route template and status code",
+            ["method", "route", "status"],
+            registry=r,
+        )
+
+    def observe_check(self, observations: Iterable[Observation]) -> None:
+        """Count one check of an indicator: each dataset's outcome and failed sources."""
+        for observation in observations:
+            outcome = "failed" if observation.failed else "partial" if observation.stale else "ok"
+            self.checks.labels(observation.dataset, outcome).inc()
+            for failure in observation.failures:
+                self.source_failures.labels(observation.dataset, label(failure.source)).inc()
+
+    def slack_error(self, code: str) -> None:
+        self.slack_api_errors.labels(label(code)).inc()
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+def label(value: str) -> str:
+    """A label value from a bounded alphabet and length: codes, not free text."""
+    cleaned = re.sub(r"[^A-Za-z0-9_.:-]", "_", value)[:64]
+    return cleaned or "unknown"

@@ -1,0 +1,329 @@
+"""Checks written in batches: what makes a check cycle cheap at 100,000 monitors.
+
+Most checks of a monitor find what the last one found. Such a check writes the time it
+ran, the health of each dataset (and its failed lookups, if a source was down) and, at
+most, fact bookkeeping (a value missing once, a pending new value, a first baseline) —
+no change, no alert. `record_checks` writes all of those of a batch in one transaction
+with a few multi-row statements; a check with a change is written exactly as before,
+by `Store.record_check` in a transaction of its own (changes, outbox and alert rows).
+The effect on the database is the same either way: the state read, the diff applied
+(`apply`, pure) and the rows written follow the same rules, and on PostgreSQL the batch
+locks its subjects' rows first (in id order) as `record_check` locks its one.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Connection, Table, bindparam, delete, insert, select, update
+
+from bot.observations import FactKey, FactState, FactStatus, Observation
+from bot.storage.models import DatasetState, FactRow, SourceFailureRow, Subject
+from bot.storage.repository import CheckOutcome, DatasetSnapshot, Store
+
+log = logging.getLogger(__name__)
+
+_SUBJECTS = cast(Table, Subject.__table__)
+_STATES = cast(Table, DatasetState.__table__)
+_FACTS = cast(Table, FactRow.__table__)
+_FAILURES = cast(Table, SourceFailureRow.__table__)
+
+
+@dataclass(frozen=True)
+class CheckToRecord:
+    """What `Store.record_check` takes, for one check of a batch."""
+
+    subject_id: int
+    observations: Sequence[Observation]
+    apply: Callable[[Observation, DatasetSnapshot | None], CheckOutcome]
+    now: datetime
+    retry_without_baseline_at: datetime | None = None
+
+
+# Per check: its outcomes, or the exception that kept it from being written.
+CheckResult = list[CheckOutcome] | Exception
+
+
+def record_checks(store: Store, checks: Sequence[CheckToRecord]) -> list[CheckResult]:
+    """Write a batch of checks; results in the order of `checks`.
+
+    Quiet checks (no change, no failure) go together in one transaction; the others,
+    and every check of a batch whose transaction failed, one by one through
+    `Store.record_check`, so one bad check never costs the others."""
+    results: list[CheckResult | None] = [None] * len(checks)
+    try:
+        with store.engine.begin() as connection:
+            for index, outcomes in _record_quiet(store, connection, checks).items():
+                results[index] = outcomes
+    except Exception:
+        log.warning("a batch of %d checks failed; writing them one by one", len(checks), exc_info=True)
+        results = [None] * len(checks)
+    for index, check in enumerate(checks):
+        if results[index] is not None:
+            continue
+        try:
+            results[index] = store.record_check(
+                subject_id=check.subject_id,
+                observations=check.observations,
+                apply=check.apply,
+                now=check.now,
+                retry_without_baseline_at=check.retry_without_baseline_at,
+            )
+        except Exception as exc:
+            results[index] = exc
+    return [result if result is not None else [] for result in results]
+
+
+@dataclass
+class _Writes:
+    checked: list[dict[str, Any]] = field(default_factory=list)
+    brought_forward: list[dict[str, Any]] = field(default_factory=list)
+    new_states: list[dict[str, Any]] = field(default_factory=list)
+    ok_states: list[dict[str, Any]] = field(default_factory=list)
+    other_states: list[dict[str, Any]] = field(default_factory=list)
+    failures: list[dict[str, Any]] = field(default_factory=list)
+    new_facts: list[dict[str, Any]] = field(default_factory=list)
+    changed_facts: list[dict[str, Any]] = field(default_factory=list)
+    dropped_facts: list[int] = field(default_factory=list)
+
+
+def _record_quiet(
+    store: Store, connection: Connection, checks: Sequence[CheckToRecord]
+) -> dict[int, list[CheckOutcome]]:
+    """Write the checks of `checks` that found no change on `connection`; {index: outcomes}
+    of those written (a subject removed while its check ran counts as written, with none)."""
+    ids = sorted({check.subject_id for check in checks})
+    query = (
+        select(_SUBJECTS.c.id, _SUBJECTS.c.next_check_at)
+        .where(_SUBJECTS.c.id.in_(ids))
+        .order_by(_SUBJECTS.c.id)
+    )
+    if store.engine.dialect.name == "postgresql":
+        query = query.with_for_update()
+    present: dict[int, datetime] = dict(connection.execute(query).tuples().all())
+    states: dict[tuple[int, str], Any] = {
+        (row.subject_id, row.dataset): row
+        for row in connection.execute(select(_STATES).where(_STATES.c.subject_id.in_(ids)))
+    }
+    facts: dict[tuple[int, str], dict[FactKey, tuple[int, FactState]]] = defaultdict(dict)
+    for row in connection.execute(
+        select(_FACTS).where(_FACTS.c.subject_id.in_(ids), _FACTS.c.status != FactStatus.CLOSED.value)
+    ):
+        state = FactState(
+            row.field, row.value, row.source, row.first_seen, FactStatus(row.status), row.last_seen
+        )
+        facts[(row.subject_id, row.dataset)][(row.field, row.value)] = (row.id, state)
+
+    writes = _Writes()
+    written: dict[int, list[CheckOutcome]] = {}
+    seen: set[int] = set()
+    for index, check in enumerate(checks):
+        subject_id = check.subject_id
+        if subject_id in seen:
+            continue  # twice in one batch: the second reads what the first wrote, on its own
+        seen.add(subject_id)
+        if subject_id not in present:
+            written[index] = []  # removed while the check ran
+            continue
+        outcomes = _quiet_outcomes(check, states, facts)
+        if outcomes is None:
+            continue
+        written[index] = outcomes
+        _plan(writes, check, outcomes, states, facts, present[subject_id])
+
+    _execute(connection, writes)
+    return written
+
+
+def _quiet_outcomes(
+    check: CheckToRecord,
+    states: dict[tuple[int, str], Any],
+    facts: dict[tuple[int, str], dict[FactKey, tuple[int, FactState]]],
+) -> list[CheckOutcome] | None:
+    """The check's outcomes if none has a change, else None."""
+    outcomes: list[CheckOutcome] = []
+    for observation in check.observations:
+        key = (check.subject_id, observation.dataset)
+        state = states.get(key)
+        old = {fact_key: fact for fact_key, (_, fact) in facts[key].items()}
+        snapshot = (
+            DatasetSnapshot(old if state.baseline_at is not None else None, state.last_ok_at)
+            if state is not None
+            else None
+        )
+        outcome = check.apply(observation, snapshot)
+        if outcome.changes or outcome.closed:
+            return None
+        outcomes.append(outcome)
+    return outcomes
+
+
+def _plan(
+    writes: _Writes,
+    check: CheckToRecord,
+    outcomes: list[CheckOutcome],
+    states: dict[tuple[int, str], Any],
+    facts: dict[tuple[int, str], dict[FactKey, tuple[int, FactState]]],
+    next_check_at: datetime,
+) -> None:
+    """The rows a check without changes writes: what `Store.record_check` writes for it."""
+    subject_id, now = check.subject_id, check.now
+    writes.checked.append({"b_id": subject_id, "b_now": now})
+    for outcome in outcomes:
+        observation = outcome.observation
+        dataset = observation.dataset
+        key = (subject_id, dataset)
+        _plan_state(writes, subject_id, states.get(key), outcome, now)
+        if observation.failed:
+            continue  # nothing learned: the facts stay as they are
+        old = facts[key]
+        new = outcome.state
+        for fact_key in old.keys() | new.keys():
+            fact = new.get(fact_key)
+            row_id, previous = old.get(fact_key, (None, None))
+            if previous == fact:
+                continue
+            if fact is None:
+                if row_id is not None:
+                    writes.dropped_facts.append(row_id)  # a pending value that never got confirmed
+            elif row_id is None:
+                writes.new_facts.append(
+                    {
+                        "subject_id": subject_id,
+                        "dataset": dataset,
+                        "field": fact.field,
+                        "value": fact.value,
+                        "source": fact.source,
+                        "status": fact.status.value,
+                        "first_seen": fact.first_seen,
+                        "last_seen": fact.last_seen,
+                    }
+                )
+            else:
+                writes.changed_facts.append(
+                    {
+                        "b_id": row_id,
+                        "b_status": fact.status.value,
+                        "b_last_seen": fact.last_seen,
+                        "b_source": fact.source,
+                    }
+                )
+    # A dataset still without a baseline brings the next check forward.
+    no_baseline = any(
+        o.observation.failed
+        and (
+            states.get((subject_id, o.observation.dataset)) is None
+            or states[(subject_id, o.observation.dataset)].baseline_at is None
+        )
+        for o in outcomes
+    )
+    retry_at = check.retry_without_baseline_at
+    if no_baseline and retry_at is not None and retry_at < next_check_at:
+        writes.brought_forward.append({"b_id": subject_id, "b_next": retry_at})
+
+
+def _plan_state(writes: _Writes, subject_id: int, state: Any, outcome: CheckOutcome, now: datetime) -> None:
+    """The dataset's health row, as `Store._write_dataset_state` writes it."""
+    observation = outcome.observation
+    values: dict[str, Any] = {
+        "baseline_at": state.baseline_at if state is not None else None,
+        "last_ok_at": state.last_ok_at if state is not None else None,
+        "stale": state.stale if state is not None else False,
+        "last_error": state.last_error if state is not None else None,
+        "last_error_at": state.last_error_at if state is not None else None,
+        "consecutive_failures": (state.consecutive_failures or 0) if state is not None else 0,
+    }
+    if outcome.baseline:
+        values["baseline_at"] = now
+    if not observation.failed:
+        values["last_ok_at"] = now
+    if observation.stale:
+        message = "; ".join(f"{f.source}: {f.message}" for f in observation.failures)
+        values.update(
+            stale=True,
+            last_error=message[:2000],
+            last_error_at=now,
+            consecutive_failures=values["consecutive_failures"] + 1,
+        )
+        writes.failures.extend(
+            {
+                "subject_id": subject_id,
+                "dataset": observation.dataset,
+                "source": failure.source,
+                "message": failure.message[:2000],
+                "at": now,
+            }
+            for failure in observation.failures
+        )
+    elif values["stale"] or values["consecutive_failures"]:
+        values.update(stale=False, consecutive_failures=0)
+    if state is None:
+        writes.new_states.append({"subject_id": subject_id, "dataset": observation.dataset, **values})
+    elif all(values[column] == getattr(state, column) for column in _STATE_COLUMNS if column != "last_ok_at"):
+        # Only the time of the last good lookup moves: the common case, one narrow UPDATE.
+        writes.ok_states.append(
+            {"b_subject": subject_id, "b_dataset": observation.dataset, "b_now": values["last_ok_at"]}
+        )
+    else:
+        writes.other_states.append(
+            {
+                "b_subject": subject_id,
+                "b_dataset": observation.dataset,
+                **{f"b_{k}": v for k, v in values.items()},
+            }
+        )
+
+
+def _execute(connection: Connection, writes: _Writes) -> None:
+    """A few executemany statements instead of a flush per row."""
+    if writes.checked:
+        connection.execute(
+            update(_SUBJECTS)
+            .where(_SUBJECTS.c.id == bindparam("b_id"))
+            .values(last_checked_at=bindparam("b_now")),
+            writes.checked,
+        )
+    if writes.brought_forward:
+        connection.execute(
+            update(_SUBJECTS)
+            .where(_SUBJECTS.c.id == bindparam("b_id"))
+            .values(next_check_at=bindparam("b_next")),
+            writes.brought_forward,
+        )
+    if writes.new_states:
+        connection.execute(insert(_STATES), writes.new_states)
+    one_state = (_STATES.c.subject_id == bindparam("b_subject"), _STATES.c.dataset == bindparam("b_dataset"))
+    if writes.ok_states:
+        connection.execute(
+            update(_STATES).where(*one_state).values(last_ok_at=bindparam("b_now")), writes.ok_states
+        )
+    if writes.other_states:
+        connection.execute(
+            update(_STATES)
+            .where(*one_state)
+            .values({column: bindparam(f"b_{column}") for column in _STATE_COLUMNS}),
+            writes.other_states,
+        )
+    if writes.failures:
+        connection.execute(insert(_FAILURES), writes.failures)
+    if writes.new_facts:
+        connection.execute(insert(_FACTS), writes.new_facts)
+    if writes.changed_facts:
+        connection.execute(
+            update(_FACTS)
+            .where(_FACTS.c.id == bindparam("b_id"))
+            .values(
+                status=bindparam("b_status"), last_seen=bindparam("b_last_seen"), source=bindparam("b_source")
+            ),
+            writes.changed_facts,
+        )
+    if writes.dropped_facts:
+        connection.execute(delete(_FACTS).where(_FACTS.c.id.in_(writes.dropped_facts)))
+
+
+_STATE_COLUMNS = ("baseline_at", "last_ok_at", "stale", "last_error", "last_error_at", "consecutive_failures")

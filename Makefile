@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export WATCHPOST_TEST_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/watchpost_test
 
-.PHONY: run test lint typecheck pytest install install-test services clean
+.PHONY: run test lint typecheck pytest install install-test install-bench services bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,14 @@ test: install-test services lint typecheck pytest
 
 services:
 	scripts/ensure-postgres.sh
+
+install-bench: $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[test,bench]"
+
+## The benchmarks (not part of `make test`): Knot DNS, PostgreSQL and aiodns, then one table.
+bench: install-bench services
+	scripts/ensure-knot.sh
+	$(BIN)/python -m bench
 
 lint:
 	$(BIN)/ruff check bot tests bench

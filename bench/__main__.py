@@ -32,6 +32,7 @@ from sqlalchemy.engine import make_url
 
 from bench.knot import KnotServer, knot_missing, name_of
 from bench.seed import seed_monitors
+from bench.vacuum import AutovacuumStandIn
 from bot.storage.engine import normalise_database_url
 
 REPO = Path(__file__).resolve().parents[1]
@@ -80,15 +81,17 @@ def main() -> int:
                 progress(f"{database}: check cycles at {size:,} monitors")
                 with fresh_database(database, args.postgres_url) as url:
                     seed_monitors(url, [name_of(i) for i in range(size)], now=START)
-                    results[database][f"checks_{size}"] = child(
-                        "bench.checks",
-                        "--nameserver",
-                        ns,
-                        "--database-url",
-                        url,
-                        "--monitors",
-                        str(size),
-                    )
+                    with AutovacuumStandIn(url) as vacuum:
+                        results[database][f"checks_{size}"] = child(
+                            "bench.checks",
+                            "--nameserver",
+                            ns,
+                            "--database-url",
+                            url,
+                            "--monitors",
+                            str(size),
+                        )
+                    results[database][f"checks_{size}"]["vacuums"] = vacuum.runs
             progress(
                 f"{database}: {args.growth_cycles} no-change cycles of {args.growth_monitors:,} monitors"
             )
@@ -110,15 +113,16 @@ def main() -> int:
                 seed_monitors(
                     url, [name_of(i) for i in range(args.ack_monitors)], now=datetime.now(UTC), channels=20
                 )
-                results[database]["ack"] = child(
-                    "bench.ack_latency",
-                    "--nameserver",
-                    ns,
-                    "--database-url",
-                    url,
-                    "--monitors",
-                    str(args.ack_monitors),
-                )
+                with AutovacuumStandIn(url):
+                    results[database]["ack"] = child(
+                        "bench.ack_latency",
+                        "--nameserver",
+                        ns,
+                        "--database-url",
+                        url,
+                        "--monitors",
+                        str(args.ack_monitors),
+                    )
             progress(f"{database}: digest of {args.digest_changes:,} changes")
             with fresh_database(database, args.postgres_url) as url:
                 results[database]["digest"] = child(

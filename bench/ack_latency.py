@@ -60,6 +60,7 @@ async def run(
         await bot.start(timeout=120)
         sender = SlackSender(bot.events_url, slack_api.root)
         acks: list[float] = []
+        round_max: list[int] = []
         rounds = 0
         try:
             while not CYCLE_DONE.search(bot.log()):
@@ -72,6 +73,7 @@ async def run(
                     break  # this round ended after the cycle: not "under load"
                 assert all(a.status == 200 for a in answers), [a.status for a in answers]
                 acks.extend(a.seconds for a in answers)
+                round_max.append(round(max(a.seconds for a in answers) * 1000))
                 rounds += 1
                 # One burst at a time: the next comes after this one's commands have run.
                 await asyncio.sleep(pause)
@@ -94,6 +96,7 @@ async def run(
         "p50_ms": percentile(ms, 0.5) if ms else None,
         "p99_ms": percentile(ms, 0.99) if ms else None,
         "max_ms": max(ms) if ms else None,
+        "round_max_ms": round_max,
     }
 
 

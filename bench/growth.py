@@ -66,7 +66,7 @@ def measure(engine: Engine) -> dict[str, Any]:
 def vacuum(engine: Engine) -> None:
     if engine.dialect.name == "postgresql":
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            connection.exec_driver_sql("VACUUM")
+            connection.exec_driver_sql("VACUUM (ANALYZE)")
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:

@@ -1,7 +1,9 @@
 """Live DNS for the DNS datasets: one query, one of four outcomes, normalised records.
 
 `ResolverDnsClient` asks the configured nameservers (or the system resolver) through
-dnspython's async stub resolver with no cache, so every check reaches the server.
+dnspython's async stub resolver with no cache, so every check reaches the server. The
+bot itself uses `MultiplexedDnsClient` (dns_mux.py): the same contract at a fraction of
+the cost; this one stays as the reference the DNS tests hold both to.
 Nothing here raises for a DNS failure: it is an answer whose outcome is ERROR.
 
 The record normalisation below is what makes TTLs, record order, letter case and

@@ -5,6 +5,8 @@ first and after the last no-change cycle. Prints JSON.
     .venv/bin/python -m bench.growth --nameserver 127.0.0.1:5353 \\
         --database-url sqlite:////tmp/bench.db --monitors 1000 [--cycles 100]
 
+Bytes are measured twice: as the files are (below), and compacted (SQLite VACUUM,
+PostgreSQL VACUUM FULL: the data itself, without free space inside the files).
 What "bytes" means, per engine:
 - SQLite: the database file after a WAL checkpoint (page_count x page_size). A check
   updates times in place; rows keep their size, so pages are rewritten, never added.
@@ -63,6 +65,18 @@ def measure(engine: Engine) -> dict[str, Any]:
     return {"rows": sum(rows.values()), "rows_by_table": rows, "bytes": total}
 
 
+def compacted_bytes(engine: Engine) -> int:
+    """What the data itself takes: the database rewritten compactly (SQLite VACUUM,
+    PostgreSQL VACUUM FULL), so free space left by B-tree and heap churn is not counted."""
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        if engine.dialect.name == "sqlite":
+            connection.exec_driver_sql("VACUUM")
+        else:
+            connection.exec_driver_sql("VACUUM FULL")
+    measured: int = measure(engine)["bytes"]
+    return measured
+
+
 def vacuum(engine: Engine) -> None:
     if engine.dialect.name == "postgresql":
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
@@ -93,7 +107,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             vacuum(engine)
             if number == 1:
                 result["after_first"] = measure(engine)
+                result["after_first"]["compacted_bytes"] = compacted_bytes(engine)
         result["after_last"] = measure(engine)
+        result["after_last"]["compacted_bytes"] = compacted_bytes(engine)
         result["dns_errors"] = errors
     finally:
         await dns.inner.aclose()  # type: ignore[attr-defined]

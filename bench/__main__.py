@@ -340,11 +340,6 @@ def render(results: dict[str, Any]) -> str:
             "equal",
         ),
         (
-            "… on disk, not compacted (free space included)",
-            lambda r: f"{r['growth']['after_first']['bytes']:,} → {r['growth']['after_last']['bytes']:,}",
-            "",
-        ),
-        (
             "digest of 10,000 changes: load, build, CSVs, messages",
             lambda r: f"{r['digest']['seconds']:.2f} s ({r['digest']['csv_rows']:,} CSV rows)",
             "< 2 s",

@@ -143,43 +143,21 @@ def build_scheduler(
     `digest_retry` seconds (digests that failed or whose poster died). What is due and
     what is done lives in the database, so extra runs post nothing twice."""
     scheduler = AsyncIOScheduler(timezone=UTC)
-    tick = check_tick_seconds(dispatcher.runner.interval.total_seconds())
     common = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
-    scheduler.add_job(
-        _logged(dispatcher.tick),
-        "interval",
-        seconds=tick,
-        id="checks",
-        next_run_time=datetime.now(UTC),
-        **common,
-    )
-    scheduler.add_job(
-        _logged(outbox.deliver_due),
-        "interval",
-        seconds=outbox_tick,
-        id="outbox",
-        next_run_time=datetime.now(UTC),
-        **common,
-    )
-    if webhooks is not None:
+
+    def every(seconds: float, job: Callable[[], Awaitable[object]], job_id: str) -> None:
+        """An interval job that also runs at once, never twice at a time."""
         scheduler.add_job(
-            _logged(webhooks.deliver_due),
-            "interval",
-            seconds=outbox_tick,
-            id="webhooks",
-            next_run_time=datetime.now(UTC),
-            **common,
+            _logged(job), "interval", seconds=seconds, id=job_id, next_run_time=datetime.now(UTC), **common
         )
+
+    every(check_tick_seconds(dispatcher.runner.interval.total_seconds()), dispatcher.tick, "checks")
+    every(outbox_tick, outbox.deliver_due, "outbox")
+    if webhooks is not None:
+        every(outbox_tick, webhooks.deliver_due, "webhooks")
     if digests is not None:
         scheduler.add_job(_logged(digests.run_due), digest_trigger(digests), id="digest", **common)
-        scheduler.add_job(
-            _logged(digests.run_due),
-            "interval",
-            seconds=digest_retry,
-            id="digest-catch-up",
-            next_run_time=datetime.now(UTC),
-            **common,
-        )
+        every(digest_retry, digests.run_due, "digest-catch-up")
     return scheduler
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import ParamSpec, TypeVar, cast
 
-from sqlalchemy import Engine, Table, bindparam, delete, func, or_, select, text, update
+from sqlalchemy import Engine, Select, Table, bindparam, delete, func, or_, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.errors import NotPermitted, UserInputError
@@ -292,15 +292,7 @@ class Store:
 
     def find_monitor(self, *, team_id: str, channel_id: str, indicator: str) -> MonitorView | None:
         with self._sessions() as session:
-            row = session.execute(
-                select(Monitor, Subject)
-                .join(Subject, Monitor.subject_id == Subject.id)
-                .where(
-                    Monitor.team_id == team_id,
-                    Monitor.channel_id == channel_id,
-                    Subject.indicator == indicator,
-                )
-            ).first()
+            row = session.execute(_channel_monitor(team_id, channel_id, indicator)).first()
             if row is None:
                 return None
             stale = self._stale_by_subject(session, [row[1].id])
@@ -338,15 +330,7 @@ class Store:
         nothing, if the indicator is not monitored here or the dataset is already so, and
         NotPermitted if `owner` is given and did not add the monitor."""
         with self._sessions.begin() as session:
-            row = session.execute(
-                select(Monitor, Subject)
-                .join(Subject, Monitor.subject_id == Subject.id)
-                .where(
-                    Monitor.team_id == team_id,
-                    Monitor.channel_id == channel_id,
-                    Subject.indicator == indicator,
-                )
-            ).first()
+            row = session.execute(_channel_monitor(team_id, channel_id, indicator)).first()
             if row is None:
                 raise UserInputError(f"`{indicator}` is not monitored in this channel.")
             monitor, subject = row
@@ -815,6 +799,15 @@ def _check_owner(owner: str | None, rows: Iterable[tuple[Monitor, Subject]]) -> 
     }
     if others:
         raise NotPermitted(dict(sorted(others.items())))
+
+
+def _channel_monitor(team_id: str, channel_id: str, indicator: str) -> Select[tuple[Monitor, Subject]]:
+    """A channel's monitor of one indicator, with its subject."""
+    return (
+        select(Monitor, Subject)
+        .join(Subject, Monitor.subject_id == Subject.id)
+        .where(Monitor.team_id == team_id, Monitor.channel_id == channel_id, Subject.indicator == indicator)
+    )
 
 
 def _subject_view(subject: Subject) -> SubjectView:

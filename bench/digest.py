@@ -22,7 +22,7 @@ from typing import Any, cast
 from sqlalchemy import Table, insert, select
 
 from bot.config import Settings
-from bot.digests import DigestService
+from bot.digests.service import DigestService
 from bot.storage.digests import DigestStore
 from bot.storage.engine import create_database_engine, migrate
 from bot.storage.history import HistoryStore

@@ -72,7 +72,7 @@ async def _console(settings: Settings) -> int:
 async def _check(settings: Settings, text: str) -> int:
     from bot.composition import build_services
     from bot.console import ConsoleTransport
-    from bot.indicators import parse_indicator
+    from bot.model.indicators import parse_indicator
     from bot.render.replies import build_check_message
     from bot.render.text import render_text
 
@@ -109,8 +109,8 @@ async def _digest(settings: Settings) -> int:
     make it safe beside running `watchpost serve` processes (each digest posts once)."""
     from bot.composition import build_services
     from bot.console import ConsoleTransport
-    from bot.delivery import Transport
-    from bot.slack_transport import SlackTransport, build_web_client
+    from bot.delivery.transport import Transport
+    from bot.slack.transport import SlackTransport, build_web_client
 
     transport: Transport = (
         SlackTransport(build_web_client(settings))

@@ -9,9 +9,11 @@ from datetime import datetime, timedelta
 from bot.commands.access import AccessPolicy, CommandRateLimiter
 from bot.commands.flows import MonitorFlows
 from bot.config import Settings
-from bot.delivery import OutboxWorker, Transport
-from bot.digests import DigestService
-from bot.mail import SmtpMailer
+from bot.delivery.mail import SmtpMailer
+from bot.delivery.outbox import OutboxWorker
+from bot.delivery.transport import Transport
+from bot.delivery.webhooks import WebhookTargets, WebhookWorker
+from bot.digests.service import DigestService
 from bot.metrics import Metrics
 from bot.monitoring.datasets import build_datasets
 from bot.monitoring.datasets.base import Dataset
@@ -24,7 +26,6 @@ from bot.storage.digests import DigestStore
 from bot.storage.engine import create_database_engine, migrate
 from bot.storage.history import HistoryStore
 from bot.storage.repository import AsyncStore, Store, WebhookRouting
-from bot.webhooks import WebhookTargets, WebhookWorker
 
 
 @dataclass

@@ -13,7 +13,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.gc_collector import GCCollector
 from prometheus_client.process_collector import ProcessCollector
 
-from bot.observations import Observation
+from bot.model.observations import Observation
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 

@@ -8,47 +8,26 @@ import asyncio
 import logging
 import signal
 from contextlib import suppress
-from urllib.parse import parse_qs
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
-from slack_bolt.request.async_request import AsyncBoltRequest as BoltRequest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.api.app import mount_api
-from bot.app import create_app
 from bot.composition import Services, build_services
 from bot.config import Settings
 from bot.metrics import CONTENT_TYPE, Metrics
 from bot.monitoring.scheduler import build_scheduler
-from bot.signatures import SlackSignatureVerifier, Verdict
-from bot.slack_transport import SlackTransport, build_web_client, delivery_error
+from bot.slack.app import create_app
+from bot.slack.listeners import SlackDeps
+from bot.slack.signatures import SlackSignatureVerifier, Verdict
+from bot.slack.transport import SlackTransport, build_web_client, delivery_error
 
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
-# Slash commands whose listeners ack with an empty body before doing anything.
-FAST_ACK_COMMANDS = frozenset({"/monitor", "/unmonitor"})
-
-
-def _slash_command(body: bytes) -> str | None:
-    """The `command` of a form-encoded slash command request, else None."""
-    if b"command=" not in body:
-        return None
-    values = parse_qs(body.decode("utf-8", errors="replace")).get("command")
-    return values[0] if values else None
-
-
-async def _dispatch_logged(app: AsyncApp, request: BoltRequest) -> None:
-    try:
-        response = await app.async_dispatch(request)
-    except Exception:
-        log.exception("slash command failed after its ack")
-        return
-    if response.status != 200:
-        log.warning("slash command answered %s after its ack", response.status)
 
 
 def build_web_app(app: AsyncApp | None, services: Services) -> web.Application:
@@ -56,7 +35,6 @@ def build_web_app(app: AsyncApp | None, services: Services) -> web.Application:
     web_app = web.Application()
 
     verifier = SlackSignatureVerifier(services.settings.slack_signing_secret.reveal())
-    behind: set[asyncio.Task[None]] = set()  # commands acked, still being dispatched
 
     async def handle_slack_request(request: web.Request) -> web.Response:
         assert app is not None
@@ -65,14 +43,6 @@ def build_web_app(app: AsyncApp | None, services: Services) -> web.Application:
             return web.Response(status=200)  # Slack retrying what was already served
         if verdict is not Verdict.VALID:
             return web.json_response({"error": "invalid request"}, status=401)
-        if _slash_command(await request.read()) in FAST_ACK_COMMANDS:
-            # Their ack is empty and comes before any work: answer Slack now and let Bolt
-            # run the command behind it, so a busy event loop (a check cycle, fifty other
-            # commands' work) never keeps Slack waiting.
-            task = asyncio.create_task(_dispatch_logged(app, await to_bolt_request(request)))
-            behind.add(task)
-            task.add_done_callback(behind.discard)
-            return web.Response(status=200)
         response = await app.async_dispatch(await to_bolt_request(request))
         return await to_aiohttp_response(response)
 
@@ -132,7 +102,7 @@ async def serve(settings: Settings) -> int:
     try:
         if not await check_token(client, services):
             return 2
-        app = create_app(settings, services, client=client)
+        app = create_app(settings, SlackDeps(services.flows, services.transport), client=client)
         use_socket_mode = bool(settings.slack_app_token)
         runner = web.AppRunner(build_web_app(None if use_socket_mode else app, services), access_log=None)
         await runner.setup()

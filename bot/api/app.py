@@ -23,11 +23,8 @@ from aiohttp import web
 from bot.api.errors import ApiError
 from bot.api.openapi import build_openapi
 from bot.api.payloads import (
-    alert_json,
     check_query,
     encode_cursor,
-    indicator_json,
-    monitor_json,
     parse_add_request,
     parse_alert_query,
     parse_indicator_param,
@@ -38,6 +35,7 @@ from bot.api.payloads import (
 from bot.commands.access import CommandRateLimiter
 from bot.config import ApiToken
 from bot.errors import UserInputError
+from bot.render.payloads import alert_json, indicator_json, monitor_json
 
 if TYPE_CHECKING:
     from bot.composition import Services

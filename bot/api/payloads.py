@@ -1,6 +1,6 @@
 """Requests into values and values into JSON, for the API and the webhooks (pure).
 
-Indicators go through the same parser as `/monitor` (bot/indicators.py), so the API
+Indicators go through the same parser as `/monitor` (bot/model/indicators.py), so the API
 accepts and refuses exactly what the slash command does, with the same reasons."""
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ from typing import Any
 
 from bot.api.errors import ApiError, bad_parameter
 from bot.errors import IndicatorError
-from bot.indicators import Indicator, parse_indicator
+from bot.model.indicators import Indicator, parse_indicator
+from bot.model.observations import IndicatorKind
 from bot.monitoring.datasets import DATASET_NAMES
-from bot.observations import Change, FactState, IndicatorKind
-from bot.storage.alerts import AlertChannel, AlertQuery, AlertRecord, IndicatorHistory
-from bot.storage.repository import DatasetHealth, MonitorView
+from bot.storage.alerts import AlertQuery
+from bot.storage.repository import MonitorView
 
 MAX_INDICATORS = 1000  # per request: a report's whole feed in one call
 MAX_TAGS = 20
@@ -27,7 +27,7 @@ MAX_PAGE = 200
 DEFAULT_PAGE = 50
 SLACK_ID = re.compile(r"[A-Z0-9]{2,32}")
 TAG = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}")
-# How /monitor splits what it is given (bot/indicators.py): spaces, commas, semicolons, newlines.
+# How /monitor splits what it is given (bot/model/indicators.py): spaces, commas, semicolons, newlines.
 TOKEN_SEPARATORS = re.compile(r"[\s,;]+")
 CURSOR_PREFIX = "a1:"
 KINDS = tuple(kind.value for kind in IndicatorKind)
@@ -273,113 +273,3 @@ def _limit(query: Mapping[str, str]) -> int:
     if not re.fullmatch(r"\d{1,4}", raw) or not 1 <= int(raw) <= MAX_PAGE:
         raise bad_parameter("limit", f"a whole number from 1 to {MAX_PAGE}")
     return int(raw)
-
-
-# --- responses ----------------------------------------------------------------------
-
-
-def iso(value: datetime | None) -> str | None:
-    """RFC 3339 in UTC with a Z, or None."""
-    if value is None:
-        return None
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def monitor_json(monitor: MonitorView) -> dict[str, Any]:
-    return {
-        "indicator": monitor.indicator,
-        "kind": monitor.kind.value,
-        "team": monitor.team_id,
-        "channel": monitor.channel_id,
-        "tags": list(monitor.tags),
-        "muted": list(monitor.muted),
-        "created_by": monitor.created_by,
-        "created_at": iso(monitor.created_at),
-        "last_checked_at": iso(monitor.last_checked_at),
-        "stale_datasets": list(monitor.stale_datasets),
-    }
-
-
-def change_json(change: Change) -> dict[str, Any]:
-    return {
-        "dataset": change.dataset,
-        "change": change.kind.value,
-        "field": change.field,
-        "old_value": change.old_value,
-        "new_value": change.new_value,
-        "source": change.source,
-        "first_seen": iso(change.first_seen),
-        "last_seen": iso(change.last_seen),
-    }
-
-
-def _channel_json(channel: AlertChannel) -> dict[str, Any]:
-    return {
-        "team": channel.team_id,
-        "channel": channel.channel_id,
-        "datasets": list(channel.datasets),
-        "status": channel.status,
-        "delivered_at": iso(channel.delivered_at),
-    }
-
-
-def alert_json(alert: AlertRecord) -> dict[str, Any]:
-    return {
-        "id": alert.id,
-        "check_id": alert.batch_id,
-        "indicator": alert.indicator,
-        "kind": alert.kind.value,
-        "detected_at": iso(alert.detected_at),
-        "datasets": list(alert.datasets),
-        "changes": [change_json(change) for change in alert.changes],
-        "channels": [_channel_json(channel) for channel in alert.channels],
-    }
-
-
-def _fact_json(fact: FactState) -> dict[str, Any]:
-    return {
-        "field": fact.field,
-        "value": fact.value,
-        "source": fact.source,
-        "status": fact.status.value,
-        "first_seen": iso(fact.first_seen),
-        "last_seen": iso(fact.last_seen),
-    }
-
-
-def dataset_json(health: DatasetHealth) -> dict[str, Any]:
-    return {
-        "dataset": health.dataset,
-        "baseline_at": iso(health.baseline_at),
-        "last_ok_at": iso(health.last_ok_at),
-        "stale": health.stale,
-        "last_error": health.last_error,
-        "facts": [_fact_json(fact) for fact in health.facts],
-    }
-
-
-def indicator_json(
-    indicator: Indicator,
-    *,
-    last_checked_at: datetime | None,
-    monitors: Sequence[MonitorView],
-    datasets: Sequence[DatasetHealth],
-    history: IndicatorHistory,
-    recent: Sequence[tuple[datetime, Change]],
-) -> dict[str, Any]:
-    return {
-        "indicator": indicator.value,
-        "kind": indicator.kind.value,
-        "monitored_since": iso(min((m.created_at for m in monitors), default=None)),
-        "last_checked_at": iso(last_checked_at),
-        "monitors": [monitor_json(m) for m in monitors],
-        "datasets": [dataset_json(d) for d in datasets],
-        "history": {
-            "alerts": history.alerts,
-            "first_alert_at": iso(history.first_alert_at),
-            "last_alert_at": iso(history.last_alert_at),
-            "last_change_at": iso(history.last_change_at),
-            "changes_by_dataset": dict(history.changes_by_dataset),
-            "recent_changes": [{**change_json(c), "detected_at": iso(at)} for at, c in recent],
-        },
-    }

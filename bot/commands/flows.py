@@ -27,9 +27,9 @@ from bot.commands.grammar import (
     parse_command,
 )
 from bot.errors import NotPermitted, UserInputError
-from bot.indicators import Indicator, parse_indicator
+from bot.model.indicators import Indicator, parse_indicator
+from bot.model.observations import ADDRESS_AND_NAME_FIELDS
 from bot.monitoring.runner import Runner
-from bot.observations import ADDRESS_AND_NAME_FIELDS
 from bot.render.home import HomeRow, build_home_blocks
 from bot.render.investigation import build_investigation_message
 from bot.render.messages import Block, Message

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from bot.errors import UserInputError
-from bot.indicators import Indicator, escape_in_code, parse_indicator, parse_indicators
+from bot.model.indicators import Indicator, escape_in_code, parse_indicator, parse_indicators
 from bot.monitoring.datasets import DATASET_NAMES
 
 

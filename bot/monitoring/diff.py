@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from bot.observations import Change, ChangeKind, Fact, FactKey, FactState, FactStatus, Observation
+from bot.model.observations import Change, ChangeKind, Fact, FactKey, FactState, FactStatus, Observation
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ import dns.rrset
 
 from bot.config import HostPort
 from bot.errors import ConfigError
-from bot.observations import Fact, Outcome, SourceFailure
+from bot.model.observations import Fact, Outcome, SourceFailure
 
 log = logging.getLogger(__name__)
 

@@ -60,8 +60,8 @@ import dns.rdatatype
 import dns.wire
 
 from bot.config import HostPort
+from bot.model.observations import Outcome
 from bot.monitoring.dns import DnsAnswer, normalise_rdata, reverse_name
-from bot.observations import Outcome
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from bot.observations import Change
+from bot.model.observations import Change
 
 ADDRESS_FIELDS = frozenset({"A", "AAAA"})
 ASN_FIELD = "asn"

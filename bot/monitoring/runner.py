@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from bot.metrics import Metrics
+from bot.model.observations import Change, IndicatorKind, Observation, bounded
 from bot.monitoring.datasets.base import Dataset
 from bot.monitoring.diff import diff_observation
 from bot.monitoring.recorder import CheckRecorder
-from bot.observations import Change, IndicatorKind, Observation, bounded
 from bot.storage.check_batches import CheckToRecord
 from bot.storage.repository import AsyncStore, CheckOutcome, DatasetSnapshot, SubjectView
 

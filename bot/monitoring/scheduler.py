@@ -16,7 +16,6 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy.exc import OperationalError
 
-from bot.delivery import OutboxWorker
 from bot.monitoring.runner import Runner
 from bot.storage.repository import SubjectView
 
@@ -131,7 +130,7 @@ def check_tick_seconds(interval_seconds: float) -> float:
 
 def build_scheduler(
     dispatcher: CheckDispatcher,
-    outbox: OutboxWorker,
+    outbox: DeliveryJob,
     *,
     outbox_tick: float = 1.0,
     digests: DigestJob | None = None,

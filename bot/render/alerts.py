@@ -8,8 +8,8 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
 from bot.errors import IndicatorError
-from bot.indicators import parse_indicator
-from bot.observations import ADDRESS_AND_NAME_FIELDS, Change, ChangeKind, IndicatorKind
+from bot.model.indicators import parse_indicator
+from bot.model.observations import ADDRESS_AND_NAME_FIELDS, Change, ChangeKind, IndicatorKind
 from bot.render.ids import ActionId
 from bot.render.limits import MAX_BLOCKS_MESSAGE as MAX_BLOCKS
 from bot.render.messages import Block, Message, actions, button, context, header, section

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
-from bot.observations import IndicatorKind, Observation
+from bot.model.observations import IndicatorKind, Observation
 from bot.render.alerts import MAX_PIVOT_BUTTONS, pivot_values
 from bot.render.ids import ActionId
 from bot.render.messages import Block, Message, actions, button, context, header, section

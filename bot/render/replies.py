@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import NamedTuple
 
-from bot.observations import Change, FactState, FactStatus
+from bot.model.observations import Change, FactState, FactStatus
 from bot.render.alerts import change_line
 from bot.render.limits import MAX_BLOCKS_MESSAGE
 from bot.render.messages import Block, Message, context, header, section

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, exists, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.observations import Change, IndicatorKind
+from bot.model.observations import Change, IndicatorKind
 from bot.storage.models import AlertRow, ChangeRow, Monitor, OutboxRow, Subject, WebhookDeliveryRow
 from bot.storage.repository import change_from_row
 

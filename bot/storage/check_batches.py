@@ -22,7 +22,7 @@ from typing import Any, cast
 
 from sqlalchemy import Connection, Table, bindparam, delete, insert, select, text, update
 
-from bot.observations import FactKey, FactState, FactStatus, Observation
+from bot.model.observations import FactKey, FactState, FactStatus, Observation
 from bot.storage.models import DatasetState, FactRow, SourceFailureRow, Subject
 from bot.storage.repository import CheckOutcome, DatasetSnapshot, Store
 

@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import Engine, Select, func, select
 from sqlalchemy.orm import Session
 
-from bot.observations import Change, IndicatorKind
+from bot.model.observations import Change, IndicatorKind
 from bot.storage.models import ChangeRow, Monitor, SourceFailureRow, Subject
 from bot.storage.repository import change_from_row
 

@@ -17,7 +17,7 @@ from sqlalchemy import Engine, Select, Table, bindparam, delete, func, or_, sele
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.errors import NotPermitted, UserInputError
-from bot.observations import (
+from bot.model.observations import (
     Change,
     ChangeKind,
     FactKey,

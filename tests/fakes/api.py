@@ -16,7 +16,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from bot.composition import Services, build_services
 from bot.config import ApiToken, Settings
 from bot.metrics import Metrics
-from bot.observations import Fact, IndicatorKind, Observation
+from bot.model.observations import Fact, IndicatorKind, Observation
 from bot.server import build_web_app
 from tests.fakes.clock import FakeClock
 from tests.fakes.transport import RecordingTransport

@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Engine, bindparam, text
 
-from bot.observations import IndicatorKind
+from bot.model.observations import IndicatorKind
 from bot.storage.engine import create_database_engine, migrate
 from bot.storage.models import UtcDateTime
 from bot.storage.repository import Store

@@ -22,7 +22,7 @@ from bot.api.openapi import build_openapi
 from bot.composition import build_services
 from bot.config import ApiToken, Settings
 from bot.metrics import Metrics
-from bot.observations import IndicatorKind
+from bot.model.observations import IndicatorKind
 from bot.server import build_web_app
 from tests.fakes.api import TEAM, TOKEN, TableDataset
 from tests.fakes.clock import FakeClock

@@ -10,8 +10,8 @@ from typing import Any
 
 from sqlalchemy import select
 
+from bot.model.observations import Fact, IndicatorKind, Observation, SourceFailure
 from bot.monitoring.diff import diff_observation
-from bot.observations import Fact, IndicatorKind, Observation, SourceFailure
 from bot.storage.check_batches import CheckToRecord, record_checks
 from bot.storage.models import ChangeRow, DatasetState, FactRow, OutboxRow, SourceFailureRow, Subject
 from bot.storage.repository import CheckOutcome, DatasetSnapshot, Store

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 
+from bot.model.observations import IndicatorKind
 from bot.monitoring.datasets.certificates import CertificatesDataset
 from bot.monitoring.datasets.services import ServicesDataset
 from bot.monitoring.datasets.subdomains import SubdomainsDataset
@@ -16,7 +17,6 @@ from bot.monitoring.runner import Runner
 from bot.monitoring.sources.crtsh import CrtShClient
 from bot.monitoring.sources.internetdb import InternetDbClient
 from bot.monitoring.sources.whois import WhoisClient
-from bot.observations import IndicatorKind
 from bot.storage.repository import AsyncStore, Store, SubjectView
 from tests.fakes.clock import FakeClock
 from tests.fakes.http_sources import LETS_ENCRYPT_R3, FakeHttpSources, _crtsh_row

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from bot.config import Secret, Settings
-from bot.delivery import DeliveryError
-from bot.mail import SmtpMailer, compose_email
+from bot.delivery.mail import SmtpMailer, compose_email
+from bot.delivery.transport import DeliveryError
 from bot.storage.engine import create_database_engine, migrate
 from bot.storage.repository import Store
 from tests.fakes.clock import FakeClock

@@ -17,13 +17,14 @@ import pytest
 from sqlalchemy import select
 
 from bot.config import Settings
-from bot.delivery import DeliveryError, OutboxWorker
-from bot.digests import DigestReport, DigestService
+from bot.delivery.outbox import OutboxWorker
+from bot.delivery.transport import DeliveryError
+from bot.digests.build import CSV_HEADER
+from bot.digests.service import DigestReport, DigestService
 from bot.errors import UserInputError
-from bot.monitoring.digest import CSV_HEADER
+from bot.model.observations import IndicatorKind
 from bot.monitoring.runner import Runner
 from bot.monitoring.scheduler import CheckDispatcher, build_scheduler, digest_trigger
-from bot.observations import IndicatorKind
 from bot.storage.digests import DigestStore
 from bot.storage.engine import create_database_engine
 from bot.storage.history import HistoryStore

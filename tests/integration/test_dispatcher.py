@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+from bot.model.observations import Fact, IndicatorKind, Observation
 from bot.monitoring.runner import Runner
 from bot.monitoring.scheduler import CheckDispatcher, check_tick_seconds
-from bot.observations import Fact, IndicatorKind, Observation
 from bot.storage.repository import AsyncStore, Store
 from tests.fakes.clock import FakeClock
 

@@ -9,12 +9,12 @@ import pytest
 
 from bot.config import HostPort
 from bot.errors import SourceError
+from bot.model.observations import Fact, IndicatorKind, Observation, Outcome, SourceFailure
 from bot.monitoring.datasets.base import PassiveDnsRecord
 from bot.monitoring.datasets.dns_records import DnsRecordsDataset
 from bot.monitoring.datasets.resolutions import ResolutionsDataset
 from bot.monitoring.dns import DnsAnswer, ResolverDnsClient
 from bot.monitoring.dns_mux import MultiplexedDnsClient
-from bot.observations import Fact, IndicatorKind, Observation, Outcome, SourceFailure
 from tests.fakes.dns_server import FakeDnsServer
 
 DOMAIN = IndicatorKind.DOMAIN

@@ -16,9 +16,9 @@ import dns.rrset
 import pytest
 
 from bot.config import HostPort
+from bot.model.observations import Outcome
 from bot.monitoring.dns import DnsAnswer
 from bot.monitoring.dns_mux import MultiplexedDnsClient
-from bot.observations import Outcome
 
 # Given the query and where it came from, the datagrams to send back: (bytes, from_socket)
 # where from_socket is "server" (the nameserver's own address) or "other".

@@ -9,8 +9,8 @@ import pytest
 import pytest_asyncio
 
 from bot.commands.flows import Caller, MonitorFlows
+from bot.model.observations import Fact, IndicatorKind, Observation
 from bot.monitoring.runner import Runner
-from bot.observations import Fact, IndicatorKind, Observation
 from bot.render.limits import MAX_BLOCKS_HOME, block_kit_violations
 from bot.render.messages import Message
 from bot.render.text import render_text

@@ -13,6 +13,7 @@ import pytest_asyncio
 
 from bot.config import Secret
 from bot.errors import SourceError
+from bot.model.observations import Fact, FactState, IndicatorKind, Observation, SourceFailure
 from bot.monitoring.datasets.base import PassiveDnsRecord
 from bot.monitoring.datasets.certificates import CertificatesDataset
 from bot.monitoring.datasets.services import ServicesDataset
@@ -23,7 +24,6 @@ from bot.monitoring.sources.crtsh import CrtShClient
 from bot.monitoring.sources.internetdb import InternetDbClient
 from bot.monitoring.sources.mnemonic import MnemonicPassiveDns
 from bot.monitoring.sources.virustotal import VirusTotalPassiveDns
-from bot.observations import Fact, FactState, IndicatorKind, Observation, SourceFailure
 from tests.fakes.http_sources import (
     CIRCL_PASSWORD,
     CIRCL_USER,

@@ -7,10 +7,10 @@ from __future__ import annotations
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.config import Secret, Settings
-from bot.delivery import DeliveryError
+from bot.delivery.transport import DeliveryError
 from bot.metrics import Metrics
 from bot.render.messages import Message
-from bot.slack_transport import SlackTransport, build_web_client
+from bot.slack.transport import SlackTransport, build_web_client
 from tests.fakes.api import TEAM, TOKEN, ApiHarness, MakeApi
 from tests.fakes.slack_api import FakeSlackApi
 from tests.fakes.webhook_receiver import WEBHOOK_SECRET

@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator
 import pytest_asyncio
 
 from bot.config import Secret, Settings
-from bot.delivery import OutboxWorker
+from bot.delivery.outbox import OutboxWorker
 from bot.render.messages import Message
-from bot.slack_transport import SlackTransport, build_web_client
+from bot.slack.transport import SlackTransport, build_web_client
 from bot.storage.repository import AsyncStore, Store
 from tests.fakes.clock import FakeClock
 from tests.fakes.slack_api import FakeSlackApi

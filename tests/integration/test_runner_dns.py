@@ -9,12 +9,12 @@ from datetime import timedelta
 import pytest
 
 from bot.config import HostPort
+from bot.model.observations import IndicatorKind
 from bot.monitoring.datasets.dns_records import DnsRecordsDataset
 from bot.monitoring.datasets.resolutions import ResolutionsDataset
 from bot.monitoring.dns import ResolverDnsClient
 from bot.monitoring.dns_mux import MultiplexedDnsClient
 from bot.monitoring.runner import CheckReport, Runner
-from bot.observations import IndicatorKind
 from bot.storage.repository import AsyncStore, Store, SubjectView
 from tests.fakes.clock import FakeClock
 from tests.fakes.dns_server import FakeDnsServer

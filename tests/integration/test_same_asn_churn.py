@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.config import HostPort
+from bot.model.observations import IndicatorKind
 from bot.monitoring.datasets.resolutions import ResolutionsDataset
 from bot.monitoring.dns import ResolverDnsClient
 from bot.monitoring.noise import summarise_same_asn_churn
 from bot.monitoring.runner import Runner
-from bot.observations import IndicatorKind
 from bot.storage.history import HistoryStore
 from bot.storage.repository import AsyncStore, Store
 from tests.fakes.clock import FakeClock

@@ -9,12 +9,12 @@ from datetime import datetime, timedelta
 import pytest
 
 from bot.config import HostPort, Secret
+from bot.model.observations import IndicatorKind
 from bot.monitoring.datasets.resolutions import ResolutionsDataset
 from bot.monitoring.dns import ResolverDnsClient
 from bot.monitoring.runner import Runner
 from bot.monitoring.sources.mnemonic import MnemonicPassiveDns
 from bot.monitoring.sources.observed import ObservedResolutions
-from bot.observations import IndicatorKind
 from bot.render.alerts import build_alert_message
 from bot.storage.repository import AsyncStore, Store, SubjectView
 from tests.fakes.clock import FakeClock

@@ -10,8 +10,8 @@ from alembic.migration import MigrationContext
 from sqlalchemy import func, select
 
 from bot.errors import UserInputError
+from bot.model.observations import Fact, IndicatorKind, Observation, SourceFailure
 from bot.monitoring.diff import diff_observation
-from bot.observations import Fact, IndicatorKind, Observation, SourceFailure
 from bot.storage.models import Base, ChangeRow, FactRow, Monitor, OutboxRow, SourceFailureRow, Subject
 from bot.storage.repository import CheckOutcome, DatasetSnapshot, Store
 

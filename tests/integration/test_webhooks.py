@@ -9,7 +9,7 @@ from collections.abc import Mapping
 import pytest
 
 from bot.config import Secret
-from bot.webhooks import HttpWebhookSender, WebhookWorker, sign, verify
+from bot.delivery.webhooks import HttpWebhookSender, WebhookWorker, sign, verify
 from tests.fakes.api import TEAM, ApiHarness, MakeApi
 from tests.fakes.webhook_receiver import WEBHOOK_SECRET, WebhookReceiver
 

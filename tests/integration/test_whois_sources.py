@@ -11,13 +11,13 @@ import pytest_asyncio
 
 from bot.config import HostPort
 from bot.errors import SourceError
+from bot.model.observations import Fact, IndicatorKind, Outcome
 from bot.monitoring.datasets.whois import WhoisDataset
 from bot.monitoring.dns import DnsAnswer
 from bot.monitoring.sources.asn import CymruAsnLookup
 from bot.monitoring.sources.rdap import RdapClient
 from bot.monitoring.sources.tls_probe import TlsCertificateProbe
 from bot.monitoring.sources.whois import WhoisClient
-from bot.observations import Fact, IndicatorKind, Outcome
 from tests.fakes.whois_server import (
     FakeRdapServer,
     FakeTlsServer,

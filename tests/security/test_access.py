@@ -12,8 +12,8 @@ import pytest_asyncio
 from bot.commands.access import AccessPolicy, CommandRateLimiter
 from bot.commands.flows import Caller, MonitorFlows
 from bot.errors import NotPermitted
+from bot.model.observations import IndicatorKind, Observation
 from bot.monitoring.runner import Runner
-from bot.observations import IndicatorKind, Observation
 from bot.render.text import render_text
 from bot.storage.repository import AsyncStore, Store
 from tests.fakes.clock import FakeClock

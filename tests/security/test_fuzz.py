@@ -17,9 +17,10 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from bot.commands.grammar import parse_command
+from bot.digests.build import FORMULA_STARTS, neutralise_cell, render_csv
 from bot.errors import SourceError, UserInputError
-from bot.indicators import MAX_INDICATORS_PER_COMMAND, parse_indicator, parse_indicators
-from bot.monitoring.digest import FORMULA_STARTS, neutralise_cell, render_csv
+from bot.model.indicators import MAX_INDICATORS_PER_COMMAND, parse_indicator, parse_indicators
+from bot.model.observations import Change, ChangeKind, IndicatorKind
 from bot.monitoring.sources.asn import as_name, origin_asn
 from bot.monitoring.sources.circl import parse_cof
 from bot.monitoring.sources.crtsh import parse_crtsh
@@ -28,7 +29,6 @@ from bot.monitoring.sources.mnemonic import parse_mnemonic_page
 from bot.monitoring.sources.rdap import network_facts
 from bot.monitoring.sources.virustotal import parse_virustotal_page
 from bot.monitoring.sources.whois import parse_whois
-from bot.observations import Change, ChangeKind, IndicatorKind
 from bot.render.alerts import build_alert_message
 from bot.render.limits import block_kit_violations
 from bot.render.mrkdwn import code, escape

@@ -19,15 +19,15 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
 from bot.config import Settings
-from bot.delivery import OutboxWorker
+from bot.delivery.outbox import OutboxWorker
 from bot.errors import ConfigError, IndicatorError, SourceError
-from bot.indicators import parse_indicators
 from bot.logs import SecretScrubber
+from bot.model.indicators import parse_indicators
+from bot.model.observations import MAX_VALUE_CHARS, Fact, Observation, bounded
 from bot.monitoring.scheduler import _logged
 from bot.monitoring.sources.http import SourceHttpClient
 from bot.monitoring.sources.whois import MAX_PARSED_LINE, WhoisClient, parse_whois
-from bot.observations import MAX_VALUE_CHARS, Fact, Observation, bounded
-from bot.signatures import SlackSignatureVerifier, Verdict
+from bot.slack.signatures import SlackSignatureVerifier, Verdict
 from bot.storage.engine import create_database_engine
 from bot.storage.repository import AsyncStore, Store
 from tests.fakes.clock import FakeClock

@@ -14,12 +14,12 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 
 from bot.config import Secret
 from bot.errors import SourceError
+from bot.model.observations import IndicatorKind
 from bot.monitoring.sources.crtsh import CrtShClient
 from bot.monitoring.sources.internetdb import InternetDbClient
 from bot.monitoring.sources.mnemonic import MnemonicPassiveDns
 from bot.monitoring.sources.rdap import RdapClient, redirect_allowed
 from bot.monitoring.sources.whois import WhoisClient
-from bot.observations import IndicatorKind
 from tests.fakes.whois_server import FakeRdapServer, FakeWhoisServer, iana_text, registry_text
 from tests.faults.figures import Figures
 

@@ -8,9 +8,9 @@ from datetime import date, timedelta
 
 import pytest
 
-from bot.monitoring.digest import Digest, build_digest, daily_window, so_far_window
-from bot.observations import ChangeKind
-from bot.render.digest import MAX_NOTES, build_digest_email, build_digest_message
+from bot.digests.build import Digest, build_digest, daily_window, so_far_window
+from bot.digests.render import MAX_NOTES, build_digest_email, build_digest_message
+from bot.model.observations import ChangeKind
 from bot.render.limits import block_kit_violations
 from bot.render.messages import Message
 from bot.render.text import render_text

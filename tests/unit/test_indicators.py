@@ -1,4 +1,4 @@
-"""Tests for bot.indicators: tables for every rule, properties for what must always hold."""
+"""Tests for bot.model.indicators: tables for every rule, properties for what must always hold."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.errors import IndicatorError, UserInputError
-from bot.indicators import (
+from bot.model.indicators import (
     MAX_INDICATORS_PER_COMMAND,
     Indicator,
     parse_indicator,
@@ -18,7 +18,7 @@ from bot.indicators import (
     refang,
     registered_domain,
 )
-from bot.observations import IndicatorKind
+from bot.model.observations import IndicatorKind
 
 IP = IndicatorKind.IP
 DOMAIN = IndicatorKind.DOMAIN

@@ -9,11 +9,11 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from bot.errors import SourceError
+from bot.model.observations import Fact
 from bot.monitoring.sources.asn import as_name, origin_asn, origin_query_name
 from bot.monitoring.sources.rdap import network_facts, redirect_allowed
 from bot.monitoring.sources.tls_probe import certificate_facts
 from bot.monitoring.sources.whois import normalise_whois, parse_whois
-from bot.observations import Fact
 from tests.fakes.whois_server import (
     ip_network_document,
     make_self_signed,

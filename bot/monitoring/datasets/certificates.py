@@ -6,12 +6,12 @@ import asyncio
 import logging
 
 from bot.errors import SourceError
+from bot.model.observations import Fact, IndicatorKind, Observation, SourceFailure
 from bot.monitoring.datasets.base import TlsProbe
 from bot.monitoring.sources.crtsh import SOURCE as CRTSH
 from bot.monitoring.sources.crtsh import CrtShClient, CtCertificate
 from bot.monitoring.sources.tls_probe import FIELDS as TLS_FIELDS
 from bot.monitoring.sources.tls_probe import SINGLE_VALUED_FIELDS as TLS_SINGLE_VALUED
-from bot.observations import Fact, IndicatorKind, Observation, SourceFailure
 
 logger = logging.getLogger(__name__)
 

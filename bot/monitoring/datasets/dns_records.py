@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from bot.model.observations import IndicatorKind, Observation
 from bot.monitoring.dns import STATUS_FIELD, DnsClient, lookup_name
-from bot.observations import IndicatorKind, Observation
 
 RECORD_TYPES = ("NS", "MX", "TXT", "SOA")
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import dns.exception
 
 from bot.errors import SourceError
+from bot.model.observations import Fact, IndicatorKind, Observation, Outcome, SourceFailure
 from bot.monitoring.datasets.base import PassiveDnsRecord, PassiveDnsSource
 from bot.monitoring.dns import (
     SOURCE,
@@ -27,7 +28,6 @@ from bot.monitoring.dns import (
     normalise_name,
     reverse_name,
 )
-from bot.observations import Fact, IndicatorKind, Observation, Outcome, SourceFailure
 
 log = logging.getLogger(__name__)
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from bot.errors import SourceError
+from bot.model.observations import Fact, IndicatorKind, Observation, SourceFailure
 from bot.monitoring.sources.internetdb import SOURCE as INTERNETDB
 from bot.monitoring.sources.internetdb import InternetDbClient
-from bot.observations import Fact, IndicatorKind, Observation, SourceFailure
 
 FIELDS = frozenset({"port", "hostname", "cpe", "tag", "vuln"})
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from bot.errors import SourceError
+from bot.model.observations import Fact, IndicatorKind, Observation, SourceFailure
 from bot.monitoring.sources.crtsh import SOURCE as CRTSH
 from bot.monitoring.sources.crtsh import CrtShClient
 from bot.monitoring.sources.passive_dns import normalise_name
-from bot.observations import Fact, IndicatorKind, Observation, SourceFailure
 
 FIELD = "subdomain"
 

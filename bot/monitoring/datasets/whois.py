@@ -11,14 +11,14 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from bot.errors import SourceError
-from bot.indicators import registered_domain
+from bot.model.indicators import registered_domain
+from bot.model.observations import Fact, IndicatorKind, Observation, SourceFailure
 from bot.monitoring.sources import asn as asn_source
 from bot.monitoring.sources import rdap as rdap_source
 from bot.monitoring.sources import whois as whois_source
 from bot.monitoring.sources.asn import CymruAsnLookup
 from bot.monitoring.sources.rdap import RdapClient
 from bot.monitoring.sources.whois import WhoisClient
-from bot.observations import Fact, IndicatorKind, Observation, SourceFailure
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ import time
 from collections.abc import Awaitable, Callable
 
 from bot.errors import SourceError
+from bot.model.observations import Fact, Outcome
 from bot.monitoring.dns import DnsAnswer
-from bot.observations import Fact, Outcome
 
 SOURCE = "asn"
 FIELDS = frozenset({"asn", "as_name"})

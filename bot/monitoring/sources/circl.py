@@ -12,6 +12,7 @@ from typing import Any
 
 from bot.config import Secret
 from bot.errors import SourceError
+from bot.model.observations import IndicatorKind
 from bot.monitoring.datasets.base import PassiveDnsRecord
 from bot.monitoring.sources.http import SourceHttpClient
 from bot.monitoring.sources.passive_dns import (
@@ -20,7 +21,6 @@ from bot.monitoring.sources.passive_dns import (
     make_record,
     normalise_query,
 )
-from bot.observations import IndicatorKind
 
 logger = logging.getLogger(__name__)
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
+from bot.model.observations import IndicatorKind
 from bot.monitoring.datasets.base import PassiveDnsRecord
 from bot.monitoring.sources.passive_dns import make_record
-from bot.observations import IndicatorKind
 
 SOURCE = "watchpost"
 

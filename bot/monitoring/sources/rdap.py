@@ -17,8 +17,8 @@ from urllib.parse import urljoin, urlsplit
 from aiohttp.abc import AbstractResolver
 
 from bot.errors import SourceError
+from bot.model.observations import Fact
 from bot.monitoring.sources.http import HttpReply, PublicOnlyResolver, SourceHttpClient
-from bot.observations import Fact
 
 SOURCE = "rdap"
 MAX_REDIRECTS = 3

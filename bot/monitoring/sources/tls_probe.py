@@ -15,7 +15,7 @@ from contextlib import suppress
 from cryptography import x509
 
 from bot.errors import SourceError
-from bot.observations import Fact
+from bot.model.observations import Fact
 
 SOURCE = "tls"
 SINGLE_VALUED_FIELDS = frozenset({"tls_subject", "tls_issuer", "tls_fingerprint"})

@@ -13,10 +13,10 @@ from typing import Any
 
 from bot.config import Secret
 from bot.errors import SourceError
+from bot.model.observations import IndicatorKind
 from bot.monitoring.datasets.base import PassiveDnsRecord
 from bot.monitoring.sources.http import SourceHttpClient, TokenBucket
 from bot.monitoring.sources.passive_dns import epoch_to_utc, indicator_path, make_record
-from bot.observations import IndicatorKind
 
 logger = logging.getLogger(__name__)
 

@@ -30,7 +30,7 @@ from whois.parser import WhoisEntry
 
 from bot.config import HostPort
 from bot.errors import SourceError
-from bot.observations import Fact
+from bot.model.observations import Fact
 
 SOURCE = "whois"
 IANA = HostPort("whois.iana.org", 43)

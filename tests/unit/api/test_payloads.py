@@ -14,13 +14,13 @@ from bot.api.errors import ApiError
 from bot.api.payloads import (
     decode_cursor,
     encode_cursor,
-    iso,
     parse_add_request,
     parse_alert_query,
     parse_indicator_list,
     parse_monitor_filter,
 )
-from bot.observations import IndicatorKind
+from bot.model.observations import IndicatorKind
+from bot.render.payloads import iso
 
 BERLIN = ZoneInfo("Europe/Berlin")
 

@@ -20,7 +20,7 @@ from bot.commands.grammar import (
     parse_command,
 )
 from bot.errors import UserInputError
-from bot.indicators import parse_indicator
+from bot.model.indicators import parse_indicator
 
 IP = parse_indicator("98.126.38.107")
 DOMAIN = parse_indicator("evil.com")

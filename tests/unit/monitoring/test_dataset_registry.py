@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from bot.config import Settings
+from bot.model.observations import IndicatorKind, Outcome
 from bot.monitoring.datasets import DATASET_NAMES, build_datasets
 from bot.monitoring.dns import DnsAnswer
-from bot.observations import IndicatorKind, Outcome
 
 
 class NoDns:

@@ -8,8 +8,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.model.observations import (
+    ChangeKind,
+    Fact,
+    FactKey,
+    FactState,
+    FactStatus,
+    Observation,
+    SourceFailure,
+)
 from bot.monitoring.diff import DiffResult, _diff_against, _same_as_before, diff_observation
-from bot.observations import ChangeKind, Fact, FactKey, FactState, FactStatus, Observation, SourceFailure
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 

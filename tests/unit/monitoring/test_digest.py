@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.monitoring.digest import (
+from bot.digests.build import (
     CSV_HEADER,
     DigestWindow,
     build_digest,
@@ -23,7 +23,7 @@ from bot.monitoring.digest import (
     render_csv,
     so_far_window,
 )
-from bot.observations import Change, ChangeKind, IndicatorKind
+from bot.model.observations import Change, ChangeKind, IndicatorKind
 from bot.storage.digests import ChannelHealth, StaleDataset
 from bot.storage.history import ChangeRecord, SourceFailureRecord
 

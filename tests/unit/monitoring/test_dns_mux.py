@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.errors import ConfigError
+from bot.model.observations import Outcome
 from bot.monitoring.dns import DnsAnswer, normalise_records
 from bot.monitoring.dns_mux import (
     RandomIds,
@@ -31,7 +32,6 @@ from bot.monitoring.dns_mux import (
     read_reply,
     system_nameservers,
 )
-from bot.observations import Outcome
 
 IN = dns.rdataclass.IN
 

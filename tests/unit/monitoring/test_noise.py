@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from bot.errors import SourceError
+from bot.model.observations import Change, ChangeKind
 from bot.monitoring.noise import summarise_same_asn_churn
 from bot.monitoring.sources.asn import CachedOrigin
-from bot.observations import Change, ChangeKind
 
 
 def change(field: str, new: str | None, old: str | None = None, dataset: str = "resolutions") -> Change:

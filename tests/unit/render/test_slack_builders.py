@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.observations import Change, ChangeKind, Fact, IndicatorKind, Observation, SourceFailure
+from bot.model.observations import Change, ChangeKind, Fact, IndicatorKind, Observation, SourceFailure
 from bot.render.alerts import build_accepted_alert_message, build_alert_message
 from bot.render.home import HomeRow, build_home_blocks
 from bot.render.investigation import build_investigation_message

@@ -13,7 +13,7 @@ from email.utils import formatdate, make_msgid
 from typing import Protocol
 
 from bot.config import Secret, Settings
-from bot.delivery import DeliveryError
+from bot.delivery.transport import DeliveryError
 
 
 class Mailer(Protocol):

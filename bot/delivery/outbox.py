@@ -7,51 +7,13 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, Protocol, runtime_checkable
 
+from bot.delivery.transport import ALERT_EVENT, DeliveryError, MessageFinder, Transport
 from bot.metrics import Metrics
 from bot.render.alerts import build_alert_message
-from bot.render.messages import Message
 from bot.storage.repository import AsyncStore, PendingAlert
 
 log = logging.getLogger(__name__)
-
-
-class DeliveryError(Exception):
-    """The transport could not deliver. `permanent`: retrying cannot help (channel gone)."""
-
-    def __init__(self, message: str, *, retry_after: float | None = None, permanent: bool = False) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-        self.permanent = permanent
-
-
-class Transport(Protocol):
-    """Where messages go: Slack's Web API, or the terminal in console mode."""
-
-    async def post(self, channel_id: str, message: Message, *, thread_ts: str | None = None) -> str:
-        """Post a message; return its id (Slack's ts). Raise DeliveryError on failure."""
-        ...
-
-    async def upload_file(
-        self, channel_id: str, *, thread_ts: str | None, filename: str, content: bytes, title: str
-    ) -> None:
-        """Attach a file (a digest CSV) to the channel, in a thread when `thread_ts` is set."""
-        ...
-
-
-# The metadata event type of alert messages; its payload names the outbox row.
-ALERT_EVENT = "watchpost_alert"
-
-
-@runtime_checkable
-class MessageFinder(Protocol):
-    """A transport that can tell whether a message it posted earlier is in a channel."""
-
-    async def find_posted(self, channel_id: str, metadata: dict[str, Any], *, since: datetime) -> str | None:
-        """The id (ts) of a message posted since `since` carrying exactly this metadata,
-        or None. Raise DeliveryError when the channel cannot be read right now."""
-        ...
 
 
 @dataclass(frozen=True)

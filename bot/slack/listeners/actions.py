@@ -11,25 +11,25 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.commands.flows import Caller
-from bot.commands.monitor import respond_with, send_result
-from bot.delivery import DeliveryError
+from bot.delivery.transport import DeliveryError
 from bot.errors import UserInputError
-from bot.indicators import parse_indicator
+from bot.model.indicators import parse_indicator
 from bot.render.alerts import build_accepted_alert_message
 from bot.render.ids import ActionId
 from bot.render.messages import Message
 from bot.render.replies import build_error_message, build_notice_message
-from bot.slack_transport import delivery_error
+from bot.slack.listeners.commands import respond_with, send_result
+from bot.slack.transport import delivery_error
 
 if TYPE_CHECKING:
-    from bot.composition import Services
+    from bot.slack.listeners import SlackDeps
 
 log = logging.getLogger(__name__)
 
 
-def register(app: AsyncApp, services: Services) -> None:
-    flows = services.flows
-    transport = services.transport
+def register(app: AsyncApp, deps: SlackDeps) -> None:
+    flows = deps.flows
+    transport = deps.transport
 
     async def handle_investigate_action(body: dict[str, Any], respond: AsyncRespond) -> None:
         """The investigation goes in the clicked message's thread, for the whole channel."""

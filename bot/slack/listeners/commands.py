@@ -13,7 +13,7 @@ from bot.render.messages import Message
 from bot.render.replies import fit_responses
 
 if TYPE_CHECKING:
-    from bot.composition import Services
+    from bot.slack.listeners import SlackDeps
 
 log = logging.getLogger(__name__)
 
@@ -21,8 +21,8 @@ log = logging.getLogger(__name__)
 RESPONSE_URL_USES = 5
 
 
-def register(app: AsyncApp, services: Services) -> None:
-    flows = services.flows
+def register(app: AsyncApp, deps: SlackDeps) -> None:
+    flows = deps.flows
 
     async def handle_monitor_command(body: dict[str, Any], respond: AsyncRespond) -> None:
         result = await flows.execute(str(body.get("text") or ""), command_caller(body))

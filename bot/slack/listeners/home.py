@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Any
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack_transport import delivery_error
+from bot.slack.transport import delivery_error
 
 if TYPE_CHECKING:
-    from bot.composition import Services
+    from bot.slack.listeners import SlackDeps
 
 log = logging.getLogger(__name__)
 
@@ -19,8 +19,8 @@ CONVERSATION_TYPES = "public_channel,private_channel,mpim,im"
 MEMBERSHIP_PAGES = 10
 
 
-def register(app: AsyncApp, services: Services) -> None:
-    flows = services.flows
+def register(app: AsyncApp, deps: SlackDeps) -> None:
+    flows = deps.flows
 
     async def handle_home_opened(event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient) -> None:
         if event.get("tab", "home") != "home":

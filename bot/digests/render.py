@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.monitoring.digest import Digest, IndicatorNote, SourceHealth
-from bot.observations import ChangeKind
+from bot.digests.build import Digest, IndicatorNote, SourceHealth
+from bot.model.observations import ChangeKind
 from bot.render.messages import Block, Message, context, header, section
 from bot.render.mrkdwn import code, defang, escape, truncate
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.observations import Change, ChangeKind, IndicatorKind
+from bot.model.observations import Change, ChangeKind, IndicatorKind
 from bot.storage.digests import ChannelHealth, StaleDataset
 from bot.storage.history import ChangeRecord, SourceFailureRecord
 

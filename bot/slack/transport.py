@@ -22,7 +22,7 @@ from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
-from bot.delivery import DeliveryError
+from bot.delivery.transport import DeliveryError, retry_after_seconds
 from bot.metrics import Metrics
 from bot.render.messages import Message
 
@@ -76,18 +76,6 @@ class BoundedRateLimitRetryHandler(AsyncRateLimitErrorRetryHandler):
         if response is None or response.status_code != 429:
             return False
         return retry_after_seconds(response.headers) <= self.max_wait
-
-
-def retry_after_seconds(headers: Any) -> float:
-    """Retry-After as seconds (1 when absent or unreadable); header lists or strings."""
-    for name, value in dict(headers or {}).items():
-        if str(name).lower() == "retry-after":
-            raw = value[0] if isinstance(value, list | tuple) and value else value
-            try:
-                return max(0.0, float(str(raw)))
-            except ValueError:
-                return 1.0
-    return 1.0
 
 
 def build_web_client(settings: Settings, *, timeout: int = 30) -> AsyncWebClient:

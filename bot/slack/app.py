@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.commands import actions, home, monitor
 from bot.config import Settings
-from bot.slack_transport import build_web_client
-
-if TYPE_CHECKING:
-    from bot.composition import Services
+from bot.slack.listeners import SlackDeps, register
+from bot.slack.transport import build_web_client
 
 
-def create_app(settings: Settings, services: Services, *, client: AsyncWebClient | None = None) -> AsyncApp:
+def create_app(settings: Settings, deps: SlackDeps, *, client: AsyncWebClient | None = None) -> AsyncApp:
     """The AsyncApp with the slash commands, buttons and App Home registered. Its Web API
     client (SLACK_API_URL, retries) is `client` when given, so the transport shares it."""
     logging.getLogger("slack_bolt.AsyncApp").addFilter(_drop_token_warning)
@@ -25,9 +21,7 @@ def create_app(settings: Settings, services: Services, *, client: AsyncWebClient
         client=client if client is not None else build_web_client(settings),
         signing_secret=settings.slack_signing_secret.reveal(),
     )
-    monitor.register(app, services)
-    actions.register(app, services)
-    home.register(app, services)
+    register(app, deps)
     return app
 
 

@@ -28,10 +28,10 @@ from typing import Any, Protocol
 
 import aiohttp
 
-from bot.api.payloads import alert_json
-from bot.delivery import DeliveryReport, retry_delay
+from bot.delivery.outbox import DeliveryReport, retry_delay
+from bot.delivery.transport import retry_after_seconds
 from bot.metrics import Metrics
-from bot.slack_transport import retry_after_seconds
+from bot.render.payloads import alert_json
 from bot.storage.alerts import AlertStore, PendingWebhook
 from bot.storage.repository import AsyncStore
 

@@ -31,7 +31,7 @@ import idna
 from publicsuffixlist import PublicSuffixList
 
 from bot.errors import IndicatorError
-from bot.observations import IndicatorKind
+from bot.model.observations import IndicatorKind
 
 __all__ = [
     "MAX_INDICATORS_PER_COMMAND",

@@ -34,11 +34,9 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from bot.config import Settings
-from bot.delivery import DeliveryError, Transport
-from bot.errors import UserInputError
-from bot.mail import Mailer, compose_email
-from bot.metrics import Metrics
-from bot.monitoring.digest import (
+from bot.delivery.mail import Mailer, compose_email
+from bot.delivery.transport import DeliveryError, Transport
+from bot.digests.build import (
     CsvFile,
     Digest,
     DigestWindow,
@@ -48,7 +46,9 @@ from bot.monitoring.digest import (
     latest_due_day,
     so_far_window,
 )
-from bot.render.digest import build_digest_email, build_digest_message
+from bot.digests.render import build_digest_email, build_digest_message
+from bot.errors import UserInputError
+from bot.metrics import Metrics
 from bot.render.messages import Message
 from bot.storage.digests import FINAL, DigestChannel, DigestClaim, DigestStore
 from bot.storage.history import HistoryStore

@@ -1,0 +1,120 @@
+"""The JSON shape of monitors, alerts, changes and indicators: what the REST API answers and
+what webhooks carry (one shape for both). Pure: records in, dicts out."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from bot.model.indicators import Indicator
+from bot.model.observations import Change, FactState
+from bot.storage.alerts import AlertChannel, AlertRecord, IndicatorHistory
+from bot.storage.repository import DatasetHealth, MonitorView
+
+
+def iso(value: datetime | None) -> str | None:
+    """RFC 3339 in UTC with a Z, or None."""
+    if value is None:
+        return None
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def monitor_json(monitor: MonitorView) -> dict[str, Any]:
+    return {
+        "indicator": monitor.indicator,
+        "kind": monitor.kind.value,
+        "team": monitor.team_id,
+        "channel": monitor.channel_id,
+        "tags": list(monitor.tags),
+        "muted": list(monitor.muted),
+        "created_by": monitor.created_by,
+        "created_at": iso(monitor.created_at),
+        "last_checked_at": iso(monitor.last_checked_at),
+        "stale_datasets": list(monitor.stale_datasets),
+    }
+
+
+def change_json(change: Change) -> dict[str, Any]:
+    return {
+        "dataset": change.dataset,
+        "change": change.kind.value,
+        "field": change.field,
+        "old_value": change.old_value,
+        "new_value": change.new_value,
+        "source": change.source,
+        "first_seen": iso(change.first_seen),
+        "last_seen": iso(change.last_seen),
+    }
+
+
+def _channel_json(channel: AlertChannel) -> dict[str, Any]:
+    return {
+        "team": channel.team_id,
+        "channel": channel.channel_id,
+        "datasets": list(channel.datasets),
+        "status": channel.status,
+        "delivered_at": iso(channel.delivered_at),
+    }
+
+
+def alert_json(alert: AlertRecord) -> dict[str, Any]:
+    return {
+        "id": alert.id,
+        "check_id": alert.batch_id,
+        "indicator": alert.indicator,
+        "kind": alert.kind.value,
+        "detected_at": iso(alert.detected_at),
+        "datasets": list(alert.datasets),
+        "changes": [change_json(change) for change in alert.changes],
+        "channels": [_channel_json(channel) for channel in alert.channels],
+    }
+
+
+def _fact_json(fact: FactState) -> dict[str, Any]:
+    return {
+        "field": fact.field,
+        "value": fact.value,
+        "source": fact.source,
+        "status": fact.status.value,
+        "first_seen": iso(fact.first_seen),
+        "last_seen": iso(fact.last_seen),
+    }
+
+
+def dataset_json(health: DatasetHealth) -> dict[str, Any]:
+    return {
+        "dataset": health.dataset,
+        "baseline_at": iso(health.baseline_at),
+        "last_ok_at": iso(health.last_ok_at),
+        "stale": health.stale,
+        "last_error": health.last_error,
+        "facts": [_fact_json(fact) for fact in health.facts],
+    }
+
+
+def indicator_json(
+    indicator: Indicator,
+    *,
+    last_checked_at: datetime | None,
+    monitors: Sequence[MonitorView],
+    datasets: Sequence[DatasetHealth],
+    history: IndicatorHistory,
+    recent: Sequence[tuple[datetime, Change]],
+) -> dict[str, Any]:
+    return {
+        "indicator": indicator.value,
+        "kind": indicator.kind.value,
+        "monitored_since": iso(min((m.created_at for m in monitors), default=None)),
+        "last_checked_at": iso(last_checked_at),
+        "monitors": [monitor_json(m) for m in monitors],
+        "datasets": [dataset_json(d) for d in datasets],
+        "history": {
+            "alerts": history.alerts,
+            "first_alert_at": iso(history.first_alert_at),
+            "last_alert_at": iso(history.last_alert_at),
+            "last_change_at": iso(history.last_change_at),
+            "changes_by_dataset": dict(history.changes_by_dataset),
+            "recent_changes": [{**change_json(c), "detected_at": iso(at)} for at, c in recent],
+        },
+    }

@@ -1,0 +1,27 @@
+"""Slack listeners, one module per surface (slash commands, buttons, App Home), each with
+`register(app, deps)`. They translate Slack payloads into use-case calls and back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from slack_bolt.async_app import AsyncApp
+
+from bot.commands.flows import MonitorFlows
+from bot.delivery.transport import Transport
+
+
+@dataclass(frozen=True)
+class SlackDeps:
+    """What the listeners need: the use cases, and where to post into threads."""
+
+    flows: MonitorFlows
+    transport: Transport
+
+
+def register(app: AsyncApp, deps: SlackDeps) -> None:
+    from bot.slack.listeners import actions, commands, home
+
+    commands.register(app, deps)
+    actions.register(app, deps)
+    home.register(app, deps)

@@ -27,8 +27,8 @@ from bot.monitoring.dns import DnsAnswer, DnsClient, ResolverDnsClient
 from bot.monitoring.dns_mux import MultiplexedDnsClient
 from bot.monitoring.runner import Runner
 from bot.monitoring.scheduler import CheckDispatcher
+from bot.storage.db import Database
 from bot.storage.engine import create_database_engine
-from bot.storage.repository import AsyncStore, Store
 
 START = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 INTERVAL = timedelta(hours=1)
@@ -96,7 +96,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         inner = ResolverDnsClient([nameserver], timeout=5, max_in_flight=50)
     dns = CountingDns(inner)
     engine = create_database_engine(args.database_url)
-    store = AsyncStore(Store(engine))
+    store = Database(engine)
     clock = Clock()
     runner = Runner(
         [ResolutionsDataset(dns), DnsRecordsDataset(dns)],

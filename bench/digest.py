@@ -23,11 +23,9 @@ from sqlalchemy import Table, insert, select
 
 from bot.config import Settings
 from bot.digests.service import DigestService
-from bot.storage.digests import DigestStore
+from bot.storage.db import Database
 from bot.storage.engine import create_database_engine, migrate
-from bot.storage.history import HistoryStore
 from bot.storage.models import ChangeRow, Monitor, Subject
-from bot.storage.repository import AsyncStore, Store
 from tests.fakes.transport import RecordingTransport
 
 NOW = datetime(2026, 11, 20, 9, 5, tzinfo=UTC)  # just after the 09:00 UTC digest time
@@ -94,12 +92,10 @@ def seed(database_url: str, changes: int, indicators: int) -> None:
 async def run(database_url: str, changes: int, indicators: int) -> dict[str, Any]:
     seed(database_url, changes, indicators)
     engine = create_database_engine(database_url)
-    pool = AsyncStore(Store(engine))
+    pool = Database(engine)
     transport = RecordingTransport()
     service = DigestService(
         pool,
-        HistoryStore(engine),
-        DigestStore(engine),
         transport,
         settings=Settings(check_interval=3600),
         clock=lambda: NOW,

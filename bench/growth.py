@@ -34,9 +34,9 @@ from bot.monitoring.datasets.resolutions import ResolutionsDataset
 from bot.monitoring.dns_mux import MultiplexedDnsClient
 from bot.monitoring.runner import Runner
 from bot.monitoring.scheduler import CheckDispatcher
+from bot.storage.db import Database
 from bot.storage.engine import create_database_engine
 from bot.storage.models import Base
-from bot.storage.repository import AsyncStore, Store
 
 
 def measure(engine: Engine) -> dict[str, Any]:
@@ -86,7 +86,7 @@ def vacuum(engine: Engine) -> None:
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     dns = CountingDns(MultiplexedDnsClient([parse_host_port(args.nameserver, 53)], timeout=5))
     engine = create_database_engine(args.database_url)
-    store = AsyncStore(Store(engine))
+    store = Database(engine)
     clock = Clock()
     runner = Runner(
         [ResolutionsDataset(dns), DnsRecordsDataset(dns)],

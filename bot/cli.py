@@ -83,7 +83,7 @@ async def _check(settings: Settings, text: str) -> int:
         return 2
     services = build_services(settings, ConsoleTransport(sys.stdout))
     try:
-        subject = await services.store.run(services.store.store.get_subject, indicator.value)
+        subject = await services.db.run(services.db.monitors.subject, indicator.value)
         if subject is None:
             # Not monitored: look without storing anything.
             observations = await services.runner.collect(indicator.value, indicator.kind)

@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from bot.api.app import ApiDeps
 from bot.commands.access import AccessPolicy, CommandRateLimiter
 from bot.commands.flows import MonitorFlows
 from bot.config import Settings
@@ -21,17 +22,16 @@ from bot.monitoring.dns_mux import MultiplexedDnsClient
 from bot.monitoring.noise import summarise_same_asn_churn
 from bot.monitoring.runner import Runner, utc_now
 from bot.monitoring.scheduler import CheckDispatcher
-from bot.storage.alerts import AlertStore
-from bot.storage.digests import DigestStore
+from bot.slack.listeners import SlackDeps
+from bot.storage.db import Database
 from bot.storage.engine import create_database_engine, migrate
-from bot.storage.history import HistoryStore
-from bot.storage.repository import AsyncStore, Store, WebhookRouting
+from bot.storage.views import WebhookRouting
 
 
 @dataclass
 class Services:
     settings: Settings
-    store: AsyncStore
+    db: Database
     datasets: list[Dataset]
     runner: Runner
     flows: MonitorFlows
@@ -39,17 +39,22 @@ class Services:
     outbox: OutboxWorker
     digests: DigestService
     transport: Transport
-    alerts: AlertStore
     metrics: Metrics
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     webhooks: WebhookWorker | None = None  # None: no webhook configured
     slack_team_id: str | None = None  # the bot's workspace, once Slack said (auth.test)
 
+    def slack_deps(self) -> SlackDeps:
+        return SlackDeps(self.flows, self.transport)
+
+    def api_deps(self) -> ApiDeps:
+        return ApiDeps(self.settings, self.flows, self.db, self.metrics, lambda: self.slack_team_id)
+
     async def backlog(self) -> dict[str, int]:
         """Undelivered alerts per queue, for /metrics."""
-        counts = {"slack": await self.store.run(self.store.store.undelivered_count)}
+        counts = {"slack": await self.db.run(self.db.outbox.undelivered_count)}
         if self.webhooks is not None:
-            counts["webhook"] = await self.store.run(self.alerts.webhook_backlog)
+            counts["webhook"] = await self.db.run(self.db.webhook_outbox.backlog)
         return counts
 
     async def aclose(self) -> None:
@@ -57,8 +62,7 @@ class Services:
         await self.dispatcher.drain()
         for close in self.closers:
             await close()
-        self.store.close()
-        self.store.store.engine.dispose()
+        self.db.close()
 
 
 def build_services(
@@ -77,21 +81,20 @@ def build_services(
     routing = None
     if settings.webhook_url or webhook_channels:
         routing = WebhookRouting(bool(settings.webhook_url), frozenset(webhook_channels))
-    store = AsyncStore(Store(engine, webhooks=routing))
-    alerts = AlertStore(engine)
+    db = Database(engine, webhooks=routing)
     closers: list[Callable[[], Awaitable[None]]] = []
     if datasets is None:
         # Long-lived multiplexed UDP sockets, no cache (bot/monitoring/dns_mux.py).
         dns = MultiplexedDnsClient(settings.dns_nameservers, timeout=settings.dns_timeout)
 
         async def observed(ip: str) -> list[tuple[str, str, datetime]]:
-            return await store.run(store.store.domains_resolving_to, ip)
+            return await db.run(db.infrastructure.domains_resolving_to, ip)
 
         registry = build_datasets(settings, dns, observed=observed)
         datasets, closers = registry.datasets, [*registry.closers, dns.aclose]
     runner = Runner(
         datasets,
-        store,
+        db,
         clock=clock,
         interval=timedelta(seconds=settings.check_interval),
         concurrency=settings.check_concurrency,
@@ -99,9 +102,7 @@ def build_services(
         metrics=metrics,
     )
     digests = DigestService(
-        store,
-        HistoryStore(engine),
-        DigestStore(engine),
+        db,
         transport,
         settings=settings,
         clock=clock,
@@ -111,17 +112,15 @@ def build_services(
     webhooks = None
     if routing is not None:
         targets = WebhookTargets(settings.webhook_url.reveal(), webhook_channels)
-        webhooks = WebhookWorker(
-            store, alerts, targets, settings.webhook_secret.reveal(), clock=clock, metrics=metrics
-        )
+        webhooks = WebhookWorker(db, targets, settings.webhook_secret.reveal(), clock=clock, metrics=metrics)
         closers.append(webhooks.aclose)
     return Services(
         settings=settings,
-        store=store,
+        db=db,
         datasets=datasets,
         runner=runner,
         flows=MonitorFlows(
-            store,
+            db,
             runner,
             clock=clock,
             timezone=settings.timezone,
@@ -130,10 +129,9 @@ def build_services(
             rate_limit=CommandRateLimiter(settings.command_rate) if settings.command_rate else None,
         ),
         dispatcher=CheckDispatcher(runner),
-        outbox=OutboxWorker(store, transport, clock=clock, metrics=metrics),
+        outbox=OutboxWorker(db, transport, clock=clock, metrics=metrics),
         digests=digests,
         transport=transport,
-        alerts=alerts,
         metrics=metrics,
         closers=closers,
         webhooks=webhooks,

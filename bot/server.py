@@ -21,7 +21,6 @@ from bot.config import Settings
 from bot.metrics import CONTENT_TYPE, Metrics
 from bot.monitoring.scheduler import build_scheduler
 from bot.slack.app import create_app
-from bot.slack.listeners import SlackDeps
 from bot.slack.signatures import SlackSignatureVerifier, Verdict
 from bot.slack.transport import SlackTransport, build_web_client, delivery_error
 
@@ -48,7 +47,7 @@ def build_web_app(app: AsyncApp | None, services: Services) -> web.Application:
 
     async def handle_health_request(request: web.Request) -> web.Response:
         try:
-            pending = await services.store.run(services.store.store.undelivered_count)
+            pending = await services.db.run(services.db.outbox.undelivered_count)
         except Exception as exc:
             return web.json_response(
                 {"ok": False, "error": f"database: {exc.__class__.__name__}"}, status=503
@@ -67,7 +66,7 @@ def build_web_app(app: AsyncApp | None, services: Services) -> web.Application:
         web_app.router.add_post(EVENTS_PATH, handle_slack_request)
     web_app.router.add_get("/healthz", handle_health_request)
     web_app.router.add_get("/metrics", handle_metrics_request)
-    mount_api(web_app, services)
+    mount_api(web_app, services.api_deps())
     return web_app
 
 
@@ -102,7 +101,7 @@ async def serve(settings: Settings) -> int:
     try:
         if not await check_token(client, services):
             return 2
-        app = create_app(settings, SlackDeps(services.flows, services.transport), client=client)
+        app = create_app(settings, services.slack_deps(), client=client)
         use_socket_mode = bool(settings.slack_app_token)
         runner = web.AppRunner(build_web_app(None if use_socket_mode else app, services), access_log=None)
         await runner.setup()

@@ -15,8 +15,7 @@ import math
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
@@ -33,12 +32,12 @@ from bot.api.payloads import (
     plain,
 )
 from bot.commands.access import CommandRateLimiter
-from bot.config import ApiToken
+from bot.commands.flows import Caller, MonitorFlows
+from bot.config import ApiToken, Settings
 from bot.errors import UserInputError
+from bot.metrics import Metrics
 from bot.render.payloads import alert_json, indicator_json, monitor_json
-
-if TYPE_CHECKING:
-    from bot.composition import Services
+from bot.storage.db import Database
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +57,21 @@ STATUS_CODES = {
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+@dataclass(frozen=True)
+class ApiDeps:
+    """What the API needs: the use cases (add, remove: the same rules as /monitor), the
+    database for what it reads, and the bot's own workspace once Slack has said it."""
+
+    settings: Settings
+    flows: MonitorFlows
+    db: Database
+    metrics: Metrics
+    slack_team_id: Callable[[], str | None]
+
+
 @dataclass
 class ApiContext:
-    services: Services
+    deps: ApiDeps
     tokens: tuple[ApiToken, ...]
     limiter: CommandRateLimiter
 
@@ -79,16 +90,14 @@ CONTEXT = web.AppKey("watchpost_api", ApiContext)
 TOKEN_NAME = web.RequestKey("watchpost_api_token", str)
 
 
-def mount_api(
-    web_app: web.Application, services: Services, *, limiter: CommandRateLimiter | None = None
-) -> None:
+def mount_api(web_app: web.Application, deps: ApiDeps, *, limiter: CommandRateLimiter | None = None) -> None:
     """Serve /api/v1 on `web_app` when tokens are configured."""
-    settings = services.settings
+    settings = deps.settings
     if not settings.api_tokens:
         return
     api = web.Application(middlewares=[_authenticate])
     api[CONTEXT] = ApiContext(
-        services,
+        deps,
         settings.api_tokens,
         limiter if limiter is not None else CommandRateLimiter(settings.api_rate_limit),
     )
@@ -164,18 +173,18 @@ def error_response(error: ApiError) -> web.Response:
 
 
 def _count(request: web.Request, status: int) -> None:
-    services = _services_of(request)
-    if services is None:
+    deps = _deps_of(request)
+    if deps is None:
         return
     resource = request.match_info.route.resource
     route = resource.canonical if resource is not None else "unmatched"
-    services.metrics.api_requests.labels(request.method, route, str(status)).inc()
+    deps.metrics.api_requests.labels(request.method, route, str(status)).inc()
 
 
-def _services_of(request: web.Request) -> Services | None:
+def _deps_of(request: web.Request) -> ApiDeps | None:
     for app in reversed(request.match_info.apps):
         if CONTEXT in app:
-            return app[CONTEXT].services
+            return app[CONTEXT].deps
     return None
 
 
@@ -187,41 +196,29 @@ async def handle_openapi(request: web.Request) -> web.Response:
 
 
 async def handle_monitors_list(request: web.Request) -> web.Response:
-    services = request.app[CONTEXT].services
+    db = request.app[CONTEXT].deps.db
     wanted = parse_monitor_filter(request.query)
-    monitors = await services.store.run(
-        services.store.store.list_monitors,
-        team_id=wanted.team_id,
-        channel_id=wanted.channel_id,
-        indicator=wanted.indicator,
+    monitors = await db.run(
+        db.monitors.list, team_id=wanted.team_id, channel_id=wanted.channel_id, indicator=wanted.indicator
     )
     return web.json_response({"monitors": [monitor_json(m) for m in monitors if wanted.keeps(m)]})
 
 
 async def handle_monitors_add(request: web.Request) -> web.Response:
     """All or nothing: one bad indicator, or the channel's quota, refuses the request."""
-    services = request.app[CONTEXT].services
+    deps = request.app[CONTEXT].deps
     check_query(request.query)
     wanted = parse_add_request(await read_json(request))
-    team_id = wanted.team_id or await _team_of(services, wanted.channel_id)
-    store = services.store
+    caller = _caller(request, wanted.team_id or await _team_of(deps, wanted.channel_id), wanted.channel_id)
     try:
-        added = await store.run(
-            store.store.add_monitors,
-            team_id=team_id,
-            channel_id=wanted.channel_id,
-            user_id=f"api:{request[TOKEN_NAME]}",
-            indicators=[(i.value, i.kind) for i in wanted.indicators],
-            now=services.runner.clock(),
-            # The scheduler's next tick takes the baseline of new indicators.
-            first_check_delay=timedelta(0),
-            quota=services.flows.access.channel_quota,
-            tags=wanted.tags,
+        added = await deps.flows.add_monitors(
+            wanted.indicators, caller, tags=wanted.tags, baseline_by_scheduler=True
         )
     except UserInputError as exc:
         raise ApiError(400, "rejected", plain(str(exc))) from None
     names = {a.indicator for a in added}
-    monitors = await store.run(store.store.list_monitors, team_id=team_id, channel_id=wanted.channel_id)
+    db = deps.db
+    monitors = await db.run(db.monitors.list, team_id=caller.team_id, channel_id=caller.channel_id)
     created = [a.indicator for a in added if a.new_for_channel]
     body = {
         "added": created,
@@ -232,54 +229,42 @@ async def handle_monitors_add(request: web.Request) -> web.Response:
         "API token %s added %d monitors to %s/%s",
         request[TOKEN_NAME],
         len(created),
-        team_id,
-        wanted.channel_id,
+        caller.team_id,
+        caller.channel_id,
     )
     return web.json_response(body, status=201 if created else 200)
 
 
 async def handle_monitors_remove(request: web.Request) -> web.Response:
     """Several indicators from one channel, all or nothing."""
-    services = request.app[CONTEXT].services
+    deps = request.app[CONTEXT].deps
     check_query(request.query)
     wanted = parse_remove_request(await read_json(request))
-    team_id = wanted.team_id or await _team_of(services, wanted.channel_id)
-    store = services.store
+    caller = _caller(request, wanted.team_id or await _team_of(deps, wanted.channel_id), wanted.channel_id)
     try:
-        removed = await store.run(
-            store.store.remove_monitors,
-            team_id=team_id,
-            channel_id=wanted.channel_id,
-            indicators=[i.value for i in wanted.indicators],
-        )
+        removed = await deps.flows.remove_monitors(wanted.indicators, caller)
     except UserInputError as exc:
         raise ApiError(404, "not_found", plain(str(exc))) from None
-    log.info("API token %s removed %d monitors from %s", request[TOKEN_NAME], len(removed), wanted.channel_id)
+    log.info("API token %s removed %d monitors from %s", request[TOKEN_NAME], len(removed), caller.channel_id)
     return web.json_response(
-        {"removed": [{"indicator": i, "team": team_id, "channel": wanted.channel_id} for i in removed]}
+        {"removed": [{"indicator": i, "team": caller.team_id, "channel": caller.channel_id} for i in removed]}
     )
 
 
 async def handle_monitor_delete(request: web.Request) -> web.Response:
     """One indicator from one channel (`channel`), or from every channel monitoring it."""
-    services = request.app[CONTEXT].services
+    deps = request.app[CONTEXT].deps
     indicator = parse_indicator_param(request.match_info["indicator"])
     where = parse_monitor_filter(request.query, allowed=("channel", "team"))
-    store = services.store
-    monitors = await store.run(
-        store.store.list_monitors,
-        team_id=where.team_id,
-        channel_id=where.channel_id,
-        indicator=indicator.value,
+    db = deps.db
+    monitors = await db.run(
+        db.monitors.list, team_id=where.team_id, channel_id=where.channel_id, indicator=indicator.value
     )
     removed = []
     for monitor in monitors:
         try:
-            await store.run(
-                store.store.remove_monitors,
-                team_id=monitor.team_id,
-                channel_id=monitor.channel_id,
-                indicators=[indicator.value],
+            await deps.flows.remove_monitors(
+                [indicator], _caller(request, monitor.team_id, monitor.channel_id)
             )
         except UserInputError:
             continue  # removed by someone else meanwhile
@@ -291,9 +276,9 @@ async def handle_monitor_delete(request: web.Request) -> web.Response:
 
 
 async def handle_alerts_list(request: web.Request) -> web.Response:
-    services = request.app[CONTEXT].services
-    query = parse_alert_query(request.query, timezone=services.settings.timezone)
-    page = await services.store.run(services.alerts.page, query)
+    deps = request.app[CONTEXT].deps
+    query = parse_alert_query(request.query, timezone=deps.settings.timezone)
+    page = await deps.db.run(deps.db.alerts.page, query)
     after = page.alerts[-1].id if page.alerts else query.after_id
     return web.json_response(
         {
@@ -305,17 +290,16 @@ async def handle_alerts_list(request: web.Request) -> web.Response:
 
 
 async def handle_indicator_get(request: web.Request) -> web.Response:
-    services = request.app[CONTEXT].services
+    db = request.app[CONTEXT].deps.db
     check_query(request.query)
     indicator = parse_indicator_param(request.match_info["indicator"])
-    store = services.store
-    subject = await store.run(store.store.get_subject, indicator.value)
+    subject = await db.run(db.monitors.subject, indicator.value)
     if subject is None:
         raise ApiError(404, "not_found", f"{indicator.value} is not monitored")
-    monitors = await store.run(store.store.list_monitors, indicator=indicator.value)
-    datasets = await store.run(store.store.dataset_health, subject.id)
-    history = await store.run(services.alerts.indicator_history, subject.id)
-    recent = await store.run(services.flows.history.history, subject.id, limit=RECENT_CHANGES)
+    monitors = await db.run(db.monitors.list, indicator=indicator.value)
+    datasets = await db.run(db.checks.dataset_health, subject.id)
+    history = await db.run(db.alerts.indicator_history, subject.id)
+    recent = await db.run(db.history.history, subject.id, limit=RECENT_CHANGES)
     body = indicator_json(
         indicator,
         last_checked_at=subject.last_checked_at,
@@ -346,15 +330,22 @@ async def read_json(request: web.Request) -> Any:
         raise ApiError(400, "invalid_json", "the body is not valid JSON") from None
 
 
-async def _team_of(services: Services, channel_id: str) -> str:
+def _caller(request: web.Request, team_id: str, channel_id: str) -> Caller:
+    """An API token acts like an admin of the channel, named for the record."""
+    return Caller(team_id=team_id, channel_id=channel_id, user_id=f"api:{request[TOKEN_NAME]}", trusted=True)
+
+
+async def _team_of(deps: ApiDeps, channel_id: str) -> str:
     """The workspace of a channel, when the request does not say: the team of the
     channel's monitors, else the bot's own workspace, else the only one with monitors."""
-    in_channel = await services.store.run(services.alerts.teams, channel_id, anywhere=False)
+    db = deps.db
+    in_channel = await db.run(db.alerts.teams, channel_id, anywhere=False)
     if len(in_channel) == 1:
         return in_channel[0]
-    if not in_channel and services.slack_team_id:
-        return services.slack_team_id
-    teams = in_channel or await services.store.run(services.alerts.teams, channel_id)
+    bot_team = deps.slack_team_id()
+    if not in_channel and bot_team:
+        return bot_team
+    teams = in_channel or await db.run(db.alerts.teams, channel_id)
     if len(teams) == 1:
         return teams[0]
     raise ApiError(

@@ -19,7 +19,7 @@ from bot.model.indicators import Indicator, parse_indicator
 from bot.model.observations import IndicatorKind
 from bot.monitoring.datasets import DATASET_NAMES
 from bot.storage.alerts import AlertQuery
-from bot.storage.repository import MonitorView
+from bot.storage.views import MonitorView
 
 MAX_INDICATORS = 1000  # per request: a report's whole feed in one call
 MAX_TAGS = 20

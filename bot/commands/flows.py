@@ -49,8 +49,8 @@ from bot.render.replies import (
     build_removed_message,
     build_status_message,
 )
-from bot.storage.history import HistoryStore
-from bot.storage.repository import AsyncStore, MonitorView, SubjectView
+from bot.storage.db import Database
+from bot.storage.views import AddedMonitor, MonitorView, SubjectView
 
 # Fact fields whose values identify infrastructure: two indicators sharing one of these
 # values share infrastructure (an address, a name server, a mail host, a certificate).
@@ -64,9 +64,13 @@ FollowUp = Callable[[], Awaitable[list[Message]]]
 
 @dataclass(frozen=True)
 class Caller:
+    """Who asks, and where. `trusted` callers (an API token) may change any monitor, as
+    an admin may; their `user_id` names the token (`api:<name>`)."""
+
     team_id: str
     channel_id: str
     user_id: str
+    trusted: bool = False
 
 
 @dataclass(frozen=True)
@@ -92,20 +96,18 @@ class DigestRequester(Protocol):
 class MonitorFlows:
     def __init__(
         self,
-        store: AsyncStore,
+        db: Database,
         runner: Runner,
         *,
         clock: Callable[[], datetime],
-        history: HistoryStore | None = None,
         digests: DigestRequester | None = None,
         timezone: tzinfo = UTC,
         access: AccessPolicy | None = None,
         rate_limit: CommandRateLimiter | None = None,
     ) -> None:
-        self.store = store
+        self.db = db
         self.runner = runner
         self.clock = clock
-        self.history = history if history is not None else HistoryStore(store.store.engine)
         # Set by the composition root once digests are wired; None: `/monitor digest` says so.
         self.digests = digests
         self.timezone = timezone
@@ -125,17 +127,22 @@ class MonitorFlows:
         )
 
     async def execute(self, text: str, caller: Caller) -> CommandResult:
-        """Run a /monitor command. User errors become an error reply; anything else is
-        logged with an id and answered with a short apology naming it."""
+        """Run a /monitor command typed as text (Slack, the console)."""
+        return await self.run(text, caller)
+
+    async def run(self, command: str | Command, caller: Caller) -> CommandResult:
+        """Run a command: text to parse, or a Command built by a surface (a button). User
+        errors become an error reply; anything else is logged with an id and answered
+        with a short apology naming it."""
         refusal = self.throttled(caller)
         if refusal is not None:
             return CommandResult(refusal)
-        command: Command | None = None
+        parsed: Command | None = None
         try:
-            command = parse_command(text)
-            result = await self._dispatch(command, caller)
+            parsed = parse_command(command) if isinstance(command, str) else command
+            result = await self._dispatch(parsed, caller)
         except NotPermitted as exc:
-            return CommandResult(build_error_message(self._not_permitted(exc, command)))
+            return CommandResult(build_error_message(self._not_permitted(exc, parsed)))
         except UserInputError as exc:
             return CommandResult(build_error_message(str(exc)))
         except Exception:
@@ -155,17 +162,10 @@ class MonitorFlows:
             case AddCommand(indicators):
                 return await self._add(indicators, caller)
             case RemoveCommand(indicators):
-                removed = await self.store.run(
-                    self.store.store.remove_monitors,
-                    team_id=caller.team_id,
-                    channel_id=caller.channel_id,
-                    indicators=[i.value for i in indicators],
-                    owner=self.access.owner_filter(caller.user_id),
-                )
-                return CommandResult(build_removed_message(removed))
+                return CommandResult(build_removed_message(await self.remove_monitors(indicators, caller)))
             case ListCommand():
-                monitors = await self.store.run(
-                    self.store.store.list_monitors, team_id=caller.team_id, channel_id=caller.channel_id
+                monitors = await self.db.run(
+                    self.db.monitors.list, team_id=caller.team_id, channel_id=caller.channel_id
                 )
                 rows = [
                     ListRow(m.indicator, m.kind.value, m.last_checked_at, m.stale_datasets, m.muted)
@@ -179,24 +179,7 @@ class MonitorFlows:
             case HistoryCommand(indicator, day, dataset):
                 return await self._history(indicator, day, dataset, caller)
             case MuteCommand(indicator, dataset, muted):
-                await self.store.run(
-                    self.store.store.set_muted,
-                    team_id=caller.team_id,
-                    channel_id=caller.channel_id,
-                    indicator=indicator.value,
-                    dataset=dataset,
-                    muted=muted,
-                    owner=self.access.owner_filter(caller.user_id),
-                )
-                log.info(
-                    "%s %s of %s in %s/%s by %s",
-                    "muted" if muted else "unmuted",
-                    dataset,
-                    indicator.value,
-                    caller.team_id,
-                    caller.channel_id,
-                    caller.user_id,
-                )
+                await self.set_muted(indicator, dataset, caller, muted=muted)
                 message = build_muted_message(indicator.value, dataset, muted=muted, user_id=caller.user_id)
                 return CommandResult(message, public=True)
             case DigestCommand():
@@ -260,8 +243,8 @@ class MonitorFlows:
         if day is not None:
             start = datetime.combine(day, time(0), self.timezone).astimezone(UTC)
             end = datetime.combine(day + timedelta(days=1), time(0), self.timezone).astimezone(UTC)
-        records = await self.store.run(
-            self.history.history, subject.id, start=start, end=end, dataset=dataset, limit=HISTORY_LIMIT
+        records = await self.db.run(
+            self.db.history.history, subject.id, start=start, end=end, dataset=dataset, limit=HISTORY_LIMIT
         )
         pairs = [(r.detected_at, r.change) for r in records]
         message = build_history_message(
@@ -279,14 +262,14 @@ class MonitorFlows:
             indicator = parse_indicator(text)
             observations = await self.runner.collect(indicator.value, indicator.kind)
             values = [fact.value for o in observations for fact in o.facts if fact.field in SHARED_FIELDS]
-            shared = await self.store.run(
-                self.store.store.shared_infrastructure,
+            shared = await self.db.run(
+                self.db.infrastructure.shared_with,
                 team_id=team_id,
                 indicator=indicator.value,
                 values=values,
                 fields=SHARED_FIELDS,
             )
-            monitors = await self.store.run(self.store.store.list_monitors, team_id=team_id)
+            monitors = await self.db.run(self.db.monitors.list, team_id=team_id)
             monitored_in = [m.channel_id for m in monitors if m.indicator == indicator.value]
         except UserInputError as exc:
             return CommandResult(build_error_message(str(exc)))
@@ -310,7 +293,7 @@ class MonitorFlows:
     ) -> list[Block]:
         """The App Home of a user: the team's monitors in `channel_ids` (the channels the
         user is in), or, when those are unknown, the monitors the user created."""
-        monitors = await self.store.run(self.store.store.list_monitors, team_id=team_id)
+        monitors = await self.db.run(self.db.monitors.list, team_id=team_id)
         if channel_ids is None:
             visible = [m for m in monitors if m.created_by == user_id]
         else:
@@ -319,8 +302,8 @@ class MonitorFlows:
         now = self.clock()
         day_start = datetime.combine(now.astimezone(self.timezone).date(), time(0), self.timezone)
         subject_ids = sorted({m.subject_id for m in visible})
-        summaries = await self.store.run(
-            self.history.summaries, subject_ids, day_start=day_start.astimezone(UTC)
+        summaries = await self.db.run(
+            self.db.history.summaries, subject_ids, day_start=day_start.astimezone(UTC)
         )
         by_indicator: dict[str, list[str]] = {}
         muted: dict[str, set[str]] = {}
@@ -342,21 +325,72 @@ class MonitorFlows:
             )
         return build_home_blocks(rows, now=now, timezone=self.timezone)
 
-    async def _add(self, indicators: Sequence[Indicator], caller: Caller) -> CommandResult:
-        added = await self.store.run(
-            self.store.store.add_monitors,
+    # --- the use cases every surface calls (Slack, console, REST API) ------------------
+
+    async def add_monitors(
+        self,
+        indicators: Sequence[Indicator],
+        caller: Caller,
+        *,
+        tags: Sequence[str] = (),
+        baseline_by_scheduler: bool = False,
+    ) -> list[AddedMonitor]:
+        """Add monitors to the caller's channel, all or nothing, within the channel quota.
+        A new subject's first scheduled check comes one interval later: the caller takes
+        the baseline itself, unless `baseline_by_scheduler` (the next tick takes it)."""
+        return await self.db.run(
+            self.db.monitors.add,
             team_id=caller.team_id,
             channel_id=caller.channel_id,
             user_id=caller.user_id,
             indicators=[(i.value, i.kind) for i in indicators],
             now=self.clock(),
-            first_check_delay=self.runner.interval,
+            first_check_delay=timedelta(0) if baseline_by_scheduler else self.runner.interval,
             quota=self.access.channel_quota,
+            tags=tags,
         )
+
+    async def remove_monitors(self, indicators: Sequence[Indicator], caller: Caller) -> list[str]:
+        """Remove monitors from the caller's channel, all or nothing: UserInputError if one
+        is not monitored there, NotPermitted if the caller may not remove one of them."""
+        return await self.db.run(
+            self.db.monitors.remove,
+            team_id=caller.team_id,
+            channel_id=caller.channel_id,
+            indicators=[i.value for i in indicators],
+            owner=self._owner_filter(caller),
+        )
+
+    async def set_muted(self, indicator: Indicator, dataset: str, caller: Caller, *, muted: bool) -> None:
+        """Mute or unmute one dataset of the caller's channel's monitor of `indicator`."""
+        await self.db.run(
+            self.db.monitors.set_muted,
+            team_id=caller.team_id,
+            channel_id=caller.channel_id,
+            indicator=indicator.value,
+            dataset=dataset,
+            muted=muted,
+            owner=self._owner_filter(caller),
+        )
+        log.info(
+            "%s %s of %s in %s/%s by %s",
+            "muted" if muted else "unmuted",
+            dataset,
+            indicator.value,
+            caller.team_id,
+            caller.channel_id,
+            caller.user_id,
+        )
+
+    def _owner_filter(self, caller: Caller) -> str | None:
+        return None if caller.trusted else self.access.owner_filter(caller.user_id)
+
+    async def _add(self, indicators: Sequence[Indicator], caller: Caller) -> CommandResult:
+        added = await self.add_monitors(indicators, caller)
 
         async def capture_baselines() -> list[Message]:
             async def one(subject_id: int, indicator: str) -> Message:
-                subject = await self.store.run(self.store.store.get_subject, indicator)
+                subject = await self.db.run(self.db.monitors.subject, indicator)
                 if subject is not None and subject.last_checked_at is None:
                     await self.runner.check(subject)
                 return build_baseline_message(indicator, await self._dataset_views(subject_id))
@@ -376,8 +410,8 @@ class MonitorFlows:
 
     async def _check(self, indicator: Indicator | None, caller: Caller) -> CommandResult:
         if indicator is None:
-            monitors = await self.store.run(
-                self.store.store.list_monitors, team_id=caller.team_id, channel_id=caller.channel_id
+            monitors = await self.db.run(
+                self.db.monitors.list, team_id=caller.team_id, channel_id=caller.channel_id
             )
             if not monitors:
                 raise UserInputError("This channel monitors nothing yet.")
@@ -404,8 +438,8 @@ class MonitorFlows:
 
     async def _monitored_here(self, indicator: Indicator, caller: Caller) -> MonitorView:
         """The caller's channel's monitor of `indicator`, or a UserInputError saying how to add it."""
-        monitor = await self.store.run(
-            self.store.store.find_monitor,
+        monitor = await self.db.run(
+            self.db.monitors.find,
             team_id=caller.team_id,
             channel_id=caller.channel_id,
             indicator=indicator.value,
@@ -421,13 +455,13 @@ class MonitorFlows:
         return await self._subject_by_value(indicator.value)
 
     async def _subject_by_value(self, value: str) -> SubjectView:
-        subject = await self.store.run(self.store.store.get_subject, value)
+        subject = await self.db.run(self.db.monitors.subject, value)
         if subject is None:
             raise UserInputError(f"`{value}` is not monitored.")
         return subject
 
     async def _dataset_views(self, subject_id: int) -> list[DatasetView]:
-        health = await self.store.run(self.store.store.dataset_health, subject_id)
+        health = await self.db.run(self.db.checks.dataset_health, subject_id)
         return [
             DatasetView(
                 h.dataset,

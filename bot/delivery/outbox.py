@@ -11,7 +11,8 @@ from datetime import datetime, timedelta
 from bot.delivery.transport import ALERT_EVENT, DeliveryError, MessageFinder, Transport
 from bot.metrics import Metrics
 from bot.render.alerts import build_alert_message
-from bot.storage.repository import AsyncStore, PendingAlert
+from bot.storage.db import Database
+from bot.storage.views import PendingAlert
 
 log = logging.getLogger(__name__)
 
@@ -31,14 +32,14 @@ def retry_delay(attempts: int, retry_after: float | None) -> timedelta:
 class OutboxWorker:
     def __init__(
         self,
-        store: AsyncStore,
+        db: Database,
         transport: Transport,
         *,
         clock: Callable[[], datetime],
         lease: timedelta = timedelta(seconds=60),
         metrics: Metrics | None = None,
     ) -> None:
-        self.store = store
+        self.db = db
         self.transport = transport
         self.metrics = metrics
         self.clock = clock
@@ -51,11 +52,9 @@ class OutboxWorker:
     async def deliver_due(self, *, limit: int = 100) -> DeliveryReport:
         """One tick: the oldest due alert of each channel, each sent once."""
         for alert_id, ts in list(self._unrecorded.items()):
-            await self.store.run(self.store.store.mark_delivered, alert_id, now=self.clock(), message_ts=ts)
+            await self.db.run(self.db.outbox.mark_delivered, alert_id, now=self.clock(), message_ts=ts)
             del self._unrecorded[alert_id]
-        alerts = await self.store.run(
-            self.store.store.claim_alerts, now=self.clock(), lease=self.lease, limit=limit
-        )
+        alerts = await self.db.run(self.db.outbox.claim, now=self.clock(), lease=self.lease, limit=limit)
         sent = failed = 0
         for alert in alerts:
             if await self._deliver(alert):
@@ -87,9 +86,7 @@ class OutboxWorker:
                 self.metrics.alert_failures.labels(str(exc.permanent).lower()).inc()
             if exc.permanent:
                 log.error("alert %s to %s abandoned: %s", alert.id, alert.channel_id, exc)
-                await self.store.run(
-                    self.store.store.mark_abandoned, alert.id, error=str(exc), now=self.clock()
-                )
+                await self.db.run(self.db.outbox.mark_abandoned, alert.id, error=str(exc), now=self.clock())
             else:
                 log.warning(
                     "alert %s to %s failed (attempt %s): %s",
@@ -99,9 +96,7 @@ class OutboxWorker:
                     exc,
                 )
                 retry_at = self.clock() + retry_delay(alert.attempts, exc.retry_after)
-                await self.store.run(
-                    self.store.store.mark_failed, alert.id, error=str(exc), retry_at=retry_at
-                )
+                await self.db.run(self.db.outbox.mark_failed, alert.id, error=str(exc), retry_at=retry_at)
             return False
         await self._record_delivered(alert, ts)
         if self.metrics is not None:
@@ -118,7 +113,7 @@ class OutboxWorker:
 
     async def _record_delivered(self, alert: PendingAlert, ts: str) -> None:
         try:
-            await self.store.run(self.store.store.mark_delivered, alert.id, now=self.clock(), message_ts=ts)
+            await self.db.run(self.db.outbox.mark_delivered, alert.id, now=self.clock(), message_ts=ts)
         except Exception as exc:
             log.warning(
                 "alert %s is in %s but its delivery was not recorded (%s); recording it next tick",

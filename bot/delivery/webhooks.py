@@ -1,7 +1,7 @@
 """Outgoing webhooks: each alert POSTed as JSON to the global URL and to the URL of each
 channel it went to, signed, retried with backoff until the receiver answers 2xx.
 
-Deliveries are rows written with the alert (storage/alerts.py), so an alert is never
+Deliveries are rows written with the alert (storage/outbox.py), so an alert is never
 lost between the check and the POST; a receiver may see one twice (a crash after it
 answered, before the answer was recorded), so every delivery carries an idempotency key
 that stays the same across retries.
@@ -32,8 +32,8 @@ from bot.delivery.outbox import DeliveryReport, retry_delay
 from bot.delivery.transport import retry_after_seconds
 from bot.metrics import Metrics
 from bot.render.payloads import alert_json
-from bot.storage.alerts import AlertStore, PendingWebhook
-from bot.storage.repository import AsyncStore
+from bot.storage.db import Database
+from bot.storage.outbox import PendingWebhook
 
 log = logging.getLogger(__name__)
 
@@ -129,8 +129,7 @@ class HttpWebhookSender:
 class WebhookWorker:
     def __init__(
         self,
-        pool: AsyncStore,
-        alerts: AlertStore,
+        db: Database,
         targets: WebhookTargets,
         secret: str,
         *,
@@ -142,8 +141,7 @@ class WebhookWorker:
         give_up_after: timedelta = timedelta(hours=24),
         concurrency: int = 8,
     ) -> None:
-        self.pool = pool
-        self.alerts = alerts
+        self.db = db
         self.targets = targets
         self.secret = secret
         self.clock = clock
@@ -158,7 +156,7 @@ class WebhookWorker:
 
     async def deliver_due(self, *, limit: int = 50) -> DeliveryReport:
         """One tick: every due delivery (up to `limit`), `concurrency` at a time."""
-        due = await self.pool.run(self.alerts.claim_webhooks, now=self.clock(), lease=self.lease, limit=limit)
+        due = await self.db.run(self.db.webhook_outbox.claim, now=self.clock(), lease=self.lease, limit=limit)
         results = await asyncio.gather(*(self._deliver(pending) for pending in due))
         sent = sum(results)
         return DeliveryReport(sent, len(results) - sent)
@@ -207,12 +205,12 @@ class WebhookWorker:
     ) -> None:
         now = self.clock()
         if outcome == "delivered":
-            await self.pool.run(self.alerts.mark_webhook_delivered, pending.id, now=now)
+            await self.db.run(self.db.webhook_outbox.mark_delivered, pending.id, now=now)
         elif outcome == "abandoned":
-            await self.pool.run(self.alerts.mark_webhook_abandoned, pending.id, error=error, now=now)
+            await self.db.run(self.db.webhook_outbox.mark_abandoned, pending.id, error=error, now=now)
         else:
             retry_at = now + retry_delay(pending.attempts, retry_after)
-            await self.pool.run(self.alerts.mark_webhook_failed, pending.id, error=error, retry_at=retry_at)
+            await self.db.run(self.db.webhook_outbox.mark_failed, pending.id, error=error, retry_at=retry_at)
         if self.metrics is not None:
             self.metrics.webhook_deliveries.labels(outcome).inc()
 

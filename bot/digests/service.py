@@ -50,9 +50,8 @@ from bot.digests.render import build_digest_email, build_digest_message
 from bot.errors import UserInputError
 from bot.metrics import Metrics
 from bot.render.messages import Message
-from bot.storage.digests import FINAL, DigestChannel, DigestClaim, DigestStore
-from bot.storage.history import HistoryStore
-from bot.storage.repository import AsyncStore
+from bot.storage.db import Database
+from bot.storage.digests import FINAL, DigestChannel, DigestClaim
 
 log = logging.getLogger(__name__)
 
@@ -78,9 +77,7 @@ class LostClaim(Exception):
 class DigestService:
     def __init__(
         self,
-        pool: AsyncStore,
-        history: HistoryStore,
-        runs: DigestStore,
+        db: Database,
         transport: Transport,
         *,
         settings: Settings,
@@ -92,10 +89,8 @@ class DigestService:
         channel_concurrency: int = 4,
         metrics: Metrics | None = None,
     ) -> None:
-        self.pool = pool
+        self.db = db
         self.metrics = metrics
-        self.history = history
-        self.runs = runs
         self.transport = transport
         self.clock = clock
         self.mailer = mailer
@@ -114,7 +109,7 @@ class DigestService:
         """Post every digest that is due and not yet done, oldest day first per channel."""
         report = DigestReport()
         async with self._running:  # the cron and the catch-up job may meet: one after the other
-            channels = await self.pool.run(self.runs.channels)
+            channels = await self.db.run(self.db.digests.channels)
             await asyncio.gather(*(self._run_channel(channel, report) for channel in channels))
         if self.metrics is not None:
             for outcome in ("posted", "skipped", "failed", "retried"):
@@ -138,12 +133,14 @@ class DigestService:
                 days = self.due_days(channel, self.clock())
                 if not days:
                     return
-                done = await self.pool.run(self.runs.runs, channel.team_id, channel.channel_id, since=days[0])
+                done = await self.db.run(
+                    self.db.digests.runs, channel.team_id, channel.channel_id, since=days[0]
+                )
                 for day in days:
                     if day in done and done[day].status in FINAL:
                         continue
-                    claim = await self.pool.run(
-                        self.runs.claim,
+                    claim = await self.db.run(
+                        self.db.digests.claim,
                         channel.team_id,
                         channel.channel_id,
                         day,
@@ -165,14 +162,14 @@ class DigestService:
             window = daily_window(claim.day, self.digest_time, self.timezone)
             digest = await self._build(claim.team_id, claim.channel_id, window, health=newest)
             if not digest.has_news and claim.message_ts is None:
-                await self.pool.run(self.runs.mark_skipped, claim)
+                await self.db.run(self.db.digests.mark_skipped, claim)
                 return "skipped"
             return await self._deliver(claim, digest)
         except LostClaim:
             log.warning("digest %s for %s: claim lost to another process", claim.day, claim.channel_id)
             return "retried"
         except Exception as exc:
-            await self.pool.run(self.runs.release, claim, error=f"{exc.__class__.__name__}: {exc}")
+            await self.db.run(self.db.digests.release, claim, error=f"{exc.__class__.__name__}: {exc}")
             raise
 
     async def _deliver(self, claim: DigestClaim, digest: Digest) -> Outcome:
@@ -183,10 +180,10 @@ class DigestService:
         except DeliveryError as exc:
             if exc.permanent or claim.attempts >= self.max_attempts:
                 log.error("digest %s for %s abandoned: %s", claim.day, claim.channel_id, exc)
-                await self.pool.run(self.runs.mark_failed, claim, error=str(exc))
+                await self.db.run(self.db.digests.mark_failed, claim, error=str(exc))
                 return "failed"
             log.warning("digest %s for %s failed, will retry: %s", claim.day, claim.channel_id, exc)
-            await self.pool.run(self.runs.release, claim, error=str(exc))
+            await self.db.run(self.db.digests.release, claim, error=str(exc))
             return "retried"
         email_error = None
         if self.mailer is not None and not progress.emailed:
@@ -197,12 +194,12 @@ class DigestService:
                     log.warning(
                         "digest email %s for %s failed, will retry: %s", claim.day, claim.channel_id, exc
                     )
-                    await self.pool.run(self.runs.release, claim, error=f"email: {exc}")
+                    await self.db.run(self.db.digests.release, claim, error=f"email: {exc}")
                     return "retried"
                 # Slack has it all: the day counts as posted, with the email's error on record.
                 log.error("digest email %s for %s abandoned: %s", claim.day, claim.channel_id, exc)
                 email_error = f"email: {exc}"
-        await self.pool.run(self.runs.mark_posted, claim, self.clock(), error=email_error)
+        await self.db.run(self.db.digests.mark_posted, claim, self.clock(), error=email_error)
         return "posted"
 
     async def _post_to_slack(self, claim: DigestClaim, digest: Digest, progress: _Progress) -> None:
@@ -239,8 +236,8 @@ class DigestService:
         steps_done: int | None = None,
         emailed: bool = False,
     ) -> None:
-        kept = await self.pool.run(
-            self.runs.record_progress,
+        kept = await self.db.run(
+            self.db.digests.record_progress,
             claim,
             self.clock(),
             message_ts=message_ts,
@@ -255,7 +252,7 @@ class DigestService:
     async def post_digest_now(self, team_id: str, channel_id: str) -> str:
         """`/monitor digest`: post today's digest so far in the channel; returns the
         confirmation to show the user."""
-        channel = await self.pool.run(self.runs.channel, team_id, channel_id)
+        channel = await self.db.run(self.db.digests.channel, team_id, channel_id)
         if channel is None:
             raise UserInputError("This channel monitors nothing yet, so there is no digest to post.")
         now = self.clock()
@@ -281,17 +278,17 @@ class DigestService:
     # --- shared -----------------------------------------------------------------------
 
     async def _build(self, team_id: str, channel_id: str, window: DigestWindow, *, health: bool) -> Digest:
-        records = await self.pool.run(
-            self.history.changes_between, window.start, window.end, team_id=team_id, channel_id=channel_id
+        records = await self.db.run(
+            self.db.history.changes_between, window.start, window.end, team_id=team_id, channel_id=channel_id
         )
-        failures = await self.pool.run(
-            self.history.source_failures_between,
+        failures = await self.db.run(
+            self.db.history.source_failures_between,
             window.start,
             window.end,
             team_id=team_id,
             channel_id=channel_id,
         )
-        channel_health = await self.pool.run(self.runs.health, team_id, channel_id) if health else None
+        channel_health = await self.db.run(self.db.digests.health, team_id, channel_id) if health else None
         return build_digest(
             records,
             failures,

@@ -8,15 +8,15 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from bot.storage.check_batches import CheckToRecord, record_checks
-from bot.storage.repository import AsyncStore, CheckOutcome
+from bot.storage.db import Database
+from bot.storage.views import CheckOutcome, CheckToRecord
 
 log = logging.getLogger(__name__)
 
 
 class CheckRecorder:
-    def __init__(self, store: AsyncStore, *, max_batch: int = 500, linger: float = 0.01) -> None:
-        self.store = store
+    def __init__(self, db: Database, *, max_batch: int = 500, linger: float = 0.01) -> None:
+        self.db = db
         self.max_batch = max_batch
         # How long a small batch waits for company: a few milliseconds on one check, and a
         # cycle's checks arrive in batches of hundreds instead of dozens (fewer commits).
@@ -38,7 +38,7 @@ class CheckRecorder:
                 await asyncio.sleep(self.linger)
             batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
             try:
-                results = await self.store.run(record_checks, self.store.store, [check for check, _ in batch])
+                results = await self.db.run(self.db.checks.record, [check for check, _ in batch])
             except BaseException as exc:  # the thread pool is gone (shutdown), or we are cancelled
                 for _, future in batch:
                     if not future.done():

@@ -16,8 +16,8 @@ from bot.model.observations import Change, IndicatorKind, Observation, bounded
 from bot.monitoring.datasets.base import Dataset
 from bot.monitoring.diff import diff_observation
 from bot.monitoring.recorder import CheckRecorder
-from bot.storage.check_batches import CheckToRecord
-from bot.storage.repository import AsyncStore, CheckOutcome, DatasetSnapshot, SubjectView
+from bot.storage.db import Database
+from bot.storage.views import CheckOutcome, CheckToRecord, DatasetSnapshot, SubjectView
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ class Runner:
     def __init__(
         self,
         datasets: Sequence[Dataset],
-        store: AsyncStore,
+        db: Database,
         *,
         clock: Callable[[], datetime] = utc_now,
         dataset_timeout: float = 120.0,
@@ -62,9 +62,9 @@ class Runner:
         self.concurrency = concurrency
         # Noise control that looks at a dataset's changes together (e.g. same-ASN churn).
         self.policy = policy
-        self.store = store
+        self.db = db
         # Finished checks are written in batches (group commit), not one transaction each.
-        self.recorder = CheckRecorder(store)
+        self.recorder = CheckRecorder(db)
         self.clock = clock
         self.dataset_timeout = dataset_timeout
         # Two checks of one subject at once (a manual check during a cycle) would diff
@@ -126,8 +126,8 @@ class Runner:
 
     async def run_due(self, *, limit: int = 10_000) -> list[CheckReport]:
         """Check every subject that is due, `concurrency` at a time."""
-        subjects = await self.store.run(
-            self.store.store.claim_due_subjects, now=self.clock(), interval=self.interval, limit=limit
+        subjects = await self.db.run(
+            self.db.checks.claim_due, now=self.clock(), interval=self.interval, limit=limit
         )
         if not subjects:
             return []

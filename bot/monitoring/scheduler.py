@@ -17,7 +17,7 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy.exc import OperationalError
 
 from bot.monitoring.runner import Runner
-from bot.storage.repository import SubjectView
+from bot.storage.views import SubjectView
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +53,9 @@ class CheckDispatcher:
             room = self.runner.concurrency * 2 - len(self._tasks)
             if room <= 0 or self._closed:
                 return 0
-            store = self.runner.store
-            subjects = await store.run(
-                store.store.claim_due_subjects,
+            db = self.runner.db
+            subjects = await db.run(
+                db.checks.claim_due,
                 now=self.runner.clock(),
                 interval=self.runner.interval,
                 limit=room,

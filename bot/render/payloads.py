@@ -10,7 +10,7 @@ from typing import Any
 from bot.model.indicators import Indicator
 from bot.model.observations import Change, FactState
 from bot.storage.alerts import AlertChannel, AlertRecord, IndicatorHistory
-from bot.storage.repository import DatasetHealth, MonitorView
+from bot.storage.views import DatasetHealth, MonitorView
 
 
 def iso(value: datetime | None) -> str | None:

@@ -1,20 +1,20 @@
 """The alert log, read: pages of alerts for the API (a cursor over ids that are numbered in
-commit order, see Store._record_alert), one indicator's history in numbers, and the
-webhook deliveries written with each alert, claimed and settled like the Slack outbox."""
+commit order, see bot/storage/outbox.py `record_alert`), and one indicator's history in
+numbers. The webhook deliveries written with each alert are queued in bot/storage/outbox.py."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import Engine, exists, func, or_, select, update
+from sqlalchemy import Engine, exists, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.model.observations import Change, IndicatorKind
-from bot.storage.models import AlertRow, ChangeRow, Monitor, OutboxRow, Subject, WebhookDeliveryRow
-from bot.storage.repository import change_from_row
+from bot.storage.models import AlertRow, ChangeRow, Monitor, OutboxRow, Subject
+from bot.storage.views import change_from_row
 
 
 @dataclass(frozen=True)
@@ -77,19 +77,6 @@ class IndicatorHistory:
     last_change_at: datetime | None = None
 
 
-@dataclass(frozen=True)
-class PendingWebhook:
-    """A webhook delivery with the alert it carries (its changes narrowed to the target's
-    datasets: a channel's webhook leaves out what the channel muted)."""
-
-    id: int
-    alert: AlertRecord
-    team_id: str | None
-    channel_id: str | None  # None: the global webhook
-    attempts: int
-    created_at: datetime
-
-
 class AlertStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -128,7 +115,7 @@ class AlertStore:
                 )
             rows = session.execute(statement.order_by(AlertRow.id).limit(query.limit + 1)).all()
             has_more = len(rows) > query.limit
-            return AlertPage(self._records(session, [row._tuple() for row in rows[: query.limit]]), has_more)
+            return AlertPage(self.records(session, [row._tuple() for row in rows[: query.limit]]), has_more)
 
     def get(self, alert_id: int) -> AlertRecord | None:
         with self._sessions() as session:
@@ -137,11 +124,11 @@ class AlertStore:
                 .join(Subject, AlertRow.subject_id == Subject.id)
                 .where(AlertRow.id == alert_id)
             ).all()
-            records = self._records(session, [row._tuple() for row in rows])
+            records = self.records(session, [row._tuple() for row in rows])
             return records[0] if records else None
 
     @staticmethod
-    def _records(session: Session, rows: Sequence[tuple[AlertRow, Subject]]) -> list[AlertRecord]:
+    def records(session: Session, rows: Sequence[tuple[AlertRow, Subject]]) -> list[AlertRecord]:
         batches = [alert.batch_id for alert, _ in rows]
         if not batches:
             return []
@@ -202,82 +189,3 @@ class AlertStore:
             query = select(Monitor.team_id).distinct().order_by(Monitor.team_id).limit(2)
             found = list(session.scalars(query.where(Monitor.channel_id == channel_id)))
             return found or (list(session.scalars(query)) if anywhere else [])
-
-    # --- webhook deliveries ------------------------------------------------------------
-
-    def claim_webhooks(self, *, now: datetime, lease: timedelta, limit: int) -> list[PendingWebhook]:
-        """Take due deliveries, oldest first, leasing them so nobody else sends them."""
-        with self._sessions.begin() as session:
-            query = (
-                select(WebhookDeliveryRow)
-                .where(
-                    WebhookDeliveryRow.delivered_at.is_(None),
-                    WebhookDeliveryRow.abandoned_at.is_(None),
-                    WebhookDeliveryRow.next_attempt_at <= now,
-                    or_(WebhookDeliveryRow.claimed_until.is_(None), WebhookDeliveryRow.claimed_until <= now),
-                )
-                .order_by(WebhookDeliveryRow.id)
-                .limit(limit)
-            )
-            if self.engine.dialect.name == "postgresql":
-                query = query.with_for_update(skip_locked=True)
-            deliveries = list(session.scalars(query))
-            if not deliveries:
-                return []
-            alert_rows = session.execute(
-                select(AlertRow, Subject)
-                .join(Subject, AlertRow.subject_id == Subject.id)
-                .where(AlertRow.id.in_({d.alert_id for d in deliveries}))
-            ).all()
-            records = self._records(session, [row._tuple() for row in alert_rows])
-            alerts = {record.id: record for record in records}
-            claimed = []
-            for delivery in deliveries:
-                delivery.claimed_until = now + lease
-                alert = alerts[delivery.alert_id]
-                wanted = set(delivery.datasets)
-                narrowed = AlertRecord(
-                    id=alert.id,
-                    subject_id=alert.subject_id,
-                    indicator=alert.indicator,
-                    kind=alert.kind,
-                    batch_id=alert.batch_id,
-                    detected_at=alert.detected_at,
-                    changes=tuple(c for c in alert.changes if c.dataset in wanted),
-                    channels=alert.channels,
-                )
-                claimed.append(
-                    PendingWebhook(
-                        delivery.id,
-                        narrowed,
-                        delivery.team_id,
-                        delivery.channel_id,
-                        delivery.attempts,
-                        delivery.created_at,
-                    )
-                )
-            return claimed
-
-    def mark_webhook_delivered(self, delivery_id: int, *, now: datetime) -> None:
-        self._finish(delivery_id, delivered_at=now, last_error=None)
-
-    def mark_webhook_failed(self, delivery_id: int, *, error: str, retry_at: datetime) -> None:
-        self._finish(delivery_id, last_error=error[:2000], next_attempt_at=retry_at)
-
-    def mark_webhook_abandoned(self, delivery_id: int, *, error: str, now: datetime) -> None:
-        self._finish(delivery_id, last_error=error[:2000], abandoned_at=now)
-
-    def _finish(self, delivery_id: int, **values: object) -> None:
-        with self._sessions.begin() as session:
-            session.execute(
-                update(WebhookDeliveryRow)
-                .where(WebhookDeliveryRow.id == delivery_id)
-                .values(claimed_until=None, attempts=WebhookDeliveryRow.attempts + 1, **values)
-            )
-
-    def webhook_backlog(self) -> int:
-        with self._sessions() as session:
-            query = select(func.count()).where(
-                WebhookDeliveryRow.delivered_at.is_(None), WebhookDeliveryRow.abandoned_at.is_(None)
-            )
-            return int(session.scalar(query) or 0)

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from bot.model.observations import Change, IndicatorKind
 from bot.storage.models import ChangeRow, Monitor, SourceFailureRow, Subject
-from bot.storage.repository import change_from_row
+from bot.storage.views import change_from_row
 
 
 @dataclass(frozen=True)

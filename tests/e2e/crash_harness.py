@@ -50,8 +50,8 @@ async def main(mode: str, out: str) -> None:
     services.outbox.lease = timedelta(seconds=1)
     try:
         if mode == "check-and-die":
-            for monitor in await services.store.run(services.store.store.list_monitors):
-                subject = await services.store.run(services.store.store.get_subject, monitor.indicator)
+            for monitor in await services.db.run(services.db.monitors.list):
+                subject = await services.db.run(services.db.monitors.subject, monitor.indicator)
                 assert subject is not None
                 await services.runner.check(subject)
         await services.outbox.deliver_due()

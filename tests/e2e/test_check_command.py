@@ -46,16 +46,16 @@ def test_bad_configuration_is_named(dns_server: FakeDnsServer, tmp_path: Path) -
 def test_digest_command_posts_what_is_due_once(dns_server: FakeDnsServer, tmp_path: Path) -> None:
     from datetime import UTC, datetime, timedelta
 
+    from bot.storage.db import Database
     from bot.storage.engine import create_database_engine, migrate
-    from bot.storage.repository import Store
     from tests.integration.test_storage import record, resolutions
 
     url = f"sqlite:///{tmp_path / 'digest.db'}"
     engine = create_database_engine(url)
     migrate(engine)
-    store = Store(engine)
+    store = Database(engine)
     now = datetime.now(UTC)
-    subject_id = store.add_monitors(
+    subject_id = store.monitors.add(
         team_id="T1",
         channel_id="C1",
         user_id="U1",

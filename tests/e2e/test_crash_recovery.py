@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.model.observations import IndicatorKind
+from bot.storage.db import Database
 from bot.storage.engine import create_database_engine, migrate
-from bot.storage.repository import Store
 from tests.e2e.environment import REPO, offline_env
 from tests.fakes.dns_server import FakeDnsServer
 
@@ -40,8 +40,8 @@ def test_crash_between_change_and_delivery_delivers_once(
     dns_server.set(DOMAIN, "A", ["45.77.10.20"])
     engine = create_database_engine(database_url)
     migrate(engine)
-    store = Store(engine)
-    store.add_monitors(
+    store = Database(engine)
+    store.monitors.add(
         team_id="T1",
         channel_id="C1",
         user_id="U1",
@@ -54,7 +54,7 @@ def test_crash_between_change_and_delivery_delivers_once(
     dns_server.set(DOMAIN, "A", ["45.77.10.20", "98.126.38.107"])
     killed = run_harness("check-and-die", env, out)
     assert killed.returncode == -signal.SIGKILL, killed.stderr
-    assert store.undelivered_count() == 1 and not out.exists()
+    assert store.outbox.undelivered_count() == 1 and not out.exists()
     time.sleep(1.1)  # the dead process's lease on the alert runs out
 
     for _ in range(2):  # restart, and restart again: delivered exactly once
@@ -63,5 +63,5 @@ def test_crash_between_change_and_delivery_delivers_once(
     posted = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(posted) == 1 and posted[0]["channel"] == "C1"
     assert "98.126.38.107" in posted[0]["text"]
-    assert store.undelivered_count() == 0
+    assert store.outbox.undelivered_count() == 0
     engine.dispose()

@@ -22,9 +22,9 @@ from bot.monitoring.datasets.resolutions import ResolutionsDataset
 from bot.monitoring.dns_mux import MultiplexedDnsClient
 from bot.monitoring.runner import Runner
 from bot.render.mrkdwn import defang
+from bot.storage.db import Database
 from bot.storage.engine import create_database_engine, migrate
 from bot.storage.models import ChangeRow, Monitor, Subject
-from bot.storage.repository import AsyncStore, Store
 from tests.e2e.slack_bot import ServeProcess, free_port, serve_env
 from tests.fakes.dns_server import FakeDnsServer
 from tests.fakes.slack_api import FakeSlackApi
@@ -63,10 +63,10 @@ async def test_three_processes_check_once_and_post_once(
     # The monitors, their baseline (checked here once), and a digest day left unposted.
     engine = create_database_engine(postgres_schema_url)
     migrate(engine)
-    store = Store(engine)
+    store = Database(engine)
     now = datetime.now(UTC)
     for index, name in enumerate(names):
-        store.add_monitors(
+        store.monitors.add(
             team_id="T0WATCH",
             channel_id=channel_of(index),
             user_id="U0ANALYST",
@@ -74,7 +74,7 @@ async def test_three_processes_check_once_and_post_once(
             now=now,
         )
     for channel in (channel_of(0), channel_of(1)):
-        store.add_monitors(
+        store.monitors.add(
             team_id="T0WATCH",
             channel_id=channel,
             user_id="U0ANALYST",
@@ -82,7 +82,7 @@ async def test_three_processes_check_once_and_post_once(
             now=now,
         )
     dns = MultiplexedDnsClient([HostPort(dns_server.host, dns_server.port)], timeout=10)
-    async_store = AsyncStore(store)
+    async_store = store
     runner = Runner(
         [ResolutionsDataset(dns), DnsRecordsDataset(dns)], async_store, interval=timedelta(hours=1)
     )

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import aiohttp
 
+from bot.storage.db import Database
 from bot.storage.engine import create_database_engine
-from bot.storage.repository import Store
 from tests.e2e.slack_bot import ServeProcess, free_port, serve_env
 from tests.fakes.dns_server import FakeDnsServer
 from tests.fakes.http_sources import FEB, MAR, FakeHttpSources, _mnemonic_row
@@ -152,7 +152,7 @@ async def test_slack_monitor_alert_pivot_investigation_home(
 def monitors_in(bot: ServeProcess) -> list[str]:
     engine = create_database_engine(bot.env["DATABASE_URL"])
     try:
-        return [m.indicator for m in Store(engine).list_monitors()]
+        return [m.indicator for m in Database(engine).monitors.list()]
     finally:
         engine.dispose()
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
+from bot.storage.db import Database
 from bot.storage.engine import create_database_engine, migrate, normalise_database_url
-from bot.storage.repository import Store
 
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/watchpost_test"
 
@@ -66,5 +66,5 @@ def migrated_engine(database_url: str) -> Iterator[Engine]:
 
 
 @pytest.fixture
-def store(migrated_engine: Engine) -> Store:
-    return Store(migrated_engine)
+def store(migrated_engine: Engine) -> Database:
+    return Database(migrated_engine)

@@ -27,9 +27,9 @@ from typing import Any, TypeVar
 from sqlalchemy import Engine, bindparam, text
 
 from bot.model.observations import IndicatorKind
+from bot.storage.db import Database
 from bot.storage.engine import create_database_engine, migrate
 from bot.storage.models import UtcDateTime
-from bot.storage.repository import Store
 from tests.e2e.slack_bot import ServeProcess, free_port, serve_env
 from tests.fakes.dns_server import FakeDnsServer
 from tests.fakes.http_sources import CIRCL_PASSWORD, CIRCL_USER, FEB, JAN, FakeHttpSources, _mnemonic_row
@@ -174,9 +174,9 @@ class World:
     def seed_monitors(self) -> None:
         """One monitor per indicator, each in its own channel, due at once."""
         migrate(self.engine)
-        store = Store(self.engine)
+        store = Database(self.engine)
         for indicator, kind in self.monitors.items():
-            store.add_monitors(
+            store.monitors.add(
                 team_id=TEAM_ID,
                 channel_id=channel_for(indicator),
                 user_id="U0ANALYST",

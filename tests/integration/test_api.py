@@ -81,7 +81,7 @@ async def test_api_bulk_add_is_all_or_nothing_with_the_slash_commands_reasons(ap
     assert [p["index"] for p in problems] == [498, 499]
     assert "private" in problems[0]["reason"] and problems[1]["input"] == "localhost"
     assert "`" not in problems[0]["reason"]
-    assert api.services.store.store.list_monitors() == []  # nothing applied
+    assert api.services.db.monitors.list() == []  # nothing applied
 
     status, body = await add(api, *feed[:498], tags=["apt-x", "report:2026-11"])
     assert status == 201 and len(body["added"]) == 498 and body["existing"] == []
@@ -96,7 +96,7 @@ async def test_api_bulk_add_answers_at_once_and_the_baseline_comes_with_the_next
     started = time.monotonic()
     status, body = await add(api, IP, f"hxxps://{DOMAIN}/login", " evil-infra.com ")  # defanged, duplicate
     assert status == 201 and body["added"] == [IP, DOMAIN] and time.monotonic() - started < 5
-    assert api.transport.posts == [] and api.services.store.store.get_subject(IP).last_checked_at is None
+    assert api.transport.posts == [] and api.services.db.monitors.subject(IP).last_checked_at is None
     await api.run_checks()
     status, state = await api.call("GET", f"/api/v1/indicators/{IP}")
     assert status == 200 and state["datasets"][0]["baseline_at"] is not None
@@ -154,20 +154,20 @@ async def test_api_delete_and_bulk_remove(api: ApiHarness) -> None:
         "POST", "/api/v1/monitors/remove", json={"channel": "C0INTEL", "indicators": [IP, "example.org"]}
     )
     assert status == 404 and "example.org" in body["error"]["message"]
-    assert len(api.services.store.store.list_monitors()) == 2  # nothing removed
+    assert len(api.services.db.monitors.list()) == 2  # nothing removed
     status, body = await api.call("DELETE", "/api/v1/monitors/evil-infra[.]com")  # every channel
     assert status == 200 and [r["indicator"] for r in body["removed"]] == [DOMAIN]
     status, body = await api.call(
         "POST", "/api/v1/monitors/remove", json={"channel": "C0INTEL", "indicators": IP}
     )
-    assert status == 200 and api.services.store.store.list_monitors() == []
+    assert status == 200 and api.services.db.monitors.list() == []
 
 
 async def test_api_channel_quota_refuses_the_whole_request(make_api: MakeApi) -> None:
     api = await make_api(channel_quota=3)
     status, body = await add(api, "a.example.net", "b.example.net", "c.example.net", "d.example.net")
     assert status == 400 and body["error"]["code"] == "rejected" and "at most 3" in body["error"]["message"]
-    assert api.services.store.store.list_monitors() == []
+    assert api.services.db.monitors.list() == []
 
 
 async def test_api_alerts_filters_and_indicator_history(api: ApiHarness) -> None:
@@ -265,7 +265,7 @@ async def test_api_concurrent_bulk_adds_to_one_channel_do_not_interleave(api: Ap
     batches = [[f"b{b}-{n}.example.net" for n in range(40)] for b in range(4)]
     results = await asyncio.gather(*(add(api, *batch) for batch in batches))
     assert [status for status, _ in results] == [201] * 4
-    assert len(api.services.store.store.list_monitors(channel_id="C0INTEL")) == 160
+    assert len(api.services.db.monitors.list(channel_id="C0INTEL")) == 160
 
 
 async def test_api_is_off_without_tokens(make_api: MakeApi) -> None:

@@ -18,8 +18,8 @@ import pytest
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
+from bot.storage.db import Database
 from bot.storage.models import AlertRow
-from bot.storage.repository import Store
 from tests.fakes.api import ApiHarness
 from tests.integration.test_storage import T0, add, record, resolutions
 
@@ -47,7 +47,7 @@ def slow_commits() -> Iterator[None]:
     event.remove(Session, "after_flush", note)
 
 
-def write_alerts(store: Store, writer: int, started: threading.Barrier) -> None:
+def write_alerts(store: Database, writer: int, started: threading.Barrier) -> None:
     subject_id = add(store, f"w{writer}.evil-infra.com", channel=f"C0W{writer}")
     names = [f"a{writer}.example.net"]
     record(store, subject_id, T0, resolutions(*names))  # the baseline
@@ -60,7 +60,7 @@ def write_alerts(store: Store, writer: int, started: threading.Barrier) -> None:
 async def test_alert_pages_never_skip_or_repeat_while_alerts_arrive(
     api: ApiHarness, slow_commits: None
 ) -> None:
-    store = api.services.store.store
+    store = api.services.db
     started = threading.Barrier(WRITERS + 1)
     writers = [
         asyncio.create_task(asyncio.to_thread(write_alerts, store, w, started)) for w in range(WRITERS)

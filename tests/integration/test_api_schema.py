@@ -62,7 +62,7 @@ class ServerThread:
             services = build_services(
                 settings, RecordingTransport(), clock=clock, datasets=[TableDataset()], metrics=Metrics()
             )
-            seed(services.store.store, clock)
+            seed(services.db, clock)
             runner = web.AppRunner(build_web_app(None, services), access_log=None)
             await runner.setup()
             site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -94,14 +94,14 @@ class ServerThread:
 
 def seed(store: object, clock: FakeClock) -> None:
     """Monitors in two channels, with tags, and a few alerts."""
-    from bot.storage.repository import Store
+    from bot.storage.db import Database
 
-    assert isinstance(store, Store)
+    assert isinstance(store, Database)
     for channel, indicators in (
         ("C0INTEL", ["98.126.38.107", "evil-infra.com"]),
         ("C0OTHER", ["evil-infra.com"]),
     ):
-        store.add_monitors(
+        store.monitors.add(
             team_id=TEAM,
             channel_id=channel,
             user_id="U0ANALYST",
@@ -111,7 +111,7 @@ def seed(store: object, clock: FakeClock) -> None:
             now=clock.now,
             tags=["apt-x"],
         )
-    subject = store.get_subject("evil-infra.com")
+    subject = store.monitors.subject("evil-infra.com")
     assert subject is not None
     names = ["a.example.net"]
     record(store, subject.id, clock.now, resolutions(*names))

@@ -1,6 +1,6 @@
 """Checks written in batches leave the database exactly as checks written one by one: the
-same script of observations, applied to one subject through `Store.record_check` and to
-a twin through `record_checks` (with other checks in the batch), ends in the same rows."""
+same script of observations, applied to one subject through `Checks.record_one` and to
+a twin through `Checks.record` (with other checks in the batch), ends in the same rows."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from sqlalchemy import select
 
 from bot.model.observations import Fact, IndicatorKind, Observation, SourceFailure
 from bot.monitoring.diff import diff_observation
-from bot.storage.check_batches import CheckToRecord, record_checks
+from bot.storage.db import Database
 from bot.storage.models import ChangeRow, DatasetState, FactRow, OutboxRow, SourceFailureRow, Subject
-from bot.storage.repository import CheckOutcome, DatasetSnapshot, Store
+from bot.storage.views import CheckOutcome, CheckToRecord, DatasetSnapshot
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 RETRY = timedelta(minutes=5)
@@ -75,7 +75,7 @@ def apply_at(now: datetime):  # type: ignore[no-untyped-def]
     return apply
 
 
-def snapshot(store: Store, subject_id: int) -> dict[str, Any]:
+def snapshot(store: Database, subject_id: int) -> dict[str, Any]:
     """Every row the checks of one subject wrote, without ids and batch ids."""
     with store.engine.connect() as connection:
 
@@ -132,9 +132,9 @@ def snapshot(store: Store, subject_id: int) -> dict[str, Any]:
         }
 
 
-def test_batched_checks_write_what_single_checks_write(store: Store) -> None:
+def test_batched_checks_write_what_single_checks_write(store: Database) -> None:
     one, batched, bystander = (
-        store.add_monitors(
+        store.monitors.add(
             team_id="T1",
             channel_id="C1",
             user_id="U1",
@@ -144,7 +144,7 @@ def test_batched_checks_write_what_single_checks_write(store: Store) -> None:
         for name in ["one.example.com", "batched.example.com", "bystander.example.com"]
     )
     one_by_one: list[int] = []
-    record_check = store.record_check
+    record_check = store.checks.record_one
 
     def spy(**kwargs: Any) -> list[CheckOutcome]:
         one_by_one.append(kwargs["subject_id"])
@@ -164,9 +164,9 @@ def test_batched_checks_write_what_single_checks_write(store: Store) -> None:
             CheckToRecord(batched, observations, apply_at(now), now, now + RETRY),
         ]
         one_by_one.clear()
-        store.record_check = spy  # type: ignore[method-assign]
-        results = record_checks(store, checks)
-        store.record_check = record_check  # type: ignore[method-assign]
+        store.checks.record_one = spy  # type: ignore[method-assign]
+        results = store.checks.record(checks)
+        store.checks.record_one = record_check  # type: ignore[method-assign]
         assert not any(isinstance(result, Exception) for result in results), results
         # Only a check with changes leaves the batch for a transaction of its own.
         assert (batched in one_by_one) == any(o.changes for o in single), step
@@ -181,14 +181,14 @@ def test_batched_checks_write_what_single_checks_write(store: Store) -> None:
     assert snapshot(store, one)["changes"] and snapshot(store, one)["outbox"]
 
 
-def test_batched_check_of_a_removed_subject_writes_nothing(store: Store) -> None:
-    subject_id = store.add_monitors(
+def test_batched_check_of_a_removed_subject_writes_nothing(store: Database) -> None:
+    subject_id = store.monitors.add(
         team_id="T1",
         channel_id="C1",
         user_id="U1",
         indicators=[("gone.example.com", IndicatorKind.DOMAIN)],
         now=T0,
     )[0].subject_id
-    store.remove_monitors(team_id="T1", channel_id="C1", indicators=["gone.example.com"])
-    results = record_checks(store, [CheckToRecord(subject_id, [dns(EXISTS)], apply_at(T0), T0, None)])
+    store.monitors.remove(team_id="T1", channel_id="C1", indicators=["gone.example.com"])
+    results = store.checks.record([CheckToRecord(subject_id, [dns(EXISTS)], apply_at(T0), T0, None)])
     assert results == [[]]

@@ -17,7 +17,8 @@ from bot.monitoring.runner import Runner
 from bot.monitoring.sources.crtsh import CrtShClient
 from bot.monitoring.sources.internetdb import InternetDbClient
 from bot.monitoring.sources.whois import WhoisClient
-from bot.storage.repository import AsyncStore, Store, SubjectView
+from bot.storage.db import Database
+from bot.storage.views import SubjectView
 from tests.fakes.clock import FakeClock
 from tests.fakes.http_sources import LETS_ENCRYPT_R3, FakeHttpSources, _crtsh_row
 from tests.fakes.whois_server import FakeWhoisServer, registry_text
@@ -29,7 +30,7 @@ Changes = list[tuple[str, str, str, str | None, str | None]]
 
 @pytest.fixture
 async def setup(
-    store: Store, http_sources: FakeHttpSources, whois_server: Callable[..., FakeWhoisServer]
+    store: Database, http_sources: FakeHttpSources, whois_server: Callable[..., FakeWhoisServer]
 ) -> AsyncIterator[tuple[Runner, FakeWhoisServer]]:
     whois = whois_server({DOMAIN: registry_text(DOMAIN)})
     crtsh = CrtShClient(http_sources.url("crtsh"), cache_ttl=0)
@@ -40,18 +41,18 @@ async def setup(
         SubdomainsDataset(crtsh),
         ServicesDataset(internetdb),
     ]
-    async_store = AsyncStore(store)
+    async_store = store
     yield Runner(datasets, async_store, clock=FakeClock()), whois
     await crtsh.close()
     await internetdb.close()
     async_store.close()
 
 
-def subject(store: Store, indicator: str, kind: IndicatorKind) -> SubjectView:
-    store.add_monitors(
+def subject(store: Database, indicator: str, kind: IndicatorKind) -> SubjectView:
+    store.monitors.add(
         team_id="T", channel_id="C", user_id="U", indicators=[(indicator, kind)], now=FakeClock().now
     )
-    found = store.get_subject(indicator)
+    found = store.monitors.subject(indicator)
     assert found is not None
     return found
 
@@ -65,7 +66,7 @@ async def check(runner: Runner, monitored: SubjectView) -> Changes:
 
 
 async def test_domain_datasets_alert_on_registrar_certificate_and_subdomain(
-    setup: tuple[Runner, FakeWhoisServer], store: Store, http_sources: FakeHttpSources
+    setup: tuple[Runner, FakeWhoisServer], store: Database, http_sources: FakeHttpSources
 ) -> None:
     runner, whois = setup
     monitored = subject(store, DOMAIN, IndicatorKind.DOMAIN)
@@ -93,7 +94,7 @@ async def test_domain_datasets_alert_on_registrar_certificate_and_subdomain(
     assert await check(runner, monitored) == [
         ("whois", "changed", "registrar", "Evil Registrar, LLC", "Bulletproof Names Ltd"),
     ]
-    alerts = store.claim_alerts(now=runner.clock(), lease=timedelta(minutes=1), limit=5)
+    alerts = store.outbox.claim(now=runner.clock(), lease=timedelta(minutes=1), limit=5)
     assert {c.dataset for a in alerts for c in a.changes} == {
         "certificates",
         "subdomains",
@@ -101,7 +102,7 @@ async def test_domain_datasets_alert_on_registrar_certificate_and_subdomain(
 
 
 async def test_ip_services_alert_and_no_information_changes_nothing(
-    setup: tuple[Runner, FakeWhoisServer], store: Store, http_sources: FakeHttpSources
+    setup: tuple[Runner, FakeWhoisServer], store: Database, http_sources: FakeHttpSources
 ) -> None:
     runner, _ = setup
     runner.datasets = [d for d in runner.datasets if d.name == "services"]

@@ -15,8 +15,8 @@ import pytest
 from bot.config import Secret, Settings
 from bot.delivery.mail import SmtpMailer, compose_email
 from bot.delivery.transport import DeliveryError
+from bot.storage.db import Database
 from bot.storage.engine import create_database_engine, migrate
-from bot.storage.repository import Store
 from tests.fakes.clock import FakeClock
 from tests.fakes.smtp_server import SMTP_PASSWORD, SMTP_USER, SmtpServer
 from tests.fakes.transport import RecordingTransport
@@ -59,7 +59,7 @@ def csv_attachments(message: EmailMessage) -> dict[str, bytes]:
 
 
 def day_with_changes(url: str, clock: FakeClock) -> None:
-    store = Store(create_database_engine(url))
+    store = Database(create_database_engine(url))
     ip = monitor(store, "98.126.38.107", clock.now)
     domain = monitor(store, "evil.example.com", clock.now)
     grow(store, ip, utc(2026, 11, 19, 10), utc(2026, 11, 19, 11))

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from bot.config import Settings
 from bot.delivery.outbox import OutboxWorker
@@ -25,11 +26,9 @@ from bot.errors import UserInputError
 from bot.model.observations import IndicatorKind
 from bot.monitoring.runner import Runner
 from bot.monitoring.scheduler import CheckDispatcher, build_scheduler, digest_trigger
-from bot.storage.digests import DigestStore
+from bot.storage.db import Database
 from bot.storage.engine import create_database_engine
-from bot.storage.history import HistoryStore
 from bot.storage.models import DigestRun
-from bot.storage.repository import AsyncStore, Store
 from tests.fakes.clock import FakeClock
 from tests.fakes.transport import RecordingTransport
 from tests.integration.test_storage import record, resolutions
@@ -51,20 +50,17 @@ class Bot:
     """One bot process's digest service over its own engine and thread pool."""
 
     service: DigestService
-    pool: AsyncStore
+    pool: Database
 
     def close(self) -> None:
         self.pool.close()
-        self.pool.store.engine.dispose()
 
 
 def start_bot(url: str, transport: RecordingTransport, clock: FakeClock, **options: object) -> Bot:
     engine = create_database_engine(url)
-    pool = AsyncStore(Store(engine))
+    pool = Database(engine)
     service = DigestService(
         pool,
-        HistoryStore(engine),
-        DigestStore(engine),
         transport,
         settings=SETTINGS,
         clock=clock,
@@ -80,23 +76,23 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def bot(
-    store: Store, database_url: str, recording_transport: RecordingTransport, clock: FakeClock
+    store: Database, database_url: str, recording_transport: RecordingTransport, clock: FakeClock
 ) -> Iterator[Bot]:
     running = start_bot(database_url, recording_transport, clock)
     yield running
     running.close()
 
 
-def monitor(store: Store, indicator: str, at: datetime, *, channel: str = "C1") -> int:
+def monitor(store: Database, indicator: str, at: datetime, *, channel: str = "C1") -> int:
     kind = IndicatorKind.IP if indicator[0].isdigit() else IndicatorKind.DOMAIN
-    added = store.add_monitors(
+    added = store.monitors.add(
         team_id="T1", channel_id=channel, user_id="U1", indicators=[(indicator, kind)], now=at
     )
     record(store, added[0].subject_id, at, resolutions("base.example.com"))  # the baseline
     return added[0].subject_id
 
 
-def grow(store: Store, subject_id: int, *moments: datetime) -> None:
+def grow(store: Database, subject_id: int, *moments: datetime) -> None:
     """At each moment a check finds one more domain on the subject (one change each)."""
     domains = ["base.example.com"]
     for number, moment in enumerate(moments):
@@ -104,8 +100,8 @@ def grow(store: Store, subject_id: int, *moments: datetime) -> None:
         record(store, subject_id, moment, resolutions(*domains))
 
 
-def runs(store: Store) -> list[DigestRun]:
-    with store._sessions() as session:
+def runs(store: Database) -> list[DigestRun]:
+    with Session(store.engine) as session:
         return list(session.scalars(select(DigestRun).order_by(DigestRun.channel_id, DigestRun.day)))
 
 
@@ -117,7 +113,7 @@ def parse_csv(content: bytes) -> list[list[str]]:
 
 
 async def test_digest_posts_a_parent_with_csvs_and_notes_in_its_thread(
-    store: Store, bot: Bot, recording_transport: RecordingTransport, clock: FakeClock
+    store: Database, bot: Bot, recording_transport: RecordingTransport, clock: FakeClock
 ) -> None:
     ip = monitor(store, "98.126.38.107", clock.now)
     domain = monitor(store, "evil.example.com", clock.now)
@@ -159,7 +155,7 @@ async def test_digest_posts_a_parent_with_csvs_and_notes_in_its_thread(
 
 
 async def test_digest_not_posted_twice_after_a_restart(
-    store: Store, database_url: str, recording_transport: RecordingTransport, clock: FakeClock
+    store: Database, database_url: str, recording_transport: RecordingTransport, clock: FakeClock
 ) -> None:
     grow(store, monitor(store, "98.126.38.107", clock.now), utc(2026, 11, 19, 10))
     clock.now = utc(2026, 11, 20, 8, 30)
@@ -174,7 +170,7 @@ async def test_digest_not_posted_twice_after_a_restart(
 
 
 def test_digest_exactly_once_with_two_processes_racing(
-    store: Store, database_url: str, recording_transport: RecordingTransport, clock: FakeClock
+    store: Database, database_url: str, recording_transport: RecordingTransport, clock: FakeClock
 ) -> None:
     channels = [f"C{n:02d}" for n in range(8)]
     for channel in channels:
@@ -209,12 +205,12 @@ def test_digest_exactly_once_with_two_processes_racing(
 
 
 async def test_digest_claimed_by_a_process_that_died_is_posted_after_the_lease(
-    store: Store, bot: Bot, recording_transport: RecordingTransport, clock: FakeClock
+    store: Database, bot: Bot, recording_transport: RecordingTransport, clock: FakeClock
 ) -> None:
     grow(store, monitor(store, "98.126.38.107", clock.now), utc(2026, 11, 19, 10))
     clock.now = utc(2026, 11, 20, 8)
     # Another process claims the 20th and dies before posting anything.
-    claims = DigestStore(store.engine)
+    claims = store.digests
     assert claims.claim("T1", "C1", date(2026, 11, 20), clock.now, lease=timedelta(minutes=10)) is not None
 
     report = await bot.service.run_due()
@@ -229,7 +225,7 @@ async def test_digest_claimed_by_a_process_that_died_is_posted_after_the_lease(
 
 
 async def test_digest_crash_after_the_parent_finishes_in_the_same_thread(
-    store: Store, database_url: str, recording_transport: RecordingTransport, clock: FakeClock
+    store: Database, database_url: str, recording_transport: RecordingTransport, clock: FakeClock
 ) -> None:
     grow(store, monitor(store, "98.126.38.107", clock.now), utc(2026, 11, 19, 10))
     clock.now = utc(2026, 11, 20, 8)
@@ -257,7 +253,7 @@ async def test_digest_crash_after_the_parent_finishes_in_the_same_thread(
 
 
 async def test_digest_retried_after_a_transient_failure_abandoned_after_a_permanent_one(
-    store: Store, bot: Bot, recording_transport: RecordingTransport, clock: FakeClock
+    store: Database, bot: Bot, recording_transport: RecordingTransport, clock: FakeClock
 ) -> None:
     grow(store, monitor(store, "98.126.38.107", clock.now), utc(2026, 11, 19, 10))
     grow(store, monitor(store, "evil.example.com", clock.now, channel="C2"), utc(2026, 11, 19, 10))
@@ -285,7 +281,7 @@ async def test_digest_retried_after_a_transient_failure_abandoned_after_a_perman
 
 
 async def test_digest_catches_up_the_days_missed_while_down(
-    store: Store, bot: Bot, recording_transport: RecordingTransport, clock: FakeClock
+    store: Database, bot: Bot, recording_transport: RecordingTransport, clock: FakeClock
 ) -> None:
     clock.now = utc(2026, 11, 1, 10)
     subject = monitor(store, "98.126.38.107", clock.now)
@@ -304,7 +300,7 @@ async def test_digest_catches_up_the_days_missed_while_down(
 
 
 async def test_digest_at_nine_in_berlin_across_the_spring_change(
-    store: Store, bot: Bot, recording_transport: RecordingTransport, clock: FakeClock
+    store: Database, bot: Bot, recording_transport: RecordingTransport, clock: FakeClock
 ) -> None:
     clock.now = utc(2026, 3, 26, 12)
     subject = monitor(store, "98.126.38.107", clock.now)
@@ -357,7 +353,7 @@ class _Schedule:
 
 
 async def test_digest_scheduler_catches_up_at_start(
-    store: Store, bot: Bot, recording_transport: RecordingTransport, clock: FakeClock
+    store: Database, bot: Bot, recording_transport: RecordingTransport, clock: FakeClock
 ) -> None:
     grow(store, monitor(store, "98.126.38.107", clock.now), utc(2026, 11, 19, 10))
     clock.now = utc(2026, 11, 20, 12)
@@ -382,7 +378,7 @@ async def test_digest_scheduler_catches_up_at_start(
 
 
 async def test_digest_on_demand_posts_today_so_far_and_leaves_the_daily_one(
-    store: Store, bot: Bot, recording_transport: RecordingTransport, clock: FakeClock
+    store: Database, bot: Bot, recording_transport: RecordingTransport, clock: FakeClock
 ) -> None:
     subject = monitor(store, "98.126.38.107", utc(2026, 11, 19, 7))
     grow(store, subject, utc(2026, 11, 19, 10), utc(2026, 11, 20, 9))
@@ -402,7 +398,7 @@ async def test_digest_on_demand_posts_today_so_far_and_leaves_the_daily_one(
 
 
 async def test_digest_on_demand_on_a_quiet_day_and_its_errors(
-    store: Store, bot: Bot, recording_transport: RecordingTransport, clock: FakeClock
+    store: Database, bot: Bot, recording_transport: RecordingTransport, clock: FakeClock
 ) -> None:
     with pytest.raises(UserInputError, match="monitors nothing"):
         await bot.service.post_digest_now("T1", "C1")

@@ -9,7 +9,7 @@ from datetime import timedelta
 from bot.model.observations import Fact, IndicatorKind, Observation
 from bot.monitoring.runner import Runner
 from bot.monitoring.scheduler import CheckDispatcher, check_tick_seconds
-from bot.storage.repository import AsyncStore, Store
+from bot.storage.db import Database
 from tests.fakes.clock import FakeClock
 
 
@@ -48,15 +48,15 @@ async def wait_until(condition, timeout: float = 5.0) -> None:  # type: ignore[n
             await asyncio.sleep(0.01)
 
 
-async def test_dispatcher_slow_subject_does_not_block_others(store: Store) -> None:
+async def test_dispatcher_slow_subject_does_not_block_others(store: Database) -> None:
     clock = FakeClock()
     stalling = StallingDataset()
-    async_store = AsyncStore(store)
+    async_store = store
     runner = Runner(
         [stalling, BrokenDataset()], async_store, clock=clock, interval=timedelta(hours=1), concurrency=2
     )
     names = ["slow.com", "fast-one.com", "fast-two.com"]
-    store.add_monitors(
+    store.monitors.add(
         team_id="T",
         channel_id="C",
         user_id="U",
@@ -69,7 +69,7 @@ async def test_dispatcher_slow_subject_does_not_block_others(store: Store) -> No
         assert await dispatcher.tick() == 0  # claimed once: nothing is due twice
 
         def checked(name: str) -> bool:
-            subject = store.get_subject(name)
+            subject = store.monitors.subject(name)
             return subject is not None and subject.last_checked_at is not None
 
         await wait_until(lambda: dispatcher.in_flight == 1)
@@ -77,9 +77,9 @@ async def test_dispatcher_slow_subject_does_not_block_others(store: Store) -> No
         stalling.release.set()
         await dispatcher.drain()
         assert checked("slow.com")
-        subject = store.get_subject("fast-one.com")
+        subject = store.monitors.subject("fast-one.com")
         assert subject is not None
-        health = {h.dataset: h for h in store.dataset_health(subject.id)}
+        health = {h.dataset: h for h in store.checks.dataset_health(subject.id)}
         assert health["resolutions"].baseline_at is not None  # the broken dataset did not stop it
         assert health["dns_records"].stale and "RuntimeError" in (health["dns_records"].last_error or "")
     finally:
@@ -102,12 +102,12 @@ class QuickDataset:
         return Observation(self.name, frozenset({Fact("A", "45.77.10.20", "dns")}), frozenset({"A"}))
 
 
-async def test_dispatcher_claims_a_whole_cycle_without_waiting_for_ticks(store: Store) -> None:
+async def test_dispatcher_claims_a_whole_cycle_without_waiting_for_ticks(store: Database) -> None:
     clock = FakeClock()
-    async_store = AsyncStore(store)
+    async_store = store
     runner = Runner([QuickDataset()], async_store, clock=clock, interval=timedelta(hours=1), concurrency=3)
     names = [f"host{i}.example.com" for i in range(40)]
-    store.add_monitors(
+    store.monitors.add(
         team_id="T",
         channel_id="C",
         user_id="U",
@@ -118,19 +118,19 @@ async def test_dispatcher_claims_a_whole_cycle_without_waiting_for_ticks(store: 
     try:
         assert await dispatcher.tick() == 6  # twice the concurrency per claim...
         await dispatcher.drain()  # ...and more claims as checks finish, until nothing is due
-        assert all((s := store.get_subject(n)) is not None and s.last_checked_at for n in names)
+        assert all((s := store.monitors.subject(n)) is not None and s.last_checked_at for n in names)
         assert await dispatcher.tick() == 0
     finally:
         await dispatcher.drain()
         async_store.close()
 
 
-async def test_dispatcher_closed_claims_nothing_more(store: Store) -> None:
+async def test_dispatcher_closed_claims_nothing_more(store: Database) -> None:
     clock = FakeClock()
-    async_store = AsyncStore(store)
+    async_store = store
     runner = Runner([QuickDataset()], async_store, clock=clock, interval=timedelta(hours=1), concurrency=2)
     names = [f"host{i}.example.com" for i in range(20)]
-    store.add_monitors(
+    store.monitors.add(
         team_id="T",
         channel_id="C",
         user_id="U",
@@ -142,7 +142,7 @@ async def test_dispatcher_closed_claims_nothing_more(store: Store) -> None:
         assert await dispatcher.tick() == 4
         dispatcher.close()  # shutting down: the checks in flight finish, the rest stays due
         await dispatcher.drain()
-        checked = [n for n in names if (s := store.get_subject(n)) is not None and s.last_checked_at]
+        checked = [n for n in names if (s := store.monitors.subject(n)) is not None and s.last_checked_at]
         assert len(checked) == 4
         assert await dispatcher.tick() == 0
     finally:

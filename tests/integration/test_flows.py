@@ -14,7 +14,7 @@ from bot.monitoring.runner import Runner
 from bot.render.limits import MAX_BLOCKS_HOME, block_kit_violations
 from bot.render.messages import Message
 from bot.render.text import render_text
-from bot.storage.repository import AsyncStore, Store
+from bot.storage.db import Database
 from tests.fakes.clock import FakeClock
 
 CALLER = Caller("T1", "C0INTEL", "U0ANALYST")
@@ -38,10 +38,10 @@ class TableDataset:
 
 
 @pytest_asyncio.fixture
-async def setup(store: Store) -> AsyncIterator[tuple[MonitorFlows, TableDataset, FakeClock]]:
+async def setup(store: Database) -> AsyncIterator[tuple[MonitorFlows, TableDataset, FakeClock]]:
     clock = FakeClock()
     dataset = TableDataset()
-    async_store = AsyncStore(store)
+    async_store = store
     runner = Runner([dataset], async_store, clock=clock)
     yield MonitorFlows(async_store, runner, clock=clock), dataset, clock
     async_store.close()
@@ -59,20 +59,20 @@ async def say(flows: MonitorFlows, text: str, caller: Caller = CALLER) -> str:
 
 
 async def test_flows_mute_and_unmute_say_who_and_refuse_repeats(
-    setup: tuple[MonitorFlows, TableDataset, FakeClock], store: Store
+    setup: tuple[MonitorFlows, TableDataset, FakeClock], store: Database
 ) -> None:
     flows, _, _ = setup
     await say(flows, IP)
     result = await flows.execute(f"mute {IP} whois", CALLER)
     assert result.public and "<@U0ANALYST> muted `whois` alerts" in result.reply.blocks[0]["text"]["text"]
-    assert store.list_monitors()[0].muted == ("whois",)
+    assert store.monitors.list()[0].muted == ("whois",)
     assert "already muted" in await say(flows, f"mute {IP} whois")
     assert "muted: whois" in await say(flows, "list")
     assert "unmuted" in await say(flows, f"unmute {IP} whois")
     assert "not muted" in await say(flows, f"unmute {IP} whois")
     assert "Unknown dataset `dns`" in await say(flows, f"mute {IP} dns")
     assert "not monitored in this channel" in await say(flows, "mute 45.77.10.20 whois")
-    assert store.list_monitors()[0].muted == ()
+    assert store.monitors.list()[0].muted == ()
 
 
 @pytest.mark.parametrize(
@@ -91,14 +91,14 @@ async def test_flows_mute_and_unmute_say_who_and_refuse_repeats(
     ],
 )
 async def test_flows_bad_input_is_answered_and_changes_nothing(
-    setup: tuple[MonitorFlows, TableDataset, FakeClock], store: Store, text: str, expected: str
+    setup: tuple[MonitorFlows, TableDataset, FakeClock], store: Database, text: str, expected: str
 ) -> None:
     flows, _, _ = setup
     await say(flows, IP)
-    before = store.list_monitors()
+    before = store.monitors.list()
     shown = await say(flows, text)
     assert expected in shown and "⚠" in shown
-    assert store.list_monitors() == before
+    assert store.monitors.list() == before
 
 
 async def test_flows_history_by_day_and_dataset(
@@ -107,7 +107,7 @@ async def test_flows_history_by_day_and_dataset(
     flows, dataset, clock = setup
     dataset.facts[IP] = {("domain", "a.example.com")}
     await say(flows, IP)
-    subject = await flows.store.run(flows.store.store.get_subject, IP)
+    subject = await flows.db.run(flows.db.monitors.subject, IP)
     assert subject is not None
     dataset.facts[IP].add(("domain", "b.example.com"))
     clock.advance(hours=1)
@@ -176,7 +176,7 @@ async def test_flows_home_lists_what_the_user_can_see(
     dataset.facts[IP] = {("domain", "a.example.com")}
     await say(flows, IP)
     await say(flows, "secret.example.com", Caller("T1", "C0PRIVATE", "U0OTHER"))
-    subject = await flows.store.run(flows.store.store.get_subject, IP)
+    subject = await flows.db.run(flows.db.monitors.subject, IP)
     assert subject is not None
     for day in range(3):  # an alert on each of three days
         dataset.facts[IP].add(("domain", f"new{day}.example.com"))

@@ -11,7 +11,7 @@ from bot.config import Secret, Settings
 from bot.delivery.outbox import OutboxWorker
 from bot.render.messages import Message
 from bot.slack.transport import SlackTransport, build_web_client
-from bot.storage.repository import AsyncStore, Store
+from bot.storage.db import Database
 from tests.fakes.clock import FakeClock
 from tests.fakes.slack_api import FakeSlackApi
 from tests.integration.test_storage import add, record, resolutions
@@ -28,8 +28,8 @@ class CrashAfterPost(SlackTransport):
 
 
 @pytest_asyncio.fixture
-async def async_store(store: Store) -> AsyncIterator[AsyncStore]:
-    wrapped = AsyncStore(store)
+async def async_store(store: Database) -> AsyncIterator[Database]:
+    wrapped = store
     yield wrapped
     wrapped.close()
 
@@ -39,14 +39,14 @@ def slack_transport(slack_api: FakeSlackApi, kind: type[SlackTransport] = SlackT
     return kind(build_web_client(settings, timeout=5))
 
 
-def one_alert(store: Store, clock: FakeClock) -> None:
+def one_alert(store: Database, clock: FakeClock) -> None:
     subject_id = add(store, "98.126.38.107", "C1")
     record(store, subject_id, clock.now, resolutions("a.example.com"))
     record(store, subject_id, clock.advance(hours=1), resolutions("a.example.com", "b.example.com"))
 
 
 async def test_outbox_crash_after_post_is_not_sent_twice(
-    store: Store, async_store: AsyncStore, slack_api: FakeSlackApi
+    store: Database, async_store: Database, slack_api: FakeSlackApi
 ) -> None:
     clock = FakeClock()
     one_alert(store, clock)
@@ -55,19 +55,19 @@ async def test_outbox_crash_after_post_is_not_sent_twice(
         await dying.deliver_due()
     except Crash:
         pass
-    assert len(slack_api.posted("C1")) == 1 and store.undelivered_count() == 1
+    assert len(slack_api.posted("C1")) == 1 and store.outbox.undelivered_count() == 1
 
     clock.advance(minutes=2)  # the dead worker's lease runs out
     restarted = OutboxWorker(async_store, slack_transport(slack_api), clock=clock)
     report = await restarted.deliver_due()
-    assert report.sent == 1 and store.undelivered_count() == 0
+    assert report.sent == 1 and store.outbox.undelivered_count() == 0
     assert len(slack_api.posted("C1")) == 1  # found in the channel, not posted again
     assert len(slack_api.calls_to("chat.postMessage")) == 1
     assert (await restarted.deliver_due()).sent == 0
 
 
 async def test_outbox_failed_attempt_is_looked_up_then_sent_once(
-    store: Store, async_store: AsyncStore, slack_api: FakeSlackApi
+    store: Database, async_store: Database, slack_api: FakeSlackApi
 ) -> None:
     clock = FakeClock()
     one_alert(store, clock)
@@ -85,11 +85,11 @@ async def test_outbox_failed_attempt_is_looked_up_then_sent_once(
 
 
 async def test_outbox_archived_channel_is_set_aside_and_frees_the_queue(
-    store: Store, async_store: AsyncStore, slack_api: FakeSlackApi
+    store: Database, async_store: Database, slack_api: FakeSlackApi
 ) -> None:
     clock = FakeClock()
     one_alert(store, clock)
     slack_api.channel_errors["C1"] = "is_archived"
     worker = OutboxWorker(async_store, slack_transport(slack_api), clock=clock)
     assert (await worker.deliver_due()).failed == 1
-    assert store.undelivered_count() == 0 and slack_api.posted("C1") == []
+    assert store.outbox.undelivered_count() == 0 and slack_api.posted("C1") == []

@@ -15,7 +15,8 @@ from bot.monitoring.datasets.resolutions import ResolutionsDataset
 from bot.monitoring.dns import ResolverDnsClient
 from bot.monitoring.dns_mux import MultiplexedDnsClient
 from bot.monitoring.runner import CheckReport, Runner
-from bot.storage.repository import AsyncStore, Store, SubjectView
+from bot.storage.db import Database
+from bot.storage.views import SubjectView
 from tests.fakes.clock import FakeClock
 from tests.fakes.dns_server import FakeDnsServer
 
@@ -24,12 +25,12 @@ DOMAIN = "evil-infra.com"
 
 @pytest.fixture(params=["resolver", "multiplexed"])
 async def runner(
-    store: Store, dns_server: FakeDnsServer, request: pytest.FixtureRequest
+    store: Database, dns_server: FakeDnsServer, request: pytest.FixtureRequest
 ) -> AsyncIterator[Runner]:
     """Both DNS clients: dnspython's stock resolver and the multiplexed fast path."""
     kind = ResolverDnsClient if request.param == "resolver" else MultiplexedDnsClient
     dns = kind([HostPort(dns_server.host, dns_server.port)], timeout=0.6)
-    async_store = AsyncStore(store)
+    async_store = store
     yield Runner([ResolutionsDataset(dns), DnsRecordsDataset(dns)], async_store, clock=FakeClock())
     async_store.close()
 
@@ -42,11 +43,13 @@ async def check(runner: Runner, subject: SubjectView) -> list[tuple[str, str, st
     return sorted((c.dataset, c.kind.value, c.field, c.old_value, c.new_value) for c in report.changes)
 
 
-def monitor(store: Store, indicator: str = DOMAIN, kind: IndicatorKind = IndicatorKind.DOMAIN) -> SubjectView:
-    store.add_monitors(
+def monitor(
+    store: Database, indicator: str = DOMAIN, kind: IndicatorKind = IndicatorKind.DOMAIN
+) -> SubjectView:
+    store.monitors.add(
         team_id="T1", channel_id="C1", user_id="U1", indicators=[(indicator, kind)], now=FakeClock().now
     )
-    subject = store.get_subject(indicator)
+    subject = store.monitors.subject(indicator)
     assert subject is not None
     return subject
 
@@ -59,12 +62,12 @@ def serve_domain(dns_server: FakeDnsServer) -> None:
 
 
 async def test_runner_zone_edits_give_exactly_the_expected_changes(
-    runner: Runner, store: Store, dns_server: FakeDnsServer
+    runner: Runner, store: Database, dns_server: FakeDnsServer
 ) -> None:
     serve_domain(dns_server)
     subject = monitor(store)
     assert await check(runner, subject) == []  # baseline
-    assert store.claim_alerts(now=runner.clock(), lease=timedelta(minutes=1), limit=10) == []
+    assert store.outbox.claim(now=runner.clock(), lease=timedelta(minutes=1), limit=10) == []
 
     dns_server.set(DOMAIN, "A", ["192.0.2.10", "198.51.100.7"])
     assert await check(runner, subject) == [("resolutions", "added", "A", None, "198.51.100.7")]
@@ -81,13 +84,13 @@ async def test_runner_zone_edits_give_exactly_the_expected_changes(
     assert await check(runner, subject) == [("dns_records", "added", "MX", None, "20 mx.other-host.org")]
     assert await check(runner, subject) == [("dns_records", "removed", "MX", "10 mail.evil-infra.com", None)]
 
-    alerts = store.claim_alerts(now=runner.clock(), lease=timedelta(minutes=1), limit=10)
+    alerts = store.outbox.claim(now=runner.clock(), lease=timedelta(minutes=1), limit=10)
     assert len(alerts) == 1 and alerts[0].changes[0].new_value == "198.51.100.7"  # the channel's queue head
 
 
 @pytest.mark.parametrize("fault", ["timeout", "servfail", "refused"])
 async def test_runner_server_failure_changes_nothing_and_marks_stale(
-    runner: Runner, store: Store, dns_server: FakeDnsServer, fault: str
+    runner: Runner, store: Database, dns_server: FakeDnsServer, fault: str
 ) -> None:
     serve_domain(dns_server)
     subject = monitor(store)
@@ -96,16 +99,16 @@ async def test_runner_server_failure_changes_nothing_and_marks_stale(
     with dns_server.fault(fault):
         assert await check(runner, subject) == []
         assert await check(runner, subject) == []  # twice: no removal is confirmed by failures
-    health = {h.dataset: h for h in store.dataset_health(subject.id)}
+    health = {h.dataset: h for h in store.checks.dataset_health(subject.id)}
     assert health["resolutions"].stale and health["dns_records"].stale
     assert {f.value for f in health["resolutions"].facts} == {"192.0.2.10", "exists"}
     serve_domain(dns_server)
     assert await check(runner, subject) == []
-    assert not any(h.stale for h in store.dataset_health(subject.id))
+    assert not any(h.stale for h in store.checks.dataset_health(subject.id))
 
 
 async def test_runner_nxdomain_is_a_change_after_confirmation(
-    runner: Runner, store: Store, dns_server: FakeDnsServer
+    runner: Runner, store: Database, dns_server: FakeDnsServer
 ) -> None:
     serve_domain(dns_server)
     subject = monitor(store)
@@ -120,7 +123,7 @@ async def test_runner_nxdomain_is_a_change_after_confirmation(
 
 
 async def test_runner_nxdomain_flap_is_silent(
-    runner: Runner, store: Store, dns_server: FakeDnsServer
+    runner: Runner, store: Database, dns_server: FakeDnsServer
 ) -> None:
     serve_domain(dns_server)
     subject = monitor(store)
@@ -132,7 +135,9 @@ async def test_runner_nxdomain_flap_is_silent(
     assert await check(runner, subject) == []
 
 
-async def test_runner_ptr_of_a_monitored_ip(runner: Runner, store: Store, dns_server: FakeDnsServer) -> None:
+async def test_runner_ptr_of_a_monitored_ip(
+    runner: Runner, store: Database, dns_server: FakeDnsServer
+) -> None:
     dns_server.set("107.38.126.98.in-addr.arpa", "PTR", ["host-a.example-hosting.net."])
     subject = monitor(store, "98.126.38.107", IndicatorKind.IP)
     assert await check(runner, subject) == []

@@ -16,7 +16,8 @@ from bot.monitoring.runner import Runner
 from bot.monitoring.sources.mnemonic import MnemonicPassiveDns
 from bot.monitoring.sources.observed import ObservedResolutions
 from bot.render.alerts import build_alert_message
-from bot.storage.repository import AsyncStore, Store, SubjectView
+from bot.storage.db import Database
+from bot.storage.views import SubjectView
 from tests.fakes.clock import FakeClock
 from tests.fakes.dns_server import FakeDnsServer
 from tests.fakes.http_sources import FakeHttpSources, _mnemonic_row
@@ -27,15 +28,15 @@ WEEK = 7 * 24
 
 @pytest.fixture
 async def runner(
-    store: Store, dns_server: FakeDnsServer, http_sources: FakeHttpSources
+    store: Database, dns_server: FakeDnsServer, http_sources: FakeHttpSources
 ) -> AsyncIterator[Runner]:
     http_sources.mnemonic_rows[IP] = [_mnemonic_row("old-site.com.", IP, "a", 1704067200, 1706745600)]
     dns = ResolverDnsClient([HostPort(dns_server.host, dns_server.port)], timeout=0.6)
     mnemonic = MnemonicPassiveDns(http_sources.url("mnemonic"), Secret(""), timeout=0.5)
-    async_store = AsyncStore(store)
+    async_store = store
 
     async def observed(ip: str) -> list[tuple[str, str, datetime]]:
-        return await async_store.run(store.domains_resolving_to, ip)
+        return await async_store.run(store.infrastructure.domains_resolving_to, ip)
 
     dataset = ResolutionsDataset(dns, [mnemonic, ObservedResolutions(observed)])
     yield Runner([dataset], async_store, clock=FakeClock())
@@ -43,11 +44,11 @@ async def runner(
     async_store.close()
 
 
-def monitor(store: Store, indicator: str, kind: IndicatorKind) -> SubjectView:
-    store.add_monitors(
+def monitor(store: Database, indicator: str, kind: IndicatorKind) -> SubjectView:
+    store.monitors.add(
         team_id="T1", channel_id="C1", user_id="U1", indicators=[(indicator, kind)], now=FakeClock().now
     )
-    subject = store.get_subject(indicator)
+    subject = store.monitors.subject(indicator)
     assert subject is not None
     return subject
 
@@ -60,7 +61,7 @@ async def check(runner: Runner, subject: SubjectView, hours: int = 1) -> list[tu
 
 
 async def test_seed_new_domain_on_a_monitored_ip_alerts_with_a_pivot(
-    runner: Runner, store: Store, http_sources: FakeHttpSources
+    runner: Runner, store: Database, http_sources: FakeHttpSources
 ) -> None:
     subject = monitor(store, IP, IndicatorKind.IP)
     assert await check(runner, subject) == []  # baseline: old-site.com
@@ -69,7 +70,7 @@ async def test_seed_new_domain_on_a_monitored_ip_alerts_with_a_pivot(
     )
     assert await check(runner, subject, hours=WEEK) == [("domain", "www.interfaxru.com", "mnemonic")]
 
-    alerts = store.claim_alerts(now=runner.clock(), lease=timedelta(minutes=1), limit=10)
+    alerts = store.outbox.claim(now=runner.clock(), lease=timedelta(minutes=1), limit=10)
     assert [a.channel_id for a in alerts] == ["C1"]
     message = build_alert_message(
         alerts[0].indicator, alerts[0].kind, alerts[0].changes, detected_at=alerts[0].created_at
@@ -80,24 +81,24 @@ async def test_seed_new_domain_on_a_monitored_ip_alerts_with_a_pivot(
 
 
 async def test_seed_pdns_outage_changes_nothing_and_history_never_shrinks(
-    runner: Runner, store: Store, http_sources: FakeHttpSources
+    runner: Runner, store: Database, http_sources: FakeHttpSources
 ) -> None:
     subject = monitor(store, IP, IndicatorKind.IP)
     await check(runner, subject)
     http_sources.inject("mnemonic", "500")
     assert await check(runner, subject) == []
-    assert store.dataset_health(subject.id)[0].stale
+    assert store.checks.dataset_health(subject.id)[0].stale
     http_sources.clear()
     http_sources.mnemonic_rows[IP] = []  # an answer cut short is not a removal
     assert await check(runner, subject) == []
     assert await check(runner, subject) == []
-    assert [f.value for f in store.dataset_health(subject.id)[0].facts if f.field == "domain"] == [
+    assert [f.value for f in store.checks.dataset_health(subject.id)[0].facts if f.field == "domain"] == [
         "old-site.com"
     ]
 
 
 async def test_seed_domain_the_bot_saw_resolving_to_the_ip(
-    runner: Runner, store: Store, dns_server: FakeDnsServer
+    runner: Runner, store: Database, dns_server: FakeDnsServer
 ) -> None:
     ip_subject = monitor(store, IP, IndicatorKind.IP)
     await check(runner, ip_subject)

@@ -8,12 +8,14 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from bot.errors import UserInputError
 from bot.model.observations import Fact, IndicatorKind, Observation, SourceFailure
 from bot.monitoring.diff import diff_observation
+from bot.storage.db import Database
 from bot.storage.models import Base, ChangeRow, FactRow, Monitor, OutboxRow, SourceFailureRow, Subject
-from bot.storage.repository import CheckOutcome, DatasetSnapshot, Store
+from bot.storage.views import CheckOutcome, DatasetSnapshot
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 IP = IndicatorKind.IP
@@ -28,7 +30,7 @@ def resolutions(*domains: str, failed: bool = False) -> Observation:
     )
 
 
-def record(store: Store, subject_id: int, now: datetime, *observations: Observation) -> list[CheckOutcome]:
+def record(store: Database, subject_id: int, now: datetime, *observations: Observation) -> list[CheckOutcome]:
     def apply(observation: Observation, snapshot: DatasetSnapshot | None) -> CheckOutcome:
         result = diff_observation(
             snapshot.facts if snapshot else None,
@@ -38,38 +40,38 @@ def record(store: Store, subject_id: int, now: datetime, *observations: Observat
         )
         return CheckOutcome(observation, result.changes, result.closed, result.state, result.baseline)
 
-    return store.record_check(subject_id=subject_id, observations=observations, apply=apply, now=now)
+    return store.checks.record_one(subject_id=subject_id, observations=observations, apply=apply, now=now)
 
 
-def add(store: Store, indicator: str, channel: str = "C1", kind: IndicatorKind = IP) -> int:
-    added = store.add_monitors(
+def add(store: Database, indicator: str, channel: str = "C1", kind: IndicatorKind = IP) -> int:
+    added = store.monitors.add(
         team_id="T1", channel_id=channel, user_id="U1", indicators=[(indicator, kind)], now=T0
     )
     return added[0].subject_id
 
 
-def count(store: Store, table: type) -> int:
+def count(store: Database, table: type) -> int:
     with store.engine.connect() as connection:
         return int(connection.scalar(select(func.count()).select_from(table)) or 0)
 
 
-def test_migrations_match_the_models(store: Store) -> None:
+def test_migrations_match_the_models(store: Database) -> None:
     with store.engine.connect() as connection:
         assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
 
 
-def test_storage_one_subject_for_several_channels(store: Store) -> None:
-    first = store.add_monitors(
+def test_storage_one_subject_for_several_channels(store: Database) -> None:
+    first = store.monitors.add(
         team_id="T1", channel_id="C1", user_id="U1", indicators=[("98.126.38.107", IP)], now=T0
     )
-    second = store.add_monitors(
+    second = store.monitors.add(
         team_id="T1",
         channel_id="C2",
         user_id="U2",
         indicators=[("98.126.38.107", IP), ("example.com", DOMAIN)],
         now=T0,
     )
-    again = store.add_monitors(
+    again = store.monitors.add(
         team_id="T1", channel_id="C1", user_id="U1", indicators=[("98.126.38.107", IP)], now=T0
     )
     assert first[0].new_subject and first[0].new_for_channel
@@ -77,54 +79,54 @@ def test_storage_one_subject_for_several_channels(store: Store) -> None:
     assert second[0].new_for_channel and second[1].new_subject
     assert not again[0].new_for_channel
     assert count(store, Subject) == 2 and count(store, Monitor) == 3
-    assert [m.indicator for m in store.list_monitors(team_id="T1", channel_id="C2")] == [
+    assert [m.indicator for m in store.monitors.list(team_id="T1", channel_id="C2")] == [
         "98.126.38.107",
         "example.com",
     ]
 
 
-def test_storage_remove_is_all_or_nothing(store: Store) -> None:
+def test_storage_remove_is_all_or_nothing(store: Database) -> None:
     add(store, "98.126.38.107")
     with pytest.raises(UserInputError, match=r"example\.org"):
-        store.remove_monitors(team_id="T1", channel_id="C1", indicators=["98.126.38.107", "example.org"])
+        store.monitors.remove(team_id="T1", channel_id="C1", indicators=["98.126.38.107", "example.org"])
     assert count(store, Monitor) == 1
-    assert store.remove_monitors(team_id="T1", channel_id="C1", indicators=["98.126.38.107"]) == [
+    assert store.monitors.remove(team_id="T1", channel_id="C1", indicators=["98.126.38.107"]) == [
         "98.126.38.107"
     ]
     assert count(store, Monitor) == 0 and count(store, Subject) == 0
 
 
-def test_storage_removing_one_channel_keeps_the_shared_subject(store: Store) -> None:
+def test_storage_removing_one_channel_keeps_the_shared_subject(store: Database) -> None:
     subject_id = add(store, "98.126.38.107", "C1")
     add(store, "98.126.38.107", "C2")
     record(store, subject_id, T0, resolutions("a.example.com"))
-    store.remove_monitors(team_id="T1", channel_id="C1", indicators=["98.126.38.107"])
+    store.monitors.remove(team_id="T1", channel_id="C1", indicators=["98.126.38.107"])
     assert count(store, Subject) == 1 and count(store, FactRow) == 1
 
 
-def test_storage_change_writes_changes_and_one_alert_per_channel(store: Store) -> None:
+def test_storage_change_writes_changes_and_one_alert_per_channel(store: Database) -> None:
     subject_id = add(store, "98.126.38.107", "C1")
     add(store, "98.126.38.107", "C2")
     baseline = record(store, subject_id, T0, resolutions("a.example.com"))
     assert baseline[0].baseline and count(store, OutboxRow) == 0 and count(store, ChangeRow) == 0
     record(store, subject_id, T0 + timedelta(hours=1), resolutions("a.example.com", "www.interfaxru.com"))
-    alerts = store.claim_alerts(now=T0 + timedelta(hours=1), lease=timedelta(minutes=1), limit=10)
+    alerts = store.outbox.claim(now=T0 + timedelta(hours=1), lease=timedelta(minutes=1), limit=10)
     assert sorted(a.channel_id for a in alerts) == ["C1", "C2"]
     assert [(c.kind.value, c.field, c.new_value) for c in alerts[0].changes] == [
         ("added", "domain", "www.interfaxru.com")
     ]
 
 
-def test_storage_muted_dataset_enqueues_nothing(store: Store) -> None:
+def test_storage_muted_dataset_enqueues_nothing(store: Database) -> None:
     subject_id = add(store, "98.126.38.107", "C1")
-    with store._sessions.begin() as session:
+    with Session(store.engine) as session, session.begin():
         session.execute(Monitor.__table__.update().values(muted=["resolutions"]))
     record(store, subject_id, T0, resolutions("a.example.com"))
     record(store, subject_id, T0 + timedelta(hours=1), resolutions("a.example.com", "b.example.com"))
     assert count(store, ChangeRow) == 1 and count(store, OutboxRow) == 0
 
 
-def test_storage_grows_with_changes_not_checks(store: Store) -> None:
+def test_storage_grows_with_changes_not_checks(store: Database) -> None:
     subject_id = add(store, "98.126.38.107")
     record(store, subject_id, T0, resolutions("a.example.com", "b.example.com"))
     tables = (FactRow, ChangeRow, OutboxRow, SourceFailureRow, Subject)
@@ -134,7 +136,7 @@ def test_storage_grows_with_changes_not_checks(store: Store) -> None:
     assert [count(store, t) for t in tables] == after_one
 
 
-def test_storage_removal_closes_the_interval(store: Store) -> None:
+def test_storage_removal_closes_the_interval(store: Database) -> None:
     subject_id = add(store, "98.126.38.107")
     record(store, subject_id, T0, resolutions("a.example.com", "b.example.com"))
     record(store, subject_id, T0 + timedelta(hours=1), resolutions("a.example.com"))
@@ -150,57 +152,57 @@ def test_storage_removal_closes_the_interval(store: Store) -> None:
     assert rows[1].first_seen == T0 and rows[1].last_seen == T0
 
 
-def test_storage_failure_keeps_state_and_records_health(store: Store) -> None:
+def test_storage_failure_keeps_state_and_records_health(store: Database) -> None:
     subject_id = add(store, "98.126.38.107")
     record(store, subject_id, T0, resolutions("a.example.com"))
     record(store, subject_id, T0 + timedelta(hours=1), resolutions(failed=True))
     record(store, subject_id, T0 + timedelta(hours=2), resolutions(failed=True))
-    health = store.dataset_health(subject_id)
+    health = store.checks.dataset_health(subject_id)
     assert health[0].stale and "HTTP 500" in (health[0].last_error or "")
     assert [f.value for f in health[0].facts] == ["a.example.com"]
     assert count(store, SourceFailureRow) == 2 and count(store, ChangeRow) == 0
     record(store, subject_id, T0 + timedelta(hours=3), resolutions("a.example.com"))
-    assert not store.dataset_health(subject_id)[0].stale
+    assert not store.checks.dataset_health(subject_id)[0].stale
 
 
-def test_storage_alerts_go_out_in_order_one_per_channel(store: Store) -> None:
+def test_storage_alerts_go_out_in_order_one_per_channel(store: Database) -> None:
     subject_id = add(store, "98.126.38.107")
     record(store, subject_id, T0, resolutions("a.example.com"))
     for hour, new in enumerate(["b.example.com", "c.example.com"], start=1):
         record(store, subject_id, T0 + timedelta(hours=hour), resolutions("a.example.com", new))
     now = T0 + timedelta(hours=3)
     lease = timedelta(minutes=1)
-    first = store.claim_alerts(now=now, lease=lease, limit=10)
+    first = store.outbox.claim(now=now, lease=lease, limit=10)
     assert [c.new_value for a in first for c in a.changes] == ["b.example.com"]
     assert (
-        store.claim_alerts(now=now, lease=lease, limit=10) == []
+        store.outbox.claim(now=now, lease=lease, limit=10) == []
     )  # leased, and the next one waits behind it
-    store.mark_failed(first[0].id, error="HTTP 500", retry_at=now + timedelta(seconds=30))
-    assert store.claim_alerts(now=now + timedelta(seconds=10), lease=lease, limit=10) == []  # order kept
-    retried = store.claim_alerts(now=now + timedelta(seconds=31), lease=lease, limit=10)
+    store.outbox.mark_failed(first[0].id, error="HTTP 500", retry_at=now + timedelta(seconds=30))
+    assert store.outbox.claim(now=now + timedelta(seconds=10), lease=lease, limit=10) == []  # order kept
+    retried = store.outbox.claim(now=now + timedelta(seconds=31), lease=lease, limit=10)
     assert [a.id for a in retried] == [first[0].id] and retried[0].attempts == 1
-    store.mark_delivered(first[0].id, now=now, message_ts="1.1")
-    second = store.claim_alerts(now=now + timedelta(seconds=32), lease=lease, limit=10)
+    store.outbox.mark_delivered(first[0].id, now=now, message_ts="1.1")
+    second = store.outbox.claim(now=now + timedelta(seconds=32), lease=lease, limit=10)
     assert [c.new_value for a in second for c in a.changes] == ["c.example.com"]
-    store.mark_abandoned(second[0].id, error="channel_not_found", now=now)
-    assert store.undelivered_count() == 0
+    store.outbox.mark_abandoned(second[0].id, error="channel_not_found", now=now)
+    assert store.outbox.undelivered_count() == 0
 
 
-def test_storage_due_subjects_are_claimed_once(store: Store) -> None:
+def test_storage_due_subjects_are_claimed_once(store: Database) -> None:
     add(store, "98.126.38.107")
     add(store, "example.com", kind=DOMAIN)
     now = T0 + timedelta(minutes=1)
-    first = store.claim_due_subjects(now=now, interval=timedelta(hours=1), limit=10)
+    first = store.checks.claim_due(now=now, interval=timedelta(hours=1), limit=10)
     assert sorted(s.indicator for s in first) == ["98.126.38.107", "example.com"]
-    assert store.claim_due_subjects(now=now, interval=timedelta(hours=1), limit=10) == []
-    later = store.claim_due_subjects(
+    assert store.checks.claim_due(now=now, interval=timedelta(hours=1), limit=10) == []
+    later = store.checks.claim_due(
         now=now + timedelta(hours=1, minutes=7), interval=timedelta(hours=1), limit=10
     )
     assert len(later) == 2
 
 
-def test_storage_a_dataset_without_baseline_is_retried_soon(store: Store) -> None:
-    subject_id = store.add_monitors(
+def test_storage_a_dataset_without_baseline_is_retried_soon(store: Database) -> None:
+    subject_id = store.monitors.add(
         team_id="T1",
         channel_id="C1",
         user_id="U1",
@@ -214,7 +216,7 @@ def test_storage_a_dataset_without_baseline_is_retried_soon(store: Store) -> Non
         return CheckOutcome(observation, result.changes, result.closed, result.state, result.baseline)
 
     retry_at = T0 + timedelta(minutes=5)
-    store.record_check(
+    store.checks.record_one(
         subject_id=subject_id,
         observations=[resolutions(failed=True)],
         apply=apply,
@@ -222,5 +224,5 @@ def test_storage_a_dataset_without_baseline_is_retried_soon(store: Store) -> Non
         retry_without_baseline_at=retry_at,
     )
     assert [
-        s.indicator for s in store.claim_due_subjects(now=retry_at, interval=timedelta(hours=1), limit=5)
+        s.indicator for s in store.checks.claim_due(now=retry_at, interval=timedelta(hours=1), limit=5)
     ] == ["98.126.38.107"]

@@ -60,7 +60,7 @@ async def test_webhook_signed_alert_reaches_the_receiver(
         status == 200 and page["alerts"][0]["id"] == body["alert"]["id"]
     )  # the API's alert, as the API shows it
     assert await worker(api).deliver_due() == type(report)(0, 0)  # delivered once
-    assert api.services.alerts.webhook_backlog() == 0
+    assert api.services.db.webhook_outbox.backlog() == 0
 
 
 async def test_webhook_retries_with_backoff_keeping_its_key(
@@ -114,14 +114,14 @@ async def test_webhook_gives_up_on_gone_receivers_and_after_a_day(
     await one_alert(api)
     webhook_receiver.fail_next(410)
     await worker(api).deliver_due()
-    assert api.services.alerts.webhook_backlog() == 0  # abandoned: 410 Gone
+    assert api.services.db.webhook_outbox.backlog() == 0  # abandoned: 410 Gone
 
     await one_alert(api, "evil-infra.com")
     webhook_receiver.fail_next(503, times=100)
     for _ in range(30):  # backoff grows to 15 minutes; keep failing for a day
         await worker(api).deliver_due()
         api.clock.advance(minutes=60)
-    assert api.services.alerts.webhook_backlog() == 0
+    assert api.services.db.webhook_outbox.backlog() == 0
     assert 5 < len(webhook_receiver.received) < 40 and webhook_receiver.accepted == {}
 
 
@@ -170,8 +170,8 @@ async def test_channel_webhooks_get_their_channels_alerts_without_muted_datasets
 ) -> None:
     api = await hooked(make_api, webhook_receiver, C0INTEL="intel")
     await api.call("POST", "/api/v1/monitors", json={"channel": "C0OTHER", "team": TEAM, "indicators": [IP]})
-    await api.services.store.run(
-        api.services.store.store.set_muted,
+    await api.services.db.run(
+        api.services.db.monitors.set_muted,
         team_id=TEAM,
         channel_id="C0OTHER",
         indicator=IP,
@@ -200,7 +200,7 @@ async def test_webhook_whose_url_was_removed_from_the_config_is_set_aside(
 
 async def test_no_webhook_rows_without_webhooks(api: ApiHarness) -> None:
     await one_alert(api)
-    assert api.services.webhooks is None and api.services.alerts.webhook_backlog() == 0
+    assert api.services.webhooks is None and api.services.db.webhook_outbox.backlog() == 0
 
 
 def test_webhook_signature_is_hmac_over_timestamp_and_body() -> None:

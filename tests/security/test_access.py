@@ -15,7 +15,7 @@ from bot.errors import NotPermitted
 from bot.model.observations import IndicatorKind, Observation
 from bot.monitoring.runner import Runner
 from bot.render.text import render_text
-from bot.storage.repository import AsyncStore, Store
+from bot.storage.db import Database
 from tests.fakes.clock import FakeClock
 
 ALICE = Caller("T1", "C0PERM", "U0ALICE")
@@ -34,9 +34,9 @@ class NoData:
 
 
 @pytest_asyncio.fixture
-async def flows(store: Store) -> AsyncIterator[MonitorFlows]:
+async def flows(store: Database) -> AsyncIterator[MonitorFlows]:
     clock = FakeClock()
-    async_store = AsyncStore(store)
+    async_store = store
     yield MonitorFlows(
         async_store,
         Runner([NoData()], async_store, clock=clock),
@@ -51,7 +51,7 @@ async def say(flows: MonitorFlows, text: str, caller: Caller) -> str:
     return render_text(result.reply)
 
 
-async def test_only_the_creator_or_an_admin_removes_or_mutes(flows: MonitorFlows, store: Store) -> None:
+async def test_only_the_creator_or_an_admin_removes_or_mutes(flows: MonitorFlows, store: Database) -> None:
     await say(flows, "alice-a.com alice-b.com", ALICE)
     await say(flows, "bob-c.com", BOB)
     for text in ("remove alice-a.com", "mute alice-a.com whois", "unmute alice-a.com whois"):
@@ -61,18 +61,18 @@ async def test_only_the_creator_or_an_admin_removes_or_mutes(flows: MonitorFlows
     # Several at once: all or nothing, naming each one's creator.
     reply = await say(flows, "remove bob-c.com alice-a.com alice-b.com", BOB)
     assert "`alice-a.com` by <@U0ALICE>, `alice-b.com` by <@U0ALICE>" in reply
-    assert {m.indicator for m in store.list_monitors()} == {"alice-a.com", "alice-b.com", "bob-c.com"}
+    assert {m.indicator for m in store.monitors.list()} == {"alice-a.com", "alice-b.com", "bob-c.com"}
     assert "muted" in await say(flows, "mute alice-a.com whois", ADMIN)
     assert "Stopped monitoring" in await say(flows, "remove bob-c.com alice-a.com", ADMIN)
     assert "Stopped monitoring" in await say(flows, "remove alice-b.com", ALICE)
-    assert store.list_monitors() == []
+    assert store.monitors.list() == []
 
 
-async def test_a_channel_quota_refuses_a_bulk_add_whole(flows: MonitorFlows, store: Store) -> None:
+async def test_a_channel_quota_refuses_a_bulk_add_whole(flows: MonitorFlows, store: Database) -> None:
     await say(flows, "q-one.com q-two.com", ALICE)
     reply = await say(flows, "q-one.com q-three.com q-four.com", ALICE)
     assert "monitors 2 indicators and may monitor at most 3" in reply and "nothing was added" in reply
-    assert len(store.list_monitors()) == 2
+    assert len(store.monitors.list()) == 2
     # Indicators it already monitors do not count again.
     assert "Now monitoring `q-three.com`" in await say(flows, "q-one.com q-two.com q-three.com", BOB)
     assert "may monitor at most 3" in await say(flows, "q-five.com", ADMIN)  # admins too
@@ -80,8 +80,8 @@ async def test_a_channel_quota_refuses_a_bulk_add_whole(flows: MonitorFlows, sto
     assert "Now monitoring" in await say(flows, "q-five.com", Caller("T1", "C0OTHER", "U0BOB"))
 
 
-def test_store_refuses_a_non_owner_in_the_transaction(store: Store) -> None:
-    store.add_monitors(
+def test_store_refuses_a_non_owner_in_the_transaction(store: Database) -> None:
+    store.monitors.add(
         team_id="T1",
         channel_id="C1",
         user_id="U0ALICE",
@@ -89,18 +89,18 @@ def test_store_refuses_a_non_owner_in_the_transaction(store: Store) -> None:
         now=datetime.now(UTC),
     )
     with pytest.raises(NotPermitted) as refused:
-        store.remove_monitors(team_id="T1", channel_id="C1", indicators=["owned.com"], owner="U0BOB")
+        store.monitors.remove(team_id="T1", channel_id="C1", indicators=["owned.com"], owner="U0BOB")
     assert refused.value.owners == {"owned.com": "U0ALICE"}
     with pytest.raises(NotPermitted):
-        store.set_muted(
+        store.monitors.set_muted(
             team_id="T1", channel_id="C1", indicator="owned.com", dataset="whois", muted=True, owner="U0BOB"
         )
-    assert store.remove_monitors(team_id="T1", channel_id="C1", indicators=["owned.com"], owner="U0ALICE")
+    assert store.monitors.remove(team_id="T1", channel_id="C1", indicators=["owned.com"], owner="U0ALICE")
 
 
-async def test_the_rate_limit_counts_each_user_apart(store: Store) -> None:
+async def test_the_rate_limit_counts_each_user_apart(store: Database) -> None:
     clock = FakeClock()
-    async_store = AsyncStore(store)
+    async_store = store
     try:
         limiter = CommandRateLimiter(3, clock=lambda: clock.now.timestamp())
         flows = MonitorFlows(

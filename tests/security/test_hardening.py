@@ -28,8 +28,9 @@ from bot.monitoring.scheduler import _logged
 from bot.monitoring.sources.http import SourceHttpClient
 from bot.monitoring.sources.whois import MAX_PARSED_LINE, WhoisClient, parse_whois
 from bot.slack.signatures import SlackSignatureVerifier, Verdict
+from bot.storage.db import Database
 from bot.storage.engine import create_database_engine
-from bot.storage.repository import AsyncStore, Store
+from bot.storage.outbox import Outbox
 from tests.fakes.clock import FakeClock
 from tests.fakes.http_sources import FakeHttpSources
 from tests.fakes.transport import RecordingTransport
@@ -169,7 +170,7 @@ async def test_queued_whois_queries_fail_at_the_timeout_not_behind_the_hung_ones
         server.stop()
 
 
-class RecordOnceFails(Store):
+class OutboxRecordOnceFails(Outbox):
     """The database refuses the first record of a delivery (locked, or gone for a moment)."""
 
     failures = 1
@@ -182,15 +183,15 @@ class RecordOnceFails(Store):
 
 
 @pytest_asyncio.fixture
-async def flaky_store(store: Store) -> AsyncIterator[tuple[RecordOnceFails, AsyncStore]]:
-    flaky = RecordOnceFails(store.engine)
-    wrapped = AsyncStore(flaky)
-    yield flaky, wrapped
-    wrapped.close()
+async def flaky_store(store: Database) -> AsyncIterator[tuple[Database, Database]]:
+    flaky = Database(store.engine)
+    flaky.outbox = OutboxRecordOnceFails(store.engine)
+    yield flaky, flaky
+    flaky.close()
 
 
 async def test_a_delivery_the_database_missed_is_recorded_not_resent(
-    flaky_store: tuple[RecordOnceFails, AsyncStore],
+    flaky_store: tuple[Database, Database],
 ) -> None:
     store, async_store = flaky_store
     clock = FakeClock()
@@ -198,10 +199,10 @@ async def test_a_delivery_the_database_missed_is_recorded_not_resent(
     transport = RecordingTransport()
     worker = OutboxWorker(async_store, transport, clock=clock, lease=timedelta(seconds=60))
     await worker.deliver_due()
-    assert len(transport.posts) == 1 and store.undelivered_count() == 1
+    assert len(transport.posts) == 1 and store.outbox.undelivered_count() == 1
     clock.advance(seconds=1)
     await worker.deliver_due()  # the next tick records it first: no lease wait, no second post
-    assert len(transport.posts) == 1 and store.undelivered_count() == 0
+    assert len(transport.posts) == 1 and store.outbox.undelivered_count() == 0
     clock.advance(minutes=5)
     await worker.deliver_due()
     assert len(transport.posts) == 1

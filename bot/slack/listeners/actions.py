@@ -11,6 +11,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.commands.flows import Caller
+from bot.commands.grammar import AddCommand, MuteCommand, parse_dataset
 from bot.delivery.transport import DeliveryError
 from bot.errors import UserInputError
 from bot.model.indicators import parse_indicator
@@ -56,16 +57,17 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
         except UserInputError as exc:
             await respond_with(respond, build_error_message(str(exc)))
             return
-        await send_result(await flows.execute(indicator.value, caller_of(body)), respond)
+        await send_result(await flows.run(AddCommand((indicator,)), caller_of(body)), respond)
 
     async def handle_mute_action(body: dict[str, Any], respond: AsyncRespond) -> None:
         try:
             target = json.loads(action_value(body))
-            indicator, dataset = str(target["i"]), str(target["d"])
-        except (ValueError, KeyError, TypeError):
+            indicator, dataset = parse_indicator(str(target["i"])), parse_dataset(str(target["d"]))
+        except (ValueError, KeyError, TypeError, UserInputError):
             await respond_with(respond, build_error_message("This button is broken: it names no dataset."))
             return
-        await send_result(await flows.execute(f"mute {indicator} {dataset}", caller_of(body)), respond)
+        command = MuteCommand(indicator, dataset, muted=True)
+        await send_result(await flows.run(command, caller_of(body)), respond)
 
     async def handle_accept_action(
         body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond

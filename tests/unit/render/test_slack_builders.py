@@ -17,7 +17,7 @@ from bot.render.limits import MAX_BLOCKS_HOME, block_kit_violations
 from bot.render.messages import Message, section
 from bot.render.mrkdwn import channel_link, mention
 from bot.render.replies import build_history_message, build_muted_message, fit_responses
-from bot.storage.repository import SharedInfrastructure
+from bot.storage.views import SharedInfrastructure
 
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 EVIL = "<!channel> <https://evil.test|click> & <@U0BOSS> <!subteam^S123>"

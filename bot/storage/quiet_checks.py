@@ -1,30 +1,31 @@
-"""Checks written in batches: what makes a check cycle cheap at 100,000 monitors.
+"""Quiet checks written in batches: what makes a check cycle cheap at 100,000 monitors.
 
 Most checks of a monitor find what the last one found. Such a check writes the time it
 ran, the health of each dataset (and its failed lookups, if a source was down) and, at
 most, fact bookkeeping (a value missing once, a pending new value, a first baseline) —
-no change, no alert. `record_checks` writes all of those of a batch in one transaction
+no change, no alert. `record_quiet` writes all of those of a batch in one transaction
 with a few multi-row statements; a check with a change is written exactly as before,
-by `Store.record_check` in a transaction of its own (changes, outbox and alert rows).
+by `Checks.record_one` in a transaction of its own (changes, outbox and alert rows);
+`Checks.record` (bot/storage/checks.py) decides which is which.
 The effect on the database is the same either way: the state read, the diff applied
 (`apply`, pure) and the rows written follow the same rules, and on PostgreSQL the batch
-locks its subjects' rows first (in id order) as `record_check` locks its one.
+locks its subjects' rows first (in id order) as `record_one` locks its one.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Connection, Table, bindparam, delete, insert, select, text, update
 
-from bot.model.observations import FactKey, FactState, FactStatus, Observation
+from bot.model.observations import FactKey, FactState, FactStatus
 from bot.storage.models import DatasetState, FactRow, SourceFailureRow, Subject
-from bot.storage.repository import CheckOutcome, DatasetSnapshot, Store
+from bot.storage.views import CheckOutcome, CheckToRecord, DatasetSnapshot
 
 log = logging.getLogger(__name__)
 
@@ -32,51 +33,6 @@ _SUBJECTS = cast(Table, Subject.__table__)
 _STATES = cast(Table, DatasetState.__table__)
 _FACTS = cast(Table, FactRow.__table__)
 _FAILURES = cast(Table, SourceFailureRow.__table__)
-
-
-@dataclass(frozen=True)
-class CheckToRecord:
-    """What `Store.record_check` takes, for one check of a batch."""
-
-    subject_id: int
-    observations: Sequence[Observation]
-    apply: Callable[[Observation, DatasetSnapshot | None], CheckOutcome]
-    now: datetime
-    retry_without_baseline_at: datetime | None = None
-
-
-# Per check: its outcomes, or the exception that kept it from being written.
-CheckResult = list[CheckOutcome] | Exception
-
-
-def record_checks(store: Store, checks: Sequence[CheckToRecord]) -> list[CheckResult]:
-    """Write a batch of checks; results in the order of `checks`.
-
-    Quiet checks (no change, no failure) go together in one transaction; the others,
-    and every check of a batch whose transaction failed, one by one through
-    `Store.record_check`, so one bad check never costs the others."""
-    results: list[CheckResult | None] = [None] * len(checks)
-    try:
-        with store.engine.begin() as connection:
-            for index, outcomes in _record_quiet(store, connection, checks).items():
-                results[index] = outcomes
-    except Exception:
-        log.warning("a batch of %d checks failed; writing them one by one", len(checks), exc_info=True)
-        results = [None] * len(checks)
-    for index, check in enumerate(checks):
-        if results[index] is not None:
-            continue
-        try:
-            results[index] = store.record_check(
-                subject_id=check.subject_id,
-                observations=check.observations,
-                apply=check.apply,
-                now=check.now,
-                retry_without_baseline_at=check.retry_without_baseline_at,
-            )
-        except Exception as exc:
-            results[index] = exc
-    return [result if result is not None else [] for result in results]
 
 
 @dataclass
@@ -92,9 +48,7 @@ class _Writes:
     dropped_facts: list[int] = field(default_factory=list)
 
 
-def _record_quiet(
-    store: Store, connection: Connection, checks: Sequence[CheckToRecord]
-) -> dict[int, list[CheckOutcome]]:
+def record_quiet(connection: Connection, checks: Sequence[CheckToRecord]) -> dict[int, list[CheckOutcome]]:
     """Write the checks of `checks` that found no change on `connection`; {index: outcomes}
     of those written (a subject removed while its check ran counts as written, with none)."""
     ids = sorted({check.subject_id for check in checks})
@@ -103,7 +57,7 @@ def _record_quiet(
         .where(_SUBJECTS.c.id.in_(ids))
         .order_by(_SUBJECTS.c.id)
     )
-    if store.engine.dialect.name == "postgresql":
+    if connection.dialect.name == "postgresql":
         query = query.with_for_update()
     present: dict[int, datetime] = dict(connection.execute(query).tuples().all())
     states: dict[tuple[int, str], Any] = {

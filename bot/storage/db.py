@@ -1,0 +1,47 @@
+"""The async seam: repositories are synchronous (one transaction a call); `Database.run`
+calls them in a small thread pool so the event loop never waits on the database.
+`Database` also holds one of each repository over its engine: `await db.run(db.monitors.add, …)`."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import ParamSpec, TypeVar
+
+from sqlalchemy import Engine
+
+from bot.storage.alerts import AlertStore
+from bot.storage.checks import Checks
+from bot.storage.digests import DigestStore
+from bot.storage.history import HistoryStore
+from bot.storage.infrastructure import Infrastructure
+from bot.storage.monitors import Monitors
+from bot.storage.outbox import Outbox, WebhookOutbox
+from bot.storage.views import WebhookRouting
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class Database:
+    def __init__(self, engine: Engine, *, webhooks: WebhookRouting | None = None, threads: int = 4) -> None:
+        self.engine = engine
+        self.monitors = Monitors(engine)
+        self.checks = Checks(engine, webhooks=webhooks)
+        self.outbox = Outbox(engine)
+        self.webhook_outbox = WebhookOutbox(engine)
+        self.alerts = AlertStore(engine)
+        self.history = HistoryStore(engine)
+        self.digests = DigestStore(engine)
+        self.infrastructure = Infrastructure(engine)
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="watchpost-db")
+
+    async def run(self, method: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, lambda: method(*args, **kwargs))
+
+    def close(self) -> None:
+        """Wait for running calls, then release the pool's threads and the engine's connections."""
+        self._pool.shutdown(wait=True)
+        self.engine.dispose()

@@ -1,0 +1,282 @@
+"""The outbox: alerts waiting for Slack, written in the same transaction as the check that
+found them (`enqueue_alerts`, `record_alert`), claimed one per channel at a time, and kept
+until the transport confirms. Webhook deliveries are their own queue (bot/storage/alerts.py
+holds the alert log they belong to)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, func, or_, select, text, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.model.observations import Change, IndicatorKind
+from bot.storage.alerts import AlertRecord, AlertStore
+from bot.storage.models import AlertRow, ChangeRow, Monitor, OutboxRow, Subject, WebhookDeliveryRow
+from bot.storage.views import PendingAlert, WebhookRouting, change_from_row
+
+
+@dataclass(frozen=True)
+class PendingWebhook:
+    """A webhook delivery with the alert it carries (its changes narrowed to the target's
+    datasets: a channel's webhook leaves out what the channel muted)."""
+
+    id: int
+    alert: AlertRecord
+    team_id: str | None
+    channel_id: str | None  # None: the global webhook
+    attempts: int
+    created_at: datetime
+
+
+# pg_advisory_xact_lock key (with the schema's hash) that numbers alerts in commit order.
+ALERT_ORDER_LOCK = 727275
+
+
+class Outbox:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    def claim(self, *, now: datetime, lease: timedelta, limit: int) -> list[PendingAlert]:
+        """Take the oldest undelivered alert of each channel if it is due, leasing it so
+        nobody else sends it. One per channel at a time keeps each channel's alerts in
+        order (a failed one is retried before anything after it) and paces the channel."""
+        with self._sessions.begin() as session:
+            heads = (
+                select(func.min(OutboxRow.id))
+                .where(OutboxRow.delivered_at.is_(None), OutboxRow.abandoned_at.is_(None))
+                .group_by(OutboxRow.team_id, OutboxRow.channel_id)
+            )
+            query = (
+                select(OutboxRow, Subject)
+                .join(Subject, OutboxRow.subject_id == Subject.id)
+                .where(
+                    OutboxRow.id.in_(heads),
+                    OutboxRow.next_attempt_at <= now,
+                    or_(OutboxRow.claimed_until.is_(None), OutboxRow.claimed_until <= now),
+                )
+                .order_by(OutboxRow.id)
+                .limit(limit)
+            )
+            if self.engine.dialect.name == "postgresql":
+                query = query.with_for_update(skip_locked=True, of=OutboxRow)
+            rows = session.execute(query).all()
+            batches = {row.batch_id for row, _ in rows}
+            changes: dict[str, list[ChangeRow]] = defaultdict(list)
+            if batches:
+                for change in session.scalars(
+                    select(ChangeRow).where(ChangeRow.batch_id.in_(batches)).order_by(ChangeRow.id)
+                ):
+                    changes[change.batch_id].append(change)
+            alerts = []
+            for row, subject in rows:
+                uncertain = row.attempts > 0 or row.claimed_until is not None
+                row.claimed_until = now + lease
+                wanted = set(row.datasets)
+                alerts.append(
+                    PendingAlert(
+                        id=row.id,
+                        team_id=row.team_id,
+                        channel_id=row.channel_id,
+                        indicator=subject.indicator,
+                        kind=IndicatorKind(subject.kind),
+                        created_at=row.created_at,
+                        attempts=row.attempts,
+                        changes=[
+                            change_from_row(c)
+                            for c in changes[row.batch_id]
+                            if c.dataset in wanted and c.alerted
+                        ],
+                        uncertain=uncertain,
+                    )
+                )
+            return alerts
+
+    def mark_delivered(self, alert_id: int, *, now: datetime, message_ts: str | None) -> None:
+        self._finish_attempt(alert_id, delivered_at=now, message_ts=message_ts)
+
+    def mark_failed(self, alert_id: int, *, error: str, retry_at: datetime) -> None:
+        self._finish_attempt(alert_id, last_error=error[:2000], next_attempt_at=retry_at)
+
+    def mark_abandoned(self, alert_id: int, *, error: str, now: datetime) -> None:
+        self._finish_attempt(alert_id, last_error=error[:2000], abandoned_at=now)
+
+    def _finish_attempt(self, alert_id: int, **values: object) -> None:
+        """Record how a delivery attempt ended and release the alert's lease."""
+        with self._sessions.begin() as session:
+            session.execute(
+                update(OutboxRow)
+                .where(OutboxRow.id == alert_id)
+                .values(claimed_until=None, attempts=OutboxRow.attempts + 1, **values)
+            )
+
+    def undelivered_count(self) -> int:
+        with self._sessions() as session:
+            query = select(func.count()).where(
+                OutboxRow.delivered_at.is_(None), OutboxRow.abandoned_at.is_(None)
+            )
+            return int(session.scalar(query) or 0)
+
+
+def enqueue_alerts(
+    session: Session, subject_id: int, batch_id: str, changes: list[Change], now: datetime
+) -> list[OutboxRow]:
+    changed_datasets = sorted({change.dataset for change in changes if change.alert})
+    posted: list[OutboxRow] = []
+    for monitor in session.scalars(select(Monitor).where(Monitor.subject_id == subject_id)):
+        datasets = [d for d in changed_datasets if d not in (monitor.muted or [])]
+        if datasets:
+            posted.append(
+                OutboxRow(
+                    subject_id=subject_id,
+                    team_id=monitor.team_id,
+                    channel_id=monitor.channel_id,
+                    batch_id=batch_id,
+                    datasets=datasets,
+                    created_at=now,
+                    next_attempt_at=now,
+                    attempts=0,
+                )
+            )
+    session.add_all(posted)
+    return posted
+
+
+def record_alert(
+    session: Session,
+    routing: WebhookRouting | None,
+    subject_id: int,
+    batch_id: str,
+    changes: list[Change],
+    posted: list[OutboxRow],
+    now: datetime,
+) -> None:
+    """The check's alert row and its webhook deliveries.
+
+    API clients page through alerts by id, so ids must become visible in id order:
+    an id handed out before another must never commit after it. SQLite has one
+    writer at a time; on PostgreSQL a transaction-scoped lock taken just before the
+    id is drawn is held until commit, so the next alert's id is drawn only after
+    this one is committed. Everything else is flushed first: the lock covers only
+    these inserts and the commit."""
+    datasets = sorted({change.dataset for change in changes if change.alert})
+    if not datasets:
+        return  # only changes kept for history and the digest
+    session.flush()
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(:key, hashtext(current_schema()))"),
+            {"key": ALERT_ORDER_LOCK},
+        )
+    alert = AlertRow(subject_id=subject_id, batch_id=batch_id, detected_at=now)
+    session.add(alert)
+    session.flush()
+    if routing is None:
+        return
+    targets: list[tuple[str | None, str | None, list[str]]] = []
+    if routing.everything:
+        targets.append((None, None, datasets))
+    targets += [
+        (row.team_id, row.channel_id, row.datasets) for row in posted if row.channel_id in routing.channels
+    ]
+    session.add_all(
+        WebhookDeliveryRow(
+            alert_id=alert.id,
+            subject_id=subject_id,
+            team_id=team_id,
+            channel_id=channel_id,
+            datasets=list(target_datasets),
+            created_at=now,
+            next_attempt_at=now,
+            attempts=0,
+        )
+        for team_id, channel_id, target_datasets in targets
+    )
+
+
+class WebhookOutbox:
+    """Webhook deliveries written with each alert, claimed and settled like the Slack outbox."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    def claim(self, *, now: datetime, lease: timedelta, limit: int) -> list[PendingWebhook]:
+        """Take due deliveries, oldest first, leasing them so nobody else sends them."""
+        with self._sessions.begin() as session:
+            query = (
+                select(WebhookDeliveryRow)
+                .where(
+                    WebhookDeliveryRow.delivered_at.is_(None),
+                    WebhookDeliveryRow.abandoned_at.is_(None),
+                    WebhookDeliveryRow.next_attempt_at <= now,
+                    or_(WebhookDeliveryRow.claimed_until.is_(None), WebhookDeliveryRow.claimed_until <= now),
+                )
+                .order_by(WebhookDeliveryRow.id)
+                .limit(limit)
+            )
+            if self.engine.dialect.name == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            deliveries = list(session.scalars(query))
+            if not deliveries:
+                return []
+            alert_rows = session.execute(
+                select(AlertRow, Subject)
+                .join(Subject, AlertRow.subject_id == Subject.id)
+                .where(AlertRow.id.in_({d.alert_id for d in deliveries}))
+            ).all()
+            records = AlertStore.records(session, [row._tuple() for row in alert_rows])
+            alerts = {record.id: record for record in records}
+            claimed = []
+            for delivery in deliveries:
+                delivery.claimed_until = now + lease
+                alert = alerts[delivery.alert_id]
+                wanted = set(delivery.datasets)
+                narrowed = AlertRecord(
+                    id=alert.id,
+                    subject_id=alert.subject_id,
+                    indicator=alert.indicator,
+                    kind=alert.kind,
+                    batch_id=alert.batch_id,
+                    detected_at=alert.detected_at,
+                    changes=tuple(c for c in alert.changes if c.dataset in wanted),
+                    channels=alert.channels,
+                )
+                claimed.append(
+                    PendingWebhook(
+                        delivery.id,
+                        narrowed,
+                        delivery.team_id,
+                        delivery.channel_id,
+                        delivery.attempts,
+                        delivery.created_at,
+                    )
+                )
+            return claimed
+
+    def mark_delivered(self, delivery_id: int, *, now: datetime) -> None:
+        self._finish(delivery_id, delivered_at=now, last_error=None)
+
+    def mark_failed(self, delivery_id: int, *, error: str, retry_at: datetime) -> None:
+        self._finish(delivery_id, last_error=error[:2000], next_attempt_at=retry_at)
+
+    def mark_abandoned(self, delivery_id: int, *, error: str, now: datetime) -> None:
+        self._finish(delivery_id, last_error=error[:2000], abandoned_at=now)
+
+    def _finish(self, delivery_id: int, **values: object) -> None:
+        with self._sessions.begin() as session:
+            session.execute(
+                update(WebhookDeliveryRow)
+                .where(WebhookDeliveryRow.id == delivery_id)
+                .values(claimed_until=None, attempts=WebhookDeliveryRow.attempts + 1, **values)
+            )
+
+    def backlog(self) -> int:
+        with self._sessions() as session:
+            query = select(func.count()).where(
+                WebhookDeliveryRow.delivered_at.is_(None), WebhookDeliveryRow.abandoned_at.is_(None)
+            )
+            return int(session.scalar(query) or 0)

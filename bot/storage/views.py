@@ -1,0 +1,210 @@
+"""The values repositories return (frozen dataclasses, no ORM objects), and the mappers
+between rows and model values that more than one repository needs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from bot.model.observations import (
+    Change,
+    ChangeKind,
+    FactKey,
+    FactState,
+    FactStatus,
+    IndicatorKind,
+    Observation,
+)
+from bot.storage.models import ChangeRow, FactRow, Monitor, Subject
+
+
+@dataclass(frozen=True)
+class SubjectView:
+    id: int
+    indicator: str
+    kind: IndicatorKind
+    last_checked_at: datetime | None
+
+
+@dataclass(frozen=True)
+class MonitorView:
+    id: int
+    indicator: str
+    kind: IndicatorKind
+    team_id: str
+    channel_id: str
+    created_by: str
+    created_at: datetime
+    last_checked_at: datetime | None
+    muted: tuple[str, ...]
+    stale_datasets: tuple[str, ...] = ()
+    subject_id: int = 0
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class AddedMonitor:
+    indicator: str
+    kind: IndicatorKind
+    subject_id: int
+    new_for_channel: bool
+    new_subject: bool
+
+
+@dataclass(frozen=True)
+class DatasetSnapshot:
+    """The stored state of one dataset of one subject, as the diff needs it."""
+
+    facts: dict[FactKey, FactState] | None  # None: no baseline yet
+    last_ok_at: datetime | None
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    """What one check wrote: its changes and the observation results, for the caller."""
+
+    observation: Observation
+    changes: list[Change]
+    closed: list[FactState]
+    state: dict[FactKey, FactState]
+    baseline: bool
+
+
+@dataclass(frozen=True)
+class DatasetHealth:
+    dataset: str
+    baseline_at: datetime | None
+    last_ok_at: datetime | None
+    stale: bool
+    last_error: str | None
+    facts: tuple[FactState, ...] = ()
+
+
+@dataclass(frozen=True)
+class SharedInfrastructure:
+    """A monitored subject that shares a fact value with an indicator under investigation.
+
+    `field` is the monitored subject's field holding `value`; empty when the monitored
+    indicator itself is one of the values looked up."""
+
+    indicator: str
+    kind: IndicatorKind
+    field: str
+    value: str
+    channel_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PendingAlert:
+    """An outbox row with everything the renderer needs."""
+
+    id: int
+    team_id: str
+    channel_id: str
+    indicator: str
+    kind: IndicatorKind
+    created_at: datetime
+    attempts: int
+    changes: list[Change] = field(default_factory=list)
+    # Handed to a transport before without a recorded outcome (a failed attempt, or a
+    # lease that ran out mid-send): it may already be in the channel.
+    uncertain: bool = False
+
+
+@dataclass(frozen=True)
+class WebhookRouting:
+    """Which alerts get a webhook delivery: all of them (`everything`, the global URL),
+    and those posted to one of `channels` (channels with a URL of their own)."""
+
+    everything: bool = False
+    channels: frozenset[str] = frozenset()
+
+
+# pg_advisory_xact_lock key (with the schema's hash) that numbers alerts in commit order.
+ALERT_ORDER_LOCK = 727275
+
+
+def aware(moment: datetime | None) -> datetime | None:
+    """A timestamptz from a plain-SQL row, in UTC like UtcDateTime gives it."""
+    return None if moment is None else moment.astimezone(UTC)
+
+
+def subject_view(subject: Subject) -> SubjectView:
+    return SubjectView(subject.id, subject.indicator, IndicatorKind(subject.kind), subject.last_checked_at)
+
+
+def monitor_view(monitor: Monitor, subject: Subject, stale: Iterable[str]) -> MonitorView:
+    return MonitorView(
+        id=monitor.id,
+        indicator=subject.indicator,
+        kind=IndicatorKind(subject.kind),
+        team_id=monitor.team_id,
+        channel_id=monitor.channel_id,
+        created_by=monitor.created_by,
+        created_at=monitor.created_at,
+        last_checked_at=subject.last_checked_at,
+        muted=tuple(monitor.muted or ()),
+        stale_datasets=tuple(stale),
+        subject_id=subject.id,
+        tags=tuple(monitor.tags or ()),
+    )
+
+
+def fact_state(row: FactRow) -> FactState:
+    return FactState(row.field, row.value, row.source, row.first_seen, FactStatus(row.status), row.last_seen)
+
+
+def fact_row(subject_id: int, dataset: str, fact: FactState) -> FactRow:
+    return FactRow(
+        subject_id=subject_id,
+        dataset=dataset,
+        field=fact.field,
+        value=fact.value,
+        source=fact.source,
+        status=fact.status.value,
+        first_seen=fact.first_seen,
+        last_seen=fact.last_seen,
+    )
+
+
+def change_row(subject_id: int, batch_id: str, change: Change, now: datetime) -> ChangeRow:
+    return ChangeRow(
+        subject_id=subject_id,
+        batch_id=batch_id,
+        dataset=change.dataset,
+        kind=change.kind.value,
+        field=change.field,
+        old_value=change.old_value,
+        new_value=change.new_value,
+        source=change.source,
+        first_seen=change.first_seen,
+        last_seen=change.last_seen,
+        detected_at=now,
+        alerted=change.alert,
+    )
+
+
+def change_from_row(row: ChangeRow) -> Change:
+    return Change(
+        dataset=row.dataset,
+        kind=ChangeKind(row.kind),
+        field=row.field,
+        old_value=row.old_value,
+        new_value=row.new_value,
+        source=row.source,
+        first_seen=row.first_seen,
+        last_seen=row.last_seen,
+        alert=row.alerted,
+    )
+
+
+@dataclass(frozen=True)
+class CheckToRecord:
+    """What `Checks.record` takes, for one check of a batch."""
+
+    subject_id: int
+    observations: Sequence[Observation]
+    apply: Callable[[Observation, DatasetSnapshot | None], CheckOutcome]
+    now: datetime
+    retry_without_baseline_at: datetime | None = None

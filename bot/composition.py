@@ -19,7 +19,7 @@ from bot.metrics import Metrics
 from bot.monitoring.datasets import build_datasets
 from bot.monitoring.datasets.base import Dataset
 from bot.monitoring.dns_mux import MultiplexedDnsClient
-from bot.monitoring.noise import summarise_same_asn_churn
+from bot.monitoring.policy import AlertPolicy
 from bot.monitoring.runner import Runner, utc_now
 from bot.monitoring.scheduler import CheckDispatcher
 from bot.slack.listeners import SlackDeps
@@ -98,7 +98,7 @@ def build_services(
         clock=clock,
         interval=timedelta(seconds=settings.check_interval),
         concurrency=settings.check_concurrency,
-        policy=summarise_same_asn_churn if settings.summarise_same_asn else None,
+        policy=AlertPolicy.from_settings(summarise_same_asn=settings.summarise_same_asn),
         metrics=metrics,
     )
     digests = DigestService(

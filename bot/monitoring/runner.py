@@ -15,6 +15,7 @@ from bot.metrics import Metrics
 from bot.model.observations import Change, IndicatorKind, Observation, bounded
 from bot.monitoring.datasets.base import Dataset
 from bot.monitoring.diff import diff_observation
+from bot.monitoring.policy import AlertPolicy
 from bot.monitoring.recorder import CheckRecorder
 from bot.storage.db import Database
 from bot.storage.views import CheckOutcome, CheckToRecord, DatasetSnapshot, SubjectView
@@ -53,15 +54,15 @@ class Runner:
         dataset_timeout: float = 120.0,
         interval: timedelta = timedelta(hours=1),
         concurrency: int = 50,
-        policy: Callable[[list[Change]], list[Change]] | None = None,
+        policy: AlertPolicy | None = None,
         metrics: Metrics | None = None,
     ) -> None:
         self.datasets = list(datasets)
         self.metrics = metrics
         self.interval = interval
         self.concurrency = concurrency
-        # Noise control that looks at a dataset's changes together (e.g. same-ASN churn).
-        self.policy = policy
+        # Whether and where each change is alerted (bot/monitoring/policy/).
+        self.policy = policy if policy is not None else AlertPolicy()
         self.db = db
         # Finished checks are written in batches (group commit), not one transaction each.
         self.recorder = CheckRecorder(db)
@@ -85,7 +86,7 @@ class Runner:
                     now=now,
                     previous_check_at=snapshot.last_ok_at if snapshot else None,
                 )
-                changes = self.policy(result.changes) if self.policy else result.changes
+                changes = self.policy.judge(result.changes)
                 return CheckOutcome(observation, changes, result.closed, result.state, result.baseline)
 
             outcomes = await self.recorder.record(
@@ -95,6 +96,7 @@ class Runner:
                     apply=apply,
                     now=now,
                     retry_without_baseline_at=now + min(self.interval, BASELINE_RETRY),
+                    route=self.policy.route,
                 )
             )
             if self.metrics is not None:

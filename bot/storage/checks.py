@@ -26,6 +26,7 @@ from bot.storage.views import (
     CheckToRecord,
     DatasetHealth,
     DatasetSnapshot,
+    Route,
     SubjectView,
     WebhookRouting,
     aware,
@@ -113,6 +114,7 @@ class Checks:
                     apply=check.apply,
                     now=check.now,
                     retry_without_baseline_at=check.retry_without_baseline_at,
+                    route=check.route,
                 )
             except Exception as exc:
                 results[index] = exc
@@ -126,6 +128,7 @@ class Checks:
         apply: Callable[[Observation, DatasetSnapshot | None], CheckOutcome],
         now: datetime,
         retry_without_baseline_at: datetime | None = None,
+        route: Route | None = None,
     ) -> list[CheckOutcome]:
         """Write one check: fact intervals, dataset health, changes and the alerts to
         deliver, in one transaction (the outbox), so no alert is lost or doubled.
@@ -176,7 +179,7 @@ class Checks:
                     session.add(change_row(subject_id, batch_id, change, now))
                 all_changes.extend(outcome.changes)
             if all_changes:
-                posted = enqueue_alerts(session, subject_id, batch_id, all_changes, now)
+                posted = enqueue_alerts(session, subject_id, batch_id, all_changes, now, route)
                 record_alert(session, self.webhooks, subject_id, batch_id, all_changes, posted, now)
             no_baseline = any(
                 o.observation.failed

@@ -13,9 +13,10 @@ from sqlalchemy import Engine, func, or_, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.model.observations import Change, IndicatorKind
+from bot.model.routing import AlertTarget, Routed
 from bot.storage.alerts import AlertRecord, AlertStore
 from bot.storage.models import AlertRow, ChangeRow, Monitor, OutboxRow, Subject, WebhookDeliveryRow
-from bot.storage.views import PendingAlert, WebhookRouting, change_from_row
+from bot.storage.views import PendingAlert, Route, WebhookRouting, change_from_row
 
 
 @dataclass(frozen=True)
@@ -122,25 +123,35 @@ class Outbox:
 
 
 def enqueue_alerts(
-    session: Session, subject_id: int, batch_id: str, changes: list[Change], now: datetime
+    session: Session,
+    subject_id: int,
+    batch_id: str,
+    changes: list[Change],
+    now: datetime,
+    route: Route | None,
 ) -> list[OutboxRow]:
-    changed_datasets = sorted({change.dataset for change in changes if change.alert})
-    posted: list[OutboxRow] = []
-    for monitor in session.scalars(select(Monitor).where(Monitor.subject_id == subject_id)):
-        datasets = [d for d in changed_datasets if d not in (monitor.muted or [])]
-        if datasets:
-            posted.append(
-                OutboxRow(
-                    subject_id=subject_id,
-                    team_id=monitor.team_id,
-                    channel_id=monitor.channel_id,
-                    batch_id=batch_id,
-                    datasets=datasets,
-                    created_at=now,
-                    next_attempt_at=now,
-                    attempts=0,
-                )
-            )
+    """One outbox row per monitor whose channel the policy (`route`) gives datasets to alert."""
+    monitors = list(session.scalars(select(Monitor).where(Monitor.subject_id == subject_id)))
+    targets = [AlertTarget(m.id, m.team_id, m.channel_id, tuple(m.muted or ())) for m in monitors]
+    if route is None:
+        alerting = tuple(sorted({change.dataset for change in changes if change.alert}))
+        decisions = [Routed(target, alerting) for target in targets]
+    else:
+        decisions = route(changes, targets, now)
+    posted = [
+        OutboxRow(
+            subject_id=subject_id,
+            team_id=decision.target.team_id,
+            channel_id=decision.target.channel_id,
+            batch_id=batch_id,
+            datasets=list(decision.datasets),
+            created_at=now,
+            next_attempt_at=now,
+            attempts=0,
+        )
+        for decision in decisions
+        if decision.datasets
+    ]
     session.add_all(posted)
     return posted
 

@@ -16,6 +16,7 @@ from bot.model.observations import (
     IndicatorKind,
     Observation,
 )
+from bot.model.routing import AlertTarget, Routed
 from bot.storage.models import ChangeRow, FactRow, Monitor, Subject
 
 
@@ -199,6 +200,9 @@ def change_from_row(row: ChangeRow) -> Change:
     )
 
 
+Route = Callable[[Sequence[Change], Sequence[AlertTarget], datetime], list[Routed]]
+
+
 @dataclass(frozen=True)
 class CheckToRecord:
     """What `Checks.record` takes, for one check of a batch."""
@@ -208,3 +212,6 @@ class CheckToRecord:
     apply: Callable[[Observation, DatasetSnapshot | None], CheckOutcome]
     now: datetime
     retry_without_baseline_at: datetime | None = None
+    # The alert policy's channel stages (bot/monitoring/policy/); None: every alerting
+    # dataset goes to every monitor of the subject.
+    route: Route | None = None

@@ -8,7 +8,7 @@ from bot.config import HostPort
 from bot.model.observations import IndicatorKind
 from bot.monitoring.datasets.resolutions import ResolutionsDataset
 from bot.monitoring.dns import ResolverDnsClient
-from bot.monitoring.noise import summarise_same_asn_churn
+from bot.monitoring.policy import AlertPolicy
 from bot.monitoring.runner import Runner
 from bot.storage.db import Database
 from tests.fakes.clock import FakeClock
@@ -30,7 +30,7 @@ async def test_same_asn_churn_is_history_not_alert(store: Database, dns_server: 
         [ResolutionsDataset(dns, origin_asn=origin)],
         async_store,
         clock=clock,
-        policy=summarise_same_asn_churn,
+        policy=AlertPolicy.from_settings(summarise_same_asn=True),
     )
     store.monitors.add(
         team_id="T",

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from bot.errors import UserInputError
 from bot.model.observations import Fact, IndicatorKind, Observation, SourceFailure
 from bot.monitoring.diff import diff_observation
+from bot.monitoring.policy import AlertPolicy
 from bot.storage.db import Database
 from bot.storage.models import Base, ChangeRow, FactRow, Monitor, OutboxRow, SourceFailureRow, Subject
 from bot.storage.views import CheckOutcome, DatasetSnapshot
@@ -40,7 +41,9 @@ def record(store: Database, subject_id: int, now: datetime, *observations: Obser
         )
         return CheckOutcome(observation, result.changes, result.closed, result.state, result.baseline)
 
-    return store.checks.record_one(subject_id=subject_id, observations=observations, apply=apply, now=now)
+    return store.checks.record_one(
+        subject_id=subject_id, observations=observations, apply=apply, now=now, route=AlertPolicy().route
+    )
 
 
 def add(store: Database, indicator: str, channel: str = "C1", kind: IndicatorKind = IP) -> int:

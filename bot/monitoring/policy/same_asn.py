@@ -1,4 +1,5 @@
-"""Noise control that needs more than one change to decide (pure)."""
+"""Stage `same_asn` (a check stage, on with WATCHPOST_SUMMARISE_SAME_ASN=1): a domain's
+addresses moving inside the networks it already used are history, not an alert (pure)."""
 
 from __future__ import annotations
 
@@ -22,3 +23,10 @@ def summarise_same_asn_churn(changes: Sequence[Change]) -> list[Change]:
         replace(c, alert=False) if c.dataset == "resolutions" and c.field in ADDRESS_FIELDS else c
         for c in changes
     ]
+
+
+class SameAsnChurnStage:
+    name = "same_asn"
+
+    def judge(self, changes: Sequence[Change]) -> list[Change]:
+        return summarise_same_asn_churn(changes)

@@ -6,7 +6,7 @@ import pytest
 
 from bot.errors import SourceError
 from bot.model.observations import Change, ChangeKind
-from bot.monitoring.noise import summarise_same_asn_churn
+from bot.monitoring.policy.same_asn import summarise_same_asn_churn
 from bot.monitoring.sources.asn import CachedOrigin
 
 

@@ -1,0 +1,80 @@
+"""Alert policy: every decision about whether a change is alerted, and where, as named
+stages in one pipeline (the shape of Prometheus Alertmanager's notification pipeline).
+"Why was this not sent?" is answered here and nowhere else.
+
+A check's changes pass two kinds of stage, in order:
+
+1. check stages (`CheckStage`), once per check, for every channel alike: noise rules that
+   need the check's changes together mark changes `alert=False` (kept for history and the
+   digest, not alerted). Today: `same_asn` (bot/monitoring/policy/same_asn.py), on request.
+2. channel stages (`ChannelStage`), once per monitor of the subject, inside the check's
+   transaction: each keeps the changes still worth an alert in that channel. Today:
+   `mute` (bot/monitoring/policy/mute.py).
+
+Delivery then deduplicates against what Slack already shows (bot/delivery/outbox.py):
+an alert whose earlier attempt may have reached the channel is looked up before it is
+posted again. The stages are pure; `AlertPolicy.route` is what storage calls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from bot.model.observations import Change
+from bot.model.routing import AlertTarget, Routed, Silenced
+from bot.monitoring.policy.mute import MuteStage
+from bot.monitoring.policy.same_asn import SameAsnChurnStage
+
+
+class CheckStage(Protocol):
+    name: str
+
+    def judge(self, changes: Sequence[Change]) -> list[Change]:
+        """The check's changes, those not worth an alert marked `alert=False`."""
+        ...
+
+
+class ChannelStage(Protocol):
+    name: str
+
+    def keep(self, changes: Sequence[Change], target: AlertTarget, now: datetime) -> list[Change]:
+        """The changes still worth an alert in `target`'s channel."""
+        ...
+
+
+@dataclass(frozen=True)
+class AlertPolicy:
+    check_stages: tuple[CheckStage, ...] = ()
+    channel_stages: tuple[ChannelStage, ...] = (MuteStage(),)
+
+    @classmethod
+    def from_settings(cls, *, summarise_same_asn: bool) -> AlertPolicy:
+        checks: tuple[CheckStage, ...] = (SameAsnChurnStage(),) if summarise_same_asn else ()
+        return cls(check_stages=checks)
+
+    def judge(self, changes: Sequence[Change]) -> list[Change]:
+        """Run the check stages over one dataset's changes of a check."""
+        judged = list(changes)
+        for stage in self.check_stages:
+            judged = stage.judge(judged)
+        return judged
+
+    def route(self, changes: Sequence[Change], targets: Sequence[AlertTarget], now: datetime) -> list[Routed]:
+        """Per monitor of the subject: the datasets to alert in its channel, and what the
+        channel stages silenced."""
+        alerting = [change for change in changes if change.alert]
+        decisions = []
+        for target in targets:
+            kept = alerting
+            silenced: list[Silenced] = []
+            for stage in self.channel_stages:
+                before = {change.dataset for change in kept}
+                kept = stage.keep(kept, target, now)
+                after = {change.dataset for change in kept}
+                silenced += [Silenced(dataset, stage.name) for dataset in sorted(before - after)]
+            datasets = tuple(sorted({change.dataset for change in kept}))
+            decisions.append(Routed(target, datasets, tuple(silenced)))
+        return decisions

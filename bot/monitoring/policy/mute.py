@@ -1,0 +1,18 @@
+"""Stage `mute`: a channel that muted a dataset of a monitor gets no alert for it (the
+changes are still stored, in history and the digest)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from bot.model.observations import Change
+from bot.model.routing import AlertTarget
+
+
+class MuteStage:
+    name = "mute"
+
+    def keep(self, changes: Sequence[Change], target: AlertTarget, now: datetime) -> list[Change]:
+        muted = set(target.muted)
+        return [change for change in changes if change.dataset not in muted]

@@ -8,7 +8,7 @@ import itertools
 import sys
 from typing import TextIO
 
-from bot.commands.flows import Caller, CommandResult
+from bot.commands.results import Caller, CommandResult
 from bot.composition import Services
 from bot.monitoring.scheduler import build_scheduler
 from bot.render.messages import Message

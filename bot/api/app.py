@@ -32,7 +32,8 @@ from bot.api.payloads import (
     plain,
 )
 from bot.commands.access import CommandRateLimiter
-from bot.commands.flows import Caller, MonitorFlows
+from bot.commands.flows import MonitorFlows
+from bot.commands.results import Caller
 from bot.config import ApiToken, Settings
 from bot.errors import UserInputError
 from bot.metrics import Metrics

@@ -7,8 +7,8 @@ import asyncio
 import logging
 import math
 import uuid
-from collections.abc import Awaitable, Callable, Collection, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Protocol
 
@@ -26,13 +26,12 @@ from bot.commands.grammar import (
     StatusCommand,
     parse_command,
 )
+from bot.commands.pivots import Pivots
+from bot.commands.results import Caller, CommandResult, FollowUp
 from bot.errors import NotPermitted, UserInputError
-from bot.model.indicators import Indicator, parse_indicator
-from bot.model.observations import ADDRESS_AND_NAME_FIELDS
+from bot.model.indicators import Indicator
 from bot.monitoring.runner import Runner
-from bot.render.home import HomeRow, build_home_blocks
-from bot.render.investigation import build_investigation_message
-from bot.render.messages import Block, Message
+from bot.render.messages import Message
 from bot.render.mrkdwn import mention
 from bot.render.replies import (
     DatasetView,
@@ -52,36 +51,9 @@ from bot.render.replies import (
 from bot.storage.db import Database
 from bot.storage.views import AddedMonitor, MonitorView, SubjectView
 
-# Fact fields whose values identify infrastructure: two indicators sharing one of these
-# values share infrastructure (an address, a name server, a mail host, a certificate).
-SHARED_FIELDS = ADDRESS_AND_NAME_FIELDS - {"subdomain"} | {"registrant_email", "cidr", "tls_fingerprint"}
 HISTORY_LIMIT = 200
 
 log = logging.getLogger(__name__)
-
-FollowUp = Callable[[], Awaitable[list[Message]]]
-
-
-@dataclass(frozen=True)
-class Caller:
-    """Who asks, and where. `trusted` callers (an API token) may change any monitor, as
-    an admin may; their `user_id` names the token (`api:<name>`)."""
-
-    team_id: str
-    channel_id: str
-    user_id: str
-    trusted: bool = False
-
-
-@dataclass(frozen=True)
-class CommandResult:
-    """`reply` answers at once (Slack's 3-second window); `follow_up`, when set, does the
-    slow part (checks) and returns what to show after it. `public` replies are said in
-    the channel (who muted what), the rest only to the user."""
-
-    reply: Message
-    follow_up: FollowUp | None = None
-    public: bool = False
 
 
 class DigestRequester(Protocol):
@@ -113,6 +85,7 @@ class MonitorFlows:
         self.timezone = timezone
         self.access = access if access is not None else AccessPolicy()
         self.rate_limit = rate_limit
+        self.pivots = Pivots(db, runner, clock=clock, timezone=timezone)
 
     def throttled(self, caller: Caller) -> Message | None:
         """The reply to a user over the command rate limit (None: go ahead). Counts the command."""
@@ -251,79 +224,6 @@ class MonitorFlows:
             indicator.value, pairs, day=day, dataset=dataset, limited=len(records) >= HISTORY_LIMIT
         )
         return CommandResult(message)
-
-    # --- pivots and the App Home -----------------------------------------------------
-
-    async def investigate(self, text: str, *, team_id: str) -> CommandResult:
-        """What every dataset sees of an indicator now (nothing stored), and which
-        monitored indicators of the team share its infrastructure: a public reply (for
-        the alert's thread), or an error for the one who asked."""
-        try:
-            indicator = parse_indicator(text)
-            observations = await self.runner.collect(indicator.value, indicator.kind)
-            values = [fact.value for o in observations for fact in o.facts if fact.field in SHARED_FIELDS]
-            shared = await self.db.run(
-                self.db.infrastructure.shared_with,
-                team_id=team_id,
-                indicator=indicator.value,
-                values=values,
-                fields=SHARED_FIELDS,
-            )
-            monitors = await self.db.run(self.db.monitors.list, team_id=team_id)
-            monitored_in = [m.channel_id for m in monitors if m.indicator == indicator.value]
-        except UserInputError as exc:
-            return CommandResult(build_error_message(str(exc)))
-        except Exception:
-            incident = uuid.uuid4().hex[:8]
-            log.exception("investigation failed (incident %s)", incident)
-            apology = f"Sorry, the investigation failed on our side (incident `{incident}`)."
-            return CommandResult(build_error_message(apology))
-        message = build_investigation_message(
-            indicator.value,
-            indicator.kind,
-            observations,
-            shared,
-            looked_up_at=self.clock(),
-            monitored_in=monitored_in,
-        )
-        return CommandResult(message, public=True)
-
-    async def home_blocks(
-        self, *, team_id: str, user_id: str, channel_ids: Collection[str] | None
-    ) -> list[Block]:
-        """The App Home of a user: the team's monitors in `channel_ids` (the channels the
-        user is in), or, when those are unknown, the monitors the user created."""
-        monitors = await self.db.run(self.db.monitors.list, team_id=team_id)
-        if channel_ids is None:
-            visible = [m for m in monitors if m.created_by == user_id]
-        else:
-            wanted = set(channel_ids)
-            visible = [m for m in monitors if m.channel_id in wanted]
-        now = self.clock()
-        day_start = datetime.combine(now.astimezone(self.timezone).date(), time(0), self.timezone)
-        subject_ids = sorted({m.subject_id for m in visible})
-        summaries = await self.db.run(
-            self.db.history.summaries, subject_ids, day_start=day_start.astimezone(UTC)
-        )
-        by_indicator: dict[str, list[str]] = {}
-        muted: dict[str, set[str]] = {}
-        for m in visible:
-            by_indicator.setdefault(m.indicator, []).append(m.channel_id)
-            muted.setdefault(m.indicator, set()).update(m.muted)
-        rows = []
-        for summary in summaries.values():
-            rows.append(
-                HomeRow(
-                    indicator=summary.indicator,
-                    kind=summary.kind.value,
-                    channel_ids=tuple(sorted(by_indicator.get(summary.indicator, ()))),
-                    datasets_today=summary.datasets_today,
-                    last_alert_at=summary.last_alert_at,
-                    alert_count=summary.alert_count,
-                    muted=tuple(sorted(muted.get(summary.indicator, ()))),
-                )
-            )
-        return build_home_blocks(rows, now=now, timezone=self.timezone)
 
     # --- the use cases every surface calls (Slack, console, REST API) ------------------
 

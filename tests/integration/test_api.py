@@ -9,7 +9,7 @@ import time
 from collections.abc import AsyncIterator
 
 from bot.api.app import MAX_BODY_BYTES
-from bot.commands.flows import Caller
+from bot.commands.results import Caller
 from bot.render.text import render_text
 from tests.fakes.api import OTHER_TOKEN, TEAM, TOKEN, ApiHarness, MakeApi
 

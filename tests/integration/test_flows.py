@@ -8,7 +8,8 @@ from collections.abc import AsyncIterator
 import pytest
 import pytest_asyncio
 
-from bot.commands.flows import Caller, MonitorFlows
+from bot.commands.flows import MonitorFlows
+from bot.commands.results import Caller
 from bot.model.observations import Fact, IndicatorKind, Observation
 from bot.monitoring.runner import Runner
 from bot.render.limits import MAX_BLOCKS_HOME, block_kit_violations
@@ -153,7 +154,7 @@ async def test_flows_investigation_finds_shared_infrastructure(
     await say(flows, f"{IP} evil-example.com")
     await say(flows, "unrelated.example.org", Caller("T2", "C9", "U2"))  # another team's
 
-    result = await flows.investigate("www.interfaxru[.]com", team_id="T1")
+    result = await flows.pivots.investigate("www.interfaxru[.]com", team_id="T1")
     message = result.reply
     assert result.public and block_kit_violations(message) == []
     shown = render_text(message)
@@ -165,7 +166,7 @@ async def test_flows_investigation_finds_shared_infrastructure(
     assert "[Monitor www.interfaxru.com]" in shown and f"[Investigate {IP}]" in shown
     assert "not monitored yet" in shown
 
-    refused = await flows.investigate("10.0.0.1", team_id="T1")
+    refused = await flows.pivots.investigate("10.0.0.1", team_id="T1")
     assert not refused.public and "private" in render_text(refused.reply)
 
 
@@ -183,7 +184,7 @@ async def test_flows_home_lists_what_the_user_can_see(
         clock.advance(days=1)
         await flows.runner.check(subject)
 
-    blocks = await flows.home_blocks(team_id="T1", user_id="U0ANALYST", channel_ids={"C0INTEL"})
+    blocks = await flows.pivots.home_blocks(team_id="T1", user_id="U0ANALYST", channel_ids={"C0INTEL"})
     assert block_kit_violations(Message("home", blocks), max_blocks=MAX_BLOCKS_HOME) == []
     shown = render_text(Message("home", blocks))
     assert "alerted today: resolutions" in shown and "3 alerts so far" in shown
@@ -191,11 +192,11 @@ async def test_flows_home_lists_what_the_user_can_see(
 
     clock.advance(days=2)
     later = render_text(
-        Message("home", await flows.home_blocks(team_id="T1", user_id="U0ANALYST", channel_ids={"C0INTEL"}))
+        Message("home", await flows.pivots.home_blocks(team_id="T1", user_id="U0ANALYST", channel_ids={"C0INTEL"}))
     )
     assert "last alert 2 days ago" in later and "alerted today:" not in later
     # Channels unknown (Slack would not say): only what the user created.
     own = render_text(
-        Message("home", await flows.home_blocks(team_id="T1", user_id="U0OTHER", channel_ids=None))
+        Message("home", await flows.pivots.home_blocks(team_id="T1", user_id="U0OTHER", channel_ids=None))
     )
     assert "secret.example.com" in own and IP not in own

@@ -10,7 +10,8 @@ import pytest
 import pytest_asyncio
 
 from bot.commands.access import AccessPolicy, CommandRateLimiter
-from bot.commands.flows import Caller, MonitorFlows
+from bot.commands.flows import MonitorFlows
+from bot.commands.results import Caller
 from bot.errors import NotPermitted
 from bot.model.observations import IndicatorKind, Observation
 from bot.monitoring.runner import Runner

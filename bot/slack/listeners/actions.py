@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.commands.flows import Caller
 from bot.commands.grammar import AddCommand, MuteCommand, parse_dataset
+from bot.commands.results import Caller
 from bot.delivery.transport import DeliveryError
 from bot.errors import UserInputError
 from bot.model.indicators import parse_indicator
@@ -41,7 +41,7 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
         value = action_value(body)
         channel_id, thread_ts = channel_of(body), thread_of(body)
         await respond_with(respond, build_notice_message(f"Investigating {value}… (results in the thread)"))
-        result = await flows.investigate(value, team_id=team_of(body))
+        result = await flows.pivots.investigate(value, team_id=team_of(body))
         if not result.public:  # an error: for the one who clicked only
             await respond_with(respond, result.reply)
             return

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
-from bot.commands.flows import Caller, CommandResult
+from bot.commands.results import Caller, CommandResult
 from bot.render.messages import Message
 from bot.render.replies import fit_responses
 

@@ -29,7 +29,7 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
         team_id = str(body.get("team_id") or "")
         try:
             channels = await member_channels(client, user_id)
-            blocks = await flows.home_blocks(team_id=team_id, user_id=user_id, channel_ids=channels)
+            blocks = await flows.pivots.home_blocks(team_id=team_id, user_id=user_id, channel_ids=channels)
             await client.views_publish(user_id=user_id, view={"type": "home", "blocks": blocks})
         except Exception as exc:
             log.warning("App Home of %s not published: %s", user_id, delivery_error(exc))

@@ -22,7 +22,8 @@ from hypothesis import strategies as st
 from bot.errors import ConfigError
 from bot.model.observations import Outcome
 from bot.monitoring.dns import DnsAnswer, normalise_records
-from bot.monitoring.dns_mux import (
+from bot.monitoring.dns_mux import system_nameservers
+from bot.monitoring.dns_wire import (
     RandomIds,
     ServerError,
     Truncated,
@@ -30,7 +31,6 @@ from bot.monitoring.dns_mux import (
     matches_question,
     parse_question,
     read_reply,
-    system_nameservers,
 )
 
 IN = dns.rdataclass.IN

@@ -1,0 +1,108 @@
+"""Read-only views for every surface: an investigation (what each dataset sees of an
+indicator now, and which monitored indicators share its infrastructure) and the App Home
+(a user's monitors with today's alert summary). Nothing here changes state."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Collection
+from datetime import UTC, datetime, time, tzinfo
+
+from bot.commands.results import CommandResult
+from bot.errors import UserInputError
+from bot.model.indicators import parse_indicator
+from bot.model.observations import ADDRESS_AND_NAME_FIELDS
+from bot.monitoring.runner import Runner
+from bot.render.home import HomeRow, build_home_blocks
+from bot.render.investigation import build_investigation_message
+from bot.render.messages import Block
+from bot.render.replies import build_error_message
+from bot.storage.db import Database
+
+# Fact fields whose values identify infrastructure: two indicators sharing one of these
+# values share infrastructure (an address, a name server, a mail host, a certificate).
+SHARED_FIELDS = ADDRESS_AND_NAME_FIELDS - {"subdomain"} | {"registrant_email", "cidr", "tls_fingerprint"}
+
+log = logging.getLogger(__name__)
+
+
+class Pivots:
+    def __init__(
+        self, db: Database, runner: Runner, *, clock: Callable[[], datetime], timezone: tzinfo
+    ) -> None:
+        self.db = db
+        self.runner = runner
+        self.clock = clock
+        self.timezone = timezone
+
+    async def investigate(self, text: str, *, team_id: str) -> CommandResult:
+        """What every dataset sees of an indicator now (nothing stored), and which
+        monitored indicators of the team share its infrastructure: a public reply (for
+        the alert's thread), or an error for the one who asked."""
+        try:
+            indicator = parse_indicator(text)
+            observations = await self.runner.collect(indicator.value, indicator.kind)
+            values = [fact.value for o in observations for fact in o.facts if fact.field in SHARED_FIELDS]
+            shared = await self.db.run(
+                self.db.infrastructure.shared_with,
+                team_id=team_id,
+                indicator=indicator.value,
+                values=values,
+                fields=SHARED_FIELDS,
+            )
+            monitors = await self.db.run(self.db.monitors.list, team_id=team_id)
+            monitored_in = [m.channel_id for m in monitors if m.indicator == indicator.value]
+        except UserInputError as exc:
+            return CommandResult(build_error_message(str(exc)))
+        except Exception:
+            incident = uuid.uuid4().hex[:8]
+            log.exception("investigation failed (incident %s)", incident)
+            apology = f"Sorry, the investigation failed on our side (incident `{incident}`)."
+            return CommandResult(build_error_message(apology))
+        message = build_investigation_message(
+            indicator.value,
+            indicator.kind,
+            observations,
+            shared,
+            looked_up_at=self.clock(),
+            monitored_in=monitored_in,
+        )
+        return CommandResult(message, public=True)
+
+    async def home_blocks(
+        self, *, team_id: str, user_id: str, channel_ids: Collection[str] | None
+    ) -> list[Block]:
+        """The App Home of a user: the team's monitors in `channel_ids` (the channels the
+        user is in), or, when those are unknown, the monitors the user created."""
+        monitors = await self.db.run(self.db.monitors.list, team_id=team_id)
+        if channel_ids is None:
+            visible = [m for m in monitors if m.created_by == user_id]
+        else:
+            wanted = set(channel_ids)
+            visible = [m for m in monitors if m.channel_id in wanted]
+        now = self.clock()
+        day_start = datetime.combine(now.astimezone(self.timezone).date(), time(0), self.timezone)
+        subject_ids = sorted({m.subject_id for m in visible})
+        summaries = await self.db.run(
+            self.db.history.summaries, subject_ids, day_start=day_start.astimezone(UTC)
+        )
+        by_indicator: dict[str, list[str]] = {}
+        muted: dict[str, set[str]] = {}
+        for m in visible:
+            by_indicator.setdefault(m.indicator, []).append(m.channel_id)
+            muted.setdefault(m.indicator, set()).update(m.muted)
+        rows = []
+        for summary in summaries.values():
+            rows.append(
+                HomeRow(
+                    indicator=summary.indicator,
+                    kind=summary.kind.value,
+                    channel_ids=tuple(sorted(by_indicator.get(summary.indicator, ()))),
+                    datasets_today=summary.datasets_today,
+                    last_alert_at=summary.last_alert_at,
+                    alert_count=summary.alert_count,
+                    muted=tuple(sorted(muted.get(summary.indicator, ()))),
+                )
+            )
+        return build_home_blocks(rows, now=now, timezone=self.timezone)

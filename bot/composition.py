@@ -16,8 +16,8 @@ from bot.delivery.transport import Transport
 from bot.delivery.webhooks import WebhookTargets, WebhookWorker
 from bot.digests.service import DigestService
 from bot.metrics import Metrics
-from bot.monitoring.datasets import build_datasets
 from bot.monitoring.datasets.base import Dataset
+from bot.monitoring.datasets.registry import build_datasets
 from bot.monitoring.dns_mux import MultiplexedDnsClient
 from bot.monitoring.policy import AlertPolicy
 from bot.monitoring.runner import Runner, utc_now

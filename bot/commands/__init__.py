@@ -1,1 +1,1 @@
-"""The user-facing surface: the /monitor grammar and the flows behind each verb."""
+"""Surface-neutral use cases: the /monitor grammar, who may do what, and the flows every surface calls."""

@@ -1,0 +1,2 @@
+"""Pure values everything exchanges: indicators (parse, refang, normalise), observations
+and changes, alert routing."""

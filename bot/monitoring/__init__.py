@@ -1,1 +1,2 @@
-"""Collect, diff and store observations of monitored indicators."""
+"""Watching indicators: datasets and their sources, the diff, the alert policy, the
+runner and the scheduler."""

@@ -1,1 +1,1 @@
-"""Pure message builders: values in, Block Kit (and a plain-text fallback) out."""
+"""Pure builders: Block Kit messages for replies, alerts, investigations and App Home; mrkdwn; JSON bodies."""

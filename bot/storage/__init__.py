@@ -1,1 +1,1 @@
-"""Persistence: SQLAlchemy 2.x models, the engine, Alembic migrations and repositories."""
+"""The only code that talks SQL: models, migrations, one repository per table or concern, and Database.run."""

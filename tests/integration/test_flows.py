@@ -192,7 +192,9 @@ async def test_flows_home_lists_what_the_user_can_see(
 
     clock.advance(days=2)
     later = render_text(
-        Message("home", await flows.pivots.home_blocks(team_id="T1", user_id="U0ANALYST", channel_ids={"C0INTEL"}))
+        Message(
+            "home", await flows.pivots.home_blocks(team_id="T1", user_id="U0ANALYST", channel_ids={"C0INTEL"})
+        )
     )
     assert "last alert 2 days ago" in later and "alerted today:" not in later
     # Channels unknown (Slack would not say): only what the user created.

@@ -6,7 +6,8 @@ import pytest
 
 from bot.config import Settings
 from bot.model.observations import IndicatorKind, Outcome
-from bot.monitoring.datasets import DATASET_NAMES, build_datasets
+from bot.monitoring.datasets import DATASET_NAMES
+from bot.monitoring.datasets.registry import build_datasets
 from bot.monitoring.dns import DnsAnswer
 
 

@@ -1,0 +1,83 @@
+"""The house's rules, held by a test: imports only point down the layers the README's
+architecture section lists, and every module imports cleanly whichever is imported first."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import sys
+from pathlib import Path
+
+import pytest
+
+BOT = Path(__file__).resolve().parents[2] / "bot"
+
+# Highest first; a module may import its own layer or any layer below it.
+LAYERS: tuple[tuple[str, ...], ...] = (
+    ("bot.__main__", "bot.cli"),
+    ("bot.server", "bot.console"),
+    ("bot.composition",),
+    ("bot.slack", "bot.api"),
+    ("bot.commands",),
+    ("bot.digests", "bot.delivery"),
+    ("bot.monitoring",),
+    ("bot.render", "bot.storage"),
+    ("bot.model", "bot.config", "bot.errors", "bot.metrics", "bot.logs"),
+)
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(BOT.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = sorted(
+    module_name(path)
+    for path in BOT.rglob("*.py")
+    if "migrations" not in path.parts and path.name != "env.py"
+)
+
+
+def layer_of(module: str) -> int:
+    for index, prefixes in enumerate(LAYERS):
+        if any(module == p or module.startswith(p + ".") for p in prefixes):
+            return index
+    raise AssertionError(f"{module} is in no layer: add it to LAYERS and the README")
+
+
+def imports_of(module: str) -> set[str]:
+    path = BOT.parent / (module.replace(".", "/") + ".py")
+    if not path.exists():
+        path = BOT.parent / module.replace(".", "/") / "__init__.py"
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("bot"):
+            found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names if alias.name.startswith("bot"))
+    return found
+
+
+def test_layout_imports_only_point_down() -> None:
+    upward = [
+        f"{module} -> {target}"
+        for module in MODULES
+        if module != "bot"
+        for target in sorted(imports_of(module))
+        if target != "bot" and layer_of(target) < layer_of(module)
+    ]
+    assert upward == []
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_layout_module_imports_first_of_all(module: str) -> None:
+    """No circle at any import order: each module imports alone, in a fresh module table."""
+    saved = {name: mod for name, mod in sys.modules.items() if name == "bot" or name.startswith("bot.")}
+    for name in saved:
+        del sys.modules[name]
+    try:
+        importlib.import_module(module)
+    finally:
+        for name in [n for n in sys.modules if n == "bot" or n.startswith("bot.")]:
+            del sys.modules[name]
+        sys.modules.update(saved)

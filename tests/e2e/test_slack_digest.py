@@ -45,13 +45,15 @@ async def test_slack_digest_on_demand_posts_a_thread_of_csvs(
     )
     assert "since" in confirmation[0].text
     parent = await slack_api.wait_for(
-        lambda: [m for m in slack_api.posted(CHANNEL) if "digest" in m.text.lower()], what="the digest"
+        lambda: [m for m in slack_api.posted(CHANNEL) if m.text.startswith("Watchpost digest")],
+        what="the digest",
     )
     uploads = await slack_api.wait_for(
         lambda: [f for f in slack_api.files.values() if f.thread_ts == parent[0].ts and f.content] or None,
         what="the CSVs in the digest's thread",
     )
     assert all(f.channel == CHANNEL for f in uploads)
+    assert len(uploads) == len([f for f in slack_api.files.values() if f.content])  # none elsewhere
     by_name = {f.filename: f for f in uploads}
     resolutions = next(f for name, f in by_name.items() if name.endswith("resolutions.csv"))
     rows = list(csv.DictReader(io.StringIO((resolutions.content or b"").decode("utf-8"))))

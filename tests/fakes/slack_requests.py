@@ -1,5 +1,10 @@
 """Requests as Slack sends them to the bot, signed: slash commands (form-encoded),
-button clicks (`payload=<JSON>`), events (JSON). See /work/shared/SLACK_FACTS.md."""
+button clicks (`payload=<JSON>`), events (JSON). See /work/shared/SLACK_FACTS.md.
+
+`SlackConversation` is one user typing slash commands in one channel of a running bot:
+`assert "Now monitoring" in (await alice.say("evil.com")).text` sends the signed command
+and waits for the bot's first answer on the command's response_url (the fake Slack's).
+"""
 
 from __future__ import annotations
 
@@ -8,13 +13,13 @@ import hmac
 import json
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
 
-from tests.fakes.slack_api import BOT_ID, BOT_USER_ID, TEAM_ID, SlackMessage
+from tests.fakes.slack_api import BOT_ID, BOT_USER_ID, TEAM_ID, FakeSlackApi, ResponsePost, SlackMessage
 
 SIGNING_SECRET = "e3b0c44298fc1c149afbf4c8996fb924"
 API_APP_ID = "A0WATCHPOST"
@@ -209,3 +214,34 @@ class SlackSender:
         ):
             body = await response.text()
         return Reply(response.status, body, time.perf_counter() - started)
+
+
+@dataclass(frozen=True)
+class SlackConversation:
+    """One user's slash commands in one channel, sent signed to the bot by `sender`; the
+    answers are read from the fake Slack `slack` that the response_urls point at."""
+
+    sender: SlackSender
+    slack: FakeSlackApi
+    user_id: str = ANALYST
+    channel_id: str = CHANNEL
+
+    async def send(self, text: str, *, command: str = "/monitor") -> SignedRequest:
+        """Send the command; the bot must take it (HTTP 200). Its answers come later."""
+        request = self.sender.slash_command(
+            text, command=command, user_id=self.user_id, channel_id=self.channel_id
+        )
+        reply = await self.sender.send(request)
+        assert reply.status == 200, (text, reply.status, reply.body[:200])
+        return request
+
+    async def say(self, text: str, *, command: str = "/monitor", timeout: float = 15.0) -> ResponsePost:
+        """Send the command and return the bot's first answer to it."""
+        request = await self.send(text, command=command)
+        key = request.response_key or ""
+        answers = await self.slack.wait_for(lambda: self.slack.responses_to(key), timeout=timeout, what=text)
+        return answers[0]
+
+    def by(self, user_id: str) -> SlackConversation:
+        """Another user in the same channel."""
+        return replace(self, user_id=user_id)

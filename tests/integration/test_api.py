@@ -10,8 +10,8 @@ from collections.abc import AsyncIterator
 
 from bot.api.app import MAX_BODY_BYTES
 from bot.commands.results import Caller
-from bot.render.text import render_text
 from tests.fakes.api import OTHER_TOKEN, TEAM, TOKEN, ApiHarness, MakeApi
+from tests.fakes.conversation import Conversation
 
 IP = "98.126.38.107"
 DOMAIN = "evil-infra.com"
@@ -112,7 +112,7 @@ async def test_api_monitors_are_the_slash_commands_monitors(api: ApiHarness) -> 
     await add(api, IP, channel="C0INTEL", tags=["apt-x"])
     await add(api, DOMAIN, channel="C0INTEL")
     await add(api, IP, channel="C0OTHER")
-    shown = render_text((await api.services.flows.execute("list", Caller(TEAM, "C0INTEL", "U1"))).reply)
+    shown = await Conversation(api.services.flows, Caller(TEAM, "C0INTEL", "U1")).say("list")
     assert IP in shown and DOMAIN in shown
 
     async def listed(**params: str) -> list[tuple[str, str]]:

@@ -165,8 +165,9 @@ async def test_digest_not_posted_twice_after_a_restart(
             await restarted.service.run_due()
         finally:
             restarted.close()
-    assert len(recording_transport.parents()) == 1
-    assert len(recording_transport.uploads) == 1
+    (parent,) = recording_transport.parents()
+    (upload,), _ = recording_transport.thread(parent.ts)
+    assert recording_transport.uploads == [upload]  # the one CSV, in the digest's own thread
 
 
 def test_digest_exactly_once_with_two_processes_racing(
@@ -196,8 +197,13 @@ def test_digest_exactly_once_with_two_processes_racing(
     assert len(reports) == 3
     posted = sorted(item for report in reports for item in report.posted)
     assert posted == [(channel, date(2026, 11, 20)) for channel in channels]
-    assert sorted(p.channel_id for p in recording_transport.parents()) == channels
-    assert sorted(u.channel_id for u in recording_transport.uploads) == channels
+    parents = recording_transport.parents()
+    assert sorted(p.channel_id for p in parents) == channels
+    # Each channel's CSV in the thread of that channel's own digest, and nowhere else.
+    for parent in parents:
+        uploads, _ = recording_transport.thread(parent.ts)
+        assert [u.channel_id for u in uploads] == [parent.channel_id]
+    assert len(recording_transport.uploads) == len(channels)
     assert {r.status for r in runs(store) if r.day == date(2026, 11, 20)} == {"posted"}
 
 

@@ -17,6 +17,7 @@ from bot.render.messages import Message
 from bot.render.text import render_text
 from bot.storage.db import Database
 from tests.fakes.clock import FakeClock
+from tests.fakes.conversation import Conversation
 
 CALLER = Caller("T1", "C0INTEL", "U0ANALYST")
 IP = "98.126.38.107"
@@ -48,31 +49,24 @@ async def setup(store: Database) -> AsyncIterator[tuple[MonitorFlows, TableDatas
     async_store.close()
 
 
-async def say(flows: MonitorFlows, text: str, caller: Caller = CALLER) -> str:
-    """Run a command as the console would show it: the reply, then the follow-up's."""
-    result = await flows.execute(text, caller)
-    shown = [result.reply]
-    if result.follow_up is not None:
-        shown += await result.follow_up()
-    for message in shown:
-        assert block_kit_violations(message) == []
-    return "\n".join(render_text(m) for m in shown)
-
-
 async def test_flows_mute_and_unmute_say_who_and_refuse_repeats(
     setup: tuple[MonitorFlows, TableDataset, FakeClock], store: Database
 ) -> None:
     flows, _, _ = setup
-    await say(flows, IP)
-    result = await flows.execute(f"mute {IP} whois", CALLER)
-    assert result.public and "<@U0ANALYST> muted `whois` alerts" in result.reply.blocks[0]["text"]["text"]
+    chat = Conversation(flows, CALLER)
+    await chat.say(IP)
+    muted = await chat.ask(f"mute {IP} whois")
+    assert muted.public
+    assert f"<@U0ANALYST> muted `whois` alerts for `{IP}` in this channel. Undo with" in muted.text
     assert store.monitors.list()[0].muted == ("whois",)
-    assert "already muted" in await say(flows, f"mute {IP} whois")
-    assert "muted: whois" in await say(flows, "list")
-    assert "unmuted" in await say(flows, f"unmute {IP} whois")
-    assert "not muted" in await say(flows, f"unmute {IP} whois")
-    assert "Unknown dataset `dns`" in await say(flows, f"mute {IP} dns")
-    assert "not monitored in this channel" in await say(flows, "mute 45.77.10.20 whois")
+    assert f"`whois` is already muted for `{IP}` in this channel." in await chat.say(f"mute {IP} whois")
+    assert "muted: whois" in await chat.say("list")
+    unmuted = await chat.ask(f"unmute {IP} whois")
+    assert unmuted.public
+    assert f"<@U0ANALYST> unmuted `whois` alerts for `{IP}` in this channel." in unmuted.text
+    assert f"`whois` is not muted for `{IP}` in this channel." in await chat.say(f"unmute {IP} whois")
+    assert "Unknown dataset `dns`" in await chat.say(f"mute {IP} dns")
+    assert "not monitored in this channel" in await chat.say("mute 45.77.10.20 whois")
     assert store.monitors.list()[0].muted == ()
 
 
@@ -95,9 +89,10 @@ async def test_flows_bad_input_is_answered_and_changes_nothing(
     setup: tuple[MonitorFlows, TableDataset, FakeClock], store: Database, text: str, expected: str
 ) -> None:
     flows, _, _ = setup
-    await say(flows, IP)
+    chat = Conversation(flows, CALLER)
+    await chat.say(IP)
     before = store.monitors.list()
-    shown = await say(flows, text)
+    shown = await chat.say(text)
     assert expected in shown and "⚠" in shown
     assert store.monitors.list() == before
 
@@ -106,8 +101,9 @@ async def test_flows_history_by_day_and_dataset(
     setup: tuple[MonitorFlows, TableDataset, FakeClock],
 ) -> None:
     flows, dataset, clock = setup
+    chat = Conversation(flows, CALLER)
     dataset.facts[IP] = {("domain", "a.example.com")}
-    await say(flows, IP)
+    await chat.say(IP)
     subject = await flows.db.run(flows.db.monitors.subject, IP)
     assert subject is not None
     dataset.facts[IP].add(("domain", "b.example.com"))
@@ -117,11 +113,11 @@ async def test_flows_history_by_day_and_dataset(
     clock.advance(days=1)
     await flows.runner.check(subject)
 
-    everything = await say(flows, f"history {IP}")
+    everything = await chat.say(f"history {IP}")
     assert everything.index("c.example.com") < everything.index("b.example.com")  # newest first
-    first_day = await say(flows, f"history {IP} day=2026-11-20 dataset=resolutions")
+    first_day = await chat.say(f"history {IP} day=2026-11-20 dataset=resolutions")
     assert "b.example.com" in first_day and "c.example.com" not in first_day
-    assert "No changes recorded" in await say(flows, f"history {IP} dataset=whois")
+    assert "No changes recorded" in await chat.say(f"history {IP} dataset=whois")
 
 
 class Digests:
@@ -137,9 +133,10 @@ async def test_flows_digest_goes_to_the_digest_requester(
     setup: tuple[MonitorFlows, TableDataset, FakeClock],
 ) -> None:
     flows, _, _ = setup
+    chat = Conversation(flows, CALLER)
     digests = Digests()
     flows.digests = digests
-    shown = await say(flows, "digest")
+    shown = await chat.say("digest")
     assert "Posting today's digest" in shown and "3 changes on 2 indicators" in shown
     assert digests.asked == [("T1", "C0INTEL")]
 
@@ -148,11 +145,12 @@ async def test_flows_investigation_finds_shared_infrastructure(
     setup: tuple[MonitorFlows, TableDataset, FakeClock],
 ) -> None:
     flows, dataset, _ = setup
+    chat = Conversation(flows, CALLER)
     dataset.facts[IP] = {("domain", "www.interfaxru.com")}
     dataset.facts["evil-example.com"] = {("NS", "ns1.bad-dns.net")}
     dataset.facts["www.interfaxru.com"] = {("A", IP), ("NS", "ns1.bad-dns.net")}
-    await say(flows, f"{IP} evil-example.com")
-    await say(flows, "unrelated.example.org", Caller("T2", "C9", "U2"))  # another team's
+    await chat.say(f"{IP} evil-example.com")
+    await Conversation(flows, Caller("T2", "C9", "U2")).say("unrelated.example.org")  # another team's
 
     result = await flows.pivots.investigate("www.interfaxru[.]com", team_id="T1")
     message = result.reply
@@ -174,9 +172,10 @@ async def test_flows_home_lists_what_the_user_can_see(
     setup: tuple[MonitorFlows, TableDataset, FakeClock],
 ) -> None:
     flows, dataset, clock = setup
+    chat = Conversation(flows, CALLER)
     dataset.facts[IP] = {("domain", "a.example.com")}
-    await say(flows, IP)
-    await say(flows, "secret.example.com", Caller("T1", "C0PRIVATE", "U0OTHER"))
+    await chat.say(IP)
+    await Conversation(flows, Caller("T1", "C0PRIVATE", "U0OTHER")).say("secret.example.com")
     subject = await flows.db.run(flows.db.monitors.subject, IP)
     assert subject is not None
     for day in range(3):  # an alert on each of three days

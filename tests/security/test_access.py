@@ -15,9 +15,9 @@ from bot.commands.results import Caller
 from bot.errors import NotPermitted
 from bot.model.observations import IndicatorKind, Observation
 from bot.monitoring.runner import Runner
-from bot.render.text import render_text
 from bot.storage.db import Database
 from tests.fakes.clock import FakeClock
+from tests.fakes.conversation import Conversation
 
 ALICE = Caller("T1", "C0PERM", "U0ALICE")
 BOB = Caller("T1", "C0PERM", "U0BOB")
@@ -47,38 +47,37 @@ async def flows(store: Database) -> AsyncIterator[MonitorFlows]:
     async_store.close()
 
 
-async def say(flows: MonitorFlows, text: str, caller: Caller) -> str:
-    result = await flows.execute(text, caller)
-    return render_text(result.reply)
-
-
 async def test_only_the_creator_or_an_admin_removes_or_mutes(flows: MonitorFlows, store: Database) -> None:
-    await say(flows, "alice-a.com alice-b.com", ALICE)
-    await say(flows, "bob-c.com", BOB)
+    alice, bob, admin = (Conversation(flows, caller) for caller in (ALICE, BOB, ADMIN))
+    await alice.say("alice-a.com alice-b.com")
+    await bob.say("bob-c.com")
     for text in ("remove alice-a.com", "mute alice-a.com whois", "unmute alice-a.com whois"):
-        reply = await say(flows, text, BOB)
+        reply = await bob.say(text)
         assert "Only <@U0ALICE>, who added `alice-a.com` here or a Watchpost admin" in reply, reply
         assert "Nothing was changed" in reply
     # Several at once: all or nothing, naming each one's creator.
-    reply = await say(flows, "remove bob-c.com alice-a.com alice-b.com", BOB)
+    reply = await bob.say("remove bob-c.com alice-a.com alice-b.com")
     assert "`alice-a.com` by <@U0ALICE>, `alice-b.com` by <@U0ALICE>" in reply
     assert {m.indicator for m in store.monitors.list()} == {"alice-a.com", "alice-b.com", "bob-c.com"}
-    assert "muted" in await say(flows, "mute alice-a.com whois", ADMIN)
-    assert "Stopped monitoring" in await say(flows, "remove bob-c.com alice-a.com", ADMIN)
-    assert "Stopped monitoring" in await say(flows, "remove alice-b.com", ALICE)
+    muted = await admin.say("mute alice-a.com whois")
+    assert "<@U0ADMIN> muted `whois` alerts for `alice-a.com` in this channel." in muted
+    assert [(m.indicator, m.muted) for m in store.monitors.list() if m.muted] == [("alice-a.com", ("whois",))]
+    assert "Stopped monitoring" in await admin.say("remove bob-c.com alice-a.com")
+    assert "Stopped monitoring" in await alice.say("remove alice-b.com")
     assert store.monitors.list() == []
 
 
 async def test_a_channel_quota_refuses_a_bulk_add_whole(flows: MonitorFlows, store: Database) -> None:
-    await say(flows, "q-one.com q-two.com", ALICE)
-    reply = await say(flows, "q-one.com q-three.com q-four.com", ALICE)
+    alice, bob, admin = (Conversation(flows, caller) for caller in (ALICE, BOB, ADMIN))
+    await alice.say("q-one.com q-two.com")
+    reply = await alice.say("q-one.com q-three.com q-four.com")
     assert "monitors 2 indicators and may monitor at most 3" in reply and "nothing was added" in reply
     assert len(store.monitors.list()) == 2
     # Indicators it already monitors do not count again.
-    assert "Now monitoring `q-three.com`" in await say(flows, "q-one.com q-two.com q-three.com", BOB)
-    assert "may monitor at most 3" in await say(flows, "q-five.com", ADMIN)  # admins too
+    assert "Now monitoring `q-three.com`" in await bob.say("q-one.com q-two.com q-three.com")
+    assert "may monitor at most 3" in await admin.say("q-five.com")  # admins too
     # Another channel has a quota of its own.
-    assert "Now monitoring" in await say(flows, "q-five.com", Caller("T1", "C0OTHER", "U0BOB"))
+    assert "Now monitoring" in await Conversation(flows, Caller("T1", "C0OTHER", "U0BOB")).say("q-five.com")
 
 
 def test_store_refuses_a_non_owner_in_the_transaction(store: Database) -> None:
@@ -96,7 +95,8 @@ def test_store_refuses_a_non_owner_in_the_transaction(store: Database) -> None:
         store.monitors.set_muted(
             team_id="T1", channel_id="C1", indicator="owned.com", dataset="whois", muted=True, owner="U0BOB"
         )
-    assert store.monitors.remove(team_id="T1", channel_id="C1", indicators=["owned.com"], owner="U0ALICE")
+    removed = store.monitors.remove(team_id="T1", channel_id="C1", indicators=["owned.com"], owner="U0ALICE")
+    assert removed == ["owned.com"]
 
 
 async def test_the_rate_limit_counts_each_user_apart(store: Database) -> None:
@@ -107,12 +107,13 @@ async def test_the_rate_limit_counts_each_user_apart(store: Database) -> None:
         flows = MonitorFlows(
             async_store, Runner([NoData()], async_store, clock=clock), clock=clock, rate_limit=limiter
         )
-        replies = [await say(flows, "list", ALICE) for _ in range(4)]
+        alice, bob = Conversation(flows, ALICE), Conversation(flows, BOB)
+        replies = [await alice.say("list") for _ in range(4)]
         assert ["Slow down" in r for r in replies] == [False, False, False, True]
         assert "Try again in 20 s" in replies[-1]
-        assert "Slow down" not in await say(flows, "list", BOB)
+        assert "Slow down" not in await bob.say("list")
         clock.advance(seconds=20)
-        assert "Slow down" not in await say(flows, "list", ALICE)
+        assert "Slow down" not in await alice.say("list")
     finally:
         async_store.close()
 

@@ -14,7 +14,7 @@ from typing import Any
 import aiohttp
 
 from tests.fakes.slack_api import FakeSlackApi, ResponsePost, SlackMessage
-from tests.fakes.slack_requests import SignedRequest, SlackSender, signature
+from tests.fakes.slack_requests import SignedRequest, SlackConversation, SlackSender, signature
 from tests.faults.figures import Figures
 from tests.faults.harness import World, until, world
 from tests.security.corpus import api_body, command_text, lines
@@ -178,22 +178,17 @@ async def test_only_the_creator_or_an_admin_changes_a_monitor_within_quota_and_r
             WATCHPOST_ADMINS="U0ADMIN", WATCHPOST_CHANNEL_QUOTA="3", WATCHPOST_COMMAND_RATE="5"
         )
         slack = SlackSender(bot.events_url, w.slack.root)
+        channel = SlackConversation(slack, w.slack, channel_id="C0PERM")
+        alice, bob, admin, carol = (channel.by(u) for u in ("U0ALICE", "U0BOB", "U0ADMIN", "U0CAROL"))
 
-        async def say(text: str, user: str, *, command: str = "/monitor") -> ResponsePost:
-            figures.tried("permission, quota and rate-limit requests")
-            request = slack.slash_command(text, user_id=user, channel_id="C0PERM", command=command)
-            assert (await slack.send(request)).status == 200
-            found = await w.slack.wait_for(lambda: responses(w.slack, request), what=text)
-            return found[0]
-
-        assert "Now monitoring" in (await say("alice-owned.com", "U0ALICE")).text
+        assert "Now monitoring" in (await alice.say("alice-owned.com")).text
         # Bob did not add it: he may not remove, unmonitor, mute or unmute it.
         for text, command in (
             ("remove alice-owned.com", "/monitor"),
             ("alice-owned.com", "/unmonitor"),
             ("mute alice-owned.com whois", "/monitor"),
         ):
-            reply = await say(text, "U0BOB", command=command)
+            reply = await bob.say(text, command=command)
             assert is_error(reply) and "<@U0ALICE>" in reply.text and "admin" in reply.text, reply.text
             assert "Nothing was changed" in reply.text
         # Nor with the alert's Mute button.
@@ -205,27 +200,31 @@ async def test_only_the_creator_or_an_admin_changes_a_monitor_within_quota_and_r
             "value": json.dumps({"i": "alice-owned.com", "d": "whois"}),
         }
         click = slack.button_click(alert, button, user_id="U0BOB")
-        figures.tried("permission, quota and rate-limit requests")
         assert (await slack.send(click)).status == 200
         clicked = await w.slack.wait_for(lambda: responses(w.slack, click), what="the click's answer")
         assert is_error(clicked[0]) and "<@U0ALICE>" in clicked[0].text
         assert monitors(w) == {("C0PERM", "alice-owned.com")}
         assert w.rows("SELECT muted FROM monitors")[0][0] in ("[]", [])
         # An admin may; so may Alice.
-        assert "muted" in (await say("mute alice-owned.com whois", "U0ADMIN")).text
-        assert "unmuted" in (await say("unmute alice-owned.com whois", "U0ALICE")).text
+        muted = await admin.say("mute alice-owned.com whois")
+        assert "<@U0ADMIN> muted `whois` alerts for `alice-owned.com` in this channel." in muted.text
+        assert w.rows("SELECT muted FROM monitors")[0][0] in ('["whois"]', ["whois"])
+        unmuted = await alice.say("unmute alice-owned.com whois")
+        assert "<@U0ALICE> unmuted `whois` alerts for `alice-owned.com` in this channel." in unmuted.text
+        assert w.rows("SELECT muted FROM monitors")[0][0] in ("[]", [])
 
         # The channel's quota is 3: a bulk add that would pass it is refused whole.
-        assert "Now monitoring" in (await say("quota-one.com", "U0ALICE")).text
-        refused = await say("quota-two.com quota-three.com", "U0ALICE")
+        assert "Now monitoring" in (await alice.say("quota-one.com")).text
+        refused = await alice.say("quota-two.com quota-three.com")
         assert is_error(refused) and "at most 3" in refused.text and "nothing was added" in refused.text
-        assert "Now monitoring" in (await say("quota-two.com", "U0CAROL")).text
+        assert "Now monitoring" in (await carol.say("quota-two.com")).text
         assert len(monitors(w)) == 3
-        assert "Stopped monitoring" in (await say("alice-owned.com", "U0ALICE", command="/unmonitor")).text
+        assert "Stopped monitoring" in (await alice.say("alice-owned.com", command="/unmonitor")).text
 
         # Five commands a minute per user: the sixth and seventh are refused, others go on.
-        replies = [await say("list", "U0FAST") for _ in range(7)]
+        replies = [await channel.by("U0FAST").say("list") for _ in range(7)]
         assert [is_error(r) for r in replies] == [False] * 5 + [True] * 2
         assert "Slow down" in replies[-1].text
-        assert not is_error(await say("list", "U0CAROL"))
+        assert not is_error(await carol.say("list"))
+        figures.tried("permission, quota and rate-limit requests", len(slack.sent))
         assert "Traceback" not in bot.log()

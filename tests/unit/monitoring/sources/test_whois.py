@@ -1,22 +1,15 @@
-"""Pure parts of the whois dataset: WHOIS normalisation, RDAP objects, Cymru ASN replies, certs."""
+"""WHOIS text in, normalised facts out: dates, name servers, status codes, registrant."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 
 from bot.errors import SourceError
 from bot.model.observations import Fact
-from bot.monitoring.sources.asn import as_name, origin_asn, origin_query_name
-from bot.monitoring.sources.rdap import network_facts, redirect_allowed
-from bot.monitoring.sources.tls_probe import certificate_facts
 from bot.monitoring.sources.whois import normalise_whois, parse_whois
 from tests.fakes.whois_server import (
-    ip_network_document,
-    make_self_signed,
     not_found_text,
     registrar_text,
     registry_text,
@@ -25,9 +18,6 @@ from tests.fakes.whois_server import (
 
 def values(facts: list[Fact], field: str) -> list[str]:
     return sorted(fact.value for fact in facts if fact.field == field)
-
-
-# -- WHOIS normalisation ---------------------------------------------------------------------
 
 
 def test_normalise_whois_dates_are_utc_days() -> None:
@@ -197,102 +187,3 @@ def test_parse_whois_unreadable_date_drops_only_that_line() -> None:
     facts = parse_whois("evil.com", text)
     assert values(facts, "creation_date") == []
     assert values(facts, "registrar") == ["Evil Registrar, LLC"]
-
-
-# -- RDAP ------------------------------------------------------------------------------------
-
-
-def test_network_facts_from_arin_style_object() -> None:
-    facts = network_facts(ip_network_document())
-    assert sorted((f.field, f.value) for f in facts) == [
-        ("cidr", "192.0.2.0/24"),
-        ("country", "US"),
-        ("handle", "NET-192-0-2-0-1"),
-        ("network_name", "EVIL-HOSTING-NET"),
-        ("org", "Evil Hosting Inc."),
-    ]
-
-
-def test_network_facts_cidr_from_start_end_when_no_cidr0() -> None:
-    document = ip_network_document(start="192.0.2.0", end="192.0.3.127", cidr0=False)
-    assert values(network_facts(document), "cidr") == ["192.0.2.0/24", "192.0.3.0/25"]
-
-
-def test_network_facts_org_falls_back_to_administrative_role() -> None:
-    document = ip_network_document()
-    document["entities"][1]["roles"] = ["administrative", "technical"]
-    assert values(network_facts(document), "org") == ["Evil Hosting Inc."]
-    document["entities"][1]["roles"] = ["technical"]
-    assert values(network_facts(document), "org") == []
-
-
-@pytest.mark.parametrize("document", [[], {"objectClassName": "entity"}, "ip network", None])
-def test_network_facts_rejects_other_objects(document: object) -> None:
-    with pytest.raises(SourceError):
-        network_facts(document)
-
-
-@pytest.mark.parametrize(
-    ("base", "target", "allowed"),
-    [
-        ("https://rdap.org/", "https://rdap.arin.net/registry/ip/8.8.8.8", True),
-        ("https://rdap.org/", "http://rdap.arin.net/registry/ip/8.8.8.8", False),
-        ("https://rdap.org/", "https://127.0.0.1/ip/8.8.8.8", False),
-        ("https://rdap.org/", "https://10.0.0.5/ip/8.8.8.8", False),
-        ("https://rdap.org/", "https://[::1]/ip/8.8.8.8", False),
-        ("https://rdap.org/", "https://localhost/ip/8.8.8.8", False),
-        ("https://rdap.org/", "ftp://rdap.arin.net/ip/8.8.8.8", False),
-        ("http://127.0.0.1:8080/", "http://127.0.0.1:8080/rir/ip/8.8.8.8", True),
-        ("http://127.0.0.1:8080/", "http://127.0.0.1:9090/rir/ip/8.8.8.8", False),
-        ("http://127.0.0.1:8080/", "https://127.0.0.1:9090/rir/ip/8.8.8.8", True),
-        ("http://127.0.0.1:8080/", "https://192.168.1.1/ip/8.8.8.8", True),
-        ("http://10.1.1.1:8080/", "https://192.168.1.1/ip/8.8.8.8", False),
-    ],
-)
-def test_redirect_allowed(base: str, target: str, allowed: bool) -> None:
-    assert redirect_allowed(base, target) is allowed
-
-
-# -- Team Cymru ASN --------------------------------------------------------------------------
-
-
-def test_origin_query_name_ipv4_and_ipv6() -> None:
-    assert origin_query_name("8.8.4.1") == "1.4.8.8.origin.asn.cymru.com"
-    assert origin_query_name("2001:db8::1") == (
-        "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.origin6.asn.cymru.com"
-    )
-
-
-def test_origin_asn_most_specific_prefix_then_lowest_asn() -> None:
-    records = (
-        "3356 | 8.0.0.0/9 | US | arin | 1992-12-01",
-        "15169 | 8.8.8.0/24 | US | arin | 2023-12-28",
-        '"20940 16625 | 8.8.8.0/24 | US | arin | 2023-12-28"',
-    )
-    assert origin_asn(records) == 15169
-    assert origin_asn(("13335 209242 | 104.16.0.0/13 | US | arin | 2014-03-28",)) == 13335
-    assert origin_asn(()) is None
-    assert origin_asn(("garbage",)) is None
-
-
-def test_as_name() -> None:
-    assert as_name(("15169 | US | arin | 2000-03-30 | GOOGLE, US",)) == "GOOGLE, US"
-    assert as_name(("15169 | US | arin",)) is None
-
-
-# -- certificates ----------------------------------------------------------------------------
-
-
-def test_certificate_facts_from_der() -> None:
-    pem, _ = make_self_signed("c2.evil.test", ("C2.Evil.test.", "cdn.evil.test"), ("192.0.2.7",))
-    der = x509.load_pem_x509_certificate(pem).public_bytes(serialization.Encoding.DER)
-    facts = certificate_facts(der)
-    assert values(facts, "tls_san") == ["192.0.2.7", "c2.evil.test", "cdn.evil.test"]
-    assert values(facts, "tls_subject") == ["O=Watchpost Test,CN=c2.evil.test"]
-    assert values(facts, "tls_issuer") == ["O=Watchpost Test,CN=c2.evil.test"]
-    assert len(values(facts, "tls_fingerprint")[0]) == 64
-
-
-def test_certificate_facts_garbage_is_source_error() -> None:
-    with pytest.raises(SourceError):
-        certificate_facts(b"not a certificate")

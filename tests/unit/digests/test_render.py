@@ -15,7 +15,7 @@ from bot.render.limits import block_kit_violations
 from bot.render.messages import Message
 from bot.render.text import render_text
 from bot.storage.digests import ChannelHealth, StaleDataset
-from tests.unit.monitoring.test_digest import BERLIN, NINE, change, failure, utc
+from tests.unit.digests.test_build import BERLIN, NINE, change, failure, utc
 
 WINDOW = daily_window(date(2026, 3, 29), NINE, BERLIN)  # the 23-hour day
 T = utc(2026, 3, 28, 10)

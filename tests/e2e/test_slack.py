@@ -16,7 +16,7 @@ from tests.e2e.slack_bot import ServeProcess, free_port, serve_env
 from tests.fakes.dns_server import FakeDnsServer
 from tests.fakes.http_sources import FEB, MAR, FakeHttpSources, _mnemonic_row
 from tests.fakes.slack_api import FakeSlackApi, SlackMessage
-from tests.fakes.slack_requests import ANALYST, CHANNEL, SignedRequest, SlackSender
+from tests.fakes.slack_requests import ANALYST, CHANNEL, SignedRequest, SlackConversation, SlackSender
 
 IP = "98.126.38.107"
 NEW_DOMAIN = "www.interfaxru.com"
@@ -139,13 +139,9 @@ async def test_slack_monitor_alert_pivot_investigation_home(
     assert f"added `domain` `{NEW_DOMAIN}`" in alert.all_text()
 
     # /unmonitor, and removing what is not monitored: a specific error, nothing changed.
-    for attempt in range(2):
-        stop = slack.slash_command(NEW_DOMAIN, command="/unmonitor")
-        await slack.send(stop)
-        key = stop.response_key or ""
-        reply = await slack_api.wait_for(lambda: slack_api.responses_to(key), what="unmonitor")  # noqa: B023
-        expected = f"Stopped monitoring `{NEW_DOMAIN}`" if attempt == 0 else "Not monitored in this channel"
-        assert expected in reply[0].text
+    analyst = SlackConversation(slack, slack_api)
+    for expected in (f"Stopped monitoring `{NEW_DOMAIN}`", "Not monitored in this channel"):
+        assert expected in (await analyst.say(NEW_DOMAIN, command="/unmonitor")).text
     assert monitors_in(bot) == [IP]
 
 
@@ -264,10 +260,8 @@ async def test_slack_untrusted_text_shows_literally_and_pings_nobody(
     assert "&lt;!channel&gt; &lt;https://evil.test|click&gt; &amp; &lt;@U0BOSS&gt;" in shown
     assert "<!channel>" not in shown and "<https://evil.test" not in shown and "<@U0BOSS>" not in shown
 
-    status = slack.slash_command(f"status {domain}")
-    await slack.send(status)
-    reply = await slack_api.wait_for(lambda: slack_api.responses_to(status.response_key or ""), what="status")
-    assert "&lt;!channel&gt;" in reply[0].text and "<!channel>" not in reply[0].text
+    reply = await SlackConversation(slack, slack_api).say(f"status {domain}")
+    assert "&lt;!channel&gt;" in reply.text and "<!channel>" not in reply.text
     # The fake records any raw `<!…>` or `<http…>` as a violation; the fixture checks it.
 
 

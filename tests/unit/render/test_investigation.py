@@ -1,0 +1,57 @@
+"""Investigations under pressure: a huge indicator stays within Slack's limits and says
+what was left out; an empty one says so."""
+
+from __future__ import annotations
+
+import json
+
+from bot.model.observations import Fact, IndicatorKind, Observation, SourceFailure
+from bot.render.investigation import build_investigation_message
+from bot.render.limits import block_kit_violations
+from bot.storage.views import SharedInfrastructure
+from tests.unit.render.samples import EVIL, NOW, raw_controls
+
+
+def observation(
+    dataset: str, facts: list[tuple[str, str]], failures: tuple[SourceFailure, ...] = ()
+) -> Observation:
+    return Observation(dataset, frozenset(Fact(f, v, "src") for f, v in facts), frozenset(), failures)
+
+
+def test_investigation_of_a_huge_indicator_stays_within_limits() -> None:
+    observations = [
+        observation("resolutions", [("pdns:A", f"45.77.{i // 256}.{i % 256}") for i in range(2000)]),
+        observation("dns_records", [("TXT", EVIL * 20), ("NS", "ns1.bad-dns.net")]),
+        observation("whois", [("registrant_org", EVIL), ("registrar", "Evil & Sons <registrar>")]),
+        observation(
+            "certificates", [("certificate", f"CN=R3 serial {i:040x} names: {EVIL}") for i in range(500)]
+        ),
+        observation("subdomains", [("subdomain", f"s{i}.evil.com") for i in range(3000)]),
+        observation("services", [], (SourceFailure("internetdb", EVIL),)),
+    ]
+    shared = [
+        SharedInfrastructure(f"m{i}.example.com", IndicatorKind.DOMAIN, "NS", "ns1.bad-dns.net", ("C0INTEL",))
+        for i in range(100)
+    ]
+    message = build_investigation_message(
+        "evil.com", IndicatorKind.DOMAIN, observations, shared, looked_up_at=NOW, monitored_in=("C0INTEL",)
+    )
+    assert block_kit_violations(message) == []
+    assert raw_controls(message) == []
+    text = json.dumps(message.blocks, ensure_ascii=False)
+    assert "…and 1988 more" in text and "…and 75 more" in text
+    buttons = [e for b in message.blocks if b["type"] == "actions" for e in b["elements"]]
+    assert len(buttons) == 10 and all(b["action_id"].startswith("investigate") for b in buttons)
+
+
+def test_investigation_without_data_says_so() -> None:
+    message = build_investigation_message(
+        "evil.com",
+        IndicatorKind.DOMAIN,
+        [observation("whois", [], (SourceFailure("whois", "connection refused"),))],
+        [],
+        looked_up_at=NOW,
+    )
+    text = json.dumps(message.blocks, ensure_ascii=False)
+    assert "_nothing observed_" in text and "connection refused" in text
+    assert "none found among this workspace" in text and "Monitor evil.com" in text

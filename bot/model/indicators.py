@@ -32,6 +32,7 @@ from publicsuffixlist import PublicSuffixList
 
 from bot.errors import IndicatorError
 from bot.model.observations import IndicatorKind
+from bot.model.refanging import Reading, join_spaced_notation, readings, refang
 
 __all__ = [
     "MAX_INDICATORS_PER_COMMAND",
@@ -83,26 +84,6 @@ class Indicator:
         return f"{head}[.]{tail}" if dot else self.value
 
 
-# --- refanging -------------------------------------------------------------------------
-
-_REFANG_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"\[\s*(?:\.|dot)\s*\]|\(\s*(?:\.|dot)\s*\)|\{\s*(?:\.|dot)\s*\}", re.IGNORECASE), "."),
-    (re.compile(r"\[://\]"), "://"),
-    (re.compile(r"\[:\]"), ":"),
-    (re.compile(r"\[(?:@|at)\]|\((?:@|at)\)|\{(?:@|at)\}", re.IGNORECASE), "@"),
-)
-# Only in scheme position, so a domain like `hxxp.com` stays what it is.
-_FANGLESS_SCHEME = re.compile(r"(?<![a-z0-9+.-])(hxxps|hxxp|fxp)(?=:)", re.IGNORECASE)
-_REFANGED_SCHEMES = {"hxxp": "http", "hxxps": "https", "fxp": "ftp"}
-
-
-def refang(text: str) -> str:
-    """Undo common defanging: `[.]`, `(dot)`, `[:]`, `[://]`, `[@]`, `[at]`, `hxxp`, `fxp`."""
-    for pattern, replacement in _REFANG_RULES:
-        text = pattern.sub(replacement, text)
-    return _FANGLESS_SCHEME.sub(lambda m: _REFANGED_SCHEMES[m.group(1).lower()], text)
-
-
 # --- parsing ---------------------------------------------------------------------------
 
 _SEPARATORS = re.compile(r"[\s,;]+")
@@ -111,7 +92,7 @@ _SEPARATORS = re.compile(r"[\s,;]+")
 _EDGES = re.compile(r"^[\s`'\"\u200b\u2060\ufeff]+|[\s`'\"\u200b\u2060\ufeff]+$")
 # Slack's own link markup, sent when the app escapes links: <http://evil.com|evil.com>
 _SLACK_LINK = re.compile(r"<((?:https?|ftp|mailto):[^<>|]*)(?:\|[^<>]*)?>", re.IGNORECASE)
-_KNOWN_SCHEME = re.compile(r"(?:https?|ftp):[/\\]*", re.IGNORECASE)
+_KNOWN_SCHEME = re.compile(r"(?:https?|ftp):[/\\]+", re.IGNORECASE)
 _ANY_SCHEME = re.compile(r"[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 _MAILTO = re.compile(r"mailto:", re.IGNORECASE)
 _AUTHORITY_END = re.compile(r"[/?#\\]")
@@ -127,15 +108,17 @@ _ALLOWED_FORMAT_CHARS = frozenset("\u200c\u200d")
 class _Rejected(Exception):
     """Why a token (or the host inside it) cannot be monitored; internal to this module."""
 
-    def __init__(self, reason: str, *, subject: str | None = None) -> None:
+    def __init__(self, reason: str, *, subject: str | None = None, refanged: bool = True) -> None:
         super().__init__(reason)
         self.reason = reason
         self.subject = subject
+        # False: the message quotes the token as written, not as refanged.
+        self.refanged = refanged
 
 
 def parse_indicator(token: str) -> Indicator:
     """Parse one token (domain, IP, URL, possibly defanged) into an `Indicator`."""
-    text = _EDGES.sub("", token)
+    text = _EDGES.sub("", join_spaced_notation(token))
     if not token.strip():
         raise IndicatorError(_EMPTY_MESSAGE)
     if len(text) > _MAX_TOKEN_CHARS:
@@ -148,9 +131,10 @@ def parse_indicator(token: str) -> Indicator:
     try:
         return _parse(text)
     except _Rejected as rejected:
+        shown = _shown(text, refanged=rejected.refanged)
         if rejected.subject is None:
-            raise IndicatorError(f"{_shown(text)} {rejected.reason}") from None
-        raise IndicatorError(f"{_shown(text)}: {_shown(rejected.subject)} {rejected.reason}") from None
+            raise IndicatorError(f"{shown} {rejected.reason}") from None
+        raise IndicatorError(f"{shown}: {_shown(rejected.subject)} {rejected.reason}") from None
 
 
 def parse_indicators(text: str, *, limit: int = MAX_INDICATORS_PER_COMMAND) -> list[Indicator]:
@@ -160,7 +144,7 @@ def parse_indicators(text: str, *, limit: int = MAX_INDICATORS_PER_COMMAND) -> l
     """
     if limit < 1:
         raise ValueError(f"limit must be at least 1, not {limit}")
-    tokens = [token for token in _SEPARATORS.split(text) if token]
+    tokens = [token for token in _SEPARATORS.split(join_spaced_notation(text)) if token]
     if not tokens:
         raise IndicatorError(_EMPTY_MESSAGE)
     distinct = len(set(tokens))
@@ -195,7 +179,47 @@ def parse_indicators(text: str, *, limit: int = MAX_INDICATORS_PER_COMMAND) -> l
 
 
 def _parse(text: str) -> Indicator:
-    text = refang(text)
+    """Read the token as written, refanged for sure, and refanged by guess; keep the last
+    reading that gives an indicator, unless an earlier one already gave a different,
+    plausible one: then the token is ambiguous and refused, showing both."""
+    chosen: tuple[Reading, Indicator] | None = None
+    last_error: _Rejected | None = None
+    for reading in readings(text):
+        try:
+            indicator = _parse_reading(reading.text)
+        except _Rejected as rejected:
+            last_error = rejected
+            continue
+        if chosen is not None and chosen[1] != indicator and _is_plausible(chosen[1]):
+            raise _Rejected(_ambiguity(chosen, (reading, indicator)), refanged=False)
+        chosen = (reading, indicator)
+    if chosen is not None:
+        return chosen[1]
+    assert last_error is not None  # every token has at least one reading
+    raise last_error
+
+
+def _ambiguity(first: tuple[Reading, Indicator], second: tuple[Reading, Indicator]) -> str:
+    def described(reading: Reading, indicator: Indicator) -> str:
+        how = "as written" if not reading.notations else "reading " + " and ".join(reading.notations)
+        return f"{how} it is `{indicator.defanged}`"
+
+    return (
+        f"is ambiguous: {described(*first)}, {described(*second)}. Nothing was guessed: "
+        "write the host with plain dots or `[.]` and a plain `http://`"
+    )
+
+
+def _is_plausible(indicator: Indicator) -> bool:
+    """Could this be meant as written? An IP, or a domain under a known public suffix whose
+    registered label has no underscore (registries refuse underscores)."""
+    if indicator.kind != IndicatorKind.DOMAIN:
+        return True
+    registered = _icann_suffixes().privatesuffix(indicator.value, accept_unknown=False)
+    return registered is not None and "_" not in registered.split(".")[0]
+
+
+def _parse_reading(text: str) -> Indicator:
     link = _SLACK_LINK.fullmatch(text)
     if link:
         text = link.group(1)
@@ -546,9 +570,9 @@ _DEFANGED_SCHEMES = {"http": "hxxp", "https": "hxxps", "ftp": "fxp"}
 _MRKDWN_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "`": "'"}
 
 
-def _shown(token: str) -> str:
+def _shown(token: str, *, refanged: bool = True) -> str:
     """The token as it may appear in a message: refanged, cut short, defanged, escaped, in backticks."""
-    text = refang(token)
+    text = refang(token) if refanged else token
     cut = text[:_SHOWN_CHARS]
     defanged = _LINKABLE_SCHEME.sub(lambda m: _DEFANGED_SCHEMES[m.group(1).lower()], cut)
     defanged = defanged.replace(".", "[.]")

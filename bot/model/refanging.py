@@ -34,7 +34,11 @@ _BRACKET = r"[\[\](){}]"
 # (pattern, replacement, what an explanation calls it)
 _SURE_RULES: tuple[tuple[re.Pattern[str], str, str], ...] = (
     # First, or its closing bracket would be read as half of a bracketed dot.
-    (re.compile(rf"(?<![\w.-]){_OPEN}(www){_CLOSE}(?=\.)", re.IGNORECASE), r"\1", "`[www]`"),
+    (
+        re.compile(rf"(?<![\w.-]){_OPEN}(www){_CLOSE}(?=\.|{_OPEN}\s*(?:\.|dot))", re.IGNORECASE),
+        r"\1",
+        "`[www]`",
+    ),
     (re.compile(rf"{_OPEN}\s*(?:\.|dot|punkt)\s*{_CLOSE}", re.IGNORECASE), ".", "a bracketed dot"),
     # A bracket on one side of a dot, or mismatched ones: `foo].[com`, `www[.[example`.
     (re.compile(rf"{_BRACKET}+\.{_BRACKET}*|\.{_BRACKET}+"), ".", "a bracketed dot"),
@@ -64,8 +68,10 @@ _GUESSES: tuple[tuple[re.Pattern[str], str, str], ...] = (
 # split into tokens. Neither piece alone is ever an indicator, so joining changes no
 # reading that could have been used as it was.
 _SPACED_BRACKETED = re.compile(
-    rf"[ \t]*({_OPEN})[ \t]*(\.|dot|punkt|:?//|://|:|/|@|at)[ \t]*({_CLOSE})[ \t]*", re.IGNORECASE
+    rf"[ \t]*({_OPEN})[ \t]*(\.|dot|punkt|:?//|://|:|/)[ \t]*({_CLOSE})[ \t]*", re.IGNORECASE
 )
+# `@` only inside its brackets: `at` between words is prose (`evil.com (at) 10:00`).
+_SPACED_BRACKETED_AT = re.compile(rf"({_OPEN})[ \t]*(@|at)[ \t]*({_CLOSE})", re.IGNORECASE)
 _SPACED_WORD_DOT = re.compile(r"(?<![^\s,;])([^\s,;.]+)[ \t]+(?:dot|punkt)[ \t]+(?=[^\s,;])", re.IGNORECASE)
 
 
@@ -80,6 +86,7 @@ class Reading:
 def join_spaced_notation(text: str) -> str:
     """`example [ . ] com` -> `example[.]com`; `example dot com` -> `example[.]com`."""
     text = _SPACED_BRACKETED.sub(r"\1\2\3", text)
+    text = _SPACED_BRACKETED_AT.sub(r"\1\2\3", text)
     return _SPACED_WORD_DOT.sub(r"\1[.]", text)
 
 

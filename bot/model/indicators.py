@@ -118,9 +118,11 @@ class _Rejected(Exception):
 
 def parse_indicator(token: str) -> Indicator:
     """Parse one token (domain, IP, URL, possibly defanged) into an `Indicator`."""
-    text = _EDGES.sub("", join_spaced_notation(token))
+    text = _EDGES.sub("", token)
     if not token.strip():
         raise IndicatorError(_EMPTY_MESSAGE)
+    if len(text) <= _MAX_TOKEN_CHARS:
+        text = join_spaced_notation(text)
     if len(text) > _MAX_TOKEN_CHARS:
         raise IndicatorError(
             f"A token of {len(text):,} characters is too long to be a domain, IP address or URL "

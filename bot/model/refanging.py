@@ -41,7 +41,7 @@ _SURE_RULES: tuple[tuple[re.Pattern[str], str, str], ...] = (
     ),
     (re.compile(rf"{_OPEN}\s*(?:\.|dot|punkt)\s*{_CLOSE}", re.IGNORECASE), ".", "a bracketed dot"),
     # A bracket on one side of a dot, or mismatched ones: `foo].[com`, `www[.[example`.
-    (re.compile(rf"{_BRACKET}+\.{_BRACKET}*|\.{_BRACKET}+"), ".", "a bracketed dot"),
+    (re.compile(rf"(?<!{_BRACKET}){_BRACKET}+\.{_BRACKET}*|\.{_BRACKET}+"), ".", "a bracketed dot"),
     (re.compile(rf"{_OPEN}\s*(:?//|://|:|/)\s*{_CLOSE}"), r"\1", "a bracketed colon or slash"),
     (re.compile(rf"{_OPEN}\s*(?:@|at)\s*{_CLOSE}", re.IGNORECASE), "@", "a bracketed `@`"),
     (re.compile(r"\\\."), ".", "an escaped dot"),
@@ -59,7 +59,7 @@ _SCHEME = re.compile(_SCHEME_WORD + r"(?P<sep>:(?=[/\\])|//)", re.IGNORECASE)
 _SCHEME_UNDERSCORES = re.compile(_SCHEME_WORD + r"(?P<sep>:?__)(?=[^_])", re.IGNORECASE)
 
 _GUESSES: tuple[tuple[re.Pattern[str], str, str], ...] = (
-    (re.compile(r"-+dot-+", re.IGNORECASE), ".", "`-dot-` as a dot"),
+    (re.compile(r"(?<!-)-+dot-+", re.IGNORECASE), ".", "`-dot-` as a dot"),
     (re.compile(r"(?<![A-Z])DOT(?![A-Z])"), ".", "`DOT` as a dot"),
 )
 
@@ -67,8 +67,10 @@ _GUESSES: tuple[tuple[re.Pattern[str], str, str], ...] = (
 # dots written as words between the parts (`example dot com`), joined before a paste is
 # split into tokens. Neither piece alone is ever an indicator, so joining changes no
 # reading that could have been used as it was.
+# Each pattern starts matching only at the start of a run of spaces or of a word, so a
+# paste of any size costs time in proportion to its length (no backtracking blow-up).
 _SPACED_BRACKETED = re.compile(
-    rf"[ \t]*({_OPEN})[ \t]*(\.|dot|punkt|:?//|://|:|/)[ \t]*({_CLOSE})[ \t]*", re.IGNORECASE
+    rf"(?<![ \t])[ \t]*({_OPEN})[ \t]*(\.|dot|punkt|:?//|://|:|/)[ \t]*({_CLOSE})[ \t]*", re.IGNORECASE
 )
 # `@` only inside its brackets: `at` between words is prose (`evil.com (at) 10:00`).
 _SPACED_BRACKETED_AT = re.compile(rf"({_OPEN})[ \t]*(@|at)[ \t]*({_CLOSE})", re.IGNORECASE)
@@ -85,9 +87,13 @@ class Reading:
 
 def join_spaced_notation(text: str) -> str:
     """`example [ . ] com` -> `example[.]com`; `example dot com` -> `example[.]com`."""
-    text = _SPACED_BRACKETED.sub(r"\1\2\3", text)
-    text = _SPACED_BRACKETED_AT.sub(r"\1\2\3", text)
-    return _SPACED_WORD_DOT.sub(r"\1[.]", text)
+    if any(char in text for char in "[({"):
+        text = _SPACED_BRACKETED.sub(r"\1\2\3", text)
+        text = _SPACED_BRACKETED_AT.sub(r"\1\2\3", text)
+    lowered = text.lower()
+    if "dot" in lowered or "punkt" in lowered:
+        text = _SPACED_WORD_DOT.sub(r"\1[.]", text)
+    return text
 
 
 def refang(text: str) -> str:

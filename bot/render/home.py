@@ -94,5 +94,5 @@ def _row_text(row: HomeRow, today: date, timezone: tzinfo) -> str:
         plural = "s" * (row.alert_count != 1)
         parts.append(f"{row.alert_count} alert{plural} so far")
     if row.muted:
-        parts.append(f":no_bell: muted: {escape(truncate(', '.join(row.muted), 500))}")
+        parts.append(f":no_bell: muted: {escape(truncate(', '.join(row.muted[:12]), 500))}")
     return first + "\n" + " · ".join(parts)

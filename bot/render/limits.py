@@ -29,7 +29,7 @@ def shorten_line(line: str, limit: int) -> str:
         return line
     cut = line[: max(limit - 2, 0)]
     space = cut.rfind(" ")
-    if space > len(cut) - 80:
+    if 0 < space and space > len(cut) - 80:
         cut = cut[:space]
     cut = _PARTIAL_ENTITY.sub("", cut)
     if cut.count("`") % 2:

@@ -134,8 +134,8 @@ def build_list_message(
         indicator, kind, checked, stale = row[:4]
         muted = row.muted if isinstance(row, ListRow) else ()
         when = f"checked {checked:%Y-%m-%d %H:%M} UTC" if checked else "not checked yet"
-        warn = f" · :hourglass: stale: {escape(', '.join(stale))}" if stale else ""
-        quiet = f" · :no_bell: muted: {escape(', '.join(muted))}" if muted else ""
+        warn = f" · :hourglass: stale: {_names(stale)}" if stale else ""
+        quiet = f" · :no_bell: muted: {_names(muted)}" if muted else ""
         lines.append(shorten_line(f"• {code(indicator)} ({escape(kind)}) · {when}{warn}{quiet}", 1000))
     blocks: list[Block] = [header(f"Monitored here: {len(rows)}")]
     shown = 0
@@ -166,6 +166,11 @@ def build_check_message(indicator: str, changes: Sequence[Change], *, failed: Se
     if body:
         blocks += [section(part) for part in split_lines(body.splitlines())]
     return Message(shown, blocks)
+
+
+def _names(names: Sequence[str]) -> str:
+    """A short list of dataset names, escaped: never more than a line's worth."""
+    return escape(truncate(", ".join(truncate(name, 60) for name in list(names)[:12]), 300))
 
 
 def _listed(before: str, items: Sequence[str], after: str) -> list[str]:
@@ -217,8 +222,9 @@ def build_history_message(
     title = f"History of {indicator}" + (f" {scope}" if scope else "")
     shown_title = f"History of {defang(indicator)}" + (f" {scope}" if scope else "")
     if not records:
-        text = f"No changes recorded for {code(indicator)}" + (f" {scope}" if scope else "") + "."
-        return Message(escape(f"{title}: no changes"), [header(shown_title), section(text)])
+        text = f"No changes recorded for {code(indicator)}" + (f" {escape(scope)}" if scope else "") + "."
+        fallback = fallback_text(escape(f"{title}: no changes"))
+        return Message(fallback, [header(shown_title), section(shorten_line(text, SECTION_LIMIT))])
     lines = [
         f"{at:%Y-%m-%d %H:%M} · {escape(change.dataset)}: {change_line(change)}"
         for at, change in records[:MAX_HISTORY_LINES]
@@ -234,7 +240,7 @@ def build_history_message(
     notes.append("times in UTC")
     blocks.append(context(" · ".join(notes)))
     plural = "s" * (len(records) != 1)
-    return Message(escape(f"{title}: {len(records)} change{plural}"), blocks)
+    return Message(fallback_text(escape(f"{title}: {len(records)} change{plural}")), blocks)
 
 
 def build_muted_message(indicator: str, dataset: str, *, muted: bool, user_id: str) -> Message:

@@ -33,6 +33,7 @@ from publicsuffixlist import PublicSuffixList
 from bot.errors import IndicatorError
 from bot.model.observations import IndicatorKind
 from bot.model.refanging import Reading, join_spaced_notation, readings, refang
+from bot.model.scripts import domain_to_unicode
 
 __all__ = [
     "MAX_INDICATORS_PER_COMMAND",
@@ -70,7 +71,7 @@ class Indicator:
     def display(self) -> str:
         """Human form: an IDN shows its Unicode and punycode forms, anything else its value."""
         if self.kind == IndicatorKind.DOMAIN:
-            unicode = _domain_to_unicode(self.value)
+            unicode = domain_to_unicode(self.value)
             if unicode != self.value:
                 return f"{unicode} ({self.value})"
         return self.value
@@ -551,18 +552,6 @@ def _idna_reason(error: idna.IDNAError) -> str:
         named = f" {name.lower()}" if name else ""
         return f"{reason}: U+{number:04X}{named} is not allowed in domain names"
     return reason
-
-
-def _domain_to_unicode(value: str) -> str:
-    labels = []
-    for label in value.split("."):
-        if label.startswith("xn--"):
-            try:
-                label = idna.ulabel(label)
-            except idna.IDNAError:
-                pass
-        labels.append(label)
-    return ".".join(labels)
 
 
 # --- showing tokens in messages --------------------------------------------------------

@@ -14,7 +14,7 @@ from bot.render.ids import ActionId
 from bot.render.limits import MAX_BLOCKS_MESSAGE as MAX_BLOCKS
 from bot.render.limits import MAX_SECTION_TEXT, shorten_line, split_lines
 from bot.render.messages import Block, Message, actions, button, context, header, section
-from bot.render.mrkdwn import code, defang, escape, mention, truncate
+from bot.render.mrkdwn import code, escape, indicator_code, indicator_text, mention, truncate
 
 MAX_LINES_PER_DATASET = 12
 _MINUTE = timedelta(minutes=1)
@@ -32,11 +32,12 @@ def build_alert_message(
         by_dataset[change.dataset].append(change)
     pivots = pivot_candidates(changes, exclude=indicator)
     summary = ", ".join(f"{dataset} ({len(items)})" for dataset, items in sorted(by_dataset.items()))
+    plural = "s" * (len(changes) != 1)
     blocks: list[Block] = [
-        header(f"Change on {defang(indicator)}"),
+        header(f"Change on {indicator_text(indicator, defanged=True)}"),
         section(
             shorten_line(
-                f"*{code(indicator)}* ({kind.value}): {len(changes)} change{'s' * (len(changes) != 1)}"
+                f"*{indicator_code(indicator)}* ({kind.value}): {len(changes)} change{plural}"
                 f" in {escape(summary)}",
                 SECTION_LIMIT,
             )
@@ -92,7 +93,7 @@ def build_alert_message(
     controls.append(button("Accept as baseline", ActionId.ACCEPT.value, indicator))
     blocks.append(actions(controls, block_id="controls"))
     fallback = truncate(
-        f"Watchpost: {len(changes)} change{'s' * (len(changes) != 1)} on {indicator} ({summary})"
+        f"Watchpost: {len(changes)} change{plural} on {indicator_text(indicator)} ({summary})"
         + (f"; new: {', '.join(pivots[:5])}" if pivots else ""),
         3000,
     )

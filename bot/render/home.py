@@ -8,7 +8,7 @@ from datetime import date, datetime, tzinfo
 
 from bot.render.limits import MAX_BLOCKS_HOME, MAX_CONTEXT_ELEMENT_TEXT, MAX_SECTION_TEXT, shorten_line
 from bot.render.messages import Block, context, divider, header, section
-from bot.render.mrkdwn import channel_link, code, escape, truncate
+from bot.render.mrkdwn import channel_link, escape, indicator_code, truncate
 
 # Header, summary, divider, "and N more" and the footer.
 _FIXED_BLOCKS = 5
@@ -79,7 +79,9 @@ def _row_text(row: HomeRow, today: date, timezone: tzinfo) -> str:
     where = ", ".join(channel_link(c) for c in row.channel_ids[:5])
     if len(row.channel_ids) > 5:
         where += f" +{len(row.channel_ids) - 5}"
-    first = f"*{code(row.indicator)}* ({escape(truncate(row.kind, 40))})" + (f" · {where}" if where else "")
+    first = f"*{indicator_code(row.indicator)}* ({escape(truncate(row.kind, 40))})" + (
+        f" · {where}" if where else ""
+    )
     parts = []
     if row.datasets_today:
         parts.append(

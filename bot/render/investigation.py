@@ -13,7 +13,7 @@ from bot.render.alerts import MAX_PIVOT_BUTTONS, pivot_values
 from bot.render.ids import ActionId
 from bot.render.limits import MAX_CONTEXT_ELEMENT_TEXT, MAX_SECTION_TEXT, shorten_line
 from bot.render.messages import Block, Message, actions, button, context, header, section
-from bot.render.mrkdwn import channel_link, code, defang, escape, truncate
+from bot.render.mrkdwn import channel_link, code, escape, indicator_code, indicator_text, truncate
 
 SECTION_LIMIT = MAX_SECTION_TEXT
 MAX_VALUES_PER_FIELD = 12
@@ -65,7 +65,7 @@ def build_investigation_message(
 ) -> Message:
     """Every applicable dataset's view of `indicator` as seen now, grouped for an analyst,
     with buttons to monitor it and to pivot to what it points at."""
-    blocks: list[Block] = [header(f"Investigation: {defang(indicator)}")]
+    blocks: list[Block] = [header(f"Investigation: {indicator_text(indicator, defanged=True)}")]
     where = (
         f"monitored in {', '.join(channel_link(c) for c in monitored_in)}"
         if monitored_in
@@ -74,7 +74,8 @@ def build_investigation_message(
     blocks.append(
         section(
             shorten_line(
-                f"*{code(indicator)}* ({kind.value}) · looked up just now, nothing stored · {where}",
+                f"*{indicator_code(indicator)}* ({kind.value}) · looked up just now, nothing stored"
+                f" · {where}",
                 SECTION_LIMIT,
             )
         )

@@ -16,7 +16,7 @@ from bot.render.limits import (
     split_lines,
 )
 from bot.render.messages import Block, Message, context, header, section
-from bot.render.mrkdwn import code, defang, escape, mention, truncate
+from bot.render.mrkdwn import code, escape, indicator_code, indicator_text, mention, truncate
 
 MAX_FACTS_SHOWN = 8
 SECTION_LIMIT = MAX_SECTION_TEXT
@@ -69,13 +69,13 @@ def build_added_message(added: Sequence[tuple[str, bool]]) -> Message:
 
 def build_baseline_message(indicator: str, datasets: Sequence[DatasetView]) -> Message:
     """What the baseline holds per dataset, right after a monitor is set."""
-    return _state_message(f"Baseline for {indicator}", indicator, datasets)
+    return _state_message(f"Baseline for {indicator_text(indicator)}", indicator, datasets)
 
 
 def build_status_message(
     indicator: str, datasets: Sequence[DatasetView], monitored_since: datetime
 ) -> Message:
-    message = _state_message(f"Status of {indicator}", indicator, datasets)
+    message = _state_message(f"Status of {indicator_text(indicator)}", indicator, datasets)
     blocks = [*message.blocks, context(f"Monitored here since {monitored_since:%Y-%m-%d %H:%M} UTC")]
     return Message(message.text, blocks)
 
@@ -136,7 +136,9 @@ def build_list_message(
         when = f"checked {checked:%Y-%m-%d %H:%M} UTC" if checked else "not checked yet"
         warn = f" · :hourglass: stale: {_names(stale)}" if stale else ""
         quiet = f" · :no_bell: muted: {_names(muted)}" if muted else ""
-        lines.append(shorten_line(f"• {code(indicator)} ({escape(kind)}) · {when}{warn}{quiet}", 1000))
+        lines.append(
+            shorten_line(f"• {indicator_code(indicator)} ({escape(kind)}) · {when}{warn}{quiet}", 1000)
+        )
     blocks: list[Block] = [header(f"Monitored here: {len(rows)}")]
     shown = 0
     # Header, sections, and room for the "more" line within 50 blocks.
@@ -154,10 +156,12 @@ def build_check_message(indicator: str, changes: Sequence[Change], *, failed: Se
         if len(changes) > 15:
             lines.append(f"…and {len(changes) - 15} more")
         plural = "s" * (len(changes) != 1)
-        text = f"Checked {indicator}: {len(changes)} change{plural} (alert sent to the channel)"
+        text = (
+            f"Checked {indicator_text(indicator)}: {len(changes)} change{plural} (alert sent to the channel)"
+        )
         body = "\n".join(lines)
     else:
-        text = f"Checked {indicator}: no change."
+        text = f"Checked {indicator_text(indicator)}: no change."
         body = ""
     if failed:
         text += f" Could not reach: {', '.join(failed)} (kept the last known state)."
@@ -175,7 +179,7 @@ def _names(names: Sequence[str]) -> str:
 
 def _listed(before: str, items: Sequence[str], after: str) -> list[str]:
     """`before a, b, c after` as lines of at most one section each, split between items."""
-    codes = [code(item) for item in items]
+    codes = [indicator_code(item) for item in items]
     lines: list[str] = []
     line = before
     for index, item in enumerate(codes):
@@ -219,10 +223,14 @@ def build_history_message(
     scope = " ".join(
         part for part in (f"on {day.isoformat()}" if day else "", f"in {dataset}" if dataset else "") if part
     )
-    title = f"History of {indicator}" + (f" {scope}" if scope else "")
-    shown_title = f"History of {defang(indicator)}" + (f" {scope}" if scope else "")
+    title = f"History of {indicator_text(indicator)}" + (f" {scope}" if scope else "")
+    shown_title = f"History of {indicator_text(indicator, defanged=True)}" + (f" {scope}" if scope else "")
     if not records:
-        text = f"No changes recorded for {code(indicator)}" + (f" {escape(scope)}" if scope else "") + "."
+        text = (
+            f"No changes recorded for {indicator_code(indicator)}"
+            + (f" {escape(scope)}" if scope else "")
+            + "."
+        )
         fallback = fallback_text(escape(f"{title}: no changes"))
         return Message(fallback, [header(shown_title), section(shorten_line(text, SECTION_LIMIT))])
     lines = [
@@ -245,13 +253,14 @@ def build_history_message(
 
 def build_muted_message(indicator: str, dataset: str, *, muted: bool, user_id: str) -> Message:
     """Said in the channel, so everyone sees who silenced what."""
+    shown = indicator_code(indicator)
     if muted:
         text = (
-            f"{mention(user_id)} muted {code(dataset)} alerts for {code(indicator)} in this channel. "
+            f"{mention(user_id)} muted {code(dataset)} alerts for {shown} in this channel. "
             f"Undo with {code(f'/monitor unmute {indicator} {dataset}', limit=600)}."
         )
     else:
-        text = f"{mention(user_id)} unmuted {code(dataset)} alerts for {code(indicator)} in this channel."
+        text = f"{mention(user_id)} unmuted {code(dataset)} alerts for {shown} in this channel."
     verb = "muted" if muted else "unmuted"
     fallback = fallback_text(escape(f"{dataset} alerts for {indicator} {verb}"))
     return Message(fallback, [section(shorten_line(text, SECTION_LIMIT))])

@@ -33,8 +33,12 @@ _PLAIN_ANGLES = str.maketrans({"<": "‹", ">": "›"})
 def header(text: str) -> Block:
     return {
         "type": "header",
-        "text": {"type": "plain_text", "text": text.translate(_PLAIN_ANGLES)[:150], "emoji": True},
+        "text": {"type": "plain_text", "text": _cut(text.translate(_PLAIN_ANGLES), 150), "emoji": True},
     }
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def context(*texts: str) -> Block:

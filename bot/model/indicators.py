@@ -109,12 +109,16 @@ _ALLOWED_FORMAT_CHARS = frozenset("\u200c\u200d")
 class _Rejected(Exception):
     """Why a token (or the host inside it) cannot be monitored; internal to this module."""
 
-    def __init__(self, reason: str, *, subject: str | None = None, refanged: bool = True) -> None:
+    def __init__(
+        self, reason: str, *, subject: str | None = None, refanged: bool = True, email: bool = False
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.subject = subject
         # False: the message quotes the token as written, not as refanged.
         self.refanged = refanged
+        # An email address is a meaning too: a reading that gives one competes with others.
+        self.email = email
 
 
 def parse_indicator(token: str) -> Indicator:
@@ -191,10 +195,12 @@ def _parse(text: str) -> Indicator:
         try:
             indicator = _parse_reading(reading.text)
         except _Rejected as rejected:
+            if rejected.email and chosen is not None and _is_plausible(chosen[1]):
+                raise _Rejected(_ambiguity(chosen, reading, "an email address"), refanged=False) from None
             last_error = rejected
             continue
         if chosen is not None and chosen[1] != indicator and _is_plausible(chosen[1]):
-            raise _Rejected(_ambiguity(chosen, (reading, indicator)), refanged=False)
+            raise _Rejected(_ambiguity(chosen, reading, f"`{indicator.defanged}`"), refanged=False)
         chosen = (reading, indicator)
     if chosen is not None:
         return chosen[1]
@@ -202,14 +208,13 @@ def _parse(text: str) -> Indicator:
     raise last_error
 
 
-def _ambiguity(first: tuple[Reading, Indicator], second: tuple[Reading, Indicator]) -> str:
-    def described(reading: Reading, indicator: Indicator) -> str:
-        how = "as written" if not reading.notations else "reading " + " and ".join(reading.notations)
-        return f"{how} it is `{indicator.defanged}`"
+def _ambiguity(first: tuple[Reading, Indicator], second: Reading, second_is: str) -> str:
+    def how(reading: Reading) -> str:
+        return "as written" if not reading.notations else "reading " + " and ".join(reading.notations)
 
     return (
-        f"is ambiguous: {described(*first)}, {described(*second)}. Nothing was guessed: "
-        "write the host with plain dots or `[.]` and a plain `http://`"
+        f"is ambiguous: {how(first[0])} it is `{first[1].defanged}`, {how(second)} it is {second_is}. "
+        "Nothing was guessed: write the host with plain dots or `[.]` and a plain `http://`"
     )
 
 
@@ -243,7 +248,7 @@ def _parse_reading(text: str) -> Indicator:
     if text.startswith("//"):
         return _from_authority(text, text[2:], url=True)
     if _MAILTO.match(text):
-        raise _Rejected(_email_reason(text[len("mailto:") :]))
+        raise _Rejected(_email_reason(text[len("mailto:") :]), email=True)
     return _from_authority(text, _without_single_address_prefix(text), url=False)
 
 
@@ -268,7 +273,7 @@ def _from_authority(text: str, rest: str, *, url: bool) -> Indicator:
     authority = _AUTHORITY_END.split(rest, maxsplit=1)[0]
     if "@" in authority:
         if not url:
-            raise _Rejected(_email_reason(authority))
+            raise _Rejected(_email_reason(authority), email=True)
         authority = authority.rpartition("@")[2]
     host, bracketed = _split_port(authority, url=url)
     if not host:

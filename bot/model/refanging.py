@@ -8,7 +8,8 @@ Two kinds of rule, because the one thing that must never happen is a wrong host:
   (`foo].[com`, `www[.[example`), `[www]`, backslash-escaped dots (`example\\.com`) and
   scheme stand-ins (`hxxp`, `hXXps`, `h**p`, `fxp`, `xxxx`, `[http]`, `http[s]`, `http//`).
 - *Guesses* undo notations that can also be part of a real name: `-dot-`, a bare upper-case
-  `DOT` (`fooDOTcom`), and `__` standing for `//` after a scheme (`http__example.com/x`).
+  `DOT` (`fooDOTcom`) or `AT` (`fooATbar.com`), and `__` standing for `//` after a scheme
+  (`http__example.com/x`).
 
 `readings(token)` gives the token as written, after the sure rules and after the guesses, so
 the parser can take the one that makes sense and refuse when two different hosts both do.
@@ -39,11 +40,12 @@ _SURE_RULES: tuple[tuple[re.Pattern[str], str, str], ...] = (
         r"\1",
         "`[www]`",
     ),
-    (re.compile(rf"{_OPEN}\s*(?:\.|dot|punkt)\s*{_CLOSE}", re.IGNORECASE), ".", "a bracketed dot"),
+    (re.compile(rf"{_OPEN}\s*(?:\.|,|dot|punkt|punto)\s*{_CLOSE}", re.IGNORECASE), ".", "a bracketed dot"),
     # A bracket on one side of a dot, or mismatched ones: `foo].[com`, `www[.[example`.
     (re.compile(rf"(?<!{_BRACKET}){_BRACKET}+\.{_BRACKET}*|\.{_BRACKET}+"), ".", "a bracketed dot"),
     (re.compile(rf"{_OPEN}\s*(:?//|://|:|/)\s*{_CLOSE}"), r"\1", "a bracketed colon or slash"),
-    (re.compile(rf"{_OPEN}\s*(?:@|at)\s*{_CLOSE}", re.IGNORECASE), "@", "a bracketed `@`"),
+    (re.compile(rf"{_OPEN}\s*(?:@|at|et|arroba)\s*{_CLOSE}", re.IGNORECASE), "@", "a bracketed `@`"),
+    (re.compile(rf"{_OPEN}-{_CLOSE}"), "-", "a bracketed hyphen"),
     (re.compile(r"\\\."), ".", "an escaped dot"),
 )
 
@@ -52,7 +54,8 @@ _SURE_RULES: tuple[tuple[re.Pattern[str], str, str], ...] = (
 _SCHEME_WORD = (
     r"(?<![\w+.\-*])(?:[\[\(\{]\s*)?"
     r"(?P<word>h[xt*_]{2}p|[x*]{4}|x{5}|f[xt]p)(?P<secure>s|\[s\])?"
-    r"(?:\s*[\]\)\}])?"
+    # A stray mark some tools put after the scheme (`http!://`, `https&://`).
+    r"[!@&]?(?:\s*[\]\)\}])?"
 )
 _SCHEME = re.compile(_SCHEME_WORD + r"(?P<sep>:(?=[/\\])|//)", re.IGNORECASE)
 # `http__example.com/x`, `http:__example.com/x`: a guess, `http__x.example.com` is a valid name.
@@ -61,6 +64,7 @@ _SCHEME_UNDERSCORES = re.compile(_SCHEME_WORD + r"(?P<sep>:?__)(?=[^_])", re.IGN
 _GUESSES: tuple[tuple[re.Pattern[str], str, str], ...] = (
     (re.compile(r"(?<!-)-+dot-+", re.IGNORECASE), ".", "`-dot-` as a dot"),
     (re.compile(r"(?<![A-Z])DOT(?![A-Z])"), ".", "`DOT` as a dot"),
+    (re.compile(r"(?<=[a-z0-9])AT(?=[a-z0-9])"), "@", "`AT` as `@`"),
 )
 
 # Spaces analysts leave around or inside bracketed notation (`example [ . ] com`), and
@@ -70,7 +74,13 @@ _GUESSES: tuple[tuple[re.Pattern[str], str, str], ...] = (
 # Each pattern starts matching only at the start of a run of spaces or of a word, so a
 # paste of any size costs time in proportion to its length (no backtracking blow-up).
 _SPACED_BRACKETED = re.compile(
-    rf"(?<![ \t])[ \t]*({_OPEN})[ \t]*(\.|dot|punkt|:?//|://|:|/)[ \t]*({_CLOSE})[ \t]*", re.IGNORECASE
+    rf"(?<![ \t])[ \t]*({_OPEN})[ \t]*(\.|,|dot|punkt|punto|:?//|://|:|/)[ \t]*({_CLOSE})[ \t]*",
+    re.IGNORECASE,
+)
+# `http :// example.com`, `http:// example.com`: spaces around a scheme's separator.
+_SPACED_SCHEME = re.compile(
+    r"(?<![^\s,;])((?:h[xt*_]{2}p|[x*]{4,5}|f[xt]p)s?)(?:[ \t]+(:/+|//+)[ \t]*|(:/+|//+)[ \t]+)(?=[^\s,;])",
+    re.IGNORECASE,
 )
 # `@` only inside its brackets: `at` between words is prose (`evil.com (at) 10:00`).
 _SPACED_BRACKETED_AT = re.compile(rf"({_OPEN})[ \t]*(@|at)[ \t]*({_CLOSE})", re.IGNORECASE)
@@ -88,8 +98,11 @@ class Reading:
 def join_spaced_notation(text: str) -> str:
     """`example [ . ] com` -> `example[.]com`; `example dot com` -> `example[.]com`."""
     if any(char in text for char in "[({"):
-        text = _SPACED_BRACKETED.sub(r"\1\2\3", text)
+        # A bracketed comma is a dot (`5[,]6[,]7[,]8`), and must not split the paste.
+        text = _SPACED_BRACKETED.sub(lambda m: m.group(1) + m.group(2).replace(",", ".") + m.group(3), text)
         text = _SPACED_BRACKETED_AT.sub(r"\1\2\3", text)
+    if "//" in text or ":/" in text:
+        text = _SPACED_SCHEME.sub(lambda m: m.group(1) + (m.group(2) or m.group(3)), text)
     lowered = text.lower()
     if "dot" in lowered or "punkt" in lowered:
         text = _SPACED_WORD_DOT.sub(r"\1[.]", text)

@@ -59,6 +59,10 @@ TABLE: list[tuple[str, str | Refused]] = [
     ("[www].example.com", "www.example.com"),
     ("(www).example[.]com", "www.example.com"),
     ("[www][.]example[.]com", "www.example.com"),
+    ("example(punto)com", "example.com"),
+    ("foo[-]bar[.]com", "foo-bar.com"),
+    ("diota[-]ar.com:80/.well-known/x.pdf", "diota-ar.com"),
+    ("98[,]126[,]38[,]107", "98.126.38.107"),
     # backslash-escaped dots
     ("example\\.com", "example.com"),
     ("www\\.example\\.com", "www.example.com"),
@@ -87,6 +91,10 @@ TABLE: list[tuple[str, str | Refused]] = [
     ("https//example.com/x", "example.com"),
     ("hxxp//example[.]com", "example.com"),
     ("http:\\\\example.com\\x", "example.com"),
+    ("http:///example.com/x", "example.com"),
+    ("http!://example.com", "example.com"),
+    ("https&://example.com", "example.com"),
+    ("xXxXx://example.com", "example.com"),
     # colons and slashes in brackets
     ("hxxps[:]//example[.]com", "example.com"),
     ("hxxps[://]example[.]com", "example.com"),
@@ -117,6 +125,10 @@ TABLE: list[tuple[str, str | Refused]] = [
     ("user[@]example[.]com", Refused("monitor the domain `example[.]com` instead")),
     ("user[at]example[.]com", Refused("monitor the domain `example[.]com` instead")),
     ("user(AT)example.com", Refused("looks like an email address")),
+    ("user(arroba)example.com", Refused("looks like an email address")),
+    ("user[et]example[.]com", Refused("looks like an email address")),
+    ("fooATbar.com", Refused("reading `AT` as `@` it is an email address")),
+    ("fooMATbar.com", "foomatbar.com"),
     # IP addresses
     ("98.126.38[.]107", "98.126.38.107"),
     ("98[.]126[.]38[.]107", "98.126.38.107"),
@@ -230,6 +242,9 @@ def test_ambiguous_forms_show_both_readings(form: str, shown: str) -> None:
         ("www DOT example DOT org", ["www.example.org"]),
         ("hxxps [:] //example [.] com/x", ["example.com"]),
         ("example punkt de", ["example.de"]),
+        ("5[,]6[,]7(,)8", ["5.6.7.8"]),
+        ("http :// example.com/x, hxxps:// evil[.]net", ["example.com", "evil.net"]),
+        ("http// example.com", ["example.com"]),
     ],
 )
 def test_spaced_notation_in_a_paste(paste: str, values: list[str]) -> None:

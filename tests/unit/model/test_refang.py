@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.errors import IndicatorError
 from bot.model.indicators import parse_indicator, parse_indicators
@@ -272,3 +274,38 @@ def test_readings_name_the_notations_undone() -> None:
 def test_spaced_at_is_joined_only_inside_its_brackets() -> None:
     assert join_spaced_notation("user[ @ ]example[.]com") == "user[@]example[.]com"
     assert join_spaced_notation("evil[.]com (at) 10:00") == "evil[.]com (at) 10:00"
+
+
+# --- properties: any sure defanging of a valid name gives that name back --------------
+
+_DOTS = ["[.]", "(.)", "{.}", "[dot]", "(DOT)", "{ dot }", "[ . ]", "\\.", "].[", "[.[", "[punkt]", "."]
+_SCHEMES = ["", "hxxp://", "hXXps://", "h**p://", "hxxps[:]//", "[https]://", "http//", "fxp://", "xxxx://"]
+_PATHS = ["", "/", "[/]x", "(/)a/b", ":8443/x?q=1", "[:]443"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(
+        [
+            "evil.com",
+            "login.evil.co.uk",
+            "a-b.example.org",
+            "xn--mnchen-3ya.de",
+            "münchen.de",
+            "пример.рф",
+            "_dmarc.example.net",
+            "1.2.3.com",
+            "98.126.38.107",
+            "hxxp.com",
+            "dotcom.net",
+            "shopping.com",
+        ]
+    ),
+    st.lists(st.sampled_from(_DOTS), min_size=4, max_size=4),
+    st.sampled_from(_SCHEMES),
+    st.sampled_from(_PATHS),
+)
+def test_sure_defanging_never_gives_another_host(name: str, dots: list[str], scheme: str, path: str) -> None:
+    labels = name.split(".")
+    defanged = labels[0] + "".join(dot + label for dot, label in zip(dots, labels[1:], strict=False))
+    assert parse_indicator(scheme + defanged + path) == parse_indicator(name)

@@ -6,6 +6,12 @@ An analyst pastes what they have (`98.126.38[.]107`, `hxxps://evil[.]com/x`,
 
 Rules worth knowing:
 
+- Never a wrong host. Each token is read as written, with the sure refanging notations
+  undone and with the guessed ones undone too (bot/model/refanging.py); the last reading
+  that gives an indicator wins, unless an earlier one gave a different indicator that
+  could be meant as written (an IP, or a name under a known public suffix whose
+  registered label has no underscore): then the token is refused as ambiguous, and the
+  message shows both readings. `http:` must be followed by a slash to be a scheme.
 - URLs (http, https, ftp), `host:port` and `host/path` are reduced to their host.
 - IPs are canonical (`ipaddress`' str, IPv6 compressed); IPv4-mapped IPv6 is the IPv4
   address; `/32` and `/128` are the single address, other CIDR ranges are refused.

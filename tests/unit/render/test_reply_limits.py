@@ -6,6 +6,7 @@ and summarised, never cut mid-line."""
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -45,10 +46,21 @@ from bot.render.replies import (
     build_status_message,
     fit_responses,
 )
-from bot.storage.repository import SharedInfrastructure
 from tests.fakes.slack_api import slack_would_refuse
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class SharedLink:
+    """What the investigation builder reads of a link to a monitored indicator."""
+
+    indicator: str
+    field: str
+    value: str
+    channel_ids: tuple[str, ...]
+
+
 HOSTILE = "<!channel> & `tick` <https://evil.test|x> *bold* _it_ ~s~ "
 HUGE = HOSTILE * 300  # about 17,000 characters
 LONG_NAME = ".".join(["a" * 61] * 4)  # 247 characters, a valid name
@@ -135,7 +147,7 @@ BUILDERS = {
         LONG_NAME,
         IndicatorKind.DOMAIN,
         [observation(d) for d in ("resolutions", "dns_records", "whois", "certificates", "services", HUGE)],
-        [SharedInfrastructure(n, IndicatorKind.DOMAIN, HUGE, HUGE, ("C0INTEL",) * 50) for n in NAMES],
+        [SharedLink(n, HUGE, HUGE, ("C0INTEL",) * 50) for n in NAMES],
         looked_up_at=NOW,
         monitored_in=[f"C{i:08}" for i in range(500)],
     ),

@@ -6,6 +6,12 @@ An analyst pastes what they have (`98.126.38[.]107`, `hxxps://evil[.]com/x`,
 
 Rules worth knowing:
 
+- Never a wrong host. Each token is read as written, with the sure refanging notations
+  undone and with the guessed ones undone too (bot/model/refanging.py); the last reading
+  that gives an indicator wins, unless an earlier one gave a different indicator that
+  could be meant as written (an IP, or a name under a known public suffix whose
+  registered label has no underscore): then the token is refused as ambiguous, and the
+  message shows both readings. `http:` must be followed by a slash to be a scheme.
 - URLs (http, https, ftp), `host:port` and `host/path` are reduced to their host.
 - IPs are canonical (`ipaddress`' str, IPv6 compressed); IPv4-mapped IPv6 is the IPv4
   address; `/32` and `/128` are the single address, other CIDR ranges are refused.
@@ -32,6 +38,8 @@ from publicsuffixlist import PublicSuffixList
 
 from bot.errors import IndicatorError
 from bot.model.observations import IndicatorKind
+from bot.model.refanging import Reading, join_spaced_notation, readings, refang
+from bot.model.scripts import domain_to_unicode
 
 __all__ = [
     "MAX_INDICATORS_PER_COMMAND",
@@ -69,7 +77,7 @@ class Indicator:
     def display(self) -> str:
         """Human form: an IDN shows its Unicode and punycode forms, anything else its value."""
         if self.kind == IndicatorKind.DOMAIN:
-            unicode = _domain_to_unicode(self.value)
+            unicode = domain_to_unicode(self.value)
             if unicode != self.value:
                 return f"{unicode} ({self.value})"
         return self.value
@@ -83,26 +91,6 @@ class Indicator:
         return f"{head}[.]{tail}" if dot else self.value
 
 
-# --- refanging -------------------------------------------------------------------------
-
-_REFANG_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"\[\s*(?:\.|dot)\s*\]|\(\s*(?:\.|dot)\s*\)|\{\s*(?:\.|dot)\s*\}", re.IGNORECASE), "."),
-    (re.compile(r"\[://\]"), "://"),
-    (re.compile(r"\[:\]"), ":"),
-    (re.compile(r"\[(?:@|at)\]|\((?:@|at)\)|\{(?:@|at)\}", re.IGNORECASE), "@"),
-)
-# Only in scheme position, so a domain like `hxxp.com` stays what it is.
-_FANGLESS_SCHEME = re.compile(r"(?<![a-z0-9+.-])(hxxps|hxxp|fxp)(?=:)", re.IGNORECASE)
-_REFANGED_SCHEMES = {"hxxp": "http", "hxxps": "https", "fxp": "ftp"}
-
-
-def refang(text: str) -> str:
-    """Undo common defanging: `[.]`, `(dot)`, `[:]`, `[://]`, `[@]`, `[at]`, `hxxp`, `fxp`."""
-    for pattern, replacement in _REFANG_RULES:
-        text = pattern.sub(replacement, text)
-    return _FANGLESS_SCHEME.sub(lambda m: _REFANGED_SCHEMES[m.group(1).lower()], text)
-
-
 # --- parsing ---------------------------------------------------------------------------
 
 _SEPARATORS = re.compile(r"[\s,;]+")
@@ -111,7 +99,7 @@ _SEPARATORS = re.compile(r"[\s,;]+")
 _EDGES = re.compile(r"^[\s`'\"\u200b\u2060\ufeff]+|[\s`'\"\u200b\u2060\ufeff]+$")
 # Slack's own link markup, sent when the app escapes links: <http://evil.com|evil.com>
 _SLACK_LINK = re.compile(r"<((?:https?|ftp|mailto):[^<>|]*)(?:\|[^<>]*)?>", re.IGNORECASE)
-_KNOWN_SCHEME = re.compile(r"(?:https?|ftp):[/\\]*", re.IGNORECASE)
+_KNOWN_SCHEME = re.compile(r"(?:https?|ftp):[/\\]+", re.IGNORECASE)
 _ANY_SCHEME = re.compile(r"[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 _MAILTO = re.compile(r"mailto:", re.IGNORECASE)
 _AUTHORITY_END = re.compile(r"[/?#\\]")
@@ -127,10 +115,16 @@ _ALLOWED_FORMAT_CHARS = frozenset("\u200c\u200d")
 class _Rejected(Exception):
     """Why a token (or the host inside it) cannot be monitored; internal to this module."""
 
-    def __init__(self, reason: str, *, subject: str | None = None) -> None:
+    def __init__(
+        self, reason: str, *, subject: str | None = None, refanged: bool = True, email: bool = False
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.subject = subject
+        # False: the message quotes the token as written, not as refanged.
+        self.refanged = refanged
+        # An email address is a meaning too: a reading that gives one competes with others.
+        self.email = email
 
 
 def parse_indicator(token: str) -> Indicator:
@@ -138,6 +132,8 @@ def parse_indicator(token: str) -> Indicator:
     text = _EDGES.sub("", token)
     if not token.strip():
         raise IndicatorError(_EMPTY_MESSAGE)
+    if len(text) <= _MAX_TOKEN_CHARS:
+        text = join_spaced_notation(text)
     if len(text) > _MAX_TOKEN_CHARS:
         raise IndicatorError(
             f"A token of {len(text):,} characters is too long to be a domain, IP address or URL "
@@ -148,9 +144,10 @@ def parse_indicator(token: str) -> Indicator:
     try:
         return _parse(text)
     except _Rejected as rejected:
+        shown = _shown(text, refanged=rejected.refanged)
         if rejected.subject is None:
-            raise IndicatorError(f"{_shown(text)} {rejected.reason}") from None
-        raise IndicatorError(f"{_shown(text)}: {_shown(rejected.subject)} {rejected.reason}") from None
+            raise IndicatorError(f"{shown} {rejected.reason}") from None
+        raise IndicatorError(f"{shown}: {_shown(rejected.subject)} {rejected.reason}") from None
 
 
 def parse_indicators(text: str, *, limit: int = MAX_INDICATORS_PER_COMMAND) -> list[Indicator]:
@@ -160,7 +157,7 @@ def parse_indicators(text: str, *, limit: int = MAX_INDICATORS_PER_COMMAND) -> l
     """
     if limit < 1:
         raise ValueError(f"limit must be at least 1, not {limit}")
-    tokens = [token for token in _SEPARATORS.split(text) if token]
+    tokens = [token for token in _SEPARATORS.split(join_spaced_notation(text)) if token]
     if not tokens:
         raise IndicatorError(_EMPTY_MESSAGE)
     distinct = len(set(tokens))
@@ -195,7 +192,48 @@ def parse_indicators(text: str, *, limit: int = MAX_INDICATORS_PER_COMMAND) -> l
 
 
 def _parse(text: str) -> Indicator:
-    text = refang(text)
+    """Read the token as written, refanged for sure, and refanged by guess; keep the last
+    reading that gives an indicator, unless an earlier one already gave a different,
+    plausible one: then the token is ambiguous and refused, showing both."""
+    chosen: tuple[Reading, Indicator] | None = None
+    last_error: _Rejected | None = None
+    for reading in readings(text):
+        try:
+            indicator = _parse_reading(reading.text)
+        except _Rejected as rejected:
+            if rejected.email and chosen is not None and _is_plausible(chosen[1]):
+                raise _Rejected(_ambiguity(chosen, reading, "an email address"), refanged=False) from None
+            last_error = rejected
+            continue
+        if chosen is not None and chosen[1] != indicator and _is_plausible(chosen[1]):
+            raise _Rejected(_ambiguity(chosen, reading, f"`{indicator.defanged}`"), refanged=False)
+        chosen = (reading, indicator)
+    if chosen is not None:
+        return chosen[1]
+    assert last_error is not None  # every token has at least one reading
+    raise last_error
+
+
+def _ambiguity(first: tuple[Reading, Indicator], second: Reading, second_is: str) -> str:
+    def how(reading: Reading) -> str:
+        return "as written" if not reading.notations else "reading " + " and ".join(reading.notations)
+
+    return (
+        f"is ambiguous: {how(first[0])} it is `{first[1].defanged}`, {how(second)} it is {second_is}. "
+        "Nothing was guessed: write the host with plain dots or `[.]` and a plain `http://`"
+    )
+
+
+def _is_plausible(indicator: Indicator) -> bool:
+    """Could this be meant as written? An IP, or a domain under a known public suffix whose
+    registered label has no underscore (registries refuse underscores)."""
+    if indicator.kind != IndicatorKind.DOMAIN:
+        return True
+    registered = _icann_suffixes().privatesuffix(indicator.value, accept_unknown=False)
+    return registered is not None and "_" not in registered.split(".")[0]
+
+
+def _parse_reading(text: str) -> Indicator:
     link = _SLACK_LINK.fullmatch(text)
     if link:
         text = link.group(1)
@@ -216,7 +254,7 @@ def _parse(text: str) -> Indicator:
     if text.startswith("//"):
         return _from_authority(text, text[2:], url=True)
     if _MAILTO.match(text):
-        raise _Rejected(_email_reason(text[len("mailto:") :]))
+        raise _Rejected(_email_reason(text[len("mailto:") :]), email=True)
     return _from_authority(text, _without_single_address_prefix(text), url=False)
 
 
@@ -241,7 +279,7 @@ def _from_authority(text: str, rest: str, *, url: bool) -> Indicator:
     authority = _AUTHORITY_END.split(rest, maxsplit=1)[0]
     if "@" in authority:
         if not url:
-            raise _Rejected(_email_reason(authority))
+            raise _Rejected(_email_reason(authority), email=True)
         authority = authority.rpartition("@")[2]
     host, bracketed = _split_port(authority, url=url)
     if not host:
@@ -527,18 +565,6 @@ def _idna_reason(error: idna.IDNAError) -> str:
     return reason
 
 
-def _domain_to_unicode(value: str) -> str:
-    labels = []
-    for label in value.split("."):
-        if label.startswith("xn--"):
-            try:
-                label = idna.ulabel(label)
-            except idna.IDNAError:
-                pass
-        labels.append(label)
-    return ".".join(labels)
-
-
 # --- showing tokens in messages --------------------------------------------------------
 
 _LINKABLE_SCHEME = re.compile(r"(?<![a-z0-9+.-])(https|http|ftp)(?=:)", re.IGNORECASE)
@@ -546,9 +572,9 @@ _DEFANGED_SCHEMES = {"http": "hxxp", "https": "hxxps", "ftp": "fxp"}
 _MRKDWN_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "`": "'"}
 
 
-def _shown(token: str) -> str:
+def _shown(token: str, *, refanged: bool = True) -> str:
     """The token as it may appear in a message: refanged, cut short, defanged, escaped, in backticks."""
-    text = refang(token)
+    text = refang(token) if refanged else token
     cut = text[:_SHOWN_CHARS]
     defanged = _LINKABLE_SCHEME.sub(lambda m: _DEFANGED_SCHEMES[m.group(1).lower()], cut)
     defanged = defanged.replace(".", "[.]")

@@ -12,13 +12,14 @@ from bot.model.indicators import parse_indicator
 from bot.model.observations import ADDRESS_AND_NAME_FIELDS, Change, ChangeKind, IndicatorKind
 from bot.render.ids import ActionId
 from bot.render.limits import MAX_BLOCKS_MESSAGE as MAX_BLOCKS
+from bot.render.limits import MAX_SECTION_TEXT, shorten_line, split_lines
 from bot.render.messages import Block, Message, actions, button, context, header, section
-from bot.render.mrkdwn import code, defang, escape, mention, truncate
+from bot.render.mrkdwn import code, escape, indicator_code, indicator_text, mention, truncate
 
 MAX_LINES_PER_DATASET = 12
 _MINUTE = timedelta(minutes=1)
 MAX_PIVOT_BUTTONS = 10
-SECTION_LIMIT = 3000
+SECTION_LIMIT = MAX_SECTION_TEXT
 _KIND_MARK = {ChangeKind.ADDED: "➕ added", ChangeKind.REMOVED: "➖ removed", ChangeKind.CHANGED: "✏️ changed"}
 
 
@@ -31,11 +32,15 @@ def build_alert_message(
         by_dataset[change.dataset].append(change)
     pivots = pivot_candidates(changes, exclude=indicator)
     summary = ", ".join(f"{dataset} ({len(items)})" for dataset, items in sorted(by_dataset.items()))
+    plural = "s" * (len(changes) != 1)
     blocks: list[Block] = [
-        header(f"Change on {defang(indicator)}"),
+        header(f"Change on {indicator_text(indicator, defanged=True)}"),
         section(
-            f"*{code(indicator)}* ({kind.value}): {len(changes)} change{'s' * (len(changes) != 1)}"
-            f" in {escape(summary)}"
+            shorten_line(
+                f"*{indicator_code(indicator)}* ({kind.value}): {len(changes)} change{plural}"
+                f" in {escape(summary)}",
+                SECTION_LIMIT,
+            )
         ),
     ]
     overflowed = False
@@ -54,7 +59,7 @@ def build_alert_message(
         context(
             f"Detected {detected_at:%Y-%m-%d %H:%M} UTC"
             + (f" · first seen {first_seen:%Y-%m-%d %H:%M} UTC" if earlier else "")
-            + (f" · sources: {escape(', '.join(sources))}" if sources else "")
+            + (f" · sources: {escape(truncate(', '.join(sources), 500))}" if sources else "")
         )
     )
     if pivots:
@@ -88,7 +93,7 @@ def build_alert_message(
     controls.append(button("Accept as baseline", ActionId.ACCEPT.value, indicator))
     blocks.append(actions(controls, block_id="controls"))
     fallback = truncate(
-        f"Watchpost: {len(changes)} change{'s' * (len(changes) != 1)} on {indicator} ({summary})"
+        f"Watchpost: {len(changes)} change{plural} on {indicator_text(indicator)} ({summary})"
         + (f"; new: {', '.join(pivots[:5])}" if pivots else ""),
         3000,
     )
@@ -98,7 +103,7 @@ def build_alert_message(
 
 def _dataset_section(dataset: str, items: Sequence[Change]) -> tuple[str, int]:
     """A dataset's changes as lines, as many as fit; returns the text and how many it shows."""
-    title = f"*{escape(dataset)}*"
+    title = f"*{escape(truncate(dataset, 100))}*"
     lines: list[str] = []
     for change in items[:MAX_LINES_PER_DATASET]:
         line = change_line(change)
@@ -122,31 +127,20 @@ def change_line(change: Change) -> str:
     if change.kind is ChangeKind.REMOVED and change.last_seen is not None:
         extra = f" (last seen {change.last_seen:%Y-%m-%d %H:%M})"
     elif change.source and change.source != "dns":
-        extra = f" (via {escape(change.source)})"
+        extra = f" (via {escape(truncate(change.source, 100))})"
     return f"{mark} {code(change.field, limit=64)} {detail}{extra}"
 
 
 def build_change_list_messages(indicator: str, changes: Sequence[Change]) -> list[Message]:
     """Every change, in as many thread messages as it takes to stay within Slack's limits."""
-    lines = [f"{escape(c.dataset)}: {change_line(c)}" for c in changes]
-    messages: list[Message] = []
-    blocks: list[Block] = []
-    chunk: list[str] = []
-    size = 0
-    for line in lines:
-        if size + len(line) + 1 > SECTION_LIMIT - 100:
-            blocks.append(section("\n".join(chunk)))
-            chunk, size = [], 0
-            if len(blocks) == 45:
-                messages.append(Message(f"All changes on {escape(indicator)} (continued)", blocks))
-                blocks = []
-        chunk.append(line)
-        size += len(line) + 1
-    if chunk:
-        blocks.append(section("\n".join(chunk)))
-    if blocks:
-        messages.append(Message(f"All changes on {escape(indicator)}", blocks))
-    return messages
+    lines = [f"{escape(truncate(c.dataset, 100))}: {change_line(c)}" for c in changes]
+    sections = [section(part) for part in split_lines(lines)]
+    pages = [sections[start : start + 45] for start in range(0, len(sections), 45)]
+    shown = escape(truncate(indicator, 300))
+    return [
+        Message(f"All changes on {shown}" + (" (continued)" if index < len(pages) - 1 else ""), page)
+        for index, page in enumerate(pages)
+    ]
 
 
 def pivot_candidates(changes: Sequence[Change], *, exclude: str = "") -> list[str]:

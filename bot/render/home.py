@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 
-from bot.render.limits import MAX_BLOCKS_HOME
+from bot.render.limits import MAX_BLOCKS_HOME, MAX_CONTEXT_ELEMENT_TEXT, MAX_SECTION_TEXT, shorten_line
 from bot.render.messages import Block, context, divider, header, section
-from bot.render.mrkdwn import channel_link, code, escape
+from bot.render.mrkdwn import channel_link, escape, indicator_code, truncate
 
 # Header, summary, divider, "and N more" and the footer.
 _FIXED_BLOCKS = 5
@@ -57,15 +57,18 @@ def build_home_blocks(rows: Sequence[HomeRow], *, now: datetime, timezone: tzinf
         blocks.append(divider())
     room = MAX_BLOCKS_HOME - _FIXED_BLOCKS
     for row in ordered[:room]:
-        blocks.append(section(_row_text(row, today, timezone)))
+        blocks.append(section(shorten_line(_row_text(row, today, timezone), MAX_SECTION_TEXT)))
     if len(ordered) > room:
         rest = ordered[room:]
+        names = escape(truncate(", ".join(r.indicator for r in rest[:20]), 1500))
         blocks.append(
             context(
-                f"…and {len(rest)} more, quieter: "
-                + escape(", ".join(r.indicator for r in rest[:20]))
-                + ("…" if len(rest) > 20 else "")
-                + " · `/monitor list` in a channel shows all of its monitors"
+                shorten_line(
+                    f"…and {len(rest)} more, quieter: {names}"
+                    + ("…" if len(rest) > 20 else "")
+                    + " · `/monitor list` in a channel shows all of its monitors",
+                    MAX_CONTEXT_ELEMENT_TEXT,
+                )
             )
         )
     blocks.append(context(f"Updated {now:%Y-%m-%d %H:%M} UTC · `/monitor help` for every command"))
@@ -76,10 +79,14 @@ def _row_text(row: HomeRow, today: date, timezone: tzinfo) -> str:
     where = ", ".join(channel_link(c) for c in row.channel_ids[:5])
     if len(row.channel_ids) > 5:
         where += f" +{len(row.channel_ids) - 5}"
-    first = f"*{code(row.indicator)}* ({escape(row.kind)})" + (f" · {where}" if where else "")
+    first = f"*{indicator_code(row.indicator)}* ({escape(truncate(row.kind, 40))})" + (
+        f" · {where}" if where else ""
+    )
     parts = []
     if row.datasets_today:
-        parts.append(f":rotating_light: alerted today: {escape(', '.join(row.datasets_today))}")
+        parts.append(
+            f":rotating_light: alerted today: {escape(truncate(', '.join(row.datasets_today), 500))}"
+        )
     if row.last_alert_at is None:
         parts.append("no alerts yet")
     else:
@@ -89,5 +96,5 @@ def _row_text(row: HomeRow, today: date, timezone: tzinfo) -> str:
         plural = "s" * (row.alert_count != 1)
         parts.append(f"{row.alert_count} alert{plural} so far")
     if row.muted:
-        parts.append(f":no_bell: muted: {escape(', '.join(row.muted))}")
+        parts.append(f":no_bell: muted: {escape(truncate(', '.join(row.muted[:12]), 500))}")
     return first + "\n" + " · ".join(parts)

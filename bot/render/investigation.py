@@ -11,10 +11,11 @@ from typing import Protocol
 from bot.model.observations import IndicatorKind, Observation
 from bot.render.alerts import MAX_PIVOT_BUTTONS, pivot_values
 from bot.render.ids import ActionId
+from bot.render.limits import MAX_CONTEXT_ELEMENT_TEXT, MAX_SECTION_TEXT, shorten_line
 from bot.render.messages import Block, Message, actions, button, context, header, section
-from bot.render.mrkdwn import channel_link, code, defang, escape, truncate
+from bot.render.mrkdwn import channel_link, code, escape, indicator_code, indicator_text, truncate
 
-SECTION_LIMIT = 3000
+SECTION_LIMIT = MAX_SECTION_TEXT
 MAX_VALUES_PER_FIELD = 12
 MAX_CERTIFICATES = 6
 MAX_SHARED_LINES = 25
@@ -64,14 +65,20 @@ def build_investigation_message(
 ) -> Message:
     """Every applicable dataset's view of `indicator` as seen now, grouped for an analyst,
     with buttons to monitor it and to pivot to what it points at."""
-    blocks: list[Block] = [header(f"Investigation: {defang(indicator)}")]
+    blocks: list[Block] = [header(f"Investigation: {indicator_text(indicator, defanged=True)}")]
     where = (
         f"monitored in {', '.join(channel_link(c) for c in monitored_in)}"
         if monitored_in
         else "not monitored yet"
     )
     blocks.append(
-        section(f"*{code(indicator)}* ({kind.value}) · looked up just now, nothing stored · {where}")
+        section(
+            shorten_line(
+                f"*{indicator_code(indicator)}* ({kind.value}) · looked up just now, nothing stored"
+                f" · {where}",
+                SECTION_LIMIT,
+            )
+        )
     )
     datasets = {o.dataset for o in observations}
     for title, belongs in _SECTIONS:
@@ -98,8 +105,11 @@ def build_investigation_message(
     failed = sorted({f.source for o in observations for f in o.failures})
     blocks.append(
         context(
-            f"Looked up {looked_up_at:%Y-%m-%d %H:%M} UTC"
-            + (f" · could not reach: {escape(', '.join(failed))}" if failed else "")
+            shorten_line(
+                f"Looked up {looked_up_at:%Y-%m-%d %H:%M} UTC"
+                + (f" · could not reach: {escape(truncate(', '.join(failed), 500))}" if failed else ""),
+                MAX_CONTEXT_ELEMENT_TEXT,
+            )
         )
     )
     pivots = pivot_values(
@@ -157,7 +167,7 @@ def _fact_section(
     if not facts:
         lines.append("_nothing observed_")
     for _dataset, source, message in failures:
-        lines.append(f":hourglass: {escape(source)}: {escape(truncate(message, 200))}")
+        lines.append(f":hourglass: {escape(truncate(source, 100))}: {escape(truncate(message, 200))}")
     return _fit(f"*{title}*", lines)
 
 

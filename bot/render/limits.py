@@ -1,13 +1,65 @@
-"""Block Kit limits (SLACK_FACTS.md), checked on plain dicts since slack_sdk does not."""
+"""Block Kit limits (SLACK_FACTS.md), checked on plain dicts since slack_sdk does not, and
+the two ways builders stay within them: text split between lines, lines shortened safely."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from typing import Any
 
 from bot.render.messages import Message
 
 MAX_BLOCKS_MESSAGE = 50
 MAX_BLOCKS_HOME = 100
+MAX_SECTION_TEXT = 3000
+MAX_FIELD_TEXT = 2000
+MAX_CONTEXT_ELEMENT_TEXT = 3000
+MAX_HEADER_TEXT = 150
+MAX_FALLBACK_TEXT = 40_000
+
+# An escape (`&amp;`, `&lt;`) cut before its `;` would show as text.
+_PARTIAL_ENTITY = re.compile(r"&[a-z#0-9]{0,6}$")
+
+
+def shorten_line(line: str, limit: int) -> str:
+    """`line` if it fits, else cut to at most `limit` characters ending in `…`: at a space
+    where there is one near the end, never inside an escape, and with a code span that the
+    cut left open closed again (so the rest of the message is not shown as code)."""
+    if len(line) <= limit:
+        return line
+    cut = line[: max(limit - 2, 0)]
+    space = cut.rfind(" ")
+    if 0 < space and space > len(cut) - 80:
+        cut = cut[:space]
+    cut = _PARTIAL_ENTITY.sub("", cut)
+    if cut.count("`") % 2:
+        cut += "`"
+    return cut[: max(limit - 1, 0)] + "…"
+
+
+def split_lines(lines: Sequence[str], *, limit: int = MAX_SECTION_TEXT) -> list[str]:
+    """Lines joined into as few texts of at most `limit` characters as they fit in, split
+    only between lines; a single line longer than `limit` is shortened (`shorten_line`)."""
+    texts: list[str] = []
+    chunk: list[str] = []
+    size = 0
+    for raw in lines:
+        line = shorten_line(raw, limit)
+        if chunk and size + 1 + len(line) > limit:
+            texts.append("\n".join(chunk))
+            chunk, size = [], 0
+        size += len(line) + (1 if chunk else 0)
+        chunk.append(line)
+    if chunk:
+        texts.append("\n".join(chunk))
+    return texts
+
+
+def fallback_text(text: str, limit: int = MAX_SECTION_TEXT) -> str:
+    """A message's plain-text fallback (notifications): whole lines that fit, then `…`."""
+    if len(text) <= limit:
+        return text
+    return split_lines(text.splitlines(), limit=limit - 2)[0] + "\n…"
 
 
 def block_kit_violations(message: Message, *, max_blocks: int = MAX_BLOCKS_MESSAGE) -> list[str]:
@@ -15,8 +67,8 @@ def block_kit_violations(message: Message, *, max_blocks: int = MAX_BLOCKS_MESSA
     problems: list[str] = []
     if not message.text:
         problems.append("no plain-text fallback")
-    if len(message.text) > 40_000:
-        problems.append("text over 40,000 characters")
+    if len(message.text) > MAX_FALLBACK_TEXT:
+        problems.append(f"text over {MAX_FALLBACK_TEXT:,} characters")
     if len(message.blocks) > max_blocks:
         problems.append(f"{len(message.blocks)} blocks (max {max_blocks})")
     action_ids: list[str] = []
@@ -25,19 +77,22 @@ def block_kit_violations(message: Message, *, max_blocks: int = MAX_BLOCKS_MESSA
         kind = block.get("type")
         text = block.get("text")
         if kind == "section":
-            if isinstance(text, dict) and len(text.get("text", "")) > 3000:
-                problems.append(f"{where}: section text over 3000")
+            if isinstance(text, dict) and not 0 < len(text.get("text", "")) <= MAX_SECTION_TEXT:
+                problems.append(f"{where}: section text empty or over {MAX_SECTION_TEXT}")
             fields = block.get("fields", [])
-            if len(fields) > 10 or any(len(f.get("text", "")) > 2000 for f in fields):
+            if len(fields) > 10 or any(len(f.get("text", "")) > MAX_FIELD_TEXT for f in fields):
                 problems.append(f"{where}: fields over limits")
             if not text and not fields:
                 problems.append(f"{where}: section without text")
         elif kind == "header":
-            if not isinstance(text, dict) or not 0 < len(text.get("text", "")) <= 150:
-                problems.append(f"{where}: header text empty or over 150")
+            if not isinstance(text, dict) or not 0 < len(text.get("text", "")) <= MAX_HEADER_TEXT:
+                problems.append(f"{where}: header text empty or over {MAX_HEADER_TEXT}")
         elif kind == "context":
-            if not 0 < len(block.get("elements", [])) <= 10:
+            elements = block.get("elements", [])
+            if not 0 < len(elements) <= 10:
                 problems.append(f"{where}: context needs 1 to 10 elements")
+            if any(not 0 < len(e.get("text", "")) <= MAX_CONTEXT_ELEMENT_TEXT for e in elements):
+                problems.append(f"{where}: context text empty or over {MAX_CONTEXT_ELEMENT_TEXT}")
         elif kind == "actions":
             elements = block.get("elements", [])
             if not 0 < len(elements) <= 25:

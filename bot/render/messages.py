@@ -25,8 +25,20 @@ def section(text: str) -> Block:
     return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
 
 
+# Plain text shows `&lt;` as typed, so angle brackets are swapped for look-alikes instead:
+# nothing in a header can then be read as a mention or a link.
+_PLAIN_ANGLES = str.maketrans({"<": "‹", ">": "›"})
+
+
 def header(text: str) -> Block:
-    return {"type": "header", "text": {"type": "plain_text", "text": text[:150], "emoji": True}}
+    return {
+        "type": "header",
+        "text": {"type": "plain_text", "text": _cut(text.translate(_PLAIN_ANGLES), 150), "emoji": True},
+    }
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def context(*texts: str) -> Block:
@@ -40,7 +52,7 @@ def divider() -> Block:
 def button(text: str, action_id: str, value: str, *, style: str | None = None) -> Block:
     element: Block = {
         "type": "button",
-        "text": {"type": "plain_text", "text": text[:75], "emoji": True},
+        "text": {"type": "plain_text", "text": text.translate(_PLAIN_ANGLES)[:75], "emoji": True},
         "action_id": action_id[:255],
         "value": value[:2000],
     }

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from bot.model.scripts import domain_to_unicode, mixed_scripts
+
 
 def escape(text: str) -> str:
     """Escape exactly what Slack treats as control characters: &, < and >."""
@@ -40,3 +42,31 @@ def channel_link(channel_id: str) -> str:
     return (
         f"<#{channel_id}>" if _SLACK_ID.fullmatch(channel_id) and channel_id[0] in "CGD" else code(channel_id)
     )
+
+
+def indicator_code(value: str, *, limit: int = 300) -> str:
+    """An indicator in mrkdwn, as code: an internationalised name in Unicode with its
+    punycode beside it, and a name that mixes scripts in one label flagged as such:
+    `` `pаypal.com` (`xn--pypal-4ve.com`) :warning: mixed scripts: Latin + Cyrillic ``."""
+    if value.isascii() and "xn--" not in value:
+        return code(value, limit=limit)
+    unicode = domain_to_unicode(value)
+    shown = (
+        code(value, limit=limit)
+        if unicode == value
+        else f"{code(unicode, limit=limit)} ({code(value, limit=limit)})"
+    )
+    mixed = mixed_scripts(value)
+    return shown + (f" :warning: mixed scripts: {' + '.join(mixed)}" if mixed else "")
+
+
+def indicator_text(value: str, *, defanged: bool = False) -> str:
+    """The same for plain text (headers, notification fallbacks): `пример.рф (xn--e1afmkfd.xn--p1ai)`,
+    dots as `[.]` when `defanged`, and `⚠ mixed scripts: Latin + Cyrillic` when a label mixes them."""
+    shown = defang if defanged else str
+    if value.isascii() and "xn--" not in value:
+        return shown(value)
+    unicode = domain_to_unicode(value)
+    text = shown(value) if unicode == value else f"{shown(unicode)} ({shown(value)})"
+    mixed = mixed_scripts(value)
+    return text + (f" ⚠ mixed scripts: {' + '.join(mixed)}" if mixed else "")

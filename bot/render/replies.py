@@ -8,12 +8,20 @@ from typing import NamedTuple
 
 from bot.model.observations import Change, FactState, FactStatus
 from bot.render.alerts import change_line
-from bot.render.limits import MAX_BLOCKS_MESSAGE
+from bot.render.limits import (
+    MAX_BLOCKS_MESSAGE,
+    MAX_SECTION_TEXT,
+    fallback_text,
+    shorten_line,
+    split_lines,
+)
 from bot.render.messages import Block, Message, context, header, section
-from bot.render.mrkdwn import code, defang, escape, mention, truncate
+from bot.render.mrkdwn import code, escape, indicator_code, indicator_text, mention, truncate
 
 MAX_FACTS_SHOWN = 8
-SECTION_LIMIT = 3000
+SECTION_LIMIT = MAX_SECTION_TEXT
+# An error reply lists at most this many sections; past it, one line says how much is left out.
+MAX_ERROR_SECTIONS = 20
 
 HELP = """*Watchpost* watches domains and IPs and tells this channel when they change.
 • `/monitor <indicator> [<indicator> …]`: monitor domains, IPs or URLs (defanged is fine: `evil[.]com`, `hxxps://…`)
@@ -36,32 +44,38 @@ def build_help_message() -> Message:
 
 
 def build_error_message(text: str) -> Message:
-    """A user error. `text` is ours (it may quote the user's input, already escaped)."""
-    return Message(text, [section(f":warning: {text}")])
+    """A user error. `text` is ours (it may quote the user's input, already escaped). A long
+    one (a list of problems) is split between its lines over several sections; past
+    MAX_ERROR_SECTIONS, one line says how many lines are not shown."""
+    sections = split_lines(f":warning: {text}".splitlines() or [":warning:"])
+    blocks = [section(part) for part in sections[:MAX_ERROR_SECTIONS]]
+    hidden = sum(part.count("\n") + 1 for part in sections[MAX_ERROR_SECTIONS:])
+    if hidden:
+        blocks.append(context(f"…and {hidden} more lines not shown"))
+    return Message(fallback_text(text or "Error"), blocks)
 
 
 def build_added_message(added: Sequence[tuple[str, bool]]) -> Message:
     """`added`: (indicator, new for this channel)."""
     new = [indicator for indicator, is_new in added if is_new]
     old = [indicator for indicator, is_new in added if not is_new]
-    parts = []
+    lines = []
     if new:
-        parts.append(f"Now monitoring {_list(new)} for this channel. Capturing the baseline…")
+        lines += _listed("Now monitoring", new, "for this channel. Capturing the baseline…")
     if old:
-        parts.append(f"Already monitored here: {_list(old)}.")
-    text = " ".join(parts)
-    return Message(text, [section(text)])
+        lines += _listed("Already monitored here:", old, ".")
+    return _sections_message(lines)
 
 
 def build_baseline_message(indicator: str, datasets: Sequence[DatasetView]) -> Message:
     """What the baseline holds per dataset, right after a monitor is set."""
-    return _state_message(f"Baseline for {indicator}", indicator, datasets)
+    return _state_message(f"Baseline for {indicator_text(indicator)}", indicator, datasets)
 
 
 def build_status_message(
     indicator: str, datasets: Sequence[DatasetView], monitored_since: datetime
 ) -> Message:
-    message = _state_message(f"Status of {indicator}", indicator, datasets)
+    message = _state_message(f"Status of {indicator_text(indicator)}", indicator, datasets)
     blocks = [*message.blocks, context(f"Monitored here since {monitored_since:%Y-%m-%d %H:%M} UTC")]
     return Message(message.text, blocks)
 
@@ -80,30 +94,32 @@ class DatasetView:
 
 
 def _state_message(title: str, indicator: str, datasets: Sequence[DatasetView]) -> Message:
-    blocks: list[Block] = [header(title[:150])]
+    blocks: list[Block] = [header(title)]
     summary = []
-    for dataset in datasets:
+    for dataset in datasets[: MAX_BLOCKS_MESSAGE - 2]:
+        name = escape(truncate(dataset.name, 100))
         if not dataset.has_baseline:
-            reason = f": {escape(dataset.error)}" if dataset.error else ""
-            blocks.append(section(f"*{dataset.name}*: no data yet{reason[:500]} (retried on the next check)"))
+            reason = f": {escape(truncate(dataset.error, 500))}" if dataset.error else ""
+            blocks.append(section(f"*{name}*: no data yet{reason} (retried on the next check)"))
             summary.append(f"{dataset.name}: pending")
             continue
         lines = [code(f"{f.field} {f.value}", limit=200) for f in dataset.facts[:MAX_FACTS_SHOWN]]
         more = len(dataset.facts) - MAX_FACTS_SHOWN
         if more > 0:
             lines.append(f"…and {more} more")
-        stale = f" :hourglass: stale ({escape((dataset.error or '')[:300])})" if dataset.stale else ""
-        body = "\n".join(lines) if lines else "_nothing observed_"
-        blocks.append(section(f"*{dataset.name}* ({len(dataset.facts)}){stale}\n{body}"[:SECTION_LIMIT]))
+        stale = f" :hourglass: stale ({escape(truncate(dataset.error or '', 300))})" if dataset.stale else ""
+        lines.insert(0, f"*{name}* ({len(dataset.facts)}){stale}")
+        if len(lines) == 1:
+            lines.append("_nothing observed_")
+        blocks.append(section(split_lines(lines)[0]))
         summary.append(f"{dataset.name}: {len(dataset.facts)}")
     if not datasets:
         blocks.append(section("_No dataset has reported yet._"))
-    return Message(escape(f"{title}: " + ", ".join(summary)), blocks[:50])
+    return Message(fallback_text(escape(f"{title}: " + ", ".join(summary))), blocks)
 
 
 def build_removed_message(indicators: Sequence[str]) -> Message:
-    text = f"Stopped monitoring {_list(indicators)} in this channel."
-    return Message(text, [section(text)])
+    return _sections_message(_listed("Stopped monitoring", indicators, "in this channel."))
 
 
 def build_list_message(
@@ -118,23 +134,17 @@ def build_list_message(
         indicator, kind, checked, stale = row[:4]
         muted = row.muted if isinstance(row, ListRow) else ()
         when = f"checked {checked:%Y-%m-%d %H:%M} UTC" if checked else "not checked yet"
-        warn = f" · :hourglass: stale: {', '.join(stale)}" if stale else ""
-        quiet = f" · :no_bell: muted: {', '.join(muted)}" if muted else ""
-        lines.append(f"• {code(indicator)} ({kind}) · {when}{warn}{quiet}")
+        warn = f" · :hourglass: stale: {_names(stale)}" if stale else ""
+        quiet = f" · :no_bell: muted: {_names(muted)}" if muted else ""
+        lines.append(
+            shorten_line(f"• {indicator_code(indicator)} ({escape(kind)}) · {when}{warn}{quiet}", 1000)
+        )
     blocks: list[Block] = [header(f"Monitored here: {len(rows)}")]
-    chunk: list[str] = []
     shown = 0
-    for line in lines:
-        if sum(len(x) + 1 for x in chunk) + len(line) > SECTION_LIMIT - 50:
-            blocks.append(section("\n".join(chunk)))
-            shown += len(chunk)
-            chunk = []
-            if len(blocks) >= 48:  # keep room for the "more" line within 50 blocks
-                break
-        chunk.append(line)
-    else:
-        blocks.append(section("\n".join(chunk)))
-        shown += len(chunk)
+    # Header, sections, and room for the "more" line within 50 blocks.
+    for part in split_lines(lines)[: MAX_BLOCKS_MESSAGE - 2]:
+        blocks.append(section(part))
+        shown += part.count("\n") + 1
     if shown < len(rows):
         blocks.append(context(f"…and {len(rows) - shown} more"))
     return Message(f"This channel monitors {len(rows)} indicators.", blocks)
@@ -146,21 +156,48 @@ def build_check_message(indicator: str, changes: Sequence[Change], *, failed: Se
         if len(changes) > 15:
             lines.append(f"…and {len(changes) - 15} more")
         plural = "s" * (len(changes) != 1)
-        text = f"Checked {indicator}: {len(changes)} change{plural} (alert sent to the channel)"
+        text = (
+            f"Checked {indicator_text(indicator)}: {len(changes)} change{plural} (alert sent to the channel)"
+        )
         body = "\n".join(lines)
     else:
-        text = f"Checked {indicator}: no change."
+        text = f"Checked {indicator_text(indicator)}: no change."
         body = ""
     if failed:
         text += f" Could not reach: {', '.join(failed)} (kept the last known state)."
-    blocks = [section(escape(text))]
+    shown = shorten_line(escape(text), SECTION_LIMIT)
+    blocks = [section(shown)]
     if body:
-        blocks.append(section(body[:SECTION_LIMIT]))
-    return Message(escape(text), blocks)
+        blocks += [section(part) for part in split_lines(body.splitlines())]
+    return Message(shown, blocks)
 
 
-def _list(items: Sequence[str]) -> str:
-    return ", ".join(code(item) for item in items)
+def _names(names: Sequence[str]) -> str:
+    """A short list of dataset names, escaped: never more than a line's worth."""
+    return escape(truncate(", ".join(truncate(name, 60) for name in list(names)[:12]), 300))
+
+
+def _listed(before: str, items: Sequence[str], after: str) -> list[str]:
+    """`before a, b, c after` as lines of at most one section each, split between items."""
+    codes = [indicator_code(item) for item in items]
+    lines: list[str] = []
+    line = before
+    for index, item in enumerate(codes):
+        piece = item + ("," if index < len(codes) - 1 else "")
+        if len(line) + 1 + len(piece) > SECTION_LIMIT - len(after) - 2:
+            lines.append(line)
+            line = piece
+        else:
+            line = f"{line} {piece}"
+    lines.append(line + (f" {after}" if after[:1].isalnum() else after))
+    return lines
+
+
+def _sections_message(lines: Sequence[str]) -> Message:
+    """Lines over as few sections as they fit in; the fallback is their start."""
+    parts = split_lines(lines)
+    blocks = [section(part) for part in parts[:MAX_BLOCKS_MESSAGE]]
+    return Message(fallback_text(" ".join(lines)), blocks)
 
 
 class ListRow(NamedTuple):
@@ -186,24 +223,23 @@ def build_history_message(
     scope = " ".join(
         part for part in (f"on {day.isoformat()}" if day else "", f"in {dataset}" if dataset else "") if part
     )
-    title = f"History of {indicator}" + (f" {scope}" if scope else "")
-    shown_title = f"History of {defang(indicator)}" + (f" {scope}" if scope else "")
+    title = f"History of {indicator_text(indicator)}" + (f" {scope}" if scope else "")
+    shown_title = f"History of {indicator_text(indicator, defanged=True)}" + (f" {scope}" if scope else "")
     if not records:
-        text = f"No changes recorded for {code(indicator)}" + (f" {scope}" if scope else "") + "."
-        return Message(escape(f"{title}: no changes"), [header(shown_title), section(text)])
+        text = (
+            f"No changes recorded for {indicator_code(indicator)}"
+            + (f" {escape(scope)}" if scope else "")
+            + "."
+        )
+        fallback = fallback_text(escape(f"{title}: no changes"))
+        return Message(fallback, [header(shown_title), section(shorten_line(text, SECTION_LIMIT))])
     lines = [
         f"{at:%Y-%m-%d %H:%M} · {escape(change.dataset)}: {change_line(change)}"
         for at, change in records[:MAX_HISTORY_LINES]
     ]
     more = len(records) - MAX_HISTORY_LINES
     blocks: list[Block] = [header(shown_title)]
-    chunk: list[str] = []
-    for line in lines:
-        if sum(len(x) + 1 for x in chunk) + len(line) > SECTION_LIMIT - 50:
-            blocks.append(section("\n".join(chunk)))
-            chunk = []
-        chunk.append(line)
-    blocks.append(section("\n".join(chunk)))
+    blocks += [section(part) for part in split_lines(lines)]
     notes = []
     if more > 0:
         notes.append(f"…and {more} older changes")
@@ -212,25 +248,27 @@ def build_history_message(
     notes.append("times in UTC")
     blocks.append(context(" · ".join(notes)))
     plural = "s" * (len(records) != 1)
-    return Message(escape(f"{title}: {len(records)} change{plural}"), blocks)
+    return Message(fallback_text(escape(f"{title}: {len(records)} change{plural}")), blocks)
 
 
 def build_muted_message(indicator: str, dataset: str, *, muted: bool, user_id: str) -> Message:
     """Said in the channel, so everyone sees who silenced what."""
+    shown = indicator_code(indicator)
     if muted:
         text = (
-            f"{mention(user_id)} muted {code(dataset)} alerts for {code(indicator)} in this channel. "
-            f"Undo with `/monitor unmute {indicator} {dataset}`."
+            f"{mention(user_id)} muted {code(dataset)} alerts for {shown} in this channel. "
+            f"Undo with {code(f'/monitor unmute {indicator} {dataset}', limit=600)}."
         )
     else:
-        text = f"{mention(user_id)} unmuted {code(dataset)} alerts for {code(indicator)} in this channel."
+        text = f"{mention(user_id)} unmuted {code(dataset)} alerts for {shown} in this channel."
     verb = "muted" if muted else "unmuted"
-    return Message(escape(f"{dataset} alerts for {indicator} {verb}"), [section(text)])
+    fallback = fallback_text(escape(f"{dataset} alerts for {indicator} {verb}"))
+    return Message(fallback, [section(shorten_line(text, SECTION_LIMIT))])
 
 
 def build_notice_message(text: str) -> Message:
     """A short notice (progress, confirmation); `text` is plain and gets escaped."""
-    shown = escape(truncate(text, 2900))
+    shown = shorten_line(escape(text), SECTION_LIMIT)
     return Message(shown, [section(shown)])
 
 

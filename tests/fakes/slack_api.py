@@ -51,6 +51,21 @@ _UNSAFE = re.compile(r"<(?:!|https?:|mailto:)", re.IGNORECASE)
 T = TypeVar("T")
 
 
+def raw_controls(message: Message) -> list[str]:
+    """Raw mass mentions or links (`<!channel>`, `<http…>`) in a message's text or blocks."""
+    return list(_UNSAFE.findall(message.text + json.dumps(message.blocks)))
+
+
+def slack_would_refuse(message: Message, *, max_blocks: int = 50) -> list[str]:
+    """What the fake (like Slack) would refuse in a message, or record as unsafe; [] if nothing.
+    The same checks the fake applies to every message it is sent, for builder tests."""
+    problems = block_kit_violations(message, max_blocks=max_blocks)
+    problems += [f"raw {found!r} (mention or link)" for found in raw_controls(message)]
+    for thread_message in message.thread_messages:
+        problems += [f"thread: {p}" for p in slack_would_refuse(thread_message, max_blocks=max_blocks)]
+    return problems
+
+
 @dataclass
 class ApiCall:
     method: str
@@ -303,8 +318,7 @@ class FakeSlackApi:
             blocks = []
         message = Message(str(text or ""), list(blocks or []))
         problems.extend(block_kit_violations(message, max_blocks=max_blocks))
-        unsafe = _UNSAFE.findall(message.text + json.dumps(message.blocks))
-        for found in unsafe:
+        for found in raw_controls(message):
             self.violations.append(f"{where}: raw {found!r} sent to Slack (mention or link)")
         for problem in problems:
             self.violations.append(f"{where}: {problem}")

@@ -408,6 +408,16 @@ def _dates(value: object) -> list[date]:
     return [day for day in found if EARLIEST <= day <= LATEST]
 
 
+def redacted(value: str) -> bool:
+    """Is `value` a placeholder for a withheld one ("REDACTED FOR PRIVACY", "Data Protected")?"""
+    return _REDACTED.search(value) is not None
+
+
+def status_code(text: str) -> str | None:
+    """A status as Watchpost stores it: an EPP code in its EPP spelling, else the text."""
+    return _status_code(text)
+
+
 def _status_code(text: str) -> str | None:
     """ "clientTransferProhibited https://icann.org/epp#..." -> "clientTransferProhibited"."""
     text = re.split(r"\(|https?://|\s-\s", text, maxsplit=1)[0].strip(" \t.,;")

@@ -31,6 +31,7 @@ def offline_env(dns_server: FakeDnsServer, database_url: str, **extra: str) -> d
             "WATCHPOST_CIRCL_URL": "",
             "WATCHPOST_VIRUSTOTAL_URL": "",
             "WATCHPOST_RDAP_URL": "",
+            "WATCHPOST_RDAP_BOOTSTRAP_URL": "",
             "WATCHPOST_CRTSH_URL": "",
             "WATCHPOST_INTERNETDB_URL": "",
             "WATCHPOST_WHOIS_SERVER": "127.0.0.1:9",

@@ -104,3 +104,51 @@ def field_agreement(
         if not right:
             agreement.wrong.append(case.name)
     return results
+
+
+# -- RDAP domain replies (tests/data/rdap/) ------------------------------------------------
+
+RDAP_DIRECTORY = DIRECTORY.parent / "rdap"
+
+
+@dataclass(frozen=True)
+class RdapCase:
+    name: str
+    family: str
+    registry: str
+    kind: str  # "registry" (the domain object) or "registrar" (its registrant)
+    facts: dict[str, list[str]]
+
+    @property
+    def document(self) -> object:
+        return json.loads((RDAP_DIRECTORY / self.name).read_text(encoding="utf-8"))
+
+
+def load_rdap_cases() -> list[RdapCase]:
+    table = json.loads((RDAP_DIRECTORY / "expected.json").read_text(encoding="utf-8"))
+    return [
+        RdapCase(name, row["family"], row["registry"], row["kind"], row["facts"])
+        for name, row in sorted(table.items())
+    ]
+
+
+def rdap_agreement(
+    cases: Iterable[RdapCase],
+    registry_facts: Callable[[object], list[Fact]],
+    registrant_facts: Callable[[object], list[Fact]],
+) -> dict[str, Agreement]:
+    """Field agreement of the RDAP normaliser with the table, per family."""
+    results: dict[str, Agreement] = {}
+    for case in cases:
+        agreement = results.setdefault(f"{case.family} via RDAP", Agreement())
+        agreement.records += 1
+        read = registrant_facts if case.kind == "registrar" else registry_facts
+        got = by_field(read(case.document))
+        names = set(case.facts) | set(got) or {"(nothing)"}
+        agreed = sum(case.facts.get(name) == got.get(name) for name in names)
+        agreement.compared += len(names)
+        agreement.agreed += agreed
+        agreement.records_right += agreed == len(names)
+        if agreed != len(names):
+            agreement.wrong.append(case.name)
+    return results

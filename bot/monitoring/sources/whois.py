@@ -78,11 +78,13 @@ _EPP_CODES = {
         "clientRenewProhibited clientTransferProhibited clientUpdateProhibited"
     ).split()
 }
-_REFERRAL_IANA = re.compile(r"^\s*(?:refer|whois):\s*(\S+)", re.IGNORECASE | re.MULTILINE)
+# [ \t], never \s, after ^: with MULTILINE a \s* runs on across blank lines, and a reply
+# of blank lines would take quadratic time.
+_REFERRAL_IANA = re.compile(r"^[ \t]*(?:refer|whois):[ \t]*(\S+)", re.IGNORECASE | re.MULTILINE)
 _REFERRAL_REGISTRAR = re.compile(
-    r"^\s*(?:Registrar\s+)?WHOIS\s+Server:\s*(\S+)", re.IGNORECASE | re.MULTILINE
+    r"^[ \t]*(?:Registrar[ \t]+)?WHOIS[ \t]+Server:[ \t]*(\S+)", re.IGNORECASE | re.MULTILINE
 )
-_REGISTRANT_EMAIL = re.compile(r"^\s*Registrant\s+E-?mail:\s*(.+)$", re.IGNORECASE | re.MULTILINE)
+_REGISTRANT_EMAIL = re.compile(r"^[ \t]*Registrant[ \t]+E-?mail:[ \t]*(.+)$", re.IGNORECASE | re.MULTILINE)
 _HOSTNAME = re.compile(r"(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
 
 # python-whois names a field differently per registry parser: first present key wins.

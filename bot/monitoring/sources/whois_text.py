@@ -175,17 +175,21 @@ def _offset(text: str) -> timedelta | None:
 
 # -- not registered --------------------------------------------------------------------------
 
+# Spaces here are [ \t], never \s: with MULTILINE, a \s* after ^ runs on across blank
+# lines, and a reply of blank lines would cost quadratic time.
+
 _NOT_REGISTERED = re.compile(
     "|".join(
         [
             # phrases that start a line (after %, *, #, quotes or spaces)
-            r"^[\s%*#>\"']*(?:no match|not found|no data found|no entries found|nothing found|no object found"
+            r"^[ \t%*#>\"']*(?:no match|not found|no data found|no entries found|nothing found"
+            r"|no object found"
             r"|object[_ ]not[_ ]found|domain not found|no matching record|no such domain|not registered"
             r"|domain unknown|no records? (?:found|matching)|no information (?:available|found)"
             r"|the domain has not been registered|this domain name has not been registered"
-            r"|no found|available\s*$|free\s*$)",
+            r"|no found|available[ \t]*$|free[ \t]*$)",
             # "<status key>: <a status that means nobody holds it>"
-            r"^[\s%*]*(?:domain\s+)?(?:status|state|registration status|query_status)\s*[:.]*\s*"
+            r"^[ \t%*]*(?:domain[ \t]+)?(?:status|state|registration status|query_status)[ \t]*[:.]*[ \t]*"
             r"(?:free|available|avail|not registered|no object found|220 available|unregistered|not found)\b",
             # phrases distinctive anywhere in a line
             r"\bthe queried object does not exist",
@@ -196,14 +200,14 @@ _NOT_REGISTERED = re.compile(
             r"\bobject does not exist",
             r"\bdomain is not registered",
             r"\bno match (?:found )?for\b",
-            r"\s-\s+no match\s*$",
+            r"[ \t]-[ \t]+no match[ \t]*$",
             r"\bnot found in (?:the )?database",
-            r"\bis (?:free|available for registration)\s*\.?\s*$",
-            r"^\s*220 available",
+            r"\bis (?:free|available for registration)[ \t]*\.?[ \t]*$",
+            r"^[ \t]*220 available",
             r"%error:10[13]",
             r"\bno entries found\b",
             r"\bnothing found for this query",
-            r"^not found:\s",
+            r"^not found:[ \t]",
             r"\bdomain name is available\b",
             r"\bthis query returned 0 objects",
         ]

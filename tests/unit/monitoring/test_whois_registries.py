@@ -168,3 +168,14 @@ def test_a_free_phrase_beside_registration_data_is_still_registered() -> None:
     case = next(c for c in CASES if c.name == "de.registered.txt")
     text = case.text + "Creation Date: 2001-01-01\n% If a domain is NOT FOUND, it may be free.\nNOT FOUND\n"
     assert ["not registered"] != by_field(parse_whois(case.domain, text)).get("status")
+
+
+@pytest.mark.parametrize("filler", ["\n", " \n", "\t\n", "%\n"])
+def test_a_reply_of_blank_lines_is_read_in_linear_time(filler: str) -> None:
+    # ^\s* under MULTILINE ran on across blank lines: 20,000 of them took minutes.
+    import time
+
+    started = time.monotonic()
+    with pytest.raises(SourceError, match="no WHOIS fields"):
+        parse_whois("x.com", filler * 20_000, "whois.example")
+    assert time.monotonic() - started < 10

@@ -3,6 +3,7 @@ and a sample through the real WHOIS TCP server on loopback."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 
@@ -173,8 +174,6 @@ def test_a_free_phrase_beside_registration_data_is_still_registered() -> None:
 @pytest.mark.parametrize("filler", ["\n", " \n", "\t\n", "%\n"])
 def test_a_reply_of_blank_lines_is_read_in_linear_time(filler: str) -> None:
     # ^\s* under MULTILINE ran on across blank lines: 20,000 of them took minutes.
-    import time
-
     started = time.monotonic()
     with pytest.raises(SourceError, match="no WHOIS fields"):
         parse_whois("x.com", filler * 20_000, "whois.example")

@@ -18,8 +18,10 @@ from bot.digests.service import DigestService
 from bot.metrics import Metrics
 from bot.monitoring.datasets.base import Dataset
 from bot.monitoring.datasets.registry import build_datasets
+from bot.monitoring.dns import DnsClient
 from bot.monitoring.dns_mux import MultiplexedDnsClient
 from bot.monitoring.policy import AlertPolicy
+from bot.monitoring.resolver_check import CheckedDnsClient
 from bot.monitoring.runner import Runner, utc_now
 from bot.monitoring.scheduler import CheckDispatcher
 from bot.slack.listeners import SlackDeps
@@ -43,6 +45,7 @@ class Services:
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     webhooks: WebhookWorker | None = None  # None: no webhook configured
     slack_team_id: str | None = None  # the bot's workspace, once Slack said (auth.test)
+    resolver: CheckedDnsClient | None = None  # None: no resolver check (or datasets given)
 
     def slack_deps(self) -> SlackDeps:
         return SlackDeps(self.flows, self.transport)
@@ -83,15 +86,21 @@ def build_services(
         routing = WebhookRouting(bool(settings.webhook_url), frozenset(webhook_channels))
     db = Database(engine, webhooks=routing)
     closers: list[Callable[[], Awaitable[None]]] = []
+    resolver: CheckedDnsClient | None = None
     if datasets is None:
         # Long-lived multiplexed UDP sockets, no cache (bot/monitoring/dns_mux.py).
-        dns = MultiplexedDnsClient(settings.dns_nameservers, timeout=settings.dns_timeout)
+        mux = MultiplexedDnsClient(settings.dns_nameservers, timeout=settings.dns_timeout)
+        dns: DnsClient = mux
+        if settings.dns_canary:
+            # Checked before believed: a resolver that lies fails every DNS dataset.
+            where = ", ".join(str(ns) for ns in settings.dns_nameservers) or "the system resolver"
+            dns = resolver = CheckedDnsClient(mux, where=where, canary=settings.dns_canary)
 
         async def observed(ip: str) -> list[tuple[str, str, datetime]]:
             return await db.run(db.infrastructure.domains_resolving_to, ip)
 
         registry = build_datasets(settings, dns, observed=observed)
-        datasets, closers = registry.datasets, [*registry.closers, dns.aclose]
+        datasets, closers = registry.datasets, [*registry.closers, mux.aclose]
     runner = Runner(
         datasets,
         db,
@@ -135,4 +144,5 @@ def build_services(
         metrics=metrics,
         closers=closers,
         webhooks=webhooks,
+        resolver=resolver,
     )

@@ -97,6 +97,8 @@ class Settings:
     database_url: str = "sqlite:///watchpost.db"
     dns_nameservers: tuple[HostPort, ...] = ()
     dns_timeout: float = 3.0
+    # A name that exists, asked before DNS answers are believed ("": no check).
+    dns_canary: str = "example.com"
     whois_server: HostPort | None = None
     circl_url: str = ""
     circl_user: str = ""
@@ -106,6 +108,8 @@ class Settings:
     virustotal_url: str = "https://www.virustotal.com/api/v3/"
     virustotal_key: Secret = field(default_factory=lambda: Secret(""))
     rdap_url: str = "https://rdap.org/"
+    # Where IANA's RDAP bootstrap files (dns.json) are fetched ("": domains use WHOIS only).
+    rdap_bootstrap_url: str = "https://data.iana.org/rdap/"
     crtsh_url: str = "https://crt.sh/"
     internetdb_url: str = "https://internetdb.shodan.io/"
     check_interval: int = 3600
@@ -182,6 +186,7 @@ class Settings:
             dns_timeout = float(get("WATCHPOST_DNS_TIMEOUT", str(defaults.dns_timeout)))
         except ValueError:
             raise ConfigError("WATCHPOST_DNS_TIMEOUT must be a number of seconds") from None
+        dns_canary = _dns_canary(get("WATCHPOST_DNS_CANARY", defaults.dns_canary))
         email = _email_settings(env)
         admins = frozenset(item.strip() for item in get("WATCHPOST_ADMINS", "").split(",") if item.strip())
         for admin in sorted(admins):
@@ -207,6 +212,7 @@ class Settings:
             database_url=get("DATABASE_URL", defaults.database_url).strip() or defaults.database_url,
             dns_nameservers=nameservers,
             dns_timeout=dns_timeout,
+            dns_canary=dns_canary,
             whois_server=whois_server,
             circl_url=get("WATCHPOST_CIRCL_URL", "").strip(),
             circl_user=get("WATCHPOST_CIRCL_USER", "").strip(),
@@ -216,6 +222,7 @@ class Settings:
             virustotal_url=get("WATCHPOST_VIRUSTOTAL_URL", defaults.virustotal_url).strip(),
             virustotal_key=Secret(get("WATCHPOST_VIRUSTOTAL_KEY", "").strip()),
             rdap_url=get("WATCHPOST_RDAP_URL", defaults.rdap_url).strip(),
+            rdap_bootstrap_url=get("WATCHPOST_RDAP_BOOTSTRAP_URL", defaults.rdap_bootstrap_url).strip(),
             crtsh_url=get("WATCHPOST_CRTSH_URL", defaults.crtsh_url).strip(),
             internetdb_url=get("WATCHPOST_INTERNETDB_URL", defaults.internetdb_url).strip(),
             check_interval=number("WATCHPOST_CHECK_INTERVAL", defaults.check_interval, 1),
@@ -380,6 +387,7 @@ _URL_SETTINGS = (
     "circl_url",
     "virustotal_url",
     "rdap_url",
+    "rdap_bootstrap_url",
     "crtsh_url",
     "internetdb_url",
 )
@@ -390,6 +398,19 @@ def _url_password(url: str) -> str:
         return urlsplit(url).password or ""
     except ValueError:
         return ""
+
+
+_HOST_NAME = re.compile(r"(?=.{1,253}$)([a-z0-9_](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}")
+
+
+def _dns_canary(raw: str) -> str:
+    """WATCHPOST_DNS_CANARY: a host name that exists, or "off" / "" for no resolver check."""
+    name = raw.strip().rstrip(".").lower()
+    if name in {"", "off", "none"}:
+        return ""
+    if not _HOST_NAME.fullmatch(name):
+        raise ConfigError(f"WATCHPOST_DNS_CANARY must be a host name that exists, got {raw[:80]!r}")
+    return name
 
 
 _SLACK_USER_ID = re.compile(r"[UW][A-Z0-9]{2,31}")

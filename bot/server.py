@@ -52,7 +52,12 @@ def build_web_app(app: AsyncApp | None, services: Services) -> web.Application:
             return web.json_response(
                 {"ok": False, "error": f"database: {exc.__class__.__name__}"}, status=503
             )
-        return web.json_response({"ok": True, "undelivered_alerts": pending})
+        body: dict[str, object] = {"ok": True, "undelivered_alerts": pending}
+        verdict = services.resolver.verdict if services.resolver is not None else None
+        if verdict is not None:
+            # Degraded, not down: the bot runs, but no DNS observation counts.
+            body["resolver"] = {"ok": verdict.ok, "where": verdict.where, "problem": verdict.problem}
+        return web.json_response(body)
 
     async def handle_metrics_request(request: web.Request) -> web.Response:
         try:

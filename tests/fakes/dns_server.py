@@ -12,6 +12,9 @@ misbehave the ways real servers do:
     truncate       over UDP, an empty reply with the TC bit; over TCP, the full answer
     garbage        a reply whose id does not match the query's
     slow:<secs>    answer normally after a delay
+    nxdomain       lie: NXDOMAIN for every name, existing or not (a broken or filtering resolver)
+    rewrite:<ip>   lie: a name that does not exist gets an A record <ip> instead of NXDOMAIN
+                   (the "search assist" NXDOMAIN rewriting some ISPs' resolvers do)
 
 Usage::
 
@@ -46,7 +49,7 @@ import dns.rdatatype
 import dns.rrset
 import pytest
 
-FAULT_MODES = ("timeout", "servfail", "refused", "formerr", "truncate", "garbage")
+FAULT_MODES = ("timeout", "servfail", "refused", "formerr", "truncate", "garbage", "nxdomain")
 
 _FAULT_RCODES = {"servfail": dns.rcode.SERVFAIL, "refused": dns.rcode.REFUSED, "formerr": dns.rcode.FORMERR}
 
@@ -58,13 +61,18 @@ _DEFAULT_SOA = "ns.fake-dns.test. hostmaster.fake-dns.test. 1 3600 600 86400 300
 class _Fault:
     mode: str
     delay: float = 0.0
+    address: str = ""
 
 
 def _parse_fault(mode: str) -> _Fault:
     if mode.startswith("slow:"):
         return _Fault("slow", float(mode.removeprefix("slow:")))
+    if mode.startswith("rewrite:"):
+        return _Fault("rewrite", address=mode.removeprefix("rewrite:"))
     if mode not in FAULT_MODES:
-        raise ValueError(f"unknown fault mode {mode!r}; use one of {FAULT_MODES} or 'slow:<seconds>'")
+        raise ValueError(
+            f"unknown fault mode {mode!r}; use one of {FAULT_MODES}, 'slow:<seconds>' or 'rewrite:<ip>'"
+        )
     return _Fault(mode)
 
 
@@ -327,8 +335,19 @@ class FakeDnsServer:
                 response = self._answer(query)
                 response.id = (query.id + 1) % 65536
                 return response.to_wire()
+            if fault.mode == "nxdomain":
+                response = dns.message.make_response(query)
+                response.set_rcode(dns.rcode.NXDOMAIN)
+                response.authority.append(self._soa_for(question.name))
+                return response.to_wire()
 
         response = self._answer(query)
+        if fault is not None and fault.mode == "rewrite" and response.rcode() == dns.rcode.NXDOMAIN:
+            response = dns.message.make_response(query)
+            if question.rdtype == dns.rdatatype.A:
+                rrset = dns.rrset.RRset(question.name, dns.rdataclass.IN, dns.rdatatype.A)
+                rrset.add(_rdata(dns.rdatatype.A, fault.address), 60)
+                response.answer.append(rrset)
         if transport == "tcp":
             return response.to_wire(max_size=65535)
         limit = max(512, query.payload) if query.edns >= 0 else 512

@@ -8,6 +8,9 @@ Routes (each source's base URL is `server.url(route)`):
   crtsh       GET /crtsh/?q=%25.{domain}&output=json&exclude=expired   JSON array
   internetdb  GET /internetdb/{ip}                                JSON, 404 "No information available"
   rdap        GET /rdap/ip/{ip}                                   RFC 9083 ip network JSON, 404 unknown
+  rdapdns     GET /rdapdns/dns.json                               RFC 9224 bootstrap from `rdap_tlds`
+              GET /rdapdns/registry/{registry}/domain/{name}      a registry's domain object, 404 unknown
+              GET /rdapdns/registrar/{registrar}/domain/{name}    a registrar's domain object, 404 unknown
 
 The data each route serves is a plain attribute to edit (`server.mnemonic_rows[...]`);
 `server.inject(route, fault)` makes the next replies of one route fail (500, 404, 429
@@ -30,7 +33,7 @@ from typing import Any
 import pytest_asyncio
 from aiohttp import web
 
-ROUTES = ("mnemonic", "circl", "virustotal", "crtsh", "internetdb", "rdap")
+ROUTES = ("mnemonic", "circl", "virustotal", "crtsh", "internetdb", "rdap", "rdapdns")
 FAULTS = ("500", "404", "429", "malformed", "empty", "hang", "status", "body")
 
 MNEMONIC_KEY = "mnemonic-key-4f1c9e0d"
@@ -269,6 +272,11 @@ class FakeHttpSources:
     )
     # RFC 9083 ip network objects by IP (see tests.fakes.whois_server.ip_network_document).
     rdap_networks: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # RDAP for domains: TLD -> registry key (the bootstrap file), and domain objects served
+    # by (registry key, name) and (registrar key, name); see tests/fakes/rdap_documents.py.
+    rdap_tlds: dict[str, str] = field(default_factory=dict)
+    rdap_registry_domains: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    rdap_registrar_domains: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     # Seconds every reply of a route waits before it is sent (to overlap concurrent requests).
     delays: dict[str, float] = field(default_factory=dict)
     requests: list[RecordedRequest] = field(default_factory=list)
@@ -304,7 +312,15 @@ class FakeHttpSources:
             "crtsh": f"{self.root}/crtsh/",
             "internetdb": f"{self.root}/internetdb/",
             "rdap": f"{self.root}/rdap/",
+            "rdapdns": f"{self.root}/rdapdns/",
         }[route]
+
+    def registry_url(self, registry: str) -> str:
+        return f"{self.root}/rdapdns/registry/{registry}/"
+
+    def registrar_url(self, registrar: str, name: str) -> str:
+        """Where a registry's `related` link for `name` points."""
+        return f"{self.root}/rdapdns/registrar/{registrar}/domain/{name}"
 
     def inject(
         self,
@@ -407,6 +423,7 @@ class FakeHttpSources:
             "crtsh": self._crtsh,
             "internetdb": self._internetdb,
             "rdap": self._rdap,
+            "rdapdns": self._rdapdns,
         }
         if route not in handlers:
             return web.Response(status=404, text="404: Not Found")
@@ -484,6 +501,28 @@ class FakeHttpSources:
         if network is None:
             return web.json_response({"errorCode": 404, "title": "Not Found"}, status=404)
         return web.json_response(network, content_type="application/rdap+json")
+
+    async def _rdapdns(self, request: web.Request, rest: str) -> web.StreamResponse:
+        if rest == "dns.json":
+            by_registry: dict[str, list[str]] = {}
+            for tld, registry in sorted(self.rdap_tlds.items()):
+                by_registry.setdefault(registry, []).append(tld)
+            services = [[tlds, [self.registry_url(registry)]] for registry, tlds in by_registry.items()]
+            bootstrap = {
+                "description": "RDAP bootstrap file for Domain Name System registrations",
+                "publication": "2025-11-04T19:00:01Z",
+                "services": services,
+                "version": "1.0",
+            }
+            return web.json_response(bootstrap)
+        parts = rest.split("/")
+        if len(parts) == 4 and parts[0] in ("registry", "registrar") and parts[2] == "domain":
+            table = self.rdap_registry_domains if parts[0] == "registry" else self.rdap_registrar_domains
+            document = table.get((parts[1], parts[3].lower()))
+            if document is not None:
+                return web.json_response(document, content_type="application/rdap+json")
+        error = {"errorCode": 404, "title": "Not Found", "description": ["The object does not exist."]}
+        return web.json_response(error, status=404, content_type="application/rdap+json")
 
     async def _internetdb(self, request: web.Request, rest: str) -> web.StreamResponse:
         host = self.internetdb_hosts.get(rest)

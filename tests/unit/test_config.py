@@ -87,3 +87,19 @@ def test_log_scrubber_removes_secrets_from_messages_and_tracebacks() -> None:
     scrubber.filter(record)
     assert "xoxb-very-secret" not in record.getMessage()
     assert record.exc_text is not None and "xoxb-very-secret" not in record.exc_text
+
+
+def test_dns_canary_default_off_and_bad() -> None:
+    assert Settings.from_env({}).dns_canary == "example.com"
+    named = Settings.from_env({"WATCHPOST_DNS_CANARY": "Canary.Example.ORG."})
+    assert named.dns_canary == "canary.example.org"
+    assert Settings.from_env({"WATCHPOST_DNS_CANARY": "off"}).dns_canary == ""
+    with pytest.raises(ConfigError, match="WATCHPOST_DNS_CANARY"):
+        Settings.from_env({"WATCHPOST_DNS_CANARY": "not a name"})
+
+
+def test_rdap_bootstrap_url_default_and_override() -> None:
+    assert Settings.from_env({}).rdap_bootstrap_url == "https://data.iana.org/rdap/"
+    assert Settings.from_env({"WATCHPOST_RDAP_BOOTSTRAP_URL": ""}).rdap_bootstrap_url == ""
+    local = Settings.from_env({"WATCHPOST_RDAP_BOOTSTRAP_URL": "http://127.0.0.1:8080/rdap/"})
+    assert local.rdap_bootstrap_url == "http://127.0.0.1:8080/rdap/"

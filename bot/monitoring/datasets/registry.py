@@ -23,6 +23,7 @@ from bot.monitoring.sources.internetdb import InternetDbClient
 from bot.monitoring.sources.mnemonic import MnemonicPassiveDns
 from bot.monitoring.sources.observed import ObservedLookup, ObservedResolutions
 from bot.monitoring.sources.rdap import RdapClient
+from bot.monitoring.sources.rdap_domains import RdapDomainClient
 from bot.monitoring.sources.tls_probe import TlsCertificateProbe
 from bot.monitoring.sources.virustotal import VirusTotalPassiveDns
 from bot.monitoring.sources.whois import WhoisClient
@@ -72,6 +73,11 @@ def build_datasets(
     rdap = RdapClient(settings.rdap_url, **timeout) if settings.rdap_url else None
     if rdap is not None:
         closers.append(rdap.close)
+    # Domains: RDAP where IANA's bootstrap names a service, WHOIS elsewhere.
+    rdap_domains = None
+    if settings.rdap_bootstrap_url and settings.whois_server is None:
+        rdap_domains = RdapDomainClient(settings.rdap_bootstrap_url, **timeout)
+        closers.append(rdap_domains.close)
 
     async def txt(name: str) -> DnsAnswer:
         return await dns.query(name, "TXT")
@@ -82,7 +88,7 @@ def build_datasets(
     datasets: list[Dataset] = [
         ResolutionsDataset(dns, passive, origin_asn=origin_asn),
         DnsRecordsDataset(dns),
-        WhoisDataset(WhoisClient(settings.whois_server, **timeout), rdap, cymru),
+        WhoisDataset(WhoisClient(settings.whois_server, **timeout), rdap, cymru, rdap_domains=rdap_domains),
     ]
     # One crt.sh answer serves both of a check's datasets; kept for less than a check
     # interval, so the next check (a failure's retry included) asks again.

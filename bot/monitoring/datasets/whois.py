@@ -1,5 +1,9 @@
-"""The `whois` dataset: registration data of a domain (WHOIS), network data of an IP (RDAP + ASN).
+"""The `whois` dataset: registration data of a domain (RDAP first, WHOIS where the TLD has
+no RDAP service), network data of an IP (RDAP + ASN).
 
+A domain's facts are the same fields in the same value forms from either source, so a
+domain moving between RDAP and WHOIS (a registry starting RDAP, the bootstrap file being
+out of reach) changes nothing: the diff compares values, never sources.
 Each source speaks only for its own fields: when RDAP fails, the ASN facts still count
 and the RDAP fields keep their last known state (they are left out of known_fields).
 """
@@ -15,10 +19,12 @@ from bot.model.indicators import registered_domain
 from bot.model.observations import Fact, IndicatorKind, Observation, SourceFailure
 from bot.monitoring.sources import asn as asn_source
 from bot.monitoring.sources import rdap as rdap_source
+from bot.monitoring.sources import rdap_domains as rdap_domains_source
 from bot.monitoring.sources import whois as whois_source
 from bot.monitoring.sources.asn import CymruAsnLookup
 from bot.monitoring.sources.rdap import RdapClient
-from bot.monitoring.sources.whois import WhoisClient
+from bot.monitoring.sources.rdap_domains import RdapDomainClient, RdapDomainRecord
+from bot.monitoring.sources.whois import WhoisClient, WhoisRecord
 
 log = logging.getLogger(__name__)
 
@@ -30,10 +36,18 @@ SINGLE_VALUED = (
 class WhoisDataset:
     name = "whois"
 
-    def __init__(self, whois: WhoisClient, rdap: RdapClient | None, asn: CymruAsnLookup | None) -> None:
+    def __init__(
+        self,
+        whois: WhoisClient,
+        rdap: RdapClient | None,
+        asn: CymruAsnLookup | None,
+        *,
+        rdap_domains: RdapDomainClient | None = None,
+    ) -> None:
         self._whois = whois
         self._rdap = rdap
         self._asn = asn
+        self._rdap_domains = rdap_domains
 
     def applies_to(self, kind: IndicatorKind) -> bool:
         return kind in (IndicatorKind.DOMAIN, IndicatorKind.IP)
@@ -44,18 +58,25 @@ class WhoisDataset:
         return await self._collect_ip(indicator)
 
     async def _collect_domain(self, domain: str) -> Observation:
-        # A subdomain has no WHOIS record of its own: ask about its registered domain.
+        # A subdomain has no registration record of its own: ask about its registered domain.
+        source = whois_source.SOURCE
         try:
-            record = await self._whois.lookup(registered_domain(domain))
+            record: WhoisRecord | RdapDomainRecord | None = None
+            if self._rdap_domains is not None:
+                source = rdap_domains_source.SOURCE
+                record = await self._rdap_domains.lookup(registered_domain(domain))
+            if record is None:  # no RDAP service for this TLD: port 43
+                source = whois_source.SOURCE
+                record = await self._whois.lookup(registered_domain(domain))
         except SourceError as exc:
             return self._observation([], set(), [SourceFailure(exc.source, exc.message, whois_source.FIELDS)])
         except Exception:  # collect() never raises: a bug here is a failed source, logged
-            log.exception("whois lookup of %s failed unexpectedly", domain)
-            failure = SourceFailure(whois_source.SOURCE, "internal error", whois_source.FIELDS)
+            log.exception("%s lookup of %s failed unexpectedly", source, domain)
+            failure = SourceFailure(source, "internal error", whois_source.FIELDS)
             return self._observation([], set(), [failure])
         failures: list[SourceFailure] = []
         if record.note is not None:
-            failures.append(SourceFailure(whois_source.SOURCE, record.note, record.unknown_fields))
+            failures.append(SourceFailure(source, record.note, record.unknown_fields))
         known = set(whois_source.FIELDS - record.unknown_fields)
         return self._observation(list(record.facts), known, failures)
 

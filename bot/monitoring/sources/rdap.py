@@ -11,6 +11,7 @@ bot's own network, whatever name it uses.
 from __future__ import annotations
 
 import ipaddress
+import re
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -87,7 +88,7 @@ def redirect_allowed(base_url: str, target: str) -> bool:
 
 def network_facts(document: Any) -> list[Fact]:
     """An RFC 9083 ip network object -> facts (pure)."""
-    if not isinstance(document, dict) or document.get("objectClassName") != "ip network":
+    if not _is_ip_network(document):
         raise SourceError(SOURCE, "reply is not an RDAP ip network object", transient=False)
     facts: list[Fact] = []
     for field_name, key in (("network_name", "name"), ("handle", "handle"), ("country", "country")):
@@ -102,6 +103,26 @@ def network_facts(document: Any) -> list[Fact]:
     return facts
 
 
+def _is_ip_network(document: Any) -> bool:
+    """An ip network object; older servers leave `objectClassName` out (it arrived late in
+    the drafts), so an object with a start and end address and no other class is one too."""
+    if not isinstance(document, dict):
+        return False
+    kind = document.get("objectClassName")
+    if kind is not None:
+        return bool(kind == "ip network")
+    return isinstance(document.get("startAddress"), str) and isinstance(document.get("endAddress"), str)
+
+
+def plain_address(text: str) -> str:
+    """ARIN's legacy zero-padded dotted quads (`074.125.000.000`) as addresses: each
+    octet's leading zeros dropped (Python refuses them, since they read as octal elsewhere)."""
+    text = text.strip()
+    if re.fullmatch(r"\d{1,3}(?:\.\d{1,3}){3}", text):
+        return ".".join(str(int(octet)) for octet in text.split("."))
+    return text
+
+
 def _cidrs(document: dict[str, Any]) -> list[str]:
     found: set[str] = set()
     cidrs = document.get("cidr0_cidrs")
@@ -109,6 +130,7 @@ def _cidrs(document: dict[str, Any]) -> list[str]:
         if not isinstance(item, dict):
             continue
         prefix = item.get("v4prefix") or item.get("v6prefix")
+        prefix = plain_address(prefix) if isinstance(prefix, str) else prefix
         try:
             found.add(str(ipaddress.ip_network(f"{prefix}/{int(item['length'])}", strict=False)))
         except (KeyError, TypeError, ValueError):
@@ -119,10 +141,10 @@ def _cidrs(document: dict[str, Any]) -> list[str]:
     if not isinstance(start, str) or not isinstance(end, str):
         return []
     try:
-        first, last = ipaddress.ip_address(start.strip()), ipaddress.ip_address(end.strip())
+        first, last = ipaddress.ip_address(plain_address(start)), ipaddress.ip_address(plain_address(end))
         return [str(net) for net in ipaddress.summarize_address_range(first, last)]
     except (TypeError, ValueError):
-        return [f"{start.strip()} - {end.strip()}"]
+        return []  # a range that is no range is no fact (never its text as a "CIDR")
 
 
 def _org(entities: Any) -> str | None:

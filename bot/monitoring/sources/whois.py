@@ -31,6 +31,16 @@ from whois.parser import WhoisEntry
 from bot.config import HostPort
 from bot.errors import SourceError
 from bot.model.observations import Fact
+from bot.monitoring.sources.whois_text import (
+    EARLIEST,
+    LATEST,
+    ScannedRecord,
+    is_handle,
+    says_not_registered,
+    scan_whois,
+    valid_email,
+    valid_host,
+)
 
 SOURCE = "whois"
 IANA = HostPort("whois.iana.org", 43)
@@ -48,20 +58,15 @@ SINGLE_VALUED_FIELDS = frozenset(
 MULTI_VALUED_FIELDS = frozenset({"name_server", "status"})
 FIELDS = SINGLE_VALUED_FIELDS | MULTI_VALUED_FIELDS
 REGISTRANT_FIELDS = frozenset({"registrant_org", "registrant_email"})
+# A registered domain's reply names at least one of these; a reply with none is unread.
+CORE_FIELDS = frozenset({"registrar", "creation_date", "expiration_date", "name_server"})
 
 # Values that say "there is a value but you may not see it": absent, not a value.
 _REDACTED = re.compile(
     r"redacted|data protected|privacy|withheld|not disclosed|non-public|gdpr|mask(?:ed|ing)"
-    r"|query the rdds|contact the registrar|hidden upon user request",
+    r"|query the rdds|contact the registrar|hidden upon user request|not shown|statutory masking"
+    r"|not available|see (?:the )?(?:web|http)|^\W*(?:n/?a|none|private|hidden)\W*$",
     re.IGNORECASE,
-)
-# Replies meaning "no such domain" for registries whose python-whois parser does not
-# raise WhoisDomainNotFoundError itself. Only consulted when nothing else parsed.
-_NOT_FOUND = re.compile(
-    r"^\W*(no match for|not found|no data found|no entries found|domain not found"
-    r"|the queried object does not exist|no object found|no matching record"
-    r"|status:\s*(free|available))",
-    re.IGNORECASE | re.MULTILINE,
 )
 _EPP_CODES = {
     code.lower(): code
@@ -73,11 +78,13 @@ _EPP_CODES = {
         "clientRenewProhibited clientTransferProhibited clientUpdateProhibited"
     ).split()
 }
-_REFERRAL_IANA = re.compile(r"^\s*(?:refer|whois):\s*(\S+)", re.IGNORECASE | re.MULTILINE)
+# [ \t], never \s, after ^: with MULTILINE a \s* runs on across blank lines, and a reply
+# of blank lines would take quadratic time.
+_REFERRAL_IANA = re.compile(r"^[ \t]*(?:refer|whois):[ \t]*(\S+)", re.IGNORECASE | re.MULTILINE)
 _REFERRAL_REGISTRAR = re.compile(
-    r"^\s*(?:Registrar\s+)?WHOIS\s+Server:\s*(\S+)", re.IGNORECASE | re.MULTILINE
+    r"^[ \t]*(?:Registrar[ \t]+)?WHOIS[ \t]+Server:[ \t]*(\S+)", re.IGNORECASE | re.MULTILINE
 )
-_REGISTRANT_EMAIL = re.compile(r"^\s*Registrant\s+E-?mail:\s*(.+)$", re.IGNORECASE | re.MULTILINE)
+_REGISTRANT_EMAIL = re.compile(r"^[ \t]*Registrant[ \t]+E-?mail:[ \t]*(.+)$", re.IGNORECASE | re.MULTILINE)
 _HOSTNAME = re.compile(r"(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
 
 # python-whois names a field differently per registry parser: first present key wins.
@@ -135,12 +142,13 @@ class WhoisClient:
         domain = domain.strip().lower().rstrip(".")
         if self._server is not None:
             text = await self.query(self._server, domain)
-            return WhoisRecord(tuple(await parse_whois_off_loop(domain, text)), str(self._server))
+            facts = await parse_whois_off_loop(domain, text, str(self._server))
+            return WhoisRecord(tuple(facts), str(self._server))
 
         registry_host = await self._registry_of(domain)
         registry = await self._address(registry_host)
         registry_text = await self.query(registry, domain)
-        registry_facts = await parse_whois_off_loop(domain, registry_text)
+        registry_facts = await parse_whois_off_loop(domain, registry_text, registry_host)
         registry_record = WhoisRecord(tuple(registry_facts), registry_host)
         if _is_not_registered(registry_facts):
             return registry_record
@@ -150,7 +158,8 @@ class WhoisClient:
             return registry_record
         try:
             registrar = await self._address(registrar_host)
-            registrar_facts = await parse_whois_off_loop(domain, await self.query(registrar, domain))
+            registrar_text = await self.query(registrar, domain)
+            registrar_facts = await parse_whois_off_loop(domain, registrar_text, registrar_host)
         except SourceError as exc:
             missing = REGISTRANT_FIELDS - {fact.field for fact in registry_facts}
             note = f"registrar {registrar_host}: {exc.message}"
@@ -231,32 +240,94 @@ async def _addresses_of(host: str) -> list[str]:
     return [str(info[4][0]) for info in found]
 
 
-async def parse_whois_off_loop(domain: str, text: str) -> list[Fact]:
+async def parse_whois_off_loop(domain: str, text: str, server: str | None = None) -> list[Fact]:
     """parse_whois in a worker thread: parsing is CPU work the event loop must not wait on."""
-    return await asyncio.to_thread(parse_whois, domain, text)
+    return await asyncio.to_thread(parse_whois, domain, text, server)
 
 
-def parse_whois(domain: str, text: str) -> list[Fact]:
-    """WHOIS text -> facts (no I/O). Raises SourceError when the reply holds no facts.
+def parse_whois(domain: str, text: str, server: str | None = None) -> list[Fact]:
+    """WHOIS text -> facts (no I/O). Raises SourceError when the reply cannot be read.
 
-    A "no such domain" reply is data: one fact, status "not registered". Only the first
-    MAX_PARSED_CHARS, in lines of at most MAX_PARSED_LINE, are read.
+    python-whois reads what it knows; the generic reader (whois_text.scan_whois) adds the
+    continuation-line name servers, the fields of registries python-whois does not know,
+    and dates read day-first where the registry writes them so, in their time zone.
+    A "no such domain" reply, in any registry's phrasing, is data: one fact, status "not
+    registered". A reply with no registration data in it (a rate-limit notice, a format
+    nobody reads) is an error naming the registry (`server`), never a registered domain
+    with its fields gone. Only the first MAX_PARSED_CHARS, in lines of at most
+    MAX_PARSED_LINE, are read.
     """
     text = "\n".join(line[:MAX_PARSED_LINE] for line in text[:MAX_PARSED_CHARS].splitlines())
+    tld = domain.rstrip(".").rsplit(".", 1)[-1].lower()
+    where = server or f"the .{tld} WHOIS server"
+    library_says_free = False
+    entry: Mapping[str, object] = {}
     try:
         entry = _load(domain, text)
     except whois_exceptions.WhoisDomainNotFoundError:
+        library_says_free = True
+    except SourceError:
+        entry = {}  # python-whois could not read it: the generic reader still may
+    facts = _merge(normalise_whois(entry, text), scan_whois(text, tld, domain.rstrip(".").lower()))
+    core = {fact.field for fact in facts} & CORE_FIELDS
+    if (library_says_free or says_not_registered(text)) and len(core) < 2:
         return [Fact("status", NOT_REGISTERED, SOURCE)]
-    facts = normalise_whois(entry, text)
-    if facts:
-        return facts
-    if _NOT_FOUND.search(text):
-        return [Fact("status", NOT_REGISTERED, SOURCE)]
-    raise SourceError(SOURCE, "reply has no WHOIS fields")
+    if not core:
+        raise SourceError(SOURCE, f"{where}: reply has no WHOIS fields Watchpost can read")
+    return facts
+
+
+def _merge(library: list[Fact], scanned: ScannedRecord) -> list[Fact]:
+    """The generic reader's facts, completed by python-whois's. The generic reader's win
+    where it found a value: it reads blocks and continuation lines (python-whois takes a
+    registrar's technical contact for the registrant on .be, the registrant for the
+    registrar on .ua), and dates day-first and in their time zone where the registry
+    writes them so. Name servers are the union of both, each a checked host name."""
+    by_field: dict[str, list[Fact]] = {}
+    for fact in library:
+        by_field.setdefault(fact.field, []).append(fact)
+    for field_name, values in (
+        ("creation_date", scanned.creation_date),
+        ("expiration_date", scanned.expiration_date),
+    ):
+        if values:
+            # The domain's own dates come first; later ones belong to its contacts.
+            by_field[field_name] = [Fact(field_name, values[0].isoformat(), SOURCE)]
+    servers = {fact.value for fact in by_field.get("name_server", [])} | set(scanned.name_server)
+    if servers:
+        by_field["name_server"] = [Fact("name_server", host, SOURCE) for host in sorted(servers)]
+    for field_name in ("registrar", "registrant_org", "registrant_email"):
+        values = getattr(scanned, field_name)
+        redactable = field_name in REGISTRANT_FIELDS
+        if redactable and values and _REDACTED.search(values[0]):
+            by_field.pop(field_name, None)  # "NOT DISCLOSED!" then an address: withheld
+            continue
+        value = _checked(field_name, _first_value(values, redactable))
+        if value is not None:
+            by_field[field_name] = [Fact(field_name, value, SOURCE)]
+    codes = {code for item in scanned.status if (code := _status_code(item))}
+    if codes:
+        by_field["status"] = [Fact("status", code, SOURCE) for code in sorted(codes)]
+    return [fact for field_name in sorted(by_field) for fact in by_field[field_name]]
+
+
+def _checked(field_name: str, value: str | None) -> str | None:
+    """A value as the field allows it: an e-mail address's syntax, a name not a handle."""
+    if value is None:
+        return None
+    if field_name == "registrant_email":
+        return valid_email(value)
+    if field_name == "registrant_org" and is_handle(value):
+        return None
+    if field_name == "registrar":
+        value = re.sub(r"\s*\[tag = [^\]]*\]\s*$", "", value, flags=re.IGNORECASE).strip()
+    return value or None
 
 
 def normalise_whois(entry: Mapping[str, object], text: str = "") -> list[Fact]:
-    """python-whois fields -> facts. Pure; `text` is searched for a registrant e-mail."""
+    """python-whois fields -> facts. Pure; `text` is searched for a registrant e-mail.
+    Every value is checked for its field: name servers are host names, e-mail addresses
+    have their syntax, dates are in a sane range, a registrant is not a handle."""
     facts: list[Fact] = []
 
     for field_name, keys in _KEYS.items():
@@ -264,8 +335,7 @@ def normalise_whois(entry: Mapping[str, object], text: str = "") -> list[Fact]:
         value = _first_text(entry, keys, redactable)
         if value is None and field_name == "registrant_email":
             value = _first_value(_REGISTRANT_EMAIL.findall(text), redactable)
-        if field_name == "registrant_email" and value is not None:
-            value = value.lower() if "@" in value else None
+        value = _checked(field_name, value)
         if value is not None:
             facts.append(Fact(field_name, value, SOURCE))
 
@@ -279,7 +349,7 @@ def normalise_whois(entry: Mapping[str, object], text: str = "") -> list[Fact]:
     name_servers = {
         server
         for item in _strings(entry.get("name_servers"))
-        if (server := item.split()[0].lower().rstrip(".") if item.split() else "")
+        if item.split() and (server := valid_host(item.split()[0]))
     }
     facts.extend(Fact("name_server", server, SOURCE) for server in sorted(name_servers))
 
@@ -337,12 +407,23 @@ def _dates(value: object) -> list[date]:
             found.append(aware.astimezone(UTC).date())
         elif isinstance(item, date):
             found.append(item)
-    return found
+    return [day for day in found if EARLIEST <= day <= LATEST]
+
+
+def redacted(value: str) -> bool:
+    """Is `value` a placeholder for a withheld one ("REDACTED FOR PRIVACY", "Data Protected")?"""
+    return _REDACTED.search(value) is not None
+
+
+def status_code(text: str) -> str | None:
+    """A status as Watchpost stores it: an EPP code in its EPP spelling, else the text."""
+    return _status_code(text)
 
 
 def _status_code(text: str) -> str | None:
     """ "clientTransferProhibited https://icann.org/epp#..." -> "clientTransferProhibited"."""
-    text = re.split(r"\(|https?://", text, maxsplit=1)[0].strip(" \t.,;")
+    text = re.split(r"\(|https?://|\s-\s", text, maxsplit=1)[0].strip(" \t.,;")
+    text = re.sub(r"^(?:domain\s+)?status\s*:\s*", "", text, flags=re.IGNORECASE)
     if not text:
         return None
     words = text.split()

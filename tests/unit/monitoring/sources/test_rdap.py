@@ -38,7 +38,40 @@ def test_network_facts_org_falls_back_to_administrative_role() -> None:
     assert values(network_facts(document), "org") == []
 
 
-@pytest.mark.parametrize("document", [[], {"objectClassName": "entity"}, "ip network", None])
+def test_network_facts_accepts_a_legacy_reply_without_object_class_name() -> None:
+    document = ip_network_document(cidr0=False)
+    del document["objectClassName"]
+    facts = network_facts(document)
+    assert values(facts, "cidr") == ["192.0.2.0/24"] and values(facts, "network_name") == ["EVIL-HOSTING-NET"]
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "cidrs"),
+    [
+        ("074.125.000.000", "074.125.255.255", ["74.125.0.0/16"]),  # ARIN's zero-padded legacy form
+        ("008.008.008.000", "008.008.008.255", ["8.8.8.0/24"]),
+        (
+            "2001:0db8:0000:0000:0000:0000:0000:0000",
+            "2001:0db8:0000:0000:ffff:ffff:ffff:ffff",
+            ["2001:db8::/64"],
+        ),
+        ("not an address", "192.0.2.255", []),  # never the range's text as a "CIDR"
+    ],
+)
+def test_network_facts_normalises_ranges(start: str, end: str, cidrs: list[str]) -> None:
+    document = ip_network_document(start=start, end=end, cidr0=False)
+    assert values(network_facts(document), "cidr") == cidrs
+
+
+def test_network_facts_normalises_zero_padded_cidr0_prefixes() -> None:
+    document = ip_network_document(start="074.125.000.000", end="074.125.255.255", cidr0=False)
+    document["cidr0_cidrs"] = [{"v4prefix": "074.125.000.000", "length": 16}]
+    assert values(network_facts(document), "cidr") == ["74.125.0.0/16"]
+
+
+@pytest.mark.parametrize(
+    "document", [[], {"objectClassName": "entity"}, "ip network", None, {"handle": "X"}, {"ldhName": "a.com"}]
+)
 def test_network_facts_rejects_other_objects(document: object) -> None:
     with pytest.raises(SourceError):
         network_facts(document)

@@ -118,7 +118,14 @@ def readings(token: str) -> list[Reading]:
     """The token as written, then after the sure rules, then after the guesses; a reading
     that changes nothing is left out, so the list has one to three entries."""
     found = [Reading(token)]
-    sure, sure_notations = _apply(_SURE_RULES, token)
+    sure = token
+    sure_notations: tuple[str, ...] = ()
+    while (inner := _without_enclosing_parentheses(sure)) != sure:
+        sure = inner
+    if sure != token:
+        sure_notations = ("the parentheses around it",)
+    sure, rule_notations = _apply(_SURE_RULES, sure)
+    sure_notations += rule_notations
     sure, scheme_notations = _refang_schemes(_SCHEME, sure)
     sure_notations += scheme_notations
     if sure != token:
@@ -129,6 +136,18 @@ def readings(token: str) -> list[Reading]:
     if guessed != sure:
         found.append(Reading(guessed, sure_notations + guessed_notations))
     return found
+
+
+def _without_enclosing_parentheses(token: str) -> str:
+    """`(evil.com)` -> `evil.com`, as prose writes it; `(www).example.com` is left alone."""
+    if not (token.startswith("(") and token.endswith(")")):
+        return token
+    depth = 0
+    for index, char in enumerate(token):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth == 0 and index < len(token) - 1:
+            return token  # the first parenthesis closes before the end
+    return token[1:-1]
 
 
 def _apply(rules: tuple[tuple[re.Pattern[str], str, str], ...], text: str) -> tuple[str, tuple[str, ...]]:

@@ -120,8 +120,8 @@ def readings(token: str) -> list[Reading]:
     found = [Reading(token)]
     sure = token
     sure_notations: tuple[str, ...] = ()
-    while (inner := _without_enclosing_parentheses(sure)) != sure:
-        sure = inner
+    for _ in range(3):  # `((evil.com))`; a few levels, so a token of parentheses costs little
+        sure = _without_enclosing_parentheses(sure)
     if sure != token:
         sure_notations = ("the parentheses around it",)
     sure, rule_notations = _apply(_SURE_RULES, sure)

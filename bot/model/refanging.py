@@ -3,10 +3,13 @@
 Two kinds of rule, because the one thing that must never happen is a wrong host:
 
 - *Sure* rules undo notations that never occur in a real domain, IP or URL: brackets,
-  parentheses or braces around a dot, colon, slash or `@` (`[.]`, `( . )`, `{.}`, `[:]`,
-  `[://]`, `[/]`, `(/)`, `[@]`, `[at]`, `[dot]`, `(punkt)`), brackets on one side of a dot
-  (`foo].[com`, `www[.[example`), `[www]`, backslash-escaped dots (`example\\.com`) and
-  scheme stand-ins (`hxxp`, `hXXps`, `h**p`, `fxp`, `xxxx`, `[http]`, `http[s]`, `http//`).
+  parentheses or braces around a dot, comma, colon, slash, hyphen or `@` (`[.]`, `( . )`,
+  `{.}`, `[,]`, `[:]`, `[://]`, `[/]`, `(/)`, `[-]`, `[@]`, `[at]`, `(arroba)`, `[dot]`,
+  `(punkt)`, `(punto)`), brackets on one side of a dot (`foo].[com`, `www[.[example`),
+  `[www]`, parentheses around the whole token, backslash-escaped dots (`example\\.com`)
+  and scheme stand-ins (`hxxp`, `hXXps`, `h**p`, `fxp`, `xxxx`, `[http]`, `http[s]`,
+  `http!`, `http//`); before a paste is split, spaces inside or around bracketed notation
+  and around a scheme's `://`, and dots written as words between parts (`evil dot com`).
 - *Guesses* undo notations that can also be part of a real name: `-dot-`, a bare upper-case
   `DOT` (`fooDOTcom`) or `AT` (`fooATbar.com`), and `__` standing for `//` after a scheme
   (`http__example.com/x`).

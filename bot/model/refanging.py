@@ -3,10 +3,13 @@
 Two kinds of rule, because the one thing that must never happen is a wrong host:
 
 - *Sure* rules undo notations that never occur in a real domain, IP or URL: brackets,
-  parentheses or braces around a dot, colon, slash or `@` (`[.]`, `( . )`, `{.}`, `[:]`,
-  `[://]`, `[/]`, `(/)`, `[@]`, `[at]`, `[dot]`, `(punkt)`), brackets on one side of a dot
-  (`foo].[com`, `www[.[example`), `[www]`, backslash-escaped dots (`example\\.com`) and
-  scheme stand-ins (`hxxp`, `hXXps`, `h**p`, `fxp`, `xxxx`, `[http]`, `http[s]`, `http//`).
+  parentheses or braces around a dot, comma, colon, slash, hyphen or `@` (`[.]`, `( . )`,
+  `{.}`, `[,]`, `[:]`, `[://]`, `[/]`, `(/)`, `[-]`, `[@]`, `[at]`, `(arroba)`, `[dot]`,
+  `(punkt)`, `(punto)`), brackets on one side of a dot (`foo].[com`, `www[.[example`),
+  `[www]`, parentheses around the whole token, backslash-escaped dots (`example\\.com`)
+  and scheme stand-ins (`hxxp`, `hXXps`, `h**p`, `fxp`, `xxxx`, `[http]`, `http[s]`,
+  `http!`, `http//`); before a paste is split, spaces inside or around bracketed notation
+  and around a scheme's `://`, and dots written as words between parts (`evil dot com`).
 - *Guesses* undo notations that can also be part of a real name: `-dot-`, a bare upper-case
   `DOT` (`fooDOTcom`) or `AT` (`fooATbar.com`), and `__` standing for `//` after a scheme
   (`http__example.com/x`).
@@ -118,7 +121,14 @@ def readings(token: str) -> list[Reading]:
     """The token as written, then after the sure rules, then after the guesses; a reading
     that changes nothing is left out, so the list has one to three entries."""
     found = [Reading(token)]
-    sure, sure_notations = _apply(_SURE_RULES, token)
+    sure = token
+    sure_notations: tuple[str, ...] = ()
+    for _ in range(3):  # `((evil.com))`; a few levels, so a token of parentheses costs little
+        sure = _without_enclosing_parentheses(sure)
+    if sure != token:
+        sure_notations = ("the parentheses around it",)
+    sure, rule_notations = _apply(_SURE_RULES, sure)
+    sure_notations += rule_notations
     sure, scheme_notations = _refang_schemes(_SCHEME, sure)
     sure_notations += scheme_notations
     if sure != token:
@@ -129,6 +139,18 @@ def readings(token: str) -> list[Reading]:
     if guessed != sure:
         found.append(Reading(guessed, sure_notations + guessed_notations))
     return found
+
+
+def _without_enclosing_parentheses(token: str) -> str:
+    """`(evil.com)` -> `evil.com`, as prose writes it; `(www).example.com` is left alone."""
+    if not (token.startswith("(") and token.endswith(")")):
+        return token
+    depth = 0
+    for index, char in enumerate(token):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth == 0 and index < len(token) - 1:
+            return token  # the first parenthesis closes before the end
+    return token[1:-1]
 
 
 def _apply(rules: tuple[tuple[re.Pattern[str], str, str], ...], text: str) -> tuple[str, tuple[str, ...]]:

@@ -148,7 +148,11 @@ TABLE: list[tuple[str, str | Refused]] = [
     ("münchen[.]de", "xn--mnchen-3ya.de"),
     ("hxxps://пример[.]рф/", "xn--e1afmkfd.xn--p1ai"),
     ("xn--mnchen-3ya[.]de", "xn--mnchen-3ya.de"),
-    # wrapped in backticks or quotes
+    # wrapped in backticks, quotes or parentheses
+    ("(evil[.]com)", "evil.com"),
+    ("(hxxps://evil[.]com/x)", "evil.com"),
+    ("((evil.com))", "evil.com"),
+    ("(www).example(.)com", "www.example.com"),
     ("`example[.]com`", "example.com"),
     ('"hxxps://example[.]com/x"', "example.com"),
     # valid names that look defanged stay as they are

@@ -20,63 +20,19 @@ The brand's own registrable domain and its subdomains never match its watch.
 
 from __future__ import annotations
 
-import enum
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 
 import ahocorasick  # type: ignore[import-untyped]
 
+from bot.model.watches import Reason, Watch, WatchKind
 from bot.monitoring.lookalikes.folding import decode_name, fold_unicode, skeleton
 from bot.monitoring.lookalikes.permutations import brand_parts, permutations, registrable_domain
 
 MIN_EDIT_BRAND = 5  # shorter brands: only exact homoglyph look-alikes, one edit is noise
 MIN_CONTAINED_BRAND = 4  # shorter labels match as a whole hyphen-separated word only
 CACHE_NAMES = 50_000  # a precertificate, its certificate and other logs repeat names
-
-
-class WatchKind(enum.StrEnum):
-    LOOKALIKE = "lookalike"
-    KEYWORD = "keyword"
-
-
-@dataclass(frozen=True)
-class Watch:
-    id: int
-    team_id: str
-    channel_id: str
-    kind: WatchKind
-    term: str  # a brand's registrable domain, or a keyword (folded, lower-case)
-    created_at: datetime
-
-
-@dataclass(frozen=True)
-class Reason:
-    watch_id: int
-    rule: str  # permutation, tld-swap, homoglyph, edit, contains, keyword, resolves, mx
-    detail: str  # e.g. dnstwist's fuzzer name, or the matched label
-
-    def describe(self, term: str) -> str:
-        """One line for the alert: which rule matched which brand or word."""
-        match self.rule:
-            case "permutation":
-                return f"{self.detail} permutation of {term}"
-            case "tld-swap":
-                return f"{term} under another TLD"
-            case "homoglyph":
-                return f"homoglyph of {term} (reads the same once look-alike letters are folded)"
-            case "edit":
-                return f"one letter from {term} once look-alike letters are folded"
-            case "contains":
-                return f"a label contains {self.detail!r} (brand {term})"
-            case "keyword":
-                return f"contains the keyword {term!r}"
-            case "resolves":
-                return f"{self.detail} permutation of {term} now resolves (was NXDOMAIN)"
-            case "mx":
-                return f"{self.detail} permutation of {term} now has mail servers (MX)"
-        return f"{self.rule} ({term})"
 
 
 @dataclass(frozen=True)
@@ -128,7 +84,7 @@ class Matcher:
             else:
                 short_brands.setdefault(brand_skeleton, []).append(watch.id)
         for pattern, owners in brand_patterns.items():
-            brands.add_word(pattern, (pattern, tuple(owners)))
+            brands.add_word(pattern, tuple(owners))
         for pattern, ids in keyword_patterns.items():
             keywords.add_word(pattern, tuple(ids))
         self._brands = brands if brand_patterns else None
@@ -193,7 +149,7 @@ class Matcher:
         if self._brands is not None or self._short_brands:
             name_skeleton = skeleton(decoded)
             if self._brands is not None:
-                for _, (pattern, owners) in self._brands.iter(name_skeleton):
+                for _, owners in self._brands.iter(name_skeleton):
                     for watch_id, brand_label in owners:
                         keep(Reason(watch_id, "contains", brand_label))
             if self._short_brands:
@@ -236,7 +192,12 @@ def _within_one_edit(a: str, b: str) -> bool:
         diffs = [i for i in range(len(a)) if a[i] != b[i]]
         if len(diffs) == 1:
             return True
-        return len(diffs) == 2 and diffs[1] == diffs[0] + 1 and a[diffs[0]] == b[diffs[1]] and a[diffs[1]] == b[diffs[0]]
+        return (
+            len(diffs) == 2
+            and diffs[1] == diffs[0] + 1
+            and a[diffs[0]] == b[diffs[1]]
+            and a[diffs[1]] == b[diffs[0]]
+        )
     short, long = (a, b) if len(a) < len(b) else (b, a)
     i = 0
     while i < len(short) and short[i] == long[i]:

@@ -9,7 +9,8 @@ import idna
 import pytest
 
 from bot.monitoring.lookalikes.folding import decode_name, fold_unicode, skeleton
-from bot.monitoring.lookalikes.matcher import Matcher, Watch, WatchKind, keyword_form
+from bot.model.watches import Watch, WatchKind
+from bot.monitoring.lookalikes.matcher import Matcher, keyword_form
 from bot.monitoring.lookalikes.permutations import BRAND_TLD_RULE, permutations, registrable_domain
 
 AT = datetime(2026, 12, 1, tzinfo=UTC)

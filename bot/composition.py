@@ -9,15 +9,20 @@ from datetime import datetime, timedelta
 from bot.commands.access import AccessPolicy, CommandRateLimiter
 from bot.commands.flows import MonitorFlows
 from bot.config import Settings
+from bot.delivery.lookalikes import LookalikeDeliveryWorker
 from bot.delivery.mail import SmtpMailer
 from bot.delivery.outbox import OutboxWorker
 from bot.delivery.transport import Transport
 from bot.delivery.webhooks import WebhookTargets, WebhookWorker
 from bot.digests.service import DigestService
+from bot.errors import ConfigError
 from bot.metrics import Metrics
 from bot.monitoring.datasets import build_datasets
 from bot.monitoring.datasets.base import Dataset
+from bot.monitoring.dns import DnsClient
 from bot.monitoring.dns_mux import MultiplexedDnsClient
+from bot.monitoring.lookalikes.enrich import DomainFactsLookup
+from bot.monitoring.lookalikes.service import LookalikeWatcher, PermutationResolver
 from bot.monitoring.noise import summarise_same_asn_churn
 from bot.monitoring.runner import Runner, utc_now
 from bot.monitoring.scheduler import CheckDispatcher
@@ -25,6 +30,7 @@ from bot.storage.alerts import AlertStore
 from bot.storage.digests import DigestStore
 from bot.storage.engine import create_database_engine, migrate
 from bot.storage.history import HistoryStore
+from bot.storage.lookalikes import LookalikeStore
 from bot.storage.repository import AsyncStore, Store, WebhookRouting
 
 
@@ -44,10 +50,18 @@ class Services:
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     webhooks: WebhookWorker | None = None  # None: no webhook configured
     slack_team_id: str | None = None  # the bot's workspace, once Slack said (auth.test)
+    # Lookalike and keyword watches: the CT sink, their alerts' delivery, the daily DNS
+    # of permutations (None without a usable DNS client).
+    lookalikes: LookalikeWatcher | None = None
+    lookalike_delivery: LookalikeDeliveryWorker | None = None
+    permutations: PermutationResolver | None = None
 
     async def backlog(self) -> dict[str, int]:
         """Undelivered alerts per queue, for /metrics."""
         counts = {"slack": await self.store.run(self.store.store.undelivered_count)}
+        if self.lookalike_delivery is not None:
+            store = self.lookalike_delivery.store
+            counts["lookalikes"] = await self.store.run(store.undelivered_count)
         if self.webhooks is not None:
             counts["webhook"] = await self.store.run(self.alerts.webhook_backlog)
         return counts
@@ -80,15 +94,24 @@ def build_services(
     store = AsyncStore(Store(engine, webhooks=routing))
     alerts = AlertStore(engine)
     closers: list[Callable[[], Awaitable[None]]] = []
+    dns: DnsClient | None = None
     if datasets is None:
         # Long-lived multiplexed UDP sockets, no cache (bot/monitoring/dns_mux.py).
-        dns = MultiplexedDnsClient(settings.dns_nameservers, timeout=settings.dns_timeout)
+        dns = mux = MultiplexedDnsClient(settings.dns_nameservers, timeout=settings.dns_timeout)
 
         async def observed(ip: str) -> list[tuple[str, str, datetime]]:
             return await store.run(store.store.domains_resolving_to, ip)
 
         registry = build_datasets(settings, dns, observed=observed)
-        datasets, closers = registry.datasets, [*registry.closers, dns.aclose]
+        datasets, closers = registry.datasets, [*registry.closers, mux.aclose]
+    else:
+        try:
+            own = MultiplexedDnsClient(settings.dns_nameservers, timeout=settings.dns_timeout)
+        except ConfigError:
+            own = None  # no nameserver known: lookalikes without DNS facts or permutations
+        if own is not None:
+            dns = own
+            closers.append(own.aclose)
     runner = Runner(
         datasets,
         store,
@@ -115,6 +138,25 @@ def build_services(
             store, alerts, targets, settings.webhook_secret.reveal(), clock=clock, metrics=metrics
         )
         closers.append(webhooks.aclose)
+    lookalike_store = LookalikeStore(engine)
+    whois = next((d for d in datasets if d.name == "whois"), None)
+    lookalike_delivery = LookalikeDeliveryWorker(
+        store,
+        lookalike_store,
+        transport,
+        clock=clock,
+        facts=DomainFactsLookup(dns, whois) if dns is not None else None,
+    )
+    resolver = None
+    if dns is not None:
+        resolver = PermutationResolver(
+            store,
+            lookalike_store,
+            dns,
+            clock=clock,
+            interval=timedelta(seconds=settings.lookalike_resolve_seconds),
+            budget=settings.lookalike_query_budget,
+        )
     return Services(
         settings=settings,
         store=store,
@@ -128,6 +170,7 @@ def build_services(
             digests=digests,
             access=AccessPolicy(settings.admins, settings.channel_quota),
             rate_limit=CommandRateLimiter(settings.command_rate) if settings.command_rate else None,
+            lookalikes=lookalike_store,
         ),
         dispatcher=CheckDispatcher(runner),
         outbox=OutboxWorker(store, transport, clock=clock, metrics=metrics),
@@ -137,4 +180,7 @@ def build_services(
         metrics=metrics,
         closers=closers,
         webhooks=webhooks,
+        lookalikes=LookalikeWatcher(store, lookalike_store, clock=clock),
+        lookalike_delivery=lookalike_delivery,
+        permutations=resolver,
     )

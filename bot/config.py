@@ -131,6 +131,10 @@ class Settings:
     channel_quota: int = 1000
     command_rate: int = 30
     source_timeout: float | None = None
+    # Lookalike watches: each watch's permutations resolved once per this many seconds,
+    # at most this many DNS queries per day (two per permutation: A and MX).
+    lookalike_resolve_seconds: int = 86400
+    lookalike_query_budget: int = 20000
 
     @property
     def digest_email(self) -> bool:
@@ -241,6 +245,12 @@ class Settings:
             channel_quota=number("WATCHPOST_CHANNEL_QUOTA", defaults.channel_quota, 1),
             command_rate=number("WATCHPOST_COMMAND_RATE", defaults.command_rate, 0),
             source_timeout=source_timeout,
+            lookalike_resolve_seconds=number(
+                "WATCHPOST_LOOKALIKE_RESOLVE_SECONDS", defaults.lookalike_resolve_seconds, 60
+            ),
+            lookalike_query_budget=number(
+                "WATCHPOST_LOOKALIKE_QUERY_BUDGET", defaults.lookalike_query_budget, 0
+            ),
         )
 
     def describe(self) -> dict[str, str]:

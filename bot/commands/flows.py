@@ -24,14 +24,27 @@ from bot.commands.grammar import (
     MuteCommand,
     RemoveCommand,
     StatusCommand,
+    UnwatchCommand,
+    WatchCommand,
+    WatchStatusCommand,
     parse_command,
 )
 from bot.errors import NotPermitted, UserInputError
 from bot.model.indicators import Indicator, parse_indicator
 from bot.model.observations import ADDRESS_AND_NAME_FIELDS
+from bot.model.watches import WatchKind
+from bot.monitoring.lookalikes.permutations import permutations, registrable_domain
 from bot.monitoring.runner import Runner
 from bot.render.home import HomeRow, build_home_blocks
 from bot.render.investigation import build_investigation_message
+from bot.render.lookalikes import (
+    build_dismissed_message,
+    build_watch_history_message,
+    build_watch_list_blocks,
+    build_watch_status_message,
+    build_watches_added_message,
+    build_watches_removed_message,
+)
 from bot.render.messages import Block, Message
 from bot.render.mrkdwn import mention
 from bot.render.replies import (
@@ -50,6 +63,7 @@ from bot.render.replies import (
     build_status_message,
 )
 from bot.storage.history import HistoryStore
+from bot.storage.lookalikes import LookalikeStore
 from bot.storage.repository import AsyncStore, MonitorView, SubjectView
 
 # Fact fields whose values identify infrastructure: two indicators sharing one of these
@@ -101,6 +115,7 @@ class MonitorFlows:
         timezone: tzinfo = UTC,
         access: AccessPolicy | None = None,
         rate_limit: CommandRateLimiter | None = None,
+        lookalikes: LookalikeStore | None = None,
     ) -> None:
         self.store = store
         self.runner = runner
@@ -111,6 +126,7 @@ class MonitorFlows:
         self.timezone = timezone
         self.access = access if access is not None else AccessPolicy()
         self.rate_limit = rate_limit
+        self.lookalikes = lookalikes if lookalikes is not None else LookalikeStore(store.store.engine)
 
     def throttled(self, caller: Caller) -> Message | None:
         """The reply to a user over the command rate limit (None: go ahead). Counts the command."""
@@ -171,7 +187,7 @@ class MonitorFlows:
                     ListRow(m.indicator, m.kind.value, m.last_checked_at, m.stale_datasets, m.muted)
                     for m in monitors
                 ]
-                return CommandResult(build_list_message(rows))
+                return CommandResult(await self._with_watches(build_list_message(rows), rows, caller))
             case StatusCommand(indicator):
                 return await self._status(indicator, caller)
             case CheckCommand(indicator):
@@ -201,7 +217,96 @@ class MonitorFlows:
                 return CommandResult(message, public=True)
             case DigestCommand():
                 return self._digest(caller)
+            case WatchCommand(kind, terms, notes):
+                change = await self.store.run(
+                    self.lookalikes.add_watches,
+                    team_id=caller.team_id,
+                    channel_id=caller.channel_id,
+                    user_id=caller.user_id,
+                    kind=kind,
+                    terms=terms,
+                    now=self.clock(),
+                )
+                log.info(
+                    "%s watch %s added in %s by %s",
+                    kind.value,
+                    change.added,
+                    caller.channel_id,
+                    caller.user_id,
+                )
+                return CommandResult(build_watches_added_message(kind, change.added, change.already, notes))
+            case UnwatchCommand(kind, terms):
+                removed = await self.store.run(
+                    self.lookalikes.remove_watches,
+                    team_id=caller.team_id,
+                    channel_id=caller.channel_id,
+                    kind=kind,
+                    terms=terms,
+                )
+                missing = [t for t in terms if t not in removed]
+                return CommandResult(build_watches_removed_message(kind, removed, missing))
+            case WatchStatusCommand(kind, term, history):
+                return await self._watch_status(kind, term, history, caller)
         raise AssertionError(f"unhandled command {command!r}")
+
+    async def _with_watches(self, listed: Message, rows: Sequence[ListRow], caller: Caller) -> Message:
+        """`/monitor list` with the channel's lookalike and keyword watches under the monitors."""
+        watches = await self.store.run(
+            self.lookalikes.watches, team_id=caller.team_id, channel_id=caller.channel_id
+        )
+        if not watches:
+            return listed
+        findings = await self.store.run(
+            self.lookalikes.findings, team_id=caller.team_id, channel_id=caller.channel_id, limit=100_000
+        )
+        counts: dict[int, int] = {}
+        for finding in findings:
+            for watch_id in {int(r.get("watch_id") or 0) for r in finding.reasons}:
+                counts[watch_id] = counts.get(watch_id, 0) + 1
+        blocks = listed.blocks if rows else []
+        blocks = [*blocks, *build_watch_list_blocks(watches, counts)][:50]
+        return Message(f"{listed.text} {len(watches)} lookalike/keyword watches.", blocks)
+
+    async def _watch_status(self, kind: WatchKind, term: str, history: bool, caller: Caller) -> CommandResult:
+        watches = await self.store.run(
+            self.lookalikes.watches, team_id=caller.team_id, channel_id=caller.channel_id
+        )
+        watch = next((w for w in watches if w.kind is kind and w.term == term), None)
+        if watch is None:
+            word = "lookalikes" if kind is WatchKind.LOOKALIKE else "keyword"
+            raise UserInputError(
+                f"`{term}` is not watched in this channel. Add it with `/monitor {word} {term}`."
+            )
+        findings = await self.store.run(
+            self.lookalikes.findings,
+            team_id=caller.team_id,
+            channel_id=caller.channel_id,
+            term=term,
+            limit=100_000,
+        )
+        findings = [f for f in findings if any(r.get("watch_id") == watch.id for r in f.reasons)]
+        if history:
+            return CommandResult(build_watch_history_message(watch, findings))
+        count = len(permutations(term)) if kind is WatchKind.LOOKALIKE else None
+        return CommandResult(build_watch_status_message(watch, findings, count))
+
+    async def dismiss_lookalike(self, domain: str, caller: Caller) -> CommandResult:
+        """ "Not a lookalike": the domain stays quiet in the caller's channel (said there)."""
+        registrable = registrable_domain(domain.strip().lower())
+        if registrable is None:
+            return CommandResult(build_error_message("This button names no domain."))
+        new = await self.store.run(
+            self.lookalikes.dismiss,
+            team_id=caller.team_id,
+            channel_id=caller.channel_id,
+            domain=registrable,
+            user_id=caller.user_id,
+            now=self.clock(),
+        )
+        log.info("lookalike %s dismissed in %s by %s", registrable, caller.channel_id, caller.user_id)
+        return CommandResult(
+            build_dismissed_message(registrable, user_id=caller.user_id, new=new), public=new
+        )
 
     def _not_permitted(self, exc: NotPermitted, command: Command | None) -> str:
         """Who may do it instead: the creator of each monitor, or an admin."""

@@ -245,12 +245,12 @@ class LookalikeStore:
             if term is not None:
                 rows = [r for r in rows if any(reason.get("term") == term for reason in r.reasons)]
             rows = rows[:limit]
-            counts = dict(
+            counts: dict[int, int] = dict(
                 session.execute(
                     select(LookalikeSightingRow.finding_id, func.count(LookalikeSightingRow.id))
                     .where(LookalikeSightingRow.finding_id.in_([r.id for r in rows]))
                     .group_by(LookalikeSightingRow.finding_id)
-                ).all()
+                ).tuples()
             )
             quiet = {
                 (d.team_id, d.channel_id, d.domain)

@@ -251,9 +251,7 @@ class LookalikeWatchRow(Base):
     """A channel's watch for lookalikes of a brand domain, or for names containing a word."""
 
     __tablename__ = "lookalike_watches"
-    __table_args__ = (
-        UniqueConstraint("team_id", "channel_id", "kind", "term", name="uq_lookalike_watch"),
-    )
+    __table_args__ = (UniqueConstraint("team_id", "channel_id", "kind", "term", name="uq_lookalike_watch"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     team_id: Mapped[str] = mapped_column(String(32))
@@ -326,7 +324,7 @@ class LookalikeDeliveryRow(Base):
 
 
 class LookalikeDismissalRow(Base):
-    """"Not a lookalike": the domain stays quiet in the channel, whichever watch matches it."""
+    """ "Not a lookalike": the domain stays quiet in the channel, whichever watch matches it."""
 
     __tablename__ = "lookalike_dismissals"
     __table_args__ = (UniqueConstraint("team_id", "channel_id", "domain", name="uq_lookalike_dismissal"),)

@@ -24,7 +24,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-import ahocorasick  # type: ignore[import-untyped]
+import ahocorasick  # type: ignore[import-not-found]
 
 from bot.model.watches import Reason, Watch, WatchKind
 from bot.monitoring.lookalikes.folding import decode_name, fold_unicode, skeleton

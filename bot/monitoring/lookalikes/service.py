@@ -20,12 +20,12 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
 from bot.model.observations import Outcome
-from bot.model.watches import Reason, Watch, WatchKind
+from bot.model.watches import Reason, Sighting, Watch, WatchKind
 from bot.monitoring.ct.entries import CtEntry
 from bot.monitoring.dns import DnsClient
 from bot.monitoring.lookalikes.matcher import Matcher, NameMatch
 from bot.monitoring.lookalikes.permutations import permutations
-from bot.storage.lookalikes import FindingHit, LookalikeStore, PermutationState, RecordReport, Sighting
+from bot.storage.lookalikes import FindingHit, LookalikeStore, PermutationState, RecordReport
 
 log = logging.getLogger(__name__)
 

@@ -250,7 +250,9 @@ class LookalikeStore:
                     select(LookalikeSightingRow.finding_id, func.count(LookalikeSightingRow.id))
                     .where(LookalikeSightingRow.finding_id.in_([r.id for r in rows]))
                     .group_by(LookalikeSightingRow.finding_id)
-                ).tuples()
+                )
+                .tuples()
+                .all()
             )
             quiet = {
                 (d.team_id, d.channel_id, d.domain)

@@ -50,7 +50,11 @@ def matcher() -> Matcher:
         ("bbc.com", "bbc.com", {2: ("permutation", "tld-swap")}),
         ("sberbank-online.ru", "sberbank-online.ru", {3: ("keyword", "sberbank")}),
         (idna.encode("sbеrbank-pay").decode() + ".com", None, {3: ("keyword", "sberbank")}),
-        ("kommersant.ru.interfax.ru.phish.example", "phish.example", {1: ("contains", "interfax"), 4: ("contains", "kommersant")}),
+        (
+            "kommersant.ru.interfax.ru.phish.example",
+            "phish.example",
+            {1: ("contains", "interfax"), 4: ("contains", "kommersant")},
+        ),
     ],
 )
 def test_matcher_names_matching(

@@ -8,8 +8,8 @@ import dnstwist
 import idna
 import pytest
 
-from bot.monitoring.lookalikes.folding import decode_name, fold_unicode, skeleton
 from bot.model.watches import Watch, WatchKind
+from bot.monitoring.lookalikes.folding import decode_name, fold_unicode, skeleton
 from bot.monitoring.lookalikes.matcher import Matcher, keyword_form
 from bot.monitoring.lookalikes.permutations import BRAND_TLD_RULE, permutations, registrable_domain
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Date,
     DateTime,
@@ -245,3 +246,15 @@ class DigestRun(Base):
     emailed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     posted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class CtLogPosition(Base):
+    """How far the Certificate Transparency reader has read one log: entries before
+    `position` were handed to the watches; `tree_size` is the log's size when last seen."""
+
+    __tablename__ = "ct_log_positions"
+
+    log: Mapped[str] = mapped_column(String(512), primary_key=True)  # its url / monitoring_url
+    position: Mapped[int] = mapped_column(BigInteger)
+    tree_size: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)

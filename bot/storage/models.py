@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Date,
     DateTime,
@@ -347,3 +348,15 @@ class PermutationStateRow(Base):
     resolves: Mapped[bool] = mapped_column(Boolean)
     has_mx: Mapped[bool] = mapped_column(Boolean)
     checked_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+
+
+class CtLogPosition(Base):
+    """How far the Certificate Transparency reader has read one log: entries before
+    `position` were handed to the watches; `tree_size` is the log's size when last seen."""
+
+    __tablename__ = "ct_log_positions"
+
+    log: Mapped[str] = mapped_column(String(512), primary_key=True)  # its url / monitoring_url
+    position: Mapped[int] = mapped_column(BigInteger)
+    tree_size: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)

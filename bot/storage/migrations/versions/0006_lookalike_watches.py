@@ -2,7 +2,7 @@
 and the states of resolved permutations
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-12-01
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-down_revision = "0004"
+down_revision = "0005"  # 0004 as given; chained after h14ct's 0005 on merging it
 branch_labels = None
 depends_on = None
 

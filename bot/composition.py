@@ -17,16 +17,20 @@ from bot.delivery.webhooks import WebhookTargets, WebhookWorker
 from bot.digests.service import DigestService
 from bot.errors import ConfigError
 from bot.metrics import Metrics
+from bot.monitoring.ct.follower import CtFollower
+from bot.monitoring.ct.http import ct_http_client
+from bot.monitoring.ct.positions import StoredPositions
 from bot.monitoring.datasets import build_datasets
 from bot.monitoring.datasets.base import Dataset
 from bot.monitoring.dns import DnsClient
 from bot.monitoring.dns_mux import MultiplexedDnsClient
 from bot.monitoring.lookalikes.enrich import DomainFactsLookup
-from bot.monitoring.lookalikes.service import LookalikeWatcher, PermutationResolver
+from bot.monitoring.lookalikes.service import CtPollJob, LookalikeWatcher, PermutationResolver
 from bot.monitoring.noise import summarise_same_asn_churn
 from bot.monitoring.runner import Runner, utc_now
 from bot.monitoring.scheduler import CheckDispatcher
 from bot.storage.alerts import AlertStore
+from bot.storage.ct_positions import CtPositionStore
 from bot.storage.digests import DigestStore
 from bot.storage.engine import create_database_engine, migrate
 from bot.storage.history import HistoryStore
@@ -55,6 +59,7 @@ class Services:
     lookalikes: LookalikeWatcher | None = None
     lookalike_delivery: LookalikeDeliveryWorker | None = None
     permutations: PermutationResolver | None = None
+    ct: CtPollJob | None = None  # None: WATCHPOST_CT_LOG_LIST_URL is empty
 
     async def backlog(self) -> dict[str, int]:
         """Undelivered alerts per queue, for /metrics."""
@@ -147,6 +152,15 @@ def build_services(
         clock=clock,
         facts=DomainFactsLookup(dns, whois) if dns is not None else None,
     )
+    watcher = LookalikeWatcher(store, lookalike_store, clock=clock)
+    ct = None
+    if settings.ct_log_list_url:
+        ct_http = ct_http_client(settings.ct_log_list_url)
+        closers.append(ct_http.close)
+        follower = CtFollower(
+            ct_http, StoredPositions(store, CtPositionStore(engine)), log_list_url=settings.ct_log_list_url
+        )
+        ct = CtPollJob(follower, watcher, interval=timedelta(seconds=settings.ct_poll_seconds))
     resolver = None
     if dns is not None:
         resolver = PermutationResolver(
@@ -180,7 +194,8 @@ def build_services(
         metrics=metrics,
         closers=closers,
         webhooks=webhooks,
-        lookalikes=LookalikeWatcher(store, lookalike_store, clock=clock),
+        lookalikes=watcher,
+        ct=ct,
         lookalike_delivery=lookalike_delivery,
         permutations=resolver,
     )

@@ -74,6 +74,7 @@ async def run_console(services: Services, *, stdin: TextIO = sys.stdin, out: Tex
         digests=services.digests,
         lookalike_delivery=services.lookalike_delivery,
         permutations=services.permutations,
+        ct=services.ct,
     )
     scheduler.start()
     out.write(BANNER + "\n" + PROMPT)

@@ -123,6 +123,7 @@ async def serve(settings: Settings) -> int:
             webhooks=services.webhooks,
             lookalike_delivery=services.lookalike_delivery,
             permutations=services.permutations,
+            ct=services.ct,
         )
         scheduler.start()
         await _until_stopped()

@@ -138,6 +138,7 @@ def build_scheduler(
     webhooks: DeliveryJob | None = None,
     lookalike_delivery: DeliveryJob | None = None,
     permutations: PermutationJob | None = None,
+    ct: CtJob | None = None,
 ) -> AsyncIOScheduler:
     """Must be started inside the running event loop. With `digests`: a run at the digest
     time in the team's zone, one at start (catch-up after downtime) and one every
@@ -158,6 +159,8 @@ def build_scheduler(
         every(outbox_tick, webhooks.deliver_due, "webhooks")
     if lookalike_delivery is not None:
         every(outbox_tick, lookalike_delivery.deliver_due, "lookalike-delivery")
+    if ct is not None:
+        every(ct.interval.total_seconds(), ct.poll, "ct")
     if permutations is not None:
         # A 24th of the interval, each run within its share of the budget (the resolver's).
         every(max(60.0, permutations.interval.total_seconds() / 24), permutations.run_due, "permutations")
@@ -169,6 +172,12 @@ def build_scheduler(
 
 class DeliveryJob(Protocol):
     async def deliver_due(self) -> object: ...
+
+
+class CtJob(Protocol):
+    interval: timedelta
+
+    async def poll(self) -> object: ...
 
 
 class PermutationJob(Protocol):

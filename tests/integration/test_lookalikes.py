@@ -13,6 +13,7 @@ from typing import Any
 import pytest_asyncio
 from aiohttp import web
 
+from bot.commands.flows import Caller
 from bot.composition import Services, build_services
 from bot.config import Secret, Settings, parse_host_port
 from bot.monitoring.ct.entries import CtEntry
@@ -22,11 +23,13 @@ from bot.slack.listeners import SlackDeps
 from bot.slack.transport import SlackTransport, build_web_client
 from bot.storage.lookalikes import PermutationState
 from tests.e2e.slack_bot import free_port
+from tests.fakes.ct_log import CertificateAuthority, CtLogServer
 from tests.fakes.dns_server import FakeDnsServer
 from tests.fakes.slack_api import FakeSlackApi, SlackMessage
 from tests.fakes.slack_requests import CHANNEL, SIGNING_SECRET, SlackSender
 
 LE = "C=US, O=Let's Encrypt, CN=R11"
+CALLER = Caller(team_id="T0TEAM", channel_id=CHANNEL, user_id="U0ANALYST")
 
 
 @dataclass
@@ -56,16 +59,10 @@ class Bot:
 
 
 @pytest_asyncio.fixture
-async def bot(tmp_path: Path, slack_api: FakeSlackApi, dns_server: FakeDnsServer) -> AsyncIterator[Bot]:
-    settings = Settings(
-        slack_bot_token=Secret(slack_api.token),
-        slack_signing_secret=Secret(SIGNING_SECRET),
-        slack_api_url=slack_api.base_url,
-        database_url=f"sqlite:///{tmp_path / 'watchpost.db'}",
-        dns_nameservers=(parse_host_port(dns_server.nameserver, 53),),
-        dns_timeout=1.0,
-        command_rate=0,
-    )
+async def bot(
+    tmp_path: Path, slack_api: FakeSlackApi, dns_server: FakeDnsServer, ct_logs: CtLogServer
+) -> AsyncIterator[Bot]:
+    settings = bot_settings(tmp_path, slack_api, dns_server, ct_logs)
     client = build_web_client(settings, timeout=5)
     services = build_services(settings, SlackTransport(client), datasets=[])
     app = create_app(settings, SlackDeps(services.flows, services.transport), client=client)
@@ -78,6 +75,21 @@ async def bot(tmp_path: Path, slack_api: FakeSlackApi, dns_server: FakeDnsServer
     finally:
         await runner.cleanup()
         await services.aclose()
+
+
+def bot_settings(
+    tmp_path: Path, slack_api: FakeSlackApi, dns_server: FakeDnsServer, ct_logs: CtLogServer
+) -> Settings:
+    return Settings(
+        slack_bot_token=Secret(slack_api.token),
+        slack_signing_secret=Secret(SIGNING_SECRET),
+        slack_api_url=slack_api.base_url,
+        database_url=f"sqlite:///{tmp_path / 'watchpost.db'}",
+        dns_nameservers=(parse_host_port(dns_server.nameserver, 53),),
+        dns_timeout=1.0,
+        command_rate=0,
+        ct_log_list_url=ct_logs.list_url,
+    )
 
 
 def entry(log: str, index: int, *names: str, serial: str = "0a1b", precert: bool = False) -> CtEntry:
@@ -219,3 +231,66 @@ async def test_permutation_that_starts_to_resolve_is_a_finding(
     texts = [m.all_text() for m in lookalike_alerts(slack_api)]
     assert any("intefax.ru" in t and "now resolves (was NXDOMAIN)" in t for t in texts)
     assert any("interfax.com" in t and "now has mail servers (MX)" in t for t in texts)
+
+
+async def poll(services: Services) -> None:
+    assert services.ct is not None
+    await services.ct.poll()
+
+
+async def deliver(services: Services) -> int:
+    assert services.lookalike_delivery is not None
+    return sum([(await services.lookalike_delivery.deliver_due()).sent for _ in range(5)])
+
+
+async def test_ct_logs_to_one_alert_brand_quiet_restart_catch_up_and_a_failing_log(
+    tmp_path: Path, slack_api: FakeSlackApi, dns_server: FakeDnsServer, ct_logs: CtLogServer
+) -> None:
+    """Real certificates in loopback logs (RFC 6962 and static CT), read by the follower
+    the scheduler runs, matched, alerted once; the bot down while one is logged catches
+    it up once after restart; a log answering 503 does not stop the other."""
+    authority = CertificateAuthority()
+    argon = ct_logs.add_log("argon", authority=authority)
+    oak = ct_logs.add_log("oak", api="static", authority=authority)
+    settings = bot_settings(tmp_path, slack_api, dns_server, ct_logs)
+    client = build_web_client(settings, timeout=5)
+    services = build_services(settings, SlackTransport(client), datasets=[])
+    try:
+        said = await services.flows.execute("lookalikes interfax.ru", CALLER)
+        assert "Now watching lookalikes" in said.reply.text
+        await poll(services)  # first sight of the logs: they start at their tree size
+        issued = authority.precertificate_for(["www.interfaxru.com", "interfaxru.com"])
+        argon.add_precertificate(issued)
+        oak.add_certificate(issued.certificate)
+        argon.add_certificate(authority.certificate_for(["interfax.ru", "www.interfax.ru"]))  # the brand
+        await poll(services)
+        assert await deliver(services) == 1
+        [alert] = lookalike_alerts(slack_api)
+        assert "imitates interfax.ru" in alert.all_text() and "Loopback Trust Services" in alert.all_text()
+        assert {b["action_id"] for b in alert.buttons()} == {
+            "investigate_0",
+            "monitor_indicator_0",
+            "dismiss_lookalike",
+        }
+    finally:
+        await services.aclose()
+
+    # Down: a certificate is logged meanwhile; after the restart it is caught up, once.
+    oak.add_certificate(authority.certificate_for(["login.interfax-secure.com"]))
+    services = build_services(settings, SlackTransport(build_web_client(settings, timeout=5)), datasets=[])
+    try:
+        argon.status = 503
+        await poll(services)
+        assert await deliver(services) == 1
+        assert "interfax-secure.com" in lookalike_alerts(slack_api)[-1].all_text()
+        await poll(services)
+        assert await deliver(services) == 0
+
+        # argon comes back: what it logged while failing is read then.
+        argon.status = None
+        argon.add_certificate(authority.certificate_for(["interfaxru.net"]))
+        await poll(services)
+        assert await deliver(services) == 1
+        assert len(lookalike_alerts(slack_api)) == 3
+    finally:
+        await services.aclose()

@@ -22,6 +22,7 @@ from typing import Any, Protocol, TypeVar
 from bot.model.observations import Outcome
 from bot.model.watches import Reason, Sighting, Watch, WatchKind
 from bot.monitoring.ct.entries import CtEntry
+from bot.monitoring.ct.follower import CtFollower, CtPollReport
 from bot.monitoring.dns import DnsClient
 from bot.monitoring.lookalikes.matcher import Matcher, NameMatch
 from bot.monitoring.lookalikes.permutations import permutations
@@ -198,4 +199,19 @@ class PermutationResolver:
             len(domains),
             report.findings,
         )
+        return report
+
+
+class CtPollJob:
+    """Every `interval`: the CT follower's new entries, into the watcher."""
+
+    def __init__(self, follower: CtFollower, watcher: LookalikeWatcher, *, interval: timedelta) -> None:
+        self.follower = follower
+        self.watcher = watcher
+        self.interval = interval
+
+    async def poll(self) -> CtPollReport:
+        report = await self.follower.poll_once(self.watcher.handle_entries)
+        for failed in report.failed:
+            log.warning("CT log %s: %s", failed.log, failed.error)
         return report

@@ -201,7 +201,7 @@ def _brand_domain(word: str, notes: list[str]) -> str:
     try:
         indicator = parse_indicator(word)
     except IndicatorError as exc:
-        raise UserInputError(f"`{_quote(word)}`: {exc} Lookalike watches take a brand's domain.") from None
+        raise UserInputError(f"{exc}. Lookalike watches take a brand's domain.".replace("..", ".")) from None
     if indicator.kind is not IndicatorKind.DOMAIN:
         raise UserInputError(f"`{_quote(word)}` is not a domain: lookalike watches take a brand's domain.")
     domain = indicator.value

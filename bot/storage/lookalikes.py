@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, delete, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.model.watches import Finding, Sighting, Watch, WatchKind
@@ -161,7 +162,18 @@ class LookalikeStore:
     # --- findings --------------------------------------------------------------
 
     def record_hits(self, hits: Sequence[FindingHit], *, now: datetime) -> RecordReport:
-        """Store what the matcher found, in one transaction (see the module docstring)."""
+        """Store what the matcher found, in one transaction (see the module docstring). Two
+        writers storing the same new finding at once (two logs, two processes): the loser's
+        transaction is run again, and then finds the winner's finding."""
+        for attempt in range(3):
+            try:
+                return self._record_hits(hits, now)
+            except IntegrityError:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _record_hits(self, hits: Sequence[FindingHit], now: datetime) -> RecordReport:
         findings = sightings = dismissed = 0
         with self._sessions.begin() as session:
             for hit in hits:

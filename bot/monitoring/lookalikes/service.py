@@ -84,6 +84,7 @@ class LookalikeWatcher:
         self._matcher: Matcher | None = None
         self._generation: tuple[int, int] | None = None
         self._lock = asyncio.Lock()
+        self._recording = asyncio.Lock()
 
     async def matcher(self) -> Matcher:
         """The matcher of the stored watches, rebuilt when they changed."""
@@ -107,7 +108,8 @@ class LookalikeWatcher:
         hits = hits_for_entries(matcher, entries)
         if not hits:
             return RecordReport()
-        report = await self.db.run(self.store.record_hits, hits, now=self.clock())
+        async with self._recording:  # logs are read at once: one writer of findings here
+            report = await self.db.run(self.store.record_hits, hits, now=self.clock())
         if report.findings or report.sightings:
             log.info(
                 "lookalikes: %d new findings, %d more certificates (%d dismissed)",

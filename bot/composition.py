@@ -135,6 +135,7 @@ def build_services(
         clock=clock,
         mailer=SmtpMailer.from_settings(settings) if settings.digest_email else None,
         metrics=metrics,
+        lookalikes=LookalikeStore(engine),
     )
     webhooks = None
     if routing is not None:

@@ -49,9 +49,11 @@ from bot.digests.build import (
 from bot.digests.render import build_digest_email, build_digest_message
 from bot.errors import UserInputError
 from bot.metrics import Metrics
+from bot.model.watches import Finding
 from bot.render.messages import Message
 from bot.storage.digests import FINAL, DigestChannel, DigestClaim, DigestStore
 from bot.storage.history import HistoryStore
+from bot.storage.lookalikes import LookalikeStore
 from bot.storage.repository import AsyncStore
 
 log = logging.getLogger(__name__)
@@ -91,8 +93,10 @@ class DigestService:
         max_attempts: int = 24,
         channel_concurrency: int = 4,
         metrics: Metrics | None = None,
+        lookalikes: LookalikeStore | None = None,
     ) -> None:
         self.pool = pool
+        self.lookalikes = lookalikes
         self.metrics = metrics
         self.history = history
         self.runs = runs
@@ -292,6 +296,16 @@ class DigestService:
             channel_id=channel_id,
         )
         channel_health = await self.pool.run(self.runs.health, team_id, channel_id) if health else None
+        findings: list[Finding] = []
+        if self.lookalikes is not None:
+            findings = await self.pool.run(
+                self.lookalikes.findings,
+                team_id=team_id,
+                channel_id=channel_id,
+                start=window.start,
+                end=window.end,
+                limit=100_000,
+            )
         return build_digest(
             records,
             failures,
@@ -299,6 +313,7 @@ class DigestService:
             now=self.clock(),
             health=channel_health,
             overdue_after=2 * self.check_interval,
+            findings=findings,
         )
 
 

@@ -37,8 +37,10 @@ from bot.monitoring.lookalikes.permutations import permutations, registrable_dom
 from bot.monitoring.runner import Runner
 from bot.render.home import HomeRow, build_home_blocks
 from bot.render.investigation import build_investigation_message
+from bot.render.limits import MAX_BLOCKS_HOME
 from bot.render.lookalikes import (
     build_dismissed_message,
+    build_home_watch_blocks,
     build_watch_history_message,
     build_watch_list_blocks,
     build_watch_status_message,
@@ -256,13 +258,7 @@ class MonitorFlows:
         )
         if not watches:
             return listed
-        findings = await self.store.run(
-            self.lookalikes.findings, team_id=caller.team_id, channel_id=caller.channel_id, limit=100_000
-        )
-        counts: dict[int, int] = {}
-        for finding in findings:
-            for watch_id in {int(r.get("watch_id") or 0) for r in finding.reasons}:
-                counts[watch_id] = counts.get(watch_id, 0) + 1
+        counts = await self._finding_counts(caller.team_id, caller.channel_id)
         blocks = listed.blocks if rows else []
         blocks = [*blocks, *build_watch_list_blocks(watches, counts)][:50]
         return Message(f"{listed.text} {len(watches)} lookalike/keyword watches.", blocks)
@@ -445,7 +441,28 @@ class MonitorFlows:
                     muted=tuple(sorted(muted.get(summary.indicator, ()))),
                 )
             )
-        return build_home_blocks(rows, now=now, timezone=self.timezone)
+        blocks = build_home_blocks(rows, now=now, timezone=self.timezone)
+        watches = await self.store.run(self.lookalikes.watches, team_id=team_id)
+        if channel_ids is None:
+            watches = [w for w in watches if w.created_by == user_id]
+        else:
+            watches = [w for w in watches if w.channel_id in set(channel_ids)]
+        extra = build_home_watch_blocks(watches, await self._finding_counts(team_id, None))
+        if extra:
+            footer = blocks.pop()
+            blocks = [*blocks[: MAX_BLOCKS_HOME - len(extra) - 1], *extra, footer]
+        return blocks
+
+    async def _finding_counts(self, team_id: str, channel_id: str | None) -> dict[int, int]:
+        """Findings per watch id."""
+        findings = await self.store.run(
+            self.lookalikes.findings, team_id=team_id, channel_id=channel_id, limit=100_000
+        )
+        counts: dict[int, int] = {}
+        for finding in findings:
+            for watch_id in {int(r.get("watch_id") or 0) for r in finding.reasons}:
+                counts[watch_id] = counts.get(watch_id, 0) + 1
+        return counts
 
     async def _add(self, indicators: Sequence[Indicator], caller: Caller) -> CommandResult:
         added = await self.store.run(

@@ -10,8 +10,8 @@ from typing import Any
 from bot.model.watches import DomainFacts, Finding, Sighting, Watch, WatchKind
 from bot.render.ids import ActionId
 from bot.render.limits import MAX_BLOCKS_MESSAGE
-from bot.render.messages import Block, Message, actions, button, context, header, section
-from bot.render.mrkdwn import code, defang, escape, mention, truncate
+from bot.render.messages import Block, Message, actions, button, context, divider, header, section
+from bot.render.mrkdwn import channel_link, code, defang, escape, mention, truncate
 
 MAX_REASONS = 10
 MAX_LISTED = 40
@@ -213,3 +213,16 @@ def _fact_lines(finding: Finding, facts: DomainFacts) -> list[str]:
 def _codes(items: Sequence[str]) -> str:
     shown = ", ".join(code(i) for i in items[:MAX_LISTED])
     return shown + (f" and {len(items) - MAX_LISTED} more" if len(items) > MAX_LISTED else "")
+
+
+def build_home_watch_blocks(watches: Sequence[Watch], findings: dict[int, int]) -> list[Block]:
+    """The App Home's lookalike and keyword watches, in the channels the user can see."""
+    if not watches:
+        return []
+    lines = [
+        f"{line} · {channel_link(watch.channel_id)}"
+        for line, watch in zip(watch_list_lines(watches[:MAX_LISTED], findings), watches, strict=False)
+    ]
+    if len(watches) > MAX_LISTED:
+        lines.append(f"…and {len(watches) - MAX_LISTED} more")
+    return [divider(), section(truncate("*Lookalike and keyword watches*\n" + "\n".join(lines), 2900))]

@@ -26,7 +26,7 @@ from tests.e2e.slack_bot import free_port
 from tests.fakes.ct_log import CertificateAuthority, CtLogServer
 from tests.fakes.dns_server import FakeDnsServer
 from tests.fakes.slack_api import FakeSlackApi, SlackMessage
-from tests.fakes.slack_requests import CHANNEL, SIGNING_SECRET, SlackSender
+from tests.fakes.slack_requests import ANALYST, CHANNEL, SIGNING_SECRET, SlackSender
 
 LE = "C=US, O=Let's Encrypt, CN=R11"
 CALLER = Caller(team_id="T0TEAM", channel_id=CHANNEL, user_id="U0ANALYST")
@@ -192,6 +192,14 @@ async def test_lookalike_watch_refusals_and_keywords(bot: Bot, slack_api: FakeSl
     text = alert.all_text()
     assert "contains the keyword 'sb'" in text and "contains the keyword 'sberbank'" in text
     assert "a label contains 'sberbank' (brand sberbank.ru)" in text
+
+    # The App Home shows the watches of the channels the user is in.
+    slack_api.memberships[ANALYST] = [CHANNEL]
+    assert (await bot.slack.send(bot.slack.app_home_opened())).status == 200
+    view = await slack_api.wait_for(lambda: slack_api.views.get(ANALYST), what="the App Home")
+    home = str(view["blocks"])
+    assert "Lookalike and keyword watches" in home and "`sberbank.ru` (lookalike watch)" in home
+    assert "`sberbank` (keyword watch)" in home and "1 finding" in home
 
 
 async def test_lookalike_history_before_the_watch_is_not_alerted(bot: Bot, slack_api: FakeSlackApi) -> None:

@@ -137,7 +137,8 @@ class Matcher:
             keep(reason)
         decoded = decode_name(name)
         if self._skeletons:
-            label, _ = brand_parts(decode_name(registrable))
+            # The registrable domain is its label and the public suffix: the label is its first.
+            label = decode_name(registrable.partition(".")[0])
             shape = skeleton(label)
             for key in _deletions(shape, watch=True):
                 for watch_id, brand_label, brand_shape in self._skeletons.get(key, ()):
@@ -165,12 +166,11 @@ class Matcher:
         return NameMatch(name, registrable, tuple(sorted(reasons.values(), key=lambda r: r.watch_id)))
 
 
-def _deletions(text: str, *, watch: bool) -> set[str]:
-    """`text` and, when `watch`, every string one deletion from it."""
-    found = {text}
-    if watch:
-        found.update(text[:i] + text[i + 1 :] for i in range(len(text)))
-    return found
+def _deletions(text: str, *, watch: bool) -> list[str]:
+    """`text` and, when `watch`, every string one deletion from it (repeats possible)."""
+    if not watch:
+        return [text]
+    return [text, *(text[:i] + text[i + 1 :] for i in range(len(text)))]
 
 
 def _close_rule(label: str, shape: str, brand_label: str, brand_shape: str) -> str | None:

@@ -14,6 +14,7 @@ import functools
 from dataclasses import dataclass
 
 import dnstwist  # type: ignore[import-untyped]
+import idna
 from publicsuffixlist import PublicSuffixList
 
 # TLDs where lookalikes are registered most (cheap, open, or the brand's market's).
@@ -23,9 +24,9 @@ COMMON_TLDS = (
     "store", "app", "dev", "live", "club", "icu", "vip", "cloud", "tech", "news", "media", "press",
     "group", "ltd", "pro", "link", "click", "support", "email", "digital", "network", "world",
 )  # fmt: skip
-FUZZERS = (
+LABEL_FUZZERS = (
     "addition", "bitsquatting", "cyrillic", "hyphenation", "insertion", "omission", "plural",
-    "repetition", "replacement", "transposition", "vowel-swap", "tld-swap", "various",
+    "repetition", "replacement", "transposition", "vowel-swap",
 )  # fmt: skip
 BRAND_TLD_RULE = "brand+TLD"
 
@@ -62,19 +63,49 @@ def permutations(domain: str, tlds: tuple[str, ...] = COMMON_TLDS) -> tuple[Perm
     fuzzer = dnstwist.Fuzzer(domain, tld_dictionary=list(tlds))
     # dnstwist guesses the suffix without the public suffix list: tell it.
     fuzzer.subdomain, fuzzer.domain, fuzzer.tld = "", label, suffix
-    fuzzer.generate(fuzzers=list(FUZZERS))
     found: dict[str, str] = {}
+    # Each label fuzzer is called as `Fuzzer.generate` calls it (dnstwist is pinned), but
+    # only non-ASCII results are IDNA-encoded: encoding all of them (generate's way)
+    # takes most of a brand's time.
+    for name in LABEL_FUZZERS:
+        for label_variant in getattr(fuzzer, "_" + name.replace("-", "_"))():
+            candidate = _ascii(f"{label_variant}.{suffix}")
+            if candidate is not None:
+                found.setdefault(candidate, name)
+    for tld in tlds:
+        if tld != suffix:
+            found.setdefault(f"{label}.{tld}", "tld-swap")
+    fuzzer.generate(fuzzers=["various"])
     for item in fuzzer.domains:
-        candidate = str(item["domain"]).lower()
-        found.setdefault(candidate, str(item["fuzzer"]))
+        found.setdefault(str(item["domain"]).lower(), str(item["fuzzer"]))
     glued = suffix.replace(".", "")
     for tld in tlds:
         for name in (f"{label}{glued}.{tld}", f"{label}-{suffix.replace('.', '-')}.{tld}"):
             found.setdefault(name, BRAND_TLD_RULE)
-    return tuple(
-        sorted(
-            Permutation(name, rule)
-            for name, rule in found.items()
-            if name != domain and registrable_domain(name) == name
-        )
-    )
+    kept = [
+        Permutation(name, rule)
+        for name, rule in found.items()
+        if name != domain and _registrable(name, suffix)
+    ]
+    return tuple(sorted(kept, key=lambda p: p.domain))
+
+
+def _ascii(name: str) -> str | None:
+    """The name as DNS carries it (`xn--` for IDN), lower-case; None if it is no valid name."""
+    name = name.lower()
+    if not name.isascii():
+        try:
+            name = idna.encode(name).decode("ascii")
+        except (idna.IDNAError, UnicodeError):
+            return None
+    return name if dnstwist.VALID_FQDN_REGEX.match(name) else None
+
+
+def _registrable(name: str, suffix: str) -> bool:
+    """Is `name` a registrable domain? One new label under the brand's own suffix is taken
+    to be, without asking the suffix list (most permutations: asking 400 times a brand is
+    slow); other names (other TLDs) are asked."""
+    head, dot, tail = name.partition(".")
+    if dot and tail == suffix:
+        return bool(head)
+    return registrable_domain(name) == name

@@ -350,15 +350,19 @@ async def handle_watches_add(request: web.Request) -> web.Response:
     wanted = parse_watch_request(await read_json(request), adding=True)
     team_id = wanted.team_id or await _team_of(services, wanted.channel_id)
     lookalikes = services.flows.lookalikes
-    change = await services.store.run(
-        lookalikes.add_watches,
-        team_id=team_id,
-        channel_id=wanted.channel_id,
-        user_id=f"api:{request[TOKEN_NAME]}",
-        kind=wanted.kind,
-        terms=wanted.terms,
-        now=services.runner.clock(),
-    )
+    try:
+        change = await services.store.run(
+            lookalikes.add_watches,
+            team_id=team_id,
+            channel_id=wanted.channel_id,
+            user_id=f"api:{request[TOKEN_NAME]}",
+            kind=wanted.kind,
+            terms=wanted.terms,
+            now=services.runner.clock(),
+            quota=services.flows.access.channel_quota,
+        )
+    except UserInputError as exc:
+        raise ApiError(400, "rejected", plain(str(exc))) from None
     watches = await services.store.run(lookalikes.watches, team_id=team_id, channel_id=wanted.channel_id)
     body = {
         "added": change.added,

@@ -228,6 +228,7 @@ class MonitorFlows:
                     kind=kind,
                     terms=terms,
                     now=self.clock(),
+                    quota=self.access.channel_quota,
                 )
                 log.info(
                     "%s watch %s added in %s by %s",

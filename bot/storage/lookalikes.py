@@ -19,6 +19,7 @@ from sqlalchemy import Engine, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.errors import UserInputError
 from bot.model.watches import Finding, Sighting, Watch, WatchKind
 from bot.storage.models import (
     LookalikeDeliveryRow,
@@ -106,6 +107,12 @@ class LookalikeStore:
                     )
                 )
             )
+            fresh = [t for t in dict.fromkeys(terms) if t not in known]
+            if quota is not None and len(known) + len(fresh) > quota:
+                raise UserInputError(
+                    f"This channel may have at most {quota} {kind.value} watches; it has {len(known)}. "
+                    "Nothing was changed."
+                )
             for term in dict.fromkeys(terms):
                 if term in known:
                     change.already.append(term)

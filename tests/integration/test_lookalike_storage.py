@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import Engine
 
+from bot.errors import UserInputError
 from bot.model.watches import Sighting, WatchKind
 from bot.storage.lookalikes import FindingHit, LookalikeStore, PermutationState
 
@@ -47,6 +49,17 @@ def test_lookalike_store_findings_sightings_and_dismissals(migrated_engine: Engi
         team_id="T1", channel_id="C1", user_id="U1", kind=WatchKind.LOOKALIKE, terms=["interfax.ru"], now=T0
     )
     assert again.added == [] and again.already == ["interfax.ru"]
+    assert store.watch_generation() == (1, 1)
+    with pytest.raises(UserInputError, match="at most 1 lookalike watches"):
+        store.add_watches(
+            team_id="T1",
+            channel_id="C1",
+            user_id="U1",
+            kind=WatchKind.LOOKALIKE,
+            terms=["bbc.co.uk"],
+            now=T0,
+            quota=1,
+        )
     assert store.watch_generation() == (1, 1)
 
     # A precertificate and its certificate in two logs, in one batch and the next: one finding.

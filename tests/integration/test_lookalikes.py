@@ -164,6 +164,10 @@ async def test_lookalike_certificate_alert_thread_and_dismiss(
     assert "1 lookalike/keyword watches" in listed
     history = slack_api.responses_to(bot.slack.sent[-1].response_key or "")[0].payload["blocks"]
     assert "interfax.ru" in str(history) and "2 findings" in str(history)
+    await bot.say(slack_api, "status lookalikes interfax.ru")
+    status = str(slack_api.responses_to(bot.slack.sent[-1].response_key or "")[0].payload["blocks"])
+    assert "Watching lookalikes of `interfax.ru`" in status and "permutations listed" in status
+    assert "2 findings (1 dismissed)" in status
     await bot.say(slack_api, "history lookalikes interfax.ru")
     shown = str(slack_api.responses_to(bot.slack.sent[-1].response_key or "")[0].payload["blocks"])
     assert "interfaxru.com" in shown and "dismissed" in shown and "xn--nterfax-qog.ru" in shown

@@ -132,7 +132,7 @@ class Settings:
     command_rate: int = 30
     source_timeout: float | None = None
     # Lookalike watches: each watch's permutations resolved once per this many seconds,
-    # at most this many DNS queries per day (two per permutation: A and MX).
+    # at most this many DNS queries in that time (two per permutation: A and MX).
     lookalike_resolve_seconds: int = 86400
     lookalike_query_budget: int = 20000
     # Certificate Transparency: the log list (Chrome's v3 schema) whose usable logs are read;

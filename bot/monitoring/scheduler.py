@@ -162,8 +162,9 @@ def build_scheduler(
     if ct is not None:
         every(ct.interval.total_seconds(), ct.poll, "ct")
     if permutations is not None:
-        # A 24th of the interval, each run within its share of the budget (the resolver's).
-        every(max(60.0, permutations.interval.total_seconds() / 24), permutations.run_due, "permutations")
+        # Spread over the interval, each run within its share of the budget (the resolver's).
+        runs = permutations.interval.total_seconds() / permutations.runs_per_interval
+        every(max(60.0, runs), permutations.run_due, "permutations")
     if digests is not None:
         scheduler.add_job(_logged(digests.run_due), digest_trigger(digests), id="digest", **common)
         every(digest_retry, digests.run_due, "digest-catch-up")
@@ -182,6 +183,7 @@ class CtJob(Protocol):
 
 class PermutationJob(Protocol):
     interval: timedelta
+    runs_per_interval: int
 
     async def run_due(self) -> object: ...
 

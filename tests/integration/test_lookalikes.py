@@ -89,6 +89,7 @@ def bot_settings(
         dns_timeout=1.0,
         command_rate=0,
         ct_log_list_url=ct_logs.list_url,
+        lookalike_query_budget=100_000,  # a run resolves every permutation of one brand
     )
 
 

@@ -6,7 +6,8 @@ from the stored watches and rebuilds it (off the event loop) when they change. A
 matches entries logged after it was set: history is not alerted.
 
 `PermutationResolver.run_due` resolves the permutations checked longest ago (never
-checked first), at most `budget` queries a run; a permutation's first resolution is its
+checked first), at most a 24th of `budget` (queries per interval) a run, run 24 times an
+interval by the scheduler; a permutation's first resolution is its
 baseline, and NXDOMAIN -> resolving, or no MX -> MX, later is a finding, as a
 certificate is. Failed lookups change nothing (they are tried again next run).
 """
@@ -31,6 +32,9 @@ from bot.storage.lookalikes import FindingHit, LookalikeStore, PermutationState,
 log = logging.getLogger(__name__)
 
 R = TypeVar("R")
+# The resolver runs this many times an interval, each run taking its share of the budget,
+# so a day's queries are spread over the day rather than sent in one burst.
+RUNS_PER_INTERVAL = 24
 
 
 class Database(Protocol):
@@ -137,8 +141,9 @@ class PermutationResolver:
         self.dns = dns
         self.clock = clock
         self.interval = interval
-        self.budget = budget  # DNS queries per run (two per permutation: A and MX)
+        self.budget = budget  # DNS queries per interval (two per permutation: A and MX)
         self.concurrency = concurrency
+        self.runs_per_interval = RUNS_PER_INTERVAL
 
     async def run_due(self) -> RecordReport:
         now = self.clock()
@@ -156,7 +161,7 @@ class PermutationResolver:
         cutoff = now - self.interval
         due = [d for d in domains if d not in states or states[d].checked_at <= cutoff]
         due.sort(key=lambda d: (d in states, states[d].checked_at if d in states else now, d))
-        due = due[: max(1, self.budget // 2)]
+        due = due[: max(1, self.budget // 2 // self.runs_per_interval)]
         gate = asyncio.Semaphore(self.concurrency)
 
         async def resolve(domain: str) -> PermutationState | None:

@@ -263,3 +263,38 @@ async def test_only_usable_logs_are_read_and_a_failed_list_keeps_the_last_one(
     assert failed_list.list_error == "ct: HTTP 503" and [e.names for e in sink.entries] == [
         ("after.example.com",)
     ]
+
+
+async def test_a_large_reply_is_read_whole(
+    ct_logs: CtLogServer, http: SourceHttpClient, authority: CertificateAuthority
+) -> None:
+    # Hundreds of kilobytes in one get-entries reply arrive in many chunks.
+    log = ct_logs.add_log("large", authority=authority)
+    reader, sink = follower(http, ct_logs, batch_size=1000), Collected()
+    await reader.poll_once(sink)
+    names = [[f"n{i}-{j}.example.com" for j in range(8)] for i in range(400)]
+    for batch in names:
+        log.add_certificate(authority.certificate_for(batch))
+
+    report = await reader.poll_once(sink)
+
+    assert report.of(log.url).error == "" and report.of(log.url).entries_read == 400
+    assert report.of(log.url).bytes_read > 500_000
+    assert [list(e.names) for e in sink.entries] == names
+    assert len([path for path, _, _ in ct_logs.requests if "get-entries" in path]) == 1
+
+
+async def test_a_tree_that_shrinks_is_not_believed(
+    ct_logs: CtLogServer, http: SourceHttpClient, authority: CertificateAuthority
+) -> None:
+    log = ct_logs.add_log("shrinking", authority=authority)
+    for i in range(3):
+        log.add_certificate(authority.certificate_for([f"s{i}.example.com"]))
+    reader, sink = follower(http, ct_logs), Collected()
+    await reader.poll_once(sink)
+    del log._entries[2:], log._hashes[2:]  # the log forgets an entry it had signed for
+
+    report = await reader.poll_once(sink)
+
+    assert report.of(log.url).error == "tree shrank from 3 to 2: not believed"
+    assert report.of(log.url).position == 3 and sink.entries == []

@@ -11,7 +11,8 @@ computes the RFC 6962 Merkle tree over them and signs its STH / checkpoint with 
 Test controls, all plain attributes or methods of a `FakeCtLog`:
   add_certificate(der) / add_precertificate(issued)   append at runtime; returns the index
   max_batch            get-entries returns at most this many (the log's cap)
-  status               answer every request of this log with this HTTP status (503 …)
+  status               answer every request of this log with this HTTP status (503 …;
+                       429 comes with Retry-After: 120)
   bad_signature        sign tree heads with a key the list does not name
   gzip_tiles           data tiles go out with Content-Encoding: gzip (the default)
 and `server.requests` records (path, status, bytes) of every reply.
@@ -501,7 +502,8 @@ class CtLogServer:
         if log is None:
             return self._reply(request, web.Response(status=404))
         if log.status is not None:
-            return self._reply(request, web.Response(status=log.status, text="unavailable"))
+            headers = {"Retry-After": "120"} if log.status == 429 else {}
+            return self._reply(request, web.Response(status=log.status, text="unavailable", headers=headers))
         tail = request.match_info["tail"]
         if log.api == "rfc6962":
             return self._reply(request, self._rfc6962(log, tail, request))

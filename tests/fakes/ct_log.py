@@ -11,7 +11,8 @@ computes the RFC 6962 Merkle tree over them and signs its STH / checkpoint with 
 Test controls, all plain attributes or methods of a `FakeCtLog`:
   add_certificate(der) / add_precertificate(issued)   append at runtime; returns the index
   max_batch            get-entries returns at most this many (the log's cap)
-  status               answer every request of this log with this HTTP status (503 …)
+  status               answer every request of this log with this HTTP status (503 …;
+                       429 comes with Retry-After: 120)
   bad_signature        sign tree heads with a key the list does not name
   gzip_tiles           data tiles go out with Content-Encoding: gzip (the default)
 and `server.requests` records (path, status, bytes) of every reply.
@@ -79,41 +80,59 @@ class CertificateAuthority:
         key: str = "ec",
     ) -> None:
         # RSA 2048 makes certificates the size most of the ecosystem's are (the benchmark's).
-        self.key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey = (
-            rsa.generate_private_key(public_exponent=65537, key_size=2048)
-            if key == "rsa"
-            else ec.generate_private_key(ec.SECP256R1())
-        )
+        def new_key() -> ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey:
+            if key == "rsa":
+                return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            return ec.generate_private_key(ec.SECP256R1())
+
+        root_key, self.key = new_key(), new_key()
         self.leaf_key = ec.generate_private_key(ec.SECP256R1())
         attributes = [x509.NameAttribute(NameOID.COUNTRY_NAME, "ZZ")]
         if organisation:
             attributes.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, organisation))
-        attributes.append(x509.NameAttribute(NameOID.COMMON_NAME, common_name))
-        self.name = x509.Name(attributes)
-        self.certificate = (
-            x509.CertificateBuilder()
-            .subject_name(self.name)
-            .issuer_name(self.name)
-            .public_key(self.key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(_ISSUED_AT - timedelta(days=365))
-            .not_valid_after(_ISSUED_AT + timedelta(days=3650))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .sign(self.key, hashes.SHA256())
-        )
+        root_name = x509.Name([*attributes, x509.NameAttribute(NameOID.COMMON_NAME, f"{common_name} Root")])
+        self.name = x509.Name([*attributes, x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+        root = self._ca(root_name, root_name, root_key, root_key, path_length=1)
+        self.certificate = self._ca(self.name, root_name, self.key, root_key, path_length=0)
         self.der = _der(self.certificate)
+        # What a submitter sends after the leaf, and a log keeps: issuing CA, then root.
+        self.chain = (self.der, _der(root))
         spki = self.key.public_key().public_bytes(
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
         )
         self.key_hash = hashlib.sha256(spki).digest()
 
-    def _builder(self, names: Sequence[str], serial: int | None, common_name: str | None) -> Any:
+    @staticmethod
+    def _ca(
+        subject: x509.Name,
+        issuer: x509.Name,
+        key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey,
+        signer: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey,
+        *,
+        path_length: int,
+    ) -> x509.Certificate:
+        return (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(issuer)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(_ISSUED_AT - timedelta(days=365))
+            .not_valid_after(_ISSUED_AT + timedelta(days=3650))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
+            .sign(signer, hashes.SHA256())
+        )
+
+    def _builder(
+        self, names: Sequence[str], serial: int | None, common_name: str | None, fresh_key: bool = False
+    ) -> Any:
+        leaf_key = ec.generate_private_key(ec.SECP256R1()) if fresh_key else self.leaf_key
         subject = common_name if common_name is not None else (names[0] if names else "")
         builder = (
             x509.CertificateBuilder()
             .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)] if subject else []))
             .issuer_name(self.name)
-            .public_key(self.leaf_key.public_key())
+            .public_key(leaf_key.public_key())
             .serial_number(serial if serial is not None else x509.random_serial_number())
             .not_valid_before(_ISSUED_AT)
             .not_valid_after(_ISSUED_AT + timedelta(days=90))
@@ -127,16 +146,27 @@ class CertificateAuthority:
         return builder
 
     def certificate_for(
-        self, names: Sequence[str], *, serial: int | None = None, common_name: str | None = None
+        self,
+        names: Sequence[str],
+        *,
+        serial: int | None = None,
+        common_name: str | None = None,
+        fresh_key: bool = False,
     ) -> bytes:
-        """A leaf certificate (DER) whose CN is `common_name` (default the first name)."""
-        return _der(self._builder(names, serial, common_name).sign(self.key, hashes.SHA256()))
+        """A leaf certificate (DER) whose CN is `common_name` (default the first name); with
+        `fresh_key`, a key of its own (else every leaf shares one, which is quicker)."""
+        return _der(self._builder(names, serial, common_name, fresh_key).sign(self.key, hashes.SHA256()))
 
     def precertificate_for(
-        self, names: Sequence[str], *, serial: int | None = None, common_name: str | None = None
+        self,
+        names: Sequence[str],
+        *,
+        serial: int | None = None,
+        common_name: str | None = None,
+        fresh_key: bool = False,
     ) -> IssuedPrecertificate:
         serial = serial if serial is not None else x509.random_serial_number()
-        builder = self._builder(names, serial, common_name)
+        builder = self._builder(names, serial, common_name, fresh_key)
         final = builder.sign(self.key, hashes.SHA256())
         precertificate = builder.add_extension(x509.PrecertPoison(), critical=True).sign(
             self.key, hashes.SHA256()
@@ -238,7 +268,7 @@ class FakeCtLog:
         return len(self._entries)
 
     def _chain(self) -> tuple[bytes, ...]:
-        return (self.authority.der,) if self.authority is not None else ()
+        return self.authority.chain if self.authority is not None else ()
 
     def add_certificate(self, der: bytes, *, timestamp_ms: int | None = None) -> int:
         return self._append(_Entry(_now_ms(timestamp_ms), False, _opaque(der, 3), b"", self._chain()))
@@ -472,7 +502,8 @@ class CtLogServer:
         if log is None:
             return self._reply(request, web.Response(status=404))
         if log.status is not None:
-            return self._reply(request, web.Response(status=log.status, text="unavailable"))
+            headers = {"Retry-After": "120"} if log.status == 429 else {}
+            return self._reply(request, web.Response(status=log.status, text="unavailable", headers=headers))
         tail = request.match_info["tail"]
         if log.api == "rfc6962":
             return self._reply(request, self._rfc6962(log, tail, request))

@@ -11,11 +11,10 @@ from sqlalchemy import Engine
 
 from bot.monitoring.ct.entries import CtEntry
 from bot.monitoring.ct.follower import CtFollower
-from bot.monitoring.ct.http import ct_http_client
+from bot.monitoring.ct.http import PerHostHttp, ct_http_client
 from bot.monitoring.ct.log_list import parse_log_list
 from bot.monitoring.ct.positions import MemoryPositions, PositionBook, StoredPositions
 from bot.monitoring.ct.static_ct import StaticCtClient
-from bot.monitoring.sources.http import SourceHttpClient
 from bot.storage.ct_positions import CtPositionStore
 from bot.storage.repository import AsyncStore, Store
 from tests.fakes.clock import FakeClock
@@ -42,14 +41,14 @@ def authority() -> CertificateAuthority:
 
 
 @pytest_asyncio.fixture
-async def http(ct_logs: CtLogServer) -> AsyncIterator[SourceHttpClient]:
+async def http(ct_logs: CtLogServer) -> AsyncIterator[PerHostHttp]:
     client = ct_http_client(ct_logs.list_url, timeout=5.0)
     yield client
     await client.close()
 
 
 def follower(
-    http: SourceHttpClient, server: CtLogServer, positions: PositionBook | None = None, **options: int
+    http: PerHostHttp, server: CtLogServer, positions: PositionBook | None = None, **options: int
 ) -> CtFollower:
     return CtFollower(
         http, positions or MemoryPositions(), log_list_url=server.list_url, clock=FakeClock(), **options
@@ -57,7 +56,7 @@ def follower(
 
 
 async def test_follower_reads_certificates_and_precertificates_logged_after_it_starts(
-    ct_logs: CtLogServer, http: SourceHttpClient, authority: CertificateAuthority
+    ct_logs: CtLogServer, http: PerHostHttp, authority: CertificateAuthority
 ) -> None:
     log = ct_logs.add_log("argon", authority=authority)
     log.add_certificate(authority.certificate_for(["old.example.com"]))  # history: never read
@@ -92,7 +91,7 @@ async def test_follower_reads_certificates_and_precertificates_logged_after_it_s
 
 
 async def test_follower_reads_static_ct_tiles_full_and_partial(
-    ct_logs: CtLogServer, http: SourceHttpClient, authority: CertificateAuthority
+    ct_logs: CtLogServer, http: PerHostHttp, authority: CertificateAuthority
 ) -> None:
     log = ct_logs.add_log("oak", api="static", authority=authority)
     for i in range(250):
@@ -114,7 +113,7 @@ async def test_follower_reads_static_ct_tiles_full_and_partial(
 
 
 async def test_static_partial_tile_gone_falls_back_to_the_full_tile(
-    ct_logs: CtLogServer, http: SourceHttpClient, authority: CertificateAuthority
+    ct_logs: CtLogServer, http: PerHostHttp, authority: CertificateAuthority
 ) -> None:
     log = ct_logs.add_log("elm", api="static", authority=authority)
     for i in range(256):
@@ -128,7 +127,7 @@ async def test_static_partial_tile_gone_falls_back_to_the_full_tile(
 
 
 async def test_follower_pages_when_the_log_caps_batches(
-    ct_logs: CtLogServer, http: SourceHttpClient, authority: CertificateAuthority
+    ct_logs: CtLogServer, http: PerHostHttp, authority: CertificateAuthority
 ) -> None:
     log = ct_logs.add_log("capped", authority=authority)
     log.max_batch = 7
@@ -148,7 +147,7 @@ async def test_follower_pages_when_the_log_caps_batches(
 
 @pytest.mark.postgres
 async def test_restart_resumes_from_stored_positions(
-    ct_logs: CtLogServer, http: SourceHttpClient, authority: CertificateAuthority, migrated_engine: Engine
+    ct_logs: CtLogServer, http: PerHostHttp, authority: CertificateAuthority, migrated_engine: Engine
 ) -> None:
     rfc, tiles = ct_logs.add_log("argon", authority=authority), ct_logs.add_log("oak", api="static")
     database = AsyncStore(Store(migrated_engine), threads=1)
@@ -181,7 +180,7 @@ async def test_restart_resumes_from_stored_positions(
 
 
 async def test_one_log_failing_never_stops_the_others(
-    ct_logs: CtLogServer, http: SourceHttpClient, authority: CertificateAuthority
+    ct_logs: CtLogServer, http: PerHostHttp, authority: CertificateAuthority
 ) -> None:
     down, up = ct_logs.add_log("down", authority=authority), ct_logs.add_log("up", api="static")
     broken = ct_logs.add_log("broken")
@@ -202,7 +201,7 @@ async def test_one_log_failing_never_stops_the_others(
 
 
 async def test_a_bad_signature_is_counted_and_the_log_not_believed(
-    ct_logs: CtLogServer, http: SourceHttpClient, authority: CertificateAuthority
+    ct_logs: CtLogServer, http: PerHostHttp, authority: CertificateAuthority
 ) -> None:
     rfc = ct_logs.add_log("rsa", key="rsa", authority=authority)
     tiles = ct_logs.add_log("tiles", api="static", authority=authority)
@@ -224,7 +223,7 @@ async def test_a_bad_signature_is_counted_and_the_log_not_believed(
 
 async def test_catch_up_is_bounded_and_says_what_it_skipped(
     ct_logs: CtLogServer,
-    http: SourceHttpClient,
+    http: PerHostHttp,
     authority: CertificateAuthority,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -242,7 +241,7 @@ async def test_catch_up_is_bounded_and_says_what_it_skipped(
 
 
 async def test_only_usable_logs_are_read_and_a_failed_list_keeps_the_last_one(
-    ct_logs: CtLogServer, http: SourceHttpClient, authority: CertificateAuthority
+    ct_logs: CtLogServer, http: PerHostHttp, authority: CertificateAuthority
 ) -> None:
     live = ct_logs.add_log("live", authority=authority)
     retired = ct_logs.add_log("retired")
@@ -262,4 +261,67 @@ async def test_only_usable_logs_are_read_and_a_failed_list_keeps_the_last_one(
     failed_list = await reader.poll_once(sink)
     assert failed_list.list_error == "ct: HTTP 503" and [e.names for e in sink.entries] == [
         ("after.example.com",)
+    ]
+
+
+async def test_a_large_reply_is_read_whole(
+    ct_logs: CtLogServer, http: PerHostHttp, authority: CertificateAuthority
+) -> None:
+    # Hundreds of kilobytes in one get-entries reply arrive in many chunks.
+    log = ct_logs.add_log("large", authority=authority)
+    reader, sink = follower(http, ct_logs, batch_size=1000), Collected()
+    await reader.poll_once(sink)
+    names = [[f"n{i}-{j}.example.com" for j in range(8)] for i in range(400)]
+    for batch in names:
+        log.add_certificate(authority.certificate_for(batch))
+
+    report = await reader.poll_once(sink)
+
+    assert report.of(log.url).error == "" and report.of(log.url).entries_read == 400
+    assert report.of(log.url).bytes_read > 500_000
+    assert [list(e.names) for e in sink.entries] == names
+    assert len([path for path, _, _ in ct_logs.requests if "get-entries" in path]) == 1
+
+
+async def test_a_tree_that_shrinks_is_not_believed(
+    ct_logs: CtLogServer, http: PerHostHttp, authority: CertificateAuthority
+) -> None:
+    log = ct_logs.add_log("shrinking", authority=authority)
+    for i in range(3):
+        log.add_certificate(authority.certificate_for([f"s{i}.example.com"]))
+    reader, sink = follower(http, ct_logs), Collected()
+    await reader.poll_once(sink)
+    del log._entries[2:], log._hashes[2:]  # the log forgets an entry it had signed for
+
+    report = await reader.poll_once(sink)
+
+    assert report.of(log.url).error == "tree shrank from 3 to 2: not believed"
+    assert report.of(log.url).position == 3 and sink.entries == []
+
+
+async def test_a_rate_limited_log_holds_back_its_own_host_only(
+    ct_logs: CtLogServer, authority: CertificateAuthority
+) -> None:
+    # Two servers: the 429's Retry-After keeps the client away from that host, not the other.
+    limited, other_server = ct_logs.add_log("limited", authority=authority), CtLogServer()
+    await other_server.start()
+    try:
+        fine = other_server.add_log("fine", authority=authority)
+        ct_logs.list_extra.append({"name": "Other", "logs": [fine.list_entry()], "tiled_logs": []})
+        http = ct_http_client(ct_logs.list_url, timeout=5.0)
+        reader, sink = follower(http, ct_logs), Collected()
+        await reader.poll_once(sink)
+        limited.status = 429
+        await reader.poll_once(sink)
+        limited.status = None  # answers again, but the client waits out its Retry-After
+        fine.add_certificate(authority.certificate_for(["fine.example.com"]))
+
+        report = await reader.poll_once(sink)
+        await http.close()
+    finally:
+        await other_server.stop()
+
+    assert "rate limited" in report.of(limited.url).error
+    assert report.of(fine.url).entries_read == 1 and [e.names for e in sink.entries] == [
+        ("fine.example.com",)
     ]

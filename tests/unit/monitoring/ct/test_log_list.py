@@ -105,6 +105,8 @@ def test_not_a_log_list(document: Any) -> None:
         (LIST_URL, "https://ct.example/?q=1", False),
         (LIST_URL, "file:///etc/passwd", False),
         ("http://127.0.0.1:8080/list.json", "http://127.0.0.1:8080/argon/", True),  # loopback tests
+        ("http://127.0.0.1:8080/list.json", "http://127.0.0.1:9090/oak/", True),
+        ("http://lists.example:8080/list.json", "http://other.example:8080/oak/", False),
         ("http://127.0.0.1:8080/list.json", "https://10.0.0.7/ct/", True),  # an internal list's logs
         ("https://lists.internal.example/ct.json", "https://192.168.1.1/ct/", False),
     ],

@@ -14,6 +14,7 @@ from bot.render.messages import Block, Message, actions, button, context, divide
 from bot.render.mrkdwn import channel_link, code, defang, escape, mention, truncate
 
 MAX_REASONS = 10
+SECTION_BUDGET = 2700  # of Slack's 3,000 characters a section: the title and a "more" line fit
 MAX_LISTED = 40
 _KIND_WORD = {WatchKind.LOOKALIKE: "lookalikes of", WatchKind.KEYWORD: "names containing"}
 
@@ -184,9 +185,17 @@ def build_watch_history_message(watch: Watch, findings: Sequence[Finding]) -> Me
 
 
 def _reason_lines(reasons: Sequence[dict[str, Any]]) -> list[str]:
-    lines = [f"• {escape(truncate(str(r.get('why') or r.get('rule')), 300))}" for r in reasons[:MAX_REASONS]]
-    if len(reasons) > MAX_REASONS:
-        lines.append(f"…and {len(reasons) - MAX_REASONS} more watches")
+    """One line per matching watch, as many as fit in a section (the rest counted)."""
+    lines: list[str] = []
+    size = 0
+    for reason in reasons[:MAX_REASONS]:
+        line = f"• {escape(truncate(str(reason.get('why') or reason.get('rule')), 240))}"
+        if size + len(line) > SECTION_BUDGET:
+            break
+        lines.append(line)
+        size += len(line) + 1
+    if len(reasons) > len(lines):
+        lines.append(f"…and {len(reasons) - len(lines)} more watches")
     return lines
 
 

@@ -17,6 +17,7 @@ from bot.commands.flows import Caller
 from bot.composition import Services, build_services
 from bot.config import Secret, Settings, parse_host_port
 from bot.monitoring.ct.entries import CtEntry
+from bot.monitoring.lookalikes.permutations import permutations
 from bot.server import build_web_app
 from bot.slack.app import create_app
 from bot.slack.listeners import SlackDeps
@@ -307,3 +308,20 @@ async def test_ct_logs_to_one_alert_brand_quiet_restart_catch_up_and_a_failing_l
         assert len(lookalike_alerts(slack_api)) == 3
     finally:
         await services.aclose()
+
+
+async def test_permutation_resolution_keeps_within_its_budget(
+    bot: Bot, slack_api: FakeSlackApi, dns_server: FakeDnsServer
+) -> None:
+    resolver = bot.services.permutations
+    assert resolver is not None and bot.services.lookalikes is not None
+    store = bot.services.lookalikes.store
+    await bot.say(slack_api, "lookalikes interfax.ru")
+    resolver.budget = 2 * 10 * resolver.runs_per_interval  # ten permutations a run
+    asked_before = sum(dns_server.queries.values())
+    await resolver.run_due()
+    assert sum(dns_server.queries.values()) - asked_before == 20  # A and MX of ten
+    await resolver.run_due()
+    domains = [p.domain for p in permutations("interfax.ru")]
+    states = await bot.services.store.run(store.permutation_states, domains)
+    assert len(states) == 20  # the next run took ten others: never resolved first

@@ -196,6 +196,10 @@ async def test_one_log_failing_never_stops_the_others(
     assert [e.names for e in sink.entries] == [("x.up.example.com",)]
     assert report.of(down.url).error == "ct: HTTP 503" and report.of(down.url).position == 0
     assert "malformed JSON" in report.of(broken.url).error
+    assert report.summary() == (
+        f"CT: 3 logs, 1 entries read, 2 failed: {down.url} ct: HTTP 503; "
+        f"{broken.url} ct: malformed JSON (JSONDecodeError)"
+    )
     down.status = None
     assert (await reader.poll_once(sink)).of(down.url).entries_read == 1  # caught up
 

@@ -85,6 +85,27 @@ class CtPollReport:
     def of(self, log_identity: str) -> LogPollReport:
         return next(item for item in self.logs if item.log == log_identity)
 
+    def summary(self) -> str:
+        """One line for the log and the console: what was read, what is behind, what failed."""
+        if self.list_error and not self.logs:
+            return f"CT: log list unreadable ({self.list_error})"
+        parts = [f"{len(self.logs)} logs", f"{self.entries_read:,} entries read"]
+        lag = sum(item.lag for item in self.logs)
+        if lag:
+            parts.append(f"{lag:,} behind")
+        skipped = sum(item.skipped for item in self.logs)
+        if skipped:
+            parts.append(f"{skipped:,} skipped (catch-up bound)")
+        if self.failed:
+            parts.append(
+                f"{len(self.failed)} failed: " + "; ".join(f"{i.log} {i.error}" for i in self.failed[:3])
+            )
+        if self.signature_failures:
+            parts.append(f"{self.signature_failures} bad signatures")
+        if self.list_error:
+            parts.append(f"log list unreadable, the last one used ({self.list_error})")
+        return "CT: " + ", ".join(parts)
+
 
 @dataclass
 class _Progress:
@@ -151,17 +172,30 @@ class CtFollower:
 
     async def _poll_log(self, ct_log: CtLog, stored: CtPosition | None, sink: Sink) -> LogPollReport:
         identity = ct_log.identity
+        # Without a tree head, the report says where the log was when last seen.
+        last_position, last_size = (stored.position, stored.tree_size) if stored else (0, 0)
+
+        def failed(error: str, signature_failures: int = 0) -> LogPollReport:
+            return LogPollReport(
+                identity,
+                ct_log.api,
+                position=last_position,
+                tree_size=last_size,
+                error=error,
+                signature_failures=signature_failures,
+            )
+
         try:
             head = await self._tree_head(ct_log)
         except SignatureError as exc:
             self.signature_failures[identity] = self.signature_failures.get(identity, 0) + 1
             log.warning("CT log %s: tree head not believed: %s", identity, exc)
-            return LogPollReport(identity, ct_log.api, error=f"signature: {exc}", signature_failures=1)
+            return failed(f"signature: {exc}", signature_failures=1)
         except (SourceError, FormatError) as exc:
-            return LogPollReport(identity, ct_log.api, error=str(exc))
+            return failed(str(exc))
         except Exception as exc:  # a bug must not stop the other logs: logged with its traceback
             log.exception("CT log %s: tree head", identity)
-            return LogPollReport(identity, ct_log.api, error=f"internal error ({exc.__class__.__name__})")
+            return failed(f"internal error ({exc.__class__.__name__})")
         if stored is None:
             await self._positions.save(identity, head.tree_size, head.tree_size, self._clock())
             log.info("CT log %s: new, starting at its tree size %d", identity, head.tree_size)
@@ -169,10 +203,7 @@ class CtFollower:
                 identity, ct_log.api, position=head.tree_size, tree_size=head.tree_size, new=True
             )
         if head.tree_size < stored.tree_size:
-            error = f"tree shrank from {stored.tree_size} to {head.tree_size}: not believed"
-            return LogPollReport(
-                identity, ct_log.api, position=stored.position, tree_size=stored.tree_size, error=error
-            )
+            return failed(f"tree shrank from {stored.tree_size} to {head.tree_size}: not believed")
         progress = _Progress(stored.position)
         error = ""
         try:

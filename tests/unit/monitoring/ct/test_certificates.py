@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.x509.name import _ASN1Type
+from cryptography.x509.oid import NameOID
 
 from bot.monitoring.ct.certificates import (
     CertificateError,
@@ -62,3 +67,76 @@ def test_unreadable_certificates_raise_certificate_error(der: bytes) -> None:
         certificate_facts(der)
     with pytest.raises(CertificateError):
         tbs_certificate_facts(der)
+
+
+def _reference_facts(der: bytes) -> tuple[tuple[str, ...], str]:
+    """What `cryptography` alone says: the shortcut through the DER must agree."""
+    certificate = x509.load_der_x509_certificate(der)
+    names: dict[str, None] = {}
+    for attribute in certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME):
+        names[str(attribute.value).strip().lower()] = None
+    try:
+        san = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        for name in san.get_values_for_type(x509.DNSName):
+            names[name.lower()] = None
+    except x509.ExtensionNotFound:
+        pass
+    issuer = certificate.issuer.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)
+    issuer = issuer or certificate.issuer.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return tuple(names), str(issuer[0].value) if issuer else ""
+
+
+def _with_subject(authority: CertificateAuthority, subject: x509.Name) -> bytes:
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(authority.name)
+        .public_key(authority.leaf_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(datetime(2026, 11, 30, tzinfo=UTC))
+        .not_valid_after(datetime(2027, 2, 28, tzinfo=UTC))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("san.example.com")]), critical=False)
+    )
+    return builder.sign(authority.key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "bmp.example.com", _ASN1Type.BMPString)]),
+        x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "pr.example.com", _ASN1Type.PrintableString)]),
+        x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ümlaut.example.com")]),
+        x509.Name(
+            [
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Some Org"),
+                x509.NameAttribute(NameOID.COMMON_NAME, "first.example.com"),
+                x509.NameAttribute(NameOID.COMMON_NAME, "second.example.com"),
+            ]
+        ),
+        x509.Name(
+            [
+                x509.RelativeDistinguishedName(
+                    [
+                        x509.NameAttribute(NameOID.COMMON_NAME, "multi.example.com"),
+                        x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "ops"),
+                    ]
+                )
+            ]
+        ),
+        x509.Name([]),
+    ],
+)
+def test_names_read_from_the_der_agree_with_cryptography(
+    authority: CertificateAuthority, subject: x509.Name
+) -> None:
+    der = _with_subject(authority, subject)
+    facts = certificate_facts(der)
+    assert (facts.names, facts.issuer) == _reference_facts(der)
+
+
+def test_issuers_are_told_apart(authority: CertificateAuthority) -> None:
+    other = CertificateAuthority("Another Trust Co", "Another CA")
+    first, second = authority.certificate_for(["a.example"]), other.certificate_for(["b.example"])
+    for _ in range(2):  # the second time from what was kept
+        assert certificate_facts(first).issuer == "Loopback Trust Services"
+        assert certificate_facts(second).issuer == "Another Trust Co"

@@ -10,16 +10,23 @@ from bot.api.app import ApiDeps
 from bot.commands.access import AccessPolicy, CommandRateLimiter
 from bot.commands.flows import MonitorFlows
 from bot.config import Settings
+from bot.delivery.lookalikes import LookalikeDeliveryWorker
 from bot.delivery.mail import SmtpMailer
 from bot.delivery.outbox import OutboxWorker
 from bot.delivery.transport import Transport
 from bot.delivery.webhooks import WebhookTargets, WebhookWorker
 from bot.digests.service import DigestService
+from bot.errors import ConfigError
 from bot.metrics import Metrics
+from bot.monitoring.ct.follower import CtFollower
+from bot.monitoring.ct.http import ct_http_client
+from bot.monitoring.ct.positions import StoredPositions
 from bot.monitoring.datasets.base import Dataset
 from bot.monitoring.datasets.registry import build_datasets
 from bot.monitoring.dns import DnsClient
 from bot.monitoring.dns_mux import MultiplexedDnsClient
+from bot.monitoring.lookalikes.enrich import DomainFactsLookup
+from bot.monitoring.lookalikes.service import CtPollJob, LookalikeWatcher, PermutationResolver
 from bot.monitoring.policy import AlertPolicy
 from bot.monitoring.resolver_check import CheckedDnsClient
 from bot.monitoring.runner import Runner, utc_now
@@ -46,6 +53,12 @@ class Services:
     webhooks: WebhookWorker | None = None  # None: no webhook configured
     slack_team_id: str | None = None  # the bot's workspace, once Slack said (auth.test)
     resolver: CheckedDnsClient | None = None  # None: no resolver check (or datasets given)
+    # Lookalike and keyword watches: the CT sink, their alerts' delivery, the daily DNS
+    # of permutations (None without a usable DNS client).
+    lookalikes: LookalikeWatcher | None = None
+    lookalike_delivery: LookalikeDeliveryWorker | None = None
+    permutations: PermutationResolver | None = None
+    ct: CtPollJob | None = None  # None: WATCHPOST_CT_LOG_LIST_URL is empty
 
     def slack_deps(self) -> SlackDeps:
         return SlackDeps(self.flows, self.transport)
@@ -58,6 +71,8 @@ class Services:
         counts = {"slack": await self.db.run(self.db.outbox.undelivered_count)}
         if self.webhooks is not None:
             counts["webhook"] = await self.db.run(self.db.webhook_outbox.backlog)
+        if self.lookalike_delivery is not None:
+            counts["lookalikes"] = await self.db.run(self.db.lookalikes.undelivered_count)
         return counts
 
     async def aclose(self) -> None:
@@ -87,10 +102,11 @@ def build_services(
     db = Database(engine, webhooks=routing)
     closers: list[Callable[[], Awaitable[None]]] = []
     resolver: CheckedDnsClient | None = None
+    dns: DnsClient | None = None
     if datasets is None:
         # Long-lived multiplexed UDP sockets, no cache (bot/monitoring/dns_mux.py).
         mux = MultiplexedDnsClient(settings.dns_nameservers, timeout=settings.dns_timeout)
-        dns: DnsClient = mux
+        dns = mux
         if settings.dns_canary:
             # Checked before believed: a resolver that lies fails every DNS dataset.
             where = ", ".join(str(ns) for ns in settings.dns_nameservers) or "the system resolver"
@@ -101,6 +117,14 @@ def build_services(
 
         registry = build_datasets(settings, dns, observed=observed)
         datasets, closers = registry.datasets, [*registry.closers, mux.aclose]
+    else:
+        try:
+            own = MultiplexedDnsClient(settings.dns_nameservers, timeout=settings.dns_timeout)
+        except ConfigError:
+            own = None  # no nameserver known: lookalikes without DNS facts or permutations
+        if own is not None:
+            dns = own
+            closers.append(own.aclose)
     runner = Runner(
         datasets,
         db,
@@ -117,12 +141,40 @@ def build_services(
         clock=clock,
         mailer=SmtpMailer.from_settings(settings) if settings.digest_email else None,
         metrics=metrics,
+        lookalikes=True,
     )
     webhooks = None
     if routing is not None:
         targets = WebhookTargets(settings.webhook_url.reveal(), webhook_channels)
         webhooks = WebhookWorker(db, targets, settings.webhook_secret.reveal(), clock=clock, metrics=metrics)
         closers.append(webhooks.aclose)
+    whois = next((d for d in datasets if d.name == "whois"), None)
+    lookalike_delivery = LookalikeDeliveryWorker(
+        db,
+        db.lookalikes,
+        transport,
+        clock=clock,
+        facts=DomainFactsLookup(dns, whois) if dns is not None else None,
+    )
+    watcher = LookalikeWatcher(db, db.lookalikes, clock=clock)
+    ct = None
+    if settings.ct_log_list_url:
+        ct_http = ct_http_client(settings.ct_log_list_url)
+        closers.append(ct_http.close)
+        follower = CtFollower(
+            ct_http, StoredPositions(db, db.ct_positions), log_list_url=settings.ct_log_list_url
+        )
+        ct = CtPollJob(follower, watcher, interval=timedelta(seconds=settings.ct_poll_seconds))
+    permutations = None
+    if dns is not None:
+        permutations = PermutationResolver(
+            db,
+            db.lookalikes,
+            dns,
+            clock=clock,
+            interval=timedelta(seconds=settings.lookalike_resolve_seconds),
+            budget=settings.lookalike_query_budget,
+        )
     return Services(
         settings=settings,
         db=db,
@@ -144,5 +196,9 @@ def build_services(
         metrics=metrics,
         closers=closers,
         webhooks=webhooks,
+        lookalikes=watcher,
+        ct=ct,
+        lookalike_delivery=lookalike_delivery,
+        permutations=permutations,
         resolver=resolver,
     )

@@ -135,6 +135,14 @@ class Settings:
     channel_quota: int = 1000
     command_rate: int = 30
     source_timeout: float | None = None
+    # Lookalike watches: each watch's permutations resolved once per this many seconds,
+    # at most this many DNS queries in that time (two per permutation: A and MX).
+    lookalike_resolve_seconds: int = 86400
+    lookalike_query_budget: int = 20000
+    # Certificate Transparency: the log list (Chrome's v3 schema) whose usable logs are read;
+    # empty turns the reader off.
+    ct_log_list_url: str = "https://www.gstatic.com/ct/log_list/v3/log_list.json"
+    ct_poll_seconds: int = 60
 
     @property
     def digest_email(self) -> bool:
@@ -200,6 +208,13 @@ class Settings:
         if source_timeout is not None and not 0 < source_timeout <= 600:
             raise ConfigError("WATCHPOST_SOURCE_TIMEOUT must be more than 0 and at most 600 seconds")
         webhooks = _webhook_settings(env)
+        ct_log_list_url = get("WATCHPOST_CT_LOG_LIST_URL", defaults.ct_log_list_url).strip()
+        if ct_log_list_url:
+            parsed_list_url = urlsplit(ct_log_list_url)
+            if parsed_list_url.scheme not in {"http", "https"} or not parsed_list_url.hostname:
+                raise ConfigError(
+                    "WATCHPOST_CT_LOG_LIST_URL must be an http:// or https:// URL, or empty (off)"
+                )
         smtp_port = number("WATCHPOST_SMTP_PORT", defaults.smtp_port, 1)
         if smtp_port > 65535:
             raise ConfigError(f"WATCHPOST_SMTP_PORT must be at most 65535, got {smtp_port}")
@@ -248,6 +263,14 @@ class Settings:
             channel_quota=number("WATCHPOST_CHANNEL_QUOTA", defaults.channel_quota, 1),
             command_rate=number("WATCHPOST_COMMAND_RATE", defaults.command_rate, 0),
             source_timeout=source_timeout,
+            lookalike_resolve_seconds=number(
+                "WATCHPOST_LOOKALIKE_RESOLVE_SECONDS", defaults.lookalike_resolve_seconds, 60
+            ),
+            lookalike_query_budget=number(
+                "WATCHPOST_LOOKALIKE_QUERY_BUDGET", defaults.lookalike_query_budget, 0
+            ),
+            ct_log_list_url=ct_log_list_url,
+            ct_poll_seconds=number("WATCHPOST_CT_POLL_SECONDS", defaults.ct_poll_seconds, 1),
         )
 
     def describe(self) -> dict[str, str]:
@@ -390,6 +413,7 @@ _URL_SETTINGS = (
     "rdap_bootstrap_url",
     "crtsh_url",
     "internetdb_url",
+    "ct_log_list_url",
 )
 
 

@@ -68,7 +68,14 @@ def command_text(line: str) -> str | None:
 
 
 async def run_console(services: Services, *, stdin: TextIO = sys.stdin, out: TextIO = sys.stdout) -> None:
-    scheduler = build_scheduler(services.dispatcher, services.outbox, digests=services.digests)
+    scheduler = build_scheduler(
+        services.dispatcher,
+        services.outbox,
+        digests=services.digests,
+        lookalike_delivery=services.lookalike_delivery,
+        permutations=services.permutations,
+        ct=services.ct,
+    )
     scheduler.start()
     out.write(BANNER + "\n" + PROMPT)
     out.flush()

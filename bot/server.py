@@ -121,7 +121,13 @@ async def serve(settings: Settings) -> int:
             api = ", /api/v1" if settings.api_tokens else ""
             log.info("listening on port %s: %s, /healthz, /metrics%s", settings.port, EVENTS_PATH, api)
         scheduler = build_scheduler(
-            services.dispatcher, services.outbox, digests=services.digests, webhooks=services.webhooks
+            services.dispatcher,
+            services.outbox,
+            digests=services.digests,
+            webhooks=services.webhooks,
+            lookalike_delivery=services.lookalike_delivery,
+            permutations=services.permutations,
+            ct=services.ct,
         )
         scheduler.start()
         await _until_stopped()

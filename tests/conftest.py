@@ -11,4 +11,5 @@ pytest_plugins: list[str] = [
     "tests.faults.figures",
     "tests.fakes.api",
     "tests.fakes.webhook_receiver",
+    "tests.fakes.ct_log",
 ]

@@ -26,9 +26,12 @@ from bot.api.payloads import (
     encode_cursor,
     parse_add_request,
     parse_alert_query,
+    parse_finding_query,
     parse_indicator_param,
     parse_monitor_filter,
     parse_remove_request,
+    parse_watch_filter,
+    parse_watch_request,
     plain,
 )
 from bot.commands.access import CommandRateLimiter
@@ -37,7 +40,7 @@ from bot.commands.results import Caller
 from bot.config import ApiToken, Settings
 from bot.errors import UserInputError
 from bot.metrics import Metrics
-from bot.render.payloads import alert_json, indicator_json, monitor_json
+from bot.render.payloads import alert_json, finding_json, indicator_json, monitor_json, watch_json
 from bot.storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -110,6 +113,10 @@ def mount_api(web_app: web.Application, deps: ApiDeps, *, limiter: CommandRateLi
     api.router.add_delete("/monitors/{indicator:(?!remove$).+}", handle_monitor_delete)
     api.router.add_get("/alerts", handle_alerts_list)
     api.router.add_get("/indicators/{indicator:.+}", handle_indicator_get)
+    api.router.add_get("/watches", handle_watches_list)
+    api.router.add_post("/watches", handle_watches_add)
+    api.router.add_post("/watches/remove", handle_watches_remove)
+    api.router.add_get("/findings", handle_findings_list)
     web_app.middlewares.append(_api_errors)
     web_app.add_subapp(API_PREFIX, api)
 
@@ -310,6 +317,92 @@ async def handle_indicator_get(request: web.Request) -> web.Response:
         recent=[(record.detected_at, record.change) for record in recent],
     )
     return web.json_response(body)
+
+
+async def handle_watches_list(request: web.Request) -> web.Response:
+    deps = request.app[CONTEXT].deps
+    channel_id, team_id, kind = parse_watch_filter(request.query)
+    watches = await deps.db.run(deps.db.lookalikes.watches, team_id=team_id, channel_id=channel_id)
+    return web.json_response({"watches": [watch_json(w) for w in watches if kind is None or w.kind is kind]})
+
+
+async def handle_watches_add(request: web.Request) -> web.Response:
+    """Lookalike or keyword watches for a channel, refused like the slash command's."""
+    deps = request.app[CONTEXT].deps
+    check_query(request.query)
+    wanted = parse_watch_request(await read_json(request), adding=True)
+    team_id = wanted.team_id or await _team_of(deps, wanted.channel_id)
+    lookalikes = deps.db.lookalikes
+    try:
+        change = await deps.db.run(
+            lookalikes.add_watches,
+            team_id=team_id,
+            channel_id=wanted.channel_id,
+            user_id=f"api:{request[TOKEN_NAME]}",
+            kind=wanted.kind,
+            terms=wanted.terms,
+            now=deps.flows.clock(),
+            quota=deps.flows.access.channel_quota,
+        )
+    except UserInputError as exc:
+        raise ApiError(400, "rejected", plain(str(exc))) from None
+    watches = await deps.db.run(lookalikes.watches, team_id=team_id, channel_id=wanted.channel_id)
+    body = {
+        "added": change.added,
+        "existing": change.already,
+        "watches": [watch_json(w) for w in watches if w.kind is wanted.kind and w.term in wanted.terms],
+    }
+    log.info(
+        "API token %s added %s watches %s to %s",
+        request[TOKEN_NAME],
+        wanted.kind.value,
+        change.added,
+        wanted.channel_id,
+    )
+    return web.json_response(body, status=201 if change.added else 200)
+
+
+async def handle_watches_remove(request: web.Request) -> web.Response:
+    deps = request.app[CONTEXT].deps
+    check_query(request.query)
+    wanted = parse_watch_request(await read_json(request), adding=False)
+    team_id = wanted.team_id or await _team_of(deps, wanted.channel_id)
+    removed = await deps.db.run(
+        deps.db.lookalikes.remove_watches,
+        team_id=team_id,
+        channel_id=wanted.channel_id,
+        kind=wanted.kind,
+        terms=wanted.terms,
+    )
+    if not removed:
+        raise ApiError(404, "not_found", f"none of those is watched in {wanted.channel_id}")
+    return web.json_response({"removed": removed})
+
+
+async def handle_findings_list(request: web.Request) -> web.Response:
+    """Lookalike findings, oldest first, a page at a time (`next_cursor`)."""
+    deps = request.app[CONTEXT].deps
+    query = parse_finding_query(request.query)
+    findings = await deps.db.run(
+        deps.db.lookalikes.findings,
+        team_id=query.team_id,
+        channel_id=query.channel_id,
+        domain=query.domain,
+        term=query.term,
+        start=query.start,
+        end=query.end,
+        after_id=query.after_id,
+        limit=query.limit + 1,
+    )
+    page = findings[: query.limit]
+    after = page[-1].id if page else query.after_id
+    return web.json_response(
+        {
+            "findings": [finding_json(f) for f in page],
+            "next_cursor": encode_cursor(after),
+            "has_more": len(findings) > query.limit,
+        }
+    )
 
 
 # --- helpers ----------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.api.payloads import DEFAULT_PAGE, KINDS, MAX_INDICATORS, MAX_PAGE, MAX_TAGS
+from bot.api.payloads import DEFAULT_PAGE, KINDS, MAX_INDICATORS, MAX_PAGE, MAX_TAGS, WATCH_KINDS
 from bot.monitoring.datasets import DATASET_NAMES
 
 VERSION = "1.0.0"
@@ -233,6 +233,89 @@ _SCHEMAS: dict[str, Any] = {
         }
     ),
     "RecentChange": _object({**_CHANGE, "detected_at": _TIME}),
+    "Watch": _object(
+        {
+            "id": {"type": "integer"},
+            "team": {"type": "string"},
+            "channel": {"type": "string"},
+            "kind": {"type": "string", "enum": list(WATCH_KINDS)},
+            "term": {"type": "string", "description": "The brand's registered domain, or the keyword"},
+            "created_by": {"type": "string"},
+            "created_at": _TIME,
+        }
+    ),
+    "WatchList": _object({"watches": {"type": "array", "items": _ref("Watch")}}),
+    "WatchRequest": _object(
+        {
+            "channel": _SLACK_ID,
+            "team": _SLACK_ID,
+            "kind": {"type": "string", "enum": list(WATCH_KINDS)},
+            "terms": {
+                "type": "array",
+                "items": {"type": "string", "minLength": 1},
+                "minItems": 1,
+                "maxItems": 50,
+            },
+            "confirm": {"type": "boolean", "description": "Needed for keywords under 4 letters"},
+        },
+        required=["channel", "kind", "terms"],
+    ),
+    "UnwatchRequest": _object(
+        {
+            "channel": _SLACK_ID,
+            "team": _SLACK_ID,
+            "kind": {"type": "string", "enum": list(WATCH_KINDS)},
+            "terms": {
+                "type": "array",
+                "items": {"type": "string", "minLength": 1},
+                "minItems": 1,
+                "maxItems": 50,
+            },
+        },
+        required=["channel", "kind", "terms"],
+    ),
+    "AddedWatches": _object(
+        {
+            "added": {"type": "array", "items": {"type": "string"}},
+            "existing": {"type": "array", "items": {"type": "string"}},
+            "watches": {"type": "array", "items": _ref("Watch")},
+        }
+    ),
+    "RemovedWatches": _object({"removed": {"type": "array", "items": {"type": "string"}}}),
+    "Finding": _object(
+        {
+            "id": {"type": "integer"},
+            "team": {"type": "string"},
+            "channel": {"type": "string"},
+            "domain": {"type": "string", "description": "The lookalike's registrable domain"},
+            "name": {"type": "string", "description": "The name first seen (a certificate's, or the domain)"},
+            "source": {"type": "string", "enum": ["ct", "dns"]},
+            "issuer": {"type": ["string", "null"]},
+            "first_seen_at": _TIME,
+            "certificates": {"type": "integer", "minimum": 0},
+            "dismissed": {"type": "boolean"},
+            "alerted": {"type": "boolean"},
+            "matches": {
+                "type": "array",
+                "items": _object(
+                    {
+                        "watch_id": {"type": "integer"},
+                        "kind": {"type": "string"},
+                        "term": {"type": "string"},
+                        "rule": {"type": "string"},
+                        "why": {"type": "string"},
+                    }
+                ),
+            },
+        }
+    ),
+    "FindingPage": _object(
+        {
+            "findings": {"type": "array", "items": _ref("Finding")},
+            "next_cursor": {"type": "string"},
+            "has_more": {"type": "boolean"},
+        }
+    ),
     "Indicator": _object(
         {
             "indicator": {"type": "string"},
@@ -370,6 +453,80 @@ def build_openapi() -> dict[str, Any]:
                     "responses": {
                         "200": _json(_ref("Indicator"), "The indicator's state"),
                         **_errors("400", "401", "404", "429"),
+                    },
+                }
+            },
+            "/watches": {
+                "get": {
+                    "operationId": "listWatches",
+                    "summary": "Lookalike and keyword watches, narrowed by channel, team or kind",
+                    "parameters": [
+                        _query("channel", _SLACK_ID, "Only this channel's"),
+                        _query("team", _SLACK_ID, "Only this workspace's"),
+                        _query("kind", {"type": "string", "enum": list(WATCH_KINDS)}, "Only this kind"),
+                    ],
+                    "responses": {
+                        "200": _json(_ref("WatchList"), "The watches"),
+                        **_errors("400", "401", "429"),
+                    },
+                },
+                "post": {
+                    "operationId": "addWatches",
+                    "summary": "Watch for lookalikes of domains, or names containing words, in a channel",
+                    "description": "Refused like `/monitor lookalikes` and `/monitor keyword`: public "
+                    "suffixes, one-letter keywords, and keywords under 4 letters without `confirm`.",
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": _ref("WatchRequest")}},
+                    },
+                    "responses": {
+                        "201": _json(_ref("AddedWatches"), "At least one watch was added"),
+                        "200": _json(_ref("AddedWatches"), "All were watched there already"),
+                        **_errors("400", "401", "413", "429"),
+                    },
+                },
+            },
+            "/watches/remove": {
+                "post": {
+                    "operationId": "removeWatches",
+                    "summary": "Stop watches of a channel",
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": _ref("UnwatchRequest")}},
+                    },
+                    "responses": {
+                        "200": _json(_ref("RemovedWatches"), "What was watched and no longer is"),
+                        **_errors("400", "401", "404", "413", "429"),
+                    },
+                }
+            },
+            "/findings": {
+                "get": {
+                    "operationId": "listFindings",
+                    "summary": "Lookalike findings, oldest first, a page at a time",
+                    "description": "One finding per lookalike registrable domain per channel, naming every "
+                    "watch of the channel it matched and why.",
+                    "parameters": [
+                        _query("channel", _SLACK_ID, "Only this channel's"),
+                        _query("team", _SLACK_ID, "Only this workspace's"),
+                        _query("domain", {"type": "string", "minLength": 1}, "Only this lookalike"),
+                        _query(
+                            "term",
+                            {"type": "string", "minLength": 1, "maxLength": 255},
+                            "Only those a watch of this term matched",
+                        ),
+                        _query("since", _TIME, "First seen at or after"),
+                        _query("until", _TIME, "First seen before"),
+                        _query(
+                            "limit",
+                            {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": DEFAULT_PAGE},
+                            "Page size",
+                        ),
+                        _query("cursor", {"type": "string"}, "`next_cursor` of the previous page"),
+                    ],
+                    "responses": {
+                        "200": _json(_ref("FindingPage"), "A page of findings"),
+                        **_errors("400", "401", "429"),
                     },
                 }
             },

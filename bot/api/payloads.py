@@ -14,9 +14,11 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from bot.api.errors import ApiError, bad_parameter
-from bot.errors import IndicatorError
+from bot.commands.grammar import parse_watch
+from bot.errors import IndicatorError, UserInputError
 from bot.model.indicators import Indicator, parse_indicator
 from bot.model.observations import IndicatorKind
+from bot.model.watches import WatchKind
 from bot.monitoring.datasets import DATASET_NAMES
 from bot.storage.alerts import AlertQuery
 from bot.storage.views import MonitorView
@@ -273,3 +275,88 @@ def _limit(query: Mapping[str, str]) -> int:
     if not re.fullmatch(r"\d{1,4}", raw) or not 1 <= int(raw) <= MAX_PAGE:
         raise bad_parameter("limit", f"a whole number from 1 to {MAX_PAGE}")
     return int(raw)
+
+
+# --- lookalike and keyword watches ------------------------------------------------------
+
+WATCH_KINDS = tuple(kind.value for kind in WatchKind)
+FINDING_FILTERS = ("channel", "team", "domain", "term", "since", "until", "limit", "cursor")
+
+
+@dataclass(frozen=True)
+class WatchRequest:
+    channel_id: str
+    team_id: str | None
+    kind: WatchKind
+    terms: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class FindingQuery:
+    channel_id: str | None = None
+    team_id: str | None = None
+    domain: str | None = None
+    term: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    after_id: int = 0
+    limit: int = DEFAULT_PAGE
+
+
+def parse_watch_request(body: Any, *, adding: bool) -> WatchRequest:
+    """`{"channel", "team"?, "kind", "terms", "confirm"?}`: terms refused exactly as the
+    slash command refuses them (public suffixes, one-letter keywords, short ones unconfirmed)."""
+    optional = {"team", "confirm"} if adding else {"team"}
+    fields = _object(body, required={"channel", "kind", "terms"}, optional=optional)
+    kind = fields["kind"]
+    if kind not in WATCH_KINDS:
+        raise bad_parameter("kind", f"one of {', '.join(WATCH_KINDS)}")
+    terms = fields["terms"]
+    if not isinstance(terms, list) or not terms or not all(isinstance(t, str) and t for t in terms):
+        raise bad_parameter("terms", "a list of domains (lookalike) or words (keyword)")
+    confirm = fields.get("confirm", False)
+    if not isinstance(confirm, bool):
+        raise bad_parameter("confirm", "true or false")
+    try:
+        parsed = parse_watch(WatchKind(kind), [t.strip() for t in terms], confirmed=confirm or not adding)
+    except UserInputError as exc:
+        raise ApiError(400, "rejected", plain(str(exc))) from None
+    return WatchRequest(
+        channel_id=_slack_id(fields, "channel"),
+        team_id=_slack_id(fields, "team") if "team" in fields else None,
+        kind=WatchKind(kind),
+        terms=parsed.terms,
+    )
+
+
+def parse_watch_filter(query: Mapping[str, str]) -> tuple[str | None, str | None, WatchKind | None]:
+    check_query(query, ("channel", "team", "kind"))
+    kind = query.get("kind")
+    if kind is not None and kind not in WATCH_KINDS:
+        raise bad_parameter("kind", f"one of {', '.join(WATCH_KINDS)}")
+    return (
+        _slack_id(query, "channel") if "channel" in query else None,
+        _slack_id(query, "team") if "team" in query else None,
+        WatchKind(kind) if kind is not None else None,
+    )
+
+
+def parse_finding_query(query: Mapping[str, str]) -> FindingQuery:
+    check_query(query, FINDING_FILTERS)
+    start, end = _instant(query, "since"), _instant(query, "until")
+    domain = query.get("domain")
+    if domain is not None:
+        domain = parse_indicator_param(domain, "domain").value
+    term = query.get("term")
+    if term is not None and not 0 < len(term) <= 255:
+        raise bad_parameter("term", "a watch's domain or word")
+    return FindingQuery(
+        channel_id=_slack_id(query, "channel") if "channel" in query else None,
+        team_id=_slack_id(query, "team") if "team" in query else None,
+        domain=domain,
+        term=term,
+        start=start,
+        end=end,
+        after_id=decode_cursor(query["cursor"]) if "cursor" in query else 0,
+        limit=_limit(query),
+    )

@@ -24,10 +24,14 @@ from bot.commands.grammar import (
     MuteCommand,
     RemoveCommand,
     StatusCommand,
+    UnwatchCommand,
+    WatchCommand,
+    WatchStatusCommand,
     parse_command,
 )
 from bot.commands.pivots import Pivots
 from bot.commands.results import Caller, CommandResult, FollowUp
+from bot.commands.watches import WatchFlows
 from bot.errors import NotPermitted, UserInputError
 from bot.model.indicators import Indicator
 from bot.monitoring.runner import Runner
@@ -85,7 +89,8 @@ class MonitorFlows:
         self.timezone = timezone
         self.access = access if access is not None else AccessPolicy()
         self.rate_limit = rate_limit
-        self.pivots = Pivots(db, runner, clock=clock, timezone=timezone)
+        self.watches = WatchFlows(db, clock=clock, access=self.access)
+        self.pivots = Pivots(db, runner, self.watches, clock=clock, timezone=timezone)
 
     def throttled(self, caller: Caller) -> Message | None:
         """The reply to a user over the command rate limit (None: go ahead). Counts the command."""
@@ -144,7 +149,7 @@ class MonitorFlows:
                     ListRow(m.indicator, m.kind.value, m.last_checked_at, m.stale_datasets, m.muted)
                     for m in monitors
                 ]
-                return CommandResult(build_list_message(rows))
+                return CommandResult(await self.watches.with_watches(build_list_message(rows), rows, caller))
             case StatusCommand(indicator):
                 return await self._status(indicator, caller)
             case CheckCommand(indicator):
@@ -157,6 +162,12 @@ class MonitorFlows:
                 return CommandResult(message, public=True)
             case DigestCommand():
                 return self._digest(caller)
+            case WatchCommand(kind, terms, notes):
+                return await self.watches.add(kind, terms, notes, caller)
+            case UnwatchCommand(kind, terms):
+                return await self.watches.remove(kind, terms, caller)
+            case WatchStatusCommand(kind, term, history):
+                return await self.watches.status(kind, term, history, caller)
         raise AssertionError(f"unhandled command {command!r}")
 
     def _not_permitted(self, exc: NotPermitted, command: Command | None) -> str:

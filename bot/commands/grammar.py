@@ -6,9 +6,13 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
-from bot.errors import UserInputError
+from bot.errors import IndicatorError, UserInputError
 from bot.model.indicators import Indicator, escape_in_code, parse_indicator, parse_indicators
+from bot.model.observations import IndicatorKind
+from bot.model.watches import WatchKind
 from bot.monitoring.datasets import DATASET_NAMES
+from bot.monitoring.lookalikes.matcher import keyword_form
+from bot.monitoring.lookalikes.permutations import registrable_domain, suffix_list
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,29 @@ class HelpCommand:
     pass
 
 
+@dataclass(frozen=True)
+class WatchCommand:
+    """`/monitor lookalikes <domain> …` or `/monitor keyword <word> … [confirm]`. `notes`:
+    what the user should know about how their terms were read."""
+
+    kind: WatchKind
+    terms: tuple[str, ...]
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class UnwatchCommand:
+    kind: WatchKind
+    terms: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class WatchStatusCommand:
+    kind: WatchKind
+    term: str
+    history: bool = False  # True: `/monitor history lookalikes <domain>`
+
+
 Command = (
     AddCommand
     | RemoveCommand
@@ -70,9 +97,24 @@ Command = (
     | MuteCommand
     | DigestCommand
     | HelpCommand
+    | WatchCommand
+    | UnwatchCommand
+    | WatchStatusCommand
 )
 
-VERBS = ("remove", "list", "status", "history", "check", "mute", "unmute", "digest", "help")
+VERBS = (
+    "remove", "list", "status", "history", "check", "mute", "unmute", "digest", "help",
+    "lookalikes", "keyword",
+)  # fmt: skip
+_WATCH_WORDS = {
+    "lookalikes": WatchKind.LOOKALIKE,
+    "lookalike": WatchKind.LOOKALIKE,
+    "keyword": WatchKind.KEYWORD,
+    "keywords": WatchKind.KEYWORD,
+}
+CONFIRM_WORD = "confirm"
+MIN_KEYWORD = 2  # one letter would match nearly every name
+UNCONFIRMED_KEYWORD = 4  # shorter keywords match many names: asked to confirm
 _OPTION = re.compile(r"([A-Za-z_]+)=(\S*)")
 
 
@@ -84,6 +126,19 @@ def parse_command(text: str) -> Command:
     verb, rest = words[0].lower(), " ".join(words[1:])
     if verb == "help":
         return HelpCommand()
+    if verb in _WATCH_WORDS:
+        return parse_watch(_WATCH_WORDS[verb], words[1:])
+    if verb in ("remove", "status", "history") and len(words) > 1 and words[1].lower() in _WATCH_WORDS:
+        kind = _WATCH_WORDS[words[1].lower()]
+        terms = words[2:]
+        if not terms:
+            raise UserInputError(f"Say which: `/monitor {verb} {words[1].lower()} <{_term_word(kind)}>`.")
+        parsed = parse_watch(kind, terms, confirmed=True).terms
+        if verb == "remove":
+            return UnwatchCommand(kind, parsed)
+        if len(parsed) != 1:
+            raise UserInputError(f"`/monitor {verb}` takes one watch at a time.")
+        return WatchStatusCommand(kind, parsed[0], history=verb == "history")
     if verb in ("list", "digest"):
         if rest:
             raise UserInputError(f"`/monitor {verb}` takes nothing after it.")
@@ -109,6 +164,76 @@ def parse_command(text: str) -> Command:
     if verb.isalpha() and "." not in verb and ":" not in verb and len(words) > 1:
         raise UserInputError(f"Unknown command `{_quote(verb)}`. Try `/monitor help`.")
     return AddCommand(tuple(parse_indicators(text)))
+
+
+def parse_watch(kind: WatchKind, words: list[str], *, confirmed: bool = False) -> WatchCommand:
+    """The terms of a watch: brand domains (registrable, not public suffixes) or keywords
+    (two letters at least; fewer than four only with the confirmation word)."""
+    words = [w for word in words for w in word.split(",") if w]
+    if words and words[-1].lower() == CONFIRM_WORD:
+        confirmed, words = True, words[:-1]
+    if not words:
+        example = (
+            "/monitor lookalikes example.com"
+            if kind is WatchKind.LOOKALIKE
+            else "/monitor keyword examplebank"
+        )
+        raise UserInputError(f"Say what to watch, e.g. `{example}`.")
+    if len(words) > 50:
+        raise UserInputError("At most 50 at a time.")
+    if kind is WatchKind.LOOKALIKE:
+        notes: list[str] = []
+        domains = [_brand_domain(word, notes) for word in words]
+        return WatchCommand(kind, tuple(dict.fromkeys(domains)), tuple(notes))
+    keywords = [_keyword(word) for word in words]
+    short = [k for k in keywords if len(k) < UNCONFIRMED_KEYWORD]
+    if short and not confirmed:
+        listed = ", ".join(f"`{_quote(k)}`" for k in short)
+        again = " ".join(keywords)
+        raise UserInputError(
+            f"{listed}: fewer than {UNCONFIRMED_KEYWORD} letters match many names. To watch anyway, "
+            f"say `/monitor keyword {_quote(again)} {CONFIRM_WORD}`. Nothing was changed."
+        )
+    return WatchCommand(kind, tuple(dict.fromkeys(keywords)))
+
+
+def _brand_domain(word: str, notes: list[str]) -> str:
+    try:
+        indicator = parse_indicator(word)
+    except IndicatorError as exc:
+        raise UserInputError(f"{exc}. Lookalike watches take a brand's domain.".replace("..", ".")) from None
+    if indicator.kind is not IndicatorKind.DOMAIN:
+        raise UserInputError(f"`{_quote(word)}` is not a domain: lookalike watches take a brand's domain.")
+    domain = indicator.value
+    if suffix_list().is_public(domain):
+        raise UserInputError(
+            f"`{_quote(domain)}` is a public suffix (anyone registers names under it): a lookalike watch on "
+            "it would match every domain there. Watch a registered domain, e.g. `example.com`. "
+            "Nothing was changed."
+        )
+    registrable = registrable_domain(domain) or domain
+    if registrable != domain:
+        notes.append(f"`{_quote(domain)}` is watched as its registered domain `{_quote(registrable)}`.")
+    return registrable
+
+
+def _keyword(word: str) -> str:
+    keyword = keyword_form(word)
+    if not keyword or any(not (c.isalnum() or c in "-.") for c in keyword):
+        raise UserInputError(
+            f"`{_quote(word)}`: a keyword is letters, digits and hyphens (a word found in names)."
+        )
+    if len(keyword) < MIN_KEYWORD:
+        raise UserInputError(
+            f"`{_quote(word)}`: a one-letter keyword would match nearly every name. Nothing was changed."
+        )
+    if len(keyword) > 63:
+        raise UserInputError(f"`{_quote(word)}`: a keyword is at most 63 characters (one DNS label).")
+    return keyword
+
+
+def _term_word(kind: WatchKind) -> str:
+    return "domain" if kind is WatchKind.LOOKALIKE else "word"
 
 
 def parse_dataset(name: str) -> str:

@@ -10,12 +10,14 @@ from collections.abc import Callable, Collection
 from datetime import UTC, datetime, time, tzinfo
 
 from bot.commands.results import CommandResult
+from bot.commands.watches import WatchFlows
 from bot.errors import UserInputError
 from bot.model.indicators import parse_indicator
 from bot.model.observations import ADDRESS_AND_NAME_FIELDS
 from bot.monitoring.runner import Runner
 from bot.render.home import HomeRow, build_home_blocks
 from bot.render.investigation import build_investigation_message
+from bot.render.limits import MAX_BLOCKS_HOME
 from bot.render.messages import Block
 from bot.render.replies import build_error_message
 from bot.storage.db import Database
@@ -29,10 +31,17 @@ log = logging.getLogger(__name__)
 
 class Pivots:
     def __init__(
-        self, db: Database, runner: Runner, *, clock: Callable[[], datetime], timezone: tzinfo
+        self,
+        db: Database,
+        runner: Runner,
+        watches: WatchFlows,
+        *,
+        clock: Callable[[], datetime],
+        timezone: tzinfo,
     ) -> None:
         self.db = db
         self.runner = runner
+        self.watches = watches
         self.clock = clock
         self.timezone = timezone
 
@@ -105,4 +114,9 @@ class Pivots:
                     muted=tuple(sorted(muted.get(summary.indicator, ()))),
                 )
             )
-        return build_home_blocks(rows, now=now, timezone=self.timezone)
+        blocks = build_home_blocks(rows, now=now, timezone=self.timezone)
+        extra = await self.watches.home_blocks(team_id=team_id, user_id=user_id, channel_ids=channel_ids)
+        if extra:
+            footer = blocks.pop()
+            blocks = [*blocks[: MAX_BLOCKS_HOME - len(extra) - 1], *extra, footer]
+        return blocks

@@ -20,6 +20,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.model.observations import Change, ChangeKind, IndicatorKind
+from bot.model.watches import Finding
 from bot.storage.digests import ChannelHealth, StaleDataset
 from bot.storage.history import ChangeRecord, SourceFailureRecord
 
@@ -40,6 +41,10 @@ CSV_HEADER = (
 # including the full-width forms some of them accept.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "＝", "＋", "－", "＠")
 NOTE_SAMPLES = 3
+LOOKALIKE_CSV_HEADER = (
+    "date", "time", "lookalike", "name seen", "matches", "why", "source", "issuer", "certificates",
+    "dismissed",
+)  # fmt: skip
 
 
 # --- windows ------------------------------------------------------------------------
@@ -158,11 +163,12 @@ class Digest:
     sources: tuple[SourceHealth, ...]
     stale: tuple[StaleDataset, ...] = ()
     overdue: tuple[Overdue, ...] = ()
+    lookalikes: int = 0  # findings of the channel's lookalike and keyword watches
 
     @property
     def has_news(self) -> bool:
-        """Anything to say: changes, or sources that failed (silence is not "no change")."""
-        return bool(self.total_changes or self.sources or self.stale or self.overdue)
+        """Anything to say: changes, lookalikes, or sources that failed (silence is not "no change")."""
+        return bool(self.total_changes or self.lookalikes or self.sources or self.stale or self.overdue)
 
 
 def build_digest(
@@ -173,6 +179,7 @@ def build_digest(
     now: datetime,
     health: ChannelHealth | None = None,
     overdue_after: timedelta = timedelta(hours=2),
+    findings: Sequence[Finding] = (),
 ) -> Digest:
     """Summarise a window. `health` (the channel's datasets stale now, and when each
     indicator was last checked) is given for the newest digest only: for a day long
@@ -201,6 +208,18 @@ def build_digest(
         )
         for name, items in sorted(by_dataset.items())
     )
+    findings = [f for f in findings if window.start <= f.first_seen_at < window.end]
+    if findings:
+        files += (
+            CsvFile(
+                filename=f"watchpost-{window.label}-lookalikes.csv",
+                dataset="lookalikes",
+                content=render_csv(
+                    (lookalike_csv_row(f, window.tz) for f in findings), header=LOOKALIKE_CSV_HEADER
+                ),
+                rows=len(findings),
+            ),
+        )
     stale: tuple[StaleDataset, ...] = ()
     overdue: tuple[Overdue, ...] = ()
     if health is not None:
@@ -221,6 +240,7 @@ def build_digest(
         sources=_source_health(failures),
         stale=stale,
         overdue=overdue,
+        lookalikes=len(findings),
     )
 
 
@@ -314,6 +334,23 @@ def csv_row(record: ChangeRecord, tz: ZoneInfo) -> list[str]:
         _local(change.first_seen, tz),
         _local(change.last_seen, tz),
         change.source,
+    ]
+
+
+def lookalike_csv_row(finding: Finding, tz: ZoneInfo) -> list[str]:
+    """One lookalike finding as a CSV row: what it imitates and why, in the team's zone."""
+    seen = finding.first_seen_at.astimezone(tz)
+    return [
+        seen.date().isoformat(),
+        seen.isoformat(timespec="seconds").partition("T")[2],
+        finding.domain,
+        finding.name,
+        "; ".join(str(r.get("term") or "") for r in finding.reasons),
+        "; ".join(str(r.get("why") or r.get("rule") or "") for r in finding.reasons),
+        finding.source,
+        finding.issuer or "",
+        str(finding.certificates),
+        "yes" if finding.dismissed else "",
     ]
 
 

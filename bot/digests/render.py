@@ -41,6 +41,10 @@ def build_digest_message(digest: Digest) -> Message:
         blocks.append(section(truncate(f"*Most changes:* {top}", SECTION_LIMIT)))
     blocks.append(section(_bounded(["*Source health*", *_health_lines(digest, markup=True)])))
     thread = []
+    if digest.lookalikes:
+        blocks.insert(
+            2, section(f"*Lookalikes:* {_count(digest.lookalikes, 'new finding')} (`lookalikes.csv`)")
+        )
     if digest.files:
         thread.append(f"{_count(len(digest.files), 'CSV file')} (one per dataset)")
     if digest.notes:
@@ -49,8 +53,10 @@ def build_digest_message(digest: Digest) -> Message:
     blocks.append(context(f"{where}times in {escape(tz.key)}"))
     day = window.day.isoformat() if window.day else f"{window.end.astimezone(tz):%Y-%m-%d %H:%M}"
     unhealthy = len(digest.sources)
-    text = f"Watchpost digest {day}: {_headline(digest, markup=False)}" + (
-        f"; {_count(unhealthy, 'source')} failing" if unhealthy else ""
+    text = (
+        f"Watchpost digest {day}: {_headline(digest, markup=False)}"
+        + (f"; {_count(digest.lookalikes, 'lookalike')}" if digest.lookalikes else "")
+        + (f"; {_count(unhealthy, 'source')} failing" if unhealthy else "")
     )
     return Message(escape(text), blocks, build_note_messages(digest))
 

@@ -49,6 +49,7 @@ from bot.digests.build import (
 from bot.digests.render import build_digest_email, build_digest_message
 from bot.errors import UserInputError
 from bot.metrics import Metrics
+from bot.model.watches import Finding
 from bot.render.messages import Message
 from bot.storage.db import Database
 from bot.storage.digests import FINAL, DigestChannel, DigestClaim
@@ -88,8 +89,10 @@ class DigestService:
         max_attempts: int = 24,
         channel_concurrency: int = 4,
         metrics: Metrics | None = None,
+        lookalikes: bool = False,  # lookalike watches on: the digest carries their findings
     ) -> None:
         self.db = db
+        self.lookalikes = lookalikes
         self.metrics = metrics
         self.transport = transport
         self.clock = clock
@@ -289,6 +292,16 @@ class DigestService:
             channel_id=channel_id,
         )
         channel_health = await self.db.run(self.db.digests.health, team_id, channel_id) if health else None
+        findings: list[Finding] = []
+        if self.lookalikes:
+            findings = await self.db.run(
+                self.db.lookalikes.findings,
+                team_id=team_id,
+                channel_id=channel_id,
+                start=window.start,
+                end=window.end,
+                limit=100_000,
+            )
         return build_digest(
             records,
             failures,
@@ -296,6 +309,7 @@ class DigestService:
             now=self.clock(),
             health=channel_health,
             overdue_after=2 * self.check_interval,
+            findings=findings,
         )
 
 

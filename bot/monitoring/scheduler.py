@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
 from time import monotonic
 from typing import Protocol
 from zoneinfo import ZoneInfo
@@ -136,6 +136,9 @@ def build_scheduler(
     digests: DigestJob | None = None,
     digest_retry: float = 300.0,
     webhooks: DeliveryJob | None = None,
+    lookalike_delivery: DeliveryJob | None = None,
+    permutations: PermutationJob | None = None,
+    ct: CtJob | None = None,
 ) -> AsyncIOScheduler:
     """Must be started inside the running event loop. With `digests`: a run at the digest
     time in the team's zone, one at start (catch-up after downtime) and one every
@@ -154,6 +157,14 @@ def build_scheduler(
     every(outbox_tick, outbox.deliver_due, "outbox")
     if webhooks is not None:
         every(outbox_tick, webhooks.deliver_due, "webhooks")
+    if lookalike_delivery is not None:
+        every(outbox_tick, lookalike_delivery.deliver_due, "lookalike-delivery")
+    if ct is not None:
+        every(ct.interval.total_seconds(), ct.poll, "ct")
+    if permutations is not None:
+        # Spread over the interval, each run within its share of the budget (the resolver's).
+        runs = permutations.interval.total_seconds() / permutations.runs_per_interval
+        every(max(60.0, runs), permutations.run_due, "permutations")
     if digests is not None:
         scheduler.add_job(_logged(digests.run_due), digest_trigger(digests), id="digest", **common)
         every(digest_retry, digests.run_due, "digest-catch-up")
@@ -162,6 +173,19 @@ def build_scheduler(
 
 class DeliveryJob(Protocol):
     async def deliver_due(self) -> object: ...
+
+
+class CtJob(Protocol):
+    interval: timedelta
+
+    async def poll(self) -> object: ...
+
+
+class PermutationJob(Protocol):
+    interval: timedelta
+    runs_per_interval: int
+
+    async def run_due(self) -> object: ...
 
 
 class DigestJob(Protocol):

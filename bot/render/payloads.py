@@ -9,6 +9,7 @@ from typing import Any
 
 from bot.model.indicators import Indicator
 from bot.model.observations import Change, FactState
+from bot.model.watches import Finding, Watch
 from bot.storage.alerts import AlertChannel, AlertRecord, IndicatorHistory
 from bot.storage.views import DatasetHealth, MonitorView
 
@@ -117,4 +118,42 @@ def indicator_json(
             "changes_by_dataset": dict(history.changes_by_dataset),
             "recent_changes": [{**change_json(c), "detected_at": iso(at)} for at, c in recent],
         },
+    }
+
+
+def watch_json(watch: Watch) -> dict[str, Any]:
+    return {
+        "id": watch.id,
+        "team": watch.team_id,
+        "channel": watch.channel_id,
+        "kind": watch.kind.value,
+        "term": watch.term,
+        "created_by": watch.created_by,
+        "created_at": iso(watch.created_at),
+    }
+
+
+def finding_json(finding: Finding) -> dict[str, Any]:
+    return {
+        "id": finding.id,
+        "team": finding.team_id,
+        "channel": finding.channel_id,
+        "domain": finding.domain,
+        "name": finding.name,
+        "source": finding.source,
+        "issuer": finding.issuer,
+        "first_seen_at": iso(finding.first_seen_at),
+        "certificates": finding.certificates,
+        "dismissed": finding.dismissed,
+        "alerted": finding.message_ts is not None,
+        "matches": [
+            {
+                "watch_id": int(reason.get("watch_id") or 0),
+                "kind": str(reason.get("kind") or ""),
+                "term": str(reason.get("term") or ""),
+                "rule": str(reason.get("rule") or ""),
+                "why": str(reason.get("why") or ""),
+            }
+            for reason in finding.reasons
+        ],
     }

@@ -31,6 +31,9 @@ HELP = """*Watchpost* watches domains and IPs and tells this channel when they c
 • `/monitor check <indicator>` or `/monitor check all`: check now instead of waiting
 • `/monitor mute <indicator> <dataset>`: silence one dataset's alerts here (`unmute` to undo)
 • `/monitor remove <indicator> [<indicator> …]` or `/unmonitor <indicator>`: stop monitoring
+• `/monitor lookalikes <domain> [<domain> …]`: new certificates and domains imitating a brand
+• `/monitor keyword <word> [<word> …]`: new certificates naming a word (under 4 letters: add `confirm`)
+  (`list`, `status`, `history` and `remove` take `lookalikes <domain>` or `keyword <word>` too)
 • `/monitor digest`: post today's digest now
 • `/monitor help`: this message
 Datasets: `resolutions`, `dns_records`, `whois`, `certificates`, `subdomains`, `services`."""

@@ -13,9 +13,11 @@ from sqlalchemy import Engine
 
 from bot.storage.alerts import AlertStore
 from bot.storage.checks import Checks
+from bot.storage.ct_positions import CtPositionStore
 from bot.storage.digests import DigestStore
 from bot.storage.history import HistoryStore
 from bot.storage.infrastructure import Infrastructure
+from bot.storage.lookalikes import LookalikeStore
 from bot.storage.monitors import Monitors
 from bot.storage.outbox import Outbox, WebhookOutbox
 from bot.storage.views import WebhookRouting
@@ -35,6 +37,8 @@ class Database:
         self.history = HistoryStore(engine)
         self.digests = DigestStore(engine)
         self.infrastructure = Infrastructure(engine)
+        self.lookalikes = LookalikeStore(engine)
+        self.ct_positions = CtPositionStore(engine)
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="watchpost-db")
 
     async def run(self, method: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Date,
     DateTime,
@@ -245,3 +246,117 @@ class DigestRun(Base):
     emailed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     posted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class LookalikeWatchRow(Base):
+    """A channel's watch for lookalikes of a brand domain, or for names containing a word."""
+
+    __tablename__ = "lookalike_watches"
+    __table_args__ = (UniqueConstraint("team_id", "channel_id", "kind", "term", name="uq_lookalike_watch"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    channel_id: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(16))  # lookalike, keyword
+    term: Mapped[str] = mapped_column(String(255))
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class LookalikeFindingRow(Base):
+    """One lookalike registrable domain found for one channel: one alert, whichever and
+    however many of the channel's watches match it; later certificates go to its thread."""
+
+    __tablename__ = "lookalike_findings"
+    __table_args__ = (
+        UniqueConstraint("team_id", "channel_id", "domain", name="uq_lookalike_finding"),
+        Index("ix_lookalike_findings_time", "first_seen_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    channel_id: Mapped[str] = mapped_column(String(32))
+    domain: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(255))  # the name first seen (www.interfaxru.com)
+    # [{"watch_id", "kind", "term", "rule", "detail", "why"}]: every watch that matched.
+    reasons: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    source: Mapped[str] = mapped_column(String(16))  # ct, dns
+    issuer: Mapped[str | None] = mapped_column(Text)
+    first_seen_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    message_ts: Mapped[str | None] = mapped_column(String(32))  # the alert, once posted
+
+
+class LookalikeSightingRow(Base):
+    """A certificate of a finding's domain. A precertificate and its certificate (in any
+    number of logs) share issuer and serial: one row."""
+
+    __tablename__ = "lookalike_sightings"
+    __table_args__ = (UniqueConstraint("finding_id", "issuer", "serial", name="uq_lookalike_sighting"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    finding_id: Mapped[int] = mapped_column(ForeignKey("lookalike_findings.id", ondelete="CASCADE"))
+    issuer: Mapped[str] = mapped_column(Text)
+    serial: Mapped[str] = mapped_column(String(128))
+    name: Mapped[str] = mapped_column(String(255))
+    log: Mapped[str] = mapped_column(Text)
+    log_index: Mapped[int] = mapped_column(Integer)
+    logged_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class LookalikeDeliveryRow(Base):
+    """A lookalike message to post: a finding's alert, or a later sighting in its thread.
+    Stored with the finding, delivered with retries (like the outbox)."""
+
+    __tablename__ = "lookalike_deliveries"
+    __table_args__ = (Index("ix_lookalike_deliveries_pending", "delivered_at", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    finding_id: Mapped[int] = mapped_column(ForeignKey("lookalike_findings.id", ondelete="CASCADE"))
+    channel_id: Mapped[str] = mapped_column(String(32))
+    sighting_id: Mapped[int | None] = mapped_column(Integer)  # None: the finding's alert
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    claimed_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    abandoned_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    message_ts: Mapped[str | None] = mapped_column(String(32))
+
+
+class LookalikeDismissalRow(Base):
+    """ "Not a lookalike": the domain stays quiet in the channel, whichever watch matches it."""
+
+    __tablename__ = "lookalike_dismissals"
+    __table_args__ = (UniqueConstraint("team_id", "channel_id", "domain", name="uq_lookalike_dismissal"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32))
+    channel_id: Mapped[str] = mapped_column(String(32))
+    domain: Mapped[str] = mapped_column(String(255))
+    dismissed_by: Mapped[str] = mapped_column(String(64))
+    dismissed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class PermutationStateRow(Base):
+    """What the last resolution of a permutation found: NXDOMAIN -> resolving, or gaining
+    MX, is a finding."""
+
+    __tablename__ = "permutation_states"
+
+    domain: Mapped[str] = mapped_column(String(255), primary_key=True)
+    resolves: Mapped[bool] = mapped_column(Boolean)
+    has_mx: Mapped[bool] = mapped_column(Boolean)
+    checked_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+
+
+class CtLogPosition(Base):
+    """How far the Certificate Transparency reader has read one log: entries before
+    `position` were handed to the watches; `tree_size` is the log's size when last seen."""
+
+    __tablename__ = "ct_log_positions"
+
+    log: Mapped[str] = mapped_column(String(512), primary_key=True)  # its url / monitoring_url
+    position: Mapped[int] = mapped_column(BigInteger)
+    tree_size: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)

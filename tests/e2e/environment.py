@@ -34,6 +34,7 @@ def offline_env(dns_server: FakeDnsServer, database_url: str, **extra: str) -> d
             "WATCHPOST_RDAP_BOOTSTRAP_URL": "",
             "WATCHPOST_CRTSH_URL": "",
             "WATCHPOST_INTERNETDB_URL": "",
+            "WATCHPOST_CT_LOG_LIST_URL": "",
             "WATCHPOST_WHOIS_SERVER": "127.0.0.1:9",
             "PYTHONPATH": str(REPO),
             "PYTHONUNBUFFERED": "1",

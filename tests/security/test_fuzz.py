@@ -163,9 +163,19 @@ def test_fuzz_many_indicators_all_or_nothing(text: str) -> None:
 
 
 @fuzz
-@given(hostile_text, st.sampled_from(["", "remove ", "mute ", "unmute ", "history ", "status ", "check "]))
+@given(
+    hostile_text,
+    st.sampled_from(
+        [
+            "", "remove ", "mute ", "unmute ", "history ", "status ", "check ", "lookalikes ", "keyword ",
+            "remove lookalikes ", "status keyword ", "keyword confirm ",
+        ]
+    ),
+)  # fmt: skip
 @example("0 \x08", "mute ")  # found by this test: a raw control character echoed in the error
 @example("x \u202eevil", "mute ")
+@example("\u202eab", "keyword ")
+@example("xn--zz.co.uk", "lookalikes ")
 def test_fuzz_command_grammar(text: str, verb: str) -> None:
     count("command grammar")
     try:

@@ -183,7 +183,7 @@ class SourceHttpClient:
             # behind the hanging ones fail at the timeout instead of holding their checks up.
             async with asyncio.timeout(self._timeout), self._limit:
                 async with self._client().get(url, params=params, allow_redirects=False) as response:
-                    body = await response.content.read(self._max_body + 1)
+                    body = await _read_body(response, self._max_body + 1)
                     status = response.status
                     content_type = response.content_type
                     retry_after = response.headers.get("Retry-After", "")
@@ -211,6 +211,17 @@ class SourceHttpClient:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+async def _read_body(response: aiohttp.ClientResponse, limit: int) -> bytes:
+    """The body, or its first `limit` bytes when it is longer. (`content.read(n)` returns
+    what has arrived so far, which truncates a body that comes in several chunks.)"""
+    body = bytearray()
+    async for chunk in response.content.iter_chunked(64 * 1024):
+        body += chunk
+        if len(body) >= limit:
+            return bytes(body[:limit])
+    return bytes(body)
 
 
 def _retry_after_seconds(header: str, default: float = 60.0) -> float:

@@ -17,6 +17,7 @@ from bot.errors import UserInputError
 from bot.model.indicators import parse_indicator
 from bot.render.alerts import build_accepted_alert_message
 from bot.render.ids import ActionId
+from bot.render.lookalikes import build_dismissed_alert_message
 from bot.render.messages import Message
 from bot.render.replies import build_error_message, build_notice_message
 from bot.slack.listeners.commands import respond_with, send_result
@@ -91,6 +92,31 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
             log.warning("could not mark the alert accepted: %s", error)
             await respond_with(respond, build_error_message(f"Could not update the alert: {error}"))
 
+    async def handle_dismiss_action(
+        body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
+    ) -> None:
+        """ "Not a lookalike": stored, said in the channel, and the alert's buttons give way."""
+        caller = caller_of(body)
+        domain = action_value(body)
+        result = await flows.watches.dismiss(domain, caller)
+        await send_result(result, respond)
+        if not result.public:
+            return
+        shown = body.get("message") or {}
+        original = Message(str(shown.get("text") or ""), list(shown.get("blocks") or []))
+        dismissed = build_dismissed_alert_message(
+            original, user_id=caller.user_id, domain=domain, at=flows.clock()
+        )
+        try:
+            await client.chat_update(
+                channel=caller.channel_id,
+                ts=str(shown.get("ts") or ""),
+                text=dismissed.text,
+                blocks=dismissed.blocks,
+            )
+        except Exception as exc:
+            log.warning("could not mark the lookalike alert dismissed: %s", delivery_error(exc))
+
     # Several buttons of a kind share a prefix: `investigate_0`, `investigate_1`, …
     for prefix, handler in (
         (ActionId.INVESTIGATE, handle_investigate_action),
@@ -99,6 +125,9 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
     ):
         app.action(re.compile(rf"^{prefix.value}(_\d+)?$"))(ack=acknowledge, lazy=[handler])
     app.action(ActionId.ACCEPT.value)(ack=acknowledge, lazy=[handle_accept_action])
+    app.action(re.compile(rf"^{ActionId.DISMISS.value}(_\d+)?$"))(
+        ack=acknowledge, lazy=[handle_dismiss_action]
+    )
 
 
 async def acknowledge(ack: AsyncAck) -> None:

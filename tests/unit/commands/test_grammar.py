@@ -17,10 +17,14 @@ from bot.commands.grammar import (
     MuteCommand,
     RemoveCommand,
     StatusCommand,
+    UnwatchCommand,
+    WatchCommand,
+    WatchStatusCommand,
     parse_command,
 )
 from bot.errors import UserInputError
 from bot.model.indicators import parse_indicator
+from bot.model.watches import WatchKind
 
 IP = parse_indicator("98.126.38.107")
 DOMAIN = parse_indicator("evil.com")
@@ -84,3 +88,60 @@ def test_grammar_refuses_with_a_specific_reason(text: str, error: str) -> None:
         parse_command(text)
     assert error in str(raised.value)
     assert "<!" not in str(raised.value)
+
+
+LOOKALIKE = WatchKind.LOOKALIKE
+KEYWORD = WatchKind.KEYWORD
+
+
+@pytest.mark.parametrize(
+    ("text", "command"),
+    [
+        ("lookalikes interfax.ru", WatchCommand(LOOKALIKE, ("interfax.ru",))),
+        (
+            "lookalikes interfax[.]ru, kommersant.ru",
+            WatchCommand(LOOKALIKE, ("interfax.ru", "kommersant.ru")),
+        ),
+        (
+            "lookalikes www.bbc.co.uk",
+            WatchCommand(
+                LOOKALIKE,
+                ("bbc.co.uk",),
+                ("`www.bbc.co.uk` is watched as its registered domain `bbc.co.uk`.",),
+            ),
+        ),
+        ("keyword sberbank Interfax", WatchCommand(KEYWORD, ("sberbank", "interfax"))),
+        ("keyword Іnterfax", WatchCommand(KEYWORD, ("interfax",))),  # Cyrillic І folded
+        ("keyword abc confirm", WatchCommand(KEYWORD, ("abc",))),
+        ("keyword ab CONFIRM", WatchCommand(KEYWORD, ("ab",))),
+        ("remove lookalikes interfax.ru", UnwatchCommand(LOOKALIKE, ("interfax.ru",))),
+        ("remove keyword abc", UnwatchCommand(KEYWORD, ("abc",))),  # removing needs no confirmation
+        ("status lookalikes interfax.ru", WatchStatusCommand(LOOKALIKE, "interfax.ru")),
+        ("history keyword sberbank", WatchStatusCommand(KEYWORD, "sberbank", history=True)),
+    ],
+)
+def test_grammar_parses_watches(text: str, command: Command) -> None:
+    assert parse_command(text) == command
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ("lookalikes", "Say what to watch"),
+        ("lookalikes co.uk", "`co.uk` is a public suffix"),
+        ("lookalikes github.io", "`github.io` is a public suffix"),
+        ("lookalikes com", "`com` is a top-level domain"),
+        ("lookalikes 98.126.38.107", "is not a domain"),
+        ("keyword x", "one-letter keyword"),
+        ("keyword x confirm", "one-letter keyword"),
+        ("keyword abc", "say `/monitor keyword abc confirm`"),
+        ("keyword sberbank ab", "say `/monitor keyword sberbank ab confirm`"),
+        ("keyword a*b", "a keyword is letters, digits and hyphens"),
+        ("status lookalikes", "Say which"),
+        ("status lookalikes interfax.ru kommersant.ru", "one watch at a time"),
+    ],
+)
+def test_grammar_refuses_bad_watches(text: str, error: str) -> None:
+    with pytest.raises(UserInputError) as caught:
+        parse_command(text)
+    assert error in str(caught.value)

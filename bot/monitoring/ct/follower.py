@@ -1,0 +1,301 @@
+"""Follow every usable log of the log list: `poll_once(sink)` reads, for each log, what was
+logged since its stored position, and hands the entries to `sink` batch by batch.
+
+Contract:
+- A log seen for the first time starts at its current tree size: history is not read.
+- A position moves on only after the sink has taken the batch (at-least-once delivery:
+  a crash between the two re-reads that batch; duplicates are the sink's to fold).
+- Catch-up is bounded: when a log is more than `max_catch_up` entries ahead, the oldest
+  are skipped, and the report (and the log) says how many.
+- A tree head whose signature fails against the listed key is not believed: nothing of
+  that log is read that poll, and the failure is counted. A tree that shrinks is refused.
+- One log failing (HTTP error, bad JSON, timeout, malformed leaf) never stops the others;
+  its report carries the error and how far it got.
+- The log list is read at the first poll and again every `list_refresh` seconds; when a
+  refresh fails, the last list read stays in use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from bot.errors import SourceError
+from bot.monitoring.ct.certificates import CertificateError, certificate_facts, tbs_certificate_facts
+from bot.monitoring.ct.entries import CtEntry
+from bot.monitoring.ct.http import SOURCE, HttpGetter
+from bot.monitoring.ct.leaves import TILE_WIDTH, Leaf, LeafError
+from bot.monitoring.ct.log_list import CtLog, LogList, parse_log_list
+from bot.monitoring.ct.positions import PositionBook
+from bot.monitoring.ct.rfc6962 import Rfc6962Client
+from bot.monitoring.ct.signatures import FormatError, SignatureError, TreeHead
+from bot.monitoring.ct.static_ct import StaticCtClient
+from bot.storage.ct_positions import CtPosition
+
+log = logging.getLogger(__name__)
+
+Sink = Callable[[Sequence[CtEntry]], Awaitable[None]]
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class LogPollReport:
+    log: str
+    api: str  # "rfc6962" or "static"
+    entries_read: int = 0
+    position: int = 0  # the next index to read, after this poll
+    tree_size: int = 0
+    skipped: int = 0  # entries passed over because catch-up is bounded
+    error: str = ""
+    signature_failures: int = 0
+    unreadable: int = 0  # entries whose certificate could not be parsed (skipped)
+    bytes_read: int = 0  # reply bodies of entry requests (decoded)
+    new: bool = False  # first seen this poll: started at its tree size
+
+    @property
+    def lag(self) -> int:
+        return max(0, self.tree_size - self.position)
+
+
+@dataclass(frozen=True)
+class CtPollReport:
+    logs: tuple[LogPollReport, ...] = ()
+    list_error: str = ""  # the log list could not be read (the previous one was used, if any)
+    list_problems: tuple[str, ...] = ()
+
+    @property
+    def entries_read(self) -> int:
+        return sum(item.entries_read for item in self.logs)
+
+    @property
+    def signature_failures(self) -> int:
+        return sum(item.signature_failures for item in self.logs)
+
+    @property
+    def failed(self) -> tuple[LogPollReport, ...]:
+        return tuple(item for item in self.logs if item.error)
+
+    def of(self, log_identity: str) -> LogPollReport:
+        return next(item for item in self.logs if item.log == log_identity)
+
+    def summary(self) -> str:
+        """One line for the log and the console: what was read, what is behind, what failed."""
+        if self.list_error and not self.logs:
+            return f"CT: log list unreadable ({self.list_error})"
+        parts = [f"{len(self.logs)} logs", f"{self.entries_read:,} entries read"]
+        lag = sum(item.lag for item in self.logs)
+        if lag:
+            parts.append(f"{lag:,} behind")
+        skipped = sum(item.skipped for item in self.logs)
+        if skipped:
+            parts.append(f"{skipped:,} skipped (catch-up bound)")
+        if self.failed:
+            parts.append(
+                f"{len(self.failed)} failed: " + "; ".join(f"{i.log} {i.error}" for i in self.failed[:3])
+            )
+        if self.signature_failures:
+            parts.append(f"{self.signature_failures} bad signatures")
+        if self.list_error:
+            parts.append(f"log list unreadable, the last one used ({self.list_error})")
+        return "CT: " + ", ".join(parts)
+
+
+@dataclass
+class _Progress:
+    position: int
+    entries_read: int = 0
+    unreadable: int = 0
+    bytes_read: int = 0
+    skipped: int = 0
+
+
+class CtFollower:
+    def __init__(
+        self,
+        http: HttpGetter,
+        positions: PositionBook,
+        *,
+        log_list_url: str,
+        batch_size: int = 256,
+        max_catch_up: int = 100_000,
+        clock: Callable[[], datetime] = _utc_now,
+        list_refresh: float = 6 * 3600.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if batch_size < 1 or max_catch_up < 0:
+            raise ValueError("batch_size must be positive and max_catch_up not negative")
+        self._http = http
+        self._positions = positions
+        self._list_url = log_list_url
+        self._batch_size = batch_size
+        self._max_catch_up = max_catch_up
+        self._clock = clock
+        self._list_refresh = list_refresh
+        self._monotonic = monotonic
+        self._rfc6962 = Rfc6962Client(http)
+        self._static = StaticCtClient(http)
+        self._log_list: LogList | None = None
+        self._list_read_at = 0.0
+        self.signature_failures: dict[str, int] = {}  # by log, since start
+
+    async def poll_once(self, sink: Sink) -> CtPollReport:
+        list_error = await self._refresh_list()
+        if self._log_list is None:
+            return CtPollReport(list_error=list_error)
+        stored = await self._positions.load()
+        reports = await asyncio.gather(
+            *(self._poll_log(item, stored.get(item.identity), sink) for item in self._log_list.logs)
+        )
+        return CtPollReport(tuple(reports), list_error, self._log_list.problems)
+
+    async def _refresh_list(self) -> str:
+        due = self._log_list is None or self._monotonic() - self._list_read_at >= self._list_refresh
+        if not due:
+            return ""
+        try:
+            reply = await self._http.get(self._list_url)
+            self._log_list = parse_log_list(reply.json(SOURCE), self._list_url)
+        except SourceError as exc:
+            log.warning("CT log list %s unreadable: %s", self._list_url, exc)
+            return str(exc)
+        self._list_read_at = self._monotonic()
+        for problem in self._log_list.problems:
+            log.warning("CT log list: %s", problem)
+        return ""
+
+    async def _poll_log(self, ct_log: CtLog, stored: CtPosition | None, sink: Sink) -> LogPollReport:
+        identity = ct_log.identity
+        # Without a tree head, the report says where the log was when last seen.
+        last_position, last_size = (stored.position, stored.tree_size) if stored else (0, 0)
+
+        def failed(error: str, signature_failures: int = 0) -> LogPollReport:
+            return LogPollReport(
+                identity,
+                ct_log.api,
+                position=last_position,
+                tree_size=last_size,
+                error=error,
+                signature_failures=signature_failures,
+            )
+
+        try:
+            head = await self._tree_head(ct_log)
+        except SignatureError as exc:
+            self.signature_failures[identity] = self.signature_failures.get(identity, 0) + 1
+            log.warning("CT log %s: tree head not believed: %s", identity, exc)
+            return failed(f"signature: {exc}", signature_failures=1)
+        except (SourceError, FormatError) as exc:
+            return failed(str(exc))
+        except Exception as exc:  # a bug must not stop the other logs: logged with its traceback
+            log.exception("CT log %s: tree head", identity)
+            return failed(f"internal error ({exc.__class__.__name__})")
+        if stored is None:
+            await self._positions.save(identity, head.tree_size, head.tree_size, self._clock())
+            log.info("CT log %s: new, starting at its tree size %d", identity, head.tree_size)
+            return LogPollReport(
+                identity, ct_log.api, position=head.tree_size, tree_size=head.tree_size, new=True
+            )
+        if head.tree_size < stored.tree_size:
+            return failed(f"tree shrank from {stored.tree_size} to {head.tree_size}: not believed")
+        progress = _Progress(stored.position)
+        error = ""
+        try:
+            await self._read(ct_log, head, progress, sink)
+        except (SourceError, FormatError, LeafError) as exc:
+            error = str(exc)
+        except Exception as exc:
+            log.exception("CT log %s: reading entries", identity)
+            error = f"internal error ({exc.__class__.__name__})"
+        if error:
+            log.warning(
+                "CT log %s: stopped at %d of %d: %s", identity, progress.position, head.tree_size, error
+            )
+        return LogPollReport(
+            identity,
+            ct_log.api,
+            entries_read=progress.entries_read,
+            position=progress.position,
+            tree_size=head.tree_size,
+            skipped=progress.skipped,
+            error=error,
+            unreadable=progress.unreadable,
+            bytes_read=progress.bytes_read,
+        )
+
+    async def _tree_head(self, ct_log: CtLog) -> TreeHead:
+        if ct_log.api == "static":
+            return await self._static.tree_head(ct_log)
+        return await self._rfc6962.tree_head(ct_log)
+
+    async def _read(self, ct_log: CtLog, head: TreeHead, progress: _Progress, sink: Sink) -> None:
+        behind = head.tree_size - progress.position
+        if behind > self._max_catch_up:
+            progress.skipped = behind - self._max_catch_up
+            progress.position += progress.skipped
+            log.warning(
+                "CT log %s: %d entries behind, more than the catch-up bound of %d: skipped the oldest %d",
+                ct_log.identity,
+                behind,
+                self._max_catch_up,
+                progress.skipped,
+            )
+            await self._positions.save(ct_log.identity, progress.position, head.tree_size, self._clock())
+        while progress.position < head.tree_size:
+            start = progress.position
+            if ct_log.api == "static":
+                leaves, size = await self._tile_leaves(ct_log, start, head.tree_size)
+            else:
+                end = min(head.tree_size, start + self._batch_size)
+                leaves, size = await self._rfc6962.entries(ct_log, start, end)
+            if not leaves:
+                raise SourceError(SOURCE, f"no entries returned from {start}")
+            entries = []
+            for offset, leaf in enumerate(leaves):
+                entry = _entry(ct_log.identity, start + offset, leaf)
+                if entry is None:
+                    progress.unreadable += 1
+                else:
+                    entries.append(entry)
+            if entries:
+                await sink(entries)
+            progress.position = start + len(leaves)
+            progress.entries_read += len(leaves)
+            progress.bytes_read += size
+            await self._positions.save(ct_log.identity, progress.position, head.tree_size, self._clock())
+
+    async def _tile_leaves(self, ct_log: CtLog, start: int, tree_size: int) -> tuple[list[Leaf], int]:
+        index = start // TILE_WIDTH
+        width = min(TILE_WIDTH, tree_size - index * TILE_WIDTH)
+        leaves, size = await self._static.data_tile(ct_log, index, width)
+        first = index * TILE_WIDTH
+        for offset, leaf in enumerate(leaves):
+            if leaf.leaf_index is not None and leaf.leaf_index != first + offset:
+                raise LeafError(f"tile {index}: entry {first + offset} says it is leaf {leaf.leaf_index}")
+        return leaves[start - first :], size
+
+
+def _entry(log_identity: str, index: int, leaf: Leaf) -> CtEntry | None:
+    try:
+        facts = (
+            tbs_certificate_facts(leaf.certificate)
+            if leaf.precertificate
+            else certificate_facts(leaf.certificate)
+        )
+    except CertificateError:
+        return None
+    return CtEntry(
+        log=log_identity,
+        index=index,
+        names=facts.names,
+        precertificate=leaf.precertificate,
+        issuer=facts.issuer,
+        logged_at=datetime.fromtimestamp(leaf.timestamp_ms / 1000, UTC),
+        serial=facts.serial,
+    )

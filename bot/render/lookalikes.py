@@ -1,0 +1,237 @@
+"""Lookalike and keyword watches on screen (pure): a finding's alert and its thread
+replies, and the replies to the watch commands."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from bot.model.watches import DomainFacts, Finding, Sighting, Watch, WatchKind
+from bot.render.ids import ActionId
+from bot.render.limits import MAX_BLOCKS_MESSAGE
+from bot.render.messages import Block, Message, actions, button, context, divider, header, section
+from bot.render.mrkdwn import channel_link, code, defang, escape, mention, truncate
+
+MAX_REASONS = 10
+SECTION_BUDGET = 2700  # of Slack's 3,000 characters a section: the title and a "more" line fit
+MAX_LISTED = 40
+_KIND_WORD = {WatchKind.LOOKALIKE: "lookalikes of", WatchKind.KEYWORD: "names containing"}
+
+
+def build_lookalike_alert_message(finding: Finding, facts: DomainFacts, *, detected_at: datetime) -> Message:
+    """The channel alert: the lookalike, what it imitates and why, what is known of it at
+    once, and buttons to investigate, monitor or dismiss it."""
+    domain = finding.domain
+    what = ", ".join(sorted({str(r.get("term")) for r in finding.reasons}))
+    blocks: list[Block] = [
+        header(f"Lookalike: {defang(domain)}"),
+        section(
+            f"*{code(domain)}* imitates {escape(what)}"
+            + (f" (seen as {code(finding.name)})" if finding.name != domain else "")
+        ),
+        section("*Why*\n" + "\n".join(_reason_lines(finding.reasons))),
+        section("*Known now*\n" + "\n".join(_fact_lines(finding, facts))),
+    ]
+    source = (
+        "a certificate logged in CT" if finding.source == "ct" else "DNS (a permutation started to exist)"
+    )
+    blocks.append(
+        context(
+            f"Found {detected_at:%Y-%m-%d %H:%M} UTC through {source}"
+            f" · first seen {finding.first_seen_at:%Y-%m-%d %H:%M} UTC"
+        )
+    )
+    blocks.append(
+        actions(
+            [
+                button(f"Investigate {domain}", ActionId.INVESTIGATE.numbered(0), domain),
+                button(f"Monitor {domain}", ActionId.MONITOR.numbered(0), domain),
+                button("Not a lookalike", ActionId.DISMISS.value, domain, style="danger"),
+            ],
+            block_id="lookalike",
+        )
+    )
+    text = truncate(f"Watchpost: lookalike {domain} of {what}", 3000)
+    return Message(escape(text), blocks)
+
+
+def build_lookalike_sighting_message(finding: Finding, sighting: Sighting) -> Message:
+    """A later certificate of a known lookalike, for its alert's thread."""
+    text = (
+        f"Another certificate for {code(sighting.name)} (lookalike {code(finding.domain)}): "
+        f"issuer {code(sighting.issuer, limit=200)}, serial {code(sighting.serial, limit=80)}, "
+        f"logged {sighting.logged_at:%Y-%m-%d %H:%M} UTC in {code(sighting.log, limit=120)}"
+    )
+    return Message(escape(f"Another certificate for {sighting.name}"), [section(text)])
+
+
+def build_dismissed_alert_message(original: Message, *, user_id: str, domain: str, at: datetime) -> Message:
+    """The alert once dismissed: its buttons give way to who said it is no lookalike."""
+    blocks = [block for block in original.blocks if block.get("type") != "actions"][: MAX_BLOCKS_MESSAGE - 1]
+    blocks.append(
+        context(
+            f":no_bell: Not a lookalike, said {mention(user_id)} on {at:%Y-%m-%d %H:%M} UTC:"
+            f" {code(domain)} stays quiet in this channel"
+        )
+    )
+    return Message(original.text or "Watchpost lookalike (dismissed)", blocks)
+
+
+def build_dismissed_message(domain: str, *, user_id: str, new: bool) -> Message:
+    if not new:
+        text = f"{code(domain)} was already dismissed in this channel."
+    else:
+        text = (
+            f"{mention(user_id)} dismissed {code(domain)}: not a lookalike. It stays quiet in this channel."
+        )
+    return Message(text, [section(text)])
+
+
+def build_watches_added_message(
+    kind: WatchKind, added: Sequence[str], already: Sequence[str], notes: Sequence[str] = ()
+) -> Message:
+    parts = []
+    if added:
+        parts.append(
+            f"Now watching {_KIND_WORD[kind]} {_codes(added)} for this channel: "
+            "certificates logged from now on, "
+            + (
+                "and the permutations' DNS every day."
+                if kind is WatchKind.LOOKALIKE
+                else "IDN-decoded and with look-alike letters folded."
+            )
+        )
+    if already:
+        parts.append(f"Already watched here: {_codes(already)}.")
+    parts.extend(notes)
+    text = " ".join(parts)
+    return Message(text, [section(text)])
+
+
+def build_watches_removed_message(kind: WatchKind, removed: Sequence[str], missing: Sequence[str]) -> Message:
+    parts = []
+    if removed:
+        parts.append(f"Stopped watching {_KIND_WORD[kind]} {_codes(removed)}.")
+    if missing:
+        parts.append(f"Not watched here: {_codes(missing)}.")
+    text = " ".join(parts)
+    return Message(text, [section(text)])
+
+
+def watch_list_lines(watches: Sequence[Watch], findings: dict[int, int]) -> list[str]:
+    """One line per watch for `/monitor list`: what, since when, how many findings."""
+    lines = []
+    for watch in watches:
+        count = findings.get(watch.id, 0)
+        lines.append(
+            f"• {code(watch.term)} ({watch.kind.value} watch) · since {watch.created_at:%Y-%m-%d}"
+            f" · {count} finding{'s' * (count != 1)}"
+        )
+    return lines
+
+
+def build_watch_list_blocks(watches: Sequence[Watch], findings: dict[int, int]) -> list[Block]:
+    if not watches:
+        return []
+    lines = watch_list_lines(watches[:MAX_LISTED], findings)
+    blocks = [header(f"Lookalike and keyword watches: {len(watches)}"), section("\n".join(lines))]
+    if len(watches) > MAX_LISTED:
+        blocks.append(context(f"…and {len(watches) - MAX_LISTED} more"))
+    return blocks
+
+
+def build_watch_status_message(
+    watch: Watch, findings: Sequence[Finding], permutation_count: int | None
+) -> Message:
+    by = f" (set by {mention(watch.created_by)})" if watch.created_by else ""
+    lines = [
+        f"Watching {_KIND_WORD[watch.kind]} {code(watch.term)}"
+        f" since {watch.created_at:%Y-%m-%d %H:%M} UTC{by}."
+    ]
+    if permutation_count is not None:
+        lines.append(
+            f"{permutation_count} permutations listed (resolved daily), plus look-alike spellings"
+            " and names containing the brand."
+        )
+    active = [f for f in findings if not f.dismissed]
+    lines.append(
+        f"{len(findings)} finding{'s' * (len(findings) != 1)} ({len(findings) - len(active)} dismissed)."
+    )
+    if findings:
+        last = findings[-1]
+        lines.append(f"Latest: {code(last.domain)} on {last.first_seen_at:%Y-%m-%d %H:%M} UTC.")
+    text = "\n".join(lines)
+    return Message(text, [header(f"Watch: {watch.term}"), section(text)])
+
+
+def build_watch_history_message(watch: Watch, findings: Sequence[Finding]) -> Message:
+    if not findings:
+        text = f"Nothing found for {code(watch.term)} yet."
+        return Message(text, [section(text)])
+    newest = list(reversed(findings))[:MAX_LISTED]
+    lines = []
+    for finding in newest:
+        why = next((str(r.get("why")) for r in finding.reasons if r.get("watch_id") == watch.id), "")
+        quiet = " · dismissed" if finding.dismissed else ""
+        lines.append(
+            f"• {finding.first_seen_at:%Y-%m-%d %H:%M} {code(finding.domain)}: {escape(truncate(why, 200))}"
+            f" · {finding.certificates} certificate{'s' * (finding.certificates != 1)}{quiet}"
+        )
+    blocks = [header(f"Findings for {watch.term}: {len(findings)}"), section("\n".join(lines)[:2900])]
+    if len(findings) > len(newest):
+        blocks.append(context(f"…and {len(findings) - len(newest)} older"))
+    return Message(f"{len(findings)} findings for {escape(watch.term)}", blocks)
+
+
+def _reason_lines(reasons: Sequence[dict[str, Any]]) -> list[str]:
+    """One line per matching watch, as many as fit in a section (the rest counted)."""
+    lines: list[str] = []
+    size = 0
+    for reason in reasons[:MAX_REASONS]:
+        line = f"• {escape(truncate(str(reason.get('why') or reason.get('rule')), 240))}"
+        if size + len(line) > SECTION_BUDGET:
+            break
+        lines.append(line)
+        size += len(line) + 1
+    if len(reasons) > len(lines):
+        lines.append(f"…and {len(reasons) - len(lines)} more watches")
+    return lines
+
+
+def _fact_lines(finding: Finding, facts: DomainFacts) -> list[str]:
+    def listed(values: tuple[str, ...] | None, none: str) -> str:
+        if values is None:
+            return "unknown (lookup failed)"
+        return ", ".join(code(v, limit=100) for v in values[:5]) if values else none
+
+    lines = [
+        f"Resolves to: {listed(facts.addresses, 'nothing (no A/AAAA)')}",
+        f"MX: {listed(facts.mail_servers, 'none')}",
+    ]
+    if facts.registrar or facts.created:
+        lines.append(
+            f"Registrar: {code(facts.registrar or 'unknown', limit=120)}"
+            f" · created {code(facts.created or 'unknown', limit=40)}"
+        )
+    if finding.issuer:
+        lines.append(f"Certificate issuer: {code(finding.issuer, limit=200)}")
+    return lines
+
+
+def _codes(items: Sequence[str]) -> str:
+    shown = ", ".join(code(i) for i in items[:MAX_LISTED])
+    return shown + (f" and {len(items) - MAX_LISTED} more" if len(items) > MAX_LISTED else "")
+
+
+def build_home_watch_blocks(watches: Sequence[Watch], findings: dict[int, int]) -> list[Block]:
+    """The App Home's lookalike and keyword watches, in the channels the user can see."""
+    if not watches:
+        return []
+    lines = [
+        f"{line} · {channel_link(watch.channel_id)}"
+        for line, watch in zip(watch_list_lines(watches[:MAX_LISTED], findings), watches, strict=False)
+    ]
+    if len(watches) > MAX_LISTED:
+        lines.append(f"…and {len(watches) - MAX_LISTED} more")
+    return [divider(), section(truncate("*Lookalike and keyword watches*\n" + "\n".join(lines), 2900))]

@@ -1,0 +1,142 @@
+"""Names, issuer and serial from real certificates and precertificate TBSCertificates."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.x509.name import _ASN1Type
+from cryptography.x509.oid import NameOID
+
+from bot.monitoring.ct.certificates import (
+    CertificateError,
+    certificate_facts,
+    tbs_certificate_facts,
+    wrap_tbs_certificate,
+)
+from tests.fakes.ct_log import CertificateAuthority
+
+
+@pytest.fixture(scope="module")
+def authority() -> CertificateAuthority:
+    return CertificateAuthority()
+
+
+def test_certificate_names_cn_first_lower_cased_deduplicated(authority: CertificateAuthority) -> None:
+    der = authority.certificate_for(
+        ["Login.Example.COM", "login.example.com", "*.Example.com", "xn--nterfax-y2g.ru"],
+        common_name="LOGIN.example.com",
+        serial=0x0ABCDEF,
+    )
+    facts = certificate_facts(der)
+    assert facts.names == ("login.example.com", "*.example.com", "xn--nterfax-y2g.ru")
+    assert facts.issuer == "Loopback Trust Services" and facts.serial == "abcdef"
+
+
+def test_precertificate_tbs_gives_the_names_of_the_certificate_to_be(authority: CertificateAuthority) -> None:
+    issued = authority.precertificate_for(["www.interfaxru.com", "interfaxru.com"])
+    from_tbs = tbs_certificate_facts(issued.tbs)
+    assert from_tbs == certificate_facts(issued.certificate)
+    assert from_tbs.names == ("www.interfaxru.com", "interfaxru.com")
+    # The precertificate itself carries the poison extension; the logged TBS does not.
+    precert = x509.load_der_x509_certificate(issued.precertificate)
+    assert precert.extensions.get_extension_for_class(x509.PrecertPoison).critical
+    wrapped = x509.load_der_x509_certificate(wrap_tbs_certificate(issued.tbs))
+    with pytest.raises(x509.ExtensionNotFound):
+        wrapped.extensions.get_extension_for_class(x509.PrecertPoison)
+
+
+def test_issuer_falls_back_to_cn_and_names_to_san_only() -> None:
+    authority = CertificateAuthority(organisation="", common_name="Only A Common Name CA")
+    facts = certificate_facts(authority.certificate_for(["san.example.net"], common_name=""))
+    assert facts.names == ("san.example.net",) and facts.issuer == "Only A Common Name CA"
+
+
+def test_long_tbs_wraps_with_a_long_form_length(authority: CertificateAuthority) -> None:
+    names = [f"host-{i:04d}.example.org" for i in range(120)]  # a TBS well past 255 bytes
+    issued = authority.precertificate_for(names)
+    assert len(issued.tbs) > 256
+    assert tbs_certificate_facts(issued.tbs).names == tuple(names)
+
+
+@pytest.mark.parametrize("der", [b"", b"\x30\x03\x02\x01\x01", b"not a certificate at all"])
+def test_unreadable_certificates_raise_certificate_error(der: bytes) -> None:
+    with pytest.raises(CertificateError):
+        certificate_facts(der)
+    with pytest.raises(CertificateError):
+        tbs_certificate_facts(der)
+
+
+def _reference_facts(der: bytes) -> tuple[tuple[str, ...], str]:
+    """What `cryptography` alone says: the shortcut through the DER must agree."""
+    certificate = x509.load_der_x509_certificate(der)
+    names: dict[str, None] = {}
+    for attribute in certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME):
+        names[str(attribute.value).strip().lower()] = None
+    try:
+        san = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        for name in san.get_values_for_type(x509.DNSName):
+            names[name.lower()] = None
+    except x509.ExtensionNotFound:
+        pass
+    issuer = certificate.issuer.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)
+    issuer = issuer or certificate.issuer.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return tuple(names), str(issuer[0].value) if issuer else ""
+
+
+def _with_subject(authority: CertificateAuthority, subject: x509.Name) -> bytes:
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(authority.name)
+        .public_key(authority.leaf_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(datetime(2026, 11, 30, tzinfo=UTC))
+        .not_valid_after(datetime(2027, 2, 28, tzinfo=UTC))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("san.example.com")]), critical=False)
+    )
+    return builder.sign(authority.key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "bmp.example.com", _ASN1Type.BMPString)]),
+        x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "pr.example.com", _ASN1Type.PrintableString)]),
+        x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ümlaut.example.com")]),
+        x509.Name(
+            [
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Some Org"),
+                x509.NameAttribute(NameOID.COMMON_NAME, "first.example.com"),
+                x509.NameAttribute(NameOID.COMMON_NAME, "second.example.com"),
+            ]
+        ),
+        x509.Name(
+            [
+                x509.RelativeDistinguishedName(
+                    [
+                        x509.NameAttribute(NameOID.COMMON_NAME, "multi.example.com"),
+                        x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "ops"),
+                    ]
+                )
+            ]
+        ),
+        x509.Name([]),
+    ],
+)
+def test_names_read_from_the_der_agree_with_cryptography(
+    authority: CertificateAuthority, subject: x509.Name
+) -> None:
+    der = _with_subject(authority, subject)
+    facts = certificate_facts(der)
+    assert (facts.names, facts.issuer) == _reference_facts(der)
+
+
+def test_issuers_are_told_apart(authority: CertificateAuthority) -> None:
+    other = CertificateAuthority("Another Trust Co", "Another CA")
+    first, second = authority.certificate_for(["a.example"]), other.certificate_for(["b.example"])
+    for _ in range(2):  # the second time from what was kept
+        assert certificate_facts(first).issuer == "Loopback Trust Services"
+        assert certificate_facts(second).issuer == "Another Trust Co"

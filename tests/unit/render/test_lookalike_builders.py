@@ -1,0 +1,84 @@
+"""Lookalike messages (pure): within Block Kit's limits, untrusted values never mention
+or link, and the buttons carry the contract's action ids and the domain."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from bot.model.watches import DomainFacts, Finding, Sighting, Watch, WatchKind
+from bot.render.limits import block_kit_violations
+from bot.render.lookalikes import (
+    build_dismissed_alert_message,
+    build_lookalike_alert_message,
+    build_lookalike_sighting_message,
+    build_watch_history_message,
+    build_watch_status_message,
+)
+
+AT = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
+HOSTILE = "<!channel> <https://evil.example|click> `x` &amp; \u202e" + "y" * 3000
+
+
+def finding(reasons: int = 1, **extra: object) -> Finding:
+    values: dict[str, object] = {
+        "id": 7,
+        "team_id": "T1",
+        "channel_id": "C1",
+        "domain": "interfaxru.com",
+        "name": "www.interfaxru.com",
+        "reasons": tuple(
+            {"watch_id": i, "term": f"brand{i}.ru", "rule": "contains", "why": f"a label contains {HOSTILE}"}
+            for i in range(reasons)
+        ),
+        "source": "ct",
+        "issuer": HOSTILE,
+        "first_seen_at": AT,
+        "message_ts": None,
+    }
+    values.update(extra)
+    return Finding(**values)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "facts",
+    [
+        DomainFacts(),
+        DomainFacts(("203.0.113.7", "2001:db8::7"), ("10 mx.interfaxru.com",), "Reg <!here>", "2026-11-30"),
+        DomainFacts(tuple(f"203.0.113.{i}" for i in range(200)), (), HOSTILE, HOSTILE),
+    ],
+)
+@pytest.mark.parametrize("reasons", [1, 3, 60])
+def test_lookalike_alert_within_limits_and_safe(facts: DomainFacts, reasons: int) -> None:
+    message = build_lookalike_alert_message(finding(reasons), facts, detected_at=AT)
+    assert block_kit_violations(message) == []
+    text = str(message.blocks) + message.text
+    assert "<!channel>" not in text and "<!here>" not in text and "<https://evil" not in text
+    buttons = [e for b in message.blocks if b["type"] == "actions" for e in b["elements"]]
+    assert [(b["action_id"], b["value"]) for b in buttons] == [
+        ("investigate_0", "interfaxru.com"),
+        ("monitor_indicator_0", "interfaxru.com"),
+        ("dismiss_lookalike", "interfaxru.com"),
+    ]
+
+
+def test_lookalike_alert_says_what_is_unknown() -> None:
+    text = str(build_lookalike_alert_message(finding(), DomainFacts(), detected_at=AT).blocks)
+    assert "Resolves to: unknown (lookup failed)" in text and "MX: unknown" in text
+    known = DomainFacts((), (), None, None)
+    text = str(build_lookalike_alert_message(finding(), known, detected_at=AT).blocks)
+    assert "nothing (no A/AAAA)" in text and "MX: none" in text and "Registrar" not in text
+
+
+def test_sighting_dismissal_status_and_history_within_limits() -> None:
+    sighting = Sighting(HOSTILE, 3, "mail.interfaxru.com", HOSTILE, HOSTILE, AT)
+    assert block_kit_violations(build_lookalike_sighting_message(finding(), sighting)) == []
+    alert = build_lookalike_alert_message(finding(), DomainFacts(), detected_at=AT)
+    dismissed = build_dismissed_alert_message(alert, user_id="U0ANALYST", domain="interfaxru.com", at=AT)
+    assert block_kit_violations(dismissed) == [] and all(b["type"] != "actions" for b in dismissed.blocks)
+    assert "<@U0ANALYST>" in str(dismissed.blocks)
+    watch = Watch(0, "T1", "C1", WatchKind.LOOKALIKE, "brand0.ru", AT, "U0ANALYST")
+    many = [finding(id=i, domain=f"d{i}-{'x' * 200}.com") for i in range(300)]
+    assert block_kit_violations(build_watch_history_message(watch, many)) == []
+    assert block_kit_violations(build_watch_status_message(watch, many, 406)) == []

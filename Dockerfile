@@ -4,7 +4,7 @@ FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
     DATABASE_URL=sqlite:////data/watchpost.db
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md LICENSE ./
 COPY bot ./bot
 RUN pip install . && useradd --system --home /data watchpost && mkdir -p /data && chown watchpost /data
 USER watchpost

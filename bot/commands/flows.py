@@ -130,9 +130,16 @@ class MonitorFlows:
         refusal = self.throttled(caller)
         if refusal is not None:
             return CommandResult(refusal)
-        command: Command | None = None
         try:
             command = parse_command(text)
+        except UserInputError as exc:
+            return CommandResult(build_error_message(str(exc)))
+        return await self.run(command, caller)
+
+    async def run(self, command: Command, caller: Caller) -> CommandResult:
+        """Run a parsed command (a button's, say): the same use case and the same answers
+        as typing it, without the rate limit (the caller counts what it must)."""
+        try:
             result = await self._dispatch(command, caller)
         except NotPermitted as exc:
             return CommandResult(build_error_message(self._not_permitted(exc, command)))

@@ -208,7 +208,9 @@ class DigestService:
     async def _post_to_slack(self, claim: DigestClaim, digest: Digest, progress: _Progress) -> None:
         message = build_digest_message(digest)
         if progress.message_ts is None:
-            ts = await self.transport.post(claim.channel_id, Message(message.text, message.blocks))
+            ts = await self.transport.post(
+                claim.channel_id, Message(message.text, message.blocks, label=message.label)
+            )
             progress.message_ts = ts
             await self._record(claim, message_ts=ts)
         for number, step in enumerate(_thread_steps(self.transport, claim.channel_id, digest, message), 1):
@@ -263,7 +265,9 @@ class DigestService:
         digest = await self._build(team_id, channel_id, window, health=True)
         message = build_digest_message(digest)
         try:
-            ts = await self.transport.post(channel_id, Message(message.text, message.blocks))
+            ts = await self.transport.post(
+                channel_id, Message(message.text, message.blocks, label=message.label)
+            )
             for step in _thread_steps(self.transport, channel_id, digest, message):
                 await step(ts)
         except DeliveryError as exc:

@@ -93,7 +93,7 @@ def build_alert_message(
         3000,
     )
     thread = build_change_list_messages(indicator, changes) if overflowed else []
-    return Message(escape(fallback), blocks, thread)
+    return Message(escape(fallback), blocks, thread, label="alert")
 
 
 def _dataset_section(dataset: str, items: Sequence[Change]) -> tuple[str, int]:
@@ -138,14 +138,16 @@ def build_change_list_messages(indicator: str, changes: Sequence[Change]) -> lis
             blocks.append(section("\n".join(chunk)))
             chunk, size = [], 0
             if len(blocks) == 45:
-                messages.append(Message(f"All changes on {escape(indicator)} (continued)", blocks))
+                messages.append(
+                    Message(f"All changes on {escape(indicator)} (continued)", blocks, label="change list")
+                )
                 blocks = []
         chunk.append(line)
         size += len(line) + 1
     if chunk:
         blocks.append(section("\n".join(chunk)))
     if blocks:
-        messages.append(Message(f"All changes on {escape(indicator)}", blocks))
+        messages.append(Message(f"All changes on {escape(indicator)}", blocks, label="change list"))
     return messages
 
 
@@ -184,4 +186,4 @@ def build_accepted_alert_message(original: Message, *, user_id: str, accepted_at
             f" on {accepted_at:%Y-%m-%d %H:%M} UTC"
         )
     )
-    return Message(original.text or "Watchpost alert (accepted)", blocks)
+    return Message(original.text or "Watchpost alert (accepted)", blocks, label="alert")

@@ -19,6 +19,9 @@ class Message:
     # Slack message metadata ({"event_type", "event_payload"}): lets the bot find a
     # message it posted, e.g. an alert whose delivery was not recorded before a crash.
     metadata: dict[str, Any] | None = None
+    # What the message is (`alert`, `digest`, `investigation`…), for surfaces that say so
+    # (the console labels what it prints); Slack shows the blocks alone.
+    label: str = ""
 
 
 def section(text: str) -> Block:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from typing import TYPE_CHECKING, Any
@@ -10,10 +9,9 @@ from typing import TYPE_CHECKING, Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.commands.buttons import press
 from bot.commands.flows import Caller
 from bot.delivery.transport import DeliveryError
-from bot.errors import UserInputError
-from bot.model.indicators import parse_indicator
 from bot.render.alerts import build_accepted_alert_message
 from bot.render.ids import ActionId
 from bot.render.messages import Message
@@ -51,21 +49,27 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
             await respond_with(respond, build_error_message(f"Could not post the investigation: {exc}"))
 
     async def handle_monitor_action(body: dict[str, Any], respond: AsyncRespond) -> None:
-        try:
-            indicator = parse_indicator(action_value(body))
-        except UserInputError as exc:
-            await respond_with(respond, build_error_message(str(exc)))
-            return
-        await send_result(await flows.execute(indicator.value, caller_of(body)), respond)
+        await handle_button(body, respond)
 
     async def handle_mute_action(body: dict[str, Any], respond: AsyncRespond) -> None:
-        try:
-            target = json.loads(action_value(body))
-            indicator, dataset = str(target["i"]), str(target["d"])
-        except (ValueError, KeyError, TypeError):
-            await respond_with(respond, build_error_message("This button is broken: it names no dataset."))
+        await handle_button(body, respond)
+
+    async def handle_button(body: dict[str, Any], respond: AsyncRespond) -> None:
+        """Monitor and mute: the use case every surface's button runs (bot/commands/buttons.py)."""
+        caller = caller_of(body)
+        refusal = flows.throttled(caller)
+        if refusal is not None:
+            await respond_with(respond, refusal)
             return
-        await send_result(await flows.execute(f"mute {indicator} {dataset}", caller_of(body)), respond)
+        actions = body.get("actions") or [{}]
+        outcome = await press(
+            flows,
+            caller,
+            action_id=str(actions[0].get("action_id") or ""),
+            value=action_value(body),
+            message=Message(""),
+        )
+        await send_result(outcome.result, respond)
 
     async def handle_accept_action(
         body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond

@@ -11,6 +11,7 @@ from bot.render.alerts import change_line
 from bot.render.limits import MAX_BLOCKS_MESSAGE
 from bot.render.messages import Block, Message, context, header, section
 from bot.render.mrkdwn import code, defang, escape, mention, truncate
+from bot.render.order import natural_key
 
 MAX_FACTS_SHOWN = 8
 SECTION_LIMIT = 3000
@@ -114,7 +115,7 @@ def build_list_message(
         text = "This channel monitors nothing yet. Start with `/monitor example.com`."
         return Message(text, [section(text)])
     lines = []
-    for row in rows:
+    for row in sorted(rows, key=lambda r: natural_key(r[0])):
         indicator, kind, checked, stale = row[:4]
         muted = row.muted if isinstance(row, ListRow) else ()
         when = f"checked {checked:%Y-%m-%d %H:%M} UTC" if checked else "not checked yet"

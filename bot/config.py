@@ -274,6 +274,36 @@ class Settings:
             source_timeout=source_timeout,
         )
 
+    def summary(self) -> list[str]:
+        """What is on, for the start-up log: sources and modes (no secret, no URL)."""
+        on = ["dns", "whois (IANA referral)" if self.whois_server is None else f"whois ({self.whois_server})"]
+        off: list[str] = []
+        for name, enabled in (
+            ("rdap", bool(self.rdap_url)),
+            ("crt.sh", bool(self.crtsh_url)),
+            ("internetdb", bool(self.internetdb_url)),
+            ("mnemonic" + (" (key)" if self.mnemonic_key else " (public quota)"), bool(self.mnemonic_url)),
+            ("circl", bool(self.circl_url)),
+            ("virustotal", bool(self.virustotal_url and self.virustotal_key)),
+            ("tls probe", self.active_probes),
+        ):
+            (on if enabled else off).append(name)
+        webhooks = bool(self.webhook_url) + len(self.webhook_urls)
+        modes = [
+            f"checks every {self.check_interval} s, {self.check_concurrency} at once",
+            f"digest {self.digest_time:%H:%M} {self.timezone}" + (" + email" if self.digest_email else ""),
+            f"API {'on (' + str(len(self.api_tokens)) + ' tokens)' if self.api_tokens else 'off'}",
+            f"webhooks {webhooks or 'off'}",
+            f"/metrics {'token' if self.metrics_token else 'loopback only'}",
+            f"active probes {'on' if self.active_probes else 'off'}",
+            f"same-ASN summarising {'on' if self.summarise_same_asn else 'off'}",
+            f"command rate {self.command_rate or 'unlimited'}/min",
+        ]
+        return [
+            "sources on: " + ", ".join(on) + ("; off: " + ", ".join(off) if off else ""),
+            "modes: " + "; ".join(modes),
+        ]
+
     def describe(self) -> dict[str, str]:
         """Every setting as text, secrets masked: safe to log or print. A password written
         into a URL (`postgresql://user:password@db/…`) is a secret too."""

@@ -107,6 +107,7 @@ def build_services(
         clock=clock,
         mailer=SmtpMailer.from_settings(settings) if settings.digest_email else None,
         metrics=metrics,
+        week_chart=True,
     )
     webhooks = None
     if routing is not None:

@@ -195,9 +195,21 @@ class Console:
     async def show(self, result: CommandResult) -> None:
         """A command's reply, then its follow-up messages (baselines, checks)."""
         self._reply(result.reply, public=result.public)
+        await self.save_files(result, thread_ts=None)
         if result.follow_up is not None:
             for message in await result.follow_up():
                 self._reply(message, public=False)
+
+    async def save_files(self, result: CommandResult, *, thread_ts: str | None) -> None:
+        """What Slack would upload (a timeline picture): saved, with its path printed."""
+        for upload in result.files:
+            await self.screen.upload_file(
+                self.caller.channel_id,
+                thread_ts=thread_ts,
+                filename=upload.filename,
+                content=upload.content,
+                title=upload.title,
+            )
 
     async def press(self, number: int) -> None:
         button = self.screen.buttons.get(number)
@@ -226,6 +238,7 @@ class Console:
             # An investigation: for everyone, in the pressed message's thread.
             thread = posted.thread_ts or button.message_ts if posted else None
             await self.screen.post(button.channel_id, result.reply, thread_ts=thread)
+            await self.save_files(result, thread_ts=thread)
             return
         await self.show(result)
 

@@ -7,6 +7,7 @@ and value; pressing it runs the use case behind it with the flows, never re-type
 - `monitor_indicator[_n]` (value: an indicator): monitor it in the channel.
 - `mute_dataset[_n]` (value: `{"i": indicator, "d": dataset}`): mute that dataset there.
 - `accept_baseline`: the alert, its buttons replaced by who accepted it and when.
+- `timeline` (value: an indicator): a picture of its history (the result's file).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import re
 from dataclasses import dataclass
 
 from bot.commands.flows import Caller, CommandResult, MonitorFlows
-from bot.commands.grammar import AddCommand, MuteCommand, parse_dataset
+from bot.commands.grammar import AddCommand, MuteCommand, TimelineCommand, parse_dataset
 from bot.errors import UserInputError
 from bot.model.indicators import parse_indicator
 from bot.render.alerts import build_accepted_alert_message
@@ -63,6 +64,8 @@ async def press(
                 indicator, dataset = _mute_target(value)
                 command = MuteCommand(parse_indicator(indicator), parse_dataset(dataset), muted=True)
                 return Pressed(await flows.run(command, caller))
+            case ActionId.TIMELINE:
+                return Pressed(await flows.run(TimelineCommand(parse_indicator(value)), caller))
             case ActionId.ACCEPT:
                 accepted = build_accepted_alert_message(
                     message, user_id=caller.user_id, accepted_at=flows.clock()

@@ -24,6 +24,7 @@ from bot.commands.grammar import (
     MuteCommand,
     RemoveCommand,
     StatusCommand,
+    TimelineCommand,
     parse_command,
 )
 from bot.errors import NotPermitted, UserInputError
@@ -32,7 +33,7 @@ from bot.model.observations import ADDRESS_AND_NAME_FIELDS
 from bot.monitoring.runner import Runner
 from bot.render.home import HomeRow, build_home_blocks
 from bot.render.investigation import build_investigation_message
-from bot.render.messages import Block, Message
+from bot.render.messages import Block, FileUpload, Message
 from bot.render.mrkdwn import mention
 from bot.render.replies import (
     DatasetView,
@@ -49,6 +50,7 @@ from bot.render.replies import (
     build_removed_message,
     build_status_message,
 )
+from bot.render.timeline import Interval, Mark, render_timeline
 from bot.storage.history import HistoryStore
 from bot.storage.repository import AsyncStore, MonitorView, SubjectView
 
@@ -78,6 +80,9 @@ class CommandResult:
     reply: Message
     follow_up: FollowUp | None = None
     public: bool = False
+    # Files that go with the reply (a timeline picture): the surface uploads them to the
+    # channel, or to the thread the reply goes to; the console saves them.
+    files: tuple[FileUpload, ...] = ()
 
 
 class DigestRequester(Protocol):
@@ -185,6 +190,12 @@ class MonitorFlows:
                 return await self._check(indicator, caller)
             case HistoryCommand(indicator, day, dataset):
                 return await self._history(indicator, day, dataset, caller)
+            case TimelineCommand(indicator):
+                await self._monitored_here(indicator, caller)
+                subject = await self._subject(indicator)
+                picture = await self.timeline_picture(subject.id, indicator.value)
+                notice = build_notice_message(f"Timeline of {indicator.value}: {picture.title}.")
+                return CommandResult(notice, files=(picture,))
             case MuteCommand(indicator, dataset, muted):
                 await self.store.run(
                     self.store.store.set_muted,
@@ -310,7 +321,37 @@ class MonitorFlows:
             looked_up_at=self.clock(),
             monitored_in=monitored_in,
         )
-        return CommandResult(message, public=True)
+        files: tuple[FileUpload, ...] = ()
+        subject = (
+            await self.store.run(self.store.store.get_subject, indicator.value) if monitored_in else None
+        )
+        if subject is not None:  # monitored: its history goes in the thread as a picture
+            try:
+                files = (await self.timeline_picture(subject.id, indicator.value),)
+            except Exception:
+                log.exception("timeline of %s not drawn", indicator.value)
+        return CommandResult(message, public=True, files=files)
+
+    async def timeline_picture(self, subject_id: int, indicator: str) -> FileUpload:
+        """A PNG of the subject's history, drawn off the event loop."""
+        intervals = await self.store.run(self.history.intervals, subject_id)
+        records = await self.store.run(self.history.history, subject_id, limit=2000)
+        now = self.clock()
+        bars = [
+            Interval(i.dataset, i.field, i.value, i.first_seen, None if i.open else i.last_seen)
+            for i in intervals
+        ]
+        marks = [
+            Mark(r.change.dataset, r.change.field, value, r.change.kind, r.detected_at)
+            for r in records
+            for value in {r.change.old_value, r.change.new_value} - {None}
+            if value is not None
+        ]
+        png = await asyncio.to_thread(render_timeline, indicator, bars, marks, now=now)
+        values = len({(i.dataset, i.field, i.value) for i in intervals})
+        title = f"{values} value{'s' * (values != 1)}, {len(records)} change{'s' * (len(records) != 1)}"
+        safe = "".join(c if c.isalnum() or c in ".-" else "_" for c in indicator)[:80]
+        return FileUpload(f"watchpost-timeline-{safe}-{now:%Y%m%d-%H%M}.png", png, title)
 
     async def home_blocks(
         self, *, team_id: str, user_id: str, channel_ids: Collection[str] | None

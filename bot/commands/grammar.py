@@ -44,6 +44,11 @@ class HistoryCommand:
 
 
 @dataclass(frozen=True)
+class TimelineCommand:
+    indicator: Indicator
+
+
+@dataclass(frozen=True)
 class MuteCommand:
     indicator: Indicator
     dataset: str
@@ -67,12 +72,13 @@ Command = (
     | CheckCommand
     | StatusCommand
     | HistoryCommand
+    | TimelineCommand
     | MuteCommand
     | DigestCommand
     | HelpCommand
 )
 
-VERBS = ("remove", "list", "status", "history", "check", "mute", "unmute", "digest", "help")
+VERBS = ("remove", "list", "status", "history", "timeline", "check", "mute", "unmute", "digest", "help")
 _OPTION = re.compile(r"([A-Za-z_]+)=(\S*)")
 
 
@@ -104,6 +110,10 @@ def parse_command(text: str) -> Command:
         return StatusCommand(_one(rest, "status"))
     if verb == "history":
         return _history(words[1:])
+    if verb == "timeline":
+        if not rest:
+            raise UserInputError("Say which monitor: `/monitor timeline example.com`.")
+        return TimelineCommand(_one(rest, "timeline"))
     if verb in ("mute", "unmute"):
         return _mute(verb, words[1:])
     if verb.isalpha() and "." not in verb and ":" not in verb and len(words) > 1:

@@ -12,6 +12,7 @@ class ActionId(enum.StrEnum):
     MONITOR = "monitor_indicator"
     MUTE = "mute_dataset"
     ACCEPT = "accept_baseline"
+    TIMELINE = "timeline"
 
     def numbered(self, number: int) -> str:
         return f"{self.value}_{number}"

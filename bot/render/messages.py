@@ -24,6 +24,16 @@ class Message:
     label: str = ""
 
 
+@dataclass(frozen=True)
+class FileUpload:
+    """A file that goes with an answer (a timeline picture): uploaded to the channel, or
+    the thread, by the surface; saved to disk by the console."""
+
+    filename: str
+    content: bytes
+    title: str
+
+
 def section(text: str) -> Block:
     return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
 

@@ -8,8 +8,9 @@ from typing import NamedTuple
 
 from bot.model.observations import Change, FactState, FactStatus
 from bot.render.alerts import change_line
+from bot.render.ids import ActionId
 from bot.render.limits import MAX_BLOCKS_MESSAGE
-from bot.render.messages import Block, Message, context, header, section
+from bot.render.messages import Block, Message, actions, button, context, header, section
 from bot.render.mrkdwn import code, defang, escape, mention, truncate
 from bot.render.order import natural_key
 
@@ -21,6 +22,7 @@ HELP = """*Watchpost* watches domains and IPs and tells this channel when they c
 • `/monitor list`: what this channel monitors
 • `/monitor status <indicator>`: what is known now, per dataset
 • `/monitor history <indicator> [day=YYYY-MM-DD] [dataset=NAME]`: what changed, newest first
+• `/monitor timeline <indicator>`: a picture of its history, every value from first to last seen
 • `/monitor check <indicator>` or `/monitor check all`: check now instead of waiting
 • `/monitor mute <indicator> <dataset>`: silence one dataset's alerts here (`unmute` to undo)
 • `/monitor remove <indicator> [<indicator> …]` or `/unmonitor <indicator>`: stop monitoring
@@ -31,7 +33,8 @@ Datasets: `resolutions`, `dns_records`, `whois`, `certificates`, `subdomains`, `
 
 def build_help_message() -> Message:
     return Message(
-        "Watchpost help: /monitor <indicator>, list, status, history, check, mute, unmute, remove, digest",
+        "Watchpost help: /monitor <indicator>, list, status, history, timeline, check, mute, unmute, remove, "
+        "digest",
         [section(HELP)],
     )
 
@@ -63,7 +66,11 @@ def build_status_message(
     indicator: str, datasets: Sequence[DatasetView], monitored_since: datetime
 ) -> Message:
     message = _state_message(f"Status of {indicator}", indicator, datasets)
-    blocks = [*message.blocks, context(f"Monitored here since {monitored_since:%Y-%m-%d %H:%M} UTC")]
+    blocks = [
+        *message.blocks[: MAX_BLOCKS_MESSAGE - 2],
+        context(f"Monitored here since {monitored_since:%Y-%m-%d %H:%M} UTC"),
+        actions([button("Timeline picture", ActionId.TIMELINE.value, indicator)], block_id="timeline"),
+    ]
     return Message(message.text, blocks)
 
 

@@ -115,6 +115,18 @@ def test_console_buttons_press_and_files_are_saved(dns_server: FakeDnsServer, tm
         child.sendline(str(accept))
         child.expect_exact(f"There is no button {accept} (any more).")
 
+        child.sendline(f"/monitor timeline {DOMAIN}")
+        child.expect_exact("Timeline of evil-infra.com:")
+        child.expect(r"\[file in #console: [^,]+, \d+ changes?, saved to (\S+\.png)\]")
+        picture = Path(child.match.group(1))
+        assert picture.parent == files / "console" and picture.read_bytes().startswith(b"\x89PNG")
+
+        child.sendline(f"/monitor status {DOMAIN}")
+        child.expect(r"\[(\d+) Timeline picture\]")
+        child.sendline(child.match.group(1))
+        child.expect(r"saved to (\S+\.png)\]")
+        child.expect_exact(PROMPT)
+
         child.sendline("/monitor digest")
         child.expect_exact("Posting today's digest for this channel…")
         child.expect_exact("--- digest in #console ---")
@@ -122,6 +134,10 @@ def test_console_buttons_press_and_files_are_saved(dns_server: FakeDnsServer, tm
             r"\[file in the thread of the digest \"[^\"]+\": resolutions: [^,]+, saved to (\S+\.csv)\]"
         )
         saved = Path(child.match.group(1))
+        child.expect(
+            r"\[file in the thread of the digest \"[^\"]+\": changes per day this week, "
+            r"saved to (\S+-week\.png)\]"
+        )
         child.expect_exact("Posted the digest so far")
         child.expect_exact(PROMPT)  # the confirmation comes before the prompt, not after it
         assert saved.parent == files / "console" and b"45.77.10.20" in saved.read_bytes()

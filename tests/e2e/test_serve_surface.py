@@ -15,7 +15,7 @@ from bot.server import metrics_refusal
 from tests.e2e.slack_bot import ServeProcess, free_port, serve_env
 from tests.fakes.dns_server import FakeDnsServer
 from tests.fakes.slack_api import FakeSlackApi
-from tests.fakes.slack_requests import SlackSender
+from tests.fakes.slack_requests import CHANNEL, SlackSender
 
 
 async def test_serve_says_what_is_on_and_warns_in_one_line_while_slack_is_unreachable(
@@ -92,3 +92,30 @@ def test_metrics_without_a_token_answer_loopback_only() -> None:
 
     assert refusal("127.0.0.1") is None and refusal("::1") is None
     assert refusal("203.0.113.5") == 403 and refusal("10.0.0.7") == 403
+
+
+async def test_slack_timeline_picture_is_uploaded_to_the_channel(
+    bot: ServeProcess, slack: SlackSender, slack_api: FakeSlackApi, dns_server: FakeDnsServer
+) -> None:
+    dns_server.set("evil-infra.com", "A", ["45.77.10.20"])
+    command = slack.slash_command("evil-infra.com")
+    await slack.send(command)
+    await slack_api.wait_for(
+        lambda: [r for r in slack_api.responses_to(command.response_key or "") if "Baseline" in r.text],
+        what="the baseline",
+    )
+    timeline = slack.slash_command("timeline evil-infra[.]com")
+    await slack.send(timeline)
+    uploaded = await slack_api.wait_for(
+        lambda: [f for f in slack_api.files.values() if f.filename.endswith(".png") and f.content] or None,
+        what="the timeline upload",
+    )
+    assert uploaded[0].channel == CHANNEL and uploaded[0].thread_ts is None
+    assert (uploaded[0].content or b"").startswith(b"\x89PNG\r\n\x1a\n")
+    assert slack_api.calls_to("files.getUploadURLExternal") and slack_api.calls_to(
+        "files.completeUploadExternal"
+    )
+    reply = await slack_api.wait_for(
+        lambda: slack_api.responses_to(timeline.response_key or ""), what="the reply"
+    )
+    assert "Timeline of evil-infra.com" in reply[0].text

@@ -16,7 +16,7 @@ from bot.render.alerts import build_accepted_alert_message
 from bot.render.ids import ActionId
 from bot.render.messages import Message
 from bot.render.replies import build_error_message, build_notice_message
-from bot.slack.listeners.commands import respond_with, send_result
+from bot.slack.listeners.commands import respond_with, send_result, upload_files
 from bot.slack.transport import delivery_error
 
 if TYPE_CHECKING:
@@ -47,6 +47,8 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
         except DeliveryError as exc:
             log.warning("investigation of %s not posted in %s: %s", value, channel_id, exc)
             await respond_with(respond, build_error_message(f"Could not post the investigation: {exc}"))
+            return
+        await upload_files(transport, result, channel_id, thread_ts=thread_ts, respond=respond)
 
     async def handle_monitor_action(body: dict[str, Any], respond: AsyncRespond) -> None:
         await handle_button(body, respond)
@@ -70,6 +72,11 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
             message=Message(""),
         )
         await send_result(outcome.result, respond)
+        # A picture goes to the thread of the clicked message, or the channel when that
+        # message was only shown to the one who clicked (a /monitor status reply).
+        ephemeral = bool((body.get("container") or {}).get("is_ephemeral")) or "message" not in body
+        thread_ts = None if ephemeral else thread_of(body)
+        await upload_files(transport, outcome.result, caller.channel_id, thread_ts=thread_ts, respond=respond)
 
     async def handle_accept_action(
         body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
@@ -98,6 +105,7 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
         (ActionId.INVESTIGATE, handle_investigate_action),
         (ActionId.MONITOR, handle_monitor_action),
         (ActionId.MUTE, handle_mute_action),
+        (ActionId.TIMELINE, handle_button),
     ):
         app.action(re.compile(rf"^{prefix.value}(_\d+)?$"))(ack=acknowledge, lazy=[handler])
     app.action(ActionId.ACCEPT.value)(ack=acknowledge, lazy=[handle_accept_action])

@@ -80,7 +80,7 @@ def render_timeline(
             end = interval.last_seen or now
             spans[key].append((interval.first_seen, max(end, interval.first_seen)))
     start = min((s for pieces in spans.values() for s, _ in pieces), default=now - timedelta(days=1))
-    span = max(now - start, timedelta(minutes=10))
+    span = max(now - start, timedelta(minutes=2))
     minimum = span / 200  # a value seen once is still a visible bar
     for key, pieces in spans.items():
         bars = [(_num(s), _days(max(e - s, minimum))) for s, e in pieces]

@@ -14,7 +14,6 @@ from bot.commands.flows import Caller, MonitorFlows
 from bot.errors import NotPermitted
 from bot.model.observations import IndicatorKind, Observation
 from bot.monitoring.runner import Runner
-from bot.render.text import render_text
 from bot.storage.repository import AsyncStore, Store
 from tests.fakes.clock import FakeClock
 
@@ -47,8 +46,9 @@ async def flows(store: Store) -> AsyncIterator[MonitorFlows]:
 
 
 async def say(flows: MonitorFlows, text: str, caller: Caller) -> str:
+    """The reply's mrkdwn as Slack gets it: a mention is `<@U…>`, which pings that person."""
     result = await flows.execute(text, caller)
-    return render_text(result.reply)
+    return "\n".join(str(b["text"]["text"]) for b in result.reply.blocks if b.get("type") == "section")
 
 
 async def test_only_the_creator_or_an_admin_removes_or_mutes(flows: MonitorFlows, store: Store) -> None:

@@ -31,6 +31,7 @@ from bot.errors import NotPermitted, UserInputError
 from bot.model.indicators import Indicator, parse_indicator
 from bot.model.observations import ADDRESS_AND_NAME_FIELDS
 from bot.monitoring.runner import Runner
+from bot.render.drawing import draw
 from bot.render.home import HomeRow, build_home_blocks
 from bot.render.investigation import build_investigation_message
 from bot.render.messages import Block, FileUpload, Message
@@ -50,7 +51,7 @@ from bot.render.replies import (
     build_removed_message,
     build_status_message,
 )
-from bot.render.timeline import Interval, Mark, render_timeline
+from bot.render.timeline import Interval, Mark
 from bot.storage.history import HistoryStore
 from bot.storage.repository import AsyncStore, MonitorView, SubjectView
 
@@ -333,7 +334,7 @@ class MonitorFlows:
         return CommandResult(message, public=True, files=files)
 
     async def timeline_picture(self, subject_id: int, indicator: str) -> FileUpload:
-        """A PNG of the subject's history, drawn off the event loop."""
+        """A PNG of the subject's history, drawn in a child process (bot/render/drawing.py)."""
         intervals = await self.store.run(self.history.intervals, subject_id)
         records = await self.store.run(self.history.history, subject_id, limit=2000)
         now = self.clock()
@@ -347,7 +348,7 @@ class MonitorFlows:
             for value in {r.change.old_value, r.change.new_value} - {None}
             if value is not None
         ]
-        png = await asyncio.to_thread(render_timeline, indicator, bars, marks, now=now)
+        png = await draw("render_timeline", indicator, bars, marks, now=now)
         values = len({(i.dataset, i.field, i.value) for i in intervals})
         title = f"{values} value{'s' * (values != 1)}, {len(records)} change{'s' * (len(records) != 1)}"
         safe = "".join(c if c.isalnum() or c in ".-" else "_" for c in indicator)[:80]

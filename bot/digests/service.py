@@ -49,8 +49,8 @@ from bot.digests.build import (
 from bot.digests.render import build_digest_email, build_digest_message
 from bot.errors import UserInputError
 from bot.metrics import Metrics
+from bot.render.drawing import draw
 from bot.render.messages import Message
-from bot.render.timeline import render_week_chart
 from bot.storage.digests import FINAL, DigestChannel, DigestClaim, DigestStore
 from bot.storage.history import HistoryStore
 from bot.storage.repository import AsyncStore
@@ -304,7 +304,7 @@ class DigestService:
             self.history.change_times, start, window.end, team_id=team_id, channel_id=channel_id
         )
         try:
-            png = await asyncio.to_thread(render_week_chart, changes, last_day=last_day, timezone=window.tz)
+            png = await draw("render_week_chart", changes, last_day=last_day, timezone=window.tz)
         except Exception:
             log.exception("week chart for %s not drawn", channel_id)
             return []

@@ -1,5 +1,6 @@
 """Pictures of history (PNG bytes out, nothing else touched): matplotlib's object API on
-the Agg canvas, so rendering is safe in a worker thread (callers use asyncio.to_thread).
+the Agg canvas, no pyplot state. The bot draws them in a child process
+(bot/render/drawing.py), never on its event loop.
 
 - `render_timeline`: an indicator's history. One row per value of each dataset, a bar
   from when it was first seen to when it was last seen (to `now` while it is still

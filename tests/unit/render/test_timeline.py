@@ -89,3 +89,17 @@ def test_week_chart_counts_the_week_in_the_team_zone() -> None:
     outside = render_week_chart([(hours_ago(24 * 9), "whois")], last_day=NOW.date(), timezone=berlin)
     assert quiet != chart and np.abs(pixels(quiet) - image).sum() > 10
     assert np.array_equal(pixels(outside), pixels(quiet))  # nine days ago is not this week
+
+
+async def test_drawing_in_a_child_process_gives_the_same_picture() -> None:
+    from bot.render.drawing import DrawingError, draw
+
+    assert await draw("render_timeline", "evil-infra.com", INTERVALS, MARKS, now=NOW) == render_timeline(
+        "evil-infra.com", INTERVALS, MARKS, now=NOW
+    )
+    try:
+        await draw("render_week_chart", [], last_day="not a date", timezone=UTC)
+    except DrawingError as exc:
+        assert "render_week_chart failed" in str(exc)
+    else:
+        raise AssertionError("a drawing that fails must say so")

@@ -2,9 +2,9 @@
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
-    DATABASE_URL=sqlite:////data/watchpost.db
+    DATABASE_URL=sqlite:////data/watchpost.db WATCHPOST_DATA_DIR=/data WATCHPOST_HOST=0.0.0.0
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md LICENSE ./
 COPY bot ./bot
 RUN pip install . && useradd --system --home /data watchpost && mkdir -p /data && chown watchpost /data
 USER watchpost

@@ -1,33 +1,75 @@
-"""`watchpost serve|console|check|migrate|config`: the command line."""
+"""`watchpost serve|console|check|digest|migrate|config`: the command line.
+
+Every command that opens the database first says which one, on stderr. Exit codes: 0 done;
+1 done but something failed (`check`: no dataset could be read; `digest`: a digest not
+posted); 2 bad input or configuration; 130 interrupted."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import logging
+import os
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from bot.config import Settings
+from bot.config import Settings, explain
 from bot.errors import ConfigError, IndicatorError
 from bot.logs import configure_logging
 
+if TYPE_CHECKING:
+    from bot.model.observations import Observation
+
 log = logging.getLogger("watchpost")
+
+_COMMANDS = {
+    "console": (
+        "try every command and button in the terminal, no Slack needed (the default)",
+        "Type what you would type in Slack (/monitor …); alerts, digests and investigations print "
+        "as they come, every button is numbered (type its number), files are saved under "
+        "WATCHPOST_FILES_DIR.",
+    ),
+    "serve": (
+        "run the Slack bot (HTTP or Socket Mode), checks, alerts and digests",
+        "Needs SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET (HTTP mode) or SLACK_APP_TOKEN (Socket "
+        "Mode). Listens on WATCHPOST_HOST:WATCHPOST_PORT (loopback by default).",
+    ),
+    "check": (
+        "check one indicator now and print what each dataset sees",
+        "Stored only if the indicator is monitored (then changes alert as usual). Exits 1 when "
+        "no dataset could be read, 2 for an indicator that cannot be monitored.",
+    ),
+    "digest": (
+        "post the daily digests that are due (Slack with SLACK_BOT_TOKEN, else print them)",
+        "For cron; safe beside running `watchpost serve` processes: each digest posts once. "
+        "Exits 1 if a digest could not be posted.",
+    ),
+    "migrate": (
+        "create or upgrade the database schema and say what was applied",
+        "Every other command migrates too; this one only migrates.",
+    ),
+    "config": (
+        "list every setting: value in effect (secrets masked), where it came from, meaning",
+        "Values come from the environment, a default, or are derived (the resolver from "
+        "/etc/resolv.conf, the database from WATCHPOST_DATA_DIR).",
+    ),
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="watchpost", description="Watch domains and IPs; alert on change.")
-    sub = parser.add_subparsers(dest="command")
-    sub.add_parser("console", help="try every command in the terminal, no Slack needed (default)")
-    sub.add_parser("serve", help="run the Slack bot (HTTP or Socket Mode)")
-    check = sub.add_parser("check", help="check one indicator now and print what was seen")
-    check.add_argument("indicator")
-    sub.add_parser(
-        "digest",
-        help="post the daily digests that are due (to Slack with SLACK_BOT_TOKEN, else print them)",
+    parser = argparse.ArgumentParser(
+        prog="watchpost",
+        description="Watch domains and IPs for a Slack channel; alert on change.",
+        epilog="Settings come from the environment: `watchpost config` lists them.",
     )
-    sub.add_parser("migrate", help="create or upgrade the database schema")
-    sub.add_parser("config", help="print the settings in effect (secrets masked)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parsers = {
+        name: sub.add_parser(name, help=summary, description=f"{summary[0].upper()}{summary[1:]}. {more}")
+        for name, (summary, more) in _COMMANDS.items()
+    }
+    parsers["check"].add_argument("indicator", help="a domain, IP or URL (defanged is fine)")
     args = parser.parse_args(argv)
     try:
         settings = Settings.from_env()
@@ -38,13 +80,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = args.command or "console"
     try:
         if command == "config":
-            for name, value in settings.describe().items():
-                print(f"{name} = {value}")
-            return 0
+            return _config(settings)
+        _say_database(settings)
         if command == "migrate":
             from bot.storage.engine import create_database_engine, migrate
 
-            migrate(create_database_engine(settings.database_url))
+            engine = create_database_engine(settings.database_url)
+            try:
+                applied = migrate(engine)
+            finally:
+                engine.dispose()
+            for revision in applied:
+                print(f"applied {revision}")
+            print(f"schema up to date ({len(applied)} migration{'s' * (len(applied) != 1)} applied)")
             return 0
         if command == "check":
             return asyncio.run(_check(settings, args.indicator))
@@ -55,15 +103,40 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_console(settings))
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`watchpost config | head`): nothing more to say.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+def _say_database(settings: Settings) -> None:
+    from bot.storage.engine import database_label
+
+    print(f"watchpost: database {database_label(settings.database_url)}", file=sys.stderr)
+
+
+def _config(settings: Settings) -> int:
+    from bot.monitoring.dns_mux import system_nameservers
+
+    variables = explain(settings, system_nameservers=system_nameservers)
+    width = max(len(v.name) for v in variables)
+    for variable in variables:
+        value = variable.value if variable.value != "" else "(not set)"
+        print(f"{variable.name:<{width}}  {value}")
+        print(f"{'':<{width}}    {variable.source} · {variable.meaning}")
+    return 0
 
 
 async def _console(settings: Settings) -> int:
     from bot.composition import build_services
     from bot.console import ConsoleTransport, run_console
 
-    services = build_services(settings, ConsoleTransport(sys.stdout))
+    # One local user: the per-person command rate limit protects Slack, not a terminal.
+    settings = dataclasses.replace(settings, command_rate=0)
+    screen = ConsoleTransport(sys.stdout, files_dir=settings.files_dir)
+    services = build_services(settings, screen)
     try:
-        await run_console(services)
+        await run_console(services, screen)
     finally:
         await services.aclose()
     return 0
@@ -81,27 +154,36 @@ async def _check(settings: Settings, text: str) -> int:
     except IndicatorError as exc:
         print(f"watchpost: {exc}", file=sys.stderr)
         return 2
-    services = build_services(settings, ConsoleTransport(sys.stdout))
+    services = build_services(settings, ConsoleTransport(sys.stdout, files_dir=settings.files_dir))
     try:
         subject = await services.db.run(services.db.monitors.subject, indicator.value)
         if subject is None:
             # Not monitored: look without storing anything.
             observations = await services.runner.collect(indicator.value, indicator.kind)
-            for observation in observations:
-                print(f"{observation.dataset}:")
-                for fact in sorted(observation.facts):
-                    print(f"  {fact.field} {fact.value}" + (f"  ({fact.source})" if fact.source else ""))
-                for failure in observation.failures:
-                    print(f"  ! {failure.source}: {failure.message}")
+            _print_observations(observations)
             print("(not monitored: nothing stored; `/monitor` it to keep a baseline)")
-            return 0
-        report = await services.runner.check(subject)
-        failed = sorted({f.source for o in report.outcomes for f in o.observation.failures})
-        print(render_text(build_check_message(indicator.value, report.changes, failed=failed)))
-        await services.outbox.deliver_due()
-        return 0
+        else:
+            report = await services.runner.check(subject)
+            observations = [outcome.observation for outcome in report.outcomes]
+            _print_observations(observations)
+            failed = sorted({f.source for o in observations for f in o.failures})
+            print(render_text(build_check_message(indicator.value, report.changes, failed=failed)))
+            await services.outbox.deliver_due()
     finally:
         await services.aclose()
+    if observations and all(o.failed for o in observations):
+        print("watchpost: no dataset could be read (see the ! lines)", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _print_observations(observations: Sequence[Observation]) -> None:
+    for observation in observations:
+        print(f"{observation.dataset}:")
+        for fact in sorted(observation.facts):
+            print(f"  {fact.field} {fact.value}" + (f"  ({fact.source})" if fact.source else ""))
+        for failure in observation.failures:
+            print(f"  ! {failure.source}: {failure.message}")
 
 
 async def _digest(settings: Settings) -> int:
@@ -115,7 +197,7 @@ async def _digest(settings: Settings) -> int:
     transport: Transport = (
         SlackTransport(build_web_client(settings))
         if settings.slack_bot_token
-        else ConsoleTransport(sys.stdout)
+        else ConsoleTransport(sys.stdout, files_dir=settings.files_dir)
     )
     services = build_services(settings, transport)
     try:

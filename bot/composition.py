@@ -142,6 +142,7 @@ def build_services(
         mailer=SmtpMailer.from_settings(settings) if settings.digest_email else None,
         metrics=metrics,
         lookalikes=True,
+        week_chart=True,
     )
     webhooks = None
     if routing is not None:

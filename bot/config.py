@@ -2,15 +2,24 @@
 
 `Settings.from_env()` is called once by the composition root; nothing else reads
 os.environ. Secrets are `Secret` values whose repr and str never show the value.
+`explain()` lists every variable with the value in effect, where that value came from
+(default, environment, or derived from another setting or the system) and what it means:
+what `watchpost config` prints.
+
+Where data lives: `WATCHPOST_DATA_DIR` (the user's data folder by default, e.g.
+`~/.local/share/watchpost`) holds the SQLite database and the console's saved files,
+unless `DATABASE_URL` and `WATCHPOST_FILES_DIR` say otherwise. A `watchpost.db` already
+in the current folder is still used, so existing installs carry on.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import time
+from pathlib import Path
 from typing import NamedTuple
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -83,6 +92,17 @@ def parse_host_port(text: str, default_port: int) -> HostPort:
     return HostPort(text, default_port)
 
 
+def default_data_dir() -> Path:
+    """The user's data folder for Watchpost (XDG_DATA_HOME on Linux), nothing created."""
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("watchpost", appauthor=False))
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
 def _flag(value: str) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
@@ -93,8 +113,12 @@ class Settings:
     slack_signing_secret: Secret = field(default_factory=lambda: Secret(""))
     slack_app_token: Secret = field(default_factory=lambda: Secret(""))
     slack_api_url: str = "https://slack.com/api/"
+    host: str = "127.0.0.1"
     port: int = 3000
-    database_url: str = "sqlite:///watchpost.db"
+    metrics_token: Secret = field(default_factory=lambda: Secret(""))
+    database_url: str = "sqlite:///watchpost.db"  # from_env derives it from data_dir
+    data_dir: Path = field(default_factory=default_data_dir)
+    files_dir: Path = field(default_factory=lambda: default_data_dir() / "files")
     dns_nameservers: tuple[HostPort, ...] = ()
     dns_timeout: float = 3.0
     # A name that exists, asked before DNS answers are believed ("": no check).
@@ -150,8 +174,9 @@ class Settings:
         return bool(self.digest_email_to)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        """Read the operator contract; raise ConfigError naming the bad variable."""
+    def from_env(cls, env: Mapping[str, str] | None = None, *, cwd: Path | None = None) -> Settings:
+        """Read the operator contract; raise ConfigError naming the bad variable. `cwd`
+        (default: the current folder) is where an existing `watchpost.db` is looked for."""
         env = os.environ if env is None else env
 
         def get(name: str, default: str) -> str:
@@ -218,13 +243,19 @@ class Settings:
         smtp_port = number("WATCHPOST_SMTP_PORT", defaults.smtp_port, 1)
         if smtp_port > 65535:
             raise ConfigError(f"WATCHPOST_SMTP_PORT must be at most 65535, got {smtp_port}")
+        data_dir = Path(get("WATCHPOST_DATA_DIR", "").strip() or default_data_dir()).expanduser()
+        files_dir = Path(get("WATCHPOST_FILES_DIR", "").strip() or data_dir / "files").expanduser()
         return cls(
             slack_bot_token=Secret(get("SLACK_BOT_TOKEN", "").strip()),
             slack_signing_secret=Secret(get("SLACK_SIGNING_SECRET", "").strip()),
             slack_app_token=Secret(get("SLACK_APP_TOKEN", "").strip()),
             slack_api_url=_with_slash(get("SLACK_API_URL", defaults.slack_api_url)),
+            host=get("WATCHPOST_HOST", defaults.host).strip() or defaults.host,
             port=number("WATCHPOST_PORT", defaults.port, 0),
-            database_url=get("DATABASE_URL", defaults.database_url).strip() or defaults.database_url,
+            metrics_token=Secret(get("WATCHPOST_METRICS_TOKEN", "").strip()),
+            database_url=get("DATABASE_URL", "").strip() or default_database_url(data_dir, cwd),
+            data_dir=data_dir,
+            files_dir=files_dir,
             dns_nameservers=nameservers,
             dns_timeout=dns_timeout,
             dns_canary=dns_canary,
@@ -273,6 +304,36 @@ class Settings:
             ct_poll_seconds=number("WATCHPOST_CT_POLL_SECONDS", defaults.ct_poll_seconds, 1),
         )
 
+    def summary(self) -> list[str]:
+        """What is on, for the start-up log: sources and modes (no secret, no URL)."""
+        on = ["dns", "whois (IANA referral)" if self.whois_server is None else f"whois ({self.whois_server})"]
+        off: list[str] = []
+        for name, enabled in (
+            ("rdap", bool(self.rdap_url)),
+            ("crt.sh", bool(self.crtsh_url)),
+            ("internetdb", bool(self.internetdb_url)),
+            ("mnemonic" + (" (key)" if self.mnemonic_key else " (public quota)"), bool(self.mnemonic_url)),
+            ("circl", bool(self.circl_url)),
+            ("virustotal", bool(self.virustotal_url and self.virustotal_key)),
+            ("tls probe", self.active_probes),
+        ):
+            (on if enabled else off).append(name)
+        webhooks = bool(self.webhook_url) + len(self.webhook_urls)
+        modes = [
+            f"checks every {self.check_interval} s, {self.check_concurrency} at once",
+            f"digest {self.digest_time:%H:%M} {self.timezone}" + (" + email" if self.digest_email else ""),
+            f"API {'on (' + str(len(self.api_tokens)) + ' tokens)' if self.api_tokens else 'off'}",
+            f"webhooks {webhooks or 'off'}",
+            f"/metrics {'token' if self.metrics_token else 'loopback only'}",
+            f"active probes {'on' if self.active_probes else 'off'}",
+            f"same-ASN summarising {'on' if self.summarise_same_asn else 'off'}",
+            f"command rate {self.command_rate or 'unlimited'}/min",
+        ]
+        return [
+            "sources on: " + ", ".join(on) + ("; off: " + ", ".join(off) if off else ""),
+            "modes: " + "; ".join(modes),
+        ]
+
     def describe(self) -> dict[str, str]:
         """Every setting as text, secrets masked: safe to log or print. A password written
         into a URL (`postgresql://user:password@db/…`) is a secret too."""
@@ -294,6 +355,172 @@ class Settings:
         found.extend(p for name in _URL_SETTINGS if (p := _url_password(getattr(self, name))))
         found.extend(url.reveal() for _, url in self.webhook_urls)
         return found
+
+
+def default_database_url(data_dir: Path, cwd: Path | None = None) -> str:
+    """SQLite in the data folder, or the `watchpost.db` already in the current folder."""
+    here = (cwd if cwd is not None else Path.cwd()) / "watchpost.db"
+    return sqlite_url(here.absolute() if here.is_file() else data_dir / "watchpost.db")
+
+
+class Variable(NamedTuple):
+    """One environment variable as `watchpost config` shows it."""
+
+    name: str
+    value: str  # in effect, secrets masked; "" when unset
+    source: str  # "default", "environment" or "derived: <from what>"
+    meaning: str
+
+
+def explain(
+    settings: Settings,
+    env: Mapping[str, str] | None = None,
+    *,
+    system_nameservers: Callable[[], Sequence[HostPort]] = tuple,
+) -> list[Variable]:
+    """Every variable, its value in effect (secrets masked), where it came from and what
+    it means. `system_nameservers` reads the resolver Watchpost falls back to."""
+    env = os.environ if env is None else env
+    shown = settings.describe()
+    variables = []
+    for name, meaning, value_of in _CATALOGUE:
+        value = value_of(settings, shown)
+        source = "environment" if name in env else "default"
+        if name not in env:
+            if name == "WATCHPOST_DNS_NAMESERVERS":
+                value = ",".join(str(ns) for ns in system_nameservers())
+                source = "derived: /etc/resolv.conf"
+            elif name == "DATABASE_URL":
+                in_cwd = not settings.database_url.startswith(sqlite_url(settings.data_dir))
+                source = "derived: watchpost.db in this folder" if in_cwd else "derived: WATCHPOST_DATA_DIR"
+            elif name == "WATCHPOST_FILES_DIR":
+                source = "derived: WATCHPOST_DATA_DIR"
+            elif name == "WATCHPOST_DATA_DIR":
+                source = "default: the user's data folder"
+        variables.append(Variable(name, value, source, meaning))
+    return variables
+
+
+def _secret(value: Secret) -> str:
+    return "********" if value else ""
+
+
+def _attr(name: str) -> Callable[[Settings, dict[str, str]], str]:
+    return lambda _settings, shown: shown[name]
+
+
+def _joined(items: Iterable[object]) -> str:
+    return ",".join(str(item) for item in items)
+
+
+_CATALOGUE: tuple[tuple[str, str, Callable[[Settings, dict[str, str]], str]], ...] = (
+    ("SLACK_BOT_TOKEN", "the bot's OAuth token (xoxb-…)", lambda s, _: _secret(s.slack_bot_token)),
+    (
+        "SLACK_SIGNING_SECRET",
+        "checks Slack's request signatures (HTTP mode)",
+        lambda s, _: _secret(s.slack_signing_secret),
+    ),
+    ("SLACK_APP_TOKEN", "set: Socket Mode, no public URL (xapp-…)", lambda s, _: _secret(s.slack_app_token)),
+    ("SLACK_API_URL", "base URL of Slack's Web API", _attr("slack_api_url")),
+    ("WATCHPOST_HOST", "address `serve` listens on (0.0.0.0: every interface)", _attr("host")),
+    ("WATCHPOST_PORT", "port of /slack/events, /api/v1, /healthz, /metrics", _attr("port")),
+    (
+        "WATCHPOST_METRICS_TOKEN",
+        "bearer token /metrics asks for; unset: /metrics only on loopback",
+        lambda s, _: _secret(s.metrics_token),
+    ),
+    ("WATCHPOST_DATA_DIR", "folder of the SQLite database and saved files", _attr("data_dir")),
+    ("DATABASE_URL", "the database (SQLAlchemy URL)", _attr("database_url")),
+    ("WATCHPOST_FILES_DIR", "where the console saves files (digest CSVs, pictures)", _attr("files_dir")),
+    (
+        "WATCHPOST_DNS_NAMESERVERS",
+        "nameservers asked directly, no cache",
+        lambda s, _: _joined(s.dns_nameservers),
+    ),
+    (
+        "WATCHPOST_DNS_TIMEOUT",
+        "seconds for one DNS lookup, retries included",
+        lambda s, _: f"{s.dns_timeout:g}",
+    ),
+    (
+        "WATCHPOST_WHOIS_SERVER",
+        "WHOIS server for every query; unset: IANA referral",
+        lambda s, _: str(s.whois_server or ""),
+    ),
+    ("WATCHPOST_CIRCL_URL", "CIRCL passive DNS (empty: off)", _attr("circl_url")),
+    ("WATCHPOST_CIRCL_USER", "CIRCL account", _attr("circl_user")),
+    ("WATCHPOST_CIRCL_PASSWORD", "CIRCL password", lambda s, _: _secret(s.circl_password)),
+    ("WATCHPOST_MNEMONIC_URL", "Mnemonic passive DNS (empty: off)", _attr("mnemonic_url")),
+    (
+        "WATCHPOST_MNEMONIC_KEY",
+        "Mnemonic API key (unset: the public quota)",
+        lambda s, _: _secret(s.mnemonic_key),
+    ),
+    ("WATCHPOST_VIRUSTOTAL_URL", "VirusTotal resolutions (on with a key)", _attr("virustotal_url")),
+    ("WATCHPOST_VIRUSTOTAL_KEY", "VirusTotal API key", lambda s, _: _secret(s.virustotal_key)),
+    ("WATCHPOST_RDAP_URL", "RDAP base (empty: off)", _attr("rdap_url")),
+    ("WATCHPOST_CRTSH_URL", "crt.sh base (empty: off)", _attr("crtsh_url")),
+    ("WATCHPOST_INTERNETDB_URL", "Shodan InternetDB base (empty: off)", _attr("internetdb_url")),
+    (
+        "WATCHPOST_SOURCE_TIMEOUT",
+        "seconds for one source request; unset: each source's own",
+        lambda s, _: f"{s.source_timeout:g}" if s.source_timeout else "",
+    ),
+    ("WATCHPOST_CHECK_INTERVAL", "seconds between checks of one monitor", _attr("check_interval")),
+    ("WATCHPOST_CHECK_CONCURRENCY", "checks running at once", _attr("check_concurrency")),
+    (
+        "WATCHPOST_ACTIVE_PROBES",
+        "1: probes that contact the monitored host",
+        lambda s, _: "1" if s.active_probes else "0",
+    ),
+    (
+        "WATCHPOST_SUMMARISE_SAME_ASN",
+        "1: address churn inside known ASNs goes to the digest, not an alert",
+        lambda s, _: "1" if s.summarise_same_asn else "0",
+    ),
+    (
+        "WATCHPOST_ADMINS",
+        "Slack user ids who may remove or mute any monitor",
+        lambda s, _: _joined(sorted(s.admins)),
+    ),
+    ("WATCHPOST_CHANNEL_QUOTA", "most monitors one channel may hold", _attr("channel_quota")),
+    (
+        "WATCHPOST_COMMAND_RATE",
+        "commands a minute per person (0: no limit; the console has none)",
+        _attr("command_rate"),
+    ),
+    ("WATCHPOST_DIGEST_TIME", "when the daily digest posts (HH:MM)", lambda s, _: f"{s.digest_time:%H:%M}"),
+    ("WATCHPOST_TIMEZONE", "the team's time zone, for digests and days", _attr("timezone")),
+    (
+        "WATCHPOST_API_TOKENS",
+        "bearer tokens for /api/v1 (unset: API off)",
+        lambda s, _: _joined(f"{t.name}=********" for t in s.api_tokens),
+    ),
+    ("WATCHPOST_API_RATE_LIMIT", "API requests a minute per token", _attr("api_rate_limit")),
+    ("WATCHPOST_WEBHOOK_URL", "gets every alert as a signed POST", lambda s, _: _secret(s.webhook_url)),
+    (
+        "WATCHPOST_WEBHOOK_URLS",
+        "CHANNEL=URL: gets that channel's alerts",
+        lambda s, _: _joined(f"{c}=********" for c, _u in s.webhook_urls),
+    ),
+    ("WATCHPOST_WEBHOOK_SECRET", "signs the webhooks (HMAC-SHA256)", lambda s, _: _secret(s.webhook_secret)),
+    ("WATCHPOST_SMTP_HOST", "mail server of the email digest", _attr("smtp_host")),
+    ("WATCHPOST_SMTP_PORT", "its submission port", _attr("smtp_port")),
+    ("WATCHPOST_SMTP_USER", "its login", _attr("smtp_user")),
+    ("WATCHPOST_SMTP_PASSWORD", "its password", lambda s, _: _secret(s.smtp_password)),
+    (
+        "WATCHPOST_SMTP_STARTTLS",
+        "STARTTLS before anything else",
+        lambda s, _: "on" if s.smtp_starttls else "off",
+    ),
+    ("WATCHPOST_DIGEST_EMAIL_FROM", "sender of the email digest", _attr("digest_email_from")),
+    (
+        "WATCHPOST_DIGEST_EMAIL_TO",
+        "recipients of the email digest (unset: no email)",
+        lambda s, _: _joined(s.digest_email_to),
+    ),
+    ("WATCHPOST_LOG_LEVEL", "DEBUG, INFO, WARNING, …", _attr("log_level")),
+)
 
 
 _TOKEN_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,27}")

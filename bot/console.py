@@ -1,55 +1,154 @@
 """Console mode: type exactly what you would type in Slack, see the replies and alerts as
-text. The same command flows and message builders as Slack (errbot's text backend idea)."""
+text, press the buttons (errbot's text backend idea). The same command flows, the same
+button use cases (bot/commands/buttons.py) and the same message builders as Slack.
+
+What the terminal shows:
+- a reply to what you typed, printed before the next prompt;
+- a message the bot posts (an alert, a digest, an investigation…) under a line saying what
+  it is and where: `--- alert in #console ---`, `--- investigation in the thread of the
+  alert "Change on evil[.]com" ---`;
+- every button numbered, `[3 Investigate 98.126.38.107]`: type `3` or `press 3`;
+- files (digest CSVs, pictures) saved under WATCHPOST_FILES_DIR, with their path.
+
+The local user is `@you` in `#console`; the console has no command rate limit.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import re
 import sys
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TextIO
 
+from bot.commands.buttons import action_kind, press
+from bot.commands.flows import MonitorFlows
 from bot.commands.results import Caller, CommandResult
 from bot.composition import Services
 from bot.monitoring.scheduler import build_scheduler
-from bot.render.messages import Message
+from bot.render.ids import ActionId
+from bot.render.messages import Block, Message
 from bot.render.text import render_text
 
 CONSOLE_CALLER = Caller(team_id="T0CONSOLE", channel_id="C0CONSOLE", user_id="U0CONSOLE")
+NAMES = {"U0CONSOLE": "you", "C0CONSOLE": "console"}
 PROMPT = "watchpost> "
 BANNER = """Watchpost console: type what you would type in Slack, e.g.
   /monitor 98.126.38.107      /monitor example.com      /monitor list
   /monitor check example.com  /monitor remove example.com  /monitor help
-Alerts print here as checks find changes. Ctrl-D or `quit` leaves."""
+Alerts print here as checks find changes. Buttons are numbered: type `3` or `press 3`
+(`buttons` lists them). Ctrl-D or `quit` leaves."""
+
+_PRESS = re.compile(r"(?:press\s+)?#?(\d{1,6})", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class ShownButton:
+    """A numbered button: what it carries and the message it is on."""
+
+    action_id: str
+    value: str
+    label: str
+    channel_id: str
+    message_ts: str | None  # None: on a reply only you saw
+
+
+@dataclass
+class _Posted:
+    message: Message
+    channel_id: str
+    thread_ts: str | None
 
 
 class ConsoleTransport:
-    """Prints alerts to the terminal, as the channel would show them."""
+    """The terminal as a channel: posts print (labelled), files are saved, buttons numbered.
 
-    def __init__(self, out: TextIO) -> None:
+    `prompting` is True while the console waits for a line: what arrives then is printed
+    on a fresh line and the prompt is shown again, so it never lands after the prompt."""
+
+    def __init__(self, out: TextIO, *, files_dir: Path, names: dict[str, str] | None = None) -> None:
         self.out = out
+        self.files_dir = files_dir
+        self.names = dict(NAMES if names is None else names)
+        self.prompting = False
+        self.buttons: dict[int, ShownButton] = {}
+        self.posted: dict[str, _Posted] = {}
         self._ts = itertools.count(1)
+        self._numbers = itertools.count(1)
+
+    # --- Transport ---------------------------------------------------------------------
 
     async def post(self, channel_id: str, message: Message, *, thread_ts: str | None = None) -> str:
-        where = f"thread {thread_ts}" if thread_ts else f"#{channel_id}"
-        self.out.write(f"\n--- alert in {where} ---\n{render_text(message)}\n---\n{PROMPT}")
-        self.out.flush()
-        return f"{next(self._ts)}.000000"
+        ts = f"{next(self._ts)}.000000"
+        self.posted[ts] = _Posted(message, channel_id, thread_ts)
+        self.say(
+            self.render(message, channel_id=channel_id, ts=ts),
+            heading=self._heading(message, thread_ts, channel_id),
+        )
+        return ts
 
     async def upload_file(
         self, channel_id: str, *, thread_ts: str | None, filename: str, content: bytes, title: str
     ) -> None:
-        # Saved where a terminal user can open it, without littering the working directory.
-        import tempfile
-        from pathlib import Path
+        path = await asyncio.to_thread(self.save, channel_id, filename, content)
+        where = self._where(thread_ts, channel_id)
+        self.say(f"[file {where}: {title}, saved to {path}]")
 
-        folder = Path(tempfile.gettempdir()) / "watchpost-digests" / (Path(channel_id).name or "channel")
-        path = folder / (Path(filename).name or "digest.csv")  # names only, never a path
-        await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
-        await asyncio.to_thread(path.write_bytes, content)
-        where = f"thread {thread_ts}" if thread_ts else f"#{channel_id}"
-        rows = content.count(b"\n")
-        self.out.write(f"\n[file in {where}: {title}, {rows} lines, saved to {path}]\n{PROMPT}")
+    def save(self, channel_id: str, filename: str, content: bytes) -> Path:
+        """Write a file under files_dir/<channel>/, by its name only (never a path)."""
+        folder = self.files_dir / (Path(self.names.get(channel_id, channel_id)).name or "channel")
+        path = folder / (Path(filename).name or "file")
+        folder.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+        return path
+
+    # --- the screen ----------------------------------------------------------------------
+
+    def say(self, text: str, *, heading: str | None = None) -> None:
+        """Print `text` (under `heading`), before the prompt when one is showing."""
+        shown = f"--- {heading} ---\n{text}" if heading else text
+        if self.prompting:
+            self.out.write(f"\n{shown}\n{PROMPT}")
+        else:
+            self.out.write(shown + "\n")
         self.out.flush()
+
+    def render(self, message: Message, *, channel_id: str, ts: str | None) -> str:
+        """The message as text, its buttons numbered and remembered for `press`."""
+
+        def numbered(element: Block) -> str:
+            label = str(element["text"]["text"])
+            if "action_id" not in element:
+                return f"[{label}]"
+            number = next(self._numbers)
+            self.buttons[number] = ShownButton(
+                str(element["action_id"]), str(element.get("value", "")), label, channel_id, ts
+            )
+            return f"[{number} {label}]"
+
+        return render_text(message, names=self.names, button_label=numbered)
+
+    def forget_buttons(self, ts: str) -> None:
+        for number in [n for n, b in self.buttons.items() if b.message_ts == ts]:
+            del self.buttons[number]
+
+    def _heading(self, message: Message, thread_ts: str | None, channel_id: str) -> str:
+        return f"{message.label or 'message'} {self._where(thread_ts, channel_id)}"
+
+    def _where(self, thread_ts: str | None, channel_id: str) -> str:
+        parent = self.posted.get(thread_ts or "")
+        if parent is None:
+            return f"in #{self.names.get(channel_id, channel_id)}"
+        return f'in the thread of the {parent.message.label or "message"} "{_title(parent.message)}"'
+
+
+def _title(message: Message) -> str:
+    for block in message.blocks:
+        if block.get("type") == "header":
+            return str(block["text"]["text"])
+    return message.text.split("\n")[0][:60]
 
 
 def command_text(line: str) -> str | None:
@@ -67,7 +166,96 @@ def command_text(line: str) -> str | None:
     return line  # the console accepts /monitor's text without the slash command
 
 
-async def run_console(services: Services, *, stdin: TextIO = sys.stdin, out: TextIO = sys.stdout) -> None:
+class Console:
+    """Reads lines, runs them as commands or button presses, shows what comes back."""
+
+    def __init__(
+        self, flows: MonitorFlows, screen: ConsoleTransport, caller: Caller = CONSOLE_CALLER
+    ) -> None:
+        self.flows = flows
+        self.screen = screen
+        self.caller = caller
+
+    async def handle(self, line: str) -> None:
+        """One line, completely: its replies are printed when this returns."""
+        pressed = _PRESS.fullmatch(line.strip())
+        if pressed:
+            await self.press(int(pressed.group(1)))
+            return
+        if line.strip() == "buttons":
+            self.list_buttons()
+            return
+        text = command_text(line)
+        if text is None:
+            return
+        if text.startswith("__unknown_slash__ "):
+            self.screen.say(f"Unknown command {text.split()[1][:30]}: try /monitor help")
+            return
+        await self.show(await self.flows.execute(text, self.caller))
+
+    async def show(self, result: CommandResult) -> None:
+        """A command's reply, then its follow-up messages (baselines, checks)."""
+        self._reply(result.reply, public=result.public)
+        await self.save_files(result, thread_ts=None)
+        if result.follow_up is not None:
+            for message in await result.follow_up():
+                self._reply(message, public=False)
+
+    async def save_files(self, result: CommandResult, *, thread_ts: str | None) -> None:
+        """What Slack would upload (a timeline picture): saved, with its path printed."""
+        for upload in result.files:
+            await self.screen.upload_file(
+                self.caller.channel_id,
+                thread_ts=thread_ts,
+                filename=upload.filename,
+                content=upload.content,
+                title=upload.title,
+            )
+
+    async def press(self, number: int) -> None:
+        button = self.screen.buttons.get(number)
+        if button is None:
+            self.screen.say(f"There is no button {number} (any more). `buttons` lists them.")
+            return
+        posted = self.screen.posted.get(button.message_ts or "")
+        message = posted.message if posted else Message("")
+        self.screen.say(f"(pressed {number}: {button.label})")
+        caller = Caller(self.caller.team_id, button.channel_id, self.caller.user_id)
+        outcome = await press(
+            self.flows, caller, action_id=button.action_id, value=button.value, message=message
+        )
+        if outcome.updated is not None and button.message_ts is not None:
+            # Slack updates the message in place; the terminal prints it again.
+            self.screen.forget_buttons(button.message_ts)
+            self.screen.posted[button.message_ts] = _Posted(outcome.updated, button.channel_id, None)
+            where = f"in #{self.screen.names.get(button.channel_id, button.channel_id)}"
+            self.screen.say(
+                self.screen.render(outcome.updated, channel_id=button.channel_id, ts=button.message_ts),
+                heading=f"{outcome.updated.label or 'message'} updated {where}",
+            )
+            return
+        result = outcome.result
+        if action_kind(button.action_id) is ActionId.INVESTIGATE and result.public:
+            # An investigation: for everyone, in the pressed message's thread.
+            thread = posted.thread_ts or button.message_ts if posted else None
+            await self.screen.post(button.channel_id, result.reply, thread_ts=thread)
+            await self.save_files(result, thread_ts=thread)
+            return
+        await self.show(result)
+
+    def list_buttons(self) -> None:
+        if not self.screen.buttons:
+            self.screen.say("No buttons to press yet: they come with alerts and investigations.")
+            return
+        self.screen.say("\n".join(f"[{n} {b.label}]" for n, b in sorted(self.screen.buttons.items())))
+
+    def _reply(self, message: Message, *, public: bool) -> None:
+        text = self.screen.render(message, channel_id=self.caller.channel_id, ts=None)
+        where = f"in #{self.screen.names.get(self.caller.channel_id, self.caller.channel_id)}"
+        self.screen.say(text, heading=f"said {where}, for everyone" if public else None)
+
+
+async def run_console(services: Services, screen: ConsoleTransport, *, stdin: TextIO = sys.stdin) -> None:
     scheduler = build_scheduler(
         services.dispatcher,
         services.outbox,
@@ -77,32 +265,19 @@ async def run_console(services: Services, *, stdin: TextIO = sys.stdin, out: Tex
         ct=services.ct,
     )
     scheduler.start()
-    out.write(BANNER + "\n" + PROMPT)
-    out.flush()
+    console = Console(services.flows, screen)
+    screen.say(BANNER)
     try:
         while True:
+            screen.out.write(PROMPT)
+            screen.out.flush()
+            screen.prompting = True
             line = await asyncio.to_thread(stdin.readline)
+            screen.prompting = False
             if not line or line.strip() in {"quit", "exit"}:
                 break
-            text = command_text(line)
-            if text is not None:
-                if text.startswith("__unknown_slash__ "):
-                    word = text.split()[1][:30]
-                    out.write(f"Unknown command {word}: try /monitor help\n")
-                else:
-                    await _show(await services.flows.execute(text, CONSOLE_CALLER), out)
-            out.write(PROMPT)
-            out.flush()
+            await console.handle(line)
     finally:
         scheduler.shutdown(wait=False)
-        out.write("\n")
-        out.flush()
-
-
-async def _show(result: CommandResult, out: TextIO) -> None:
-    out.write(render_text(result.reply) + "\n")
-    out.flush()
-    if result.follow_up is not None:
-        for message in await result.follow_up():
-            out.write(render_text(message) + "\n")
-            out.flush()
+        screen.out.write("\n")
+        screen.out.flush()

@@ -36,6 +36,8 @@ def configure_logging(level: str, secrets: Iterable[str]) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level if level in logging.getLevelNamesMapping() else "INFO")
-    # Libraries that log request URLs or headers at debug level stay at warning.
-    for noisy in ("apscheduler", "aiohttp.access", "slack_bolt", "slack_sdk"):
+    # Libraries that log request URLs or headers at debug level stay at warning; Alembic's
+    # INFO lines (its context and plugins, every start) say nothing an operator needs:
+    # `watchpost migrate` reports what it applied.
+    for noisy in ("apscheduler", "aiohttp.access", "slack_bolt", "slack_sdk", "alembic", "matplotlib"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

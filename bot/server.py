@@ -5,6 +5,8 @@ and the scheduler runs checks, alert delivery and digests in the same process.""
 from __future__ import annotations
 
 import asyncio
+import hmac
+import ipaddress
 import logging
 import signal
 from contextlib import suppress
@@ -23,6 +25,7 @@ from bot.monitoring.scheduler import build_scheduler
 from bot.slack.app import create_app
 from bot.slack.signatures import SlackSignatureVerifier, Verdict
 from bot.slack.transport import SlackTransport, build_web_client, delivery_error
+from bot.storage.engine import database_label
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +63,9 @@ def build_web_app(app: AsyncApp | None, services: Services) -> web.Application:
         return web.json_response(body)
 
     async def handle_metrics_request(request: web.Request) -> web.Response:
+        refusal = metrics_refusal(request, services.settings.metrics_token.reveal())
+        if refusal is not None:
+            return refusal
         try:
             for queue, count in (await services.backlog()).items():
                 services.metrics.outbox_backlog.labels(queue).set(count)
@@ -73,6 +79,27 @@ def build_web_app(app: AsyncApp | None, services: Services) -> web.Application:
     web_app.router.add_get("/metrics", handle_metrics_request)
     mount_api(web_app, services.api_deps())
     return web_app
+
+
+def metrics_refusal(request: web.Request, token: str) -> web.Response | None:
+    """/metrics answers a bearer of WATCHPOST_METRICS_TOKEN; with no token set, only
+    requests from this machine (loopback). None: serve it."""
+    if token:
+        given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        if hmac.compare_digest(given.encode(), token.encode()):
+            return None
+        return web.json_response(
+            {"error": "unauthorized"}, status=401, headers={"WWW-Authenticate": 'Bearer realm="metrics"'}
+        )
+    try:
+        loopback = ipaddress.ip_address((request.remote or "").split("%")[0]).is_loopback
+    except ValueError:
+        loopback = False
+    if loopback:
+        return None
+    return web.json_response(
+        {"error": "forbidden: set WATCHPOST_METRICS_TOKEN to scrape /metrics from another host"}, status=403
+    )
 
 
 async def check_token(client: AsyncWebClient, services: Services | None = None) -> bool:
@@ -110,16 +137,20 @@ async def serve(settings: Settings) -> int:
         use_socket_mode = bool(settings.slack_app_token)
         runner = web.AppRunner(build_web_app(None if use_socket_mode else app, services), access_log=None)
         await runner.setup()
-        await web.TCPSite(runner, port=settings.port).start()
+        await web.TCPSite(runner, host=settings.host, port=settings.port).start()
+        where = f"{settings.host}:{settings.port}"
+        log.info("database %s; datasets: %s", database_label(settings.database_url), _datasets(services))
+        for line in settings.summary():
+            log.info("%s", line)
         if use_socket_mode:
             from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
             socket_mode = AsyncSocketModeHandler(app, settings.slack_app_token.reveal(), web_client=client)
             await socket_mode.connect_async()  # type: ignore[no-untyped-call]
-            log.info("Socket Mode connected; /healthz on port %s", settings.port)
+            log.info("Socket Mode connected; /healthz and /metrics on %s", where)
         else:
             api = ", /api/v1" if settings.api_tokens else ""
-            log.info("listening on port %s: %s, /healthz, /metrics%s", settings.port, EVENTS_PATH, api)
+            log.info("listening on %s: %s, /healthz, /metrics%s", where, EVENTS_PATH, api)
         scheduler = build_scheduler(
             services.dispatcher,
             services.outbox,
@@ -154,3 +185,7 @@ async def _until_stopped() -> None:
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
+
+
+def _datasets(services: Services) -> str:
+    return ", ".join(dataset.name for dataset in services.datasets)

@@ -24,6 +24,7 @@ from bot.commands.grammar import (
     MuteCommand,
     RemoveCommand,
     StatusCommand,
+    TimelineCommand,
     UnwatchCommand,
     WatchCommand,
     WatchStatusCommand,
@@ -105,22 +106,25 @@ class MonitorFlows:
         )
 
     async def execute(self, text: str, caller: Caller) -> CommandResult:
-        """Run a /monitor command typed as text (Slack, the console)."""
-        return await self.run(text, caller)
-
-    async def run(self, command: str | Command, caller: Caller) -> CommandResult:
-        """Run a command: text to parse, or a Command built by a surface (a button). User
-        errors become an error reply; anything else is logged with an id and answered
-        with a short apology naming it."""
+        """Run a /monitor command typed as text (Slack, the console), within the rate limit."""
         refusal = self.throttled(caller)
         if refusal is not None:
             return CommandResult(refusal)
-        parsed: Command | None = None
         try:
-            parsed = parse_command(command) if isinstance(command, str) else command
-            result = await self._dispatch(parsed, caller)
+            command = parse_command(text)
+        except UserInputError as exc:
+            return CommandResult(build_error_message(str(exc)))
+        return await self.run(command, caller)
+
+    async def run(self, command: Command, caller: Caller) -> CommandResult:
+        """Run a parsed command (a button's, say): the same use case and the same answers
+        as typing it, without the rate limit (the caller counts what it must). User errors
+        become an error reply; anything else is logged with an id and answered with a
+        short apology naming it."""
+        try:
+            result = await self._dispatch(command, caller)
         except NotPermitted as exc:
-            return CommandResult(build_error_message(self._not_permitted(exc, parsed)))
+            return CommandResult(build_error_message(self._not_permitted(exc, command)))
         except UserInputError as exc:
             return CommandResult(build_error_message(str(exc)))
         except Exception:
@@ -156,6 +160,12 @@ class MonitorFlows:
                 return await self._check(indicator, caller)
             case HistoryCommand(indicator, day, dataset):
                 return await self._history(indicator, day, dataset, caller)
+            case TimelineCommand(indicator):
+                await self._monitored_here(indicator, caller)
+                subject = await self._subject(indicator)
+                picture = await self.pivots.timeline_picture(subject.id, indicator.value)
+                notice = build_notice_message(f"Timeline of {indicator.value}: {picture.title}.")
+                return CommandResult(notice, files=(picture,))
             case MuteCommand(indicator, dataset, muted):
                 await self.set_muted(indicator, dataset, caller, muted=muted)
                 message = build_muted_message(indicator.value, dataset, muted=muted, user_id=caller.user_id)

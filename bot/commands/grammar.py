@@ -48,6 +48,11 @@ class HistoryCommand:
 
 
 @dataclass(frozen=True)
+class TimelineCommand:
+    indicator: Indicator
+
+
+@dataclass(frozen=True)
 class MuteCommand:
     indicator: Indicator
     dataset: str
@@ -94,6 +99,7 @@ Command = (
     | CheckCommand
     | StatusCommand
     | HistoryCommand
+    | TimelineCommand
     | MuteCommand
     | DigestCommand
     | HelpCommand
@@ -103,7 +109,7 @@ Command = (
 )
 
 VERBS = (
-    "remove", "list", "status", "history", "check", "mute", "unmute", "digest", "help",
+    "remove", "list", "status", "history", "timeline", "check", "mute", "unmute", "digest", "help",
     "lookalikes", "keyword",
 )  # fmt: skip
 _WATCH_WORDS = {
@@ -159,6 +165,10 @@ def parse_command(text: str) -> Command:
         return StatusCommand(_one(rest, "status"))
     if verb == "history":
         return _history(words[1:])
+    if verb == "timeline":
+        if not rest:
+            raise UserInputError("Say which monitor: `/monitor timeline example.com`.")
+        return TimelineCommand(_one(rest, "timeline"))
     if verb in ("mute", "unmute"):
         return _mute(verb, words[1:])
     if verb.isalpha() and "." not in verb and ":" not in verb and len(words) > 1:

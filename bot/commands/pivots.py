@@ -15,11 +15,13 @@ from bot.errors import UserInputError
 from bot.model.indicators import parse_indicator
 from bot.model.observations import ADDRESS_AND_NAME_FIELDS
 from bot.monitoring.runner import Runner
+from bot.render.drawing import draw
 from bot.render.home import HomeRow, build_home_blocks
 from bot.render.investigation import build_investigation_message
 from bot.render.limits import MAX_BLOCKS_HOME
-from bot.render.messages import Block
+from bot.render.messages import Block, FileUpload
 from bot.render.replies import build_error_message
+from bot.render.timeline import Interval, Mark
 from bot.storage.db import Database
 
 # Fact fields whose values identify infrastructure: two indicators sharing one of these
@@ -77,7 +79,35 @@ class Pivots:
             looked_up_at=self.clock(),
             monitored_in=monitored_in,
         )
-        return CommandResult(message, public=True)
+        files: tuple[FileUpload, ...] = ()
+        subject = await self.db.run(self.db.monitors.subject, indicator.value) if monitored_in else None
+        if subject is not None:  # monitored: its history goes in the thread as a picture
+            try:
+                files = (await self.timeline_picture(subject.id, indicator.value),)
+            except Exception:
+                log.exception("timeline of %s not drawn", indicator.value)
+        return CommandResult(message, public=True, files=files)
+
+    async def timeline_picture(self, subject_id: int, indicator: str) -> FileUpload:
+        """A PNG of the subject's history, drawn in a child process (bot/render/drawing.py)."""
+        intervals = await self.db.run(self.db.history.intervals, subject_id)
+        records = await self.db.run(self.db.history.history, subject_id, limit=2000)
+        now = self.clock()
+        bars = [
+            Interval(i.dataset, i.field, i.value, i.first_seen, None if i.open else i.last_seen)
+            for i in intervals
+        ]
+        marks = [
+            Mark(r.change.dataset, r.change.field, value, r.change.kind, r.detected_at)
+            for r in records
+            for value in {r.change.old_value, r.change.new_value} - {None}
+            if value is not None
+        ]
+        png = await draw("render_timeline", indicator, bars, marks, now=now)
+        values = len({(i.dataset, i.field, i.value) for i in intervals})
+        title = f"{values} value{'s' * (values != 1)}, {len(records)} change{'s' * (len(records) != 1)}"
+        safe = "".join(c if c.isalnum() or c in ".-" else "_" for c in indicator)[:80]
+        return FileUpload(f"watchpost-timeline-{safe}-{now:%Y%m%d-%H%M}.png", png, title)
 
     async def home_blocks(
         self, *, team_id: str, user_id: str, channel_ids: Collection[str] | None

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from bot.render.messages import Message
+from bot.render.messages import FileUpload, Message
 
 FollowUp = Callable[[], Awaitable[list[Message]]]
 
@@ -31,3 +31,6 @@ class CommandResult:
     reply: Message
     follow_up: FollowUp | None = None
     public: bool = False
+    # Files that go with the reply (a timeline picture): the surface uploads them to the
+    # channel, or to the thread the reply goes to; the console saves them.
+    files: tuple[FileUpload, ...] = ()

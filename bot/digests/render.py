@@ -58,7 +58,7 @@ def build_digest_message(digest: Digest) -> Message:
         + (f"; {_count(digest.lookalikes, 'lookalike')}" if digest.lookalikes else "")
         + (f"; {_count(unhealthy, 'source')} failing" if unhealthy else "")
     )
-    return Message(escape(text), blocks, build_note_messages(digest))
+    return Message(escape(text), blocks, build_note_messages(digest), label="digest")
 
 
 def build_note_messages(digest: Digest) -> list[Message]:
@@ -75,13 +75,13 @@ def build_note_messages(digest: Digest) -> list[Message]:
             blocks.append(section("\n".join(chunk)))
             chunk = []
             if len(blocks) == NOTE_BLOCKS_PER_MESSAGE:
-                messages.append(Message("Per-indicator notes", blocks))
+                messages.append(Message("Per-indicator notes", blocks, label="digest notes"))
                 blocks = []
         chunk.append(line)
     if chunk:
         blocks.append(section("\n".join(chunk)))
     if blocks:
-        messages.append(Message("Per-indicator notes", blocks))
+        messages.append(Message("Per-indicator notes", blocks, label="digest notes"))
     return messages
 
 

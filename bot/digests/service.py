@@ -28,7 +28,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import partial
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -50,6 +50,7 @@ from bot.digests.render import build_digest_email, build_digest_message
 from bot.errors import UserInputError
 from bot.metrics import Metrics
 from bot.model.watches import Finding
+from bot.render.drawing import draw
 from bot.render.messages import Message
 from bot.storage.db import Database
 from bot.storage.digests import FINAL, DigestChannel, DigestClaim
@@ -90,9 +91,12 @@ class DigestService:
         channel_concurrency: int = 4,
         metrics: Metrics | None = None,
         lookalikes: bool = False,  # lookalike watches on: the digest carries their findings
+        week_chart: bool = False,
     ) -> None:
         self.db = db
         self.lookalikes = lookalikes
+        # A small PNG of the week's changes per dataset, the last thing in the thread.
+        self.week_chart = week_chart
         self.metrics = metrics
         self.transport = transport
         self.clock = clock
@@ -208,10 +212,15 @@ class DigestService:
     async def _post_to_slack(self, claim: DigestClaim, digest: Digest, progress: _Progress) -> None:
         message = build_digest_message(digest)
         if progress.message_ts is None:
-            ts = await self.transport.post(claim.channel_id, Message(message.text, message.blocks))
+            ts = await self.transport.post(
+                claim.channel_id, Message(message.text, message.blocks, label=message.label)
+            )
             progress.message_ts = ts
             await self._record(claim, message_ts=ts)
-        for number, step in enumerate(_thread_steps(self.transport, claim.channel_id, digest, message), 1):
+        steps = _thread_steps(self.transport, claim.channel_id, digest, message)
+        if progress.steps_done <= len(steps):
+            steps += await self._chart_steps(claim.team_id, claim.channel_id, digest)
+        for number, step in enumerate(steps, 1):
             if number <= progress.steps_done:
                 continue
             await step(progress.message_ts)
@@ -263,8 +272,11 @@ class DigestService:
         digest = await self._build(team_id, channel_id, window, health=True)
         message = build_digest_message(digest)
         try:
-            ts = await self.transport.post(channel_id, Message(message.text, message.blocks))
-            for step in _thread_steps(self.transport, channel_id, digest, message):
+            ts = await self.transport.post(
+                channel_id, Message(message.text, message.blocks, label=message.label)
+            )
+            steps = _thread_steps(self.transport, channel_id, digest, message)
+            for step in steps + await self._chart_steps(team_id, channel_id, digest):
                 await step(ts)
         except DeliveryError as exc:
             if exc.permanent:
@@ -279,6 +291,32 @@ class DigestService:
         return f"Posted the digest so far: {changes} since {since}."
 
     # --- shared -----------------------------------------------------------------------
+
+    async def _chart_steps(self, team_id: str, channel_id: str, digest: Digest) -> list[Step]:
+        """The week chart's upload when it is on; none if it cannot be drawn (the digest
+        itself matters more than its picture)."""
+        if not self.week_chart:
+            return []
+        window = digest.window
+        last_day = (window.end - timedelta(microseconds=1)).astimezone(window.tz).date()
+        start = datetime.combine(last_day - timedelta(days=6), time(0), window.tz).astimezone(UTC)
+        changes = await self.db.run(
+            self.db.history.change_times, start, window.end, team_id=team_id, channel_id=channel_id
+        )
+        try:
+            png = await draw("render_week_chart", changes, last_day=last_day, timezone=window.tz)
+        except Exception:
+            log.exception("week chart for %s not drawn", channel_id)
+            return []
+        name = f"watchpost-{last_day.isoformat()}-week.png"
+        upload = partial(
+            self.transport.upload_file,
+            channel_id,
+            filename=name,
+            content=png,
+            title="changes per day this week",
+        )
+        return [lambda ts: upload(thread_ts=ts)]
 
     async def _build(self, team_id: str, channel_id: str, window: DigestWindow, *, health: bool) -> Digest:
         records = await self.db.run(

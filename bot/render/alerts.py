@@ -98,7 +98,7 @@ def build_alert_message(
         3000,
     )
     thread = build_change_list_messages(indicator, changes) if overflowed else []
-    return Message(escape(fallback), blocks, thread)
+    return Message(escape(fallback), blocks, thread, label="alert")
 
 
 def _dataset_section(dataset: str, items: Sequence[Change]) -> tuple[str, int]:
@@ -138,7 +138,11 @@ def build_change_list_messages(indicator: str, changes: Sequence[Change]) -> lis
     pages = [sections[start : start + 45] for start in range(0, len(sections), 45)]
     shown = escape(truncate(indicator, 300))
     return [
-        Message(f"All changes on {shown}" + (" (continued)" if index < len(pages) - 1 else ""), page)
+        Message(
+            f"All changes on {shown}" + (" (continued)" if index < len(pages) - 1 else ""),
+            page,
+            label="change list",
+        )
         for index, page in enumerate(pages)
     ]
 
@@ -178,4 +182,4 @@ def build_accepted_alert_message(original: Message, *, user_id: str, accepted_at
             f" on {accepted_at:%Y-%m-%d %H:%M} UTC"
         )
     )
-    return Message(original.text or "Watchpost alert (accepted)", blocks)
+    return Message(original.text or "Watchpost alert (accepted)", blocks, label="alert")

@@ -9,6 +9,7 @@ from datetime import date, datetime, tzinfo
 from bot.render.limits import MAX_BLOCKS_HOME, MAX_CONTEXT_ELEMENT_TEXT, MAX_SECTION_TEXT, shorten_line
 from bot.render.messages import Block, context, divider, header, section
 from bot.render.mrkdwn import channel_link, escape, indicator_code, truncate
+from bot.render.order import natural_key
 
 # Header, summary, divider, "and N more" and the footer.
 _FIXED_BLOCKS = 5
@@ -34,7 +35,7 @@ def build_home_blocks(rows: Sequence[HomeRow], *, now: datetime, timezone: tzinf
         key=lambda r: (
             not r.datasets_today,
             -(r.last_alert_at.timestamp() if r.last_alert_at else 0.0),
-            r.indicator,
+            natural_key(r.indicator),
         ),
     )
     alerted = sum(1 for r in rows if r.datasets_today)

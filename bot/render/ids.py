@@ -13,6 +13,7 @@ class ActionId(enum.StrEnum):
     MUTE = "mute_dataset"
     ACCEPT = "accept_baseline"
     DISMISS = "dismiss_lookalike"
+    TIMELINE = "timeline"
 
     def numbered(self, number: int) -> str:
         return f"{self.value}_{number}"

@@ -133,7 +133,7 @@ def build_investigation_message(
     text = truncate(
         f"Investigation of {indicator}: {fact_count} facts, {len(shared)} links to monitored indicators", 3000
     )
-    return Message(escape(text), blocks)
+    return Message(escape(text), blocks, label="investigation")
 
 
 def _section_of(dataset: str) -> str:

@@ -19,6 +19,19 @@ class Message:
     # Slack message metadata ({"event_type", "event_payload"}): lets the bot find a
     # message it posted, e.g. an alert whose delivery was not recorded before a crash.
     metadata: dict[str, Any] | None = None
+    # What the message is (`alert`, `digest`, `investigation`…), for surfaces that say so
+    # (the console labels what it prints); Slack shows the blocks alone.
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class FileUpload:
+    """A file that goes with an answer (a timeline picture): uploaded to the channel, or
+    the thread, by the surface; saved to disk by the console."""
+
+    filename: str
+    content: bytes
+    title: str
 
 
 def section(text: str) -> Block:

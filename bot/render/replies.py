@@ -8,6 +8,7 @@ from typing import NamedTuple
 
 from bot.model.observations import Change, FactState, FactStatus
 from bot.render.alerts import change_line
+from bot.render.ids import ActionId
 from bot.render.limits import (
     MAX_BLOCKS_MESSAGE,
     MAX_SECTION_TEXT,
@@ -15,8 +16,9 @@ from bot.render.limits import (
     shorten_line,
     split_lines,
 )
-from bot.render.messages import Block, Message, context, header, section
+from bot.render.messages import Block, Message, actions, button, context, header, section
 from bot.render.mrkdwn import code, escape, indicator_code, indicator_text, mention, truncate
+from bot.render.order import natural_key
 
 MAX_FACTS_SHOWN = 8
 SECTION_LIMIT = MAX_SECTION_TEXT
@@ -28,6 +30,7 @@ HELP = """*Watchpost* watches domains and IPs and tells this channel when they c
 • `/monitor list`: what this channel monitors
 • `/monitor status <indicator>`: what is known now, per dataset
 • `/monitor history <indicator> [day=YYYY-MM-DD] [dataset=NAME]`: what changed, newest first
+• `/monitor timeline <indicator>`: a picture of its history, every value from first to last seen
 • `/monitor check <indicator>` or `/monitor check all`: check now instead of waiting
 • `/monitor mute <indicator> <dataset>`: silence one dataset's alerts here (`unmute` to undo)
 • `/monitor remove <indicator> [<indicator> …]` or `/unmonitor <indicator>`: stop monitoring
@@ -41,7 +44,8 @@ Datasets: `resolutions`, `dns_records`, `whois`, `certificates`, `subdomains`, `
 
 def build_help_message() -> Message:
     return Message(
-        "Watchpost help: /monitor <indicator>, list, status, history, check, mute, unmute, remove, digest",
+        "Watchpost help: /monitor <indicator>, list, status, history, timeline, check, mute, unmute, remove, "
+        "digest",
         [section(HELP)],
     )
 
@@ -79,7 +83,11 @@ def build_status_message(
     indicator: str, datasets: Sequence[DatasetView], monitored_since: datetime
 ) -> Message:
     message = _state_message(f"Status of {indicator_text(indicator)}", indicator, datasets)
-    blocks = [*message.blocks, context(f"Monitored here since {monitored_since:%Y-%m-%d %H:%M} UTC")]
+    blocks = [
+        *message.blocks[: MAX_BLOCKS_MESSAGE - 2],
+        context(f"Monitored here since {monitored_since:%Y-%m-%d %H:%M} UTC"),
+        actions([button("Timeline picture", ActionId.TIMELINE.value, indicator)], block_id="timeline"),
+    ]
     return Message(message.text, blocks)
 
 
@@ -133,7 +141,7 @@ def build_list_message(
         text = "This channel monitors nothing yet. Start with `/monitor example.com`."
         return Message(text, [section(text)])
     lines = []
-    for row in rows:
+    for row in sorted(rows, key=lambda r: natural_key(r[0])):
         indicator, kind, checked, stale = row[:4]
         muted = row.muted if isinstance(row, ListRow) else ()
         when = f"checked {checked:%Y-%m-%d %H:%M} UTC" if checked else "not checked yet"

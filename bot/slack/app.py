@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import aiohttp
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -15,7 +16,9 @@ from bot.slack.transport import build_web_client
 def create_app(settings: Settings, deps: SlackDeps, *, client: AsyncWebClient | None = None) -> AsyncApp:
     """The AsyncApp with the slash commands, buttons and App Home registered. Its Web API
     client (SLACK_API_URL, retries) is `client` when given, so the transport shares it."""
-    logging.getLogger("slack_bolt.AsyncApp").addFilter(_drop_token_warning)
+    bolt_log = logging.getLogger("slack_bolt.AsyncApp")
+    bolt_log.addFilter(_drop_token_warning)
+    bolt_log.addFilter(SlackUnreachableLog())
     app = AsyncApp(
         name="watchpost",
         client=client if client is not None else build_web_client(settings),
@@ -29,3 +32,33 @@ def _drop_token_warning(record: logging.LogRecord) -> bool:
     """Bolt reads SLACK_BOT_TOKEN itself and warns that the client's token wins; the
     client is built from that same setting, so the warning only confuses operators."""
     return "`token` will be unused" not in record.getMessage()
+
+
+class SlackUnreachableLog(logging.Filter):
+    """While Slack's API cannot be reached, Bolt fails each request in its authorization
+    middleware (auth.test) and logs a traceback for it, some 65 lines. Those become one
+    warning line each, with how many requests it was so far: an outage, not a bug."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if error is None or not _is_unreachable(error):
+            return True
+        self.count += 1
+        plural = "s" * (self.count != 1)
+        record.msg = (
+            f"Slack unreachable ({error.__class__.__name__}): a request from Slack was not served "
+            f"({self.count} request{plural} so far)"
+        )
+        record.args = None
+        record.levelno, record.levelname = logging.WARNING, "WARNING"
+        record.exc_info, record.exc_text = None, None
+        return True
+
+
+def _is_unreachable(error: BaseException) -> bool:
+    """A connection that failed or timed out, not an answer from Slack."""
+    return isinstance(error, aiohttp.ClientConnectionError | TimeoutError | ConnectionError)

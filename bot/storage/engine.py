@@ -1,4 +1,5 @@
-"""Engine creation and schema migration (Alembic, applied at start)."""
+"""Engine creation and schema migration (Alembic, applied at start, quietly: `migrate`
+returns the revisions it applied for the caller to report)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
@@ -34,6 +37,9 @@ def create_database_engine(url: str) -> Engine:
             busy_timeout = float(str(parsed.query.get("timeout", "30")))
         except ValueError:
             raise ConfigError("DATABASE_URL: timeout= must be a number of seconds") from None
+        if parsed.database and parsed.database != ":memory:":
+            # The data folder may not exist yet on a fresh machine.
+            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
             parsed.difference_update_query(["timeout"]),
             connect_args={"check_same_thread": False, "timeout": busy_timeout},
@@ -59,7 +65,31 @@ def alembic_config(engine: Engine) -> Config:
     return config
 
 
-def migrate(engine: Engine) -> None:
+def migrate(engine: Engine) -> list[str]:
     """Bring the schema to the newest revision (idempotent; safe with several processes
-    on PostgreSQL because Alembic's version row is updated in the migration transaction)."""
-    command.upgrade(alembic_config(engine), "head")
+    on PostgreSQL because Alembic's version row is updated in the migration transaction).
+    Returns the revisions applied, oldest first, as `id: message` (empty: up to date)."""
+    config = alembic_config(engine)
+    before = current_revision(engine)
+    command.upgrade(config, "head")
+    after = current_revision(engine)
+    if after == before or after is None:
+        return []
+    script = ScriptDirectory.from_config(config)
+    applied = list(script.iterate_revisions(after, before or "base"))
+    return [f"{rev.revision}: {rev.doc}" for rev in reversed(applied) if rev.revision != before]
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The schema's revision now; None for an empty database."""
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def database_label(url: str) -> str:
+    """Which database, for a line on the terminal: the SQLite file, or the URL without
+    its password."""
+    parsed = make_url(normalise_database_url(url))
+    if parsed.get_backend_name() == "sqlite":
+        return f"SQLite {Path(parsed.database or ':memory:').expanduser()}"
+    return parsed.render_as_string(hide_password=True)

@@ -12,8 +12,8 @@ from datetime import datetime
 from sqlalchemy import Engine, Select, func, select
 from sqlalchemy.orm import Session
 
-from bot.model.observations import Change, IndicatorKind
-from bot.storage.models import ChangeRow, Monitor, SourceFailureRow, Subject
+from bot.model.observations import Change, FactStatus, IndicatorKind
+from bot.storage.models import ChangeRow, FactRow, Monitor, SourceFailureRow, Subject
 from bot.storage.views import change_from_row
 
 
@@ -40,6 +40,19 @@ class AlertSummary:
     datasets_today: tuple[str, ...]
     last_alert_at: datetime | None
     alert_count: int  # checks that found changes, ever
+
+
+@dataclass(frozen=True)
+class FactInterval:
+    """One value of one dataset and when it was seen: [first_seen, last_seen], or from
+    first_seen on while `open` (still part of the state)."""
+
+    dataset: str
+    field: str
+    value: str
+    first_seen: datetime
+    last_seen: datetime | None
+    open: bool
 
 
 @dataclass(frozen=True)
@@ -82,6 +95,41 @@ class HistoryStore:
                 query.order_by(ChangeRow.detected_at.desc(), ChangeRow.id.desc()).limit(limit)
             )
             return [_record(change, subject) for change, subject in rows]
+
+    def intervals(self, subject_id: int, *, limit: int = 2000) -> list[FactInterval]:
+        """Every stored value of one subject as an interval, open and closed, the most
+        recently seen first (a timeline's rows)."""
+        with Session(self.engine) as session:
+            rows = session.scalars(
+                select(FactRow)
+                .where(FactRow.subject_id == subject_id)
+                .order_by(FactRow.first_seen.desc(), FactRow.id.desc())
+                .limit(limit)
+            )
+            return [
+                FactInterval(
+                    r.dataset,
+                    r.field,
+                    r.value,
+                    r.first_seen,
+                    r.last_seen,
+                    r.status != FactStatus.CLOSED.value,
+                )
+                for r in rows
+            ]
+
+    def change_times(
+        self, start: datetime, end: datetime, *, team_id: str | None = None, channel_id: str | None = None
+    ) -> list[tuple[datetime, str]]:
+        """(detected at, dataset) of every change in [start, end), for counting: a week of
+        a busy channel without loading its values."""
+        with Session(self.engine) as session:
+            query = select(ChangeRow.detected_at, ChangeRow.dataset).where(
+                ChangeRow.detected_at >= start, ChangeRow.detected_at < end
+            )
+            if channel_id is not None:
+                query = query.where(ChangeRow.subject_id.in_(_monitored(team_id, channel_id)))
+            return [(at, dataset) for at, dataset in session.execute(query)]
 
     def changes_between(
         self, start: datetime, end: datetime, *, team_id: str | None = None, channel_id: str | None = None

@@ -71,3 +71,71 @@ def test_digest_command_posts_what_is_due_once(dns_server: FakeDnsServer, tmp_pa
     assert "posted: C1" in first.stdout and "www.interfaxru.com" in first.stdout
     second = run(["digest"], env)
     assert second.returncode == 0 and "posted" not in second.stdout  # each day's digest posts once
+
+
+def test_check_of_a_monitored_indicator_prints_what_each_dataset_sees(
+    dns_server: FakeDnsServer, tmp_path: Path
+) -> None:
+    from datetime import UTC, datetime
+
+    from bot.storage.db import Database
+    from bot.storage.engine import create_database_engine, migrate
+
+    url = f"sqlite:///{tmp_path / 'check.db'}"
+    engine = create_database_engine(url)
+    migrate(engine)
+    Database(engine).add_monitors(
+        team_id="T1",
+        channel_id="C1",
+        user_id="U1",
+        indicators=[("evil-infra.com", IndicatorKind.DOMAIN)],
+        now=datetime.now(UTC),
+    )
+    engine.dispose()
+    dns_server.set("evil-infra.com", "A", ["45.77.10.20"])
+    result = run(["check", "evil-infra.com"], offline_env(dns_server, url))
+    assert result.returncode == 0, result.stderr
+    assert "resolutions:\n  A 45.77.10.20  (dns)" in result.stdout
+    assert "Checked evil-infra.com" in result.stdout and "not monitored" not in result.stdout
+    assert f"watchpost: database SQLite {tmp_path / 'check.db'}" in result.stderr
+
+
+def test_check_exits_non_zero_when_nothing_could_be_read(dns_server: FakeDnsServer, tmp_path: Path) -> None:
+    # Every source off or unreachable: the DNS server is a closed port.
+    env = offline_env(
+        dns_server, f"sqlite:///{tmp_path / 'check.db'}", WATCHPOST_DNS_NAMESERVERS="127.0.0.1:9"
+    )
+    result = run(["check", "evil-infra.com"], env)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "no dataset could be read" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_migrate_says_what_it_applied_and_config_where_values_come_from(
+    dns_server: FakeDnsServer, tmp_path: Path
+) -> None:
+    env = offline_env(dns_server, f"sqlite:///{tmp_path / 'fresh.db'}")
+    first = run(["migrate"], env)
+    assert first.returncode == 0, first.stderr
+    assert "applied 0001: initial schema" in first.stdout
+    assert first.stdout.strip().endswith("migrations applied)")
+    again = run(["migrate"], env)
+    assert again.stdout.strip() == "schema up to date (0 migrations applied)"
+    assert "INFO" not in first.stderr + again.stderr  # no Alembic chatter
+
+    del env["DATABASE_URL"]
+    env.update(WATCHPOST_DATA_DIR=str(tmp_path / "data"), SLACK_BOT_TOKEN="xoxb-not-printed")
+    config = run(["config"], env)
+    assert config.returncode == 0, config.stderr
+    lines = config.stdout.splitlines()
+    db = lines.index(next(line for line in lines if line.startswith("DATABASE_URL ")))
+    assert lines[db].split()[-1] == f"sqlite:///{tmp_path / 'data' / 'watchpost.db'}"
+    assert "derived: WATCHPOST_DATA_DIR" in lines[db + 1]
+    assert "xoxb-not-printed" not in config.stdout and "SLACK_BOT_TOKEN" in config.stdout
+
+
+def test_every_subcommand_help_has_a_description(dns_server: FakeDnsServer, tmp_path: Path) -> None:
+    env = offline_env(dns_server, f"sqlite:///{tmp_path / 'help.db'}")
+    for command in ("console", "serve", "check", "digest", "migrate", "config"):
+        shown = run([command, "--help"], env).stdout
+        description = shown.split("\n\n")[1]
+        assert len(description.split()) >= 6 and not description.startswith(("options", "positional")), shown

@@ -63,3 +63,18 @@ async def test_slack_digest_on_demand_posts_a_thread_of_csvs(
     records = next(f for name, f in by_name.items() if name.endswith("dns_records.csv"))
     cells = [r["new value"] for r in csv.DictReader(io.StringIO((records.content or b"").decode("utf-8")))]
     assert cells == ['\'=HYPERLINK("http://evil.test","x")']  # neutralised: shown, never run
+    # Last in the thread: a small chart of the week's changes per dataset.
+    chart = await slack_api.wait_for(
+        lambda: (
+            [
+                f
+                for f in slack_api.files.values()
+                if f.thread_ts == parent[0].ts and f.filename.endswith(".png")
+            ]
+            or None
+        ),
+        what="the week chart",
+    )
+    assert (chart[0].content or b"").startswith(b"\x89PNG\r\n\x1a\n") and chart[0].filename.endswith(
+        "-week.png"
+    )

@@ -156,10 +156,8 @@ async def test_flows_investigation_finds_shared_infrastructure(
     message = result.reply
     assert result.public and block_kit_violations(message) == []
     shown = render_text(message)
-    assert (
-        f"`{IP}` (in <#C0INTEL>): it is this indicator's `A`; its `domain` is `www.interfaxru.com`" in shown
-    )
-    assert "`evil-example.com` (in <#C0INTEL>): same `NS` `ns1.bad-dns.net`" in shown
+    assert f"`{IP}` (in #C0INTEL): it is this indicator's `A`; its `domain` is `www.interfaxru.com`" in shown
+    assert "`evil-example.com` (in #C0INTEL): same `NS` `ns1.bad-dns.net`" in shown
     assert "unrelated" not in shown
     assert "[Monitor www.interfaxru.com]" in shown and f"[Investigate {IP}]" in shown
     assert "not monitored yet" in shown

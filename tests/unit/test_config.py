@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import logging
+import re
+from pathlib import Path
 
 import pytest
 
-from bot.config import HostPort, Settings
+from bot.config import HostPort, Settings, explain
 from bot.errors import ConfigError
 from bot.logs import SecretScrubber
 
+CONFIG_SOURCE = (Path(__file__).resolve().parents[2] / "bot" / "config.py").read_text()
 
-def test_config_defaults_match_the_contract() -> None:
-    settings = Settings.from_env({})
-    assert settings.database_url == "sqlite:///watchpost.db"
+
+def test_config_defaults_match_the_contract(tmp_path: Path) -> None:
+    settings = Settings.from_env({"WATCHPOST_DATA_DIR": str(tmp_path / "data")}, cwd=tmp_path)
+    assert settings.database_url == f"sqlite:///{tmp_path / 'data' / 'watchpost.db'}"
+    assert settings.files_dir == tmp_path / "data" / "files" and settings.host == "127.0.0.1"
     assert settings.port == 3000 and settings.check_interval == 3600
     assert settings.slack_api_url == "https://slack.com/api/"
     assert settings.mnemonic_url == "https://api.mnemonic.no/pdns/v3/" and settings.circl_url == ""
@@ -103,3 +108,39 @@ def test_rdap_bootstrap_url_default_and_override() -> None:
     assert Settings.from_env({"WATCHPOST_RDAP_BOOTSTRAP_URL": ""}).rdap_bootstrap_url == ""
     local = Settings.from_env({"WATCHPOST_RDAP_BOOTSTRAP_URL": "http://127.0.0.1:8080/rdap/"})
     assert local.rdap_bootstrap_url == "http://127.0.0.1:8080/rdap/"
+
+
+def test_config_data_location_default_and_a_database_already_here(tmp_path: Path) -> None:
+    elsewhere = Settings.from_env({}, cwd=tmp_path)
+    assert elsewhere.database_url == f"sqlite:///{elsewhere.data_dir / 'watchpost.db'}"
+    assert elsewhere.data_dir.name == "watchpost"  # the user's data folder, e.g. ~/.local/share
+    (tmp_path / "watchpost.db").write_bytes(b"")
+    here = Settings.from_env({}, cwd=tmp_path)
+    assert here.database_url == f"sqlite:///{tmp_path / 'watchpost.db'}"
+    explicit = Settings.from_env({"DATABASE_URL": "sqlite:////srv/w.db"}, cwd=tmp_path)
+    assert explicit.database_url == "sqlite:////srv/w.db"
+
+
+def test_config_explain_lists_variables_with_value_source_and_meaning(tmp_path: Path) -> None:
+    env = {
+        "WATCHPOST_DATA_DIR": str(tmp_path),
+        "SLACK_BOT_TOKEN": "xoxb-never-shown",
+        "DATABASE_URL": "postgresql://watchpost:pg-pass-9@db/watchpost",
+        "WATCHPOST_CHECK_INTERVAL": "600",
+    }
+    settings = Settings.from_env(env, cwd=tmp_path)
+    shown = {
+        v.name: v for v in explain(settings, env, system_nameservers=lambda: [HostPort("10.0.0.53", 53)])
+    }
+    assert shown["SLACK_BOT_TOKEN"].value == "********" and shown["SLACK_BOT_TOKEN"].source == "environment"
+    assert shown["DATABASE_URL"].value == "postgresql://watchpost:********@db/watchpost"
+    assert shown["WATCHPOST_CHECK_INTERVAL"][1:3] == ("600", "environment")
+    assert shown["WATCHPOST_DIGEST_TIME"][1:3] == ("09:00", "default")
+    assert shown["WATCHPOST_DNS_NAMESERVERS"][1:3] == ("10.0.0.53:53", "derived: /etc/resolv.conf")
+    assert shown["WATCHPOST_FILES_DIR"][1:3] == (str(tmp_path / "files"), "derived: WATCHPOST_DATA_DIR")
+    assert shown["WATCHPOST_ADMINS"].value == "" and shown["WATCHPOST_WHOIS_SERVER"].value == ""
+    assert all(v.meaning for v in shown.values())
+    assert "xoxb-never-shown" not in str(shown) and "pg-pass-9" not in str(shown)
+    # Every variable the configuration reads is listed.
+    read = set(re.findall(r'"((?:WATCHPOST|SLACK)_[A-Z_]+|DATABASE_URL)"', CONFIG_SOURCE))
+    assert read <= set(shown), read - set(shown)

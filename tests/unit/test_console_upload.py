@@ -1,28 +1,40 @@
-"""Console mode keeps a digest's CSV where the user can open it and says where."""
+"""Console mode keeps a file (a digest's CSV, a picture) under WATCHPOST_FILES_DIR and says where."""
 
 from __future__ import annotations
 
 import io
-import tempfile
 from pathlib import Path
 
-import pytest
-
 from bot.console import ConsoleTransport
+from bot.render.messages import Message, header
 
 
-async def test_console_upload_saves_the_csv_and_prints_its_path(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+async def test_console_upload_saves_the_file_by_name_and_prints_its_path(tmp_path: Path) -> None:
     out = io.StringIO()
-    await ConsoleTransport(out).upload_file(
+    screen = ConsoleTransport(out, files_dir=tmp_path / "files")
+    ts = await screen.post(
+        "C0CONSOLE", Message("digest", [header("Watchpost digest · Fri 20 Nov")], label="digest")
+    )
+    await screen.upload_file(
         "C0CONSOLE",
-        thread_ts="1.000000",
+        thread_ts=ts,
         filename="../../watchpost-2026-11-20-resolutions.csv",
         content=b"day,time\r\n2026-11-19,10:00:00+01:00\r\n",
         title="resolutions: 1 change",
     )
-    saved = tmp_path / "watchpost-digests" / "C0CONSOLE" / "watchpost-2026-11-20-resolutions.csv"
+    saved = tmp_path / "files" / "console" / "watchpost-2026-11-20-resolutions.csv"
     assert saved.read_bytes() == b"day,time\r\n2026-11-19,10:00:00+01:00\r\n"
-    assert f"[file in thread 1.000000: resolutions: 1 change, 2 lines, saved to {saved}]" in out.getvalue()
+    shown = out.getvalue()
+    assert shown.startswith("--- digest in #console ---\nWatchpost digest · Fri 20 Nov\n")
+    assert (
+        '[file in the thread of the digest "Watchpost digest · Fri 20 Nov": resolutions: 1 change, '
+        f"saved to {saved}]"
+    ) in shown
+
+
+async def test_console_prints_what_arrives_while_prompting_before_a_fresh_prompt(tmp_path: Path) -> None:
+    out = io.StringIO()
+    screen = ConsoleTransport(out, files_dir=tmp_path)
+    screen.prompting = True
+    await screen.post("C0CONSOLE", Message("hello", label="alert"))
+    assert out.getvalue() == "\n--- alert in #console ---\nhello\nwatchpost> "

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from typing import TYPE_CHECKING, Any
@@ -10,17 +9,15 @@ from typing import TYPE_CHECKING, Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.commands.grammar import AddCommand, MuteCommand, parse_dataset
+from bot.commands.buttons import press
 from bot.commands.results import Caller
 from bot.delivery.transport import DeliveryError
-from bot.errors import UserInputError
-from bot.model.indicators import parse_indicator
 from bot.render.alerts import build_accepted_alert_message
 from bot.render.ids import ActionId
 from bot.render.lookalikes import build_dismissed_alert_message
 from bot.render.messages import Message
 from bot.render.replies import build_error_message, build_notice_message
-from bot.slack.listeners.commands import respond_with, send_result
+from bot.slack.listeners.commands import respond_with, send_result, upload_files
 from bot.slack.transport import delivery_error
 
 if TYPE_CHECKING:
@@ -51,24 +48,36 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
         except DeliveryError as exc:
             log.warning("investigation of %s not posted in %s: %s", value, channel_id, exc)
             await respond_with(respond, build_error_message(f"Could not post the investigation: {exc}"))
+            return
+        await upload_files(transport, result, channel_id, thread_ts=thread_ts, respond=respond)
 
     async def handle_monitor_action(body: dict[str, Any], respond: AsyncRespond) -> None:
-        try:
-            indicator = parse_indicator(action_value(body))
-        except UserInputError as exc:
-            await respond_with(respond, build_error_message(str(exc)))
-            return
-        await send_result(await flows.run(AddCommand((indicator,)), caller_of(body)), respond)
+        await handle_button(body, respond)
 
     async def handle_mute_action(body: dict[str, Any], respond: AsyncRespond) -> None:
-        try:
-            target = json.loads(action_value(body))
-            indicator, dataset = parse_indicator(str(target["i"])), parse_dataset(str(target["d"]))
-        except (ValueError, KeyError, TypeError, UserInputError):
-            await respond_with(respond, build_error_message("This button is broken: it names no dataset."))
+        await handle_button(body, respond)
+
+    async def handle_button(body: dict[str, Any], respond: AsyncRespond) -> None:
+        """Monitor and mute: the use case every surface's button runs (bot/commands/buttons.py)."""
+        caller = caller_of(body)
+        refusal = flows.throttled(caller)
+        if refusal is not None:
+            await respond_with(respond, refusal)
             return
-        command = MuteCommand(indicator, dataset, muted=True)
-        await send_result(await flows.run(command, caller_of(body)), respond)
+        actions = body.get("actions") or [{}]
+        outcome = await press(
+            flows,
+            caller,
+            action_id=str(actions[0].get("action_id") or ""),
+            value=action_value(body),
+            message=Message(""),
+        )
+        await send_result(outcome.result, respond)
+        # A picture goes to the thread of the clicked message, or the channel when that
+        # message was only shown to the one who clicked (a /monitor status reply).
+        ephemeral = bool((body.get("container") or {}).get("is_ephemeral")) or "message" not in body
+        thread_ts = None if ephemeral else thread_of(body)
+        await upload_files(transport, outcome.result, caller.channel_id, thread_ts=thread_ts, respond=respond)
 
     async def handle_accept_action(
         body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
@@ -122,6 +131,7 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
         (ActionId.INVESTIGATE, handle_investigate_action),
         (ActionId.MONITOR, handle_monitor_action),
         (ActionId.MUTE, handle_mute_action),
+        (ActionId.TIMELINE, handle_button),
     ):
         app.action(re.compile(rf"^{prefix.value}(_\d+)?$"))(ack=acknowledge, lazy=[handler])
     app.action(ActionId.ACCEPT.value)(ack=acknowledge, lazy=[handle_accept_action])

@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING, Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
 from bot.commands.results import Caller, CommandResult
+from bot.delivery.transport import DeliveryError, Transport
 from bot.render.messages import Message
-from bot.render.replies import fit_responses
+from bot.render.replies import build_error_message, fit_responses
 
 if TYPE_CHECKING:
     from bot.slack.listeners import SlackDeps
@@ -25,8 +26,10 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
     flows = deps.flows
 
     async def handle_monitor_command(body: dict[str, Any], respond: AsyncRespond) -> None:
-        result = await flows.execute(str(body.get("text") or ""), command_caller(body))
+        caller = command_caller(body)
+        result = await flows.execute(str(body.get("text") or ""), caller)
         await send_result(result, respond)
+        await upload_files(deps.transport, result, caller.channel_id, thread_ts=None, respond=respond)
 
     async def handle_unmonitor_command(body: dict[str, Any], respond: AsyncRespond) -> None:
         result = await flows.execute(f"remove {body.get('text') or ''}", command_caller(body))
@@ -47,6 +50,31 @@ def command_caller(body: dict[str, Any]) -> Caller:
         channel_id=str(body.get("channel_id") or ""),
         user_id=str(body.get("user_id") or ""),
     )
+
+
+async def upload_files(
+    transport: Transport,
+    result: CommandResult,
+    channel_id: str,
+    *,
+    thread_ts: str | None,
+    respond: AsyncRespond,
+) -> None:
+    """The result's files (a timeline picture) into the channel, or the thread; a failure
+    is told to the one who asked."""
+    for upload in result.files:
+        try:
+            await transport.upload_file(
+                channel_id,
+                thread_ts=thread_ts,
+                filename=upload.filename,
+                content=upload.content,
+                title=upload.title,
+            )
+        except DeliveryError as exc:
+            log.warning("file %s not uploaded to %s: %s", upload.filename, channel_id, exc)
+            await respond_with(respond, build_error_message(f"Could not upload {upload.filename}: {exc}"))
+            return
 
 
 async def send_result(result: CommandResult, respond: AsyncRespond) -> None:

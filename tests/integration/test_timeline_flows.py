@@ -18,7 +18,8 @@ from bot.render.messages import Message
 from bot.render.text import render_text
 from bot.storage.db import Database
 from tests.fakes.clock import FakeClock
-from tests.integration.test_flows import CALLER, IP, TableDataset, say
+from tests.fakes.conversation import Conversation
+from tests.integration.test_flows import CALLER, IP, TableDataset
 
 
 @pytest_asyncio.fixture
@@ -41,12 +42,12 @@ async def test_timeline_command_and_status_button_draw_the_stored_history(
 ) -> None:
     flows, dataset, clock = setup
     dataset.facts[IP] = {("domain", "www.interfaxru.com")}
-    await say(flows, IP)
+    await Conversation(flows, CALLER).say(IP)
     first = (await flows.execute(f"timeline {IP}", CALLER)).files
     for n in range(2, 8):  # new names appear, one goes away: more rows, more marks
         clock.advance(hours=6)
         dataset.facts[IP] = {("domain", f"h{m}.interfaxru.com") for m in range(n)}
-        await say(flows, f"check {IP}")
+        await Conversation(flows, CALLER).say(f"check {IP}")
 
     result = await flows.execute(f"timeline {IP}", CALLER)
     assert "Timeline of 98.126.38.107" in render_text(result.reply)
@@ -89,7 +90,7 @@ async def test_investigating_a_monitored_indicator_attaches_its_timeline(
 ) -> None:
     flows, dataset, _ = setup
     dataset.facts[IP] = {("domain", "www.interfaxru.com")}
-    await say(flows, IP)
+    await Conversation(flows, CALLER).say(IP)
     monitored = await flows.pivots.investigate(IP, team_id="T1")
     assert monitored.public and len(monitored.files) == 1
     unmonitored = await flows.pivots.investigate("www.interfaxru.com", team_id="T1")

@@ -519,6 +519,32 @@ _CATALOGUE: tuple[tuple[str, str, Callable[[Settings, dict[str, str]], str]], ..
         "recipients of the email digest (unset: no email)",
         lambda s, _: _joined(s.digest_email_to),
     ),
+    (
+        "WATCHPOST_DNS_CANARY",
+        "a name that must resolve before DNS answers count (off: no check)",
+        lambda s, _: s.dns_canary or "off",
+    ),
+    (
+        "WATCHPOST_RDAP_BOOTSTRAP_URL",
+        "IANA's RDAP bootstrap (empty: WHOIS only)",
+        _attr("rdap_bootstrap_url"),
+    ),
+    (
+        "WATCHPOST_CT_LOG_LIST_URL",
+        "CT log list, Chrome's v3 schema (empty: CT off)",
+        _attr("ct_log_list_url"),
+    ),
+    ("WATCHPOST_CT_POLL_SECONDS", "how often each CT log is read", _attr("ct_poll_seconds")),
+    (
+        "WATCHPOST_LOOKALIKE_RESOLVE_SECONDS",
+        "how often lookalike permutations are resolved",
+        _attr("lookalike_resolve_seconds"),
+    ),
+    (
+        "WATCHPOST_LOOKALIKE_QUERY_BUDGET",
+        "DNS queries for permutations per resolve interval",
+        _attr("lookalike_query_budget"),
+    ),
     ("WATCHPOST_LOG_LEVEL", "DEBUG, INFO, WARNING, …", _attr("log_level")),
 )
 

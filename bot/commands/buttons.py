@@ -8,6 +8,7 @@ and value; pressing it runs the use case behind it with the flows, never re-type
 - `mute_dataset[_n]` (value: `{"i": indicator, "d": dataset}`): mute that dataset there.
 - `accept_baseline`: the alert, its buttons replaced by who accepted it and when.
 - `timeline` (value: an indicator): a picture of its history (the result's file).
+- `dismiss_lookalike` (value: a domain): not a lookalike; it stays quiet in the channel.
 """
 
 from __future__ import annotations
@@ -65,6 +66,8 @@ async def press(
                 indicator, dataset = _mute_target(value)
                 command = MuteCommand(parse_indicator(indicator), parse_dataset(dataset), muted=True)
                 return Pressed(await flows.run(command, caller))
+            case ActionId.DISMISS:
+                return Pressed(await flows.watches.dismiss(value, caller))
             case ActionId.TIMELINE:
                 return Pressed(await flows.run(TimelineCommand(parse_indicator(value)), caller))
             case ActionId.ACCEPT:

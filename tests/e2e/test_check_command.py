@@ -84,7 +84,7 @@ def test_check_of_a_monitored_indicator_prints_what_each_dataset_sees(
     url = f"sqlite:///{tmp_path / 'check.db'}"
     engine = create_database_engine(url)
     migrate(engine)
-    Database(engine).add_monitors(
+    Database(engine).monitors.add(
         team_id="T1",
         channel_id="C1",
         user_id="U1",

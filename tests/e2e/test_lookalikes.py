@@ -45,11 +45,11 @@ async def test_console_lookalikes_interfax_finds_www_interfaxru_com(
         log.add_certificate(authority.certificate_for(["interfax.ru", "www.interfax.ru"]))
         logged = time.monotonic()
         log.add_certificate(authority.certificate_for(["www.interfaxru.com"]))
-        await expect("--- alert in #C0CONSOLE ---")
+        await expect("--- alert in #console ---")
         await expect("Lookalike: interfaxru[.]com")
         assert time.monotonic() - logged < 10
         await expect("various permutation of interfax.ru")
-        await expect("[Not a lookalike]")
+        await expect("Not a lookalike]")
         child.sendline("/monitor list")
         await expect("Lookalike and keyword watches: 1")
         child.sendline("quit")

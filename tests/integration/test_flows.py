@@ -57,13 +57,13 @@ async def test_flows_mute_and_unmute_say_who_and_refuse_repeats(
     await chat.say(IP)
     muted = await chat.ask(f"mute {IP} whois")
     assert muted.public
-    assert f"<@U0ANALYST> muted `whois` alerts for `{IP}` in this channel. Undo with" in muted.text
+    assert f"@U0ANALYST muted `whois` alerts for `{IP}` in this channel. Undo with" in muted.text
     assert store.monitors.list()[0].muted == ("whois",)
     assert f"`whois` is already muted for `{IP}` in this channel." in await chat.say(f"mute {IP} whois")
     assert "muted: whois" in await chat.say("list")
     unmuted = await chat.ask(f"unmute {IP} whois")
     assert unmuted.public
-    assert f"<@U0ANALYST> unmuted `whois` alerts for `{IP}` in this channel." in unmuted.text
+    assert f"@U0ANALYST unmuted `whois` alerts for `{IP}` in this channel." in unmuted.text
     assert f"`whois` is not muted for `{IP}` in this channel." in await chat.say(f"unmute {IP} whois")
     assert "Unknown dataset `dns`" in await chat.say(f"mute {IP} dns")
     assert "not monitored in this channel" in await chat.say("mute 45.77.10.20 whois")

@@ -53,14 +53,14 @@ async def test_only_the_creator_or_an_admin_removes_or_mutes(flows: MonitorFlows
     await bob.say("bob-c.com")
     for text in ("remove alice-a.com", "mute alice-a.com whois", "unmute alice-a.com whois"):
         reply = await bob.say(text)
-        assert "Only <@U0ALICE>, who added `alice-a.com` here or a Watchpost admin" in reply, reply
+        assert "Only @U0ALICE, who added `alice-a.com` here or a Watchpost admin" in reply, reply
         assert "Nothing was changed" in reply
     # Several at once: all or nothing, naming each one's creator.
     reply = await bob.say("remove bob-c.com alice-a.com alice-b.com")
-    assert "`alice-a.com` by <@U0ALICE>, `alice-b.com` by <@U0ALICE>" in reply
+    assert "`alice-a.com` by @U0ALICE, `alice-b.com` by @U0ALICE" in reply
     assert {m.indicator for m in store.monitors.list()} == {"alice-a.com", "alice-b.com", "bob-c.com"}
     muted = await admin.say("mute alice-a.com whois")
-    assert "<@U0ADMIN> muted `whois` alerts for `alice-a.com` in this channel." in muted
+    assert "@U0ADMIN muted `whois` alerts for `alice-a.com` in this channel." in muted
     assert [(m.indicator, m.muted) for m in store.monitors.list() if m.muted] == [("alice-a.com", ("whois",))]
     assert "Stopped monitoring" in await admin.say("remove bob-c.com alice-a.com")
     assert "Stopped monitoring" in await alice.say("remove alice-b.com")

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from bot.api.app import ApiDeps
 from bot.commands.access import AccessPolicy, CommandRateLimiter
 from bot.commands.flows import MonitorFlows
+from bot.commands.triage import TriageFlows
 from bot.config import Settings
 from bot.delivery.mail import SmtpMailer
 from bot.delivery.outbox import OutboxWorker
@@ -42,13 +43,16 @@ class Services:
     metrics: Metrics
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     webhooks: WebhookWorker | None = None  # None: no webhook configured
+    triage: TriageFlows | None = None
     slack_team_id: str | None = None  # the bot's workspace, once Slack said (auth.test)
 
     def slack_deps(self) -> SlackDeps:
-        return SlackDeps(self.flows, self.transport)
+        return SlackDeps(self.flows, self.transport, self.triage)
 
     def api_deps(self) -> ApiDeps:
-        return ApiDeps(self.settings, self.flows, self.db, self.metrics, lambda: self.slack_team_id)
+        return ApiDeps(
+            self.settings, self.flows, self.db, self.metrics, lambda: self.slack_team_id, triage=self.triage
+        )
 
     async def backlog(self) -> dict[str, int]:
         """Undelivered alerts per queue, for /metrics."""
@@ -81,7 +85,7 @@ def build_services(
     routing = None
     if settings.webhook_url or webhook_channels:
         routing = WebhookRouting(bool(settings.webhook_url), frozenset(webhook_channels))
-    db = Database(engine, webhooks=routing)
+    db = Database(engine, webhooks=routing, follow_up_window=timedelta(seconds=settings.alert_thread_window))
     closers: list[Callable[[], Awaitable[None]]] = []
     if datasets is None:
         # Long-lived multiplexed UDP sockets, no cache (bot/monitoring/dns_mux.py).
@@ -114,6 +118,10 @@ def build_services(
         targets = WebhookTargets(settings.webhook_url.reveal(), webhook_channels)
         webhooks = WebhookWorker(db, targets, settings.webhook_secret.reveal(), clock=clock, metrics=metrics)
         closers.append(webhooks.aclose)
+    access = AccessPolicy(settings.admins, settings.channel_quota)
+    triage = TriageFlows(
+        db, transport, clock=clock, access=access, suppression=timedelta(days=settings.false_positive_days)
+    )
     return Services(
         settings=settings,
         db=db,
@@ -125,7 +133,7 @@ def build_services(
             clock=clock,
             timezone=settings.timezone,
             digests=digests,
-            access=AccessPolicy(settings.admins, settings.channel_quota),
+            access=access,
             rate_limit=CommandRateLimiter(settings.command_rate) if settings.command_rate else None,
         ),
         dispatcher=CheckDispatcher(runner),
@@ -135,4 +143,5 @@ def build_services(
         metrics=metrics,
         closers=closers,
         webhooks=webhooks,
+        triage=triage,
     )

@@ -33,6 +33,7 @@ from bot.api.payloads import (
 )
 from bot.commands.access import CommandRateLimiter
 from bot.commands.flows import Caller, MonitorFlows
+from bot.commands.triage import TriageFlows
 from bot.config import ApiToken, Settings
 from bot.errors import UserInputError
 from bot.metrics import Metrics
@@ -67,6 +68,7 @@ class ApiDeps:
     db: Database
     metrics: Metrics
     slack_team_id: Callable[[], str | None]
+    triage: TriageFlows | None = None  # None: alerts can be read, not triaged
 
 
 @dataclass

@@ -20,15 +20,18 @@ from bot.commands.grammar import (
     DigestCommand,
     HelpCommand,
     HistoryCommand,
+    LiftCommand,
     ListCommand,
     MuteCommand,
     RemoveCommand,
     StatusCommand,
+    SuppressionsCommand,
     parse_command,
 )
 from bot.errors import NotPermitted, UserInputError
 from bot.model.indicators import Indicator, parse_indicator
-from bot.model.observations import ADDRESS_AND_NAME_FIELDS
+from bot.model.observations import ADDRESS_AND_NAME_FIELDS, IndicatorKind
+from bot.model.triage import SuppressionKind, SuppressionView
 from bot.monitoring.runner import Runner
 from bot.render.home import HomeRow, build_home_blocks
 from bot.render.investigation import build_investigation_message
@@ -43,11 +46,14 @@ from bot.render.replies import (
     build_error_message,
     build_help_message,
     build_history_message,
+    build_lifted_message,
     build_list_message,
     build_muted_message,
     build_notice_message,
     build_removed_message,
     build_status_message,
+    build_suppressions_message,
+    build_timed_mute_message,
 )
 from bot.storage.db import Database
 from bot.storage.views import AddedMonitor, MonitorView, SubjectView
@@ -178,10 +184,29 @@ class MonitorFlows:
                 return await self._check(indicator, caller)
             case HistoryCommand(indicator, day, dataset):
                 return await self._history(indicator, day, dataset, caller)
-            case MuteCommand(indicator, dataset, muted):
+            case MuteCommand(indicator, dataset, muted, duration):
+                if muted:
+                    self._applies(indicator, dataset)
+                if muted and duration is not None:
+                    until = await self.mute_for(indicator, dataset, duration, caller)
+                    message = build_timed_mute_message(
+                        indicator.value, dataset, until=until, user_id=caller.user_id
+                    )
+                    return CommandResult(message, public=True)
                 await self.set_muted(indicator, dataset, caller, muted=muted)
                 message = build_muted_message(indicator.value, dataset, muted=muted, user_id=caller.user_id)
                 return CommandResult(message, public=True)
+            case SuppressionsCommand():
+                found = await self.db.run(
+                    self.db.triage.active,
+                    now=self.clock(),
+                    team_id=caller.team_id,
+                    channel_id=caller.channel_id,
+                )
+                return CommandResult(build_suppressions_message(found, now=self.clock()))
+            case LiftCommand(suppression_id):
+                lifted = await self.lift_suppression(suppression_id, caller)
+                return CommandResult(build_lifted_message(lifted, user_id=caller.user_id), public=True)
             case DigestCommand():
                 return self._digest(caller)
         raise AssertionError(f"unhandled command {command!r}")
@@ -362,7 +387,10 @@ class MonitorFlows:
         )
 
     async def set_muted(self, indicator: Indicator, dataset: str, caller: Caller, *, muted: bool) -> None:
-        """Mute or unmute one dataset of the caller's channel's monitor of `indicator`."""
+        """Mute or unmute one dataset of the caller's channel's monitor of `indicator`.
+        Unmuting also ends a timed mute of the dataset."""
+        if not muted and await self._lift_timed_mutes(indicator, dataset, caller):
+            return
         await self.db.run(
             self.db.monitors.set_muted,
             team_id=caller.team_id,
@@ -381,6 +409,95 @@ class MonitorFlows:
             caller.channel_id,
             caller.user_id,
         )
+
+    async def _lift_timed_mutes(self, indicator: Indicator, dataset: str, caller: Caller) -> bool:
+        """End the timed mutes of `dataset`; True if there were some and no untimed mute."""
+        monitor = await self._monitored_here(indicator, caller)
+        now = self.clock()
+        timed = [
+            s
+            for s in await self.db.run(self.db.triage.active, now=now, monitor_id=monitor.id)
+            if s.kind is SuppressionKind.MUTE and s.id and s.dataset == dataset
+        ]
+        if not timed:
+            return False
+        owner = self._owner_filter(caller)
+        if owner is not None and monitor.created_by != owner:
+            raise NotPermitted({indicator.value: monitor.created_by})
+        for mute in timed:
+            await self.db.run(self.db.triage.lift, mute.id, by=caller.user_id, now=now)
+        return dataset not in monitor.muted
+
+    def _applies(self, indicator: Indicator, dataset: str) -> None:
+        """UserInputError when this Watchpost's `dataset` never looks at the indicator's kind
+        (`subdomains` of an IP). A dataset not enabled here is not judged."""
+        kind = IndicatorKind(indicator.kind)
+        named = [d for d in self.runner.datasets if d.name == dataset]
+        if not named or any(d.applies_to(kind) for d in named):
+            return
+        names = ", ".join(f"`{d.name}`" for d in self.runner.datasets if d.applies_to(kind))
+        what = "an IP" if kind is IndicatorKind.IP else "a domain"
+        raise UserInputError(
+            f"`{dataset}` does not apply to {what} like `{indicator.value}`, so there is nothing to mute. "
+            f"Datasets for {what}: {names or 'none'}. Nothing was changed."
+        )
+
+    async def mute_for(
+        self, indicator: Indicator, dataset: str, duration: timedelta, caller: Caller
+    ) -> datetime:
+        """Mute one dataset of the caller's channel's monitor for `duration`; it ends by itself."""
+        monitor = await self._monitored_here(indicator, caller)
+        owner = self._owner_filter(caller)
+        if owner is not None and monitor.created_by != owner:
+            raise NotPermitted({indicator.value: monitor.created_by})
+        if dataset in monitor.muted:
+            raise UserInputError(
+                f"`{dataset}` is already muted for `{indicator.value}` in this channel, until unmuted. "
+                f"Unmute it first to mute it for a while. Nothing was changed."
+            )
+        now = self.clock()
+        until = now + duration
+        await self.db.run(
+            self.db.triage.suppress,
+            monitor_id=monitor.id,
+            kind=SuppressionKind.MUTE,
+            by=caller.user_id,
+            now=now,
+            until=until,
+            dataset=dataset,
+            reason="muted with /monitor mute",
+        )
+        log.info(
+            "muted %s of %s in %s until %s by %s",
+            dataset,
+            indicator.value,
+            caller.channel_id,
+            until,
+            caller.user_id,
+        )
+        return until
+
+    async def lift_suppression(self, suppression_id: int, caller: Caller) -> SuppressionView:
+        """End a suppression of the caller's channel now. A snooze anyone in the channel may
+        lift; a false positive or timed mute its creator, the monitor's owner or an admin."""
+        found = await self.db.run(self.db.triage.get, suppression_id)
+        if found is None or found.team_id != caller.team_id or found.channel_id != caller.channel_id:
+            raise UserInputError(f"There is no suppression #{suppression_id} in this channel.")
+        owner = self._owner_filter(caller)
+        if (
+            found.kind is not SuppressionKind.SNOOZE
+            and owner is not None
+            and owner
+            not in (
+                found.created_by,
+                found.monitor_owner,
+            )
+        ):
+            raise UserInputError(
+                f"Only {mention(found.created_by)}, who made it, {mention(found.monitor_owner)}, who added "
+                f"`{found.indicator}` here, or an admin can lift #{suppression_id}. Nothing was changed."
+            )
+        return await self.db.run(self.db.triage.lift, suppression_id, by=caller.user_id, now=self.clock())
 
     def _owner_filter(self, caller: Caller) -> str | None:
         return None if caller.trusted else self.access.owner_filter(caller.user_id)
@@ -406,7 +523,22 @@ class MonitorFlows:
         monitor = await self._monitored_here(indicator, caller)
         subject = await self._subject(indicator)
         views = await self._dataset_views(subject.id)
-        return CommandResult(build_status_message(indicator.value, views, monitor.created_at))
+        now = self.clock()
+        silenced = await self.db.run(self.db.triage.active, now=now, monitor_id=monitor.id)
+        snoozes = [s.expires_at for s in silenced if s.kind is SuppressionKind.SNOOZE and s.expires_at]
+        muted_until = [
+            (s.dataset, s.expires_at)
+            for s in silenced
+            if s.kind is SuppressionKind.MUTE and s.dataset and s.expires_at
+        ]
+        message = build_status_message(
+            indicator.value,
+            views,
+            monitor.created_at,
+            snoozed_until=max(snoozes, default=None),
+            muted_until=muted_until,
+        )
+        return CommandResult(message)
 
     async def _check(self, indicator: Indicator | None, caller: Caller) -> CommandResult:
         if indicator is None:

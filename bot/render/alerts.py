@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.errors import IndicatorError
 from bot.model.indicators import parse_indicator
 from bot.model.observations import ADDRESS_AND_NAME_FIELDS, Change, ChangeKind, IndicatorKind
+from bot.model.triage import SNOOZE_CHOICES, Triage, TriageState, format_duration
 from bot.render.ids import ActionId
 from bot.render.limits import MAX_BLOCKS_MESSAGE as MAX_BLOCKS
 from bot.render.messages import Block, Message, actions, button, context, header, section
@@ -22,17 +25,39 @@ SECTION_LIMIT = 3000
 _KIND_MARK = {ChangeKind.ADDED: "➕ added", ChangeKind.REMOVED: "➖ removed", ChangeKind.CHANGED: "✏️ changed"}
 
 
+@dataclass(frozen=True)
+class AlertStatus:
+    """Where the team is with an alert, as its message shows it (read back from storage
+    when the message is edited in place)."""
+
+    triage: Triage = dataclasses.field(default_factory=Triage)
+    follow_up_count: int = 0  # follow-ups posted in the thread
+    follow_up_changes: int = 0
+    suppressed_until: datetime | None = None  # of the values marked false positive
+    snoozed_until: datetime | None = None
+    snoozed_by: str | None = None
+
+
 def build_alert_message(
-    indicator: str, kind: IndicatorKind, changes: Sequence[Change], *, detected_at: datetime
+    indicator: str,
+    kind: IndicatorKind,
+    changes: Sequence[Change],
+    *,
+    detected_at: datetime,
+    status: AlertStatus | None = None,
+    follow_up: bool = False,
 ) -> Message:
-    """The channel alert: what changed per dataset, and buttons to pivot on what is new."""
+    """The channel alert: what changed per dataset, buttons to pivot on what is new, and
+    its triage (who took it, who closed it and why) with the buttons that still apply.
+    A `follow_up` goes in an open alert's thread: its changes and pivots, no triage."""
+    status = status if status is not None else AlertStatus()
     by_dataset: dict[str, list[Change]] = defaultdict(list)
     for change in changes:
         by_dataset[change.dataset].append(change)
     pivots = pivot_candidates(changes, exclude=indicator)
     summary = ", ".join(f"{dataset} ({len(items)})" for dataset, items in sorted(by_dataset.items()))
     blocks: list[Block] = [
-        header(f"Change on {defang(indicator)}"),
+        header(f"{'Follow-up' if follow_up else 'Change'} on {defang(indicator)}"),
         section(
             f"*{code(indicator)}* ({kind.value}): {len(changes)} change{'s' * (len(changes) != 1)}"
             f" in {escape(summary)}"
@@ -81,12 +106,13 @@ def build_alert_message(
                     f"…and {len(pivots) - len(shown_pivots)} more new indicators: full list in the thread"
                 )
             )
-    controls = [
-        button(f"Mute {dataset}", ActionId.MUTE.numbered(i), json.dumps({"i": indicator, "d": dataset}))
-        for i, dataset in enumerate(sorted(by_dataset))
-    ]
-    controls.append(button("Accept as baseline", ActionId.ACCEPT.value, indicator))
-    blocks.append(actions(controls, block_id="controls"))
+    blocks += _status_blocks(status, detected_at)
+    if status.triage.state.closed:
+        # Closed: nothing left to do on it; the buttons give way to who closed it and why.
+        blocks = [block for block in blocks if block.get("type") != "actions"]
+    elif not follow_up:
+        blocks.append(actions(_controls(indicator, sorted(by_dataset), status), block_id="controls"))
+    blocks = blocks[:MAX_BLOCKS]
     fallback = truncate(
         f"Watchpost: {len(changes)} change{'s' * (len(changes) != 1)} on {indicator} ({summary})"
         + (f"; new: {', '.join(pivots[:5])}" if pivots else ""),
@@ -94,6 +120,53 @@ def build_alert_message(
     )
     thread = build_change_list_messages(indicator, changes) if overflowed else []
     return Message(escape(fallback), blocks, thread)
+
+
+def _controls(indicator: str, datasets: Sequence[str], status: AlertStatus) -> list[Block]:
+    """The triage buttons that still apply, then mute and accept."""
+    controls: list[Block] = []
+    if status.triage.state is TriageState.OPEN:
+        controls.append(button("Acknowledge", ActionId.ACKNOWLEDGE.value, indicator, style="primary"))
+    controls.append(button("False positive", ActionId.FALSE_POSITIVE.value, indicator, style="danger"))
+    for i, duration in enumerate(SNOOZE_CHOICES):
+        days = duration.days
+        label = f"Snooze {days} day{'s' * (days != 1)}" if i == 0 else f"{days} days"
+        action = ActionId.SNOOZE.value if i == 0 else f"{ActionId.SNOOZE.value}_{days}d"
+        controls.append(button(label, action, format_duration(duration)))
+    controls += [
+        button(f"Mute {dataset}", ActionId.MUTE.numbered(i), json.dumps({"i": indicator, "d": dataset}))
+        for i, dataset in enumerate(datasets)
+    ]
+    controls.append(button("Accept as baseline", ActionId.ACCEPT.value, indicator))
+    return controls
+
+
+def _status_blocks(status: AlertStatus, detected_at: datetime) -> list[Block]:
+    """Who took or closed the alert, what the thread holds, whether it is snoozed."""
+    lines: list[str] = []
+    triage = status.triage
+    when = f"{triage.at:%Y-%m-%d %H:%M} UTC" if triage.at else ""
+    who = mention(triage.by) if triage.by else "someone"
+    if triage.state is TriageState.ACKNOWLEDGED:
+        lines.append(f":eyes: Acknowledged by {who} on {when}")
+    elif triage.state is TriageState.EXPECTED:
+        lines.append(f":white_check_mark: Accepted as the new baseline by {who} on {when} (expected)")
+    elif triage.state is TriageState.FALSE_POSITIVE:
+        reason = f": {escape(triage.reason)}" if triage.reason else ""
+        until = (
+            f" · its values are suppressed here until {status.suppressed_until:%Y-%m-%d %H:%M} UTC"
+            " (see `/monitor suppressions`)"
+            if status.suppressed_until
+            else ""
+        )
+        lines.append(f":no_entry_sign: False positive{reason}, marked by {who} on {when}{until}")
+    if status.follow_up_count:
+        n = status.follow_up_changes
+        lines.append(f":thread: {n} change{'s' * (n != 1)} since {detected_at:%H:%M} UTC, in the thread")
+    if status.snoozed_until is not None:
+        by = f" by {mention(status.snoozed_by)}" if status.snoozed_by else ""
+        lines.append(f":zzz: This monitor is snoozed{by} until {status.snoozed_until:%Y-%m-%d %H:%M} UTC")
+    return [context(*lines)] if lines else []
 
 
 def _dataset_section(dataset: str, items: Sequence[Change]) -> tuple[str, int]:

@@ -12,6 +12,10 @@ class ActionId(enum.StrEnum):
     MONITOR = "monitor_indicator"
     MUTE = "mute_dataset"
     ACCEPT = "accept_baseline"
+    ACKNOWLEDGE = "ack"
+    FALSE_POSITIVE = "false_positive"
+    SNOOZE = "snooze"  # `snooze` (the default), `snooze_7d`, `snooze_30d`
+    LIFT = "lift_suppression"
 
     def numbered(self, number: int) -> str:
         return f"{self.value}_{number}"

@@ -7,9 +7,11 @@ from datetime import date, datetime
 from typing import NamedTuple
 
 from bot.model.observations import Change, FactState, FactStatus
+from bot.model.triage import SuppressionKind, SuppressionView
 from bot.render.alerts import change_line
+from bot.render.ids import ActionId
 from bot.render.limits import MAX_BLOCKS_MESSAGE
-from bot.render.messages import Block, Message, context, header, section
+from bot.render.messages import Block, Message, button, context, header, section
 from bot.render.mrkdwn import code, defang, escape, mention, truncate
 
 MAX_FACTS_SHOWN = 8
@@ -21,7 +23,8 @@ HELP = """*Watchpost* watches domains and IPs and tells this channel when they c
 • `/monitor status <indicator>`: what is known now, per dataset
 • `/monitor history <indicator> [day=YYYY-MM-DD] [dataset=NAME]`: what changed, newest first
 • `/monitor check <indicator>` or `/monitor check all`: check now instead of waiting
-• `/monitor mute <indicator> <dataset>`: silence one dataset's alerts here (`unmute` to undo)
+• `/monitor mute <indicator> <dataset> [30m|12h|7d|2w]`: silence one dataset here (`unmute` to undo)
+• `/monitor suppressions`: every suppression, snooze and mute in force here; `/monitor lift <number>` ends one
 • `/monitor remove <indicator> [<indicator> …]` or `/unmonitor <indicator>`: stop monitoring
 • `/monitor digest`: post today's digest now
 • `/monitor help`: this message
@@ -30,7 +33,8 @@ Datasets: `resolutions`, `dns_records`, `whois`, `certificates`, `subdomains`, `
 
 def build_help_message() -> Message:
     return Message(
-        "Watchpost help: /monitor <indicator>, list, status, history, check, mute, unmute, remove, digest",
+        "Watchpost help: /monitor <indicator>, list, status, history, check, mute, unmute, suppressions,"
+        " lift, remove, digest",
         [section(HELP)],
     )
 
@@ -59,10 +63,19 @@ def build_baseline_message(indicator: str, datasets: Sequence[DatasetView]) -> M
 
 
 def build_status_message(
-    indicator: str, datasets: Sequence[DatasetView], monitored_since: datetime
+    indicator: str,
+    datasets: Sequence[DatasetView],
+    monitored_since: datetime,
+    *,
+    snoozed_until: datetime | None = None,
+    muted_until: Sequence[tuple[str, datetime]] = (),
 ) -> Message:
     message = _state_message(f"Status of {indicator}", indicator, datasets)
-    blocks = [*message.blocks, context(f"Monitored here since {monitored_since:%Y-%m-%d %H:%M} UTC")]
+    notes = [f"Monitored here since {monitored_since:%Y-%m-%d %H:%M} UTC"]
+    if snoozed_until is not None:
+        notes.append(f":zzz: snoozed until {snoozed_until:%Y-%m-%d %H:%M} UTC")
+    notes += [f":no_bell: {code(d)} muted until {until:%Y-%m-%d %H:%M} UTC" for d, until in muted_until]
+    blocks = [*message.blocks, context(*notes)][:MAX_BLOCKS_MESSAGE]
     return Message(message.text, blocks)
 
 
@@ -213,6 +226,69 @@ def build_history_message(
     blocks.append(context(" · ".join(notes)))
     plural = "s" * (len(records) != 1)
     return Message(escape(f"{title}: {len(records)} change{plural}"), blocks)
+
+
+def build_timed_mute_message(indicator: str, dataset: str, *, until: datetime, user_id: str) -> Message:
+    """Said in the channel: who muted what, and until when (it ends by itself)."""
+    text = (
+        f"{mention(user_id)} muted {code(dataset)} alerts for {code(indicator)} in this channel "
+        f"until {until:%Y-%m-%d %H:%M} UTC; they come back by themselves then. "
+        f"Undo sooner with `/monitor unmute {indicator} {dataset}`."
+    )
+    return Message(
+        escape(f"{dataset} alerts for {indicator} muted until {until:%Y-%m-%d %H:%M} UTC"), [section(text)]
+    )
+
+
+_SUPPRESSION_KINDS = {
+    SuppressionKind.VALUE: "false positive",
+    SuppressionKind.SNOOZE: "snooze",
+    SuppressionKind.MUTE: "mute",
+}
+MAX_SUPPRESSIONS_SHOWN = 40
+
+
+def build_suppressions_message(suppressions: Sequence[SuppressionView], *, now: datetime) -> Message:
+    """Everything silenced in the channel, soonest end first, each with a Lift button."""
+    if not suppressions:
+        return Message(
+            "Nothing is silenced in this channel.", [section("Nothing is silenced in this channel.")]
+        )
+    blocks: list[Block] = [header(f"Silenced in this channel ({len(suppressions)})")]
+    for number, item in enumerate(suppressions[:MAX_SUPPRESSIONS_SHOWN]):
+        what = _SUPPRESSION_KINDS[item.kind]
+        scope = ""
+        if item.value is not None:
+            scope = f" of {code(item.value)} in {code(item.dataset or '')}"
+        elif item.dataset is not None:
+            scope = f" of {code(item.dataset)}"
+        until = f"until {item.expires_at:%Y-%m-%d %H:%M} UTC" if item.expires_at else "until unmuted"
+        reason = f" · {escape(truncate(item.reason, 200))}" if item.reason else ""
+        number_text = f"#{item.id} " if item.id else ""
+        line = (
+            f"{number_text}*{what}*{scope} on {code(item.indicator)} {until} · by {mention(item.created_by)}"
+            f" (owner {mention(item.monitor_owner)}){reason}"
+        )
+        block = section(line)
+        if item.id:
+            block["accessory"] = button("Lift", ActionId.LIFT.numbered(number), str(item.id))
+        else:
+            line += f" · `/monitor unmute {item.indicator} {item.dataset}`"
+            block = section(line)
+        blocks.append(block)
+    if len(suppressions) > MAX_SUPPRESSIONS_SHOWN:
+        blocks.append(context(f"…and {len(suppressions) - MAX_SUPPRESSIONS_SHOWN} more"))
+    return Message(
+        f"{len(suppressions)} suppressions, snoozes and mutes in this channel", blocks[:MAX_BLOCKS_MESSAGE]
+    )
+
+
+def build_lifted_message(item: SuppressionView, *, user_id: str) -> Message:
+    what = _SUPPRESSION_KINDS[item.kind]
+    text = (
+        f"{mention(user_id)} lifted the {what} #{item.id} on {code(item.indicator)}: its alerts are back on."
+    )
+    return Message(escape(f"{what} on {item.indicator} lifted"), [section(text)])
 
 
 def build_muted_message(indicator: str, dataset: str, *, muted: bool, user_id: str) -> Message:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from typing import ParamSpec, TypeVar
 
 from sqlalchemy import Engine
@@ -18,6 +19,7 @@ from bot.storage.history import HistoryStore
 from bot.storage.infrastructure import Infrastructure
 from bot.storage.monitors import Monitors
 from bot.storage.outbox import Outbox, WebhookOutbox
+from bot.storage.triage import DEFAULT_FOLLOW_UP_WINDOW, TriageStore
 from bot.storage.views import WebhookRouting
 
 P = ParamSpec("P")
@@ -25,10 +27,18 @@ R = TypeVar("R")
 
 
 class Database:
-    def __init__(self, engine: Engine, *, webhooks: WebhookRouting | None = None, threads: int = 4) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        webhooks: WebhookRouting | None = None,
+        threads: int = 4,
+        follow_up_window: timedelta = DEFAULT_FOLLOW_UP_WINDOW,
+    ) -> None:
         self.engine = engine
         self.monitors = Monitors(engine)
-        self.checks = Checks(engine, webhooks=webhooks)
+        self.checks = Checks(engine, webhooks=webhooks, follow_up_window=follow_up_window)
+        self.triage = TriageStore(engine)
         self.outbox = Outbox(engine)
         self.webhook_outbox = WebhookOutbox(engine)
         self.alerts = AlertStore(engine)

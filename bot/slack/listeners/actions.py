@@ -1,4 +1,6 @@
-"""Buttons on alerts and investigations: investigate (pivot), monitor, mute, accept."""
+"""Buttons on alerts and investigations: investigate (pivot), monitor, mute; triage on the
+alert itself (acknowledge, false positive, snooze, accept as baseline = expected), which
+edits the alert in place; and lifting a suppression from `/monitor suppressions`."""
 
 from __future__ import annotations
 
@@ -8,19 +10,16 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
-from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.commands.flows import Caller
-from bot.commands.grammar import AddCommand, MuteCommand, parse_dataset
+from bot.commands.grammar import AddCommand, LiftCommand, MuteCommand, parse_dataset, parse_duration
 from bot.delivery.transport import DeliveryError
 from bot.errors import UserInputError
 from bot.model.indicators import parse_indicator
-from bot.render.alerts import build_accepted_alert_message
+from bot.model.triage import TriageState, format_duration
 from bot.render.ids import ActionId
-from bot.render.messages import Message
 from bot.render.replies import build_error_message, build_notice_message
 from bot.slack.listeners.commands import respond_with, send_result
-from bot.slack.transport import delivery_error
 
 if TYPE_CHECKING:
     from bot.slack.listeners import SlackDeps
@@ -69,36 +68,82 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
         command = MuteCommand(indicator, dataset, muted=True)
         await send_result(await flows.run(command, caller_of(body)), respond)
 
-    async def handle_accept_action(
-        body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
-    ) -> None:
-        """Acknowledge the alert: its buttons give way to who accepted it. The changes are
-        already the stored state; pending confirmations are left to the next checks."""
-        shown = body.get("message") or {}
-        original = Message(str(shown.get("text") or ""), list(shown.get("blocks") or []))
-        user_id = str((body.get("user") or {}).get("id") or "")
-        accepted = build_accepted_alert_message(original, user_id=user_id, accepted_at=flows.clock())
-        log.info("alert %s in %s accepted as baseline by %s", shown.get("ts"), channel_of(body), user_id)
+    triage = deps.triage
+
+    async def set_triage(body: dict[str, Any], respond: AsyncRespond, state: TriageState) -> None:
+        """Store the alert's new state; the alert is edited in place to show who and when."""
+        if triage is None:
+            await respond_with(respond, build_error_message("Triage is not available on this Watchpost."))
+            return
+        caller = caller_of(body)
         try:
-            await client.chat_update(
-                channel=channel_of(body),
-                ts=str(shown.get("ts") or ""),
-                text=accepted.text,
-                blocks=accepted.blocks,
+            result = await triage.set_state_on_message(channel_of(body), message_ts_of(body), state, caller)
+        except UserInputError as exc:
+            await respond_with(respond, build_error_message(str(exc)))
+            return
+        if state is TriageState.FALSE_POSITIVE:
+            days = format_duration(triage.suppression)
+            await respond_with(
+                respond,
+                build_notice_message(
+                    f"Marked false positive ({result.reason}): its values are quiet here for {days}, "
+                    "both ways. `/monitor suppressions` lists them; each can be lifted."
+                ),
             )
-        except Exception as exc:
-            error = delivery_error(exc)
-            log.warning("could not mark the alert accepted: %s", error)
-            await respond_with(respond, build_error_message(f"Could not update the alert: {error}"))
+
+    async def handle_ack_action(body: dict[str, Any], respond: AsyncRespond) -> None:
+        await set_triage(body, respond, TriageState.ACKNOWLEDGED)
+
+    async def handle_false_positive_action(body: dict[str, Any], respond: AsyncRespond) -> None:
+        await set_triage(body, respond, TriageState.FALSE_POSITIVE)
+
+    async def handle_accept_action(body: dict[str, Any], respond: AsyncRespond) -> None:
+        """Accept as baseline: the alert is closed as `expected` (the changes are already the
+        stored state; pending confirmations are left to the next checks)."""
+        await set_triage(body, respond, TriageState.EXPECTED)
+
+    async def handle_snooze_action(body: dict[str, Any], respond: AsyncRespond) -> None:
+        if triage is None:
+            await respond_with(respond, build_error_message("Snoozing is not available on this Watchpost."))
+            return
+        try:
+            duration = parse_duration(action_value(body) or "1d")
+            until = await triage.snooze_on_message(
+                channel_of(body), message_ts_of(body), caller_of(body), duration
+            )
+        except UserInputError as exc:
+            await respond_with(respond, build_error_message(str(exc)))
+            return
+        await respond_with(
+            respond,
+            build_notice_message(
+                f"Snoozed until {until:%Y-%m-%d %H:%M} UTC: no alerts from it here till then."
+            ),
+        )
+
+    async def handle_lift_action(body: dict[str, Any], respond: AsyncRespond) -> None:
+        value = action_value(body)
+        if not value.isdigit():
+            await respond_with(
+                respond, build_error_message("This button is broken: it names no suppression.")
+            )
+            return
+        await send_result(await flows.run(LiftCommand(int(value)), caller_of(body)), respond)
 
     # Several buttons of a kind share a prefix: `investigate_0`, `investigate_1`, …
     for prefix, handler in (
         (ActionId.INVESTIGATE, handle_investigate_action),
         (ActionId.MONITOR, handle_monitor_action),
         (ActionId.MUTE, handle_mute_action),
+        (ActionId.LIFT, handle_lift_action),
     ):
         app.action(re.compile(rf"^{prefix.value}(_\d+)?$"))(ack=acknowledge, lazy=[handler])
     app.action(ActionId.ACCEPT.value)(ack=acknowledge, lazy=[handle_accept_action])
+    app.action(ActionId.ACKNOWLEDGE.value)(ack=acknowledge, lazy=[handle_ack_action])
+    app.action(ActionId.FALSE_POSITIVE.value)(ack=acknowledge, lazy=[handle_false_positive_action])
+    app.action(re.compile(rf"^{ActionId.SNOOZE.value}(_\d+d)?$"))(
+        ack=acknowledge, lazy=[handle_snooze_action]
+    )
 
 
 async def acknowledge(ack: AsyncAck) -> None:
@@ -116,6 +161,12 @@ def team_of(body: dict[str, Any]) -> str:
 
 def channel_of(body: dict[str, Any]) -> str:
     return str((body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id") or "")
+
+
+def message_ts_of(body: dict[str, Any]) -> str:
+    """The clicked message's own ts."""
+    message = body.get("message") or {}
+    return str(message.get("ts") or (body.get("container") or {}).get("message_ts") or "")
 
 
 def thread_of(body: dict[str, Any]) -> str | None:

@@ -31,7 +31,9 @@ def test_policy_routes_each_channel_without_its_muted_datasets() -> None:
 
 
 def test_policy_never_routes_changes_kept_for_history_only() -> None:
-    routed = AlertPolicy().route([change("resolutions", "A", "45.77.10.21", alert=False)], [target("C1")], NOW)
+    routed = AlertPolicy().route(
+        [change("resolutions", "A", "45.77.10.21", alert=False)], [target("C1")], NOW
+    )
     assert routed[0].datasets == ()
 
 

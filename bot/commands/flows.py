@@ -272,8 +272,23 @@ class MonitorFlows:
             self.db.history.history, subject.id, start=start, end=end, dataset=dataset, limit=HISTORY_LIMIT
         )
         pairs = [(r.detected_at, r.change) for r in records]
+        silenced = await self.db.run(
+            self.db.triage.silenced_in,
+            caller.team_id,
+            caller.channel_id,
+            sorted({r.batch_id for r in records}),
+        )
+        suppressed = [
+            (r.change.dataset, r.change.field, r.change.value) in silenced.get(r.batch_id, set())
+            for r in records
+        ]
         message = build_history_message(
-            indicator.value, pairs, day=day, dataset=dataset, limited=len(records) >= HISTORY_LIMIT
+            indicator.value,
+            pairs,
+            day=day,
+            dataset=dataset,
+            limited=len(records) >= HISTORY_LIMIT,
+            suppressed=suppressed,
         )
         return CommandResult(message)
 

@@ -194,8 +194,11 @@ def build_history_message(
     day: date | None,
     dataset: str | None,
     limited: bool,
+    suppressed: Sequence[bool] = (),
 ) -> Message:
-    """Changes of one indicator, newest first: (detected at, change) pairs."""
+    """Changes of one indicator, newest first: (detected at, change) pairs. `suppressed`
+    (parallel to `records`) marks the changes a mute, snooze or suppression kept out of
+    this channel's alerts: stored and shown, never silenced invisibly."""
     scope = " ".join(
         part for part in (f"on {day.isoformat()}" if day else "", f"in {dataset}" if dataset else "") if part
     )
@@ -204,9 +207,11 @@ def build_history_message(
     if not records:
         text = f"No changes recorded for {code(indicator)}" + (f" {scope}" if scope else "") + "."
         return Message(escape(f"{title}: no changes"), [header(shown_title), section(text)])
+    quiet = list(suppressed) + [False] * (len(records) - len(suppressed))
     lines = [
         f"{at:%Y-%m-%d %H:%M} · {escape(change.dataset)}: {change_line(change)}"
-        for at, change in records[:MAX_HISTORY_LINES]
+        + (" _(suppressed here)_" if silenced else "")
+        for (at, change), silenced in zip(records[:MAX_HISTORY_LINES], quiet, strict=False)
     ]
     more = len(records) - MAX_HISTORY_LINES
     blocks: list[Block] = [header(shown_title)]

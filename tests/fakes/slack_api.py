@@ -201,6 +201,26 @@ class FakeSlackApi:
     def responses_to(self, key: str) -> list[ResponsePost]:
         return [r for r in self.responses if r.key == key]
 
+    def transcript(self) -> list[str]:
+        """What the bot sent, in order, one line each: posts (top-level or in a thread),
+        edits and response_url replies, with their text and context lines."""
+        events: list[tuple[float, str]] = []
+        for call in self.calls:
+            if call.method not in MESSAGE_METHODS:
+                continue
+            where = str(call.args.get("channel") or "")
+            if call.method == "chat.postMessage":
+                kind = f"post in thread {call.args['thread_ts']}" if call.args.get("thread_ts") else "post"
+            elif call.method == "chat.update":
+                kind = f"edit of {call.args.get('ts')}"
+            else:
+                kind = "ephemeral"
+            events.append((call.at, f"{kind} to {where}: {_summary(call.args)}"))
+        for response in self.responses:
+            kind = str(response.payload.get("response_type") or "ephemeral")
+            events.append((response.at, f"reply ({kind}): {_summary(response.payload)}"))
+        return [line for _, line in sorted(events, key=lambda event: event[0])]
+
     async def wait_for(self, probe: Callable[[], T | None], *, timeout: float = 15.0, what: str = "") -> T:
         """Poll `probe` until it returns something truthy; fail after `timeout` seconds."""
         deadline = asyncio.get_running_loop().time() + timeout
@@ -515,6 +535,28 @@ class FakeSlackApi:
         if len(self.responses_to(key)) > 5:
             self.violations.append(f"response_url {key} used more than 5 times")
         return web.Response(status=200, text="ok")
+
+
+def _summary(args: dict[str, Any]) -> str:
+    """A message's fallback text and its context lines, on one line."""
+    blocks = args.get("blocks")
+    if isinstance(blocks, str):
+        blocks = json.loads(blocks)
+    notes = [
+        str(element.get("text") or "")
+        for block in blocks or []
+        if isinstance(block, dict) and block.get("type") == "context"
+        for element in block.get("elements", [])
+    ]
+    buttons = [
+        str(element.get("action_id"))
+        for block in blocks or []
+        if isinstance(block, dict) and block.get("type") == "actions"
+        for element in block.get("elements", [])
+    ]
+    text = " ".join(str(args.get("text") or "").split())[:160]
+    extra = "".join(f" | {' '.join(note.split())[:160]}" for note in notes if note)
+    return text + extra + (f" [buttons: {', '.join(buttons)}]" if buttons else "")
 
 
 def _ok(**fields: Any) -> web.Response:

@@ -405,6 +405,18 @@ class TriageStore:
                 or 0
             )
 
+    def batch_states(self, batch_ids: Sequence[str]) -> dict[str, TriageState]:
+        """Per check (batch) that raised an alert: the alert's triage state."""
+        if not batch_ids:
+            return {}
+        with self._sessions() as session:
+            rows = session.execute(
+                select(AlertRow.batch_id, AlertTriageRow.state)
+                .outerjoin(AlertTriageRow, AlertTriageRow.alert_id == AlertRow.id)
+                .where(AlertRow.batch_id.in_(set(batch_ids)))
+            ).all()
+            return {batch: TriageState(state or TriageState.OPEN.value) for batch, state in rows}
+
     def silenced_in(
         self, team_id: str, channel_id: str, batch_ids: Sequence[str]
     ) -> dict[str, set[SilencedKey]]:

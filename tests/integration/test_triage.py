@@ -5,16 +5,20 @@ alert's thread, timed mutes end by themselves, and only the owner may suppress."
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import time, timedelta
 
 import pytest_asyncio
 
 from bot.commands.access import AccessPolicy
 from bot.commands.flows import Caller, MonitorFlows
 from bot.commands.triage import TriageFlows
+from bot.config import Settings
 from bot.delivery.outbox import OutboxWorker
+from bot.digests.service import DigestService
 from bot.errors import UserInputError
 from bot.model.observations import Fact, IndicatorKind, Observation
 from bot.model.triage import SuppressionKind, TriageState
@@ -251,3 +255,29 @@ async def test_triage_admin_may_suppress_and_reopening_lifts_it(bot: Bot) -> Non
     )
     assert bot.db.triage.active(now=bot.clock.now, channel_id=OWNER.channel_id) == []
     assert "ack" in [b["action_id"] for b in alert.buttons()]
+
+
+async def test_triage_digest_has_a_triage_column_and_counts_open_and_suppressed(bot: Bot) -> None:
+    await bot.found("evil-example.com", "cdn-edge.example")
+    [first] = bot.top_level()
+    await bot.triage.set_state_on_message(first.channel, first.ts, TriageState.FALSE_POSITIVE, OWNER)
+    await bot.found("evil-example.com")
+    await bot.found("evil-example.com")  # the removal, suppressed
+    await bot.found("evil-example.com", "open.example")  # a new alert nobody took
+    bot.clock.advance(minutes=1)
+
+    digests = DigestService(
+        bot.db, slack_transport(bot.slack), settings=Settings(digest_time=time(9, 0)), clock=bot.clock
+    )
+    await digests.post_digest_now("T1", OWNER.channel_id)
+    parent = next(m for m in bot.top_level() if "digest" in m.text.lower())
+    assert "1 open alert to triage · 1 change suppressed by rules" in parent.all_text()
+    [upload] = list(bot.slack.files.values())
+    assert upload.content is not None
+    rows = list(csv.reader(io.StringIO(upload.content.decode())))
+    assert rows[0][-1] == "triage"
+    assert [(row[4], row[7] or row[6], row[-1]) for row in rows[1:]] == [
+        ("added", "cdn-edge.example", "false_positive"),
+        ("removed", "cdn-edge.example", "suppressed"),
+        ("added", "open.example", "open"),
+    ]

@@ -31,9 +31,9 @@ from bot.commands.grammar import (
 from bot.errors import NotPermitted, UserInputError
 from bot.model.indicators import Indicator, parse_indicator
 from bot.model.observations import ADDRESS_AND_NAME_FIELDS, IndicatorKind
-from bot.model.triage import SuppressionKind, SuppressionView
+from bot.model.triage import SuppressionKind, SuppressionView, TriageState
 from bot.monitoring.runner import Runner
-from bot.render.home import HomeRow, build_home_blocks
+from bot.render.home import HomeRow, OpenAlertRow, build_home_blocks
 from bot.render.investigation import build_investigation_message
 from bot.render.messages import Block, Message
 from bot.render.mrkdwn import mention
@@ -363,7 +363,19 @@ class MonitorFlows:
                     muted=tuple(sorted(muted.get(summary.indicator, ()))),
                 )
             )
-        return build_home_blocks(rows, now=now, timezone=self.timezone)
+        channels = sorted({m.channel_id for m in visible})
+        alerts = await self.db.run(self.db.triage.open_alerts, team_id, channels, now=now)
+        open_alerts = [
+            OpenAlertRow(
+                a.indicator,
+                a.channel_id,
+                a.detected_at,
+                len(a.changes) + a.follow_ups.changes,
+                a.triage.by if a.triage.state is TriageState.ACKNOWLEDGED else None,
+            )
+            for a in alerts
+        ]
+        return build_home_blocks(rows, now=now, timezone=self.timezone, open_alerts=open_alerts)
 
     # --- the use cases every surface calls (Slack, console, REST API) ------------------
 

@@ -1,4 +1,5 @@
-"""The App Home tab (pure): the monitors a user can see, busiest first."""
+"""The App Home tab (pure): the open alerts of the user's channels (nobody's first), then
+the monitors a user can see, busiest first."""
 
 from __future__ import annotations
 
@@ -8,10 +9,23 @@ from datetime import date, datetime, tzinfo
 
 from bot.render.limits import MAX_BLOCKS_HOME
 from bot.render.messages import Block, context, divider, header, section
-from bot.render.mrkdwn import channel_link, code, escape
+from bot.render.mrkdwn import channel_link, code, escape, mention
 
-# Header, summary, divider, "and N more" and the footer.
-_FIXED_BLOCKS = 5
+# Header, summary, open alerts, divider, "and N more" and the footer.
+_FIXED_BLOCKS = 6
+MAX_OPEN_ALERTS_SHOWN = 15
+
+
+@dataclass(frozen=True)
+class OpenAlertRow:
+    """An alert of one of the user's channels that nobody closed: `taken_by` is who
+    acknowledged it (None: unassigned)."""
+
+    indicator: str
+    channel_id: str
+    detected_at: datetime
+    changes: int
+    taken_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -25,9 +39,16 @@ class HomeRow:
     muted: tuple[str, ...] = ()
 
 
-def build_home_blocks(rows: Sequence[HomeRow], *, now: datetime, timezone: tzinfo) -> list[Block]:
-    """One section per indicator: alerted today first, then by the last alert, newest first.
-    Past Slack's 100 blocks, the quietest are summarised in one line."""
+def build_home_blocks(
+    rows: Sequence[HomeRow],
+    *,
+    now: datetime,
+    timezone: tzinfo,
+    open_alerts: Sequence[OpenAlertRow] = (),
+) -> list[Block]:
+    """The open alerts, unassigned first, then one section per indicator: alerted today
+    first, then by the last alert, newest first. Past Slack's 100 blocks, the quietest
+    are summarised in one line."""
     today = now.astimezone(timezone).date()
     ordered = sorted(
         rows,
@@ -54,6 +75,8 @@ def build_home_blocks(rows: Sequence[HomeRow], *, now: datetime, timezone: tzinf
                 f"*{alerted}* alerted today"
             )
         )
+        if open_alerts:
+            blocks.append(section(_open_alerts_text(open_alerts, timezone)))
         blocks.append(divider())
     room = MAX_BLOCKS_HOME - _FIXED_BLOCKS
     for row in ordered[:room]:
@@ -70,6 +93,23 @@ def build_home_blocks(rows: Sequence[HomeRow], *, now: datetime, timezone: tzinf
         )
     blocks.append(context(f"Updated {now:%Y-%m-%d %H:%M} UTC · `/monitor help` for every command"))
     return blocks
+
+
+def _open_alerts_text(alerts: Sequence[OpenAlertRow], timezone: tzinfo) -> str:
+    ordered = sorted(alerts, key=lambda a: (a.taken_by is not None, -a.detected_at.timestamp()))
+    unassigned = sum(1 for a in alerts if a.taken_by is None)
+    lines = [f"*Open alerts* ({len(alerts)}, {unassigned} unassigned)"]
+    for alert in ordered[:MAX_OPEN_ALERTS_SHOWN]:
+        who = f"taken by {mention(alert.taken_by)}" if alert.taken_by else ":new: unassigned"
+        plural = "s" * (alert.changes != 1)
+        when = f"{alert.detected_at.astimezone(timezone):%Y-%m-%d %H:%M}"
+        lines.append(
+            f"• {code(alert.indicator, limit=80)} in {channel_link(alert.channel_id)} · "
+            f"{alert.changes} change{plural} · {when} · {who}"
+        )
+    if len(ordered) > MAX_OPEN_ALERTS_SHOWN:
+        lines.append(f"…and {len(ordered) - MAX_OPEN_ALERTS_SHOWN} more")
+    return "\n".join(lines)
 
 
 def _row_text(row: HomeRow, today: date, timezone: tzinfo) -> str:

@@ -281,3 +281,24 @@ async def test_triage_digest_has_a_triage_column_and_counts_open_and_suppressed(
         ("removed", "cdn-edge.example", "suppressed"),
         ("added", "open.example", "open"),
     ]
+
+
+async def test_triage_app_home_lists_open_alerts_unassigned_first(bot: Bot) -> None:
+    await bot.found("evil-example.com", "first.example")
+    [taken] = bot.top_level()
+    await bot.triage.set_state_on_message(taken.channel, taken.ts, TriageState.ACKNOWLEDGED, COLLEAGUE)
+    bot.clock.advance(days=2)  # past the follow-up window: the next change is an alert of its own
+    await bot.found("evil-example.com", "first.example", "second.example")
+    blocks = await bot.flows.home_blocks(team_id="T1", user_id="U0COLLEAGUE", channel_ids={OWNER.channel_id})
+    text = next(b["text"]["text"] for b in blocks if "Open alerts" in str(b))
+    lines = text.splitlines()
+    assert lines[0] == "*Open alerts* (2, 1 unassigned)"
+    assert ":new: unassigned" in lines[1] and "2026-11-22" in lines[1]
+    assert "taken by <@U0COLLEAGUE>" in lines[2] and "2026-11-20" in lines[2]
+    # Closed alerts leave the list; channels the user is not in never show.
+    second = bot.top_level()[-1]
+    await bot.triage.set_state_on_message(second.channel, second.ts, TriageState.EXPECTED, COLLEAGUE)
+    blocks = await bot.flows.home_blocks(team_id="T1", user_id="U0COLLEAGUE", channel_ids={OWNER.channel_id})
+    assert "Open alerts* (1, 0 unassigned)" in str(blocks)
+    blocks = await bot.flows.home_blocks(team_id="T1", user_id="U0COLLEAGUE", channel_ids={"C0ELSEWHERE"})
+    assert "Open alerts" not in str(blocks)

@@ -11,8 +11,8 @@ from bot.render.limits import MAX_BLOCKS_HOME
 from bot.render.messages import Block, context, divider, header, section
 from bot.render.mrkdwn import channel_link, code, escape, mention
 
-# Header, summary, open alerts, divider, "and N more" and the footer.
-_FIXED_BLOCKS = 6
+# Header, summary, divider, "and N more" and the footer (and the open alerts, when any).
+_FIXED_BLOCKS = 5
 MAX_OPEN_ALERTS_SHOWN = 15
 
 
@@ -78,7 +78,7 @@ def build_home_blocks(
         if open_alerts:
             blocks.append(section(_open_alerts_text(open_alerts, timezone)))
         blocks.append(divider())
-    room = MAX_BLOCKS_HOME - _FIXED_BLOCKS
+    room = MAX_BLOCKS_HOME - _FIXED_BLOCKS - (1 if rows and open_alerts else 0)
     for row in ordered[:room]:
         blocks.append(section(_row_text(row, today, timezone)))
     if len(ordered) > room:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from bot.model.observations import Change, ChangeKind, IndicatorKind
 from bot.model.triage import SuppressionKind, SuppressionView, Triage, TriageState
 from bot.render.alerts import AlertStatus, build_alert_message
+from bot.render.home import HomeRow, OpenAlertRow, build_home_blocks
 from bot.render.limits import block_kit_violations
 from bot.render.messages import Message
 from bot.render.replies import build_suppressions_message
@@ -117,3 +118,16 @@ def test_suppressions_list_fits_and_offers_a_lift_button_per_suppression() -> No
     assert "until unmuted" in str(only_mute.blocks) and "/monitor unmute 98.126.38.107 whois" in str(
         only_mute.blocks
     )
+
+
+def test_home_with_open_alerts_and_many_monitors_stays_within_100_blocks() -> None:
+    rows = [HomeRow(f"d{n}.example", "domain", ("C1",), (), NOW, 1) for n in range(300)]
+    alerts = [
+        OpenAlertRow(f"d{n}.example", "C1", NOW - timedelta(hours=n), 2, "U0A" if n % 2 else None)
+        for n in range(30)
+    ]
+    blocks = build_home_blocks(rows, now=NOW, timezone=UTC, open_alerts=alerts)
+    assert len(blocks) == 100
+    text = blocks[2]["text"]["text"]
+    assert text.startswith("*Open alerts* (30, 15 unassigned)") and "…and 15 more" in text
+    assert text.splitlines()[1].endswith(":new: unassigned") and len(text) <= 3000

@@ -83,16 +83,21 @@ class OutboxWorker:
     async def _deliver(self, alert: PendingAlert) -> bool:
         metadata = {"event_type": ALERT_EVENT, "event_payload": {"outbox_id": alert.id}}
         thread_ts = alert.parent_ts if alert.follow_up else None
-        message = replace(
-            build_alert_message(
+        # Rendered from storage, as every later edit of it will be: the same story each time.
+        state = await self.db.run(self.db.triage.message, alert.id, now=self.clock())
+        if state is not None:
+            shown = alert_message_of(
+                replace(state, follow_up=thread_ts is not None, changes=tuple(alert.changes))
+            )
+        else:
+            shown = build_alert_message(
                 alert.indicator,
                 alert.kind,
                 alert.changes,
                 detected_at=alert.created_at,
                 follow_up=thread_ts is not None,
-            ),
-            metadata=metadata,
-        )
+            )
+        message = replace(shown, metadata=metadata)
         try:
             # An earlier attempt may have reached the channel without its outcome being
             # recorded (a crash after the post, a timeout on the answer): look first.
@@ -161,6 +166,10 @@ def alert_message_of(state: AlertMessageState) -> Message:
         suppressed_until=state.suppressed_until,
         snoozed_until=state.snoozed_until,
         snoozed_by=state.snoozed_by,
+        previous_alerts=state.context.previous_alerts,
+        last_alert_before=state.context.last_alert_before,
+        datasets_day_before=state.context.datasets_day_before,
+        shared=state.context.shared,
     )
     return build_alert_message(
         state.indicator,

@@ -36,6 +36,12 @@ class AlertStatus:
     suppressed_until: datetime | None = None  # of the values marked false positive
     snoozed_until: datetime | None = None
     snoozed_by: str | None = None
+    # The indicator's story as of the alert (PassiveTotal-style): earlier alerts, the
+    # datasets that alerted in the day before, and monitored indicators sharing a new value.
+    previous_alerts: int | None = None  # None: not known, nothing shown
+    last_alert_before: datetime | None = None
+    datasets_day_before: tuple[str, ...] = ()
+    shared: tuple[tuple[str, str], ...] = ()
 
 
 def build_alert_message(
@@ -106,6 +112,9 @@ def build_alert_message(
                     f"…and {len(pivots) - len(shown_pivots)} more new indicators: full list in the thread"
                 )
             )
+    story = _story(status, detected_at)
+    if story:
+        blocks.append(context(story))
     blocks += _status_blocks(status, detected_at)
     if status.triage.state.closed:
         # Closed: nothing left to do on it; the buttons give way to who closed it and why.
@@ -139,6 +148,26 @@ def _controls(indicator: str, datasets: Sequence[str], status: AlertStatus) -> l
     ]
     controls.append(button("Accept as baseline", ActionId.ACCEPT.value, indicator))
     return controls
+
+
+def _story(status: AlertStatus, detected_at: datetime) -> str:
+    """`2 earlier alerts, the last 3 days before · in the day before: whois · shares …`"""
+    if status.previous_alerts is None:
+        return ""
+    parts = []
+    n = status.previous_alerts
+    if n == 0 or status.last_alert_before is None:
+        parts.append(":new: first alert on this indicator")
+    else:
+        days = (detected_at.date() - status.last_alert_before.date()).days
+        when = "the same day" if days <= 0 else ("the day before" if days == 1 else f"{days} days before")
+        parts.append(f"{n} earlier alert{'s' * (n != 1)}, the last {when}")
+    if status.datasets_day_before:
+        parts.append(f"alerted in the day before: {escape(', '.join(status.datasets_day_before))}")
+    if status.shared:
+        shown = ", ".join(f"{code(value)} with {code(other)}" for other, value in status.shared)
+        parts.append(f":link: shares {shown}")
+    return " · ".join(parts)
 
 
 def _status_blocks(status: AlertStatus, detected_at: datetime) -> list[Block]:

@@ -18,7 +18,7 @@ from sqlalchemy import Engine, and_, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.errors import UserInputError
-from bot.model.observations import Change, IndicatorKind
+from bot.model.observations import ADDRESS_AND_NAME_FIELDS, Change, FactStatus, IndicatorKind
 from bot.model.routing import ActiveSuppression, Routed
 from bot.model.triage import SuppressionKind, SuppressionView, Triage, TriageState
 from bot.storage.models import (
@@ -26,6 +26,7 @@ from bot.storage.models import (
     AlertThreadRow,
     AlertTriageRow,
     ChangeRow,
+    FactRow,
     Monitor,
     OutboxRow,
     SilencedChangeRow,
@@ -50,6 +51,18 @@ class FollowUps:
 
 
 @dataclass(frozen=True)
+class AlertContext:
+    """The indicator's story around one alert, as of when it was detected (so the message
+    reads the same on every edit): earlier alerts, what alerted in the day before, and
+    which other monitored indicators of the team hold one of its new values."""
+
+    previous_alerts: int = 0
+    last_alert_before: datetime | None = None
+    datasets_day_before: tuple[str, ...] = ()
+    shared: tuple[tuple[str, str], ...] = ()  # (other indicator, the value it shares)
+
+
+@dataclass(frozen=True)
 class AlertMessageState:
     """Everything an alert message in one channel shows, read back from storage so the
     message can be edited in place (triage, follow-up count) after it was posted."""
@@ -71,6 +84,7 @@ class AlertMessageState:
     suppressed_until: datetime | None = None  # of the values this alert marked false positive
     snoozed_until: datetime | None = None  # the monitor's snooze in force
     snoozed_by: str | None = None
+    context: AlertContext = field(default_factory=AlertContext)
 
 
 def triage_of(row: AlertTriageRow | None) -> Triage:
@@ -322,6 +336,7 @@ class TriageStore:
                 .order_by(SuppressionRow.expires_at.desc())
                 .limit(1)
             ).first()
+        context = _context(session, row, alert, subject, changes)
         return AlertMessageState(
             outbox_id=row.id,
             alert_id=alert.id if alert is not None else 0,
@@ -340,6 +355,7 @@ class TriageStore:
             suppressed_until=suppressed_until,
             snoozed_until=snooze[0] if snooze else None,
             snoozed_by=snooze[1] if snooze else None,
+            context=context,
         )
 
     def open_alerts(
@@ -633,6 +649,67 @@ class TriageStore:
                     )
                 )
             )
+
+
+MAX_SHARED_SHOWN = 5
+
+
+def _context(
+    session: Session, row: OutboxRow, alert: AlertRow | None, subject: Subject, changes: Sequence[Change]
+) -> AlertContext:
+    if alert is None:
+        return AlertContext()
+    # Earlier alerts of this monitor in this channel (what silenced checks raised is not one).
+    earlier = (
+        OutboxRow.subject_id == subject.id,
+        OutboxRow.team_id == row.team_id,
+        OutboxRow.channel_id == row.channel_id,
+        OutboxRow.id < row.id,
+    )
+    count, last = session.execute(select(func.count(), func.max(OutboxRow.created_at)).where(*earlier)).one()
+    datasets = sorted(
+        {
+            dataset
+            for listed in session.scalars(
+                select(OutboxRow.datasets).where(
+                    *earlier, OutboxRow.created_at >= row.created_at - timedelta(days=1)
+                )
+            )
+            for dataset in listed or ()
+        }
+    )
+    new_values = sorted({c.new_value for c in changes if c.new_value and c.field in ADDRESS_AND_NAME_FIELDS})[
+        :200
+    ]
+    shared: list[tuple[str, str]] = []
+    if new_values:
+        monitored = select(Monitor.subject_id).where(Monitor.team_id == row.team_id)
+        shared = [
+            (name, name)
+            for name in session.scalars(
+                select(Subject.indicator)
+                .where(Subject.id.in_(monitored), Subject.indicator.in_(new_values))
+                .order_by(Subject.indicator)
+                .limit(MAX_SHARED_SHOWN)
+            )
+        ]
+        shared += [
+            (name, value)
+            for name, value in session.execute(
+                select(Subject.indicator, FactRow.value)
+                .join(FactRow, FactRow.subject_id == Subject.id)
+                .where(
+                    Subject.id.in_(monitored),
+                    Subject.id != subject.id,
+                    FactRow.status != FactStatus.CLOSED.value,
+                    FactRow.value.in_(new_values),
+                )
+                .distinct()
+                .order_by(Subject.indicator, FactRow.value)
+                .limit(MAX_SHARED_SHOWN)
+            )
+        ]
+    return AlertContext(int(count), last, tuple(datasets), tuple(shared))
 
 
 def _suppression_view(row: SuppressionRow, monitor: Monitor, subject: Subject) -> SuppressionView:

@@ -152,8 +152,18 @@ async def test_triage_false_positive_quiets_the_value_both_ways_until_it_expires
     assert history.count("(suppressed here)") == 2
 
     # A new value still alerts, as a new top-level alert: the false positive closed the first.
+    # Its story: one earlier alert, and another monitored indicator holds the new value.
+    bot.resolutions.facts["45.77.10.20"] = {("domain", "c2-panel.example")}
+    assert "Baseline" in await bot.say("45.77.10.20")
     await bot.found("evil-example.com", "cdn-edge.example", "c2-panel.example")
     assert len(bot.top_level()) == 2 and "c2-panel.example" in bot.top_level()[1].all_text()
+    story = bot.top_level()[1].all_text()
+    assert (
+        "1 earlier alert, the last the same day" in story
+        and "alerted in the day before: resolutions" in story
+    )
+    assert ":link: shares `c2-panel.example` with `45.77.10.20`" in story
+    assert ":new: first alert on this indicator" in alert.all_text()
     assert "cdn-edge.example" not in bot.top_level()[1].all_text().replace("evil-example.com", "")
 
     # Thirty days on, the suppression has ended: said once in the channel, the value alerts.

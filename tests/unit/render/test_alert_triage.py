@@ -131,3 +131,18 @@ def test_home_with_open_alerts_and_many_monitors_stays_within_100_blocks() -> No
     text = blocks[2]["text"]["text"]
     assert text.startswith("*Open alerts* (30, 15 unassigned)") and "…and 15 more" in text
     assert text.splitlines()[1].endswith(":new: unassigned") and len(text) <= 3000
+
+
+def test_alert_story_says_how_often_and_what_is_shared_escaped() -> None:
+    first = contexts(alert(AlertStatus(previous_alerts=0)))
+    assert ":new: first alert on this indicator" in first
+    status = AlertStatus(
+        previous_alerts=3,
+        last_alert_before=NOW - timedelta(days=4),
+        datasets_day_before=("whois",),
+        shared=(("other.example", "<!here>"),),
+    )
+    text = contexts(alert(status))
+    assert "3 earlier alerts, the last 4 days before · alerted in the day before: whois" in text
+    assert ":link: shares `&lt;!here&gt;` with `other.example`" in text and "<!here>" not in text
+    assert "earlier alert" not in contexts(alert())  # unknown: nothing said

@@ -123,6 +123,7 @@ class Settings:
     # thread; 0: every change is a new alert.
     alert_thread_window: int = 86400
     false_positive_days: int = 30  # how long a value marked false positive stays quiet
+    shared_host_names: int = 50  # an IP known to host this many names is a shared host
     log_level: str = "INFO"
     smtp_host: str = ""
     smtp_port: int = 587
@@ -235,6 +236,7 @@ class Settings:
             summarise_same_asn=_flag(get("WATCHPOST_SUMMARISE_SAME_ASN", "")),
             alert_thread_window=number("WATCHPOST_ALERT_THREAD_WINDOW", defaults.alert_thread_window, 0),
             false_positive_days=number("WATCHPOST_FALSE_POSITIVE_DAYS", defaults.false_positive_days, 1),
+            shared_host_names=number("WATCHPOST_SHARED_HOST_NAMES", defaults.shared_host_names, 1),
             log_level=get("WATCHPOST_LOG_LEVEL", "INFO").strip().upper() or "INFO",
             smtp_host=email.host,
             smtp_port=smtp_port,

@@ -170,6 +170,7 @@ def alert_message_of(state: AlertMessageState) -> Message:
         last_alert_before=state.context.last_alert_before,
         datasets_day_before=state.context.datasets_day_before,
         shared=state.context.shared,
+        names_on_host=state.context.names_on_host,
     )
     return build_alert_message(
         state.indicator,

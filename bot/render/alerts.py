@@ -42,6 +42,11 @@ class AlertStatus:
     last_alert_before: datetime | None = None
     datasets_day_before: tuple[str, ...] = ()
     shared: tuple[tuple[str, str], ...] = ()
+    names_on_host: int | None = None  # set: a shared host, its new names summarised
+
+
+SHARED_HOST_PIVOTS = 5  # an Investigate and a Monitor button each: ten buttons
+SHARED_HOST_LINES = 5
 
 
 def build_alert_message(
@@ -70,8 +75,21 @@ def build_alert_message(
         ),
     ]
     overflowed = False
+    shared_host = status.names_on_host is not None and kind is IndicatorKind.IP
+    if shared_host:
+        new_names = [c for c in changes if c.field == "domain" and c.kind is ChangeKind.ADDED]
+        sample = ", ".join(code(c.value) for c in new_names[:SHARED_HOST_LINES])
+        blocks.append(
+            section(
+                f":office: *Shared host*: {status.names_on_host:,} names are known on {code(indicator)}, "
+                f"so its {len(new_names)} new name{'s' * (len(new_names) != 1)} make one alert"
+                + (f": {sample}" + (", …" if len(new_names) > SHARED_HOST_LINES else "") if sample else "")
+                + ". Full list in the thread; mark it false positive if it is hosting or a CDN."
+            )
+        )
+        overflowed = bool(new_names)
     for dataset, items in sorted(by_dataset.items()):
-        text, shown = _dataset_section(dataset, items)
+        text, shown = _dataset_section(dataset, items, limit=SHARED_HOST_LINES if shared_host else None)
         blocks.append(section(text))
         overflowed |= shown < len(items)
     sources = sorted({change.source for change in changes if change.source})
@@ -89,7 +107,7 @@ def build_alert_message(
         )
     )
     if pivots:
-        shown_pivots = pivots[:MAX_PIVOT_BUTTONS]
+        shown_pivots = pivots[: SHARED_HOST_PIVOTS if shared_host else MAX_PIVOT_BUTTONS]
         blocks.append(
             actions(
                 [
@@ -198,11 +216,11 @@ def _status_blocks(status: AlertStatus, detected_at: datetime) -> list[Block]:
     return [context(*lines)] if lines else []
 
 
-def _dataset_section(dataset: str, items: Sequence[Change]) -> tuple[str, int]:
+def _dataset_section(dataset: str, items: Sequence[Change], *, limit: int | None = None) -> tuple[str, int]:
     """A dataset's changes as lines, as many as fit; returns the text and how many it shows."""
     title = f"*{escape(dataset)}*"
     lines: list[str] = []
-    for change in items[:MAX_LINES_PER_DATASET]:
+    for change in items[: limit or MAX_LINES_PER_DATASET]:
         line = change_line(change)
         if len(title) + sum(len(x) + 1 for x in lines) + len(line) + 80 > SECTION_LIMIT:
             break

@@ -19,7 +19,7 @@ from bot.storage.history import HistoryStore
 from bot.storage.infrastructure import Infrastructure
 from bot.storage.monitors import Monitors
 from bot.storage.outbox import Outbox, WebhookOutbox
-from bot.storage.triage import DEFAULT_FOLLOW_UP_WINDOW, TriageStore
+from bot.storage.triage import DEFAULT_FOLLOW_UP_WINDOW, DEFAULT_SHARED_HOST_NAMES, TriageStore
 from bot.storage.views import WebhookRouting
 
 P = ParamSpec("P")
@@ -34,11 +34,12 @@ class Database:
         webhooks: WebhookRouting | None = None,
         threads: int = 4,
         follow_up_window: timedelta = DEFAULT_FOLLOW_UP_WINDOW,
+        shared_host_names: int = DEFAULT_SHARED_HOST_NAMES,
     ) -> None:
         self.engine = engine
         self.monitors = Monitors(engine)
         self.checks = Checks(engine, webhooks=webhooks, follow_up_window=follow_up_window)
-        self.triage = TriageStore(engine)
+        self.triage = TriageStore(engine, shared_host_names=shared_host_names)
         self.outbox = Outbox(engine)
         self.webhook_outbox = WebhookOutbox(engine)
         self.alerts = AlertStore(engine)

@@ -36,6 +36,7 @@ from bot.storage.models import (
 from bot.storage.views import change_from_row
 
 DEFAULT_FOLLOW_UP_WINDOW = timedelta(hours=24)
+DEFAULT_SHARED_HOST_NAMES = 50
 # At most this many values become suppressions from one false positive click.
 MAX_VALUES_PER_FALSE_POSITIVE = 50
 
@@ -60,6 +61,9 @@ class AlertContext:
     last_alert_before: datetime | None = None
     datasets_day_before: tuple[str, ...] = ()
     shared: tuple[tuple[str, str], ...] = ()  # (other indicator, the value it shares)
+    # An IP known to host this many names or more (passive DNS) is a shared host: its new
+    # names make one summarised alert. None: not a shared host.
+    names_on_host: int | None = None
 
 
 @dataclass(frozen=True)
@@ -195,8 +199,9 @@ def is_silenced(change: Change, keys: set[SilencedKey]) -> bool:
 
 
 class TriageStore:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, shared_host_names: int = DEFAULT_SHARED_HOST_NAMES) -> None:
         self.engine = engine
+        self.shared_host_names = shared_host_names
         self._sessions = sessionmaker(engine, expire_on_commit=False)
 
     # alerts and their messages
@@ -336,7 +341,7 @@ class TriageStore:
                 .order_by(SuppressionRow.expires_at.desc())
                 .limit(1)
             ).first()
-        context = _context(session, row, alert, subject, changes)
+        context = _context(session, row, alert, subject, changes, self.shared_host_names)
         return AlertMessageState(
             outbox_id=row.id,
             alert_id=alert.id if alert is not None else 0,
@@ -655,7 +660,12 @@ MAX_SHARED_SHOWN = 5
 
 
 def _context(
-    session: Session, row: OutboxRow, alert: AlertRow | None, subject: Subject, changes: Sequence[Change]
+    session: Session,
+    row: OutboxRow,
+    alert: AlertRow | None,
+    subject: Subject,
+    changes: Sequence[Change],
+    shared_host_names: int,
 ) -> AlertContext:
     if alert is None:
         return AlertContext()
@@ -709,7 +719,17 @@ def _context(
                 .limit(MAX_SHARED_SHOWN)
             )
         ]
-    return AlertContext(int(count), last, tuple(datasets), tuple(shared))
+    names = None
+    if subject.kind == IndicatorKind.IP.value:
+        known = session.scalar(
+            select(func.count()).where(
+                FactRow.subject_id == subject.id,
+                FactRow.field == "domain",
+                FactRow.status != FactStatus.CLOSED.value,
+            )
+        )
+        names = int(known or 0) if int(known or 0) >= shared_host_names else None
+    return AlertContext(int(count), last, tuple(datasets), tuple(shared), names)
 
 
 def _suppression_view(row: SuppressionRow, monitor: Monitor, subject: Subject) -> SuppressionView:

@@ -312,3 +312,13 @@ async def test_triage_app_home_lists_open_alerts_unassigned_first(bot: Bot) -> N
     assert "Open alerts* (1, 0 unassigned)" in str(blocks)
     blocks = await bot.flows.home_blocks(team_id="T1", user_id="U0COLLEAGUE", channel_ids={"C0ELSEWHERE"})
     assert "Open alerts" not in str(blocks)
+
+
+async def test_triage_shared_host_is_said_on_the_alert(bot: Bot) -> None:
+    bot.db.triage.shared_host_names = 4
+    await bot.found("evil-example.com", "a.example", "b.example", "c.example")
+    assert "Shared host: 4 names are known on `98.126.38.107`, so its 3 new names make one alert" in (
+        bot.top_level()[0].all_text().replace("*", "")
+    )
+    replies = bot.thread(bot.top_level()[0])
+    assert len(replies) == 1 and "All changes on 98.126.38.107" in replies[0].text

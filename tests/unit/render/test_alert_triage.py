@@ -146,3 +146,25 @@ def test_alert_story_says_how_often_and_what_is_shared_escaped() -> None:
     assert "3 earlier alerts, the last 4 days before · alerted in the day before: whois" in text
     assert ":link: shares `&lt;!here&gt;` with `other.example`" in text and "<!here>" not in text
     assert "earlier alert" not in contexts(alert())  # unknown: nothing said
+
+
+def test_shared_host_makes_one_summarised_alert_with_ten_buttons_at_most() -> None:
+    names = [
+        Change("resolutions", ChangeKind.ADDED, "domain", None, f"site{n}.evil-host.com", "mnemonic")
+        for n in range(60)
+    ]
+    message = build_alert_message(
+        IP, IndicatorKind.IP, names, detected_at=NOW, status=AlertStatus(names_on_host=187)
+    )
+    assert block_kit_violations(message) == []
+    text = str(message.blocks)
+    assert (
+        ":office: *Shared host*: 187 names are known on `98.126.38.107`, so its 60 new names make one alert"
+        in text
+    )
+    pivots = [i for i in action_ids(message) if i.startswith(("investigate", "monitor_indicator"))]
+    assert len(pivots) == 10
+    listed = "".join(str(m.blocks) for m in message.thread_messages)
+    assert all(f"site{n}.evil-host.com" in listed for n in range(60))
+    ordinary = build_alert_message(IP, IndicatorKind.IP, names, detected_at=NOW)
+    assert "Shared host" not in str(ordinary.blocks)

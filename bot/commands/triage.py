@@ -140,7 +140,7 @@ class TriageFlows:
             self.db.triage.false_positive,
             message.alert_id,
             message.monitor_id,
-            message.changes,
+            (*message.changes, *message.thread_changes),  # the thread's values are the alert's too
             by=caller.user_id,
             now=now,
             until=now + duration,

@@ -85,6 +85,7 @@ class AlertMessageState:
     triage: Triage
     follow_ups: FollowUps = field(default_factory=FollowUps)
     follow_up: bool = False  # this row was posted in another alert's thread
+    thread_changes: tuple[Change, ...] = ()  # of the follow-ups in its thread
     suppressed_until: datetime | None = None  # of the values this alert marked false positive
     snoozed_until: datetime | None = None  # the monitor's snooze in force
     snoozed_by: str | None = None
@@ -305,19 +306,25 @@ class TriageStore:
                 .where(AlertThreadRow.parent_id == row.id, OutboxRow.delivered_at.is_not(None))
             )
         )
-        follow_up_changes = 0
+        thread_changes: list[Change] = []
         for child in children:
             child_silenced = silenced_keys(session, [child.batch_id]).get(
                 (child.batch_id, child.channel_id), set()
             )
             child_wanted = set(child.datasets)
-            follow_up_changes += sum(
-                1
-                for c in session.scalars(
-                    select(ChangeRow).where(ChangeRow.batch_id == child.batch_id, ChangeRow.alerted.is_(True))
+            thread_changes += [
+                change
+                for change in (
+                    change_from_row(c)
+                    for c in session.scalars(
+                        select(ChangeRow)
+                        .where(ChangeRow.batch_id == child.batch_id, ChangeRow.alerted.is_(True))
+                        .order_by(ChangeRow.id)
+                    )
                 )
-                if c.dataset in child_wanted and not is_silenced(change_from_row(c), child_silenced)
-            )
+                if change.dataset in child_wanted and not is_silenced(change, child_silenced)
+            ]
+        follow_up_changes = len(thread_changes)
         moment = now
         suppressed_until = None
         if alert is not None and triage.state is TriageState.FALSE_POSITIVE:
@@ -356,6 +363,7 @@ class TriageStore:
             changes=changes,
             triage=triage,
             follow_ups=FollowUps(len(children), follow_up_changes),
+            thread_changes=tuple(thread_changes),
             follow_up=session.get(AlertThreadRow, row.id) is not None,
             suppressed_until=suppressed_until,
             snoozed_until=snooze[0] if snooze else None,

@@ -322,3 +322,13 @@ async def test_triage_shared_host_is_said_on_the_alert(bot: Bot) -> None:
     )
     replies = bot.thread(bot.top_level()[0])
     assert len(replies) == 1 and "All changes on 98.126.38.107" in replies[0].text
+
+
+async def test_triage_false_positive_covers_the_values_of_its_thread(bot: Bot) -> None:
+    await bot.found("evil-example.com", "first.example")
+    [alert] = bot.top_level()
+    await bot.found("evil-example.com", "first.example", "second.example")
+    assert len(bot.thread(alert)) == 1
+    await bot.triage.set_state_on_message(alert.channel, alert.ts, TriageState.FALSE_POSITIVE, OWNER)
+    values = {s.value for s in bot.db.triage.active(now=bot.clock.now, channel_id=OWNER.channel_id)}
+    assert values == {"first.example", "second.example"}

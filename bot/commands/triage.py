@@ -20,6 +20,7 @@ from bot.errors import UserInputError
 from bot.model.triage import (
     DEFAULT_FALSE_POSITIVE_REASON,
     DEFAULT_SUPPRESSION,
+    FALSE_POSITIVE_REASONS,
     SNOOZE_CHOICES,
     SuppressionKind,
     SuppressionView,
@@ -97,6 +98,28 @@ class TriageFlows:
         log.info("%s snoozed %s in %s until %s", caller.user_id, message.indicator, channel_id, until)
         await self.refresh(message.alert_id)
         return until
+
+    async def refine_false_positive(
+        self, channel_id: str, ts: str, caller: Caller, *, reason: str, duration: timedelta
+    ) -> Triage:
+        """The analyst's own reason and duration for a false positive marked with the defaults."""
+        if reason not in FALSE_POSITIVE_REASONS:
+            raise UserInputError(f"Pick a reason: {', '.join(FALSE_POSITIVE_REASONS)}. Nothing was changed.")
+        if not timedelta(days=1) <= duration <= timedelta(days=365):
+            raise UserInputError("Keep it quiet for a day to a year. Nothing was changed.")
+        message = await self.message(channel_id, ts)
+        self._may_suppress(message.monitor_owner, message.indicator, caller)
+        now = self.clock()
+        triage = await self.db.run(
+            self.db.triage.refine_false_positive,
+            message.alert_id,
+            by=caller.user_id,
+            now=now,
+            until=now + duration,
+            reason=reason,
+        )
+        await self.refresh(message.alert_id)
+        return triage
 
     # --- by alert id (the REST API) ------------------------------------------------------
 

@@ -14,6 +14,7 @@ class ActionId(enum.StrEnum):
     ACCEPT = "accept_baseline"
     ACKNOWLEDGE = "ack"
     FALSE_POSITIVE = "false_positive"
+    REFINE = "refine_false_positive"
     SNOOZE = "snooze"  # `snooze` (the default), `snooze_7d`, `snooze_30d`
     LIFT = "lift_suppression"
 

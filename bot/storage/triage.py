@@ -238,6 +238,27 @@ class TriageStore:
             row.state, row.set_by, row.set_at, row.reason = state.value, by, now, reason
             return triage_of(row)
 
+    def refine_false_positive(
+        self, alert_id: int, *, by: str, now: datetime, until: datetime, reason: str
+    ) -> Triage:
+        """A new reason and end for an alert marked false positive, and for its suppressions."""
+        with self._sessions.begin() as session:
+            row = session.get(AlertTriageRow, alert_id)
+            if row is None or row.state != TriageState.FALSE_POSITIVE.value:
+                raise UserInputError(
+                    "This alert is not marked false positive (any more): nothing was changed."
+                )
+            for suppression in session.scalars(
+                select(SuppressionRow).where(
+                    SuppressionRow.alert_id == alert_id,
+                    SuppressionRow.lifted_at.is_(None),
+                    SuppressionRow.expires_at > now,
+                )
+            ):
+                suppression.expires_at, suppression.reason = until, reason
+            row.reason, row.set_by, row.set_at = reason, by, now
+            return triage_of(row)
+
     def message_at(self, channel_id: str, ts: str, *, now: datetime) -> AlertMessageState | None:
         """The alert message posted as `ts` in `channel_id` (a follow-up resolves to itself)."""
         with self._sessions() as session:

@@ -104,6 +104,17 @@ async def test_slack_triage_scenario_ack_false_positive_flap_follow_up_snooze(
     notice = await slack_api.wait_for(lambda: slack_api.responses_to(key), what="the false positive notice")
     assert "quiet here for 30d, both ways" in notice[0].text
 
+    # The analyst refines it in a modal: another reason, a longer quiet.
+    shown = SlackMessage(CHANNEL, alert.ts, notice[0].payload["text"], notice[0].payload["blocks"])
+    await click(slack, slack_api, shown, "refine_false_positive")
+    modal = await slack_api.wait_for(lambda: slack_api.modals, what="the false positive modal")
+    submitted = slack.view_submission(
+        modal[0], {"reason": {"reason_choice": "sinkhole"}, "duration": {"duration_choice": "90d"}}
+    )
+    assert (await slack.send(submitted)).status == 200
+    await slack_api.wait_for(lambda: "False positive: sinkhole" in alert.all_text(), what="the refined alert")
+    assert alert.buttons() == []
+
     # The value flaps away and back: both stored as suppressed, nothing posted.
     dns_server.remove(REVERSE, "PTR")
     await slack_api.wait_for(lambda: silenced(bot) >= 1, timeout=20, what="the removal, silenced")

@@ -7,7 +7,7 @@ Routes (`base_url` is `{root}/api/`, what SLACK_API_URL points at):
   POST /upload/{file_id}    step 2 of files_upload_v2: the raw bytes, no auth; `OK - <n>`.
   POST /response/{key}      a response_url (`response_url(key)`): JSON text/blocks/...
 
-Methods: auth.test, chat.postMessage, chat.update, chat.postEphemeral, views.publish,
+Methods: auth.test, chat.postMessage, chat.update, chat.postEphemeral, views.publish, views.open,
 files.getUploadURLExternal, files.completeUploadExternal, conversations.history,
 users.conversations; anything else answers `unknown_method`. Socket Mode:
 apps.connections.open (with the app token) hands out `ws://…/socket-mode`, which says
@@ -123,6 +123,7 @@ class FakeSlackApi:
     responses: list[ResponsePost] = field(default_factory=list)
     views: dict[str, dict[str, Any]] = field(default_factory=dict)
     published: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    modals: list[dict[str, Any]] = field(default_factory=list)  # views.open
     files: dict[str, UploadedFile] = field(default_factory=dict)
     # Channels a user is in, for users.conversations.
     memberships: dict[str, list[str]] = field(default_factory=dict)
@@ -307,6 +308,7 @@ class FakeSlackApi:
             "chat.update": self._update,
             "chat.postEphemeral": self._post_ephemeral,
             "views.publish": self._views_publish,
+            "views.open": self._views_open,
             "files.getUploadURLExternal": self._get_upload_url,
             "files.completeUploadExternal": self._complete_upload,
             "conversations.history": self._history,
@@ -406,6 +408,21 @@ class FakeSlackApi:
             return _error("user_not_in_channel")
         self.ephemerals.append(args)
         return _ok(message_ts=self._next_ts())
+
+    async def _views_open(self, args: dict[str, Any]) -> web.Response:
+        """A modal, opened in answer to a click (its trigger_id): recorded in `modals`."""
+        view = args.get("view")
+        if isinstance(view, str):
+            view = json.loads(view)
+        if not args.get("trigger_id"):
+            return _error("invalid_trigger_id")
+        if not isinstance(view, dict) or view.get("type") != "modal" or not view.get("title"):
+            return _error("invalid_arguments")
+        problems = self._check_message("views.open", "modal", view.get("blocks"), max_blocks=MAX_BLOCKS_HOME)
+        if problems:
+            return _error("invalid_blocks", errors=problems)
+        self.modals.append(view)
+        return _ok(view={**view, "id": self._next_id("V")})
 
     async def _views_publish(self, args: dict[str, Any]) -> web.Response:
         view = args.get("view")

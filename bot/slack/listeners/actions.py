@@ -10,6 +10,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.commands.flows import Caller
 from bot.commands.grammar import AddCommand, LiftCommand, MuteCommand, parse_dataset, parse_duration
@@ -18,8 +19,18 @@ from bot.errors import UserInputError
 from bot.model.indicators import parse_indicator
 from bot.model.triage import TriageState, format_duration
 from bot.render.ids import ActionId
+from bot.render.messages import Message, actions, button
+from bot.render.modals import (
+    DURATION_ACTION,
+    DURATION_BLOCK,
+    FALSE_POSITIVE_MODAL,
+    REASON_ACTION,
+    REASON_BLOCK,
+    build_false_positive_modal,
+)
 from bot.render.replies import build_error_message, build_notice_message
 from bot.slack.listeners.commands import respond_with, send_result
+from bot.slack.transport import delivery_error
 
 if TYPE_CHECKING:
     from bot.slack.listeners import SlackDeps
@@ -83,13 +94,62 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
             return
         if state is TriageState.FALSE_POSITIVE:
             days = format_duration(triage.suppression)
-            await respond_with(
-                respond,
-                build_notice_message(
-                    f"Marked false positive ({result.reason}): its values are quiet here for {days}, "
-                    "both ways. `/monitor suppressions` lists them; each can be lifted."
-                ),
+            notice = build_notice_message(
+                f"Marked false positive ({result.reason}): its values are quiet here for {days}, "
+                "both ways. `/monitor suppressions` lists them; each can be lifted."
             )
+            refine = button(
+                "Refine reason or duration",
+                ActionId.REFINE.value,
+                json.dumps({"c": channel_of(body), "ts": message_ts_of(body)}),
+            )
+            await respond_with(respond, Message(notice.text, [*notice.blocks, actions([refine])]))
+
+    async def handle_refine_action(
+        body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
+    ) -> None:
+        """Open the modal to refine a false positive's reason and duration."""
+        if triage is None:
+            return
+        try:
+            target = json.loads(action_value(body))
+            channel_id, ts = str(target["c"]), str(target["ts"])
+            message = await triage.message(channel_id, ts)
+        except (ValueError, KeyError, TypeError, UserInputError):
+            await respond_with(respond, build_error_message("This button is broken: it names no alert."))
+            return
+        view = build_false_positive_modal(
+            channel_id, ts, reason=message.triage.reason, duration=triage.suppression
+        )
+        try:
+            await client.views_open(trigger_id=str(body.get("trigger_id") or ""), view=view)
+        except Exception as exc:
+            log.warning("false positive modal not opened: %s", delivery_error(exc))
+            await respond_with(respond, build_error_message("Slack did not open the form; try again."))
+
+    async def handle_refine_submission(body: dict[str, Any], client: AsyncWebClient) -> None:
+        if triage is None:
+            return
+        view = body.get("view") or {}
+        user_id = str((body.get("user") or {}).get("id") or "")
+        try:
+            target = json.loads(str(view.get("private_metadata") or ""))
+            values = (view.get("state") or {}).get("values") or {}
+            reason = str(values[REASON_BLOCK][REASON_ACTION]["selected_option"]["value"])
+            duration = parse_duration(
+                str(values[DURATION_BLOCK][DURATION_ACTION]["selected_option"]["value"])
+            )
+            caller = Caller(team_id=team_of(body), channel_id=str(target["c"]), user_id=user_id)
+            await triage.refine_false_positive(
+                str(target["c"]), str(target["ts"]), caller, reason=reason, duration=duration
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            log.warning("false positive form unreadable: %s", exc.__class__.__name__)
+        except UserInputError as exc:
+            try:
+                await client.chat_postEphemeral(channel=str(target["c"]), user=user_id, text=str(exc))
+            except Exception as failure:
+                log.warning("refusal of the false positive form not shown: %s", delivery_error(failure))
 
     async def handle_ack_action(body: dict[str, Any], respond: AsyncRespond) -> None:
         await set_triage(body, respond, TriageState.ACKNOWLEDGED)
@@ -141,6 +201,8 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
     app.action(ActionId.ACCEPT.value)(ack=acknowledge, lazy=[handle_accept_action])
     app.action(ActionId.ACKNOWLEDGE.value)(ack=acknowledge, lazy=[handle_ack_action])
     app.action(ActionId.FALSE_POSITIVE.value)(ack=acknowledge, lazy=[handle_false_positive_action])
+    app.action(ActionId.REFINE.value)(ack=acknowledge, lazy=[handle_refine_action])
+    app.view(FALSE_POSITIVE_MODAL)(ack=acknowledge, lazy=[handle_refine_submission])
     app.action(re.compile(rf"^{ActionId.SNOOZE.value}(_\d+d)?$"))(
         ack=acknowledge, lazy=[handle_snooze_action]
     )

@@ -11,6 +11,7 @@ from bot.model.triage import SuppressionKind, SuppressionView, Triage, TriageSta
 from bot.render.alerts import AlertStatus, build_alert_message
 from bot.render.home import HomeRow, OpenAlertRow, build_home_blocks
 from bot.render.limits import block_kit_violations
+from bot.render.modals import build_false_positive_modal
 from bot.render.messages import Message
 from bot.render.replies import build_suppressions_message
 
@@ -168,3 +169,12 @@ def test_shared_host_makes_one_summarised_alert_with_ten_buttons_at_most() -> No
     assert all(f"site{n}.evil-host.com" in listed for n in range(60))
     ordinary = build_alert_message(IP, IndicatorKind.IP, names, detected_at=NOW)
     assert "Shared host" not in str(ordinary.blocks)
+
+
+def test_false_positive_modal_preselects_the_current_choice_within_limits() -> None:
+    view = build_false_positive_modal("C0INTEL", "1.2", reason="sinkhole", duration=timedelta(days=30))
+    assert block_kit_violations(Message("modal", view["blocks"]), max_blocks=100) == []
+    assert view["callback_id"] == "false_positive_refine" and '"ts": "1.2"' in view["private_metadata"]
+    reason, duration = (b["element"] for b in view["blocks"])
+    assert reason["initial_option"]["value"] == "sinkhole" and duration["initial_option"]["value"] == "30d"
+    assert [o["value"] for o in duration["options"]] == ["1w", "30d", "90d", "365d"]

@@ -11,8 +11,8 @@ from bot.model.triage import SuppressionKind, SuppressionView, Triage, TriageSta
 from bot.render.alerts import AlertStatus, build_alert_message
 from bot.render.home import HomeRow, OpenAlertRow, build_home_blocks
 from bot.render.limits import block_kit_violations
-from bot.render.modals import build_false_positive_modal
 from bot.render.messages import Message
+from bot.render.modals import build_false_positive_modal
 from bot.render.replies import build_suppressions_message
 
 NOW = datetime(2026, 12, 1, 9, 12, tzinfo=UTC)

@@ -135,6 +135,7 @@ def build_services(
             digests=digests,
             access=access,
             rate_limit=CommandRateLimiter(settings.command_rate) if settings.command_rate else None,
+            on_lifted=triage.after_lift,
         ),
         dispatcher=CheckDispatcher(runner),
         outbox=OutboxWorker(db, transport, clock=clock, metrics=metrics),

@@ -110,6 +110,7 @@ class MonitorFlows:
         timezone: tzinfo = UTC,
         access: AccessPolicy | None = None,
         rate_limit: CommandRateLimiter | None = None,
+        on_lifted: Callable[[SuppressionView], Awaitable[None]] | None = None,
     ) -> None:
         self.db = db
         self.runner = runner
@@ -119,6 +120,8 @@ class MonitorFlows:
         self.timezone = timezone
         self.access = access if access is not None else AccessPolicy()
         self.rate_limit = rate_limit
+        # Edits the alert messages that showed a lifted suppression (set by the composition).
+        self.on_lifted = on_lifted
 
     def throttled(self, caller: Caller) -> Message | None:
         """The reply to a user over the command rate limit (None: go ahead). Counts the command."""
@@ -524,7 +527,13 @@ class MonitorFlows:
                 f"Only {mention(found.created_by)}, who made it, {mention(found.monitor_owner)}, who added "
                 f"`{found.indicator}` here, or an admin can lift #{suppression_id}. Nothing was changed."
             )
-        return await self.db.run(self.db.triage.lift, suppression_id, by=caller.user_id, now=self.clock())
+        lifted = await self.db.run(self.db.triage.lift, suppression_id, by=caller.user_id, now=self.clock())
+        if self.on_lifted is not None:
+            try:
+                await self.on_lifted(lifted)
+            except Exception:  # the lift holds; the message catches up on its next edit
+                log.exception("alert messages not edited after lifting suppression %s", suppression_id)
+        return lifted
 
     def _owner_filter(self, caller: Caller) -> str | None:
         return None if caller.trusted else self.access.owner_filter(caller.user_id)

@@ -121,6 +121,18 @@ class TriageFlows:
         await self.refresh(message.alert_id)
         return triage
 
+    async def after_lift(self, lifted: SuppressionView) -> None:
+        """Edit the alerts that showed a suppression now lifted: the false positive's
+        alert, or the open alerts of a monitor whose snooze ended."""
+        if lifted.alert_id is not None:
+            await self.refresh(lifted.alert_id)
+        if lifted.kind is SuppressionKind.SNOOZE:
+            for alert in await self.db.run(
+                self.db.triage.open_alerts, lifted.team_id, [lifted.channel_id], now=self.clock()
+            ):
+                if alert.indicator == lifted.indicator:
+                    await self.refresh(alert.alert_id)
+
     # --- by alert id (the REST API) ------------------------------------------------------
 
     async def set_state(

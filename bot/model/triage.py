@@ -58,6 +58,7 @@ class SuppressionView:
     created_by: str
     created_at: datetime
     expires_at: datetime | None  # None: an untimed mute (until unmuted)
+    alert_id: int | None = None  # the alert marked false positive that made it
 
 
 def format_duration(duration: timedelta) -> str:

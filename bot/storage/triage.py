@@ -775,4 +775,5 @@ def _suppression_view(row: SuppressionRow, monitor: Monitor, subject: Subject) -
         created_by=row.created_by,
         created_at=row.created_at,
         expires_at=row.expires_at,
+        alert_id=row.alert_id,
     )

@@ -101,8 +101,8 @@ async def bot(store: Database, slack_api: FakeSlackApi) -> AsyncIterator[Bot]:
     runner = Runner([resolutions, subdomains], store, clock=clock)
     access = AccessPolicy(admins=frozenset({ADMIN.user_id}))
     transport = slack_transport(slack_api)
-    flows = MonitorFlows(store, runner, clock=clock, access=access)
     triage = TriageFlows(store, transport, clock=clock, access=access)
+    flows = MonitorFlows(store, runner, clock=clock, access=access, on_lifted=triage.after_lift)
     worker = OutboxWorker(store, transport, clock=clock)
     resolutions.facts[IP] = {("domain", "evil-example.com")}
     bot = Bot(store, flows, triage, worker, runner, resolutions, clock, slack_api)
@@ -247,7 +247,9 @@ async def test_triage_timed_mute_lists_lifts_and_ends_by_itself(bot: Bot) -> Non
     alert = bot.top_level()[-1]
     await bot.triage.snooze_on_message(alert.channel, alert.ts, COLLEAGUE, SNOOZE_DAY)
     [snooze] = bot.db.triage.active(now=bot.clock.now, channel_id=OWNER.channel_id)
+    assert "This monitor is snoozed" in alert.all_text()
     assert "lifted the snooze" in await bot.say(f"lift {snooze.id}", COLLEAGUE)
+    assert "This monitor is snoozed" not in alert.all_text()  # the alert no longer says so
     assert "Nothing is silenced" in await bot.say("suppressions")
     assert "is not in force" in await bot.say(f"lift {snooze.id}")
     assert "no suppression #999" in await bot.say("lift 999")

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from bot.api.app import ApiDeps
 from bot.commands.access import AccessPolicy, CommandRateLimiter
 from bot.commands.flows import MonitorFlows
+from bot.commands.triage import TriageFlows
 from bot.config import Settings
 from bot.delivery.lookalikes import LookalikeDeliveryWorker
 from bot.delivery.mail import SmtpMailer
@@ -51,6 +52,7 @@ class Services:
     metrics: Metrics
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     webhooks: WebhookWorker | None = None  # None: no webhook configured
+    triage: TriageFlows | None = None
     slack_team_id: str | None = None  # the bot's workspace, once Slack said (auth.test)
     resolver: CheckedDnsClient | None = None  # None: no resolver check (or datasets given)
     # Lookalike and keyword watches: the CT sink, their alerts' delivery, the daily DNS
@@ -61,10 +63,12 @@ class Services:
     ct: CtPollJob | None = None  # None: WATCHPOST_CT_LOG_LIST_URL is empty
 
     def slack_deps(self) -> SlackDeps:
-        return SlackDeps(self.flows, self.transport)
+        return SlackDeps(self.flows, self.transport, self.triage)
 
     def api_deps(self) -> ApiDeps:
-        return ApiDeps(self.settings, self.flows, self.db, self.metrics, lambda: self.slack_team_id)
+        return ApiDeps(
+            self.settings, self.flows, self.db, self.metrics, lambda: self.slack_team_id, triage=self.triage
+        )
 
     async def backlog(self) -> dict[str, int]:
         """Undelivered alerts per queue, for /metrics."""
@@ -99,7 +103,7 @@ def build_services(
     routing = None
     if settings.webhook_url or webhook_channels:
         routing = WebhookRouting(bool(settings.webhook_url), frozenset(webhook_channels))
-    db = Database(engine, webhooks=routing)
+    db = Database(engine, webhooks=routing, follow_up_window=timedelta(seconds=settings.alert_thread_window))
     closers: list[Callable[[], Awaitable[None]]] = []
     resolver: CheckedDnsClient | None = None
     dns: DnsClient | None = None
@@ -149,6 +153,10 @@ def build_services(
         targets = WebhookTargets(settings.webhook_url.reveal(), webhook_channels)
         webhooks = WebhookWorker(db, targets, settings.webhook_secret.reveal(), clock=clock, metrics=metrics)
         closers.append(webhooks.aclose)
+    access = AccessPolicy(settings.admins, settings.channel_quota)
+    triage = TriageFlows(
+        db, transport, clock=clock, access=access, suppression=timedelta(days=settings.false_positive_days)
+    )
     whois = next((d for d in datasets if d.name == "whois"), None)
     lookalike_delivery = LookalikeDeliveryWorker(
         db,
@@ -187,8 +195,9 @@ def build_services(
             clock=clock,
             timezone=settings.timezone,
             digests=digests,
-            access=AccessPolicy(settings.admins, settings.channel_quota),
+            access=access,
             rate_limit=CommandRateLimiter(settings.command_rate) if settings.command_rate else None,
+            on_lifted=triage.after_lift,
         ),
         dispatcher=CheckDispatcher(runner),
         outbox=OutboxWorker(db, transport, clock=clock, metrics=metrics),
@@ -202,4 +211,5 @@ def build_services(
         lookalike_delivery=lookalike_delivery,
         permutations=permutations,
         resolver=resolver,
+        triage=triage,
     )

@@ -147,6 +147,11 @@ class Settings:
     webhook_secret: Secret = field(default_factory=lambda: Secret(""))
     active_probes: bool = False
     summarise_same_asn: bool = False
+    # An alert open and younger than this (seconds) takes the monitor's next changes in its
+    # thread; 0: every change is a new alert.
+    alert_thread_window: int = 86400
+    false_positive_days: int = 30  # how long a value marked false positive stays quiet
+    shared_host_names: int = 50  # an IP known to host this many names is a shared host
     log_level: str = "INFO"
     smtp_host: str = ""
     smtp_port: int = 587
@@ -282,6 +287,9 @@ class Settings:
             webhook_secret=webhooks.secret,
             active_probes=_flag(get("WATCHPOST_ACTIVE_PROBES", "")),
             summarise_same_asn=_flag(get("WATCHPOST_SUMMARISE_SAME_ASN", "")),
+            alert_thread_window=number("WATCHPOST_ALERT_THREAD_WINDOW", defaults.alert_thread_window, 0),
+            false_positive_days=number("WATCHPOST_FALSE_POSITIVE_DAYS", defaults.false_positive_days, 1),
+            shared_host_names=number("WATCHPOST_SHARED_HOST_NAMES", defaults.shared_host_names, 1),
             log_level=get("WATCHPOST_LOG_LEVEL", "INFO").strip().upper() or "INFO",
             smtp_host=email.host,
             smtp_port=smtp_port,

@@ -89,6 +89,10 @@ class ConsoleTransport:
         )
         return ts
 
+    async def update(self, channel_id: str, ts: str, message: Message) -> None:
+        self.out.write(f"\n--- alert {ts} in #{channel_id}, now ---\n{render_text(message)}\n---\n{PROMPT}")
+        self.out.flush()
+
     async def upload_file(
         self, channel_id: str, *, thread_ts: str | None, filename: str, content: bytes, title: str
     ) -> None:

@@ -30,6 +30,7 @@ from bot.api.payloads import (
     parse_indicator_param,
     parse_monitor_filter,
     parse_remove_request,
+    parse_triage_request,
     parse_watch_filter,
     parse_watch_request,
     plain,
@@ -37,6 +38,7 @@ from bot.api.payloads import (
 from bot.commands.access import CommandRateLimiter
 from bot.commands.flows import MonitorFlows
 from bot.commands.results import Caller
+from bot.commands.triage import TriageFlows
 from bot.config import ApiToken, Settings
 from bot.errors import UserInputError
 from bot.metrics import Metrics
@@ -71,6 +73,7 @@ class ApiDeps:
     db: Database
     metrics: Metrics
     slack_team_id: Callable[[], str | None]
+    triage: TriageFlows | None = None  # None: alerts can be read, not triaged
 
 
 @dataclass
@@ -112,6 +115,7 @@ def mount_api(web_app: web.Application, deps: ApiDeps, *, limiter: CommandRateLi
     # Not `remove`: that path is the bulk removal's, and only takes POST.
     api.router.add_delete("/monitors/{indicator:(?!remove$).+}", handle_monitor_delete)
     api.router.add_get("/alerts", handle_alerts_list)
+    api.router.add_patch(r"/alerts/{alert_id:\d{1,18}}", handle_alert_patch)
     api.router.add_get("/indicators/{indicator:.+}", handle_indicator_get)
     api.router.add_get("/watches", handle_watches_list)
     api.router.add_post("/watches", handle_watches_add)
@@ -295,6 +299,26 @@ async def handle_alerts_list(request: web.Request) -> web.Response:
             "has_more": page.has_more,
         }
     )
+
+
+async def handle_alert_patch(request: web.Request) -> web.Response:
+    """Set an alert's triage; the token's name is recorded as who, and the alert's Slack
+    messages are edited to show it."""
+    deps = request.app[CONTEXT].deps
+    check_query(request.query)
+    wanted = parse_triage_request(await read_json(request))
+    alert_id = int(request.match_info["alert_id"])
+    if deps.triage is None or await deps.db.run(deps.db.alerts.get, alert_id) is None:
+        raise ApiError(404, "not_found", f"there is no alert {alert_id}")
+    caller = _caller(request, "", "")
+    try:
+        await deps.triage.set_state(alert_id, wanted.state, caller, reason=wanted.reason)
+    except UserInputError as exc:
+        raise ApiError(400, "rejected", plain(str(exc))) from None
+    log.info("API token %s set alert %s %s", request[TOKEN_NAME], alert_id, wanted.state.value)
+    alert = await deps.db.run(deps.db.alerts.get, alert_id)
+    assert alert is not None
+    return web.json_response(alert_json(alert))
 
 
 async def handle_indicator_get(request: web.Request) -> web.Response:

@@ -6,7 +6,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.api.payloads import DEFAULT_PAGE, KINDS, MAX_INDICATORS, MAX_PAGE, MAX_TAGS, WATCH_KINDS
+from bot.api.payloads import (
+    DEFAULT_PAGE,
+    KINDS,
+    MAX_INDICATORS,
+    MAX_PAGE,
+    MAX_REASON_CHARS,
+    MAX_TAGS,
+    TRIAGE_STATES,
+    WATCH_KINDS,
+)
 from bot.monitoring.datasets import DATASET_NAMES
 
 VERSION = "1.0.0"
@@ -199,6 +208,26 @@ _SCHEMAS: dict[str, Any] = {
             "datasets": {"type": "array", "items": _DATASET},
             "changes": {"type": "array", "items": _ref("Change")},
             "channels": {"type": "array", "items": _ref("AlertChannel")},
+            "triage": _ref("Triage"),
+        }
+    ),
+    "Triage": _object(
+        {
+            "state": {"type": "string", "enum": list(TRIAGE_STATES)},
+            "by": {"type": ["string", "null"], "description": "A Slack user id, or api:<token name>"},
+            "at": _MAYBE_TIME,
+            "reason": {"type": ["string", "null"]},
+        }
+    ),
+    "TriageRequest": _object(
+        {
+            "triage": _object(
+                {
+                    "state": {"type": "string", "enum": list(TRIAGE_STATES)},
+                    "reason": {"type": ["string", "null"], "maxLength": MAX_REASON_CHARS},
+                },
+                required=["state"],
+            )
         }
     ),
     "AlertPage": _object(
@@ -425,6 +454,11 @@ def build_openapi() -> dict[str, Any]:
                         _query("indicator", {"type": "string", "minLength": 1}, "Only this indicator's"),
                         _query("dataset", _DATASET, "Only alerts with a change in this dataset"),
                         _query("channel", _SLACK_ID, "Only alerts posted to this channel"),
+                        _query(
+                            "state",
+                            {"type": "string", "enum": list(TRIAGE_STATES)},
+                            "Only alerts in this triage state",
+                        ),
                         _query("since", _TIME, "Detected at or after (RFC 3339 with offset)"),
                         _query("until", _TIME, "Detected before"),
                         _query(
@@ -442,6 +476,31 @@ def build_openapi() -> dict[str, Any]:
                     "responses": {
                         "200": _json(_ref("AlertPage"), "A page of alerts"),
                         **_errors("400", "401", "429"),
+                    },
+                }
+            },
+            "/alerts/{alert_id}": {
+                "patch": {
+                    "operationId": "triageAlert",
+                    "summary": "Set an alert's triage state (the token's name is recorded as who)",
+                    "description": "`false_positive` suppresses the alert's values on each monitor it "
+                    "went to, both ways, for the configured time; leaving it lifts them. The alert's "
+                    "Slack messages are edited to show the new state.",
+                    "parameters": [
+                        {
+                            "name": "alert_id",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "integer", "minimum": 0, "maximum": 999999999999999999},
+                        }
+                    ],
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": _ref("TriageRequest")}},
+                    },
+                    "responses": {
+                        "200": _json(_ref("Alert"), "The alert with its new triage"),
+                        **_errors("400", "401", "404", "413", "429"),
                     },
                 }
             },

@@ -18,6 +18,7 @@ from bot.commands.grammar import parse_watch
 from bot.errors import IndicatorError, UserInputError
 from bot.model.indicators import Indicator, parse_indicator
 from bot.model.observations import IndicatorKind
+from bot.model.triage import TriageState
 from bot.model.watches import WatchKind
 from bot.monitoring.datasets import DATASET_NAMES
 from bot.storage.alerts import AlertQuery
@@ -135,7 +136,9 @@ def plain(message: str) -> str:
 
 
 MONITOR_FILTERS = ("channel", "team", "kind", "tag", "indicator")
-ALERT_FILTERS = ("indicator", "dataset", "channel", "since", "until", "day", "limit", "cursor")
+ALERT_FILTERS = ("indicator", "dataset", "channel", "state", "since", "until", "day", "limit", "cursor")
+TRIAGE_STATES = tuple(state.value for state in TriageState)
+MAX_REASON_CHARS = 500
 
 
 def check_query(query: Mapping[str, str], allowed: Sequence[str] = ()) -> None:
@@ -176,6 +179,9 @@ def parse_alert_query(query: Mapping[str, str], *, timezone: tzinfo) -> AlertQue
     dataset = query.get("dataset")
     if dataset is not None and dataset not in DATASET_NAMES:
         raise bad_parameter("dataset", f"one of {', '.join(DATASET_NAMES)}")
+    state = query.get("state")
+    if state is not None and state not in TRIAGE_STATES:
+        raise bad_parameter("state", f"one of {', '.join(TRIAGE_STATES)}")
     start = _instant(query, "since")
     end = _instant(query, "until")
     if "day" in query:
@@ -195,7 +201,28 @@ def parse_alert_query(query: Mapping[str, str], *, timezone: tzinfo) -> AlertQue
         channel_id=_slack_id(query, "channel") if "channel" in query else None,
         start=start,
         end=end,
+        triage_state=TriageState(state) if state is not None else None,
     )
+
+
+@dataclass(frozen=True)
+class TriageRequest:
+    state: TriageState
+    reason: str | None
+
+
+def parse_triage_request(body: Any) -> TriageRequest:
+    """`{"triage": {"state": …, "reason": …}}`: a known state, a reason of at most 500
+    characters or null; anything else is refused whole."""
+    fields = _object(body, required={"triage"}, optional=set())
+    triage = _object(fields["triage"], required={"state"}, optional={"reason"})
+    state = triage["state"]
+    if not isinstance(state, str) or state not in TRIAGE_STATES:
+        raise bad_parameter("triage.state", f"one of {', '.join(TRIAGE_STATES)} (nothing was changed)")
+    reason = triage.get("reason")
+    if reason is not None and (not isinstance(reason, str) or len(reason) > MAX_REASON_CHARS):
+        raise bad_parameter("triage.reason", f"a string of at most {MAX_REASON_CHARS} characters, or null")
+    return TriageRequest(TriageState(state), reason)
 
 
 def encode_cursor(after_id: int) -> str:

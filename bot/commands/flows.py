@@ -7,7 +7,7 @@ import asyncio
 import logging
 import math
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Protocol
@@ -20,10 +20,12 @@ from bot.commands.grammar import (
     DigestCommand,
     HelpCommand,
     HistoryCommand,
+    LiftCommand,
     ListCommand,
     MuteCommand,
     RemoveCommand,
     StatusCommand,
+    SuppressionsCommand,
     TimelineCommand,
     UnwatchCommand,
     WatchCommand,
@@ -35,6 +37,8 @@ from bot.commands.results import Caller, CommandResult, FollowUp
 from bot.commands.watches import WatchFlows
 from bot.errors import NotPermitted, UserInputError
 from bot.model.indicators import Indicator
+from bot.model.observations import IndicatorKind
+from bot.model.triage import SuppressionKind, SuppressionView
 from bot.monitoring.runner import Runner
 from bot.render.messages import Message
 from bot.render.mrkdwn import mention
@@ -47,11 +51,14 @@ from bot.render.replies import (
     build_error_message,
     build_help_message,
     build_history_message,
+    build_lifted_message,
     build_list_message,
     build_muted_message,
     build_notice_message,
     build_removed_message,
     build_status_message,
+    build_suppressions_message,
+    build_timed_mute_message,
 )
 from bot.storage.db import Database
 from bot.storage.views import AddedMonitor, MonitorView, SubjectView
@@ -81,6 +88,7 @@ class MonitorFlows:
         timezone: tzinfo = UTC,
         access: AccessPolicy | None = None,
         rate_limit: CommandRateLimiter | None = None,
+        on_lifted: Callable[[SuppressionView], Awaitable[None]] | None = None,
     ) -> None:
         self.db = db
         self.runner = runner
@@ -92,6 +100,8 @@ class MonitorFlows:
         self.rate_limit = rate_limit
         self.watches = WatchFlows(db, clock=clock, access=self.access)
         self.pivots = Pivots(db, runner, self.watches, clock=clock, timezone=timezone)
+        # Edits the alert messages that showed a lifted suppression (set by the composition).
+        self.on_lifted = on_lifted
 
     def throttled(self, caller: Caller) -> Message | None:
         """The reply to a user over the command rate limit (None: go ahead). Counts the command."""
@@ -166,10 +176,29 @@ class MonitorFlows:
                 picture = await self.pivots.timeline_picture(subject.id, indicator.value)
                 notice = build_notice_message(f"Timeline of {indicator.value}: {picture.title}.")
                 return CommandResult(notice, files=(picture,))
-            case MuteCommand(indicator, dataset, muted):
+            case MuteCommand(indicator, dataset, muted, duration):
+                if muted:
+                    self._applies(indicator, dataset)
+                if muted and duration is not None:
+                    until = await self.mute_for(indicator, dataset, duration, caller)
+                    message = build_timed_mute_message(
+                        indicator.value, dataset, until=until, user_id=caller.user_id
+                    )
+                    return CommandResult(message, public=True)
                 await self.set_muted(indicator, dataset, caller, muted=muted)
                 message = build_muted_message(indicator.value, dataset, muted=muted, user_id=caller.user_id)
                 return CommandResult(message, public=True)
+            case SuppressionsCommand():
+                found = await self.db.run(
+                    self.db.triage.active,
+                    now=self.clock(),
+                    team_id=caller.team_id,
+                    channel_id=caller.channel_id,
+                )
+                return CommandResult(build_suppressions_message(found, now=self.clock()))
+            case LiftCommand(suppression_id):
+                lifted = await self.lift_suppression(suppression_id, caller)
+                return CommandResult(build_lifted_message(lifted, user_id=caller.user_id), public=True)
             case DigestCommand():
                 return self._digest(caller)
             case WatchCommand(kind, terms, notes):
@@ -241,8 +270,23 @@ class MonitorFlows:
             self.db.history.history, subject.id, start=start, end=end, dataset=dataset, limit=HISTORY_LIMIT
         )
         pairs = [(r.detected_at, r.change) for r in records]
+        silenced = await self.db.run(
+            self.db.triage.silenced_in,
+            caller.team_id,
+            caller.channel_id,
+            sorted({r.batch_id for r in records}),
+        )
+        suppressed = [
+            (r.change.dataset, r.change.field, r.change.value) in silenced.get(r.batch_id, set())
+            for r in records
+        ]
         message = build_history_message(
-            indicator.value, pairs, day=day, dataset=dataset, limited=len(records) >= HISTORY_LIMIT
+            indicator.value,
+            pairs,
+            day=day,
+            dataset=dataset,
+            limited=len(records) >= HISTORY_LIMIT,
+            suppressed=suppressed,
         )
         return CommandResult(message)
 
@@ -283,7 +327,10 @@ class MonitorFlows:
         )
 
     async def set_muted(self, indicator: Indicator, dataset: str, caller: Caller, *, muted: bool) -> None:
-        """Mute or unmute one dataset of the caller's channel's monitor of `indicator`."""
+        """Mute or unmute one dataset of the caller's channel's monitor of `indicator`.
+        Unmuting also ends a timed mute of the dataset."""
+        if not muted and await self._lift_timed_mutes(indicator, dataset, caller):
+            return
         await self.db.run(
             self.db.monitors.set_muted,
             team_id=caller.team_id,
@@ -302,6 +349,101 @@ class MonitorFlows:
             caller.channel_id,
             caller.user_id,
         )
+
+    async def _lift_timed_mutes(self, indicator: Indicator, dataset: str, caller: Caller) -> bool:
+        """End the timed mutes of `dataset`; True if there were some and no untimed mute."""
+        monitor = await self._monitored_here(indicator, caller)
+        now = self.clock()
+        timed = [
+            s
+            for s in await self.db.run(self.db.triage.active, now=now, monitor_id=monitor.id)
+            if s.kind is SuppressionKind.MUTE and s.id and s.dataset == dataset
+        ]
+        if not timed:
+            return False
+        owner = self._owner_filter(caller)
+        if owner is not None and monitor.created_by != owner:
+            raise NotPermitted({indicator.value: monitor.created_by})
+        for mute in timed:
+            await self.db.run(self.db.triage.lift, mute.id, by=caller.user_id, now=now)
+        return dataset not in monitor.muted
+
+    def _applies(self, indicator: Indicator, dataset: str) -> None:
+        """UserInputError when this Watchpost's `dataset` never looks at the indicator's kind
+        (`subdomains` of an IP). A dataset not enabled here is not judged."""
+        kind = IndicatorKind(indicator.kind)
+        named = [d for d in self.runner.datasets if d.name == dataset]
+        if not named or any(d.applies_to(kind) for d in named):
+            return
+        names = ", ".join(f"`{d.name}`" for d in self.runner.datasets if d.applies_to(kind))
+        what = "an IP" if kind is IndicatorKind.IP else "a domain"
+        raise UserInputError(
+            f"`{dataset}` does not apply to {what} like `{indicator.value}`, so there is nothing to mute. "
+            f"Datasets for {what}: {names or 'none'}. Nothing was changed."
+        )
+
+    async def mute_for(
+        self, indicator: Indicator, dataset: str, duration: timedelta, caller: Caller
+    ) -> datetime:
+        """Mute one dataset of the caller's channel's monitor for `duration`; it ends by itself."""
+        monitor = await self._monitored_here(indicator, caller)
+        owner = self._owner_filter(caller)
+        if owner is not None and monitor.created_by != owner:
+            raise NotPermitted({indicator.value: monitor.created_by})
+        if dataset in monitor.muted:
+            raise UserInputError(
+                f"`{dataset}` is already muted for `{indicator.value}` in this channel, until unmuted. "
+                f"Unmute it first to mute it for a while. Nothing was changed."
+            )
+        now = self.clock()
+        until = now + duration
+        await self.db.run(
+            self.db.triage.suppress,
+            monitor_id=monitor.id,
+            kind=SuppressionKind.MUTE,
+            by=caller.user_id,
+            now=now,
+            until=until,
+            dataset=dataset,
+            reason="muted with /monitor mute",
+        )
+        log.info(
+            "muted %s of %s in %s until %s by %s",
+            dataset,
+            indicator.value,
+            caller.channel_id,
+            until,
+            caller.user_id,
+        )
+        return until
+
+    async def lift_suppression(self, suppression_id: int, caller: Caller) -> SuppressionView:
+        """End a suppression of the caller's channel now. A snooze anyone in the channel may
+        lift; a false positive or timed mute its creator, the monitor's owner or an admin."""
+        found = await self.db.run(self.db.triage.get, suppression_id)
+        if found is None or found.team_id != caller.team_id or found.channel_id != caller.channel_id:
+            raise UserInputError(f"There is no suppression #{suppression_id} in this channel.")
+        owner = self._owner_filter(caller)
+        if (
+            found.kind is not SuppressionKind.SNOOZE
+            and owner is not None
+            and owner
+            not in (
+                found.created_by,
+                found.monitor_owner,
+            )
+        ):
+            raise UserInputError(
+                f"Only {mention(found.created_by)}, who made it, {mention(found.monitor_owner)}, who added "
+                f"`{found.indicator}` here, or an admin can lift #{suppression_id}. Nothing was changed."
+            )
+        lifted = await self.db.run(self.db.triage.lift, suppression_id, by=caller.user_id, now=self.clock())
+        if self.on_lifted is not None:
+            try:
+                await self.on_lifted(lifted)
+            except Exception:  # the lift holds; the message catches up on its next edit
+                log.exception("alert messages not edited after lifting suppression %s", suppression_id)
+        return lifted
 
     def _owner_filter(self, caller: Caller) -> str | None:
         return None if caller.trusted else self.access.owner_filter(caller.user_id)
@@ -327,7 +469,22 @@ class MonitorFlows:
         monitor = await self._monitored_here(indicator, caller)
         subject = await self._subject(indicator)
         views = await self._dataset_views(subject.id)
-        return CommandResult(build_status_message(indicator.value, views, monitor.created_at))
+        now = self.clock()
+        silenced = await self.db.run(self.db.triage.active, now=now, monitor_id=monitor.id)
+        snoozes = [s.expires_at for s in silenced if s.kind is SuppressionKind.SNOOZE and s.expires_at]
+        muted_until = [
+            (s.dataset, s.expires_at)
+            for s in silenced
+            if s.kind is SuppressionKind.MUTE and s.dataset and s.expires_at
+        ]
+        message = build_status_message(
+            indicator.value,
+            views,
+            monitor.created_at,
+            snoozed_until=max(snoozes, default=None),
+            muted_until=muted_until,
+        )
+        return CommandResult(message)
 
     async def _check(self, indicator: Indicator | None, caller: Caller) -> CommandResult:
         if indicator is None:

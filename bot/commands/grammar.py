@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from bot.errors import IndicatorError, UserInputError
 from bot.model.indicators import Indicator, escape_in_code, parse_indicator, parse_indicators
@@ -57,6 +57,17 @@ class MuteCommand:
     indicator: Indicator
     dataset: str
     muted: bool  # False: unmute
+    duration: timedelta | None = None  # None: until unmuted
+
+
+@dataclass(frozen=True)
+class SuppressionsCommand:
+    """List every suppression, snooze and mute in force in the channel."""
+
+
+@dataclass(frozen=True)
+class LiftCommand:
+    suppression_id: int
 
 
 @dataclass(frozen=True)
@@ -101,6 +112,8 @@ Command = (
     | HistoryCommand
     | TimelineCommand
     | MuteCommand
+    | SuppressionsCommand
+    | LiftCommand
     | DigestCommand
     | HelpCommand
     | WatchCommand
@@ -109,8 +122,8 @@ Command = (
 )
 
 VERBS = (
-    "remove", "list", "status", "history", "timeline", "check", "mute", "unmute", "digest", "help",
-    "lookalikes", "keyword",
+    "remove", "list", "status", "history", "timeline", "check", "mute", "unmute", "suppressions", "lift",
+    "digest", "help", "lookalikes", "keyword",
 )  # fmt: skip
 _WATCH_WORDS = {
     "lookalikes": WatchKind.LOOKALIKE,
@@ -121,6 +134,10 @@ _WATCH_WORDS = {
 CONFIRM_WORD = "confirm"
 MIN_KEYWORD = 2  # one letter would match nearly every name
 UNCONFIRMED_KEYWORD = 4  # shorter keywords match many names: asked to confirm
+_DURATION = re.compile(r"(\d{1,4})([mhdw])")
+_UNITS = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
+MIN_DURATION = timedelta(minutes=1)
+MAX_DURATION = timedelta(days=365)
 _OPTION = re.compile(r"([A-Za-z_]+)=(\S*)")
 
 
@@ -145,10 +162,19 @@ def parse_command(text: str) -> Command:
         if len(parsed) != 1:
             raise UserInputError(f"`/monitor {verb}` takes one watch at a time.")
         return WatchStatusCommand(kind, parsed[0], history=verb == "history")
-    if verb in ("list", "digest"):
+    if verb in ("list", "digest", "suppressions"):
         if rest:
             raise UserInputError(f"`/monitor {verb}` takes nothing after it.")
-        return ListCommand() if verb == "list" else DigestCommand()
+        if verb == "list":
+            return ListCommand()
+        return DigestCommand() if verb == "digest" else SuppressionsCommand()
+    if verb == "lift":
+        if len(words) != 2 or not words[1].lstrip("#").isdigit():
+            raise UserInputError(
+                "Say which suppression to lift by its number: `/monitor lift 12`"
+                " (see `/monitor suppressions`)."
+            )
+        return LiftCommand(int(words[1].lstrip("#")))
     if verb == "remove":
         if not rest:
             raise UserInputError("Say what to stop monitoring, e.g. `/monitor remove example.com`.")
@@ -283,14 +309,31 @@ def _history(words: list[str]) -> HistoryCommand:
     return HistoryCommand(parse_indicator(rest[0]), day, dataset)
 
 
-def _mute(verb: str, words: list[str]) -> MuteCommand:
-    if len(words) != 2:
+def parse_duration(text: str) -> timedelta:
+    """`30m`, `12h`, `7d`, `2w`: a duration from a minute to a year; UserInputError otherwise."""
+    match = _DURATION.fullmatch(text.strip().lower())
+    if match is None:
         raise UserInputError(
-            f"`/monitor {verb} <indicator> <dataset>`, e.g. `/monitor {verb} example.com whois`. "
-            f"Datasets: {', '.join(DATASET_NAMES)}."
+            f"Unknown duration `{_quote(text)}`: use minutes, hours, days or weeks, "
+            "e.g. `30m`, `12h`, `7d`, `2w`. Nothing was changed."
+        )
+    duration = int(match.group(1)) * _UNITS[match.group(2)]
+    if not MIN_DURATION <= duration <= MAX_DURATION:
+        raise UserInputError(f"`{_quote(text)}` is out of range: from `1m` to `52w`. Nothing was changed.")
+    return duration
+
+
+def _mute(verb: str, words: list[str]) -> MuteCommand:
+    timed = verb == "mute" and len(words) == 3
+    if len(words) != 2 and not timed:
+        usage = "<indicator> <dataset> [<duration>]" if verb == "mute" else "<indicator> <dataset>"
+        raise UserInputError(
+            f"`/monitor {verb} {usage}`, e.g. `/monitor {verb} example.com whois"
+            f"{' 7d' if verb == 'mute' else ''}`. Datasets: {', '.join(DATASET_NAMES)}."
         )
     dataset = parse_dataset(words[1].removeprefix("dataset="))
-    return MuteCommand(parse_indicator(words[0]), dataset, muted=verb == "mute")
+    duration = parse_duration(words[2]) if timed else None
+    return MuteCommand(parse_indicator(words[0]), dataset, muted=verb == "mute", duration=duration)
 
 
 def _one(text: str, verb: str) -> Indicator:

@@ -14,9 +14,10 @@ from bot.commands.watches import WatchFlows
 from bot.errors import UserInputError
 from bot.model.indicators import parse_indicator
 from bot.model.observations import ADDRESS_AND_NAME_FIELDS
+from bot.model.triage import TriageState
 from bot.monitoring.runner import Runner
 from bot.render.drawing import draw
-from bot.render.home import HomeRow, build_home_blocks
+from bot.render.home import HomeRow, OpenAlertRow, build_home_blocks
 from bot.render.investigation import build_investigation_message
 from bot.render.limits import MAX_BLOCKS_HOME
 from bot.render.messages import Block, FileUpload
@@ -144,7 +145,19 @@ class Pivots:
                     muted=tuple(sorted(muted.get(summary.indicator, ()))),
                 )
             )
-        blocks = build_home_blocks(rows, now=now, timezone=self.timezone)
+        channels = sorted({m.channel_id for m in visible})
+        alerts = await self.db.run(self.db.triage.open_alerts, team_id, channels, now=now)
+        open_alerts = [
+            OpenAlertRow(
+                a.indicator,
+                a.channel_id,
+                a.detected_at,
+                len(a.changes) + a.follow_ups.changes,
+                a.triage.by if a.triage.state is TriageState.ACKNOWLEDGED else None,
+            )
+            for a in alerts
+        ]
+        blocks = build_home_blocks(rows, now=now, timezone=self.timezone, open_alerts=open_alerts)
         extra = await self.watches.home_blocks(team_id=team_id, user_id=user_id, channel_ids=channel_ids)
         if extra:
             footer = blocks.pop()

@@ -56,3 +56,12 @@ def retry_after_seconds(headers: Any) -> float:
             except ValueError:
                 return 1.0
     return 1.0
+
+
+@runtime_checkable
+class MessageEditor(Protocol):
+    """A transport that can edit a message it posted (Slack's chat.update)."""
+
+    async def update(self, channel_id: str, ts: str, message: Message) -> None:
+        """Replace the message's text and blocks. Raise DeliveryError on failure."""
+        ...

@@ -14,7 +14,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -36,6 +36,7 @@ CSV_HEADER = (
     "first seen",
     "last seen",
     "source",
+    "triage",  # the alert's state in the channel, `suppressed`, or empty (history only)
 )
 # Spreadsheets evaluate a cell that starts with these as a formula (OWASP "CSV injection"),
 # including the full-width forms some of them accept.
@@ -164,6 +165,8 @@ class Digest:
     stale: tuple[StaleDataset, ...] = ()
     overdue: tuple[Overdue, ...] = ()
     lookalikes: int = 0  # findings of the channel's lookalike and keyword watches
+    open_alerts: int = 0  # the window's alerts nobody took or closed yet
+    suppressed: int = 0  # changes kept out of the channel's alerts by mutes, snoozes, suppressions
 
     @property
     def has_news(self) -> bool:
@@ -180,11 +183,16 @@ def build_digest(
     health: ChannelHealth | None = None,
     overdue_after: timedelta = timedelta(hours=2),
     findings: Sequence[Finding] = (),
+    triage: Mapping[int, str] | None = None,
+    open_alerts: int = 0,
+    suppressed: int = 0,
 ) -> Digest:
     """Summarise a window. `health` (the channel's datasets stale now, and when each
     indicator was last checked) is given for the newest digest only: for a day long
     past, today's staleness says nothing. An indicator not checked for `overdue_after`
-    is reported, so a stalled checker is never mistaken for a quiet day."""
+    is reported, so a stalled checker is never mistaken for a quiet day. `triage` labels
+    each change (by its record id) for the CSVs: its alert's triage state in the channel,
+    or `suppressed`; `open_alerts` and `suppressed` are the channel's counts."""
     records = [r for r in records if window.start <= r.detected_at < window.end]
     failures = [f for f in failures if window.start <= f.at < window.end]
     by_dataset: dict[str, list[ChangeRecord]] = defaultdict(list)
@@ -203,7 +211,9 @@ def build_digest(
         CsvFile(
             filename=f"watchpost-{window.label}-{name}.csv",
             dataset=name,
-            content=render_csv(csv_row(record, window.tz) for record in items),
+            content=render_csv(
+                csv_row(record, window.tz, (triage or {}).get(record.id, "")) for record in items
+            ),
             rows=len(items),
         )
         for name, items in sorted(by_dataset.items())
@@ -241,6 +251,8 @@ def build_digest(
         stale=stale,
         overdue=overdue,
         lookalikes=len(findings),
+        open_alerts=open_alerts,
+        suppressed=suppressed,
     )
 
 
@@ -317,7 +329,7 @@ def render_csv(rows: Iterable[Sequence[str]], *, header: Sequence[str] = CSV_HEA
     return buffer.getvalue().encode("utf-8")
 
 
-def csv_row(record: ChangeRecord, tz: ZoneInfo) -> list[str]:
+def csv_row(record: ChangeRecord, tz: ZoneInfo, triage: str = "") -> list[str]:
     """One change as a CSV row; times in the team's zone with their UTC offset, so the
     hour repeated when clocks go back stays unambiguous."""
     change = record.change
@@ -334,6 +346,7 @@ def csv_row(record: ChangeRecord, tz: ZoneInfo) -> list[str]:
         _local(change.first_seen, tz),
         _local(change.last_seen, tz),
         change.source,
+        triage,
     ]
 
 

@@ -27,6 +27,9 @@ def build_digest_message(digest: Digest) -> Message:
     window, tz = digest.window, digest.window.tz
     blocks: list[Block] = [header(_title(digest))]
     blocks.append(section(f"{_headline(digest, markup=True)} {_span(digest)}."))
+    triage = _triage_line(digest)
+    if triage:
+        blocks.append(section(triage))
     fields = [
         f"*{escape(d.dataset)}*\n{_count(d.changes, 'change')} on {_count(d.indicators, 'indicator')}\n"
         f"➕ {d.added}  ➖ {d.removed}  ✏️ {d.changed}"
@@ -116,6 +119,8 @@ def build_digest_email(digest: Digest, channel_id: str) -> tuple[str, str]:
         f"{_headline(digest, markup=False)} {_span(digest)}.",
         "",
     ]
+    if _triage_line(digest):
+        lines += [_triage_line(digest), ""]
     for d in digest.datasets:
         lines.append(
             f"  {d.dataset}: {_count(d.changes, 'change')} on {_count(d.indicators, 'indicator')}"
@@ -162,6 +167,18 @@ def _headline(digest: Digest, *, markup: bool) -> str:
         f"{star}{_count(digest.total_changes, 'change')}{star} on "
         f"{star}{_count(digest.indicators, 'indicator')}{star}"
     )
+
+
+def _triage_line(digest: Digest) -> str:
+    """Open alerts, and what rules kept quiet: nothing is silenced invisibly."""
+    parts = []
+    if digest.open_alerts:
+        parts.append(f"{_count(digest.open_alerts, 'open alert')} to triage")
+    if digest.suppressed:
+        parts.append(
+            f"{_count(digest.suppressed, 'change')} suppressed by rules (mutes, snoozes, false positives)"
+        )
+    return " · ".join(parts)
 
 
 def _span(digest: Digest) -> str:

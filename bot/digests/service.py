@@ -340,12 +340,26 @@ class DigestService:
                 end=window.end,
                 limit=100_000,
             )
+        batches = sorted({record.batch_id for record in records})
+        states = await self.db.run(self.db.triage.batch_states, batches)
+        silenced = await self.db.run(self.db.triage.silenced_in, team_id, channel_id, batches)
+        triage = {}
+        for record in records:
+            key = (record.change.dataset, record.change.field, record.change.value)
+            if key in silenced.get(record.batch_id, set()):
+                triage[record.id] = "suppressed"
+            elif record.change.alert and record.batch_id in states:
+                triage[record.id] = states[record.batch_id].value
+        between = {"since": window.start, "until": window.end}
         return build_digest(
             records,
             failures,
             window=window,
             now=self.clock(),
             health=channel_health,
+            triage=triage,
+            open_alerts=await self.db.run(self.db.triage.open_count, team_id, channel_id, **between),
+            suppressed=await self.db.run(self.db.triage.silenced_count, team_id, channel_id, **between),
             overdue_after=2 * self.check_interval,
             findings=findings,
         )

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.errors import IndicatorError
 from bot.model.indicators import parse_indicator
 from bot.model.observations import ADDRESS_AND_NAME_FIELDS, Change, ChangeKind, IndicatorKind
+from bot.model.triage import SNOOZE_CHOICES, Triage, TriageState, format_duration
 from bot.render.ids import ActionId
 from bot.render.limits import MAX_BLOCKS_MESSAGE as MAX_BLOCKS
 from bot.render.limits import MAX_SECTION_TEXT, shorten_line, split_lines
@@ -23,10 +26,43 @@ SECTION_LIMIT = MAX_SECTION_TEXT
 _KIND_MARK = {ChangeKind.ADDED: "➕ added", ChangeKind.REMOVED: "➖ removed", ChangeKind.CHANGED: "✏️ changed"}
 
 
+@dataclass(frozen=True)
+class AlertStatus:
+    """Where the team is with an alert, as its message shows it (read back from storage
+    when the message is edited in place)."""
+
+    triage: Triage = dataclasses.field(default_factory=Triage)
+    follow_up_count: int = 0  # follow-ups posted in the thread
+    follow_up_changes: int = 0
+    suppressed_until: datetime | None = None  # of the values marked false positive
+    snoozed_until: datetime | None = None
+    snoozed_by: str | None = None
+    # The indicator's story as of the alert (PassiveTotal-style): earlier alerts, the
+    # datasets that alerted in the day before, and monitored indicators sharing a new value.
+    previous_alerts: int | None = None  # None: not known, nothing shown
+    last_alert_before: datetime | None = None
+    datasets_day_before: tuple[str, ...] = ()
+    shared: tuple[tuple[str, str], ...] = ()
+    names_on_host: int | None = None  # set: a shared host, its new names summarised
+
+
+SHARED_HOST_PIVOTS = 5  # an Investigate and a Monitor button each: ten buttons
+SHARED_HOST_LINES = 5
+
+
 def build_alert_message(
-    indicator: str, kind: IndicatorKind, changes: Sequence[Change], *, detected_at: datetime
+    indicator: str,
+    kind: IndicatorKind,
+    changes: Sequence[Change],
+    *,
+    detected_at: datetime,
+    status: AlertStatus | None = None,
+    follow_up: bool = False,
 ) -> Message:
-    """The channel alert: what changed per dataset, and buttons to pivot on what is new."""
+    """The channel alert: what changed per dataset, buttons to pivot on what is new, and
+    its triage (who took it, who closed it and why) with the buttons that still apply.
+    A `follow_up` goes in an open alert's thread: its changes and pivots, no triage."""
+    status = status if status is not None else AlertStatus()
     by_dataset: dict[str, list[Change]] = defaultdict(list)
     for change in changes:
         by_dataset[change.dataset].append(change)
@@ -34,7 +70,7 @@ def build_alert_message(
     summary = ", ".join(f"{dataset} ({len(items)})" for dataset, items in sorted(by_dataset.items()))
     plural = "s" * (len(changes) != 1)
     blocks: list[Block] = [
-        header(f"Change on {indicator_text(indicator, defanged=True)}"),
+        header(f"{'Follow-up' if follow_up else 'Change'} on {indicator_text(indicator, defanged=True)}"),
         section(
             shorten_line(
                 f"*{indicator_code(indicator)}* ({kind.value}): {len(changes)} change{plural}"
@@ -44,8 +80,21 @@ def build_alert_message(
         ),
     ]
     overflowed = False
+    shared_host = status.names_on_host is not None and kind is IndicatorKind.IP
+    if shared_host:
+        new_names = [c for c in changes if c.field == "domain" and c.kind is ChangeKind.ADDED]
+        sample = ", ".join(code(c.value) for c in new_names[:SHARED_HOST_LINES])
+        blocks.append(
+            section(
+                f":office: *Shared host*: {status.names_on_host:,} names are known on {code(indicator)}, "
+                f"so its {len(new_names)} new name{'s' * (len(new_names) != 1)} make one alert"
+                + (f": {sample}" + (", …" if len(new_names) > SHARED_HOST_LINES else "") if sample else "")
+                + ". Full list in the thread; mark it false positive if it is hosting or a CDN."
+            )
+        )
+        overflowed = bool(new_names)
     for dataset, items in sorted(by_dataset.items()):
-        text, shown = _dataset_section(dataset, items)
+        text, shown = _dataset_section(dataset, items, limit=SHARED_HOST_LINES if shared_host else None)
         blocks.append(section(text))
         overflowed |= shown < len(items)
     sources = sorted({change.source for change in changes if change.source})
@@ -63,7 +112,7 @@ def build_alert_message(
         )
     )
     if pivots:
-        shown_pivots = pivots[:MAX_PIVOT_BUTTONS]
+        shown_pivots = pivots[: SHARED_HOST_PIVOTS if shared_host else MAX_PIVOT_BUTTONS]
         blocks.append(
             actions(
                 [
@@ -86,12 +135,16 @@ def build_alert_message(
                     f"…and {len(pivots) - len(shown_pivots)} more new indicators: full list in the thread"
                 )
             )
-    controls = [
-        button(f"Mute {dataset}", ActionId.MUTE.numbered(i), json.dumps({"i": indicator, "d": dataset}))
-        for i, dataset in enumerate(sorted(by_dataset))
-    ]
-    controls.append(button("Accept as baseline", ActionId.ACCEPT.value, indicator))
-    blocks.append(actions(controls, block_id="controls"))
+    story = _story(status, detected_at)
+    if story:
+        blocks.append(context(story))
+    blocks += _status_blocks(status, detected_at)
+    if status.triage.state.closed:
+        # Closed: nothing left to do on it; the buttons give way to who closed it and why.
+        blocks = [block for block in blocks if block.get("type") != "actions"]
+    elif not follow_up:
+        blocks.append(actions(_controls(indicator, sorted(by_dataset), status), block_id="controls"))
+    blocks = blocks[:MAX_BLOCKS]
     fallback = truncate(
         f"Watchpost: {len(changes)} change{plural} on {indicator_text(indicator)} ({summary})"
         + (f"; new: {', '.join(pivots[:5])}" if pivots else ""),
@@ -101,11 +154,78 @@ def build_alert_message(
     return Message(escape(fallback), blocks, thread, label="alert")
 
 
-def _dataset_section(dataset: str, items: Sequence[Change]) -> tuple[str, int]:
+def _controls(indicator: str, datasets: Sequence[str], status: AlertStatus) -> list[Block]:
+    """The triage buttons that still apply, then mute and accept."""
+    controls: list[Block] = []
+    if status.triage.state is TriageState.OPEN:
+        controls.append(button("Acknowledge", ActionId.ACKNOWLEDGE.value, indicator, style="primary"))
+    controls.append(button("False positive", ActionId.FALSE_POSITIVE.value, indicator, style="danger"))
+    for i, duration in enumerate(SNOOZE_CHOICES):
+        days = duration.days
+        label = f"Snooze {days} day{'s' * (days != 1)}" if i == 0 else f"{days} days"
+        action = ActionId.SNOOZE.value if i == 0 else f"{ActionId.SNOOZE.value}_{days}d"
+        controls.append(button(label, action, format_duration(duration)))
+    controls += [
+        button(f"Mute {dataset}", ActionId.MUTE.numbered(i), json.dumps({"i": indicator, "d": dataset}))
+        for i, dataset in enumerate(datasets)
+    ]
+    controls.append(button("Accept as baseline", ActionId.ACCEPT.value, indicator))
+    return controls
+
+
+def _story(status: AlertStatus, detected_at: datetime) -> str:
+    """`2 earlier alerts, the last 3 days before · in the day before: whois · shares …`"""
+    if status.previous_alerts is None:
+        return ""
+    parts = []
+    n = status.previous_alerts
+    if n == 0 or status.last_alert_before is None:
+        parts.append(":new: first alert on this indicator")
+    else:
+        days = (detected_at.date() - status.last_alert_before.date()).days
+        when = "the same day" if days <= 0 else ("the day before" if days == 1 else f"{days} days before")
+        parts.append(f"{n} earlier alert{'s' * (n != 1)}, the last {when}")
+    if status.datasets_day_before:
+        parts.append(f"alerted in the day before: {escape(', '.join(status.datasets_day_before))}")
+    if status.shared:
+        shown = ", ".join(f"{code(value)} with {code(other)}" for other, value in status.shared)
+        parts.append(f":link: shares {shown}")
+    return " · ".join(parts)
+
+
+def _status_blocks(status: AlertStatus, detected_at: datetime) -> list[Block]:
+    """Who took or closed the alert, what the thread holds, whether it is snoozed."""
+    lines: list[str] = []
+    triage = status.triage
+    when = f"{triage.at:%Y-%m-%d %H:%M} UTC" if triage.at else ""
+    who = mention(triage.by) if triage.by else "someone"
+    if triage.state is TriageState.ACKNOWLEDGED:
+        lines.append(f":eyes: Acknowledged by {who} on {when}")
+    elif triage.state is TriageState.EXPECTED:
+        lines.append(f":white_check_mark: Accepted as the new baseline by {who} on {when} (expected)")
+    elif triage.state is TriageState.FALSE_POSITIVE:
+        reason = f": {escape(triage.reason)}" if triage.reason else ""
+        until = (
+            f" · its values are suppressed here until {status.suppressed_until:%Y-%m-%d %H:%M} UTC"
+            " (see `/monitor suppressions`)"
+            if status.suppressed_until
+            else ""
+        )
+        lines.append(f":no_entry_sign: False positive{reason}, marked by {who} on {when}{until}")
+    if status.follow_up_count:
+        n = status.follow_up_changes
+        lines.append(f":thread: {n} change{'s' * (n != 1)} since {detected_at:%H:%M} UTC, in the thread")
+    if status.snoozed_until is not None:
+        by = f" by {mention(status.snoozed_by)}" if status.snoozed_by else ""
+        lines.append(f":zzz: This monitor is snoozed{by} until {status.snoozed_until:%Y-%m-%d %H:%M} UTC")
+    return [context(*lines)] if lines else []
+
+
+def _dataset_section(dataset: str, items: Sequence[Change], *, limit: int | None = None) -> tuple[str, int]:
     """A dataset's changes as lines, as many as fit; returns the text and how many it shows."""
     title = f"*{escape(truncate(dataset, 100))}*"
     lines: list[str] = []
-    for change in items[:MAX_LINES_PER_DATASET]:
+    for change in items[: limit or MAX_LINES_PER_DATASET]:
         line = change_line(change)
         if len(title) + sum(len(x) + 1 for x in lines) + len(line) + 80 > SECTION_LIMIT:
             break

@@ -1,4 +1,5 @@
-"""The App Home tab (pure): the monitors a user can see, busiest first."""
+"""The App Home tab (pure): the open alerts of the user's channels (nobody's first), then
+the monitors a user can see, busiest first."""
 
 from __future__ import annotations
 
@@ -8,11 +9,24 @@ from datetime import date, datetime, tzinfo
 
 from bot.render.limits import MAX_BLOCKS_HOME, MAX_CONTEXT_ELEMENT_TEXT, MAX_SECTION_TEXT, shorten_line
 from bot.render.messages import Block, context, divider, header, section
-from bot.render.mrkdwn import channel_link, escape, indicator_code, truncate
+from bot.render.mrkdwn import channel_link, code, escape, indicator_code, mention, truncate
 from bot.render.order import natural_key
 
-# Header, summary, divider, "and N more" and the footer.
+# Header, summary, divider, "and N more" and the footer (and the open alerts, when any).
 _FIXED_BLOCKS = 5
+MAX_OPEN_ALERTS_SHOWN = 15
+
+
+@dataclass(frozen=True)
+class OpenAlertRow:
+    """An alert of one of the user's channels that nobody closed: `taken_by` is who
+    acknowledged it (None: unassigned)."""
+
+    indicator: str
+    channel_id: str
+    detected_at: datetime
+    changes: int
+    taken_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -26,9 +40,16 @@ class HomeRow:
     muted: tuple[str, ...] = ()
 
 
-def build_home_blocks(rows: Sequence[HomeRow], *, now: datetime, timezone: tzinfo) -> list[Block]:
-    """One section per indicator: alerted today first, then by the last alert, newest first.
-    Past Slack's 100 blocks, the quietest are summarised in one line."""
+def build_home_blocks(
+    rows: Sequence[HomeRow],
+    *,
+    now: datetime,
+    timezone: tzinfo,
+    open_alerts: Sequence[OpenAlertRow] = (),
+) -> list[Block]:
+    """The open alerts, unassigned first, then one section per indicator: alerted today
+    first, then by the last alert, newest first. Past Slack's 100 blocks, the quietest
+    are summarised in one line."""
     today = now.astimezone(timezone).date()
     ordered = sorted(
         rows,
@@ -55,8 +76,10 @@ def build_home_blocks(rows: Sequence[HomeRow], *, now: datetime, timezone: tzinf
                 f"*{alerted}* alerted today"
             )
         )
+        if open_alerts:
+            blocks.append(section(_open_alerts_text(open_alerts, timezone)))
         blocks.append(divider())
-    room = MAX_BLOCKS_HOME - _FIXED_BLOCKS
+    room = MAX_BLOCKS_HOME - _FIXED_BLOCKS - (1 if rows and open_alerts else 0)
     for row in ordered[:room]:
         blocks.append(section(shorten_line(_row_text(row, today, timezone), MAX_SECTION_TEXT)))
     if len(ordered) > room:
@@ -74,6 +97,23 @@ def build_home_blocks(rows: Sequence[HomeRow], *, now: datetime, timezone: tzinf
         )
     blocks.append(context(f"Updated {now:%Y-%m-%d %H:%M} UTC · `/monitor help` for every command"))
     return blocks
+
+
+def _open_alerts_text(alerts: Sequence[OpenAlertRow], timezone: tzinfo) -> str:
+    ordered = sorted(alerts, key=lambda a: (a.taken_by is not None, -a.detected_at.timestamp()))
+    unassigned = sum(1 for a in alerts if a.taken_by is None)
+    lines = [f"*Open alerts* ({len(alerts)}, {unassigned} unassigned)"]
+    for alert in ordered[:MAX_OPEN_ALERTS_SHOWN]:
+        who = f"taken by {mention(alert.taken_by)}" if alert.taken_by else ":new: unassigned"
+        plural = "s" * (alert.changes != 1)
+        when = f"{alert.detected_at.astimezone(timezone):%Y-%m-%d %H:%M}"
+        lines.append(
+            f"• {code(alert.indicator, limit=80)} in {channel_link(alert.channel_id)} · "
+            f"{alert.changes} change{plural} · {when} · {who}"
+        )
+    if len(ordered) > MAX_OPEN_ALERTS_SHOWN:
+        lines.append(f"…and {len(ordered) - MAX_OPEN_ALERTS_SHOWN} more")
+    return "\n".join(lines)
 
 
 def _row_text(row: HomeRow, today: date, timezone: tzinfo) -> str:

@@ -14,6 +14,11 @@ class ActionId(enum.StrEnum):
     ACCEPT = "accept_baseline"
     DISMISS = "dismiss_lookalike"
     TIMELINE = "timeline"
+    ACKNOWLEDGE = "ack"
+    FALSE_POSITIVE = "false_positive"
+    REFINE = "refine_false_positive"
+    SNOOZE = "snooze"  # `snooze` (the default), `snooze_7d`, `snooze_30d`
+    LIFT = "lift_suppression"
 
     def numbered(self, number: int) -> str:
         return f"{self.value}_{number}"

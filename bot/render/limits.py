@@ -101,6 +101,16 @@ def block_kit_violations(message: Message, *, max_blocks: int = MAX_BLOCKS_MESSA
                 problems.extend(_button_problems(where, element))
                 if "action_id" in element:
                     action_ids.append(element["action_id"])
+        elif kind == "input":  # modals only
+            label = block.get("label")
+            if not isinstance(label, dict) or not 0 < len(label.get("text", "")) <= 2000:
+                problems.append(f"{where}: input label empty or over 2000")
+            element = block.get("element")
+            options = element.get("options", []) if isinstance(element, dict) else []
+            if not isinstance(element, dict) or not 0 < len(options) <= 100:
+                problems.append(f"{where}: input needs an element with 1 to 100 options")
+            elif any(len(o.get("text", {}).get("text", "")) > 75 for o in options):
+                problems.append(f"{where}: option text over 75")
         elif kind != "divider":
             problems.append(f"{where}: unexpected block type {kind!r}")
         if len(block.get("block_id", "")) > 255:

@@ -9,6 +9,7 @@ from typing import Any
 
 from bot.model.indicators import Indicator
 from bot.model.observations import Change, FactState
+from bot.model.triage import Triage
 from bot.model.watches import Finding, Watch
 from bot.storage.alerts import AlertChannel, AlertRecord, IndicatorHistory
 from bot.storage.views import DatasetHealth, MonitorView
@@ -69,7 +70,12 @@ def alert_json(alert: AlertRecord) -> dict[str, Any]:
         "datasets": list(alert.datasets),
         "changes": [change_json(change) for change in alert.changes],
         "channels": [_channel_json(channel) for channel in alert.channels],
+        "triage": triage_json(alert.triage),
     }
+
+
+def triage_json(triage: Triage) -> dict[str, Any]:
+    return {"state": triage.state.value, "by": triage.by, "at": iso(triage.at), "reason": triage.reason}
 
 
 def _fact_json(fact: FactState) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from datetime import date, datetime
 from typing import NamedTuple
 
 from bot.model.observations import Change, FactState, FactStatus
+from bot.model.triage import SuppressionKind, SuppressionView
 from bot.render.alerts import change_line
 from bot.render.ids import ActionId
 from bot.render.limits import (
@@ -32,7 +33,8 @@ HELP = """*Watchpost* watches domains and IPs and tells this channel when they c
 • `/monitor history <indicator> [day=YYYY-MM-DD] [dataset=NAME]`: what changed, newest first
 • `/monitor timeline <indicator>`: a picture of its history, every value from first to last seen
 • `/monitor check <indicator>` or `/monitor check all`: check now instead of waiting
-• `/monitor mute <indicator> <dataset>`: silence one dataset's alerts here (`unmute` to undo)
+• `/monitor mute <indicator> <dataset> [30m|12h|7d|2w]`: silence one dataset here (`unmute` to undo)
+• `/monitor suppressions`: every suppression, snooze and mute in force here; `/monitor lift <number>` ends one
 • `/monitor remove <indicator> [<indicator> …]` or `/unmonitor <indicator>`: stop monitoring
 • `/monitor lookalikes <domain> [<domain> …]`: new certificates and domains imitating a brand
 • `/monitor keyword <word> [<word> …]`: new certificates naming a word (under 4 letters: add `confirm`)
@@ -44,8 +46,8 @@ Datasets: `resolutions`, `dns_records`, `whois`, `certificates`, `subdomains`, `
 
 def build_help_message() -> Message:
     return Message(
-        "Watchpost help: /monitor <indicator>, list, status, history, timeline, check, mute, unmute, remove, "
-        "digest",
+        "Watchpost help: /monitor <indicator>, list, status, history, timeline, check, mute, unmute, "
+        "suppressions, lift, remove, digest",
         [section(HELP)],
     )
 
@@ -80,12 +82,21 @@ def build_baseline_message(indicator: str, datasets: Sequence[DatasetView]) -> M
 
 
 def build_status_message(
-    indicator: str, datasets: Sequence[DatasetView], monitored_since: datetime
+    indicator: str,
+    datasets: Sequence[DatasetView],
+    monitored_since: datetime,
+    *,
+    snoozed_until: datetime | None = None,
+    muted_until: Sequence[tuple[str, datetime]] = (),
 ) -> Message:
     message = _state_message(f"Status of {indicator_text(indicator)}", indicator, datasets)
+    notes = [f"Monitored here since {monitored_since:%Y-%m-%d %H:%M} UTC"]
+    if snoozed_until is not None:
+        notes.append(f":zzz: snoozed until {snoozed_until:%Y-%m-%d %H:%M} UTC")
+    notes += [f":no_bell: {code(d)} muted until {until:%Y-%m-%d %H:%M} UTC" for d, until in muted_until]
     blocks = [
         *message.blocks[: MAX_BLOCKS_MESSAGE - 2],
-        context(f"Monitored here since {monitored_since:%Y-%m-%d %H:%M} UTC"),
+        context(*notes),
         actions([button("Timeline picture", ActionId.TIMELINE.value, indicator)], block_id="timeline"),
     ]
     return Message(message.text, blocks)
@@ -229,8 +240,11 @@ def build_history_message(
     day: date | None,
     dataset: str | None,
     limited: bool,
+    suppressed: Sequence[bool] = (),
 ) -> Message:
-    """Changes of one indicator, newest first: (detected at, change) pairs."""
+    """Changes of one indicator, newest first: (detected at, change) pairs. `suppressed`
+    (parallel to `records`) marks the changes a mute, snooze or suppression kept out of
+    this channel's alerts: stored and shown, never silenced invisibly."""
     scope = " ".join(
         part for part in (f"on {day.isoformat()}" if day else "", f"in {dataset}" if dataset else "") if part
     )
@@ -244,9 +258,11 @@ def build_history_message(
         )
         fallback = fallback_text(escape(f"{title}: no changes"))
         return Message(fallback, [header(shown_title), section(shorten_line(text, SECTION_LIMIT))])
+    quiet = list(suppressed) + [False] * (len(records) - len(suppressed))
     lines = [
         f"{at:%Y-%m-%d %H:%M} · {escape(change.dataset)}: {change_line(change)}"
-        for at, change in records[:MAX_HISTORY_LINES]
+        + (" _(suppressed here)_" if silenced else "")
+        for (at, change), silenced in zip(records[:MAX_HISTORY_LINES], quiet, strict=False)
     ]
     more = len(records) - MAX_HISTORY_LINES
     blocks: list[Block] = [header(shown_title)]
@@ -260,6 +276,69 @@ def build_history_message(
     blocks.append(context(" · ".join(notes)))
     plural = "s" * (len(records) != 1)
     return Message(fallback_text(escape(f"{title}: {len(records)} change{plural}")), blocks)
+
+
+def build_timed_mute_message(indicator: str, dataset: str, *, until: datetime, user_id: str) -> Message:
+    """Said in the channel: who muted what, and until when (it ends by itself)."""
+    text = (
+        f"{mention(user_id)} muted {code(dataset)} alerts for {code(indicator)} in this channel "
+        f"until {until:%Y-%m-%d %H:%M} UTC; they come back by themselves then. "
+        f"Undo sooner with `/monitor unmute {indicator} {dataset}`."
+    )
+    return Message(
+        escape(f"{dataset} alerts for {indicator} muted until {until:%Y-%m-%d %H:%M} UTC"), [section(text)]
+    )
+
+
+_SUPPRESSION_KINDS = {
+    SuppressionKind.VALUE: "false positive",
+    SuppressionKind.SNOOZE: "snooze",
+    SuppressionKind.MUTE: "mute",
+}
+MAX_SUPPRESSIONS_SHOWN = 40
+
+
+def build_suppressions_message(suppressions: Sequence[SuppressionView], *, now: datetime) -> Message:
+    """Everything silenced in the channel, soonest end first, each with a Lift button."""
+    if not suppressions:
+        return Message(
+            "Nothing is silenced in this channel.", [section("Nothing is silenced in this channel.")]
+        )
+    blocks: list[Block] = [header(f"Silenced in this channel ({len(suppressions)})")]
+    for number, item in enumerate(suppressions[:MAX_SUPPRESSIONS_SHOWN]):
+        what = _SUPPRESSION_KINDS[item.kind]
+        scope = ""
+        if item.value is not None:
+            scope = f" of {code(item.value)} in {code(item.dataset or '')}"
+        elif item.dataset is not None:
+            scope = f" of {code(item.dataset)}"
+        until = f"until {item.expires_at:%Y-%m-%d %H:%M} UTC" if item.expires_at else "until unmuted"
+        reason = f" · {escape(truncate(item.reason, 200))}" if item.reason else ""
+        number_text = f"#{item.id} " if item.id else ""
+        line = (
+            f"{number_text}*{what}*{scope} on {code(item.indicator)} {until} · by {mention(item.created_by)}"
+            f" (owner {mention(item.monitor_owner)}){reason}"
+        )
+        block = section(line)
+        if item.id:
+            block["accessory"] = button("Lift", ActionId.LIFT.numbered(number), str(item.id))
+        else:
+            line += f" · `/monitor unmute {item.indicator} {item.dataset}`"
+            block = section(line)
+        blocks.append(block)
+    if len(suppressions) > MAX_SUPPRESSIONS_SHOWN:
+        blocks.append(context(f"…and {len(suppressions) - MAX_SUPPRESSIONS_SHOWN} more"))
+    return Message(
+        f"{len(suppressions)} suppressions, snoozes and mutes in this channel", blocks[:MAX_BLOCKS_MESSAGE]
+    )
+
+
+def build_lifted_message(item: SuppressionView, *, user_id: str) -> Message:
+    what = _SUPPRESSION_KINDS[item.kind]
+    text = (
+        f"{mention(user_id)} lifted the {what} #{item.id} on {code(item.indicator)}: its alerts are back on."
+    )
+    return Message(escape(f"{what} on {item.indicator} lifted"), [section(text)])
 
 
 def build_muted_message(indicator: str, dataset: str, *, muted: bool, user_id: str) -> Message:

@@ -163,6 +163,15 @@ class SlackTransport:
             raise self._failed(exc) from exc
         return str(response["ts"])
 
+    async def update(self, channel_id: str, ts: str, message: Message) -> None:
+        """chat.update: the message edited in place (an alert's triage, its follow-up count)."""
+        try:
+            await self.client.chat_update(
+                channel=channel_id, ts=ts, text=message.text, blocks=message.blocks or []
+            )
+        except _FAILURES as exc:
+            raise self._failed(exc) from exc
+
     async def upload_file(
         self, channel_id: str, *, thread_ts: str | None, filename: str, content: bytes, title: str
     ) -> None:

@@ -13,7 +13,8 @@ from sqlalchemy import Engine, exists, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.model.observations import Change, IndicatorKind
-from bot.storage.models import AlertRow, ChangeRow, Monitor, OutboxRow, Subject
+from bot.model.triage import Triage, TriageState
+from bot.storage.models import AlertRow, AlertTriageRow, ChangeRow, Monitor, OutboxRow, Subject
 from bot.storage.views import change_from_row
 
 
@@ -40,6 +41,7 @@ class AlertRecord:
     detected_at: datetime
     changes: tuple[Change, ...] = ()
     channels: tuple[AlertChannel, ...] = ()
+    triage: Triage = field(default_factory=Triage)
 
     @property
     def datasets(self) -> tuple[str, ...]:
@@ -58,6 +60,7 @@ class AlertQuery:
     channel_id: str | None = None
     start: datetime | None = None
     end: datetime | None = None
+    triage_state: TriageState | None = None
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,19 @@ class AlertStore:
                         ChangeRow.alerted.is_(True),
                     )
                 )
+            if query.triage_state is TriageState.OPEN:
+                statement = statement.where(
+                    ~exists().where(
+                        AlertTriageRow.alert_id == AlertRow.id, AlertTriageRow.state != TriageState.OPEN.value
+                    )
+                )
+            elif query.triage_state is not None:
+                statement = statement.where(
+                    exists().where(
+                        AlertTriageRow.alert_id == AlertRow.id,
+                        AlertTriageRow.state == query.triage_state.value,
+                    )
+                )
             if query.channel_id is not None:
                 statement = statement.where(
                     exists().where(
@@ -149,6 +165,12 @@ class AlertStore:
                     outbox.team_id, outbox.channel_id, tuple(outbox.datasets), status, outbox.delivered_at
                 )
             )
+        triage = {
+            row.alert_id: Triage(TriageState(row.state), row.set_by, row.set_at, row.reason)
+            for row in session.scalars(
+                select(AlertTriageRow).where(AlertTriageRow.alert_id.in_([alert.id for alert, _ in rows]))
+            )
+        }
         return [
             AlertRecord(
                 id=alert.id,
@@ -159,6 +181,7 @@ class AlertStore:
                 detected_at=alert.detected_at,
                 changes=tuple(changes[alert.batch_id]),
                 channels=tuple(channels[alert.batch_id]),
+                triage=triage.get(alert.id, Triage()),
             )
             for alert, subject in rows
         ]

@@ -21,6 +21,7 @@ from bot.model.observations import Change, FactKey, FactState, FactStatus, Indic
 from bot.storage.models import DatasetState, FactRow, SourceFailureRow, Subject
 from bot.storage.outbox import enqueue_alerts, record_alert
 from bot.storage.quiet_checks import record_quiet
+from bot.storage.triage import DEFAULT_FOLLOW_UP_WINDOW
 from bot.storage.views import (
     CheckOutcome,
     CheckToRecord,
@@ -42,9 +43,16 @@ CheckResult = list[CheckOutcome] | Exception
 
 
 class Checks:
-    def __init__(self, engine: Engine, *, webhooks: WebhookRouting | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        webhooks: WebhookRouting | None = None,
+        follow_up_window: timedelta = DEFAULT_FOLLOW_UP_WINDOW,
+    ) -> None:
         self.engine = engine
         self.webhooks = webhooks
+        self.follow_up_window = follow_up_window
         self._sessions = sessionmaker(engine, expire_on_commit=False)
 
     def claim_due(
@@ -179,7 +187,15 @@ class Checks:
                     session.add(change_row(subject_id, batch_id, change, now))
                 all_changes.extend(outcome.changes)
             if all_changes:
-                posted = enqueue_alerts(session, subject_id, batch_id, all_changes, now, route)
+                posted = enqueue_alerts(
+                    session,
+                    subject_id,
+                    batch_id,
+                    all_changes,
+                    now,
+                    route,
+                    follow_up_window=self.follow_up_window,
+                )
                 record_alert(session, self.webhooks, subject_id, batch_id, all_changes, posted, now)
             no_baseline = any(
                 o.observation.failed

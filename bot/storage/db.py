@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from typing import ParamSpec, TypeVar
 
 from sqlalchemy import Engine
@@ -20,6 +21,7 @@ from bot.storage.infrastructure import Infrastructure
 from bot.storage.lookalikes import LookalikeStore
 from bot.storage.monitors import Monitors
 from bot.storage.outbox import Outbox, WebhookOutbox
+from bot.storage.triage import DEFAULT_FOLLOW_UP_WINDOW, DEFAULT_SHARED_HOST_NAMES, TriageStore
 from bot.storage.views import WebhookRouting
 
 P = ParamSpec("P")
@@ -27,10 +29,19 @@ R = TypeVar("R")
 
 
 class Database:
-    def __init__(self, engine: Engine, *, webhooks: WebhookRouting | None = None, threads: int = 4) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        webhooks: WebhookRouting | None = None,
+        threads: int = 4,
+        follow_up_window: timedelta = DEFAULT_FOLLOW_UP_WINDOW,
+        shared_host_names: int = DEFAULT_SHARED_HOST_NAMES,
+    ) -> None:
         self.engine = engine
         self.monitors = Monitors(engine)
-        self.checks = Checks(engine, webhooks=webhooks)
+        self.checks = Checks(engine, webhooks=webhooks, follow_up_window=follow_up_window)
+        self.triage = TriageStore(engine, shared_host_names=shared_host_names)
         self.outbox = Outbox(engine)
         self.webhook_outbox = WebhookOutbox(engine)
         self.alerts = AlertStore(engine)

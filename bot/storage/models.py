@@ -360,3 +360,75 @@ class CtLogPosition(Base):
     position: Mapped[int] = mapped_column(BigInteger)
     tree_size: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class AlertTriageRow(Base):
+    """Where the team is with an alert: its triage state (no row: `open`), who set it, when
+    and why. One row per alert, overwritten by each new state."""
+
+    __tablename__ = "alert_triage"
+
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), primary_key=True)
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subjects.id", ondelete="CASCADE"), index=True)
+    state: Mapped[str] = mapped_column(String(16))  # open, acknowledged, expected, false_positive
+    set_by: Mapped[str] = mapped_column(String(128))  # a Slack user id, or api:<token name>
+    set_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class SuppressionRow(Base):
+    """Something that silences a monitor's alerts for a while: a value marked false positive
+    (`value`: that value of that dataset, both directions), a snooze (the whole monitor) or
+    a timed mute (one dataset). Lifted early or expired, it stays on record."""
+
+    __tablename__ = "suppressions"
+    __table_args__ = (Index("ix_suppressions_active", "monitor_id", "expires_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    monitor_id: Mapped[int] = mapped_column(ForeignKey("monitors.id", ondelete="CASCADE"))
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subjects.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # value, snooze, mute
+    dataset: Mapped[str | None] = mapped_column(String(32))
+    value: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    alert_id: Mapped[int | None] = mapped_column(Integer)  # the alert marked false positive
+    lifted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    lifted_by: Mapped[str | None] = mapped_column(String(128))
+    # Set once the channel was told the suppression ended by itself.
+    end_noticed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class SilencedChangeRow(Base):
+    """A change kept out of one channel's alert by a policy stage (mute, snooze, suppress):
+    stored so history can show it as suppressed and the digest can count it."""
+
+    __tablename__ = "silenced_changes"
+    __table_args__ = (
+        Index("ix_silenced_batch", "batch_id"),
+        Index("ix_silenced_channel_time", "team_id", "channel_id", "detected_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subjects.id", ondelete="CASCADE"))
+    batch_id: Mapped[str] = mapped_column(String(32))
+    team_id: Mapped[str] = mapped_column(String(32))
+    channel_id: Mapped[str] = mapped_column(String(32))
+    dataset: Mapped[str] = mapped_column(String(32))
+    field: Mapped[str] = mapped_column(String(64))
+    value: Mapped[str] = mapped_column(Text)
+    stage: Mapped[str] = mapped_column(String(32))
+    detected_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class AlertThreadRow(Base):
+    """An outbox row posted as a follow-up in the thread of an earlier, still open alert
+    of the same monitor (`parent_id`, an outbox row) instead of a new top-level message."""
+
+    __tablename__ = "alert_threads"
+
+    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id", ondelete="CASCADE"), primary_key=True)
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subjects.id", ondelete="CASCADE"), index=True)
+    parent_id: Mapped[int] = mapped_column(ForeignKey("outbox.id", ondelete="CASCADE"), index=True)

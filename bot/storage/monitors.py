@@ -14,13 +14,17 @@ from bot.errors import NotPermitted, UserInputError
 from bot.model.observations import IndicatorKind
 from bot.storage.models import (
     AlertRow,
+    AlertThreadRow,
+    AlertTriageRow,
     ChangeRow,
     DatasetState,
     FactRow,
     Monitor,
     OutboxRow,
+    SilencedChangeRow,
     SourceFailureRow,
     Subject,
+    SuppressionRow,
     WebhookDeliveryRow,
 )
 from bot.storage.views import AddedMonitor, MonitorView, SubjectView, monitor_view, subject_view
@@ -146,7 +150,19 @@ class Monitors:
     @staticmethod
     def _delete_subject(session: Session, subject_id: int) -> None:
         # Explicit deletes: SQLite enforces ON DELETE CASCADE only with the pragma on.
-        tables = (WebhookDeliveryRow, AlertRow, FactRow, ChangeRow, DatasetState, OutboxRow, SourceFailureRow)
+        tables = (
+            AlertThreadRow,
+            SilencedChangeRow,
+            SuppressionRow,
+            AlertTriageRow,
+            WebhookDeliveryRow,
+            AlertRow,
+            FactRow,
+            ChangeRow,
+            DatasetState,
+            OutboxRow,
+            SourceFailureRow,
+        )
         for table in tables:
             session.execute(delete(table).where(table.subject_id == subject_id))
         session.execute(delete(Subject).where(Subject.id == subject_id))

@@ -14,8 +14,25 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.model.observations import Change, IndicatorKind
 from bot.model.routing import AlertTarget, Routed
+from bot.model.triage import SuppressionKind
 from bot.storage.alerts import AlertRecord, AlertStore
-from bot.storage.models import AlertRow, ChangeRow, Monitor, OutboxRow, Subject, WebhookDeliveryRow
+from bot.storage.models import (
+    AlertRow,
+    AlertThreadRow,
+    ChangeRow,
+    Monitor,
+    OutboxRow,
+    Subject,
+    WebhookDeliveryRow,
+)
+from bot.storage.triage import (
+    DEFAULT_FOLLOW_UP_WINDOW,
+    active_suppressions,
+    is_silenced,
+    record_silenced,
+    silenced_keys,
+    thread_follow_ups,
+)
 from bot.storage.views import PendingAlert, Route, WebhookRouting, change_from_row
 
 
@@ -72,11 +89,22 @@ class Outbox:
                     select(ChangeRow).where(ChangeRow.batch_id.in_(batches)).order_by(ChangeRow.id)
                 ):
                     changes[change.batch_id].append(change)
+            # Values a stage silenced in one channel (a suppression) leave its alert out.
+            silenced = silenced_keys(session, batches)
+            parents: dict[int, str | None] = {
+                outbox_id: ts
+                for outbox_id, ts in session.execute(
+                    select(AlertThreadRow.outbox_id, OutboxRow.message_ts)
+                    .join(OutboxRow, OutboxRow.id == AlertThreadRow.parent_id)
+                    .where(AlertThreadRow.outbox_id.in_([row.id for row, _ in rows]))
+                )
+            }
             alerts = []
             for row, subject in rows:
                 uncertain = row.attempts > 0 or row.claimed_until is not None
                 row.claimed_until = now + lease
                 wanted = set(row.datasets)
+                quiet = silenced.get((row.batch_id, row.channel_id), set())
                 alerts.append(
                     PendingAlert(
                         id=row.id,
@@ -87,11 +115,13 @@ class Outbox:
                         created_at=row.created_at,
                         attempts=row.attempts,
                         changes=[
-                            change_from_row(c)
-                            for c in changes[row.batch_id]
-                            if c.dataset in wanted and c.alerted
+                            change
+                            for change in (change_from_row(c) for c in changes[row.batch_id])
+                            if change.dataset in wanted and change.alert and not is_silenced(change, quiet)
                         ],
                         uncertain=uncertain,
+                        follow_up=row.id in parents,
+                        parent_ts=parents.get(row.id),
                     )
                 )
             return alerts
@@ -129,10 +159,20 @@ def enqueue_alerts(
     changes: list[Change],
     now: datetime,
     route: Route | None,
+    *,
+    follow_up_window: timedelta = DEFAULT_FOLLOW_UP_WINDOW,
 ) -> list[OutboxRow]:
-    """One outbox row per monitor whose channel the policy (`route`) gives datasets to alert."""
+    """One outbox row per monitor whose channel the policy (`route`) gives datasets to alert.
+    What the policy silenced is kept (bot/storage/triage.py); a row whose channel has an
+    open alert of the subject younger than `follow_up_window` goes in that alert's thread."""
     monitors = list(session.scalars(select(Monitor).where(Monitor.subject_id == subject_id)))
-    targets = [AlertTarget(m.id, m.team_id, m.channel_id, tuple(m.muted or ())) for m in monitors]
+    suppressions = active_suppressions(session, [m.id for m in monitors], now)
+    targets = []
+    for m in monitors:
+        active = suppressions.get(m.id, ())
+        timed_mutes = {s.dataset for s in active if s.kind == SuppressionKind.MUTE.value and s.dataset}
+        muted = tuple(sorted({*(m.muted or ()), *timed_mutes}))
+        targets.append(AlertTarget(m.id, m.team_id, m.channel_id, muted, active))
     if route is None:
         alerting = tuple(sorted({change.dataset for change in changes if change.alert}))
         decisions = [Routed(target, alerting) for target in targets]
@@ -153,6 +193,8 @@ def enqueue_alerts(
         if decision.datasets
     ]
     session.add_all(posted)
+    record_silenced(session, subject_id, batch_id, decisions, now)
+    thread_follow_ups(session, subject_id, posted, now, follow_up_window)
     return posted
 
 

@@ -111,6 +111,10 @@ class PendingAlert:
     # Handed to a transport before without a recorded outcome (a failed attempt, or a
     # lease that ran out mid-send): it may already be in the channel.
     uncertain: bool = False
+    # A follow-up of an open alert of the same monitor: posted in its thread (`parent_ts`;
+    # None when the parent never reached Slack, so it goes top-level after all).
+    follow_up: bool = False
+    parent_ts: str | None = None
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ Routes (`base_url` is `{root}/api/`, what SLACK_API_URL points at):
   POST /upload/{file_id}    step 2 of files_upload_v2: the raw bytes, no auth; `OK - <n>`.
   POST /response/{key}      a response_url (`response_url(key)`): JSON text/blocks/...
 
-Methods: auth.test, chat.postMessage, chat.update, chat.postEphemeral, views.publish,
+Methods: auth.test, chat.postMessage, chat.update, chat.postEphemeral, views.publish, views.open,
 files.getUploadURLExternal, files.completeUploadExternal, conversations.history,
 users.conversations; anything else answers `unknown_method`. Socket Mode:
 apps.connections.open (with the app token) hands out `ws://…/socket-mode`, which says
@@ -138,6 +138,7 @@ class FakeSlackApi:
     responses: list[ResponsePost] = field(default_factory=list)
     views: dict[str, dict[str, Any]] = field(default_factory=dict)
     published: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    modals: list[dict[str, Any]] = field(default_factory=list)  # views.open
     files: dict[str, UploadedFile] = field(default_factory=dict)
     # Channels a user is in, for users.conversations.
     memberships: dict[str, list[str]] = field(default_factory=dict)
@@ -215,6 +216,26 @@ class FakeSlackApi:
 
     def responses_to(self, key: str) -> list[ResponsePost]:
         return [r for r in self.responses if r.key == key]
+
+    def transcript(self) -> list[str]:
+        """What the bot sent, in order, one line each: posts (top-level or in a thread),
+        edits and response_url replies, with their text and context lines."""
+        events: list[tuple[float, str]] = []
+        for call in self.calls:
+            if call.method not in MESSAGE_METHODS:
+                continue
+            where = str(call.args.get("channel") or "")
+            if call.method == "chat.postMessage":
+                kind = f"post in thread {call.args['thread_ts']}" if call.args.get("thread_ts") else "post"
+            elif call.method == "chat.update":
+                kind = f"edit of {call.args.get('ts')}"
+            else:
+                kind = "ephemeral"
+            events.append((call.at, f"{kind} to {where}: {_summary(call.args)}"))
+        for response in self.responses:
+            kind = str(response.payload.get("response_type") or "ephemeral")
+            events.append((response.at, f"reply ({kind}): {_summary(response.payload)}"))
+        return [line for _, line in sorted(events, key=lambda event: event[0])]
 
     async def wait_for(self, probe: Callable[[], T | None], *, timeout: float = 15.0, what: str = "") -> T:
         """Poll `probe` until it returns something truthy; fail after `timeout` seconds."""
@@ -302,6 +323,7 @@ class FakeSlackApi:
             "chat.update": self._update,
             "chat.postEphemeral": self._post_ephemeral,
             "views.publish": self._views_publish,
+            "views.open": self._views_open,
             "files.getUploadURLExternal": self._get_upload_url,
             "files.completeUploadExternal": self._complete_upload,
             "conversations.history": self._history,
@@ -400,6 +422,21 @@ class FakeSlackApi:
             return _error("user_not_in_channel")
         self.ephemerals.append(args)
         return _ok(message_ts=self._next_ts())
+
+    async def _views_open(self, args: dict[str, Any]) -> web.Response:
+        """A modal, opened in answer to a click (its trigger_id): recorded in `modals`."""
+        view = args.get("view")
+        if isinstance(view, str):
+            view = json.loads(view)
+        if not args.get("trigger_id"):
+            return _error("invalid_trigger_id")
+        if not isinstance(view, dict) or view.get("type") != "modal" or not view.get("title"):
+            return _error("invalid_arguments")
+        problems = self._check_message("views.open", "modal", view.get("blocks"), max_blocks=MAX_BLOCKS_HOME)
+        if problems:
+            return _error("invalid_blocks", errors=problems)
+        self.modals.append(view)
+        return _ok(view={**view, "id": self._next_id("V")})
 
     async def _views_publish(self, args: dict[str, Any]) -> web.Response:
         view = args.get("view")
@@ -529,6 +566,28 @@ class FakeSlackApi:
         if len(self.responses_to(key)) > 5:
             self.violations.append(f"response_url {key} used more than 5 times")
         return web.Response(status=200, text="ok")
+
+
+def _summary(args: dict[str, Any]) -> str:
+    """A message's fallback text and its context lines, on one line."""
+    blocks = args.get("blocks")
+    if isinstance(blocks, str):
+        blocks = json.loads(blocks)
+    notes = [
+        str(element.get("text") or "")
+        for block in blocks or []
+        if isinstance(block, dict) and block.get("type") == "context"
+        for element in block.get("elements", [])
+    ]
+    buttons = [
+        str(element.get("action_id"))
+        for block in blocks or []
+        if isinstance(block, dict) and block.get("type") == "actions"
+        for element in block.get("elements", [])
+    ]
+    text = " ".join(str(args.get("text") or "").split())[:160]
+    extra = "".join(f" | {' '.join(note.split())[:160]}" for note in notes if note)
+    return text + extra + (f" [buttons: {', '.join(buttons)}]" if buttons else "")
 
 
 def _ok(**fields: Any) -> web.Response:

@@ -168,6 +168,38 @@ class SlackSender:
         body = urlencode({"payload": json.dumps(payload)}).encode()
         return SignedRequest(body, self.signed(body, "application/x-www-form-urlencoded"), key)
 
+    def view_submission(
+        self, view: dict[str, Any], selected: dict[str, dict[str, str]], *, user_id: str = ANALYST
+    ) -> SignedRequest:
+        """A modal submitted: `selected` is block_id -> {action_id: the chosen option's value}."""
+        values = {
+            block_id: {
+                action_id: {"type": "static_select", "selected_option": {"value": value}}
+                for action_id, value in actions.items()
+            }
+            for block_id, actions in selected.items()
+        }
+        payload = {
+            "type": "view_submission",
+            "team": {"id": self.team_id, "domain": "watchpost-test"},
+            "user": {"id": user_id, "username": "analyst", "name": "analyst", "team_id": self.team_id},
+            "api_app_id": API_APP_ID,
+            "token": VERIFICATION_TOKEN,
+            "trigger_id": f"1337.{uuid.uuid4().int % 10**12}.{uuid.uuid4().hex[:16]}",
+            "view": {
+                "id": "V0MODAL",
+                "type": "modal",
+                "callback_id": view.get("callback_id", ""),
+                "private_metadata": view.get("private_metadata", ""),
+                "blocks": view.get("blocks", []),
+                "state": {"values": values},
+            },
+            "response_urls": [],
+            "is_enterprise_install": False,
+        }
+        body = urlencode({"payload": json.dumps(payload)}).encode()
+        return SignedRequest(body, self.signed(body, "application/x-www-form-urlencoded"))
+
     def app_home_opened(self, user_id: str = ANALYST) -> SignedRequest:
         event_ts = f"{time.time():.6f}"
         envelope = {

@@ -31,12 +31,21 @@ class Upload:
     title: str
 
 
-# Called before each call with ("post" | "upload", channel, thread_ts); what it returns is raised.
+# Called before each call with ("post" | "upload" | "update", channel, thread_ts or ts);
+# what it returns is raised.
 Fault = Callable[[str, str, str | None], BaseException | None]
+
+
+@dataclass(frozen=True)
+class Update:
+    channel_id: str
+    ts: str
+    message: Message
 
 
 class RecordingTransport:
     def __init__(self) -> None:
+        self.updates: list[Update] = []
         self.posts: list[Post] = []
         self.uploads: list[Upload] = []
         self.fault: Fault | None = None
@@ -49,6 +58,18 @@ class RecordingTransport:
             ts = f"{1_800_000_000 + next(self._ts)}.000100"
             self.posts.append(Post(channel_id, message, thread_ts, ts))
         return ts
+
+    async def update(self, channel_id: str, ts: str, message: Message) -> None:
+        self._maybe_fail("update", channel_id, ts)
+        with self._lock:
+            self.updates.append(Update(channel_id, ts, message))
+
+    def shown(self, channel_id: str, ts: str) -> Message:
+        """The message as it reads now: the last edit, or as posted."""
+        edits = [u.message for u in self.updates if u.channel_id == channel_id and u.ts == ts]
+        if edits:
+            return edits[-1]
+        return next(p.message for p in self.posts if p.channel_id == channel_id and p.ts == ts)
 
     async def upload_file(
         self, channel_id: str, *, thread_ts: str | None, filename: str, content: bytes, title: str

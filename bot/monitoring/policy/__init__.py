@@ -8,8 +8,11 @@ A check's changes pass two kinds of stage, in order:
    need the check's changes together mark changes `alert=False` (kept for history and the
    digest, not alerted). Today: `same_asn` (bot/monitoring/policy/same_asn.py), on request.
 2. channel stages (`ChannelStage`), once per monitor of the subject, inside the check's
-   transaction: each keeps the changes still worth an alert in that channel. Today:
-   `mute` (bot/monitoring/policy/mute.py).
+   transaction: each keeps the changes still worth an alert in that channel: `mute`
+   (bot/monitoring/policy/mute.py; untimed mutes and timed ones), `snooze` (snooze.py: the
+   whole monitor for a while) and `suppress` (suppress.py: values marked false positive).
+   Every change a channel stage drops is named in `Routed.silenced_changes`, which storage
+   keeps (bot/storage/triage.py), so history and the digest show what was silenced.
 
 Delivery then deduplicates against what Slack already shows (bot/delivery/outbox.py):
 an alert whose earlier attempt may have reached the channel is looked up before it is
@@ -24,9 +27,11 @@ from datetime import datetime
 from typing import Protocol
 
 from bot.model.observations import Change
-from bot.model.routing import AlertTarget, Routed, Silenced
+from bot.model.routing import AlertTarget, Routed, Silenced, SilencedChange
 from bot.monitoring.policy.mute import MuteStage
 from bot.monitoring.policy.same_asn import SameAsnChurnStage
+from bot.monitoring.policy.snooze import SnoozeStage
+from bot.monitoring.policy.suppress import SuppressStage
 
 
 class CheckStage(Protocol):
@@ -48,7 +53,7 @@ class ChannelStage(Protocol):
 @dataclass(frozen=True)
 class AlertPolicy:
     check_stages: tuple[CheckStage, ...] = ()
-    channel_stages: tuple[ChannelStage, ...] = (MuteStage(),)
+    channel_stages: tuple[ChannelStage, ...] = (MuteStage(), SnoozeStage(), SuppressStage())
 
     @classmethod
     def from_settings(cls, *, summarise_same_asn: bool) -> AlertPolicy:
@@ -70,11 +75,15 @@ class AlertPolicy:
         for target in targets:
             kept = alerting
             silenced: list[Silenced] = []
+            dropped: list[SilencedChange] = []
             for stage in self.channel_stages:
                 before = {change.dataset for change in kept}
+                previous = kept
                 kept = stage.keep(kept, target, now)
                 after = {change.dataset for change in kept}
                 silenced += [Silenced(dataset, stage.name) for dataset in sorted(before - after)]
+                remaining = set(kept)
+                dropped += [SilencedChange(c, stage.name) for c in previous if c not in remaining]
             datasets = tuple(sorted({change.dataset for change in kept}))
-            decisions.append(Routed(target, datasets, tuple(silenced)))
+            decisions.append(Routed(target, datasets, tuple(silenced), tuple(dropped)))
         return decisions

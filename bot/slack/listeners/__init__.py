@@ -8,15 +8,18 @@ from dataclasses import dataclass
 from slack_bolt.async_app import AsyncApp
 
 from bot.commands.flows import MonitorFlows
+from bot.commands.triage import TriageFlows
 from bot.delivery.transport import Transport
 
 
 @dataclass(frozen=True)
 class SlackDeps:
-    """What the listeners need: the use cases, and where to post into threads."""
+    """What the listeners need: the use cases, and where to post into threads. Without
+    `triage` the alert's triage buttons answer that triage is not available."""
 
     flows: MonitorFlows
     transport: Transport
+    triage: TriageFlows | None = None
 
 
 def register(app: AsyncApp, deps: SlackDeps) -> None:

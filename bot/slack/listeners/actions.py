@@ -1,7 +1,10 @@
-"""Buttons on alerts and investigations: investigate (pivot), monitor, mute, accept."""
+"""Buttons on alerts and investigations: investigate (pivot), monitor, mute; triage on the
+alert itself (acknowledge, false positive, snooze, accept as baseline = expected), which
+edits the alert in place; and lifting a suppression from `/monitor suppressions`."""
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from typing import TYPE_CHECKING, Any
@@ -10,12 +13,22 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.commands.buttons import press
+from bot.commands.grammar import LiftCommand, parse_duration
 from bot.commands.results import Caller
 from bot.delivery.transport import DeliveryError
-from bot.render.alerts import build_accepted_alert_message
+from bot.errors import UserInputError
+from bot.model.triage import TriageState, format_duration
 from bot.render.ids import ActionId
 from bot.render.lookalikes import build_dismissed_alert_message
-from bot.render.messages import Message
+from bot.render.messages import Message, actions, button
+from bot.render.modals import (
+    DURATION_ACTION,
+    DURATION_BLOCK,
+    FALSE_POSITIVE_MODAL,
+    REASON_ACTION,
+    REASON_BLOCK,
+    build_false_positive_modal,
+)
 from bot.render.replies import build_error_message, build_notice_message
 from bot.slack.listeners.commands import respond_with, send_result, upload_files
 from bot.slack.transport import delivery_error
@@ -79,27 +92,116 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
         thread_ts = None if ephemeral else thread_of(body)
         await upload_files(transport, outcome.result, caller.channel_id, thread_ts=thread_ts, respond=respond)
 
-    async def handle_accept_action(
+    triage = deps.triage
+
+    async def set_triage(body: dict[str, Any], respond: AsyncRespond, state: TriageState) -> None:
+        """Store the alert's new state; the alert is edited in place to show who and when."""
+        if triage is None:
+            await respond_with(respond, build_error_message("Triage is not available on this Watchpost."))
+            return
+        caller = caller_of(body)
+        try:
+            result = await triage.set_state_on_message(channel_of(body), message_ts_of(body), state, caller)
+        except UserInputError as exc:
+            await respond_with(respond, build_error_message(str(exc)))
+            return
+        if state is TriageState.FALSE_POSITIVE:
+            days = format_duration(triage.suppression)
+            notice = build_notice_message(
+                f"Marked false positive ({result.reason}): its values are quiet here for {days}, "
+                "both ways. `/monitor suppressions` lists them; each can be lifted."
+            )
+            refine = button(
+                "Refine reason or duration",
+                ActionId.REFINE.value,
+                json.dumps({"c": channel_of(body), "ts": message_ts_of(body)}),
+            )
+            await respond_with(respond, Message(notice.text, [*notice.blocks, actions([refine])]))
+
+    async def handle_refine_action(
         body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
     ) -> None:
-        """Acknowledge the alert: its buttons give way to who accepted it. The changes are
-        already the stored state; pending confirmations are left to the next checks."""
-        shown = body.get("message") or {}
-        original = Message(str(shown.get("text") or ""), list(shown.get("blocks") or []))
-        user_id = str((body.get("user") or {}).get("id") or "")
-        accepted = build_accepted_alert_message(original, user_id=user_id, accepted_at=flows.clock())
-        log.info("alert %s in %s accepted as baseline by %s", shown.get("ts"), channel_of(body), user_id)
+        """Open the modal to refine a false positive's reason and duration."""
+        if triage is None:
+            return
         try:
-            await client.chat_update(
-                channel=channel_of(body),
-                ts=str(shown.get("ts") or ""),
-                text=accepted.text,
-                blocks=accepted.blocks,
-            )
+            target = json.loads(action_value(body))
+            channel_id, ts = str(target["c"]), str(target["ts"])
+            message = await triage.message(channel_id, ts)
+        except (ValueError, KeyError, TypeError, UserInputError):
+            await respond_with(respond, build_error_message("This button is broken: it names no alert."))
+            return
+        view = build_false_positive_modal(
+            channel_id, ts, reason=message.triage.reason, duration=triage.suppression
+        )
+        try:
+            await client.views_open(trigger_id=str(body.get("trigger_id") or ""), view=view)
         except Exception as exc:
-            error = delivery_error(exc)
-            log.warning("could not mark the alert accepted: %s", error)
-            await respond_with(respond, build_error_message(f"Could not update the alert: {error}"))
+            log.warning("false positive modal not opened: %s", delivery_error(exc))
+            await respond_with(respond, build_error_message("Slack did not open the form; try again."))
+
+    async def handle_refine_submission(body: dict[str, Any], client: AsyncWebClient) -> None:
+        if triage is None:
+            return
+        view = body.get("view") or {}
+        user_id = str((body.get("user") or {}).get("id") or "")
+        try:
+            target = json.loads(str(view.get("private_metadata") or ""))
+            values = (view.get("state") or {}).get("values") or {}
+            reason = str(values[REASON_BLOCK][REASON_ACTION]["selected_option"]["value"])
+            duration = parse_duration(
+                str(values[DURATION_BLOCK][DURATION_ACTION]["selected_option"]["value"])
+            )
+            caller = Caller(team_id=team_of(body), channel_id=str(target["c"]), user_id=user_id)
+            await triage.refine_false_positive(
+                str(target["c"]), str(target["ts"]), caller, reason=reason, duration=duration
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            log.warning("false positive form unreadable: %s", exc.__class__.__name__)
+        except UserInputError as exc:
+            try:
+                await client.chat_postEphemeral(channel=str(target["c"]), user=user_id, text=str(exc))
+            except Exception as failure:
+                log.warning("refusal of the false positive form not shown: %s", delivery_error(failure))
+
+    async def handle_ack_action(body: dict[str, Any], respond: AsyncRespond) -> None:
+        await set_triage(body, respond, TriageState.ACKNOWLEDGED)
+
+    async def handle_false_positive_action(body: dict[str, Any], respond: AsyncRespond) -> None:
+        await set_triage(body, respond, TriageState.FALSE_POSITIVE)
+
+    async def handle_accept_action(body: dict[str, Any], respond: AsyncRespond) -> None:
+        """Accept as baseline: the alert is closed as `expected` (the changes are already the
+        stored state; pending confirmations are left to the next checks)."""
+        await set_triage(body, respond, TriageState.EXPECTED)
+
+    async def handle_snooze_action(body: dict[str, Any], respond: AsyncRespond) -> None:
+        if triage is None:
+            await respond_with(respond, build_error_message("Snoozing is not available on this Watchpost."))
+            return
+        try:
+            duration = parse_duration(action_value(body) or "1d")
+            until = await triage.snooze_on_message(
+                channel_of(body), message_ts_of(body), caller_of(body), duration
+            )
+        except UserInputError as exc:
+            await respond_with(respond, build_error_message(str(exc)))
+            return
+        await respond_with(
+            respond,
+            build_notice_message(
+                f"Snoozed until {until:%Y-%m-%d %H:%M} UTC: no alerts from it here till then."
+            ),
+        )
+
+    async def handle_lift_action(body: dict[str, Any], respond: AsyncRespond) -> None:
+        value = action_value(body)
+        if not value.isdigit():
+            await respond_with(
+                respond, build_error_message("This button is broken: it names no suppression.")
+            )
+            return
+        await send_result(await flows.run(LiftCommand(int(value)), caller_of(body)), respond)
 
     async def handle_dismiss_action(
         body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
@@ -132,11 +234,19 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
         (ActionId.MONITOR, handle_monitor_action),
         (ActionId.MUTE, handle_mute_action),
         (ActionId.TIMELINE, handle_button),
+        (ActionId.LIFT, handle_lift_action),
     ):
         app.action(re.compile(rf"^{prefix.value}(_\d+)?$"))(ack=acknowledge, lazy=[handler])
     app.action(ActionId.ACCEPT.value)(ack=acknowledge, lazy=[handle_accept_action])
     app.action(re.compile(rf"^{ActionId.DISMISS.value}(_\d+)?$"))(
         ack=acknowledge, lazy=[handle_dismiss_action]
+    )
+    app.action(ActionId.ACKNOWLEDGE.value)(ack=acknowledge, lazy=[handle_ack_action])
+    app.action(ActionId.FALSE_POSITIVE.value)(ack=acknowledge, lazy=[handle_false_positive_action])
+    app.action(ActionId.REFINE.value)(ack=acknowledge, lazy=[handle_refine_action])
+    app.view(FALSE_POSITIVE_MODAL)(ack=acknowledge, lazy=[handle_refine_submission])
+    app.action(re.compile(rf"^{ActionId.SNOOZE.value}(_\d+d)?$"))(
+        ack=acknowledge, lazy=[handle_snooze_action]
     )
 
 
@@ -155,6 +265,12 @@ def team_of(body: dict[str, Any]) -> str:
 
 def channel_of(body: dict[str, Any]) -> str:
     return str((body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id") or "")
+
+
+def message_ts_of(body: dict[str, Any]) -> str:
+    """The clicked message's own ts."""
+    message = body.get("message") or {}
+    return str(message.get("ts") or (body.get("container") or {}).get("message_ts") or "")
 
 
 def thread_of(body: dict[str, Any]) -> str | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
@@ -13,10 +13,12 @@ from bot.commands.grammar import (
     DigestCommand,
     HelpCommand,
     HistoryCommand,
+    LiftCommand,
     ListCommand,
     MuteCommand,
     RemoveCommand,
     StatusCommand,
+    SuppressionsCommand,
     UnwatchCommand,
     WatchCommand,
     WatchStatusCommand,
@@ -49,6 +51,13 @@ DOMAIN = parse_indicator("evil.com")
         ),
         ("mute evil.com whois", MuteCommand(DOMAIN, "whois", muted=True)),
         ("unmute 98.126.38.107 dataset=services", MuteCommand(IP, "services", muted=False)),
+        ("mute evil.com whois 30m", MuteCommand(DOMAIN, "whois", True, timedelta(minutes=30))),
+        ("mute evil.com whois 12H", MuteCommand(DOMAIN, "whois", True, timedelta(hours=12))),
+        ("mute evil.com whois 7d", MuteCommand(DOMAIN, "whois", True, timedelta(days=7))),
+        ("mute evil.com whois 2w", MuteCommand(DOMAIN, "whois", True, timedelta(weeks=2))),
+        ("suppressions", SuppressionsCommand()),
+        ("lift 12", LiftCommand(12)),
+        ("lift #7", LiftCommand(7)),
         ("digest", DigestCommand()),
         ("help", HelpCommand()),
         ("help me", HelpCommand()),
@@ -77,7 +86,15 @@ def test_grammar_parses(text: str, command: Command) -> None:
         ("history evil.com since=2026-01-01", "Unknown option `since=`"),
         ("history evil.com day=2026-01-01 day=2026-01-02", "given twice"),
         ("mute evil.com", "/monitor mute <indicator> <dataset>"),
-        ("mute evil.com whois extra", "/monitor mute <indicator> <dataset>"),
+        ("mute evil.com whois extra", "Unknown duration `extra`"),
+        ("mute evil.com whois 7d extra", "/monitor mute <indicator> <dataset>"),
+        ("mute evil.com whois 3y", "Unknown duration `3y`"),
+        ("mute evil.com whois 0m", "out of range"),
+        ("mute evil.com whois 60w", "out of range"),
+        ("unmute evil.com whois 7d", "/monitor unmute <indicator> <dataset>"),
+        ("lift", "`/monitor lift 12`"),
+        ("lift twelve", "`/monitor lift 12`"),
+        ("suppressions now", "takes nothing after it"),
         ("mute evil.com <!channel>", "Unknown dataset `&lt;!channel&gt;`"),
         ("unmute 10.0.0.1 whois", "private"),
         ("10.1.2.3", "private"),

@@ -1,0 +1,70 @@
+"""Triage values shared by storage, rendering, the use cases and the API (no I/O here):
+where the team is with an alert, and what silences a monitor for a while."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+
+class TriageState(enum.StrEnum):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    EXPECTED = "expected"  # accepted as the new baseline
+    FALSE_POSITIVE = "false_positive"
+
+    @property
+    def closed(self) -> bool:
+        """A closed alert takes no follow-ups: the monitor's next change is a new alert."""
+        return self in (TriageState.EXPECTED, TriageState.FALSE_POSITIVE)
+
+
+@dataclass(frozen=True)
+class Triage:
+    state: TriageState = TriageState.OPEN
+    by: str | None = None  # a Slack user id, or api:<token name>
+    at: datetime | None = None
+    reason: str | None = None
+
+
+class SuppressionKind(enum.StrEnum):
+    VALUE = "value"  # a value marked false positive, in one dataset, both directions
+    SNOOZE = "snooze"  # the whole monitor
+    MUTE = "mute"  # one dataset, for a while
+
+
+# Reasons offered for a false positive; the first is what one click records.
+FALSE_POSITIVE_REASONS = ("CDN or shared hosting", "parking", "owned by us", "sinkhole", "other")
+DEFAULT_FALSE_POSITIVE_REASON = FALSE_POSITIVE_REASONS[0]
+DEFAULT_SUPPRESSION = timedelta(days=30)
+SNOOZE_CHOICES = (timedelta(days=1), timedelta(days=7), timedelta(days=30))
+DEFAULT_SNOOZE = SNOOZE_CHOICES[0]
+
+
+@dataclass(frozen=True)
+class SuppressionView:
+    """An active (or just ended) suppression, as `/monitor suppressions` lists it."""
+
+    id: int
+    kind: SuppressionKind
+    indicator: str
+    team_id: str
+    channel_id: str
+    monitor_owner: str
+    dataset: str | None
+    value: str | None
+    reason: str | None
+    created_by: str
+    created_at: datetime
+    expires_at: datetime | None  # None: an untimed mute (until unmuted)
+    alert_id: int | None = None  # the alert marked false positive that made it
+
+
+def format_duration(duration: timedelta) -> str:
+    """`30m`, `12h`, `7d`, `2w` style, largest whole unit."""
+    seconds = int(duration.total_seconds())
+    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{max(1, seconds // 60)}m"

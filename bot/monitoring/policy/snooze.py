@@ -1,0 +1,18 @@
+"""Stage `snooze`: a monitor snoozed from an alert (1, 7 or 30 days) gets no alert in that
+channel until the snooze ends (the changes are still stored, in history and the digest)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from bot.model.observations import Change
+from bot.model.routing import AlertTarget
+
+
+class SnoozeStage:
+    name = "snooze"
+
+    def keep(self, changes: Sequence[Change], target: AlertTarget, now: datetime) -> list[Change]:
+        snoozed = any(s.kind == "snooze" and s.expires_at > now for s in target.suppressions)
+        return [] if snoozed else list(changes)

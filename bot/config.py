@@ -553,6 +553,17 @@ _CATALOGUE: tuple[tuple[str, str, Callable[[Settings, dict[str, str]], str]], ..
         "DNS queries for permutations per resolve interval",
         _attr("lookalike_query_budget"),
     ),
+    (
+        "WATCHPOST_ALERT_THREAD_WINDOW",
+        "seconds an open alert gathers follow-ups in its thread (0: off)",
+        _attr("alert_thread_window"),
+    ),
+    (
+        "WATCHPOST_FALSE_POSITIVE_DAYS",
+        "days a false-positive value stays quiet",
+        _attr("false_positive_days"),
+    ),
+    ("WATCHPOST_SHARED_HOST_NAMES", "names on an IP that make it a shared host", _attr("shared_host_names")),
     ("WATCHPOST_LOG_LEVEL", "DEBUG, INFO, WARNING, …", _attr("log_level")),
 )
 

@@ -97,7 +97,9 @@ def build_status_message(
     blocks = [
         *message.blocks[: MAX_BLOCKS_MESSAGE - 2],
         context(*notes),
-        actions([button("Timeline picture", ActionId.TIMELINE.value, indicator)], block_id="timeline"),
+        actions(
+            [button("Timeline picture", ActionId.TIMELINE.value, escape(indicator))], block_id="timeline"
+        ),
     ]
     return Message(message.text, blocks)
 

@@ -53,7 +53,17 @@ def test_render_text_numbers_buttons_through_the_callers_label() -> None:
 
     shown = render_text(message, names=NAMES, button_label=label)
     assert message.label == "alert"
-    assert "[1 Investigate 45.77.10.20]" in shown and "[4 Accept as baseline]" in shown
-    assert seen == ["investigate_0", "monitor_indicator_0", "mute_dataset_0", "accept_baseline"]
+    assert "[1 Investigate 45.77.10.20]" in shown and "[9 Accept as baseline]" in shown
+    assert seen == [
+        "investigate_0",
+        "monitor_indicator_0",
+        "ack",
+        "false_positive",
+        "snooze",
+        "snooze_7d",
+        "snooze_30d",
+        "mute_dataset_0",
+        "accept_baseline",
+    ]
     assert "*" not in shown and "Change on evil[.]com" in shown
     assert "[Investigate 45.77.10.20]" in render_text(message)  # unnumbered by default

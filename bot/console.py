@@ -26,6 +26,7 @@ from typing import TextIO
 from bot.commands.buttons import action_kind, press
 from bot.commands.flows import MonitorFlows
 from bot.commands.results import Caller, CommandResult
+from bot.commands.triage import TriageFlows
 from bot.composition import Services
 from bot.monitoring.scheduler import build_scheduler
 from bot.render.ids import ActionId
@@ -90,8 +91,15 @@ class ConsoleTransport:
         return ts
 
     async def update(self, channel_id: str, ts: str, message: Message) -> None:
-        self.out.write(f"\n--- alert {ts} in #{channel_id}, now ---\n{render_text(message)}\n---\n{PROMPT}")
-        self.out.flush()
+        """Slack edits a message in place; the terminal prints it again, with fresh buttons."""
+        self.forget_buttons(ts)
+        thread_ts = self.posted[ts].thread_ts if ts in self.posted else None
+        self.posted[ts] = _Posted(message, channel_id, thread_ts)
+        where = f"in #{self.names.get(channel_id, channel_id)}"
+        self.say(
+            self.render(message, channel_id=channel_id, ts=ts),
+            heading=f"{message.label or 'message'} updated {where}",
+        )
 
     async def upload_file(
         self, channel_id: str, *, thread_ts: str | None, filename: str, content: bytes, title: str
@@ -174,9 +182,15 @@ class Console:
     """Reads lines, runs them as commands or button presses, shows what comes back."""
 
     def __init__(
-        self, flows: MonitorFlows, screen: ConsoleTransport, caller: Caller = CONSOLE_CALLER
+        self,
+        flows: MonitorFlows,
+        screen: ConsoleTransport,
+        caller: Caller = CONSOLE_CALLER,
+        *,
+        triage: TriageFlows | None = None,
     ) -> None:
         self.flows = flows
+        self.triage = triage
         self.screen = screen
         self.caller = caller
 
@@ -226,7 +240,13 @@ class Console:
         self.screen.say(f"(pressed {number}: {button.label})")
         caller = Caller(self.caller.team_id, button.channel_id, self.caller.user_id)
         outcome = await press(
-            self.flows, caller, action_id=button.action_id, value=button.value, message=message
+            self.flows,
+            caller,
+            action_id=button.action_id,
+            value=button.value,
+            message=message,
+            triage=self.triage,
+            message_ts=button.message_ts,
         )
         if outcome.updated is not None and button.message_ts is not None:
             # Slack updates the message in place; the terminal prints it again.
@@ -269,7 +289,7 @@ async def run_console(services: Services, screen: ConsoleTransport, *, stdin: Te
         ct=services.ct,
     )
     scheduler.start()
-    console = Console(services.flows, screen)
+    console = Console(services.flows, screen, triage=services.triage)
     screen.say(BANNER)
     try:
         while True:

@@ -7,6 +7,8 @@ and value; pressing it runs the use case behind it with the flows, never re-type
 - `monitor_indicator[_n]` (value: an indicator): monitor it in the channel.
 - `mute_dataset[_n]` (value: `{"i": indicator, "d": dataset}`): mute that dataset there.
 - `accept_baseline`: the alert, its buttons replaced by who accepted it and when.
+- `ack`, `false_positive`, `accept_baseline`, `snooze[_7d|_30d]`: the alert's triage, stored
+  (with the triage use cases; `accept_baseline` is the state `expected`).
 - `timeline` (value: an indicator): a picture of its history (the result's file).
 - `dismiss_lookalike` (value: a domain): not a lookalike; it stays quiet in the channel.
 """
@@ -18,16 +20,26 @@ import re
 from dataclasses import dataclass
 
 from bot.commands.flows import MonitorFlows
-from bot.commands.grammar import AddCommand, MuteCommand, TimelineCommand, parse_dataset
+from bot.commands.grammar import AddCommand, MuteCommand, TimelineCommand, parse_dataset, parse_duration
 from bot.commands.results import Caller, CommandResult
+from bot.commands.triage import TriageFlows
 from bot.errors import UserInputError
 from bot.model.indicators import parse_indicator
+from bot.model.triage import TriageState
 from bot.render.alerts import build_accepted_alert_message
 from bot.render.ids import ActionId
 from bot.render.messages import Message
-from bot.render.replies import build_error_message
+from bot.render.replies import build_error_message, build_notice_message
 
-_NUMBERED = re.compile(r"^(?P<prefix>[a-z_]+?)(?:_\d+)?$")
+_NUMBERED = re.compile(r"^(?P<prefix>[a-z_]+?)(?:_\d+d?)?$")  # investigate_3, snooze_7d
+
+
+# The alert's triage buttons and the state each stores.
+_TRIAGE_STATES = {
+    ActionId.ACKNOWLEDGE: TriageState.ACKNOWLEDGED,
+    ActionId.FALSE_POSITIVE: TriageState.FALSE_POSITIVE,
+    ActionId.ACCEPT: TriageState.EXPECTED,
+}
 
 
 @dataclass(frozen=True)
@@ -52,11 +64,29 @@ def action_kind(action_id: str) -> ActionId | None:
 
 
 async def press(
-    flows: MonitorFlows, caller: Caller, *, action_id: str, value: str, message: Message
+    flows: MonitorFlows,
+    caller: Caller,
+    *,
+    action_id: str,
+    value: str,
+    message: Message,
+    triage: TriageFlows | None = None,
+    message_ts: str | None = None,
 ) -> Pressed:
-    """Press the button `action_id` carrying `value` on `message`, as `caller`."""
+    """Press the button `action_id` carrying `value` on `message` (posted as `message_ts`),
+    as `caller`. With `triage`, the alert's triage buttons store their state."""
     kind = action_kind(action_id)
     try:
+        if triage is not None and message_ts is not None and kind in _TRIAGE_STATES:
+            state = _TRIAGE_STATES[kind]
+            await triage.set_state_on_message(caller.channel_id, message_ts, state, caller)
+            return Pressed(
+                CommandResult(build_notice_message(f"Alert marked {state.value.replace('_', ' ')}."))
+            )
+        if triage is not None and message_ts is not None and kind is ActionId.SNOOZE:
+            duration = parse_duration(value or "1d")
+            until = await triage.snooze_on_message(caller.channel_id, message_ts, caller, duration)
+            return Pressed(CommandResult(build_notice_message(f"Snoozed until {until:%Y-%m-%d %H:%M} UTC.")))
         match kind:
             case ActionId.INVESTIGATE:
                 return Pressed(await flows.pivots.investigate(value, team_id=caller.team_id))

@@ -110,7 +110,7 @@ def test_console_buttons_press_and_files_are_saved(dns_server: FakeDnsServer, tm
 
         child.sendline(str(accept))
         child.expect_exact("--- alert updated in #console ---")
-        child.expect_exact("✔ Accepted as the new baseline by @you")
+        child.expect_exact("Accepted as the new baseline by @you")
         child.expect_exact(PROMPT)
         child.sendline(str(accept))
         child.expect_exact(f"There is no button {accept} (any more).")

@@ -9,11 +9,11 @@ cost in bandwidth a day.
                                         [--pool 2000] [--watch-words 1000] [--json out.json]
 
 The log serves `--entries` entries cycled from `--pool` real certificates and
-precertificates (each its own P-256 key, issued by an RSA 2048 CA whose chain with its root
-is logged alongside, 1 to 4 names each);
-its tree heads are really signed and verified, but sign a stand-in for the Merkle root
-(see tests/fakes/ct_log.py, RepeatingCtLog). Its replies: get-entries JSON as is (1,024
-entries at most, as Google's logs cap them), data tiles gzip-compressed.
+precertificates (each its own P-256 key, issued by an RSA 2048 CA whose chain with its
+root is logged alongside, 1 to 4 names each); its tree heads are really signed and
+verified, but sign a stand-in for the Merkle root (see tests/fakes/ct_log.py,
+RepeatingCtLog). Its replies: get-entries JSON as is (1,024 entries at most a reply,
+uncompressed), data tiles gzip-compressed (level 1).
 """
 
 from __future__ import annotations
@@ -194,6 +194,8 @@ async def read(list_url: str, entries: int, words: list[str], batch_size: int) -
         read_so_far += len(batch)
         if read_so_far // every != before // every:
             samples.append((read_so_far, rss_mb()))
+            rate = read_so_far / max(1e-9, time.process_time() - cpu)
+            progress(f"{read_so_far:,} entries, {rate:,.0f}/s per core so far, RSS {samples[-1][1]:.0f} MB")
 
     cpu, wall = time.process_time(), time.perf_counter()
     report = await reader.poll_once(sink)

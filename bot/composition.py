@@ -19,12 +19,14 @@ from bot.monitoring.datasets import build_datasets
 from bot.monitoring.datasets.base import Dataset
 from bot.monitoring.dns_mux import MultiplexedDnsClient
 from bot.monitoring.noise import summarise_same_asn_churn
+from bot.monitoring.quota import QuotaGate
 from bot.monitoring.runner import Runner, utc_now
 from bot.monitoring.scheduler import CheckDispatcher
 from bot.storage.alerts import AlertStore
 from bot.storage.digests import DigestStore
 from bot.storage.engine import create_database_engine, migrate
 from bot.storage.history import HistoryStore
+from bot.storage.quotas import QuotaStore
 from bot.storage.repository import AsyncStore, Store, WebhookRouting
 
 
@@ -44,6 +46,8 @@ class Services:
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     webhooks: WebhookWorker | None = None  # None: no webhook configured
     slack_team_id: str | None = None  # the bot's workspace, once Slack said (auth.test)
+    quotas: QuotaStore | None = None
+    gate: QuotaGate | None = None
 
     async def backlog(self) -> dict[str, int]:
         """Undelivered alerts per queue, for /metrics."""
@@ -80,6 +84,17 @@ def build_services(
     store = AsyncStore(Store(engine, webhooks=routing))
     alerts = AlertStore(engine)
     closers: list[Callable[[], Awaitable[None]]] = []
+    quotas = QuotaStore(engine)
+    # Every HTTP request of every source passes the gate: quota slots shared through the
+    # database by every process, and the request log behind /monitor health.
+    gate = QuotaGate(
+        quotas,
+        store,
+        settings.quotas,
+        check_interval=timedelta(seconds=settings.check_interval),
+        clock=clock,
+        metrics=metrics,
+    )
     if datasets is None:
         # Long-lived multiplexed UDP sockets, no cache (bot/monitoring/dns_mux.py).
         dns = MultiplexedDnsClient(settings.dns_nameservers, timeout=settings.dns_timeout)
@@ -87,7 +102,7 @@ def build_services(
         async def observed(ip: str) -> list[tuple[str, str, datetime]]:
             return await store.run(store.store.domains_resolving_to, ip)
 
-        registry = build_datasets(settings, dns, observed=observed)
+        registry = build_datasets(settings, dns, observed=observed, gate=gate)
         datasets, closers = registry.datasets, [*registry.closers, dns.aclose]
     runner = Runner(
         datasets,
@@ -137,4 +152,6 @@ def build_services(
         metrics=metrics,
         closers=closers,
         webhooks=webhooks,
+        quotas=quotas,
+        gate=gate,
     )

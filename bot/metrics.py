@@ -82,12 +82,71 @@ class Metrics:
             registry=r,
         )
 
+        # Source health (this process's requests; /monitor health shows every process's).
+        self.source_requests = Counter(
+            "watchpost_source_requests",
+            "HTTP requests to a source, by outcome: ok, timeout, connection, rate_limited, http_NNN",
+            ["source", "outcome"],
+            registry=r,
+        )
+        self.source_latency = Histogram(
+            "watchpost_source_request_duration_seconds",
+            "Time a source took to answer one HTTP request",
+            ["source"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.source_deferred = Counter(
+            "watchpost_source_deferred",
+            "Lookups that waited instead of asking, by reason: quota (no slot), turn (planned interval), off",
+            ["source", "reason"],
+            registry=r,
+        )
+        self.source_planned_interval = Gauge(
+            "watchpost_source_planned_interval_seconds",
+            "How often a quota-limited source is asked about each indicator its budget serves",
+            ["source"],
+            registry=r,
+        )
+        self.source_quota_used = Gauge(
+            "watchpost_source_quota_used_ratio",
+            "Share of a source's quota used in the current window, by window (seconds)",
+            ["source", "window"],
+            registry=r,
+        )
+        self.source_requests_window = Gauge(
+            "watchpost_source_requests_window",
+            "Requests to a source by every process, in the last hour or day",
+            ["source", "window"],
+            registry=r,
+        )
+        self.source_errors_day = Gauge(
+            "watchpost_source_errors_day",
+            "Failed requests to a source by every process in the last day, by kind",
+            ["source", "kind"],
+            registry=r,
+        )
+        self.source_last_success = Gauge(
+            "watchpost_source_last_success_timestamp_seconds",
+            "When a source last answered a request (any process)",
+            ["source"],
+            registry=r,
+        )
+        self.source_latency_quantile = Gauge(
+            "watchpost_source_latency_ms",
+            "A source's latency over the last hour (every process), by quantile: 0.5, 0.95",
+            ["source", "quantile"],
+            registry=r,
+        )
+
     def observe_check(self, observations: Iterable[Observation]) -> None:
         """Count one check of an indicator: each dataset's outcome and failed sources."""
         for observation in observations:
             outcome = "failed" if observation.failed else "partial" if observation.stale else "ok"
+            if observation.failed and not observation.stale:
+                outcome = "deferred"
             self.checks.labels(observation.dataset, outcome).inc()
-            for failure in observation.failures:
+            for failure in observation.real_failures:
                 self.source_failures.labels(observation.dataset, label(failure.source)).inc()
 
     def slack_error(self, code: str) -> None:

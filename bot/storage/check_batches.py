@@ -43,6 +43,8 @@ class CheckToRecord:
     apply: Callable[[Observation, DatasetSnapshot | None], CheckOutcome]
     now: datetime
     retry_without_baseline_at: datetime | None = None
+    # A source queued this check for a slot expected then: check again by that time.
+    next_check_by: datetime | None = None
 
 
 # Per check: its outcomes, or the exception that kept it from being written.
@@ -73,6 +75,7 @@ def record_checks(store: Store, checks: Sequence[CheckToRecord]) -> list[CheckRe
                 apply=check.apply,
                 now=check.now,
                 retry_without_baseline_at=check.retry_without_baseline_at,
+                next_check_by=check.next_check_by,
             )
         except Exception as exc:
             results[index] = exc
@@ -222,8 +225,10 @@ def _plan(
         )
         for o in outcomes
     )
-    retry_at = check.retry_without_baseline_at
-    if no_baseline and retry_at is not None and retry_at < next_check_at:
+    retry_at = check.retry_without_baseline_at if no_baseline else None
+    if check.next_check_by is not None and (retry_at is None or check.next_check_by < retry_at):
+        retry_at = check.next_check_by
+    if retry_at is not None and retry_at < next_check_at:
         writes.brought_forward.append({"b_id": subject_id, "b_next": retry_at})
 
 
@@ -243,7 +248,7 @@ def _plan_state(writes: _Writes, subject_id: int, state: Any, outcome: CheckOutc
     if not observation.failed:
         values["last_ok_at"] = now
     if observation.stale:
-        message = "; ".join(f"{f.source}: {f.message}" for f in observation.failures)
+        message = "; ".join(f"{f.source}: {f.message}" for f in observation.real_failures)
         values.update(
             stale=True,
             last_error=message[:2000],
@@ -258,9 +263,9 @@ def _plan_state(writes: _Writes, subject_id: int, state: Any, outcome: CheckOutc
                 "message": failure.message[:2000],
                 "at": now,
             }
-            for failure in observation.failures
+            for failure in observation.real_failures
         )
-    elif values["stale"] or values["consecutive_failures"]:
+    elif not observation.failed and (values["stale"] or values["consecutive_failures"]):
         values.update(stale=False, consecutive_failures=0)
     if state is None:
         writes.new_states.append({"subject_id": subject_id, "dataset": observation.dataset, **values})

@@ -450,6 +450,7 @@ class Store:
         apply: Callable[[Observation, DatasetSnapshot | None], CheckOutcome],
         now: datetime,
         retry_without_baseline_at: datetime | None = None,
+        next_check_by: datetime | None = None,
     ) -> list[CheckOutcome]:
         """Write one check: fact intervals, dataset health, changes and the alerts to
         deliver, in one transaction (the outbox), so no alert is lost or doubled.
@@ -512,6 +513,8 @@ class Store:
             )
             if no_baseline and retry_without_baseline_at is not None:
                 subject.next_check_at = min(subject.next_check_at, retry_without_baseline_at)
+            if next_check_by is not None:  # a source holds a slot for this subject then
+                subject.next_check_at = min(subject.next_check_at, next_check_by)
         return outcomes
 
     @staticmethod
@@ -527,12 +530,12 @@ class Store:
         if not observation.failed:
             state.last_ok_at = now
         if observation.stale:
-            message = "; ".join(f"{f.source}: {f.message}" for f in observation.failures)
+            message = "; ".join(f"{f.source}: {f.message}" for f in observation.real_failures)
             state.stale = True
             state.last_error = message[:2000]
             state.last_error_at = now
             state.consecutive_failures = (state.consecutive_failures or 0) + 1
-            for failure in observation.failures:
+            for failure in observation.real_failures:
                 session.add(
                     SourceFailureRow(
                         subject_id=subject_id,
@@ -542,7 +545,7 @@ class Store:
                         at=now,
                     )
                 )
-        elif state.stale or state.consecutive_failures:
+        elif not observation.failed and (state.stale or state.consecutive_failures):
             state.stale = False
             state.consecutive_failures = 0
 

@@ -143,6 +143,8 @@ def build_services(
             digests=digests,
             access=AccessPolicy(settings.admins, settings.channel_quota),
             rate_limit=CommandRateLimiter(settings.command_rate) if settings.command_rate else None,
+            quotas=quotas,
+            gate=gate,
         ),
         dispatcher=CheckDispatcher(runner),
         outbox=OutboxWorker(store, transport, clock=clock, metrics=metrics),

@@ -29,6 +29,15 @@ from bot.commands.grammar import (
 from bot.errors import NotPermitted, UserInputError
 from bot.model.indicators import Indicator, parse_indicator
 from bot.model.observations import ADDRESS_AND_NAME_FIELDS
+from bot.monitoring.quota import (
+    BOTH_KINDS,
+    SOURCE_DATASETS,
+    SOURCE_FEEDS,
+    SOURCE_KINDS,
+    QuotaGate,
+    describe_budget,
+    describe_interval,
+)
 from bot.monitoring.runner import Runner
 from bot.render.home import HomeRow, build_home_blocks
 from bot.render.investigation import build_investigation_message
@@ -50,6 +59,7 @@ from bot.render.replies import (
     build_status_message,
 )
 from bot.storage.history import HistoryStore
+from bot.storage.quotas import QuotaStore
 from bot.storage.repository import AsyncStore, MonitorView, SubjectView
 
 # Fact fields whose values identify infrastructure: two indicators sharing one of these
@@ -101,6 +111,8 @@ class MonitorFlows:
         timezone: tzinfo = UTC,
         access: AccessPolicy | None = None,
         rate_limit: CommandRateLimiter | None = None,
+        quotas: QuotaStore | None = None,
+        gate: QuotaGate | None = None,
     ) -> None:
         self.store = store
         self.runner = runner
@@ -111,6 +123,9 @@ class MonitorFlows:
         self.timezone = timezone
         self.access = access if access is not None else AccessPolicy()
         self.rate_limit = rate_limit
+        # Quota-limited sources: which lookups wait for a slot, and each source's plan.
+        self.quotas = quotas
+        self.gate = gate
 
     def throttled(self, caller: Caller) -> Message | None:
         """The reply to a user over the command rate limit (None: go ahead). Counts the command."""
@@ -358,8 +373,8 @@ class MonitorFlows:
             async def one(subject_id: int, indicator: str) -> Message:
                 subject = await self.store.run(self.store.store.get_subject, indicator)
                 if subject is not None and subject.last_checked_at is None:
-                    await self.runner.check(subject)
-                return build_baseline_message(indicator, await self._dataset_views(subject_id))
+                    await self.runner.check(subject, manual=True)
+                return build_baseline_message(indicator, await self._dataset_views(subject_id, indicator))
 
             fresh = [a for a in added if a.new_for_channel]
             return list(await asyncio.gather(*(one(a.subject_id, a.indicator) for a in fresh)))
@@ -371,8 +386,25 @@ class MonitorFlows:
     async def _status(self, indicator: Indicator, caller: Caller) -> CommandResult:
         monitor = await self._monitored_here(indicator, caller)
         subject = await self._subject(indicator)
-        views = await self._dataset_views(subject.id)
-        return CommandResult(build_status_message(indicator.value, views, monitor.created_at))
+        views = await self._dataset_views(subject.id, subject.indicator)
+        plans = await self._plans(indicator, {view.name for view in views})
+        return CommandResult(build_status_message(indicator.value, views, monitor.created_at, plans=plans))
+
+    async def _plans(self, indicator: Indicator, datasets: Collection[str]) -> list[str]:
+        """How often each quota-limited source of these datasets is asked about one indicator."""
+        if self.gate is None:
+            return []
+        lines = []
+        for source in sorted(self.gate.limits):
+            kinds = SOURCE_KINDS.get(source, BOTH_KINDS)
+            feeds = SOURCE_DATASETS.get(source, ())
+            if indicator.kind.value not in kinds or not any(d in datasets for d in feeds):
+                continue
+            plan = await self.gate.plan(source)
+            if plan is not None:
+                what = SOURCE_FEEDS.get(source, source)
+                lines.append(f"{what} every {describe_interval(plan.interval)}: {describe_budget(plan)}")
+        return lines
 
     async def _check(self, indicator: Indicator | None, caller: Caller) -> CommandResult:
         if indicator is None:
@@ -392,7 +424,7 @@ class MonitorFlows:
             async def one(name: str) -> Message:
                 async with gate:
                     subject = await self._subject_by_value(name)
-                    report = await self.runner.check(subject)
+                    report = await self.runner.check(subject, manual=True)
                 failed = sorted({f.source for o in report.outcomes for f in o.observation.failures})
                 return build_check_message(name, report.changes, failed=failed)
 
@@ -426,8 +458,9 @@ class MonitorFlows:
             raise UserInputError(f"`{value}` is not monitored.")
         return subject
 
-    async def _dataset_views(self, subject_id: int) -> list[DatasetView]:
+    async def _dataset_views(self, subject_id: int, indicator: str) -> list[DatasetView]:
         health = await self.store.run(self.store.store.dataset_health, subject_id)
+        waits = await self.store.run(self.quotas.waits_for, indicator) if self.quotas is not None else {}
         return [
             DatasetView(
                 h.dataset,
@@ -435,6 +468,11 @@ class MonitorFlows:
                 stale=h.stale,
                 error=h.last_error,
                 has_baseline=h.baseline_at is not None,
+                pending=[
+                    (source, at)
+                    for source, at in sorted(waits.items())
+                    if h.dataset in SOURCE_DATASETS.get(source, ())
+                ],
             )
             for h in health
         ]

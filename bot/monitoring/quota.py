@@ -41,6 +41,23 @@ SOURCE_KINDS: Mapping[str, frozenset[str]] = {
     "internetdb": frozenset({IndicatorKind.IP.value}),
 }
 BOTH_KINDS = frozenset({IndicatorKind.DOMAIN.value, IndicatorKind.IP.value})
+# The datasets each source feeds, and what it is to a reader.
+SOURCE_DATASETS: Mapping[str, tuple[str, ...]] = {
+    "mnemonic": ("resolutions",),
+    "circl": ("resolutions",),
+    "virustotal": ("resolutions",),
+    "crtsh": ("certificates", "subdomains"),
+    "rdap": ("whois",),
+    "internetdb": ("services",),
+}
+SOURCE_FEEDS = {
+    "mnemonic": "passive DNS (Mnemonic)",
+    "circl": "passive DNS (CIRCL)",
+    "virustotal": "passive DNS (VirusTotal)",
+    "crtsh": "certificates and subdomains (crt.sh)",
+    "rdap": "network registration (RDAP)",
+    "internetdb": "services (Shodan InternetDB)",
+}
 SOURCE_LABELS = {
     "mnemonic": "Mnemonic",
     "circl": "CIRCL",

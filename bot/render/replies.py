@@ -59,10 +59,19 @@ def build_baseline_message(indicator: str, datasets: Sequence[DatasetView]) -> M
 
 
 def build_status_message(
-    indicator: str, datasets: Sequence[DatasetView], monitored_since: datetime
+    indicator: str,
+    datasets: Sequence[DatasetView],
+    monitored_since: datetime,
+    *,
+    plans: Sequence[str] = (),
 ) -> Message:
+    """`plans`: one line per quota-limited source, how often its budget lets it be asked
+    ("passive DNS every 11 h: Mnemonic allows 1,000 a day for 460 monitors")."""
     message = _state_message(f"Status of {indicator}", indicator, datasets)
-    blocks = [*message.blocks, context(f"Monitored here since {monitored_since:%Y-%m-%d %H:%M} UTC")]
+    blocks = [*message.blocks[:47]]
+    if plans:
+        blocks.append(context(escape("; ".join(plans))[:2900]))
+    blocks.append(context(f"Monitored here since {monitored_since:%Y-%m-%d %H:%M} UTC"))
     return Message(message.text, blocks)
 
 
@@ -70,19 +79,37 @@ class DatasetView:
     """What a reply shows of a dataset: its open facts and whether it is fresh."""
 
     def __init__(
-        self, name: str, facts: Sequence[FactState], *, stale: bool, error: str | None, has_baseline: bool
+        self,
+        name: str,
+        facts: Sequence[FactState],
+        *,
+        stale: bool,
+        error: str | None,
+        has_baseline: bool,
+        pending: Sequence[tuple[str, datetime]] = (),
     ) -> None:
         self.name = name
         self.facts = [f for f in facts if f.status is not FactStatus.ADDING]
         self.stale = stale
         self.error = error
         self.has_baseline = has_baseline
+        # Sources waiting for a quota slot for this dataset: (source, when one is expected).
+        self.pending = list(pending)
 
 
 def _state_message(title: str, indicator: str, datasets: Sequence[DatasetView]) -> Message:
     blocks: list[Block] = [header(title[:150])]
     summary = []
     for dataset in datasets:
+        waiting = ", ".join(f"{source} at {at:%Y-%m-%d %H:%M} UTC" for source, at in dataset.pending)
+        if not dataset.has_baseline and dataset.pending:
+            blocks.append(
+                section(
+                    f"*{dataset.name}*: baseline pending, waiting for a quota slot: expected from {waiting}"
+                )
+            )
+            summary.append(f"{dataset.name}: pending")
+            continue
         if not dataset.has_baseline:
             reason = f": {escape(dataset.error)}" if dataset.error else ""
             blocks.append(section(f"*{dataset.name}*: no data yet{reason[:500]} (retried on the next check)"))
@@ -93,6 +120,8 @@ def _state_message(title: str, indicator: str, datasets: Sequence[DatasetView]) 
         if more > 0:
             lines.append(f"…and {more} more")
         stale = f" :hourglass: stale ({escape((dataset.error or '')[:300])})" if dataset.stale else ""
+        if waiting:
+            stale += f" · waiting for a quota slot: {waiting}"
         body = "\n".join(lines) if lines else "_nothing observed_"
         blocks.append(section(f"*{dataset.name}* ({len(dataset.facts)}){stale}\n{body}"[:SECTION_LIMIT]))
         summary.append(f"{dataset.name}: {len(dataset.facts)}")

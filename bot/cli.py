@@ -19,7 +19,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="watchpost", description="Watch domains and IPs; alert on change.")
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("console", help="try every command in the terminal, no Slack needed (default)")
-    sub.add_parser("serve", help="run the Slack bot (HTTP or Socket Mode)")
+    sub.add_parser("serve", help="run the Slack bot (HTTP or Socket Mode) and its worker processes")
+    sub.add_parser(
+        "worker", help="run checks, deliveries and digests only (serve starts one; add more to scale)"
+    )
     check = sub.add_parser("check", help="check one indicator now and print what was seen")
     check.add_argument("indicator")
     sub.add_parser(
@@ -34,7 +37,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"watchpost: configuration error: {exc}", file=sys.stderr)
         return 2
-    configure_logging(settings.log_level if args.command == "serve" else "WARNING", settings.secrets())
+    configure_logging(
+        settings.log_level if args.command in ("serve", "worker") else "WARNING", settings.secrets()
+    )
     command = args.command or "console"
     try:
         if command == "config":
@@ -52,6 +57,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_digest(settings))
         if command == "serve":
             return _serve(settings)
+        if command == "worker":
+            return _worker(settings)
         return asyncio.run(_console(settings))
     except KeyboardInterrupt:
         return 130
@@ -128,6 +135,15 @@ async def _digest(settings: Settings) -> int:
     if not any((report.posted, report.skipped, report.retried, report.failed)):
         print("no digest is due")
     return 1 if report.failed or report.retried else 0
+
+
+def _worker(settings: Settings) -> int:
+    if not settings.slack_bot_token:
+        print("watchpost worker needs SLACK_BOT_TOKEN (it posts alerts and digests).", file=sys.stderr)
+        return 2
+    from bot.worker import work
+
+    return asyncio.run(work(settings))
 
 
 def _serve(settings: Settings) -> int:

@@ -11,6 +11,7 @@ from bot.commands.flows import MonitorFlows
 from bot.config import Settings
 from bot.delivery.mail import SmtpMailer
 from bot.delivery.outbox import OutboxWorker
+from bot.delivery.source_notices import SourceHealthJob
 from bot.delivery.transport import Transport
 from bot.delivery.webhooks import WebhookTargets, WebhookWorker
 from bot.digests.service import DigestService
@@ -20,13 +21,15 @@ from bot.monitoring.datasets.base import Dataset
 from bot.monitoring.dns_mux import MultiplexedDnsClient
 from bot.monitoring.noise import summarise_same_asn_churn
 from bot.monitoring.quota import QuotaGate
+from bot.monitoring.requested_checks import Checks, RequestedCheckJob, RequestedChecks
 from bot.monitoring.runner import Runner, utc_now
 from bot.monitoring.scheduler import CheckDispatcher
 from bot.storage.alerts import AlertStore
+from bot.storage.check_requests import CheckRequestStore
 from bot.storage.digests import DigestStore
 from bot.storage.engine import create_database_engine, migrate
 from bot.storage.history import HistoryStore
-from bot.storage.quotas import QuotaStore
+from bot.storage.quotas import OutageStore, QuotaStore
 from bot.storage.repository import AsyncStore, Store, WebhookRouting
 
 
@@ -48,6 +51,8 @@ class Services:
     slack_team_id: str | None = None  # the bot's workspace, once Slack said (auth.test)
     quotas: QuotaStore | None = None
     gate: QuotaGate | None = None
+    requested_checks: RequestedCheckJob | None = None  # a worker's: checks people asked for
+    source_health: SourceHealthJob | None = None  # a worker's: outage notices, health gauges
 
     async def backlog(self) -> dict[str, int]:
         """Undelivered alerts per queue, for /metrics."""
@@ -72,8 +77,11 @@ def build_services(
     clock: Callable[[], datetime] = utc_now,
     datasets: list[Dataset] | None = None,
     metrics: Metrics | None = None,
+    checks_elsewhere: bool = False,
 ) -> Services:
-    """Everything the bot runs on, wired; the schema is migrated before anything reads it."""
+    """Everything the bot runs on, wired; the schema is migrated before anything reads it.
+    `checks_elsewhere`: this process answers Slack and the API and runs no check; the
+    checks people ask for go to worker processes (`watchpost worker`)."""
     engine = create_database_engine(settings.database_url)
     migrate(engine)
     metrics = metrics if metrics is not None else Metrics()
@@ -113,6 +121,8 @@ def build_services(
         policy=summarise_same_asn_churn if settings.summarise_same_asn else None,
         metrics=metrics,
     )
+    check_requests = CheckRequestStore(engine)
+    checks: Checks = RequestedChecks(runner, check_requests, store) if checks_elsewhere else runner
     digests = DigestService(
         store,
         HistoryStore(engine),
@@ -137,7 +147,7 @@ def build_services(
         runner=runner,
         flows=MonitorFlows(
             store,
-            runner,
+            checks,
             clock=clock,
             timezone=settings.timezone,
             digests=digests,
@@ -156,4 +166,15 @@ def build_services(
         webhooks=webhooks,
         quotas=quotas,
         gate=gate,
+        requested_checks=RequestedCheckJob(runner, check_requests),
+        source_health=SourceHealthJob(
+            store,
+            quotas,
+            OutageStore(engine),
+            transport,
+            limits=settings.quotas,
+            notice_after=timedelta(seconds=settings.source_outage_notice),
+            clock=clock,
+            metrics=metrics,
+        ),
     )

@@ -193,6 +193,8 @@ class Settings:
     # `watchpost serve` starts this many worker processes for checks, deliveries and
     # digests (0: it does them itself, in the process that answers Slack).
     workers: int = 1
+    # Set by `watchpost serve` for its workers: where a worker serves its /metrics (loopback).
+    worker_metrics_port: int = 0
 
     def source_enabled(self, source: str) -> bool:
         """False when a quota of 0 turned the source off."""
@@ -310,6 +312,7 @@ class Settings:
             quotas=parse_quotas(get("WATCHPOST_QUOTAS", "")),
             source_outage_notice=number("WATCHPOST_SOURCE_OUTAGE_NOTICE", defaults.source_outage_notice, 60),
             workers=number("WATCHPOST_WORKERS", defaults.workers, 0),
+            worker_metrics_port=number("WATCHPOST_WORKER_METRICS_PORT", 0, 0),
         )
 
     def describe(self) -> dict[str, str]:

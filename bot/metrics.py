@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.gc_collector import GCCollector
+from prometheus_client.metrics_core import Metric
+from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.process_collector import ProcessCollector
 
 from bot.model.observations import Observation
@@ -154,6 +156,44 @@ class Metrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+def merge_exposition(own: bytes, others: Iterable[bytes]) -> bytes:
+    """This process's metrics with its worker processes' (`watchpost serve` shows them all
+    on one /metrics): counters and histograms added up, gauges the highest of them (the
+    health gauges read the shared database, so every worker sets the same values). The
+    workers' process_* and python_* figures are left out: they describe other processes."""
+    families: dict[str, Metric] = {}
+    values: dict[str, dict[tuple[str, tuple[tuple[str, str], ...]], float]] = {}
+    for index, text in enumerate([own, *others]):
+        for family in text_string_to_metric_families(text.decode()):
+            if index and family.name.startswith(("process_", "python_")):
+                continue
+            if family.name not in families:
+                families[family.name] = Metric(family.name, family.documentation, family.type, family.unit)
+                values[family.name] = {}
+            merged = values[family.name]
+            for sample in family.samples:
+                key = (sample.name, tuple(sorted(sample.labels.items())))
+                if key not in merged:
+                    merged[key] = sample.value
+                elif sample.name.endswith("_created"):
+                    merged[key] = min(merged[key], sample.value)
+                elif family.type in ("counter", "histogram", "summary"):
+                    merged[key] += sample.value
+                else:
+                    merged[key] = max(merged[key], sample.value)
+    for name, family in families.items():
+        for (sample_name, labels), value in values[name].items():
+            family.add_sample(sample_name, dict(labels), value)
+
+    class _Merged:
+        def collect(self) -> Iterable[Metric]:
+            return list(families.values())
+
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Merged())
+    return generate_latest(registry)
 
 
 def label(value: str) -> str:

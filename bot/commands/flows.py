@@ -38,7 +38,7 @@ from bot.monitoring.quota import (
     describe_budget,
     describe_interval,
 )
-from bot.monitoring.runner import Runner
+from bot.monitoring.requested_checks import Checks
 from bot.render.home import HomeRow, build_home_blocks
 from bot.render.investigation import build_investigation_message
 from bot.render.messages import Block, Message
@@ -103,7 +103,7 @@ class MonitorFlows:
     def __init__(
         self,
         store: AsyncStore,
-        runner: Runner,
+        runner: Checks,
         *,
         clock: Callable[[], datetime],
         history: HistoryStore | None = None,

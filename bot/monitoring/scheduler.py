@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, time
 from time import monotonic
 from typing import Protocol
@@ -136,6 +136,7 @@ def build_scheduler(
     digests: DigestJob | None = None,
     digest_retry: float = 300.0,
     webhooks: DeliveryJob | None = None,
+    jobs: Mapping[str, tuple[float, Callable[[], Awaitable[object]]]] | None = None,
 ) -> AsyncIOScheduler:
     """Must be started inside the running event loop. With `digests`: a run at the digest
     time in the team's zone, one at start (catch-up after downtime) and one every
@@ -154,6 +155,8 @@ def build_scheduler(
     every(outbox_tick, outbox.deliver_due, "outbox")
     if webhooks is not None:
         every(outbox_tick, webhooks.deliver_due, "webhooks")
+    for job_id, (seconds, job) in (jobs or {}).items():
+        every(seconds, job, job_id)
     if digests is not None:
         scheduler.add_job(_logged(digests.run_due), digest_trigger(digests), id="digest", **common)
         every(digest_retry, digests.run_due, "digest-catch-up")

@@ -13,7 +13,7 @@ Who gets a slot when there are not enough: lookups that will come back when told
 monitor's first lookup, a manual check) queue in `source_waits` by priority and arrival;
 a routine lookup gets a slot only when every queued one could have one too. A routine
 lookup also waits its turn: one planned interval after the source last answered about
-the same indicator (`source_turns`).
+the same indicator (`source_turns`), half of one if the indicator changed in the last day.
 
 Every request, quota or not, ends as a row of `source_requests` (outcome and latency),
 which `usage` reads for `/monitor health`; rows older than a day are pruned.
@@ -30,13 +30,23 @@ from typing import cast
 from sqlalchemy import Connection, Engine, Table, and_, delete, func, insert, or_, select, update
 
 from bot.config import QuotaLimit
-from bot.storage.models import SourceQuotaRow, SourceRequestRow, SourceTurnRow, SourceWaitRow, Subject
+from bot.storage.models import (
+    ChangeRow,
+    Monitor,
+    SourceOutageRow,
+    SourceQuotaRow,
+    SourceRequestRow,
+    SourceTurnRow,
+    SourceWaitRow,
+    Subject,
+)
 
 _QUOTAS = cast(Table, SourceQuotaRow.__table__)
 _REQUESTS = cast(Table, SourceRequestRow.__table__)
 _WAITS = cast(Table, SourceWaitRow.__table__)
 _TURNS = cast(Table, SourceTurnRow.__table__)
 _SUBJECTS = cast(Table, Subject.__table__)
+_CHANGES = cast(Table, ChangeRow.__table__)
 
 # Priorities, lowest first served. A later page of a lookup that already had a slot
 # comes first: the lookup is useless without it.
@@ -48,6 +58,8 @@ ROUTINE = 3
 # (its monitor was removed, its process stopped): it no longer holds others up.
 WAIT_GRACE = timedelta(minutes=2)
 REQUEST_LOG_KEPT = timedelta(days=1)
+# An indicator that changed this recently has its turn twice as often as the rest.
+RECENT = timedelta(days=1)
 
 
 def window_margin(limit: QuotaLimit) -> timedelta:
@@ -152,6 +164,8 @@ class QuotaStore:
                     priority = NEW
                 elif last is not None and priority == ROUTINE and turn_interval is not None:
                     turn = last + turn_interval
+                    if turn > started and self._changed_since(connection, indicator, started - RECENT):
+                        turn = last + turn_interval / 2  # recently changed: looked at twice as often
                     if turn > started:
                         return Deferred(turn, "turn")
         queue = queue and priority < ROUTINE and indicator is not None
@@ -160,6 +174,16 @@ class QuotaStore:
             result = self._take(connection, source, limits, clock(), indicator, priority, queue)
             connection.commit()
         return result
+
+    @staticmethod
+    def _changed_since(connection: Connection, indicator: str, since: datetime) -> bool:
+        found = connection.execute(
+            select(_CHANGES.c.id)
+            .join(_SUBJECTS, _SUBJECTS.c.id == _CHANGES.c.subject_id)
+            .where(_SUBJECTS.c.indicator == indicator, _CHANGES.c.detected_at > since)
+            .limit(1)
+        ).first()
+        return found is not None
 
     def _lock(self, connection: Connection, source: str, now: datetime) -> None:
         """Hold the source's row until commit: one claimer at a time, in every process."""
@@ -409,3 +433,78 @@ def _percentile(values: list[int], q: float) -> int | None:
 
 def _aware(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+# --- outages ------------------------------------------------------------------------------
+
+_OUTAGES = cast(Table, SourceOutageRow.__table__)
+_MONITORS = cast(Table, Monitor.__table__)
+
+
+class OutageStore:
+    """A source's outages, each noticed once and its recovery once, whatever the number of
+    processes: the notice columns are claimed by whoever sets them first."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._quotas = QuotaStore(engine)
+
+    def claim_outage_notice(self, source: str, *, started_at: datetime, now: datetime) -> bool:
+        """Open the source's outage if none is open; True for the one caller that should
+        post its notice (once per outage)."""
+        with self.engine.connect() as connection:
+            self._quotas._lock(connection, source, now)
+            open_id = connection.execute(
+                select(_OUTAGES.c.id).where(_OUTAGES.c.source == source, _OUTAGES.c.recovered_at.is_(None))
+            ).scalar()
+            if open_id is None:
+                open_id = connection.execute(
+                    insert(_OUTAGES).values(source=source, started_at=started_at).returning(_OUTAGES.c.id)
+                ).scalar_one()
+            claimed = connection.execute(
+                update(_OUTAGES)
+                .where(_OUTAGES.c.id == open_id, _OUTAGES.c.noticed_at.is_(None))
+                .values(noticed_at=now)
+            ).rowcount
+            connection.commit()
+        return bool(claimed)
+
+    def claim_recovery_notice(self, source: str, *, now: datetime) -> datetime | None:
+        """Close the source's open outage; its start for the one caller that should post the
+        recovery (None: nothing was open, or the outage was never noticed)."""
+        with self.engine.connect() as connection:
+            self._quotas._lock(connection, source, now)
+            row = connection.execute(
+                select(_OUTAGES.c.id, _OUTAGES.c.started_at, _OUTAGES.c.noticed_at).where(
+                    _OUTAGES.c.source == source, _OUTAGES.c.recovered_at.is_(None)
+                )
+            ).first()
+            if row is None:
+                connection.commit()
+                return None
+            connection.execute(
+                update(_OUTAGES)
+                .where(_OUTAGES.c.id == row.id)
+                .values(recovered_at=now, recovery_noticed_at=now if row.noticed_at is not None else None)
+            )
+            connection.commit()
+        return _aware(row.started_at) if row.noticed_at is not None else None
+
+    def channels_for(self, kinds: Collection[str]) -> list[tuple[str, str]]:
+        """(team, channel) of every channel monitoring indicators of these kinds."""
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                select(_MONITORS.c.team_id, _MONITORS.c.channel_id)
+                .join(_SUBJECTS, _SUBJECTS.c.id == _MONITORS.c.subject_id)
+                .where(_SUBJECTS.c.kind.in_(sorted(kinds)))
+                .distinct()
+                .order_by(_MONITORS.c.team_id, _MONITORS.c.channel_id)
+            ).all()
+        return [(row.team_id, row.channel_id) for row in rows]
+
+    def open_outages(self) -> dict[str, datetime]:
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                select(_OUTAGES.c.source, _OUTAGES.c.started_at).where(_OUTAGES.c.recovered_at.is_(None))
+            ).all()
+        return {row.source: _aware(row.started_at) for row in rows}

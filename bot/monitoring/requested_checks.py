@@ -1,0 +1,189 @@
+"""Checks run by worker processes on request, so the process that answers Slack and the
+API never runs one (`watchpost serve` with workers).
+
+`RequestedChecks` stands in for the runner in that process: `check` writes a request and
+waits for a worker to finish it, and returns what the worker reported (changes and the
+sources that failed or wait for a quota slot). `RequestedCheckJob` is the worker's side:
+claimed requests are checked at once, before routine ones, as a person asked for them."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from bot.errors import UserInputError
+from bot.model.observations import Change, ChangeKind, IndicatorKind, Observation, SourceFailure
+from bot.monitoring.runner import CheckReport, Runner
+from bot.storage.check_requests import CheckRequestStore
+from bot.storage.repository import AsyncStore, CheckOutcome, SubjectView
+
+log = logging.getLogger(__name__)
+
+
+class Checks(Protocol):
+    """What the command flows need of whoever runs checks (a Runner, or RequestedChecks)."""
+
+    interval: timedelta
+    concurrency: int
+
+    def clock(self) -> datetime: ...
+
+    async def check(self, subject: SubjectView, *, manual: bool = False) -> CheckReport: ...
+
+    async def collect(self, indicator: str, kind: IndicatorKind) -> list[Observation]: ...
+
+
+class RequestedChecks:
+    def __init__(
+        self,
+        runner: Runner,
+        requests: CheckRequestStore,
+        store: AsyncStore,
+        *,
+        poll: float = 0.2,
+        patience: float = 600.0,
+    ) -> None:
+        self.runner = runner
+        self.requests = requests
+        self.store = store
+        self.interval = runner.interval
+        self.concurrency = runner.concurrency
+        self.poll = poll
+        self.patience = patience
+
+    def clock(self) -> datetime:
+        return self.runner.clock()
+
+    async def collect(self, indicator: str, kind: IndicatorKind) -> list[Observation]:
+        """A look without storing anything (an investigation): done here, through the same
+        quota gate as every lookup."""
+        return await self.runner.collect(indicator, kind)
+
+    async def check(self, subject: SubjectView, *, manual: bool = False) -> CheckReport:
+        request_id = await self.store.run(self.requests.request, subject.id, now=self.clock())
+        deadline = time.monotonic() + self.patience
+        while time.monotonic() < deadline:
+            done, result = await self.store.run(self.requests.result, request_id)
+            if done:
+                return report_from_summary(subject, result)
+            await asyncio.sleep(self.poll)
+        raise UserInputError(
+            f"The check of `{subject.indicator}` is queued but no worker has run it yet; "
+            "its alerts will be posted when it runs."
+        )
+
+
+class RequestedCheckJob:
+    """The worker's side: claim requested checks and run them (`run_due`, every tick)."""
+
+    def __init__(
+        self,
+        runner: Runner,
+        requests: CheckRequestStore,
+        *,
+        lease: timedelta = timedelta(minutes=5),
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.runner = runner
+        self.requests = requests
+        self.lease = lease
+        self.clock = clock or runner.clock
+
+    async def run_due(self) -> int:
+        store = self.runner.store
+        claimed = await store.run(
+            self.requests.claim, now=self.clock(), lease=self.lease, limit=self.runner.concurrency
+        )
+
+        async def one(request_id: int, subject: SubjectView) -> None:
+            summary: Any
+            try:
+                summary = summary_of(await self.runner.check(subject, manual=True))
+            except Exception:
+                log.exception("requested check of %s failed", subject.indicator)
+                summary = {"error": True}
+            await store.run(self.requests.finish, request_id, result=summary, now=self.clock())
+
+        await asyncio.gather(*(one(c.request_id, c.subject) for c in claimed))
+        return len(claimed)
+
+
+def summary_of(report: CheckReport) -> dict[str, Any]:
+    """What the asker shows of a check: its changes and the sources that failed or wait."""
+    return {
+        "baseline": report.baseline,
+        "outcomes": [
+            {
+                "dataset": outcome.observation.dataset,
+                "failures": [
+                    {
+                        "source": f.source,
+                        "message": f.message,
+                        "deferred_until": f.deferred_until.isoformat() if f.deferred_until else None,
+                    }
+                    for f in outcome.observation.failures
+                ],
+                "changes": [_change_json(change) for change in outcome.changes],
+                "baseline": outcome.baseline,
+            }
+            for outcome in report.outcomes
+        ],
+    }
+
+
+def report_from_summary(subject: SubjectView, summary: Any) -> CheckReport:
+    if not isinstance(summary, dict):
+        return CheckReport(subject, [])
+    if summary.get("error"):
+        raise RuntimeError(f"the worker's check of {subject.indicator} failed")
+    outcomes = []
+    for item in summary.get("outcomes", []):
+        failures = tuple(
+            SourceFailure(
+                f["source"],
+                f["message"],
+                deferred_until=datetime.fromisoformat(f["deferred_until"])
+                if f.get("deferred_until")
+                else None,
+            )
+            for f in item.get("failures", [])
+        )
+        observation = Observation(item["dataset"], frozenset(), frozenset(), failures)
+        changes = [_change_from_json(c) for c in item.get("changes", [])]
+        outcomes.append(CheckOutcome(observation, changes, [], {}, bool(item.get("baseline"))))
+    return CheckReport(subject, outcomes)
+
+
+def _change_json(change: Change) -> dict[str, Any]:
+    return {
+        "dataset": change.dataset,
+        "kind": change.kind.value,
+        "field": change.field,
+        "old_value": change.old_value,
+        "new_value": change.new_value,
+        "source": change.source,
+        "first_seen": change.first_seen.isoformat() if change.first_seen else None,
+        "last_seen": change.last_seen.isoformat() if change.last_seen else None,
+        "alert": change.alert,
+    }
+
+
+def _change_from_json(item: dict[str, Any]) -> Change:
+    def moment(value: Any) -> datetime | None:
+        return datetime.fromisoformat(value) if isinstance(value, str) else None
+
+    return Change(
+        dataset=item["dataset"],
+        kind=ChangeKind(item["kind"]),
+        field=item["field"],
+        old_value=item["old_value"],
+        new_value=item["new_value"],
+        source=item["source"],
+        first_seen=moment(item.get("first_seen")),
+        last_seen=moment(item.get("last_seen")),
+        alert=bool(item.get("alert", True)),
+    )

@@ -35,7 +35,7 @@ from bot.api.payloads import (
 from bot.commands.access import CommandRateLimiter
 from bot.config import ApiToken
 from bot.errors import UserInputError
-from bot.render.payloads import alert_json, indicator_json, monitor_json
+from bot.render.payloads import alert_json, indicator_json, monitor_json, source_health_json
 
 if TYPE_CHECKING:
     from bot.composition import Services
@@ -100,6 +100,7 @@ def mount_api(
     api.router.add_delete("/monitors/{indicator:(?!remove$).+}", handle_monitor_delete)
     api.router.add_get("/alerts", handle_alerts_list)
     api.router.add_get("/indicators/{indicator:.+}", handle_indicator_get)
+    api.router.add_get("/health", handle_health_get)
     web_app.middlewares.append(_api_errors)
     web_app.add_subapp(API_PREFIX, api)
 
@@ -325,6 +326,23 @@ async def handle_indicator_get(request: web.Request) -> web.Response:
         recent=[(record.detected_at, record.change) for record in recent],
     )
     return web.json_response(body)
+
+
+async def handle_health_get(request: web.Request) -> web.Response:
+    services = request.app[CONTEXT].services
+    check_query(request.query)
+    quotas, gate = services.quotas, services.gate
+    if quotas is None:
+        return web.json_response({"sources": []})
+    now = services.runner.clock()
+    limits = dict(gate.limits) if gate is not None else {}
+    known = await services.store.run(quotas.known_sources, now=now)
+    wanted = {source: limits.get(source, ()) for source in {*known, *(s for s, lim in limits.items() if lim)}}
+    sources = []
+    for item in await services.store.run(quotas.usage, wanted, now=now):
+        plan = await gate.plan(item.source) if gate is not None else None
+        sources.append(source_health_json(item, plan))
+    return web.json_response({"sources": sources})
 
 
 # --- helpers ----------------------------------------------------------------------------

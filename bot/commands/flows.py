@@ -18,6 +18,7 @@ from bot.commands.grammar import (
     CheckCommand,
     Command,
     DigestCommand,
+    HealthCommand,
     HelpCommand,
     HistoryCommand,
     ListCommand,
@@ -34,13 +35,16 @@ from bot.monitoring.quota import (
     SOURCE_DATASETS,
     SOURCE_FEEDS,
     SOURCE_KINDS,
+    SOURCE_LABELS,
     QuotaGate,
     describe_budget,
     describe_interval,
 )
 from bot.monitoring.requested_checks import Checks
+from bot.render.health import SourceHealthRow, build_health_message, build_home_health_blocks
 from bot.render.home import HomeRow, build_home_blocks
 from bot.render.investigation import build_investigation_message
+from bot.render.limits import MAX_BLOCKS_HOME
 from bot.render.messages import Block, Message
 from bot.render.mrkdwn import mention
 from bot.render.replies import (
@@ -216,6 +220,8 @@ class MonitorFlows:
                 return CommandResult(message, public=True)
             case DigestCommand():
                 return self._digest(caller)
+            case HealthCommand():
+                return CommandResult(build_health_message(await self.source_health()))
         raise AssertionError(f"unhandled command {command!r}")
 
     def _not_permitted(self, exc: NotPermitted, command: Command | None) -> str:
@@ -355,7 +361,11 @@ class MonitorFlows:
                     muted=tuple(sorted(muted.get(summary.indicator, ()))),
                 )
             )
-        return build_home_blocks(rows, now=now, timezone=self.timezone)
+        blocks = build_home_blocks(rows, now=now, timezone=self.timezone)
+        health = build_home_health_blocks(await self.source_health())
+        if len(blocks) + len(health) <= MAX_BLOCKS_HOME:
+            blocks.extend(health)
+        return blocks
 
     async def _add(self, indicators: Sequence[Indicator], caller: Caller) -> CommandResult:
         added = await self.store.run(
@@ -389,6 +399,42 @@ class MonitorFlows:
         views = await self._dataset_views(subject.id, subject.indicator)
         plans = await self._plans(indicator, {view.name for view in views})
         return CommandResult(build_status_message(indicator.value, views, monitor.created_at, plans=plans))
+
+    async def source_health(self) -> list[SourceHealthRow]:
+        """Every source asked in the last day, and every quota-limited one, as health rows
+        (from every process's requests)."""
+        if self.quotas is None:
+            return []
+        now = self.clock()
+        limits = dict(self.gate.limits) if self.gate is not None else {}
+        known = await self.store.run(self.quotas.known_sources, now=now)
+        wanted = {
+            source: limits.get(source, ()) for source in {*known, *(s for s, lim in limits.items() if lim)}
+        }
+        usage = await self.store.run(self.quotas.usage, wanted, now=now)
+        rows = []
+        for item in usage:
+            plan = await self.gate.plan(item.source) if self.gate is not None else None
+            interval = f"every {describe_interval(plan.interval)}: {describe_budget(plan)}" if plan else ""
+            rows.append(
+                SourceHealthRow(
+                    source=SOURCE_LABELS.get(item.source, item.source),
+                    requests_hour=item.requests_hour,
+                    requests_day=item.requests_day,
+                    quota=tuple(
+                        (_window_name(limit.window_seconds), used, limit.requests)
+                        for limit, used in item.limits
+                    ),
+                    errors_day=item.errors_day,
+                    last_success_at=item.last_success_at,
+                    latency_p50_ms=item.latency_p50_ms,
+                    latency_p95_ms=item.latency_p95_ms,
+                    interval=interval,
+                    waiting=item.waiting,
+                    failing_since=item.failing_since,
+                )
+            )
+        return rows
 
     async def _plans(self, indicator: Indicator, datasets: Collection[str]) -> list[str]:
         """How often each quota-limited source of these datasets is asked about one indicator."""
@@ -476,3 +522,7 @@ class MonitorFlows:
             )
             for h in health
         ]
+
+
+def _window_name(seconds: float) -> str:
+    return {1.0: "second", 60.0: "minute", 3600.0: "hour", 86400.0: "day"}.get(seconds, f"{seconds:g} s")

@@ -60,6 +60,11 @@ class HelpCommand:
     pass
 
 
+@dataclass(frozen=True)
+class HealthCommand:
+    """`/monitor health`: every source's requests, quota use, errors and latency."""
+
+
 Command = (
     AddCommand
     | RemoveCommand
@@ -70,9 +75,10 @@ Command = (
     | MuteCommand
     | DigestCommand
     | HelpCommand
+    | HealthCommand
 )
 
-VERBS = ("remove", "list", "status", "history", "check", "mute", "unmute", "digest", "help")
+VERBS = ("remove", "list", "status", "history", "check", "mute", "unmute", "digest", "health", "help")
 _OPTION = re.compile(r"([A-Za-z_]+)=(\S*)")
 
 
@@ -84,9 +90,11 @@ def parse_command(text: str) -> Command:
     verb, rest = words[0].lower(), " ".join(words[1:])
     if verb == "help":
         return HelpCommand()
-    if verb in ("list", "digest"):
+    if verb in ("list", "digest", "health"):
         if rest:
             raise UserInputError(f"`/monitor {verb}` takes nothing after it.")
+        if verb == "health":
+            return HealthCommand()
         return ListCommand() if verb == "list" else DigestCommand()
     if verb == "remove":
         if not rest:

@@ -10,6 +10,7 @@ from typing import Any
 from bot.model.indicators import Indicator
 from bot.model.observations import Change, FactState
 from bot.storage.alerts import AlertChannel, AlertRecord, IndicatorHistory
+from bot.storage.quotas import QuotaPlan, SourceUsage
 from bot.storage.repository import DatasetHealth, MonitorView
 
 
@@ -117,4 +118,24 @@ def indicator_json(
             "changes_by_dataset": dict(history.changes_by_dataset),
             "recent_changes": [{**change_json(c), "detected_at": iso(at)} for at, c in recent],
         },
+    }
+
+
+def source_health_json(usage: SourceUsage, plan: QuotaPlan | None) -> dict[str, Any]:
+    """One source of `GET /api/v1/health`."""
+    return {
+        "source": usage.source,
+        "requests_last_hour": usage.requests_hour,
+        "requests_last_day": usage.requests_day,
+        "quota": [
+            {"window_seconds": limit.window_seconds, "allowed": limit.requests, "used": used}
+            for limit, used in usage.limits
+        ],
+        "errors_last_day": dict(sorted(usage.errors_day.items())),
+        "last_success_at": iso(usage.last_success_at),
+        "latency_ms": {"p50": usage.latency_p50_ms, "p95": usage.latency_p95_ms},
+        "effective_interval_seconds": plan.interval.total_seconds() if plan is not None else None,
+        "monitors": plan.monitors if plan is not None else None,
+        "waiting": usage.waiting,
+        "failing_since": iso(usage.failing_since),
     }

@@ -24,13 +24,15 @@ HELP = """*Watchpost* watches domains and IPs and tells this channel when they c
 • `/monitor mute <indicator> <dataset>`: silence one dataset's alerts here (`unmute` to undo)
 • `/monitor remove <indicator> [<indicator> …]` or `/unmonitor <indicator>`: stop monitoring
 • `/monitor digest`: post today's digest now
+• `/monitor health`: how every data source is doing (requests, quotas, errors, latency)
 • `/monitor help`: this message
 Datasets: `resolutions`, `dns_records`, `whois`, `certificates`, `subdomains`, `services`."""
 
 
 def build_help_message() -> Message:
     return Message(
-        "Watchpost help: /monitor <indicator>, list, status, history, check, mute, unmute, remove, digest",
+        "Watchpost help: /monitor <indicator>, list, status, history, check, mute, unmute, remove, "
+        "digest, health",
         [section(HELP)],
     )
 

@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from bot.commands.access import AccessPolicy, CommandRateLimiter
+from bot.commands.access import AccessPolicy, SharedRateLimiter
 from bot.commands.flows import MonitorFlows
 from bot.config import Settings
 from bot.delivery.mail import SmtpMailer
@@ -31,6 +31,7 @@ from bot.storage.engine import create_database_engine, migrate
 from bot.storage.history import HistoryStore
 from bot.storage.quotas import OutageStore, QuotaStore
 from bot.storage.repository import AsyncStore, Store, WebhookRouting
+from bot.storage.shared_limits import SharedLimits
 
 
 @dataclass
@@ -52,6 +53,7 @@ class Services:
     quotas: QuotaStore | None = None
     gate: QuotaGate | None = None
     requested_checks: RequestedCheckJob | None = None  # a worker's: checks people asked for
+    shared_limits: SharedLimits | None = None  # replay memory and rate buckets of every process
     source_health: SourceHealthJob | None = None  # a worker's: outage notices, health gauges
 
     async def backlog(self) -> dict[str, int]:
@@ -122,6 +124,7 @@ def build_services(
         metrics=metrics,
     )
     check_requests = CheckRequestStore(engine)
+    shared_limits = SharedLimits(engine)
     checks: Checks = RequestedChecks(runner, check_requests, store) if checks_elsewhere else runner
     digests = DigestService(
         store,
@@ -152,7 +155,12 @@ def build_services(
             timezone=settings.timezone,
             digests=digests,
             access=AccessPolicy(settings.admins, settings.channel_quota),
-            rate_limit=CommandRateLimiter(settings.command_rate) if settings.command_rate else None,
+            # Counted in the database: a user's commands to every process together.
+            rate_limit=(
+                SharedRateLimiter(settings.command_rate, shared_limits, store, clock=clock)
+                if settings.command_rate
+                else None
+            ),
             quotas=quotas,
             gate=gate,
         ),
@@ -167,6 +175,7 @@ def build_services(
         quotas=quotas,
         gate=gate,
         requested_checks=RequestedCheckJob(runner, check_requests),
+        shared_limits=shared_limits,
         source_health=SourceHealthJob(
             store,
             quotas,

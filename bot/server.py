@@ -14,6 +14,7 @@ import os
 import signal
 import socket
 import sys
+import time
 from contextlib import suppress
 from time import monotonic
 
@@ -49,6 +50,14 @@ def build_web_app(
     async def handle_slack_request(request: web.Request) -> web.Response:
         assert app is not None
         verdict = verifier.verify(await request.read(), request.headers)
+        if verdict is Verdict.VALID and services.shared_limits is not None:
+            # This process has not seen it; has any other? (The replay memory is shared.)
+            signature = request.headers.get("X-Slack-Signature", "")
+            stamp = int(request.headers.get("X-Slack-Request-Timestamp", "0"))
+            first = await services.store.run(
+                services.shared_limits.first_sight, signature, stamp, now=time.time()
+            )
+            verdict = Verdict.VALID if first else Verdict.REPLAYED
         if verdict is Verdict.REPLAYED and "X-Slack-Retry-Num" in request.headers:
             return web.Response(status=200)  # Slack retrying what was already served
         if verdict is not Verdict.VALID:

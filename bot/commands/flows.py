@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Protocol
 
-from bot.commands.access import AccessPolicy, CommandRateLimiter
+from bot.commands.access import AccessPolicy, CommandRateLimiter, SharedRateLimiter
 from bot.commands.grammar import (
     AddCommand,
     CheckCommand,
@@ -114,7 +114,7 @@ class MonitorFlows:
         digests: DigestRequester | None = None,
         timezone: tzinfo = UTC,
         access: AccessPolicy | None = None,
-        rate_limit: CommandRateLimiter | None = None,
+        rate_limit: CommandRateLimiter | SharedRateLimiter | None = None,
         quotas: QuotaStore | None = None,
         gate: QuotaGate | None = None,
     ) -> None:
@@ -131,11 +131,11 @@ class MonitorFlows:
         self.quotas = quotas
         self.gate = gate
 
-    def throttled(self, caller: Caller) -> Message | None:
+    async def throttled(self, caller: Caller) -> Message | None:
         """The reply to a user over the command rate limit (None: go ahead). Counts the command."""
         if self.rate_limit is None:
             return None
-        wait = self.rate_limit.wait_time(caller.team_id, caller.user_id)
+        wait = await self.rate_limit.wait_for(caller.team_id, caller.user_id)
         if wait <= 0:
             return None
         return build_error_message(
@@ -146,7 +146,7 @@ class MonitorFlows:
     async def execute(self, text: str, caller: Caller) -> CommandResult:
         """Run a /monitor command. User errors become an error reply; anything else is
         logged with an id and answered with a short apology naming it."""
-        refusal = self.throttled(caller)
+        refusal = await self.throttled(caller)
         if refusal is not None:
             return CommandResult(refusal)
         command: Command | None = None

@@ -66,7 +66,7 @@ def window_margin(limit: QuotaLimit) -> timedelta:
     """Slots are counted over a window this much wider than the quota's: the time between
     taking a slot and the request reaching the source never squeezes N+1 into a window."""
     width = limit.window_seconds
-    return timedelta(seconds=min(1.0, max(width * 0.02, min(0.25, width * 0.1))))
+    return timedelta(seconds=min(1.0, max(width * 0.02, min(0.5, width * 0.1))))
 
 
 @dataclass(frozen=True)
@@ -243,9 +243,14 @@ class QuotaStore:
         )
         if priority >= ROUTINE:
             ahead_filter = _WAITS.c.priority < ROUTINE  # routine lookups never jump the queue
-        ahead = connection.execute(
-            select(func.count()).select_from(_WAITS).where(_WAITS.c.source == source, ahead_filter)
+        # Only those already due hold a slot back: one told a later time leaves today's free
+        # slots to whoever is here (a slot not taken is gone, a window does not save it).
+        due = connection.execute(
+            select(func.count())
+            .select_from(_WAITS)
+            .where(_WAITS.c.source == source, _WAITS.c.expected_at <= now, ahead_filter)
         ).scalar_one()
+        ahead = due
         counts = [sum(1 for at in times if at > now - _window(limit)) for limit in limits]
         free = min(limit.requests - count for limit, count in zip(limits, counts, strict=True))
         if free > ahead:
@@ -258,7 +263,14 @@ class QuotaStore:
                 )
                 self._set_turn(connection, source, indicator, now)
             return Granted(request_id)
-        position = ahead + 1  # the slot this lookup waits for, counting from the next
+        # The slot this lookup waits for, counting from the next: behind every queued one
+        # served before it (due or not), so the queue comes back spread at the quota's pace.
+        position = (
+            connection.execute(
+                select(func.count()).select_from(_WAITS).where(_WAITS.c.source == source, ahead_filter)
+            ).scalar_one()
+            + 1
+        )
         expected = max(
             _slot_time(limit, [at for at in times if at > now - _window(limit)], position, now)
             for limit in limits

@@ -33,7 +33,7 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
 
     async def handle_investigate_action(body: dict[str, Any], respond: AsyncRespond) -> None:
         """The investigation goes in the clicked message's thread, for the whole channel."""
-        refusal = flows.throttled(caller_of(body))  # an investigation asks every source
+        refusal = await flows.throttled(caller_of(body))  # an investigation asks every source
         if refusal is not None:
             await respond_with(respond, refusal)
             return

@@ -225,7 +225,7 @@ class QuotaStore:
         mine = None
         if indicator is not None:
             mine = connection.execute(
-                select(_WAITS.c.priority, _WAITS.c.since).where(
+                select(_WAITS.c.priority, _WAITS.c.since, _WAITS.c.expected_at).where(
                     _WAITS.c.source == source, _WAITS.c.indicator == indicator
                 )
             ).first()
@@ -251,6 +251,15 @@ class QuotaStore:
             .where(_WAITS.c.source == source, _WAITS.c.expected_at <= now, ahead_filter)
         ).scalar_one()
         ahead = due
+        if mine is not None and _aware(mine.expected_at) <= now:
+            # A queued lookup back at (or after) its time takes a free slot unless one of a
+            # higher priority is due: those of its own that are not back yet must not hold
+            # it up, or a queue whose checks come back a little late would stall behind itself.
+            ahead = connection.execute(
+                select(func.count())
+                .select_from(_WAITS)
+                .where(_WAITS.c.source == source, _WAITS.c.expected_at <= now, _WAITS.c.priority < priority)
+            ).scalar_one()
         counts = [sum(1 for at in times if at > now - _window(limit)) for limit in limits]
         free = min(limit.requests - count for limit, count in zip(limits, counts, strict=True))
         if free > ahead:

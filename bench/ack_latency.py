@@ -60,6 +60,7 @@ async def run(
     *,
     idle_rounds: int = 10,
     workers: int = 1,
+    concurrency: int = 50,
 ) -> dict[str, object]:
     slack_api = FakeSlackApi()
     await slack_api.start()
@@ -74,6 +75,7 @@ async def run(
             WATCHPOST_LOG_LEVEL="INFO",
             # 1 (the default): the checks run in a worker process, not the one answering Slack.
             WATCHPOST_WORKERS=str(workers),
+            WATCHPOST_CHECK_CONCURRENCY=str(concurrency),
         )
         bot = ServeProcess(env, Path(tmp) / "serve.log")
         started = time.monotonic()
@@ -138,6 +140,7 @@ def main() -> None:
     parser.add_argument("--pause", type=float, default=1.0, help="seconds between bursts")
     parser.add_argument("--idle-rounds", type=int, default=10, help="bursts after the cycle, on an idle bot")
     parser.add_argument("--workers", type=int, default=1, help="WATCHPOST_WORKERS (0: checks in-process)")
+    parser.add_argument("--concurrency", type=int, default=50, help="WATCHPOST_CHECK_CONCURRENCY")
     args = parser.parse_args()
     result = asyncio.run(
         run(
@@ -148,6 +151,7 @@ def main() -> None:
             args.pause,
             idle_rounds=args.idle_rounds,
             workers=args.workers,
+            concurrency=args.concurrency,
         )
     )
     print(json.dumps(result))

@@ -66,6 +66,8 @@ class Services:
     async def aclose(self) -> None:
         self.dispatcher.close()
         await self.dispatcher.drain()
+        if self.requested_checks is not None:
+            await self.requested_checks.drain()
         for close in self.closers:
             await close()
         self.store.close()

@@ -92,12 +92,16 @@ class RequestedCheckJob:
         self.requests = requests
         self.lease = lease
         self.clock = clock or runner.clock
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def run_due(self) -> int:
+        """Claim what was asked for and start it; returns at once (the checks run on), so a
+        tick never waits behind a slow check. At most the runner's concurrency in flight."""
         store = self.runner.store
-        claimed = await store.run(
-            self.requests.claim, now=self.clock(), lease=self.lease, limit=self.runner.concurrency
-        )
+        room = self.runner.concurrency - len(self._tasks)
+        if room <= 0:
+            return 0
+        claimed = await store.run(self.requests.claim, now=self.clock(), lease=self.lease, limit=room)
 
         async def one(request_id: int, subject: SubjectView) -> None:
             summary: Any
@@ -108,8 +112,16 @@ class RequestedCheckJob:
                 summary = {"error": True}
             await store.run(self.requests.finish, request_id, result=summary, now=self.clock())
 
-        await asyncio.gather(*(one(c.request_id, c.subject) for c in claimed))
+        for claim in claimed:
+            task = asyncio.create_task(one(claim.request_id, claim.subject), name="requested check")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
         return len(claimed)
+
+    async def drain(self) -> None:
+        """Wait for the requested checks in flight (tests, shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
 
 def summary_of(report: CheckReport) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from bot.commands.access import AccessPolicy, SharedRateLimiter
+from bot.commands.access import AccessPolicy, CommandRateLimiter, SharedRateLimiter
 from bot.commands.flows import MonitorFlows
 from bot.config import Settings
 from bot.delivery.mail import SmtpMailer
@@ -126,7 +126,11 @@ def build_services(
         metrics=metrics,
     )
     check_requests = CheckRequestStore(engine)
-    shared_limits = SharedLimits(engine)
+    # Several processes answer Slack only on PostgreSQL (behind a load balancer): there the
+    # replay memory and the command rate are counted in the database, for all of them. On
+    # SQLite one process answers Slack, so its own memory is everyone's, and the answer to
+    # Slack never waits for SQLite's single writer.
+    shared_limits = SharedLimits(engine) if engine.dialect.name == "postgresql" else None
     checks: Checks = RequestedChecks(runner, check_requests, store) if checks_elsewhere else runner
     digests = DigestService(
         store,
@@ -159,9 +163,11 @@ def build_services(
             access=AccessPolicy(settings.admins, settings.channel_quota),
             # Counted in the database: a user's commands to every process together.
             rate_limit=(
-                SharedRateLimiter(settings.command_rate, shared_limits, store, clock=clock)
-                if settings.command_rate
-                else None
+                None
+                if not settings.command_rate
+                else CommandRateLimiter(settings.command_rate)
+                if shared_limits is None
+                else SharedRateLimiter(settings.command_rate, shared_limits, store, clock=clock)
             ),
             quotas=quotas,
             gate=gate,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -54,6 +53,10 @@ class RequestedChecks:
         self.concurrency = runner.concurrency
         self.poll = poll
         self.patience = patience
+        # Every pending request is watched by one poller: one query a tick for all of them,
+        # however many people wait, so waiting costs the process answering Slack nothing.
+        self._waiting: dict[int, asyncio.Future[Any]] = {}
+        self._poller: asyncio.Task[None] | None = None
 
     def clock(self) -> datetime:
         return self.runner.clock()
@@ -65,16 +68,34 @@ class RequestedChecks:
 
     async def check(self, subject: SubjectView, *, manual: bool = False) -> CheckReport:
         request_id = await self.store.run(self.requests.request, subject.id, now=self.clock())
-        deadline = time.monotonic() + self.patience
-        while time.monotonic() < deadline:
-            done, result = await self.store.run(self.requests.result, request_id)
-            if done:
-                return report_from_summary(subject, result)
-            await asyncio.sleep(self.poll)
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._waiting[request_id] = future
+        if self._poller is None or self._poller.done():
+            self._poller = asyncio.create_task(self._watch(), name="requested checks")
+        try:
+            async with asyncio.timeout(self.patience):
+                return report_from_summary(subject, await future)
+        except TimeoutError:
+            pass
+        finally:
+            self._waiting.pop(request_id, None)
         raise UserInputError(
             f"The check of `{subject.indicator}` is queued but no worker has run it yet; "
             "its alerts will be posted when it runs."
         )
+
+    async def _watch(self) -> None:
+        while self._waiting:
+            await asyncio.sleep(self.poll)
+            try:
+                done = await self.store.run(self.requests.results, list(self._waiting))
+            except Exception:
+                log.warning("reading requested checks failed; trying again", exc_info=True)
+                continue
+            for request_id, result in done.items():
+                future = self._waiting.pop(request_id, None)
+                if future is not None and not future.done():
+                    future.set_result(result)
 
 
 class RequestedCheckJob:

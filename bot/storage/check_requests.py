@@ -51,6 +51,21 @@ class CheckRequestStore:
             return True, None
         return row.done_at is not None, row.result
 
+    def results(self, request_ids: list[int]) -> dict[int, Any]:
+        """Of these requests, those done (or gone): {id: the summary the worker left}."""
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                select(_REQUESTS.c.id, _REQUESTS.c.done_at, _REQUESTS.c.result).where(
+                    _REQUESTS.c.id.in_(request_ids)
+                )
+            ).all()
+        found = {row.id: row for row in rows}
+        return {
+            request_id: (found[request_id].result if request_id in found else None)
+            for request_id in request_ids
+            if request_id not in found or found[request_id].done_at is not None
+        }
+
     def claim(self, *, now: datetime, lease: timedelta, limit: int) -> list[ClaimedCheck]:
         with self.engine.begin() as connection:
             query = (

@@ -40,8 +40,27 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
+async def burst(sender: SlackSender, commands: int, label: str) -> list[float]:
+    """`commands` signed `/monitor` commands at once; each one's seconds until answered."""
+    requests = [
+        sender.slash_command(f"cmd{label}-{i}.ack-bench.net", user_id=f"U0BENCH{i:03}")
+        for i in range(commands)
+    ]
+    answers = await asyncio.gather(*(sender.send(r) for r in requests))
+    assert all(a.status == 200 for a in answers), [a.status for a in answers]
+    return [a.seconds for a in answers]
+
+
 async def run(
-    nameserver: str, database_url: str, monitors: int, commands: int, pause: float = 1.0
+    nameserver: str,
+    database_url: str,
+    monitors: int,
+    commands: int,
+    pause: float = 1.0,
+    *,
+    idle_rounds: int = 10,
+    workers: int = 1,
+    concurrency: int = 50,
 ) -> dict[str, object]:
     slack_api = FakeSlackApi()
     await slack_api.start()
@@ -54,6 +73,9 @@ async def run(
             WATCHPOST_CHECK_INTERVAL="3600",
             WATCHPOST_DNS_TIMEOUT="5",
             WATCHPOST_LOG_LEVEL="INFO",
+            # 1 (the default): the checks run in a worker process, not the one answering Slack.
+            WATCHPOST_WORKERS=str(workers),
+            WATCHPOST_CHECK_CONCURRENCY=str(concurrency),
         )
         bot = ServeProcess(env, Path(tmp) / "serve.log")
         started = time.monotonic()
@@ -81,6 +103,11 @@ async def run(
                     raise SystemExit("the cycle did not end within 15 minutes")
             done = CYCLE_DONE.search(bot.log())
             assert done is not None
+            # The same bursts once the cycle is over and the bot is idle: the yardstick.
+            idle: list[float] = []
+            for index in range(idle_rounds):
+                idle.extend(await burst(sender, commands, f"idle{index}"))
+                await asyncio.sleep(pause)
         finally:
             await bot.stop(timeout=60)
             await slack_api.stop()
@@ -97,6 +124,10 @@ async def run(
         "p99_ms": percentile(ms, 0.99) if ms else None,
         "max_ms": max(ms) if ms else None,
         "round_max_ms": round_max,
+        "workers": workers,
+        "idle_commands": len(idle),
+        "idle_p50_ms": percentile([a * 1000 for a in idle], 0.5) if idle else None,
+        "idle_p99_ms": percentile([a * 1000 for a in idle], 0.99) if idle else None,
     }
 
 
@@ -107,8 +138,22 @@ def main() -> None:
     parser.add_argument("--monitors", type=int, required=True)
     parser.add_argument("--commands", type=int, default=50)
     parser.add_argument("--pause", type=float, default=1.0, help="seconds between bursts")
+    parser.add_argument("--idle-rounds", type=int, default=10, help="bursts after the cycle, on an idle bot")
+    parser.add_argument("--workers", type=int, default=1, help="WATCHPOST_WORKERS (0: checks in-process)")
+    parser.add_argument("--concurrency", type=int, default=50, help="WATCHPOST_CHECK_CONCURRENCY")
     args = parser.parse_args()
-    result = asyncio.run(run(args.nameserver, args.database_url, args.monitors, args.commands, args.pause))
+    result = asyncio.run(
+        run(
+            args.nameserver,
+            args.database_url,
+            args.monitors,
+            args.commands,
+            args.pause,
+            idle_rounds=args.idle_rounds,
+            workers=args.workers,
+            concurrency=args.concurrency,
+        )
+    )
     print(json.dumps(result))
 
 

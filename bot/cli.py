@@ -32,9 +32,15 @@ _COMMANDS = {
         "WATCHPOST_FILES_DIR.",
     ),
     "serve": (
-        "run the Slack bot (HTTP or Socket Mode), checks, alerts and digests",
+        "run the Slack bot (HTTP or Socket Mode) and its worker processes",
         "Needs SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET (HTTP mode) or SLACK_APP_TOKEN (Socket "
-        "Mode). Listens on WATCHPOST_HOST:WATCHPOST_PORT (loopback by default).",
+        "Mode). Listens on WATCHPOST_HOST:WATCHPOST_PORT (loopback by default); starts "
+        "WATCHPOST_WORKERS `watchpost worker` processes for checks, deliveries and digests.",
+    ),
+    "worker": (
+        "run checks, deliveries and digests only (serve starts one; add more to scale)",
+        "Needs SLACK_BOT_TOKEN. Several workers share the work through the database "
+        "(PostgreSQL for more than one host).",
     ),
     "check": (
         "check one indicator now and print what each dataset sees",
@@ -76,7 +82,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"watchpost: configuration error: {exc}", file=sys.stderr)
         return 2
-    configure_logging(settings.log_level if args.command == "serve" else "WARNING", settings.secrets())
+    configure_logging(
+        settings.log_level if args.command in ("serve", "worker") else "WARNING", settings.secrets()
+    )
     command = args.command or "console"
     try:
         if command == "config":
@@ -100,6 +108,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_digest(settings))
         if command == "serve":
             return _serve(settings)
+        if command == "worker":
+            return _worker(settings)
         return asyncio.run(_console(settings))
     except KeyboardInterrupt:
         return 130
@@ -210,6 +220,15 @@ async def _digest(settings: Settings) -> int:
     if not any((report.posted, report.skipped, report.retried, report.failed)):
         print("no digest is due")
     return 1 if report.failed or report.retried else 0
+
+
+def _worker(settings: Settings) -> int:
+    if not settings.slack_bot_token:
+        print("watchpost worker needs SLACK_BOT_TOKEN (it posts alerts and digests).", file=sys.stderr)
+        return 2
+    from bot.worker import work
+
+    return asyncio.run(work(settings))
 
 
 def _serve(settings: Settings) -> int:

@@ -7,13 +7,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bot.api.app import ApiDeps
-from bot.commands.access import AccessPolicy, CommandRateLimiter
+from bot.commands.access import AccessPolicy, CommandRateLimiter, SharedRateLimiter
 from bot.commands.flows import MonitorFlows
 from bot.commands.triage import TriageFlows
 from bot.config import Settings
 from bot.delivery.lookalikes import LookalikeDeliveryWorker
 from bot.delivery.mail import SmtpMailer
 from bot.delivery.outbox import OutboxWorker
+from bot.delivery.source_notices import SourceHealthJob
 from bot.delivery.transport import Transport
 from bot.delivery.webhooks import WebhookTargets, WebhookWorker
 from bot.digests.service import DigestService
@@ -29,12 +30,17 @@ from bot.monitoring.dns_mux import MultiplexedDnsClient
 from bot.monitoring.lookalikes.enrich import DomainFactsLookup
 from bot.monitoring.lookalikes.service import CtPollJob, LookalikeWatcher, PermutationResolver
 from bot.monitoring.policy import AlertPolicy
+from bot.monitoring.quota import QuotaGate
+from bot.monitoring.requested_checks import Checks, RequestedCheckJob, RequestedChecks
 from bot.monitoring.resolver_check import CheckedDnsClient
 from bot.monitoring.runner import Runner, utc_now
 from bot.monitoring.scheduler import CheckDispatcher
 from bot.slack.listeners import SlackDeps
+from bot.storage.check_requests import CheckRequestStore
 from bot.storage.db import Database
 from bot.storage.engine import create_database_engine, migrate
+from bot.storage.quotas import OutageStore, QuotaStore
+from bot.storage.shared_limits import SharedLimits
 from bot.storage.views import WebhookRouting
 
 
@@ -54,6 +60,11 @@ class Services:
     webhooks: WebhookWorker | None = None  # None: no webhook configured
     triage: TriageFlows | None = None
     slack_team_id: str | None = None  # the bot's workspace, once Slack said (auth.test)
+    quotas: QuotaStore | None = None
+    gate: QuotaGate | None = None
+    requested_checks: RequestedCheckJob | None = None  # a worker's: checks people asked for
+    shared_limits: SharedLimits | None = None  # replay memory and rate buckets of every process
+    source_health: SourceHealthJob | None = None  # a worker's: outage notices, health gauges
     resolver: CheckedDnsClient | None = None  # None: no resolver check (or datasets given)
     # Lookalike and keyword watches: the CT sink, their alerts' delivery, the daily DNS
     # of permutations (None without a usable DNS client).
@@ -67,7 +78,14 @@ class Services:
 
     def api_deps(self) -> ApiDeps:
         return ApiDeps(
-            self.settings, self.flows, self.db, self.metrics, lambda: self.slack_team_id, triage=self.triage
+            self.settings,
+            self.flows,
+            self.db,
+            self.metrics,
+            lambda: self.slack_team_id,
+            triage=self.triage,
+            quotas=self.quotas,
+            gate=self.gate,
         )
 
     async def backlog(self) -> dict[str, int]:
@@ -82,6 +100,8 @@ class Services:
     async def aclose(self) -> None:
         self.dispatcher.close()
         await self.dispatcher.drain()
+        if self.requested_checks is not None:
+            await self.requested_checks.drain()
         for close in self.closers:
             await close()
         self.db.close()
@@ -94,8 +114,11 @@ def build_services(
     clock: Callable[[], datetime] = utc_now,
     datasets: list[Dataset] | None = None,
     metrics: Metrics | None = None,
+    checks_elsewhere: bool = False,
 ) -> Services:
-    """Everything the bot runs on, wired; the schema is migrated before anything reads it."""
+    """Everything the bot runs on, wired; the schema is migrated before anything reads it.
+    `checks_elsewhere`: this process answers Slack and the API and runs no check; the
+    checks people ask for go to worker processes (`watchpost worker`)."""
     engine = create_database_engine(settings.database_url)
     migrate(engine)
     metrics = metrics if metrics is not None else Metrics()
@@ -107,6 +130,17 @@ def build_services(
     closers: list[Callable[[], Awaitable[None]]] = []
     resolver: CheckedDnsClient | None = None
     dns: DnsClient | None = None
+    quotas = QuotaStore(engine)
+    # Every HTTP request of every source passes the gate: quota slots shared through the
+    # database by every process, and the request log behind /monitor health.
+    gate = QuotaGate(
+        quotas,
+        db,
+        settings.quotas,
+        check_interval=timedelta(seconds=settings.check_interval),
+        clock=clock,
+        metrics=metrics,
+    )
     if datasets is None:
         # Long-lived multiplexed UDP sockets, no cache (bot/monitoring/dns_mux.py).
         mux = MultiplexedDnsClient(settings.dns_nameservers, timeout=settings.dns_timeout)
@@ -119,7 +153,7 @@ def build_services(
         async def observed(ip: str) -> list[tuple[str, str, datetime]]:
             return await db.run(db.infrastructure.domains_resolving_to, ip)
 
-        registry = build_datasets(settings, dns, observed=observed)
+        registry = build_datasets(settings, dns, observed=observed, gate=gate)
         datasets, closers = registry.datasets, [*registry.closers, mux.aclose]
     else:
         try:
@@ -138,6 +172,13 @@ def build_services(
         policy=AlertPolicy.from_settings(summarise_same_asn=settings.summarise_same_asn),
         metrics=metrics,
     )
+    check_requests = CheckRequestStore(engine)
+    # Several processes answer Slack only on PostgreSQL (behind a load balancer): there the
+    # replay memory and the command rate are counted in the database, for all of them. On
+    # SQLite one process answers Slack, so its own memory is everyone's, and the answer to
+    # Slack never waits for SQLite's single writer.
+    shared_limits = SharedLimits(engine) if engine.dialect.name == "postgresql" else None
+    checks: Checks = RequestedChecks(runner, check_requests, db) if checks_elsewhere else runner
     digests = DigestService(
         db,
         transport,
@@ -191,13 +232,22 @@ def build_services(
         runner=runner,
         flows=MonitorFlows(
             db,
-            runner,
+            checks,
             clock=clock,
             timezone=settings.timezone,
             digests=digests,
             access=access,
-            rate_limit=CommandRateLimiter(settings.command_rate) if settings.command_rate else None,
+            # Counted in the database: a user's commands to every process together.
+            rate_limit=(
+                None
+                if not settings.command_rate
+                else CommandRateLimiter(settings.command_rate)
+                if shared_limits is None
+                else SharedRateLimiter(settings.command_rate, shared_limits, db, clock=clock)
+            ),
             on_lifted=triage.after_lift,
+            quotas=quotas,
+            gate=gate,
         ),
         dispatcher=CheckDispatcher(runner),
         outbox=OutboxWorker(db, transport, clock=clock, metrics=metrics),
@@ -212,4 +262,18 @@ def build_services(
         permutations=permutations,
         resolver=resolver,
         triage=triage,
+        quotas=quotas,
+        gate=gate,
+        requested_checks=RequestedCheckJob(runner, check_requests),
+        shared_limits=shared_limits,
+        source_health=SourceHealthJob(
+            db,
+            quotas,
+            OutageStore(engine),
+            transport,
+            limits=settings.quotas,
+            notice_after=timedelta(seconds=settings.source_outage_notice),
+            clock=clock,
+            metrics=metrics,
+        ),
     )

@@ -103,6 +103,61 @@ def sqlite_url(path: Path) -> str:
     return f"sqlite:///{path}"
 
 
+@dataclass(frozen=True)
+class QuotaLimit:
+    """At most `requests` requests in any `window_seconds` (a sliding window)."""
+
+    requests: int
+    window_seconds: float
+
+    def __str__(self) -> str:
+        unit = {1.0: "second", 60.0: "minute", 3600.0: "hour", 86400.0: "day"}.get(self.window_seconds)
+        return f"{self.requests}/{unit}" if unit else f"{self.requests}/{self.window_seconds:g}s"
+
+
+# Sources a quota may name (the HTTP sources; DNS and WHOIS over port 43 have none).
+QUOTA_SOURCES = ("mnemonic", "circl", "virustotal", "crtsh", "rdap", "internetdb")
+QUOTA_UNITS = {"second": 1.0, "minute": 60.0, "hour": 3600.0, "day": 86400.0}
+# The public tiers (bot/monitoring/sources/*, /work/shared/DATA_SOURCES.md): Mnemonic's
+# keyless passive DNS has a low daily quota, VirusTotal's public API 4 a minute and 500 a
+# day, crt.sh asks to be treated gently. Sources not listed have no client-side quota.
+DEFAULT_QUOTAS = "mnemonic=1000/day,virustotal=4/minute+500/day,crtsh=60/minute"
+
+
+def parse_quotas(raw: str, *, base: str = DEFAULT_QUOTAS) -> dict[str, tuple[QuotaLimit, ...]]:
+    """`source=N/unit[+N/unit…]` items, comma-separated, over the defaults in `base`.
+    `source=0` turns a source off (an empty tuple of limits means off); `source=unlimited`
+    lifts its default quota. A malformed item raises ConfigError naming it."""
+    quotas: dict[str, tuple[QuotaLimit, ...]] = {}
+    for text in (base, raw):
+        for item in (i.strip() for i in text.split(",") if i.strip()):
+            name, sep, spec = (part.strip() for part in item.partition("="))
+            name = name.lower()
+            if not sep or name not in QUOTA_SOURCES:
+                raise ConfigError(
+                    f"WATCHPOST_QUOTAS: {item[:60]!r} must be SOURCE=N/UNIT with SOURCE one of "
+                    f"{', '.join(QUOTA_SOURCES)}"
+                )
+            if spec.lower() == "unlimited":
+                quotas.pop(name, None)
+                continue
+            if spec == "0":
+                quotas[name] = ()
+                continue
+            limits: list[QuotaLimit] = []
+            for part in spec.split("+"):
+                match = re.fullmatch(r"\s*(\d{1,9})\s*/\s*([a-z]+)\s*", part)
+                if not match or match.group(2) not in QUOTA_UNITS:
+                    raise ConfigError(
+                        f"WATCHPOST_QUOTAS: {item[:60]!r}: {part.strip()[:30]!r} is not N/UNIT "
+                        "(UNIT: second, minute, hour or day; join several with +; 0 turns the source off)"
+                    )
+                limits.append(QuotaLimit(int(match.group(1)), QUOTA_UNITS[match.group(2)]))
+            # Any limit of 0 leaves no request at all: the source is off.
+            quotas[name] = () if any(limit.requests == 0 for limit in limits) else tuple(limits)
+    return quotas
+
+
 def _flag(value: str) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
@@ -172,6 +227,19 @@ class Settings:
     # empty turns the reader off.
     ct_log_list_url: str = "https://www.gstatic.com/ct/log_list/v3/log_list.json"
     ct_poll_seconds: int = 60
+    # Per source: its limits; an empty tuple turns the source off (WATCHPOST_QUOTAS).
+    quotas: Mapping[str, tuple[QuotaLimit, ...]] = field(default_factory=lambda: parse_quotas(""))
+    # How long a source may fail before the channels that depend on it hear of it.
+    source_outage_notice: int = 1800
+    # `watchpost serve` starts this many worker processes for checks, deliveries and
+    # digests (0: it does them itself, in the process that answers Slack).
+    workers: int = 1
+    # Set by `watchpost serve` for its workers: where a worker serves its /metrics (loopback).
+    worker_metrics_port: int = 0
+
+    def source_enabled(self, source: str) -> bool:
+        """False when a quota of 0 turned the source off."""
+        return self.quotas.get(source) != ()
 
     @property
     def digest_email(self) -> bool:
@@ -310,6 +378,10 @@ class Settings:
             ),
             ct_log_list_url=ct_log_list_url,
             ct_poll_seconds=number("WATCHPOST_CT_POLL_SECONDS", defaults.ct_poll_seconds, 1),
+            quotas=parse_quotas(get("WATCHPOST_QUOTAS", "")),
+            source_outage_notice=number("WATCHPOST_SOURCE_OUTAGE_NOTICE", defaults.source_outage_notice, 60),
+            workers=number("WATCHPOST_WORKERS", defaults.workers, 0),
+            worker_metrics_port=number("WATCHPOST_WORKER_METRICS_PORT", 0, 0),
         )
 
     def summary(self) -> list[str]:
@@ -346,6 +418,10 @@ class Settings:
         """Every setting as text, secrets masked: safe to log or print. A password written
         into a URL (`postgresql://user:password@db/…`) is a secret too."""
         shown = {item.name: str(getattr(self, item.name)) for item in fields(self)}
+        shown["quotas"] = ",".join(
+            f"{source}={'+'.join(str(limit) for limit in limits) or '0'}"
+            for source, limits in sorted(self.quotas.items())
+        )
         for name in _URL_SETTINGS:
             password = _url_password(shown[name])
             if password:

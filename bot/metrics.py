@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.gc_collector import GCCollector
+from prometheus_client.metrics_core import Metric
+from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.process_collector import ProcessCollector
 
 from bot.model.observations import Observation
@@ -82,12 +84,71 @@ class Metrics:
             registry=r,
         )
 
+        # Source health (this process's requests; /monitor health shows every process's).
+        self.source_requests = Counter(
+            "watchpost_source_requests",
+            "HTTP requests to a source, by outcome: ok, timeout, connection, rate_limited, http_NNN",
+            ["source", "outcome"],
+            registry=r,
+        )
+        self.source_latency = Histogram(
+            "watchpost_source_request_duration_seconds",
+            "Time a source took to answer one HTTP request",
+            ["source"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.source_deferred = Counter(
+            "watchpost_source_deferred",
+            "Lookups that waited instead of asking, by reason: quota (no slot), turn (planned interval), off",
+            ["source", "reason"],
+            registry=r,
+        )
+        self.source_planned_interval = Gauge(
+            "watchpost_source_planned_interval_seconds",
+            "How often a quota-limited source is asked about each indicator its budget serves",
+            ["source"],
+            registry=r,
+        )
+        self.source_quota_used = Gauge(
+            "watchpost_source_quota_used_ratio",
+            "Share of a source's quota used in the current window, by window (seconds)",
+            ["source", "window"],
+            registry=r,
+        )
+        self.source_requests_window = Gauge(
+            "watchpost_source_requests_window",
+            "Requests to a source by every process, in the last hour or day",
+            ["source", "window"],
+            registry=r,
+        )
+        self.source_errors_day = Gauge(
+            "watchpost_source_errors_day",
+            "Failed requests to a source by every process in the last day, by kind",
+            ["source", "kind"],
+            registry=r,
+        )
+        self.source_last_success = Gauge(
+            "watchpost_source_last_success_timestamp_seconds",
+            "When a source last answered a request (any process)",
+            ["source"],
+            registry=r,
+        )
+        self.source_latency_quantile = Gauge(
+            "watchpost_source_latency_ms",
+            "A source's latency over the last hour (every process), by quantile: 0.5, 0.95",
+            ["source", "quantile"],
+            registry=r,
+        )
+
     def observe_check(self, observations: Iterable[Observation]) -> None:
         """Count one check of an indicator: each dataset's outcome and failed sources."""
         for observation in observations:
             outcome = "failed" if observation.failed else "partial" if observation.stale else "ok"
+            if observation.failed and not observation.stale:
+                outcome = "deferred"
             self.checks.labels(observation.dataset, outcome).inc()
-            for failure in observation.failures:
+            for failure in observation.real_failures:
                 self.source_failures.labels(observation.dataset, label(failure.source)).inc()
 
     def slack_error(self, code: str) -> None:
@@ -95,6 +156,44 @@ class Metrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+def merge_exposition(own: bytes, others: Iterable[bytes]) -> bytes:
+    """This process's metrics with its worker processes' (`watchpost serve` shows them all
+    on one /metrics): counters and histograms added up, gauges the highest of them (the
+    health gauges read the shared database, so every worker sets the same values). The
+    workers' process_* and python_* figures are left out: they describe other processes."""
+    families: dict[str, Metric] = {}
+    values: dict[str, dict[tuple[str, tuple[tuple[str, str], ...]], float]] = {}
+    for index, text in enumerate([own, *others]):
+        for family in text_string_to_metric_families(text.decode()):
+            if index and family.name.startswith(("process_", "python_")):
+                continue
+            if family.name not in families:
+                families[family.name] = Metric(family.name, family.documentation, family.type, family.unit)
+                values[family.name] = {}
+            merged = values[family.name]
+            for sample in family.samples:
+                key = (sample.name, tuple(sorted(sample.labels.items())))
+                if key not in merged:
+                    merged[key] = sample.value
+                elif sample.name.endswith("_created"):
+                    merged[key] = min(merged[key], sample.value)
+                elif family.type in ("counter", "histogram", "summary"):
+                    merged[key] += sample.value
+                else:
+                    merged[key] = max(merged[key], sample.value)
+    for name, family in families.items():
+        for (sample_name, labels), value in values[name].items():
+            family.add_sample(sample_name, dict(labels), value)
+
+    class _Merged:
+        def collect(self) -> Iterable[Metric]:
+            return list(families.values())
+
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Merged())
+    return generate_latest(registry)
 
 
 def label(value: str) -> str:

@@ -1,6 +1,10 @@
 """`watchpost serve`: the Slack bot. HTTP mode serves Slack's requests at /slack/events;
-Socket Mode (SLACK_APP_TOKEN set) connects out instead. /healthz is served either way,
-and the scheduler runs checks, alert delivery and digests in the same process."""
+Socket Mode (SLACK_APP_TOKEN set) connects out instead. /healthz is served either way.
+
+This process answers Slack and the API and runs no check: it starts WATCHPOST_WORKERS
+`watchpost worker` child processes (1 by default; restarted if one dies) for checks,
+alert delivery, digests and source health, and hands them the checks people ask for
+through the database. With WATCHPOST_WORKERS=0 it does all of that itself, as before."""
 
 from __future__ import annotations
 
@@ -8,10 +12,15 @@ import asyncio
 import hmac
 import ipaddress
 import logging
+import os
 import signal
+import socket
+import sys
+import time
 from contextlib import suppress
+from time import monotonic
 
-from aiohttp import web
+from aiohttp import ClientError, ClientSession, ClientTimeout, web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
@@ -20,8 +29,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.api.app import mount_api
 from bot.composition import Services, build_services
 from bot.config import Settings
-from bot.metrics import CONTENT_TYPE, Metrics
-from bot.monitoring.scheduler import build_scheduler
+from bot.metrics import CONTENT_TYPE, Metrics, merge_exposition
 from bot.slack.app import create_app
 from bot.slack.signatures import SlackSignatureVerifier, Verdict
 from bot.slack.transport import SlackTransport, build_web_client, delivery_error
@@ -32,8 +40,11 @@ log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
 
 
-def build_web_app(app: AsyncApp | None, services: Services) -> web.Application:
-    """/healthz, and /slack/events when `app` is given (HTTP mode)."""
+def build_web_app(
+    app: AsyncApp | None, services: Services, workers: WorkerProcesses | None = None
+) -> web.Application:
+    """/healthz, and /slack/events when `app` is given (HTTP mode). /metrics adds in the
+    metrics of `workers`."""
     web_app = web.Application()
 
     verifier = SlackSignatureVerifier(services.settings.slack_signing_secret.reveal())
@@ -41,6 +52,14 @@ def build_web_app(app: AsyncApp | None, services: Services) -> web.Application:
     async def handle_slack_request(request: web.Request) -> web.Response:
         assert app is not None
         verdict = verifier.verify(await request.read(), request.headers)
+        if verdict is Verdict.VALID and services.shared_limits is not None:
+            # This process has not seen it; has any other? (The replay memory is shared.)
+            signature = request.headers.get("X-Slack-Signature", "")
+            stamp = int(request.headers.get("X-Slack-Request-Timestamp", "0"))
+            first = await services.db.run(
+                services.shared_limits.first_sight, signature, stamp, now=time.time()
+            )
+            verdict = Verdict.VALID if first else Verdict.REPLAYED
         if verdict is Verdict.REPLAYED and "X-Slack-Retry-Num" in request.headers:
             return web.Response(status=200)  # Slack retrying what was already served
         if verdict is not Verdict.VALID:
@@ -71,7 +90,10 @@ def build_web_app(app: AsyncApp | None, services: Services) -> web.Application:
                 services.metrics.outbox_backlog.labels(queue).set(count)
         except Exception as exc:  # the database is away: the rest still tells the story
             log.warning("metrics: backlog unknown (%s)", exc.__class__.__name__)
-        return web.Response(body=services.metrics.render(), headers={"Content-Type": CONTENT_TYPE})
+        body = services.metrics.render()
+        if workers is not None:
+            body = merge_exposition(body, await workers.metrics())
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
     if app is not None:
         web_app.router.add_post(EVENTS_PATH, handle_slack_request)
@@ -123,19 +145,106 @@ async def check_token(client: AsyncWebClient, services: Services | None = None) 
     return True
 
 
+class WorkerProcesses:
+    """`count` `watchpost worker` child processes, with this process's environment; one
+    that exits is started again (after 1 s, doubling to a minute while it keeps failing)."""
+
+    def __init__(
+        self, count: int, command: tuple[str, ...] = (sys.executable, "-m", "bot", "worker")
+    ) -> None:
+        self.count = count
+        self.command = command
+        self.processes: dict[int, asyncio.subprocess.Process] = {}
+        # Each worker serves its /metrics on loopback; this process's /metrics adds them in.
+        self.metrics_ports = {index: _free_port() for index in range(count)}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = False
+
+    def stopping(self) -> bool:
+        return self._stopping
+
+    @property
+    def pids(self) -> list[int]:
+        return [p.pid for p in self.processes.values() if p.returncode is None]
+
+    def start(self) -> None:
+        self._tasks = [asyncio.create_task(self._supervise(i), name=f"worker {i}") for i in range(self.count)]
+
+    async def _supervise(self, index: int) -> None:
+        delay = 1.0
+        while not self._stopping:
+            started = monotonic()
+            env = {**os.environ, "WATCHPOST_WORKER_METRICS_PORT": str(self.metrics_ports[index])}
+            process = await asyncio.create_subprocess_exec(*self.command, env=env)
+            self.processes[index] = process
+            log.info("started worker process %d", process.pid)
+            code = await process.wait()
+            if self.stopping():
+                return
+            delay = 1.0 if monotonic() - started > 60 else min(60.0, delay * 2)
+            log.error(
+                "worker process %d exited with %s; starting another in %.0f s", process.pid, code, delay
+            )
+            await asyncio.sleep(delay)
+
+    async def stop(self, grace: float = 20.0) -> None:
+        """SIGTERM each (a worker finishes its checks in flight), SIGKILL what outlives `grace` seconds."""
+        self._stopping = True
+        running = [p for p in self.processes.values() if p.returncode is None]
+        for process in running:
+            with suppress(ProcessLookupError):
+                process.terminate()
+        try:
+            await asyncio.wait_for(asyncio.gather(*(p.wait() for p in running)), grace)
+        except TimeoutError:
+            for process in running:
+                with suppress(ProcessLookupError):
+                    process.kill()
+            await asyncio.gather(*(p.wait() for p in running))
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def metrics(self) -> list[bytes]:
+        """The workers' /metrics (a worker that does not answer is left out)."""
+
+        async def one(session: ClientSession, port: int) -> bytes:
+            try:
+                async with session.get(f"http://127.0.0.1:{port}/metrics") as response:
+                    return await response.read() if response.status == 200 else b""
+            except (ClientError, TimeoutError):
+                return b""
+
+        async with ClientSession(timeout=ClientTimeout(total=5)) as session:
+            found = await asyncio.gather(*(one(session, port) for port in self.metrics_ports.values()))
+        return [text for text in found if text]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 async def serve(settings: Settings) -> int:
     client = build_web_client(settings)
     metrics = Metrics()
-    services = build_services(settings, SlackTransport(client, metrics=metrics), metrics=metrics)
+    split = settings.workers > 0
+    services = build_services(
+        settings, SlackTransport(client, metrics=metrics), metrics=metrics, checks_elsewhere=split
+    )
     runner: web.AppRunner | None = None
     socket_mode = None
     scheduler = None
+    workers: WorkerProcesses | None = None
     try:
         if not await check_token(client, services):
             return 2
         app = create_app(settings, services.slack_deps(), client=client)
         use_socket_mode = bool(settings.slack_app_token)
-        runner = web.AppRunner(build_web_app(None if use_socket_mode else app, services), access_log=None)
+        workers = WorkerProcesses(settings.workers) if split else None
+        web_app = build_web_app(None if use_socket_mode else app, services, workers)
+        runner = web.AppRunner(web_app, access_log=None)
         await runner.setup()
         await web.TCPSite(runner, host=settings.host, port=settings.port).start()
         where = f"{settings.host}:{settings.port}"
@@ -151,20 +260,19 @@ async def serve(settings: Settings) -> int:
         else:
             api = ", /api/v1" if settings.api_tokens else ""
             log.info("listening on %s: %s, /healthz, /metrics%s", where, EVENTS_PATH, api)
-        scheduler = build_scheduler(
-            services.dispatcher,
-            services.outbox,
-            digests=services.digests,
-            webhooks=services.webhooks,
-            lookalike_delivery=services.lookalike_delivery,
-            permutations=services.permutations,
-            ct=services.ct,
-        )
-        scheduler.start()
-        await _until_stopped()
+        if workers is not None:
+            workers.start()
+        else:
+            from bot.worker import build_worker_scheduler
+
+            scheduler = build_worker_scheduler(services)
+            scheduler.start()
+        await until_stopped()
         log.info("stopping")
         return 0
     finally:
+        if workers is not None:
+            await workers.stop()
         if scheduler is not None:
             scheduler.shutdown(wait=False)
         if socket_mode is not None:
@@ -175,7 +283,7 @@ async def serve(settings: Settings) -> int:
         await services.aclose()
 
 
-async def _until_stopped() -> None:
+async def until_stopped() -> None:
     stopped = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

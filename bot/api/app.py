@@ -42,8 +42,17 @@ from bot.commands.triage import TriageFlows
 from bot.config import ApiToken, Settings
 from bot.errors import UserInputError
 from bot.metrics import Metrics
-from bot.render.payloads import alert_json, finding_json, indicator_json, monitor_json, watch_json
+from bot.monitoring.quota import QuotaGate
+from bot.render.payloads import (
+    alert_json,
+    finding_json,
+    indicator_json,
+    monitor_json,
+    source_health_json,
+    watch_json,
+)
 from bot.storage.db import Database
+from bot.storage.quotas import QuotaStore
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +83,8 @@ class ApiDeps:
     metrics: Metrics
     slack_team_id: Callable[[], str | None]
     triage: TriageFlows | None = None  # None: alerts can be read, not triaged
+    quotas: QuotaStore | None = None  # None: /api/v1/health lists no source
+    gate: QuotaGate | None = None
 
 
 @dataclass
@@ -121,6 +132,7 @@ def mount_api(web_app: web.Application, deps: ApiDeps, *, limiter: CommandRateLi
     api.router.add_post("/watches", handle_watches_add)
     api.router.add_post("/watches/remove", handle_watches_remove)
     api.router.add_get("/findings", handle_findings_list)
+    api.router.add_get("/health", handle_health_get)
     web_app.middlewares.append(_api_errors)
     web_app.add_subapp(API_PREFIX, api)
 
@@ -427,6 +439,23 @@ async def handle_findings_list(request: web.Request) -> web.Response:
             "has_more": len(findings) > query.limit,
         }
     )
+
+
+async def handle_health_get(request: web.Request) -> web.Response:
+    deps = request.app[CONTEXT].deps
+    check_query(request.query)
+    quotas, gate = deps.quotas, deps.gate
+    if quotas is None:
+        return web.json_response({"sources": []})
+    now = deps.flows.clock()
+    limits = dict(gate.limits) if gate is not None else {}
+    known = await deps.db.run(quotas.known_sources, now=now)
+    wanted = {source: limits.get(source, ()) for source in {*known, *(s for s, lim in limits.items() if lim)}}
+    sources = []
+    for item in await deps.db.run(quotas.usage, wanted, now=now):
+        plan = await gate.plan(item.source) if gate is not None else None
+        sources.append(source_health_json(item, plan))
+    return web.json_response({"sources": sources})
 
 
 # --- helpers ----------------------------------------------------------------------------

@@ -365,6 +365,33 @@ _SCHEMAS: dict[str, Any] = {
             ),
         }
     ),
+    "SourceHealth": _object(
+        {
+            "source": {"type": "string"},
+            "requests_last_hour": {"type": "integer", "minimum": 0},
+            "requests_last_day": {"type": "integer", "minimum": 0},
+            "quota": {
+                "type": "array",
+                "items": _object(
+                    {
+                        "window_seconds": {"type": "number"},
+                        "allowed": {"type": "integer", "minimum": 0},
+                        "used": {"type": "integer", "minimum": 0},
+                    }
+                ),
+            },
+            "errors_last_day": {"type": "object", "additionalProperties": {"type": "integer"}},
+            "last_success_at": _MAYBE_TIME,
+            "latency_ms": _object(
+                {"p50": {"type": ["integer", "null"]}, "p95": {"type": ["integer", "null"]}}
+            ),
+            "effective_interval_seconds": {"type": ["number", "null"]},
+            "monitors": {"type": ["integer", "null"]},
+            "waiting": {"type": "integer", "minimum": 0},
+            "failing_since": _MAYBE_TIME,
+        }
+    ),
+    "Health": _object({"sources": {"type": "array", "items": _ref("SourceHealth")}}),
 }
 
 
@@ -585,6 +612,17 @@ def build_openapi() -> dict[str, Any]:
                     ],
                     "responses": {
                         "200": _json(_ref("FindingPage"), "A page of findings"),
+                        **_errors("400", "401", "429"),
+                    },
+                }
+            },
+            "/health": {
+                "get": {
+                    "operationId": "getHealth",
+                    "summary": "Every data source: requests in the last hour and day, quota use, errors by "
+                    "kind, last success, latency, and the interval its quota allows (every process counted)",
+                    "responses": {
+                        "200": _json(_ref("Health"), "Source health"),
                         **_errors("400", "401", "429"),
                     },
                 }

@@ -1,12 +1,20 @@
 """Who may do what: a monitor is removed or muted by whoever added it or by a Watchpost
 admin; a channel holds at most so many monitors; one user sends at most so many commands
-a minute. The rate limit lives in memory, so it is per process."""
+a minute. `SharedRateLimiter` counts in the database, for every process together;
+`CommandRateLimiter` counts in memory, per process (the API's per-token limit)."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import ParamSpec, Protocol, TypeVar
+
+from bot.storage.shared_limits import SharedLimits
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -57,8 +65,38 @@ class CommandRateLimiter:
             self._forget_full(now)
         return 0.0
 
+    async def wait_for(self, team_id: str, user_id: str) -> float:
+        return self.wait_time(team_id, user_id)
+
     def _forget_full(self, now: float) -> None:
         full = self.per_minute / self._rate  # seconds for an empty bucket to fill
         self._buckets = {
             key: (tokens, updated) for key, (tokens, updated) in self._buckets.items() if now - updated < full
         }
+
+
+class DatabaseRunner(Protocol):
+    async def run(self, method: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R: ...
+
+
+class SharedRateLimiter:
+    """`per_minute` commands per user, counted by every process sharing the database."""
+
+    def __init__(
+        self,
+        per_minute: int,
+        limits: SharedLimits,
+        database: DatabaseRunner,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        if per_minute < 1:
+            raise ValueError("a rate limit needs at least one command a minute")
+        self.per_minute = per_minute
+        self.limits = limits
+        self.database = database
+        self.clock = clock
+
+    async def wait_for(self, team_id: str, user_id: str) -> float:
+        key = f"command:{team_id}:{user_id}"
+        return await self.database.run(self.limits.take_token, key, self.per_minute, now=self.clock())

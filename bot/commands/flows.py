@@ -7,17 +7,18 @@ import asyncio
 import logging
 import math
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Protocol
 
-from bot.commands.access import AccessPolicy, CommandRateLimiter
+from bot.commands.access import AccessPolicy, CommandRateLimiter, SharedRateLimiter
 from bot.commands.grammar import (
     AddCommand,
     CheckCommand,
     Command,
     DigestCommand,
+    HealthCommand,
     HelpCommand,
     HistoryCommand,
     LiftCommand,
@@ -39,7 +40,18 @@ from bot.errors import NotPermitted, UserInputError
 from bot.model.indicators import Indicator
 from bot.model.observations import IndicatorKind
 from bot.model.triage import SuppressionKind, SuppressionView
-from bot.monitoring.runner import Runner
+from bot.monitoring.quota import (
+    BOTH_KINDS,
+    SOURCE_DATASETS,
+    SOURCE_FEEDS,
+    SOURCE_KINDS,
+    SOURCE_LABELS,
+    QuotaGate,
+    describe_budget,
+    describe_interval,
+)
+from bot.monitoring.requested_checks import Checks
+from bot.render.health import SourceHealthRow, build_health_message
 from bot.render.messages import Message
 from bot.render.mrkdwn import mention
 from bot.render.replies import (
@@ -61,6 +73,7 @@ from bot.render.replies import (
     build_timed_mute_message,
 )
 from bot.storage.db import Database
+from bot.storage.quotas import QuotaStore
 from bot.storage.views import AddedMonitor, MonitorView, SubjectView
 
 HISTORY_LIMIT = 200
@@ -81,14 +94,16 @@ class MonitorFlows:
     def __init__(
         self,
         db: Database,
-        runner: Runner,
+        runner: Checks,
         *,
         clock: Callable[[], datetime],
         digests: DigestRequester | None = None,
         timezone: tzinfo = UTC,
         access: AccessPolicy | None = None,
-        rate_limit: CommandRateLimiter | None = None,
+        rate_limit: CommandRateLimiter | SharedRateLimiter | None = None,
         on_lifted: Callable[[SuppressionView], Awaitable[None]] | None = None,
+        quotas: QuotaStore | None = None,
+        gate: QuotaGate | None = None,
     ) -> None:
         self.db = db
         self.runner = runner
@@ -99,15 +114,20 @@ class MonitorFlows:
         self.access = access if access is not None else AccessPolicy()
         self.rate_limit = rate_limit
         self.watches = WatchFlows(db, clock=clock, access=self.access)
-        self.pivots = Pivots(db, runner, self.watches, clock=clock, timezone=timezone)
+        self.pivots = Pivots(
+            db, runner, self.watches, clock=clock, timezone=timezone, source_health=self.source_health
+        )
         # Edits the alert messages that showed a lifted suppression (set by the composition).
         self.on_lifted = on_lifted
+        # Quota-limited sources: which lookups wait for a slot, and each source's plan.
+        self.quotas = quotas
+        self.gate = gate
 
-    def throttled(self, caller: Caller) -> Message | None:
+    async def throttled(self, caller: Caller) -> Message | None:
         """The reply to a user over the command rate limit (None: go ahead). Counts the command."""
         if self.rate_limit is None:
             return None
-        wait = self.rate_limit.wait_time(caller.team_id, caller.user_id)
+        wait = await self.rate_limit.wait_for(caller.team_id, caller.user_id)
         if wait <= 0:
             return None
         return build_error_message(
@@ -117,7 +137,7 @@ class MonitorFlows:
 
     async def execute(self, text: str, caller: Caller) -> CommandResult:
         """Run a /monitor command typed as text (Slack, the console), within the rate limit."""
-        refusal = self.throttled(caller)
+        refusal = await self.throttled(caller)
         if refusal is not None:
             return CommandResult(refusal)
         try:
@@ -207,6 +227,8 @@ class MonitorFlows:
                 return await self.watches.remove(kind, terms, caller)
             case WatchStatusCommand(kind, term, history):
                 return await self.watches.status(kind, term, history, caller)
+            case HealthCommand():
+                return CommandResult(build_health_message(await self.source_health()))
         raise AssertionError(f"unhandled command {command!r}")
 
     def _not_permitted(self, exc: NotPermitted, command: Command | None) -> str:
@@ -455,8 +477,8 @@ class MonitorFlows:
             async def one(subject_id: int, indicator: str) -> Message:
                 subject = await self.db.run(self.db.monitors.subject, indicator)
                 if subject is not None and subject.last_checked_at is None:
-                    await self.runner.check(subject)
-                return build_baseline_message(indicator, await self._dataset_views(subject_id))
+                    await self.runner.check(subject, manual=True)
+                return build_baseline_message(indicator, await self._dataset_views(subject_id, indicator))
 
             fresh = [a for a in added if a.new_for_channel]
             return list(await asyncio.gather(*(one(a.subject_id, a.indicator) for a in fresh)))
@@ -468,7 +490,8 @@ class MonitorFlows:
     async def _status(self, indicator: Indicator, caller: Caller) -> CommandResult:
         monitor = await self._monitored_here(indicator, caller)
         subject = await self._subject(indicator)
-        views = await self._dataset_views(subject.id)
+        views = await self._dataset_views(subject.id, subject.indicator)
+        plans = await self._plans(indicator, {view.name for view in views})
         now = self.clock()
         silenced = await self.db.run(self.db.triage.active, now=now, monitor_id=monitor.id)
         snoozes = [s.expires_at for s in silenced if s.kind is SuppressionKind.SNOOZE and s.expires_at]
@@ -483,8 +506,61 @@ class MonitorFlows:
             monitor.created_at,
             snoozed_until=max(snoozes, default=None),
             muted_until=muted_until,
+            plans=plans,
         )
         return CommandResult(message)
+
+    async def source_health(self) -> list[SourceHealthRow]:
+        """Every source asked in the last day, and every quota-limited one, as health rows
+        (from every process's requests)."""
+        if self.quotas is None:
+            return []
+        now = self.clock()
+        limits = dict(self.gate.limits) if self.gate is not None else {}
+        known = await self.db.run(self.quotas.known_sources, now=now)
+        wanted = {
+            source: limits.get(source, ()) for source in {*known, *(s for s, lim in limits.items() if lim)}
+        }
+        usage = await self.db.run(self.quotas.usage, wanted, now=now)
+        rows = []
+        for item in usage:
+            plan = await self.gate.plan(item.source) if self.gate is not None else None
+            interval = f"every {describe_interval(plan.interval)}: {describe_budget(plan)}" if plan else ""
+            rows.append(
+                SourceHealthRow(
+                    source=SOURCE_LABELS.get(item.source, item.source),
+                    requests_hour=item.requests_hour,
+                    requests_day=item.requests_day,
+                    quota=tuple(
+                        (_window_name(limit.window_seconds), used, limit.requests)
+                        for limit, used in item.limits
+                    ),
+                    errors_day=item.errors_day,
+                    last_success_at=item.last_success_at,
+                    latency_p50_ms=item.latency_p50_ms,
+                    latency_p95_ms=item.latency_p95_ms,
+                    interval=interval,
+                    waiting=item.waiting,
+                    failing_since=item.failing_since,
+                )
+            )
+        return rows
+
+    async def _plans(self, indicator: Indicator, datasets: Collection[str]) -> list[str]:
+        """How often each quota-limited source of these datasets is asked about one indicator."""
+        if self.gate is None:
+            return []
+        lines = []
+        for source in sorted(self.gate.limits):
+            kinds = SOURCE_KINDS.get(source, BOTH_KINDS)
+            feeds = SOURCE_DATASETS.get(source, ())
+            if indicator.kind.value not in kinds or not any(d in datasets for d in feeds):
+                continue
+            plan = await self.gate.plan(source)
+            if plan is not None:
+                what = SOURCE_FEEDS.get(source, source)
+                lines.append(f"{what} every {describe_interval(plan.interval)}: {describe_budget(plan)}")
+        return lines
 
     async def _check(self, indicator: Indicator | None, caller: Caller) -> CommandResult:
         if indicator is None:
@@ -504,7 +580,7 @@ class MonitorFlows:
             async def one(name: str) -> Message:
                 async with gate:
                     subject = await self._subject_by_value(name)
-                    report = await self.runner.check(subject)
+                    report = await self.runner.check(subject, manual=True)
                 failed = sorted({f.source for o in report.outcomes for f in o.observation.failures})
                 return build_check_message(name, report.changes, failed=failed)
 
@@ -538,8 +614,9 @@ class MonitorFlows:
             raise UserInputError(f"`{value}` is not monitored.")
         return subject
 
-    async def _dataset_views(self, subject_id: int) -> list[DatasetView]:
+    async def _dataset_views(self, subject_id: int, indicator: str) -> list[DatasetView]:
         health = await self.db.run(self.db.checks.dataset_health, subject_id)
+        waits = await self.db.run(self.quotas.waits_for, indicator) if self.quotas is not None else {}
         return [
             DatasetView(
                 h.dataset,
@@ -547,6 +624,15 @@ class MonitorFlows:
                 stale=h.stale,
                 error=h.last_error,
                 has_baseline=h.baseline_at is not None,
+                pending=[
+                    (source, at)
+                    for source, at in sorted(waits.items())
+                    if h.dataset in SOURCE_DATASETS.get(source, ())
+                ],
             )
             for h in health
         ]
+
+
+def _window_name(seconds: float) -> str:
+    return {1.0: "second", 60.0: "minute", 3600.0: "hour", 86400.0: "day"}.get(seconds, f"{seconds:g} s")

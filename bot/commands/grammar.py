@@ -103,6 +103,11 @@ class WatchStatusCommand:
     history: bool = False  # True: `/monitor history lookalikes <domain>`
 
 
+@dataclass(frozen=True)
+class HealthCommand:
+    """`/monitor health`: every source's requests, quota use, errors and latency."""
+
+
 Command = (
     AddCommand
     | RemoveCommand
@@ -119,11 +124,12 @@ Command = (
     | WatchCommand
     | UnwatchCommand
     | WatchStatusCommand
+    | HealthCommand
 )
 
 VERBS = (
     "remove", "list", "status", "history", "timeline", "check", "mute", "unmute", "suppressions", "lift",
-    "digest", "help", "lookalikes", "keyword",
+    "digest", "health", "help", "lookalikes", "keyword",
 )  # fmt: skip
 _WATCH_WORDS = {
     "lookalikes": WatchKind.LOOKALIKE,
@@ -162,11 +168,13 @@ def parse_command(text: str) -> Command:
         if len(parsed) != 1:
             raise UserInputError(f"`/monitor {verb}` takes one watch at a time.")
         return WatchStatusCommand(kind, parsed[0], history=verb == "history")
-    if verb in ("list", "digest", "suppressions"):
+    if verb in ("list", "digest", "suppressions", "health"):
         if rest:
             raise UserInputError(f"`/monitor {verb}` takes nothing after it.")
         if verb == "list":
             return ListCommand()
+        if verb == "health":
+            return HealthCommand()
         return DigestCommand() if verb == "digest" else SuppressionsCommand()
     if verb == "lift":
         if len(words) != 2 or not words[1].lstrip("#").isdigit():

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Collection
+from collections.abc import Awaitable, Callable, Collection
 from datetime import UTC, datetime, time, tzinfo
 
 from bot.commands.results import CommandResult
@@ -15,8 +15,9 @@ from bot.errors import UserInputError
 from bot.model.indicators import parse_indicator
 from bot.model.observations import ADDRESS_AND_NAME_FIELDS
 from bot.model.triage import TriageState
-from bot.monitoring.runner import Runner
+from bot.monitoring.requested_checks import Checks
 from bot.render.drawing import draw
+from bot.render.health import SourceHealthRow, build_home_health_blocks
 from bot.render.home import HomeRow, OpenAlertRow, build_home_blocks
 from bot.render.investigation import build_investigation_message
 from bot.render.limits import MAX_BLOCKS_HOME
@@ -36,13 +37,16 @@ class Pivots:
     def __init__(
         self,
         db: Database,
-        runner: Runner,
+        runner: Checks,
         watches: WatchFlows,
         *,
         clock: Callable[[], datetime],
         timezone: tzinfo,
+        source_health: Callable[[], Awaitable[list[SourceHealthRow]]] | None = None,
     ) -> None:
         self.db = db
+        # Every source's health, for the App Home (the flows compute it).
+        self.source_health = source_health
         self.runner = runner
         self.watches = watches
         self.clock = clock
@@ -162,4 +166,8 @@ class Pivots:
         if extra:
             footer = blocks.pop()
             blocks = [*blocks[: MAX_BLOCKS_HOME - len(extra) - 1], *extra, footer]
+        if self.source_health is not None:
+            health = build_home_health_blocks(await self.source_health())
+            if len(blocks) + len(health) <= MAX_BLOCKS_HOME:
+                blocks.extend(health)
         return blocks

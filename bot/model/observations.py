@@ -41,6 +41,9 @@ class SourceFailure:
     source: str
     message: str
     fields: frozenset[str] = frozenset()
+    # Set when the source was not asked (its quota or the indicator's turn): a wait, not a
+    # failure. The dataset's last state stands and nothing goes stale.
+    deferred_until: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -67,7 +70,17 @@ class Observation:
 
     @property
     def stale(self) -> bool:
-        return bool(self.failures)
+        """A source failed (waiting for a quota slot is not failing)."""
+        return any(f.deferred_until is None for f in self.failures)
+
+    @property
+    def real_failures(self) -> tuple[SourceFailure, ...]:
+        return tuple(f for f in self.failures if f.deferred_until is None)
+
+    @property
+    def deferred_until(self) -> datetime | None:
+        """The earliest time a deferred source of this observation expects a slot."""
+        return min((f.deferred_until for f in self.failures if f.deferred_until is not None), default=None)
 
     @classmethod
     def error(cls, dataset: str, source: str, message: str) -> Observation:

@@ -8,6 +8,7 @@ import logging
 import time
 import weakref
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -16,6 +17,7 @@ from bot.model.observations import Change, IndicatorKind, Observation, bounded
 from bot.monitoring.datasets.base import Dataset
 from bot.monitoring.diff import diff_observation
 from bot.monitoring.policy import AlertPolicy
+from bot.monitoring.quota import current_lookup, lookup_context, mark_deferred
 from bot.monitoring.recorder import CheckRecorder
 from bot.storage.db import Database
 from bot.storage.views import CheckOutcome, CheckToRecord, DatasetSnapshot, SubjectView
@@ -73,11 +75,17 @@ class Runner:
         # Weak values: a subject's lock disappears once no check holds or awaits it.
         self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
 
-    async def check(self, subject: SubjectView) -> CheckReport:
+    async def check(self, subject: SubjectView, *, manual: bool = False) -> CheckReport:
+        """`manual`: a person asked (a new monitor's baseline, `/monitor check`): quota
+        slots go to such checks first."""
         lock = self._locks.setdefault(subject.id, asyncio.Lock())
         async with lock:
-            observations = await self.collect(subject.indicator, subject.kind)
+            with lookup_context(subject.indicator, manual=manual) as lookups:
+                observations = await self.collect(subject.indicator, subject.kind)
             now = self.clock()
+            retry_at = now + min(self.interval, BASELINE_RETRY)
+            if lookups.come_back_at is not None:  # a source keeps a place for this check
+                retry_at = max(retry_at, lookups.come_back_at)
 
             def apply(observation: Observation, snapshot: DatasetSnapshot | None) -> CheckOutcome:
                 result = diff_observation(
@@ -95,8 +103,9 @@ class Runner:
                     observations=observations,
                     apply=apply,
                     now=now,
-                    retry_without_baseline_at=now + min(self.interval, BASELINE_RETRY),
+                    retry_without_baseline_at=retry_at,
                     route=self.policy.route,
+                    next_check_by=lookups.come_back_at,
                 )
             )
             if self.metrics is not None:
@@ -106,7 +115,14 @@ class Runner:
     async def collect(self, indicator: str, kind: IndicatorKind) -> list[Observation]:
         """Every applicable dataset's observation of an indicator, collected concurrently."""
         applicable = [d for d in self.datasets if d.applies_to(kind)]
-        return list(await asyncio.gather(*(self._timed(d, indicator, kind) for d in applicable)))
+        # Outside a check (an investigation, `watchpost check`): as a person asked, no queue.
+        outside = lookup_context(None, manual=True, returns=False)
+        with outside if current_lookup() is None else nullcontext():
+            lookups = current_lookup()
+            assert lookups is not None
+            found = await asyncio.gather(*(self._timed(d, indicator, kind) for d in applicable))
+        # A source that waited for a slot failed nothing: its dataset's last state stands.
+        return [mark_deferred(observation, lookups.deferred) for observation in found]
 
     async def _timed(self, dataset: Dataset, indicator: str, kind: IndicatorKind) -> Observation:
         started = time.monotonic()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, time, timedelta
 from time import monotonic
 from typing import Protocol
@@ -139,6 +139,7 @@ def build_scheduler(
     lookalike_delivery: DeliveryJob | None = None,
     permutations: PermutationJob | None = None,
     ct: CtJob | None = None,
+    jobs: Mapping[str, tuple[float, Callable[[], Awaitable[object]]]] | None = None,
 ) -> AsyncIOScheduler:
     """Must be started inside the running event loop. With `digests`: a run at the digest
     time in the team's zone, one at start (catch-up after downtime) and one every
@@ -165,6 +166,8 @@ def build_scheduler(
         # Spread over the interval, each run within its share of the budget (the resolver's).
         runs = permutations.interval.total_seconds() / permutations.runs_per_interval
         every(max(60.0, runs), permutations.run_due, "permutations")
+    for job_id, (seconds, job) in (jobs or {}).items():
+        every(seconds, job, job_id)
     if digests is not None:
         scheduler.add_job(_logged(digests.run_due), digest_trigger(digests), id="digest", **common)
         every(digest_retry, digests.run_due, "digest-catch-up")

@@ -12,6 +12,7 @@ from bot.model.observations import Change, FactState
 from bot.model.triage import Triage
 from bot.model.watches import Finding, Watch
 from bot.storage.alerts import AlertChannel, AlertRecord, IndicatorHistory
+from bot.storage.quotas import QuotaPlan, SourceUsage
 from bot.storage.views import DatasetHealth, MonitorView
 
 
@@ -162,4 +163,24 @@ def finding_json(finding: Finding) -> dict[str, Any]:
             }
             for reason in finding.reasons
         ],
+    }
+
+
+def source_health_json(usage: SourceUsage, plan: QuotaPlan | None) -> dict[str, Any]:
+    """One source of `GET /api/v1/health`."""
+    return {
+        "source": usage.source,
+        "requests_last_hour": usage.requests_hour,
+        "requests_last_day": usage.requests_day,
+        "quota": [
+            {"window_seconds": limit.window_seconds, "allowed": limit.requests, "used": used}
+            for limit, used in usage.limits
+        ],
+        "errors_last_day": dict(sorted(usage.errors_day.items())),
+        "last_success_at": iso(usage.last_success_at),
+        "latency_ms": {"p50": usage.latency_p50_ms, "p95": usage.latency_p95_ms},
+        "effective_interval_seconds": plan.interval.total_seconds() if plan is not None else None,
+        "monitors": plan.monitors if plan is not None else None,
+        "waiting": usage.waiting,
+        "failing_since": iso(usage.failing_since),
     }

@@ -40,6 +40,7 @@ HELP = """*Watchpost* watches domains and IPs and tells this channel when they c
 • `/monitor keyword <word> [<word> …]`: new certificates naming a word (under 4 letters: add `confirm`)
   (`list`, `status`, `history` and `remove` take `lookalikes <domain>` or `keyword <word>` too)
 • `/monitor digest`: post today's digest now
+• `/monitor health`: how every data source is doing (requests, quotas, errors, latency)
 • `/monitor help`: this message
 Datasets: `resolutions`, `dns_records`, `whois`, `certificates`, `subdomains`, `services`."""
 
@@ -47,7 +48,7 @@ Datasets: `resolutions`, `dns_records`, `whois`, `certificates`, `subdomains`, `
 def build_help_message() -> Message:
     return Message(
         "Watchpost help: /monitor <indicator>, list, status, history, timeline, check, mute, unmute, "
-        "suppressions, lift, remove, digest",
+        "suppressions, lift, remove, digest, health",
         [section(HELP)],
     )
 
@@ -88,14 +89,19 @@ def build_status_message(
     *,
     snoozed_until: datetime | None = None,
     muted_until: Sequence[tuple[str, datetime]] = (),
+    plans: Sequence[str] = (),
 ) -> Message:
+    """`plans`: one line per quota-limited source, how often its budget lets it be asked
+    ("passive DNS every 11 h: Mnemonic allows 1,000 a day for 460 monitors")."""
     message = _state_message(f"Status of {indicator_text(indicator)}", indicator, datasets)
     notes = [f"Monitored here since {monitored_since:%Y-%m-%d %H:%M} UTC"]
     if snoozed_until is not None:
         notes.append(f":zzz: snoozed until {snoozed_until:%Y-%m-%d %H:%M} UTC")
     notes += [f":no_bell: {code(d)} muted until {until:%Y-%m-%d %H:%M} UTC" for d, until in muted_until]
-    blocks = [
-        *message.blocks[: MAX_BLOCKS_MESSAGE - 2],
+    blocks = [*message.blocks[: MAX_BLOCKS_MESSAGE - 3]]
+    if plans:
+        blocks.append(context(shorten_line(escape("; ".join(plans)), 2900)))
+    blocks += [
         context(*notes),
         actions(
             [button("Timeline picture", ActionId.TIMELINE.value, escape(indicator))], block_id="timeline"
@@ -108,13 +114,22 @@ class DatasetView:
     """What a reply shows of a dataset: its open facts and whether it is fresh."""
 
     def __init__(
-        self, name: str, facts: Sequence[FactState], *, stale: bool, error: str | None, has_baseline: bool
+        self,
+        name: str,
+        facts: Sequence[FactState],
+        *,
+        stale: bool,
+        error: str | None,
+        has_baseline: bool,
+        pending: Sequence[tuple[str, datetime]] = (),
     ) -> None:
         self.name = name
         self.facts = [f for f in facts if f.status is not FactStatus.ADDING]
         self.stale = stale
         self.error = error
         self.has_baseline = has_baseline
+        # Sources waiting for a quota slot for this dataset: (source, when one is expected).
+        self.pending = list(pending)
 
 
 def _state_message(title: str, indicator: str, datasets: Sequence[DatasetView]) -> Message:
@@ -122,6 +137,13 @@ def _state_message(title: str, indicator: str, datasets: Sequence[DatasetView]) 
     summary = []
     for dataset in datasets[: MAX_BLOCKS_MESSAGE - 2]:
         name = escape(truncate(dataset.name, 100))
+        waiting = ", ".join(f"{source} at {at:%Y-%m-%d %H:%M} UTC" for source, at in dataset.pending)
+        if not dataset.has_baseline and dataset.pending:
+            blocks.append(
+                section(f"*{name}*: baseline pending, waiting for a quota slot: expected from {waiting}")
+            )
+            summary.append(f"{name}: pending")
+            continue
         if not dataset.has_baseline:
             reason = f": {escape(truncate(dataset.error, 500))}" if dataset.error else ""
             blocks.append(section(f"*{name}*: no data yet{reason} (retried on the next check)"))
@@ -132,6 +154,8 @@ def _state_message(title: str, indicator: str, datasets: Sequence[DatasetView]) 
         if more > 0:
             lines.append(f"…and {more} more")
         stale = f" :hourglass: stale ({escape(truncate(dataset.error or '', 300))})" if dataset.stale else ""
+        if waiting:
+            stale += f" · waiting for a quota slot: {waiting}"
         lines.insert(0, f"*{name}* ({len(dataset.facts)}){stale}")
         if len(lines) == 1:
             lines.append("_nothing observed_")

@@ -123,6 +123,7 @@ class Checks:
                     now=check.now,
                     retry_without_baseline_at=check.retry_without_baseline_at,
                     route=check.route,
+                    next_check_by=check.next_check_by,
                 )
             except Exception as exc:
                 results[index] = exc
@@ -137,6 +138,7 @@ class Checks:
         now: datetime,
         retry_without_baseline_at: datetime | None = None,
         route: Route | None = None,
+        next_check_by: datetime | None = None,
     ) -> list[CheckOutcome]:
         """Write one check: fact intervals, dataset health, changes and the alerts to
         deliver, in one transaction (the outbox), so no alert is lost or doubled.
@@ -207,6 +209,8 @@ class Checks:
             )
             if no_baseline and retry_without_baseline_at is not None:
                 subject.next_check_at = min(subject.next_check_at, retry_without_baseline_at)
+            if next_check_by is not None:  # a source holds a slot for this subject then
+                subject.next_check_at = min(subject.next_check_at, next_check_by)
         return outcomes
 
     @staticmethod
@@ -222,12 +226,12 @@ class Checks:
         if not observation.failed:
             state.last_ok_at = now
         if observation.stale:
-            message = "; ".join(f"{f.source}: {f.message}" for f in observation.failures)
+            message = "; ".join(f"{f.source}: {f.message}" for f in observation.real_failures)
             state.stale = True
             state.last_error = message[:2000]
             state.last_error_at = now
             state.consecutive_failures = (state.consecutive_failures or 0) + 1
-            for failure in observation.failures:
+            for failure in observation.real_failures:
                 session.add(
                     SourceFailureRow(
                         subject_id=subject_id,
@@ -237,7 +241,7 @@ class Checks:
                         at=now,
                     )
                 )
-        elif state.stale or state.consecutive_failures:
+        elif not observation.failed and (state.stale or state.consecutive_failures):
             state.stale = False
             state.consecutive_failures = 0
 

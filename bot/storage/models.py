@@ -12,6 +12,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -432,3 +433,101 @@ class AlertThreadRow(Base):
     outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id", ondelete="CASCADE"), primary_key=True)
     subject_id: Mapped[int] = mapped_column(ForeignKey("subjects.id", ondelete="CASCADE"), index=True)
     parent_id: Mapped[int] = mapped_column(ForeignKey("outbox.id", ondelete="CASCADE"), index=True)
+
+
+class SourceQuotaRow(Base):
+    """One row per quota-limited source: the row every process locks to take a request slot,
+    so slots are counted one claimer at a time across all processes."""
+
+    __tablename__ = "source_quotas"
+
+    source: Mapped[str] = mapped_column(String(64), primary_key=True)
+    updated_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class SourceRequestRow(Base):
+    """One HTTP request to a source: when its slot was taken, how it ended and how long it
+    took. Counted for quotas (sliding windows) and read for source health; kept a day."""
+
+    __tablename__ = "source_requests"
+    __table_args__ = (Index("ix_source_requests_source_at", "source", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    outcome: Mapped[str | None] = mapped_column(String(32))  # ok, or the kind of error; None: in flight
+    latency_ms: Mapped[int | None] = mapped_column(Integer)
+
+
+class SourceWaitRow(Base):
+    """A lookup that could not get a slot and will come back for one (a new monitor's
+    baseline, a manual check): queued in priority order, with the time it was told."""
+
+    __tablename__ = "source_waits"
+
+    source: Mapped[str] = mapped_column(String(64), primary_key=True)
+    indicator: Mapped[str] = mapped_column(String(255), primary_key=True)
+    priority: Mapped[int] = mapped_column(Integer)
+    since: Mapped[datetime] = mapped_column(UtcDateTime)
+    expected_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class SourceTurnRow(Base):
+    """When a quota-limited source was last asked about an indicator: its next turn comes
+    one planned interval later."""
+
+    __tablename__ = "source_turns"
+
+    source: Mapped[str] = mapped_column(String(64), primary_key=True)
+    indicator: Mapped[str] = mapped_column(String(255), primary_key=True)
+    last_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class SourceOutageRow(Base):
+    """A source failing for longer than the notice delay; the notice columns are claims, so
+    each of its two notices is posted once whatever the number of processes."""
+
+    __tablename__ = "source_outages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(64), index=True)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    noticed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    recovered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    recovery_noticed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class RateBucketRow(Base):
+    """A shared token bucket (a user's command rate): every process takes from the same row."""
+
+    __tablename__ = "rate_buckets"
+
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    tokens: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class SeenSignatureRow(Base):
+    """A Slack request signature already served, kept for the five minutes it is valid:
+    a replay to any process is refused."""
+
+    __tablename__ = "seen_signatures"
+    __table_args__ = (Index("ix_seen_signatures_stamp", "stamp"),)
+
+    signature: Mapped[str] = mapped_column(String(80), primary_key=True)
+    stamp: Mapped[int] = mapped_column(Integer)
+
+
+class CheckRequestRow(Base):
+    """A check asked for by a person (a new monitor's baseline, `/monitor check`), for a
+    worker process to run first; `done_at` tells the asker it ran."""
+
+    __tablename__ = "check_requests"
+    __table_args__ = (Index("ix_check_requests_open", "done_at", "requested_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subject_id: Mapped[int] = mapped_column(ForeignKey("subjects.id", ondelete="CASCADE"), index=True)
+    requested_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    claimed_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    done_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    result: Mapped[Any] = mapped_column(JSON, nullable=True)

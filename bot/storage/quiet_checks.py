@@ -176,8 +176,10 @@ def _plan(
         )
         for o in outcomes
     )
-    retry_at = check.retry_without_baseline_at
-    if no_baseline and retry_at is not None and retry_at < next_check_at:
+    retry_at = check.retry_without_baseline_at if no_baseline else None
+    if check.next_check_by is not None and (retry_at is None or check.next_check_by < retry_at):
+        retry_at = check.next_check_by
+    if retry_at is not None and retry_at < next_check_at:
         writes.brought_forward.append({"b_id": subject_id, "b_next": retry_at})
 
 
@@ -197,7 +199,7 @@ def _plan_state(writes: _Writes, subject_id: int, state: Any, outcome: CheckOutc
     if not observation.failed:
         values["last_ok_at"] = now
     if observation.stale:
-        message = "; ".join(f"{f.source}: {f.message}" for f in observation.failures)
+        message = "; ".join(f"{f.source}: {f.message}" for f in observation.real_failures)
         values.update(
             stale=True,
             last_error=message[:2000],
@@ -212,9 +214,9 @@ def _plan_state(writes: _Writes, subject_id: int, state: Any, outcome: CheckOutc
                 "message": failure.message[:2000],
                 "at": now,
             }
-            for failure in observation.failures
+            for failure in observation.real_failures
         )
-    elif values["stale"] or values["consecutive_failures"]:
+    elif not observation.failed and (values["stale"] or values["consecutive_failures"]):
         values.update(stale=False, consecutive_failures=0)
     if state is None:
         writes.new_states.append({"subject_id": subject_id, "dataset": observation.dataset, **values})

@@ -219,3 +219,5 @@ class CheckToRecord:
     # The alert policy's channel stages (bot/monitoring/policy/); None: every alerting
     # dataset goes to every monitor of the subject.
     route: Route | None = None
+    # A source queued this check for a slot expected then: check again by that time.
+    next_check_by: datetime | None = None

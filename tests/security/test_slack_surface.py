@@ -102,6 +102,8 @@ async def test_forged_stale_and_replayed_slack_requests_get_401_and_do_nothing(
         retry = {**good.headers, "X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
         assert (await slack.send(good, headers=retry)).status == 200
         figures.tried("forged Slack requests", 2)
+        # The baseline comes from the worker process: wait for it, then for anything more.
+        await w.slack.wait_for(lambda: len(responses(w.slack, good)) >= 2, what="the baseline")
         await asyncio.sleep(1.0)  # time for any (wrongly) started work to show
         assert len(responses(w.slack, good)) == 2  # "Now monitoring", then the baseline: once
         assert monitors(w) == {("C0INTEL", "98.126.38.7")}

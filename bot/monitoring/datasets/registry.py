@@ -19,6 +19,7 @@ from bot.monitoring.dns import DnsAnswer, DnsClient
 from bot.monitoring.sources.asn import CachedOrigin, CymruAsnLookup
 from bot.monitoring.sources.circl import CirclPassiveDns
 from bot.monitoring.sources.crtsh import CrtShClient
+from bot.monitoring.sources.http import RequestGate
 from bot.monitoring.sources.internetdb import InternetDbClient
 from bot.monitoring.sources.mnemonic import MnemonicPassiveDns
 from bot.monitoring.sources.observed import ObservedLookup, ObservedResolutions
@@ -46,31 +47,41 @@ class DatasetRegistry:
 
 
 def build_datasets(
-    settings: Settings, dns: DnsClient, *, observed: ObservedLookup | None = None
+    settings: Settings,
+    dns: DnsClient,
+    *,
+    observed: ObservedLookup | None = None,
+    gate: RequestGate | None = None,
 ) -> DatasetRegistry:
     """The datasets the operator's settings enable, in alert order. A source whose URL
-    is empty is off; a dataset with no source left is not built at all. `observed` lets
-    an IP learn the monitored domains the bot itself saw resolving to it."""
+    is empty, or whose quota is 0, is off; a dataset with no source left is not built at
+    all. `observed` lets an IP learn the monitored domains the bot itself saw resolving
+    to it; every HTTP request passes `gate` (quotas shared by every process, health)."""
     closers: list[Callable[[], Awaitable[None]]] = []
     # WATCHPOST_SOURCE_TIMEOUT overrides every source's own timeout (one request each).
     timeout = _Timeout() if settings.source_timeout is None else _Timeout(timeout=settings.source_timeout)
+    on = settings.source_enabled
     passive: list[PassiveDnsSource] = []
     if observed is not None:
         passive.append(ObservedResolutions(observed))
-    if settings.mnemonic_url:
-        mnemonic = MnemonicPassiveDns(settings.mnemonic_url, settings.mnemonic_key, **timeout)
+    if settings.mnemonic_url and on("mnemonic"):
+        mnemonic = MnemonicPassiveDns(settings.mnemonic_url, settings.mnemonic_key, gate=gate, **timeout)
         passive.append(mnemonic)
         closers.append(mnemonic.close)
-    if settings.circl_url:
-        circl = CirclPassiveDns(settings.circl_url, settings.circl_user, settings.circl_password, **timeout)
+    if settings.circl_url and on("circl"):
+        circl = CirclPassiveDns(
+            settings.circl_url, settings.circl_user, settings.circl_password, gate=gate, **timeout
+        )
         passive.append(circl)
         closers.append(circl.close)
-    if settings.virustotal_url and settings.virustotal_key:
-        virustotal = VirusTotalPassiveDns(settings.virustotal_url, settings.virustotal_key, **timeout)
+    if settings.virustotal_url and settings.virustotal_key and on("virustotal"):
+        virustotal = VirusTotalPassiveDns(
+            settings.virustotal_url, settings.virustotal_key, gate=gate, **timeout
+        )
         passive.append(virustotal)
         closers.append(virustotal.close)
 
-    rdap = RdapClient(settings.rdap_url, **timeout) if settings.rdap_url else None
+    rdap = RdapClient(settings.rdap_url, gate=gate, **timeout) if settings.rdap_url and on("rdap") else None
     if rdap is not None:
         closers.append(rdap.close)
     # Domains: RDAP where IANA's bootstrap names a service, WHOIS elsewhere.
@@ -93,15 +104,19 @@ def build_datasets(
     # One crt.sh answer serves both of a check's datasets; kept for less than a check
     # interval, so the next check (a failure's retry included) asks again.
     crtsh_ttl = min(60.0, settings.check_interval / 2)
-    crtsh = CrtShClient(settings.crtsh_url, cache_ttl=crtsh_ttl, **timeout) if settings.crtsh_url else None
+    crtsh = (
+        CrtShClient(settings.crtsh_url, cache_ttl=crtsh_ttl, gate=gate, **timeout)
+        if settings.crtsh_url and on("crtsh")
+        else None
+    )
     probe = TlsCertificateProbe(**timeout) if settings.active_probes else None
     if crtsh is not None:
         closers.append(crtsh.close)
         datasets.append(SubdomainsDataset(crtsh))
     if crtsh is not None or probe is not None:
         datasets.insert(3, CertificatesDataset(crtsh, probe))
-    if settings.internetdb_url:
-        internetdb = InternetDbClient(settings.internetdb_url, **timeout)
+    if settings.internetdb_url and on("internetdb"):
+        internetdb = InternetDbClient(settings.internetdb_url, gate=gate, **timeout)
         closers.append(internetdb.close)
         datasets.append(ServicesDataset(internetdb))
     return DatasetRegistry(datasets, closers)

@@ -14,7 +14,7 @@ from bot.config import Secret
 from bot.errors import SourceError
 from bot.model.observations import IndicatorKind
 from bot.monitoring.datasets.base import PassiveDnsRecord
-from bot.monitoring.sources.http import SourceHttpClient
+from bot.monitoring.sources.http import RequestGate, SourceHttpClient
 from bot.monitoring.sources.passive_dns import (
     epoch_to_utc,
     indicator_path,
@@ -89,6 +89,7 @@ class CirclPassiveDns:
         *,
         timeout: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
+        gate: RequestGate | None = None,
     ) -> None:
         self._url = url
         self._user = user
@@ -97,7 +98,7 @@ class CirclPassiveDns:
             # Built by hand: aiohttp.BasicAuth is deprecated from 3.14 on, its successor absent before.
             token = base64.b64encode(f"{user}:{password.reveal()}".encode()).decode("ascii")
             headers["Authorization"] = f"Basic {token}"
-        self._http = SourceHttpClient(SOURCE, timeout=timeout, headers=headers, clock=clock)
+        self._http = SourceHttpClient(SOURCE, timeout=timeout, headers=headers, clock=clock, gate=gate)
 
     def __repr__(self) -> str:
         return f"CirclPassiveDns(url={self._url!r}, user={self._user!r}, password=Secret('********'))"

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.errors import SourceError
-from bot.monitoring.sources.http import SourceHttpClient
+from bot.monitoring.sources.http import RequestGate, SourceHttpClient
 from bot.monitoring.sources.passive_dns import normalise_name
 
 logger = logging.getLogger(__name__)
@@ -186,6 +186,7 @@ class CrtShClient:
         concurrency: int = 2,
         max_body: int = 64 * 1024 * 1024,
         clock: Callable[[], float] = time.monotonic,
+        gate: RequestGate | None = None,
     ) -> None:
         self._base_url = base_url
         self._cache_ttl = cache_ttl
@@ -197,6 +198,7 @@ class CrtShClient:
             headers={"Accept": "application/json"},
             max_body=max_body,
             clock=clock,
+            gate=gate,
         )
         self._cache: dict[str, _Cached] = {}
         self._inflight: dict[str, asyncio.Task[CrtShResult]] = {}

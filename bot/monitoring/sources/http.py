@@ -1,4 +1,6 @@
-"""One HTTP client per source: a reused aiohttp session, a concurrency limit, timeouts.
+"""One HTTP client per source: a reused aiohttp session, a concurrency limit, timeouts,
+and the request gate (bot/monitoring/quota.py: quota slots shared by every process, and
+the request log behind source health) that every request passes.
 
 Every failure becomes a SourceError, so a dataset can turn it into a failure of its
 observation; nothing here ever raises aiohttp's own exceptions to the caller.
@@ -14,7 +16,7 @@ import socket
 import time
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
@@ -91,6 +93,16 @@ class TokenBucket:
             raise
 
 
+class RequestGate(Protocol):
+    """What every request of a source passes: `before` takes a slot (or raises a
+    SourceError saying when one is expected); `after` says how the request ended
+    (`ok`, `timeout`, `connection`, `rate_limited`, `http_NNN`)."""
+
+    async def before(self, source: str) -> object: ...
+
+    async def after(self, ticket: object, outcome: str) -> None: ...
+
+
 class NonPublicAddress(OSError):
     """A host name resolved only to addresses that are not on the public internet."""
 
@@ -137,8 +149,10 @@ class SourceHttpClient:
         rate_limit: TokenBucket | None = None,
         clock: Callable[[], float] = time.monotonic,
         resolver: AbstractResolver | None = None,
+        gate: RequestGate | None = None,
     ) -> None:
         self.source = source
+        self._gate = gate
         self._resolver = resolver
         self._timeout = timeout
         self._limit = asyncio.Semaphore(concurrency)
@@ -178,10 +192,29 @@ class SourceHttpClient:
         if self._rate_limit is not None:
             await self._rate_limit.acquire(self.source)
             self._check_blocked()  # a 429 may have arrived while this call waited its turn
+        tickets: list[object] = []
+        outcome = "error"
+        try:
+            reply = await self._get(url, params, ok_statuses, tickets)
+            outcome = "ok"
+            return reply
+        except SourceError as exc:
+            outcome = _outcome_kind(exc.message)
+            raise
+        finally:
+            if self._gate is not None and tickets:
+                await self._gate.after(tickets[0], outcome)
+
+    async def _get(
+        self, url: str, params: Mapping[str, str] | None, ok_statuses: tuple[int, ...], tickets: list[object]
+    ) -> HttpReply:
         try:
             # The wait for a free connection counts too: when the source hangs, calls queued
             # behind the hanging ones fail at the timeout instead of holding their checks up.
             async with asyncio.timeout(self._timeout), self._limit:
+                if self._gate is not None:
+                    # The slot is taken once a connection is free, just before the request leaves.
+                    tickets.append(await self._gate.before(self.source))
                 async with self._client().get(url, params=params, allow_redirects=False) as response:
                     body = await _read_body(response, self._max_body + 1)
                     status = response.status
@@ -222,6 +255,21 @@ async def _read_body(response: aiohttp.ClientResponse, limit: int) -> bytes:
         if len(body) >= limit:
             return bytes(body[:limit])
     return bytes(body)
+
+
+def _outcome_kind(message: str) -> str:
+    """The kind of a failed request, for health: a few fixed names, never free text."""
+    if message.startswith("no answer within"):
+        return "timeout"
+    if message.startswith("connection failed") or message.startswith("refused"):
+        return "connection"
+    if message.startswith("rate limited"):
+        return "rate_limited"
+    if message.startswith("HTTP "):
+        return "http_" + message[5:8]
+    if message == "reply too large":
+        return "too_large"
+    return "error"
 
 
 def _retry_after_seconds(header: str, default: float = 60.0) -> float:

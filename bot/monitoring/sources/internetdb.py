@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.errors import SourceError
-from bot.monitoring.sources.http import SourceHttpClient
+from bot.monitoring.sources.http import RequestGate, SourceHttpClient
 from bot.monitoring.sources.passive_dns import indicator_path, normalise_name
 
 SOURCE = "internetdb"
@@ -65,11 +65,16 @@ class InternetDbClient:
     """`GET {base_url}{ip}`."""
 
     def __init__(
-        self, base_url: str, *, timeout: float = 15.0, clock: Callable[[], float] = time.monotonic
+        self,
+        base_url: str,
+        *,
+        timeout: float = 15.0,
+        clock: Callable[[], float] = time.monotonic,
+        gate: RequestGate | None = None,
     ) -> None:
         self._base_url = base_url
         self._http = SourceHttpClient(
-            SOURCE, timeout=timeout, headers={"Accept": "application/json"}, clock=clock
+            SOURCE, timeout=timeout, headers={"Accept": "application/json"}, clock=clock, gate=gate
         )
 
     def __repr__(self) -> str:

@@ -12,7 +12,7 @@ from bot.config import Secret
 from bot.errors import SourceError
 from bot.model.observations import IndicatorKind
 from bot.monitoring.datasets.base import PassiveDnsRecord
-from bot.monitoring.sources.http import SourceHttpClient
+from bot.monitoring.sources.http import RequestGate, SourceHttpClient
 from bot.monitoring.sources.passive_dns import epoch_to_utc, indicator_path, make_record
 
 logger = logging.getLogger(__name__)
@@ -91,6 +91,7 @@ class MnemonicPassiveDns:
         max_rows: int = 1000,
         timeout: float = 20.0,
         clock: Callable[[], float] = time.monotonic,
+        gate: RequestGate | None = None,
     ) -> None:
         if page_size < 1 or max_rows < 1:
             raise ValueError("page_size and max_rows must be positive")
@@ -101,7 +102,7 @@ class MnemonicPassiveDns:
         headers = {"Accept": "application/json"}
         if api_key:
             headers["Argus-API-Key"] = api_key.reveal()
-        self._http = SourceHttpClient(SOURCE, timeout=timeout, headers=headers, clock=clock)
+        self._http = SourceHttpClient(SOURCE, timeout=timeout, headers=headers, clock=clock, gate=gate)
 
     def __repr__(self) -> str:
         key = "Secret('********')" if self._has_key else "Secret('')"

@@ -19,7 +19,7 @@ from aiohttp.abc import AbstractResolver
 
 from bot.errors import SourceError
 from bot.model.observations import Fact
-from bot.monitoring.sources.http import HttpReply, PublicOnlyResolver, SourceHttpClient
+from bot.monitoring.sources.http import HttpReply, PublicOnlyResolver, RequestGate, SourceHttpClient
 
 SOURCE = "rdap"
 MAX_REDIRECTS = 3
@@ -34,7 +34,12 @@ class RdapClient:
     """IP network lookups against an RDAP base URL (`{base}ip/{ip}`)."""
 
     def __init__(
-        self, base_url: str, *, timeout: float = 20.0, resolver: AbstractResolver | None = None
+        self,
+        base_url: str,
+        *,
+        timeout: float = 20.0,
+        resolver: AbstractResolver | None = None,
+        gate: RequestGate | None = None,
     ) -> None:
         self._base = base_url if base_url.endswith("/") else base_url + "/"
         # Redirect targets are named by the redirector's answers: resolved to public
@@ -45,6 +50,7 @@ class RdapClient:
             timeout=timeout,
             max_body=4 * 1024 * 1024,
             resolver=PublicOnlyResolver(trusted, resolver),
+            gate=gate,
         )
 
     async def network_facts(self, ip: str) -> list[Fact]:

@@ -15,7 +15,7 @@ from bot.config import Secret
 from bot.errors import SourceError
 from bot.model.observations import IndicatorKind
 from bot.monitoring.datasets.base import PassiveDnsRecord
-from bot.monitoring.sources.http import SourceHttpClient, TokenBucket
+from bot.monitoring.sources.http import RequestGate, SourceHttpClient, TokenBucket
 from bot.monitoring.sources.passive_dns import epoch_to_utc, indicator_path, make_record
 
 logger = logging.getLogger(__name__)
@@ -87,6 +87,7 @@ class VirusTotalPassiveDns:
         timeout: float = 20.0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+        gate: RequestGate | None = None,
     ) -> None:
         if page_size < 1 or max_pages < 1:
             raise ValueError("page_size and max_pages must be positive")
@@ -94,8 +95,18 @@ class VirusTotalPassiveDns:
         self._has_key = bool(api_key)
         self._page_size = page_size
         self._max_pages = max_pages
-        bucket = TokenBucket(
-            per_second=requests_per_minute / 60.0, capacity=burst, max_wait=max_wait, clock=clock, sleep=sleep
+        # With a gate (as the bot runs it), WATCHPOST_QUOTAS is the limit, shared by every
+        # process through the database; the in-process bucket is for a source used alone.
+        bucket = (
+            None
+            if gate is not None
+            else TokenBucket(
+                per_second=requests_per_minute / 60.0,
+                capacity=burst,
+                max_wait=max_wait,
+                clock=clock,
+                sleep=sleep,
+            )
         )
         self._http = SourceHttpClient(
             SOURCE,
@@ -103,6 +114,7 @@ class VirusTotalPassiveDns:
             headers={"x-apikey": api_key.reveal(), "Accept": "application/json"} if api_key else {},
             rate_limit=bucket,
             clock=clock,
+            gate=gate,
         )
 
     def __repr__(self) -> str:

@@ -45,7 +45,7 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
 
     async def handle_investigate_action(body: dict[str, Any], respond: AsyncRespond) -> None:
         """The investigation goes in the clicked message's thread, for the whole channel."""
-        refusal = flows.throttled(caller_of(body))  # an investigation asks every source
+        refusal = await flows.throttled(caller_of(body))  # an investigation asks every source
         if refusal is not None:
             await respond_with(respond, refusal)
             return
@@ -73,7 +73,7 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
     async def handle_button(body: dict[str, Any], respond: AsyncRespond) -> None:
         """Monitor and mute: the use case every surface's button runs (bot/commands/buttons.py)."""
         caller = caller_of(body)
-        refusal = flows.throttled(caller)
+        refusal = await flows.throttled(caller)
         if refusal is not None:
             await respond_with(respond, refusal)
             return

@@ -1,0 +1,102 @@
+"""Detection latency: from a change appearing at a loopback source to its alert at the
+Slack fake, through the real `watchpost serve` (and the worker it starts), with a scaled
+down check interval. `--monitors` domain monitors on a loopback DNS server (the tests'
+fake, in this process); once their baseline cycle is done, `--changes` of them get a new
+A record at random moments over two intervals, and each one's time until the alert that
+names it is posted is recorded. Prints JSON: p50, p99, max, and the interval.
+
+    .venv/bin/python -m bench.detection [--monitors 200] [--changes 40] [--interval 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench.ack_latency import percentile
+from bench.seed import seed_monitors
+from bot.render.mrkdwn import defang
+from tests.e2e.slack_bot import ServeProcess, free_port, serve_env
+from tests.fakes.dns_server import FakeDnsServer
+from tests.fakes.slack_api import FakeSlackApi
+
+
+def name_of(index: int) -> str:
+    return f"host{index}.detect-bench.net"
+
+
+async def run(monitors: int, changes: int, interval: int) -> dict[str, Any]:
+    dns = FakeDnsServer()
+    dns.start()
+    slack_api = FakeSlackApi()
+    await slack_api.start()
+    names = [name_of(i) for i in range(monitors)]
+    for index, name in enumerate(names):
+        dns.set(name, "A", [f"192.0.2.{index % 250 + 1}"])
+    latencies: list[float] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{Path(tmp) / 'detect.db'}"
+        seed_monitors(url, names, now=datetime.now(UTC))
+        env = serve_env(
+            dns,
+            slack_api,
+            url,
+            free_port(),
+            WATCHPOST_CHECK_INTERVAL=str(interval),
+            WATCHPOST_LOG_LEVEL="INFO",
+        )
+        bot = ServeProcess(env, Path(tmp) / "serve.log")
+        await bot.start(timeout=120)
+        try:
+            deadline = time.monotonic() + 120
+            while "checked" not in bot.log() and time.monotonic() < deadline:  # the baseline cycle
+                await asyncio.sleep(0.2)
+            chosen = random.sample(range(monitors), changes)
+
+            async def one(index: int, delay: float) -> None:
+                await asyncio.sleep(delay)
+                name = names[index]
+                dns.set(name, "A", [f"192.0.2.{index % 250 + 1}", "198.51.100.77"])
+                started = time.monotonic()
+                wanted = f"Change on {defang(name)}"
+                while time.monotonic() - started < interval * 3 + 60:
+                    if any(wanted in m.all_text() for m in slack_api.posted()):
+                        latencies.append(time.monotonic() - started)
+                        return
+                    await asyncio.sleep(0.05)
+
+            await asyncio.gather(*(one(i, random.uniform(0, 2 * interval)) for i in chosen))
+        finally:
+            await bot.stop(timeout=60)
+            await slack_api.stop()
+            dns.stop()
+    return {
+        "monitors": monitors,
+        "interval_s": interval,
+        "changes": changes,
+        "alerted": len(latencies),
+        "p50_s": round(percentile(latencies, 0.5), 2) if latencies else None,
+        "p99_s": round(percentile(latencies, 0.99), 2) if latencies else None,
+        "max_s": round(max(latencies), 2) if latencies else None,
+        "target_s": interval + 10,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--monitors", type=int, default=200)
+    parser.add_argument("--changes", type=int, default=40)
+    parser.add_argument("--interval", type=int, default=20, help="check interval, seconds")
+    args = parser.parse_args()
+    print(json.dumps(asyncio.run(run(args.monitors, args.changes, args.interval))))
+
+
+if __name__ == "__main__":
+    main()

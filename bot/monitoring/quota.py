@@ -1,0 +1,262 @@
+"""The request gate every HTTP source passes: quota slots shared through the database,
+the planned interval of each quota-limited source, and the request log for health.
+
+A check runs inside a `LookupContext` (set by the runner): which indicator it is about,
+whether a person asked for it, and which sources deferred it. A source that cannot have
+a slot raises `SourceDeferred`; the runner then marks that source's failures as deferred
+(`mark_deferred`), so the dataset's last state stands, nothing goes stale and no change
+is inferred, and it brings the check back when the slot is expected.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any, ParamSpec, Protocol, TypeVar
+
+from bot.config import QuotaLimit
+from bot.errors import SourceError
+from bot.metrics import Metrics
+from bot.model.observations import IndicatorKind, Observation
+from bot.storage.quotas import MANUAL, ROUTINE, Deferred, QuotaPlan, QuotaStore, plan_interval
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class DatabaseRunner(Protocol):
+    """`AsyncStore.run`: a storage call in the database thread pool."""
+
+    async def run(self, method: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R: ...
+
+
+# Which indicators each source is asked about (its share of the monitors).
+SOURCE_KINDS: Mapping[str, frozenset[str]] = {
+    "crtsh": frozenset({IndicatorKind.DOMAIN.value}),
+    "rdap": frozenset({IndicatorKind.IP.value}),  # networks of IPs (domains go to WHOIS)
+    "internetdb": frozenset({IndicatorKind.IP.value}),
+}
+BOTH_KINDS = frozenset({IndicatorKind.DOMAIN.value, IndicatorKind.IP.value})
+# The datasets each source feeds, and what it is to a reader.
+SOURCE_DATASETS: Mapping[str, tuple[str, ...]] = {
+    "mnemonic": ("resolutions",),
+    "circl": ("resolutions",),
+    "virustotal": ("resolutions",),
+    "crtsh": ("certificates", "subdomains"),
+    "rdap": ("whois",),
+    "internetdb": ("services",),
+}
+SOURCE_FEEDS = {
+    "mnemonic": "passive DNS (Mnemonic)",
+    "circl": "passive DNS (CIRCL)",
+    "virustotal": "passive DNS (VirusTotal)",
+    "crtsh": "certificates and subdomains (crt.sh)",
+    "rdap": "network registration (RDAP)",
+    "internetdb": "services (Shodan InternetDB)",
+}
+SOURCE_LABELS = {
+    "mnemonic": "Mnemonic",
+    "circl": "CIRCL",
+    "virustotal": "VirusTotal",
+    "crtsh": "crt.sh",
+    "rdap": "RDAP",
+    "internetdb": "Shodan InternetDB",
+}
+
+
+class SourceDeferred(SourceError):
+    """No slot for this request now: not a failure, the lookup waits for `until`."""
+
+    def __init__(self, source: str, until: datetime, reason: str) -> None:
+        what = {"turn": "next turn", "off": "turned off"}.get(reason, "quota: next slot")
+        super().__init__(source, f"{what} at {until:%Y-%m-%d %H:%M:%S} UTC")
+        self.until = until
+        self.reason = reason
+
+
+@dataclass
+class LookupContext:
+    indicator: str | None
+    manual: bool = False
+    # The check is scheduled and can be brought back when told (not `watchpost check`).
+    returns: bool = True
+    deferred: dict[str, datetime] = field(default_factory=dict)
+    come_back_at: datetime | None = None  # the earliest slot this check holds a place for
+    asked: set[str] = field(default_factory=set)  # sources that gave this check a slot
+
+
+_current: contextvars.ContextVar[LookupContext | None] = contextvars.ContextVar(
+    "watchpost_lookup", default=None
+)
+
+
+@contextmanager
+def lookup_context(
+    indicator: str | None, *, manual: bool = False, returns: bool = True
+) -> Iterator[LookupContext]:
+    """The lookups of one check; tasks started inside share it."""
+    context = LookupContext(indicator, manual=manual, returns=returns)
+    token = _current.set(context)
+    try:
+        yield context
+    finally:
+        _current.reset(token)
+
+
+def current_lookup() -> LookupContext | None:
+    return _current.get()
+
+
+def mark_deferred(observation: Observation, deferred: Mapping[str, datetime]) -> Observation:
+    """The observation with the failures of deferred sources marked as waiting."""
+    if not deferred or not any(f.source in deferred for f in observation.failures):
+        return observation
+    failures = tuple(
+        replace(f, deferred_until=deferred[f.source]) if f.source in deferred else f
+        for f in observation.failures
+    )
+    return replace(observation, failures=failures)
+
+
+@dataclass(frozen=True)
+class Ticket:
+    source: str
+    request_id: int | None
+    started: float
+
+
+class QuotaGate:
+    """Implements `RequestGate` (bot/monitoring/sources/http.py) for every HTTP source."""
+
+    def __init__(
+        self,
+        quotas: QuotaStore,
+        database: DatabaseRunner,
+        limits: Mapping[str, Sequence[QuotaLimit]],
+        *,
+        check_interval: timedelta,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        metrics: Metrics | None = None,
+        plan_ttl: float = 60.0,
+        log_unlimited: bool = True,
+    ) -> None:
+        self.quotas = quotas
+        self.database = database
+        self.limits = {source: tuple(found) for source, found in limits.items()}
+        self.check_interval = check_interval
+        self.clock = clock
+        self.metrics = metrics
+        self._plan_ttl = plan_ttl
+        self._plans: dict[str, tuple[float, QuotaPlan]] = {}
+        self._log_unlimited = log_unlimited
+
+    async def plan(self, source: str) -> QuotaPlan | None:
+        """The planned interval of a quota-limited source (None: it has no quota)."""
+        limits = self.limits.get(source)
+        if not limits:
+            return None
+        cached = self._plans.get(source)
+        if cached is not None and time.monotonic() - cached[0] < self._plan_ttl:
+            return cached[1]
+        monitors = await self.database.run(self.quotas.monitored, SOURCE_KINDS.get(source, BOTH_KINDS))
+        plan = build_plan(source, limits, monitors, self.check_interval)
+        self._plans[source] = (time.monotonic(), plan)
+        if self.metrics is not None:
+            self.metrics.source_planned_interval.labels(source).set(plan.interval.total_seconds())
+        return plan
+
+    async def before(self, source: str) -> Ticket:
+        limits = self.limits.get(source)
+        started = time.monotonic()
+        if limits is None:
+            return Ticket(source, None, started)
+        context = _current.get()
+        now = self.clock  # read by the store once it holds the source's row
+        if context is None:  # a lookup outside any check (an investigation): no queue, no turn
+            result = await self.database.run(self.quotas.take_slot, source, limits, now=now, priority=MANUAL)
+        elif source in context.asked:  # a later page of a lookup that had its slot
+            result = await self.database.run(self.quotas.take_slot, source, limits, now=now, priority=MANUAL)
+        else:
+            plan = await self.plan(source)
+            turn = _turn_interval(plan, self.check_interval) if plan is not None else None
+            result = await self.database.run(
+                self.quotas.take_slot,
+                source,
+                limits,
+                now=now,
+                indicator=context.indicator,
+                priority=MANUAL if context.manual else ROUTINE,
+                queue=context.returns,
+                turn_interval=turn,
+            )
+        if isinstance(result, Deferred):
+            if self.metrics is not None:
+                self.metrics.source_deferred.labels(source, result.reason).inc()
+            if context is not None:
+                context.deferred[source] = result.until
+                if result.queued and (context.come_back_at is None or result.until < context.come_back_at):
+                    context.come_back_at = result.until
+            raise SourceDeferred(source, result.until, result.reason)
+        if context is not None:
+            context.asked.add(source)
+        return Ticket(source, result.request_id, time.monotonic())
+
+    async def after(self, ticket: Any, outcome: str) -> None:
+        assert isinstance(ticket, Ticket)
+        latency = time.monotonic() - ticket.started
+        if self.metrics is not None:
+            self.metrics.source_requests.labels(ticket.source, outcome).inc()
+            self.metrics.source_latency.labels(ticket.source).observe(latency)
+        latency_ms = int(latency * 1000)
+        if ticket.request_id is not None:
+            await self.database.run(
+                self.quotas.finish, ticket.request_id, outcome=outcome, latency_ms=latency_ms
+            )
+        elif self._log_unlimited:
+            await self.database.run(
+                self.quotas.log_request,
+                ticket.source,
+                at=self.clock(),
+                outcome=outcome,
+                latency_ms=latency_ms,
+            )
+
+
+def build_plan(
+    source: str, limits: Sequence[QuotaLimit], monitors: int, check_interval: timedelta
+) -> QuotaPlan:
+    interval = plan_interval(limits, monitors, check_interval)
+    per_day = min((limit.requests * 86400 / limit.window_seconds for limit in limits), default=0.0)
+    return QuotaPlan(source, tuple(limits), monitors, interval, per_day)
+
+
+def _turn_interval(plan: QuotaPlan, check_interval: timedelta) -> timedelta:
+    """A turn comes at the first check after it is due: half a check interval early on
+    average, so the effective interval is the planned one."""
+    if plan.interval <= check_interval:
+        return timedelta(0)
+    return plan.interval - check_interval / 2
+
+
+def describe_interval(interval: timedelta) -> str:
+    """ "3 h 20 min", "45 min", "2 d 4 h"."""
+    minutes = max(1, round(interval.total_seconds() / 60))
+    days, rest = divmod(minutes, 1440)
+    hours, minutes = divmod(rest, 60)
+    parts = [f"{days} d"] * bool(days) + [f"{hours} h"] * bool(hours) + [f"{minutes} min"] * bool(minutes)
+    return " ".join(parts[:2])
+
+
+def describe_budget(plan: QuotaPlan) -> str:
+    """ "Mnemonic allows 1,000 a day for 460 monitors"."""
+    label = SOURCE_LABELS.get(plan.source, plan.source)
+    tightest = min(plan.limits, key=lambda limit: limit.requests / limit.window_seconds)
+    unit = {1.0: "a second", 60.0: "a minute", 3600.0: "an hour", 86400.0: "a day"}.get(
+        tightest.window_seconds, f"per {tightest.window_seconds:g} s"
+    )
+    monitors = f"{plan.monitors:,} monitor" + "s" * (plan.monitors != 1)
+    return f"{label} allows {tightest.requests:,} {unit} for {monitors}"

@@ -1,0 +1,226 @@
+"""Checks run by worker processes on request, so the process that answers Slack and the
+API never runs one (`watchpost serve` with workers).
+
+`RequestedChecks` stands in for the runner in that process: `check` writes a request and
+waits for a worker to finish it, and returns what the worker reported (changes and the
+sources that failed or wait for a quota slot). `RequestedCheckJob` is the worker's side:
+claimed requests are checked at once, before routine ones, as a person asked for them."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from bot.errors import UserInputError
+from bot.model.observations import Change, ChangeKind, IndicatorKind, Observation, SourceFailure
+from bot.monitoring.datasets.base import Dataset
+from bot.monitoring.runner import CheckReport, Runner
+from bot.storage.check_requests import CheckRequestStore
+from bot.storage.db import Database
+from bot.storage.views import CheckOutcome, SubjectView
+
+log = logging.getLogger(__name__)
+
+
+class Checks(Protocol):
+    """What the command flows need of whoever runs checks (a Runner, or RequestedChecks)."""
+
+    interval: timedelta
+    concurrency: int
+    datasets: list[Dataset]
+
+    def clock(self) -> datetime: ...
+
+    async def check(self, subject: SubjectView, *, manual: bool = False) -> CheckReport: ...
+
+    async def collect(self, indicator: str, kind: IndicatorKind) -> list[Observation]: ...
+
+
+class RequestedChecks:
+    def __init__(
+        self,
+        runner: Runner,
+        requests: CheckRequestStore,
+        db: Database,
+        *,
+        poll: float = 0.2,
+        patience: float = 600.0,
+    ) -> None:
+        self.runner = runner
+        self.requests = requests
+        self.db = db
+        self.interval = runner.interval
+        self.concurrency = runner.concurrency
+        self.datasets = runner.datasets
+        self.poll = poll
+        self.patience = patience
+        # Every pending request is watched by one poller: one query a tick for all of them,
+        # however many people wait, so waiting costs the process answering Slack nothing.
+        self._waiting: dict[int, asyncio.Future[Any]] = {}
+        self._poller: asyncio.Task[None] | None = None
+
+    def clock(self) -> datetime:
+        return self.runner.clock()
+
+    async def collect(self, indicator: str, kind: IndicatorKind) -> list[Observation]:
+        """A look without storing anything (an investigation): done here, through the same
+        quota gate as every lookup."""
+        return await self.runner.collect(indicator, kind)
+
+    async def check(self, subject: SubjectView, *, manual: bool = False) -> CheckReport:
+        request_id = await self.db.run(self.requests.request, subject.id, now=self.clock())
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._waiting[request_id] = future
+        if self._poller is None or self._poller.done():
+            self._poller = asyncio.create_task(self._watch(), name="requested checks")
+        try:
+            async with asyncio.timeout(self.patience):
+                return report_from_summary(subject, await future)
+        except TimeoutError:
+            pass
+        finally:
+            self._waiting.pop(request_id, None)
+        raise UserInputError(
+            f"The check of `{subject.indicator}` is queued but no worker has run it yet; "
+            "its alerts will be posted when it runs."
+        )
+
+    async def _watch(self) -> None:
+        while self._waiting:
+            await asyncio.sleep(self.poll)
+            try:
+                done = await self.db.run(self.requests.results, list(self._waiting))
+            except Exception:
+                log.warning("reading requested checks failed; trying again", exc_info=True)
+                continue
+            for request_id, result in done.items():
+                future = self._waiting.pop(request_id, None)
+                if future is not None and not future.done():
+                    future.set_result(result)
+
+
+class RequestedCheckJob:
+    """The worker's side: claim requested checks and run them (`run_due`, every tick)."""
+
+    def __init__(
+        self,
+        runner: Runner,
+        requests: CheckRequestStore,
+        *,
+        lease: timedelta = timedelta(minutes=5),
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.runner = runner
+        self.requests = requests
+        self.lease = lease
+        self.clock = clock or runner.clock
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def run_due(self) -> int:
+        """Claim what was asked for and start it; returns at once (the checks run on), so a
+        tick never waits behind a slow check. At most the runner's concurrency in flight."""
+        db = self.runner.db
+        room = self.runner.concurrency - len(self._tasks)
+        if room <= 0:
+            return 0
+        claimed = await db.run(self.requests.claim, now=self.clock(), lease=self.lease, limit=room)
+
+        async def one(request_id: int, subject: SubjectView) -> None:
+            summary: Any
+            try:
+                summary = summary_of(await self.runner.check(subject, manual=True))
+            except Exception:
+                log.exception("requested check of %s failed", subject.indicator)
+                summary = {"error": True}
+            await db.run(self.requests.finish, request_id, result=summary, now=self.clock())
+
+        for claim in claimed:
+            task = asyncio.create_task(one(claim.request_id, claim.subject), name="requested check")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return len(claimed)
+
+    async def drain(self) -> None:
+        """Wait for the requested checks in flight (tests, shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+
+def summary_of(report: CheckReport) -> dict[str, Any]:
+    """What the asker shows of a check: its changes and the sources that failed or wait."""
+    return {
+        "baseline": report.baseline,
+        "outcomes": [
+            {
+                "dataset": outcome.observation.dataset,
+                "failures": [
+                    {
+                        "source": f.source,
+                        "message": f.message,
+                        "deferred_until": f.deferred_until.isoformat() if f.deferred_until else None,
+                    }
+                    for f in outcome.observation.failures
+                ],
+                "changes": [_change_json(change) for change in outcome.changes],
+                "baseline": outcome.baseline,
+            }
+            for outcome in report.outcomes
+        ],
+    }
+
+
+def report_from_summary(subject: SubjectView, summary: Any) -> CheckReport:
+    if not isinstance(summary, dict):
+        return CheckReport(subject, [])
+    if summary.get("error"):
+        raise RuntimeError(f"the worker's check of {subject.indicator} failed")
+    outcomes = []
+    for item in summary.get("outcomes", []):
+        failures = tuple(
+            SourceFailure(
+                f["source"],
+                f["message"],
+                deferred_until=datetime.fromisoformat(f["deferred_until"])
+                if f.get("deferred_until")
+                else None,
+            )
+            for f in item.get("failures", [])
+        )
+        observation = Observation(item["dataset"], frozenset(), frozenset(), failures)
+        changes = [_change_from_json(c) for c in item.get("changes", [])]
+        outcomes.append(CheckOutcome(observation, changes, [], {}, bool(item.get("baseline"))))
+    return CheckReport(subject, outcomes)
+
+
+def _change_json(change: Change) -> dict[str, Any]:
+    return {
+        "dataset": change.dataset,
+        "kind": change.kind.value,
+        "field": change.field,
+        "old_value": change.old_value,
+        "new_value": change.new_value,
+        "source": change.source,
+        "first_seen": change.first_seen.isoformat() if change.first_seen else None,
+        "last_seen": change.last_seen.isoformat() if change.last_seen else None,
+        "alert": change.alert,
+    }
+
+
+def _change_from_json(item: dict[str, Any]) -> Change:
+    def moment(value: Any) -> datetime | None:
+        return datetime.fromisoformat(value) if isinstance(value, str) else None
+
+    return Change(
+        dataset=item["dataset"],
+        kind=ChangeKind(item["kind"]),
+        field=item["field"],
+        old_value=item["old_value"],
+        new_value=item["new_value"],
+        source=item["source"],
+        first_seen=moment(item.get("first_seen")),
+        last_seen=moment(item.get("last_seen")),
+        alert=bool(item.get("alert", True)),
+    )

@@ -1,0 +1,104 @@
+"""Checks a person asked for, handed from the process that answers Slack to a worker.
+
+`request` writes a row; a worker `claim`s open rows (SKIP LOCKED on PostgreSQL, a lease
+either way, so a worker that died mid-check leaves it to another), runs the check first,
+before routine ones, and `finish`es the row with a summary the asker reads back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import Engine, Table, delete, insert, or_, select, update
+
+from bot.model.observations import IndicatorKind
+from bot.storage.models import CheckRequestRow, Subject
+from bot.storage.views import SubjectView
+
+_REQUESTS = cast(Table, CheckRequestRow.__table__)
+_SUBJECTS = cast(Table, Subject.__table__)
+KEPT = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class ClaimedCheck:
+    request_id: int
+    subject: SubjectView
+
+
+class CheckRequestStore:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def request(self, subject_id: int, *, now: datetime) -> int:
+        with self.engine.begin() as connection:
+            return int(
+                connection.execute(
+                    insert(_REQUESTS)
+                    .values(subject_id=subject_id, requested_at=now)
+                    .returning(_REQUESTS.c.id)
+                ).scalar_one()
+            )
+
+    def result(self, request_id: int) -> tuple[bool, Any]:
+        """(done, the summary the worker left); a request whose subject went away is done."""
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                select(_REQUESTS.c.done_at, _REQUESTS.c.result).where(_REQUESTS.c.id == request_id)
+            ).first()
+        if row is None:
+            return True, None
+        return row.done_at is not None, row.result
+
+    def results(self, request_ids: list[int]) -> dict[int, Any]:
+        """Of these requests, those done (or gone): {id: the summary the worker left}."""
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                select(_REQUESTS.c.id, _REQUESTS.c.done_at, _REQUESTS.c.result).where(
+                    _REQUESTS.c.id.in_(request_ids)
+                )
+            ).all()
+        found = {row.id: row for row in rows}
+        return {
+            request_id: (found[request_id].result if request_id in found else None)
+            for request_id in request_ids
+            if request_id not in found or found[request_id].done_at is not None
+        }
+
+    def claim(self, *, now: datetime, lease: timedelta, limit: int) -> list[ClaimedCheck]:
+        with self.engine.begin() as connection:
+            query = (
+                select(_REQUESTS.c.id, _REQUESTS.c.subject_id)
+                .where(
+                    _REQUESTS.c.done_at.is_(None),
+                    or_(_REQUESTS.c.claimed_until.is_(None), _REQUESTS.c.claimed_until < now),
+                )
+                .order_by(_REQUESTS.c.requested_at)
+                .limit(limit)
+            )
+            if self.engine.dialect.name == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            rows = connection.execute(query).all()
+            if rows:
+                connection.execute(
+                    update(_REQUESTS)
+                    .where(_REQUESTS.c.id.in_([row.id for row in rows]))
+                    .values(claimed_until=now + lease)
+                )
+            subjects = {
+                row.id: SubjectView(row.id, row.indicator, IndicatorKind(row.kind), row.last_checked_at)
+                for row in connection.execute(
+                    select(
+                        _SUBJECTS.c.id, _SUBJECTS.c.indicator, _SUBJECTS.c.kind, _SUBJECTS.c.last_checked_at
+                    ).where(_SUBJECTS.c.id.in_([row.subject_id for row in rows]))
+                )
+            }
+        return [ClaimedCheck(row.id, subjects[row.subject_id]) for row in rows if row.subject_id in subjects]
+
+    def finish(self, request_id: int, *, result: Any, now: datetime) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(
+                update(_REQUESTS).where(_REQUESTS.c.id == request_id).values(done_at=now, result=result)
+            )
+            connection.execute(delete(_REQUESTS).where(_REQUESTS.c.done_at < now - KEPT))

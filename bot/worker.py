@@ -1,0 +1,83 @@
+"""`watchpost worker`: checks, alert and webhook delivery, digests, checks people asked
+for, and source health (outage notices, the request log's pruning) — no Slack listener and
+no API. `watchpost serve` starts WATCHPOST_WORKERS of these (1 by default) as child
+processes, so the process that answers Slack never waits on a check. To scale on
+PostgreSQL, run more `watchpost worker` processes anywhere: every due check, alert and
+digest is claimed in the database by exactly one of them."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bot.composition import Services, build_services
+from bot.config import Settings
+from bot.metrics import CONTENT_TYPE, Metrics
+from bot.monitoring.scheduler import build_scheduler
+from bot.server import check_token, until_stopped
+from bot.slack.transport import SlackTransport, build_web_client
+
+log = logging.getLogger(__name__)
+
+# How often a worker looks for checks people asked for: the wait they see beyond the check.
+REQUESTED_CHECK_TICK = 0.25
+
+
+def build_worker_scheduler(services: Services) -> AsyncIOScheduler:
+    jobs: dict[str, tuple[float, Callable[[], Awaitable[object]]]] = {}
+    if services.requested_checks is not None:
+        jobs["requested-checks"] = (REQUESTED_CHECK_TICK, services.requested_checks.run_due)
+    if services.source_health is not None:
+        jobs["source-health"] = (services.source_health.tick_seconds, services.source_health.run)
+    return build_scheduler(
+        services.dispatcher,
+        services.outbox,
+        digests=services.digests,
+        webhooks=services.webhooks,
+        lookalike_delivery=services.lookalike_delivery,
+        permutations=services.permutations,
+        ct=services.ct,
+        jobs=jobs,
+    )
+
+
+async def work(settings: Settings) -> int:
+    client = build_web_client(settings)
+    metrics = Metrics()
+    services = build_services(settings, SlackTransport(client, metrics=metrics), metrics=metrics)
+    scheduler = None
+    metrics_site: web.AppRunner | None = None
+    try:
+        if not await check_token(client, services):
+            return 2
+        scheduler = build_worker_scheduler(services)
+        scheduler.start()
+        if settings.worker_metrics_port:
+            metrics_site = await _serve_metrics(metrics, settings.worker_metrics_port)
+        log.info("worker %d: checks, deliveries, digests and source health", os.getpid())
+        await until_stopped()
+        return 0
+    finally:
+        if metrics_site is not None:
+            await metrics_site.cleanup()
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)
+        await services.aclose()
+
+
+async def _serve_metrics(metrics: Metrics, port: int) -> web.AppRunner:
+    """/metrics on loopback, for the `watchpost serve` that started this worker."""
+
+    async def handle(request: web.Request) -> web.Response:
+        return web.Response(body=metrics.render(), headers={"Content-Type": CONTENT_TYPE})
+
+    app = web.Application()
+    app.router.add_get("/metrics", handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return runner

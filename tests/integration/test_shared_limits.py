@@ -1,0 +1,40 @@
+"""Limits shared by every process through the database (SQLite and PostgreSQL): a user's
+command rate, and the replay memory of Slack signatures."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import Engine
+
+from bot.commands.access import SharedRateLimiter
+from bot.storage.db import Database
+from bot.storage.shared_limits import SharedLimits
+from tests.fakes.clock import FakeClock
+
+
+async def test_a_users_commands_are_counted_across_processes(migrated_engine: Engine) -> None:
+    clock = FakeClock()
+    database = Database(migrated_engine)
+    # Two processes, each with its own limiter object, on one database.
+    one = SharedRateLimiter(3, SharedLimits(migrated_engine), database, clock=clock)
+    two = SharedRateLimiter(3, SharedLimits(migrated_engine), database, clock=clock)
+    try:
+        waits = [await limiter.wait_for("T1", "U1") for limiter in (one, two, one)]
+        assert waits == [0.0, 0.0, 0.0]
+        assert await two.wait_for("T1", "U1") == 20.0  # a token every 20 s at 3 a minute
+        assert await one.wait_for("T1", "U2") == 0.0  # another user's bucket
+        clock.advance(seconds=20)
+        assert await two.wait_for("T1", "U1") == 0.0
+    finally:
+        database.close()
+
+
+def test_a_signature_is_served_once_by_any_process(migrated_engine: Engine) -> None:
+    first, second = SharedLimits(migrated_engine), SharedLimits(migrated_engine)
+    now = 1_800_000_000.0
+    assert first.first_sight("v0=abc", int(now), now=now)
+    assert not second.first_sight("v0=abc", int(now), now=now + 1)
+    assert second.first_sight("v0=def", int(now), now=now + 1)
+    # Past the five minutes the memory is dropped (the timestamp check refuses it anyway).
+    assert first.first_sight("v0=abc", int(now + 400), now=now + timedelta(minutes=7).total_seconds())

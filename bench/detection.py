@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.ack_latency import percentile
+from bench.ack_latency import CYCLE_DONE, percentile
 from bench.seed import seed_monitors
 from bot.render.mrkdwn import defang
 from tests.e2e.slack_bot import ServeProcess, free_port, serve_env
@@ -56,8 +56,9 @@ async def run(monitors: int, changes: int, interval: int) -> dict[str, Any]:
         await bot.start(timeout=120)
         try:
             deadline = time.monotonic() + 120
-            while "checked" not in bot.log() and time.monotonic() < deadline:  # the baseline cycle
+            while not CYCLE_DONE.search(bot.log()) and time.monotonic() < deadline:  # the baselines
                 await asyncio.sleep(0.2)
+            await asyncio.sleep(2)  # their writes
             chosen = random.sample(range(monitors), changes)
 
             async def one(index: int, delay: float) -> None:

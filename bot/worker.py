@@ -7,8 +7,10 @@ digest is claimed in the database by exactly one of them."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
+import signal
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
@@ -51,17 +53,21 @@ async def work(settings: Settings) -> int:
     services = build_services(settings, SlackTransport(client, metrics=metrics), metrics=metrics)
     scheduler = None
     metrics_site: web.AppRunner | None = None
+    orphaned: asyncio.Task[None] | None = None
     try:
         if not await check_token(client, services):
             return 2
         scheduler = build_worker_scheduler(services)
         scheduler.start()
-        if settings.worker_metrics_port:
+        if settings.worker_metrics_port:  # started by `watchpost serve`
             metrics_site = await _serve_metrics(metrics, settings.worker_metrics_port)
+            orphaned = asyncio.create_task(_stop_when_orphaned(os.getppid()), name="parent watch")
         log.info("worker %d: checks, deliveries, digests and source health", os.getpid())
         await until_stopped()
         return 0
     finally:
+        if orphaned is not None:
+            orphaned.cancel()
         if metrics_site is not None:
             await metrics_site.cleanup()
         if scheduler is not None:
@@ -81,3 +87,13 @@ async def _serve_metrics(metrics: Metrics, port: int) -> web.AppRunner:
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     return runner
+
+
+async def _stop_when_orphaned(parent: int) -> None:
+    """A worker of a `watchpost serve` that died (SIGKILL, OOM) stops too, as if told to."""
+    while True:
+        await asyncio.sleep(1.0)
+        if os.getppid() != parent:
+            break
+    log.warning("the watchpost serve that started this worker is gone: stopping")
+    os.kill(os.getpid(), signal.SIGTERM)

@@ -640,6 +640,24 @@ _CATALOGUE: tuple[tuple[str, str, Callable[[Settings, dict[str, str]], str]], ..
         _attr("false_positive_days"),
     ),
     ("WATCHPOST_SHARED_HOST_NAMES", "names on an IP that make it a shared host", _attr("shared_host_names")),
+    (
+        "WATCHPOST_QUOTAS",
+        "per source: N/second|minute|hour|day joined by + (0: source off)",
+        lambda s, _: ",".join(
+            f"{name}={'+'.join(map(str, lim)) or '0'}" for name, lim in sorted(s.quotas.items())
+        ),
+    ),
+    (
+        "WATCHPOST_SOURCE_OUTAGE_NOTICE",
+        "seconds a source may fail before its channels hear of it",
+        _attr("source_outage_notice"),
+    ),
+    ("WATCHPOST_WORKERS", "worker processes `watchpost serve` starts (0: none)", _attr("workers")),
+    (
+        "WATCHPOST_WORKER_METRICS_PORT",
+        "set by serve for its workers: where a worker serves /metrics",
+        _attr("worker_metrics_port"),
+    ),
     ("WATCHPOST_LOG_LEVEL", "DEBUG, INFO, WARNING, …", _attr("log_level")),
 )
 

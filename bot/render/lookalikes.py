@@ -53,7 +53,7 @@ def build_lookalike_alert_message(finding: Finding, facts: DomainFacts, *, detec
         )
     )
     text = truncate(f"Watchpost: lookalike {domain} of {what}", 3000)
-    return Message(escape(text), blocks)
+    return Message(escape(text), blocks, label="alert")
 
 
 def build_lookalike_sighting_message(finding: Finding, sighting: Sighting) -> Message:
@@ -63,7 +63,7 @@ def build_lookalike_sighting_message(finding: Finding, sighting: Sighting) -> Me
         f"issuer {code(sighting.issuer, limit=200)}, serial {code(sighting.serial, limit=80)}, "
         f"logged {sighting.logged_at:%Y-%m-%d %H:%M} UTC in {code(sighting.log, limit=120)}"
     )
-    return Message(escape(f"Another certificate for {sighting.name}"), [section(text)])
+    return Message(escape(f"Another certificate for {sighting.name}"), [section(text)], label="thread reply")
 
 
 def build_dismissed_alert_message(original: Message, *, user_id: str, domain: str, at: datetime) -> Message:
@@ -75,7 +75,7 @@ def build_dismissed_alert_message(original: Message, *, user_id: str, domain: st
             f" {code(domain)} stays quiet in this channel"
         )
     )
-    return Message(original.text or "Watchpost lookalike (dismissed)", blocks)
+    return Message(original.text or "Watchpost lookalike (dismissed)", blocks, label="alert")
 
 
 def build_dismissed_message(domain: str, *, user_id: str, new: bool) -> Message:

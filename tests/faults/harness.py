@@ -325,11 +325,9 @@ class AlertLedger:
         self.expected.append(Expected(channel, needle, why))
 
     def alerts(self) -> list[SlackMessage]:
-        return [
-            m
-            for m in self.slack.messages
-            if m.thread_ts is None and (m.metadata or {}).get("event_type") == ALERT_EVENT
-        ]
+        """Every alert the bot posted: top-level ones, and follow-ups in an open alert's
+        thread (a later change of a monitor whose alert is still open goes there)."""
+        return [m for m in self.slack.messages if (m.metadata or {}).get("event_type") == ALERT_EVENT]
 
     def matching(self, expected: Expected) -> list[SlackMessage]:
         return [m for m in self.alerts() if m.channel == expected.channel and expected.needle in m.all_text()]

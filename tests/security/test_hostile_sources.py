@@ -143,7 +143,10 @@ async def test_hostile_source_data_is_shown_literally_stored_bounded_and_secrets
 
         # The digest's CSV files: no cell a spreadsheet would run as a formula.
         def uploaded() -> list[UploadedFile]:
-            done = [f for f in w.slack.files.values() if f.channel is not None]
+            # The thread also ends with the week's chart (a PNG): only the CSVs are read here.
+            done = [
+                f for f in w.slack.files.values() if f.channel is not None and f.filename.endswith(".csv")
+            ]
             return done if len(done) >= 4 else []  # a CSV per changed dataset of the domain
 
         files = await w.slack.wait_for(uploaded, what="the digest's CSV files")

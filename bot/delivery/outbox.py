@@ -102,7 +102,9 @@ class OutboxWorker:
             # An earlier attempt may have reached the channel without its outcome being
             # recorded (a crash after the post, a timeout on the answer): look first.
             if alert.uncertain and isinstance(self.transport, MessageFinder):
-                found = await self.transport.find_posted(alert.channel_id, metadata, since=alert.created_at)
+                found = await self.transport.find_posted(
+                    alert.channel_id, metadata, since=alert.created_at, thread_ts=thread_ts
+                )
                 if found is not None:
                     log.info(
                         "alert %s is already in %s (%s): not sent again", alert.id, alert.channel_id, found

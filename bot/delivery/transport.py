@@ -40,7 +40,9 @@ ALERT_EVENT = "watchpost_alert"
 class MessageFinder(Protocol):
     """A transport that can tell whether a message it posted earlier is in a channel."""
 
-    async def find_posted(self, channel_id: str, metadata: dict[str, Any], *, since: datetime) -> str | None:
+    async def find_posted(
+        self, channel_id: str, metadata: dict[str, Any], *, since: datetime, thread_ts: str | None = None
+    ) -> str | None:
         """The id (ts) of a message posted since `since` carrying exactly this metadata,
         or None. Raise DeliveryError when the channel cannot be read right now."""
         ...

@@ -183,8 +183,11 @@ class SlackTransport:
         except _FAILURES as exc:
             raise self._failed(exc) from exc
 
-    async def find_posted(self, channel_id: str, metadata: dict[str, Any], *, since: datetime) -> str | None:
-        """Search the channel's history since `since` for a message with this metadata.
+    async def find_posted(
+        self, channel_id: str, metadata: dict[str, Any], *, since: datetime, thread_ts: str | None = None
+    ) -> str | None:
+        """Search the channel's history since `since` (or the thread `thread_ts`, for a
+        follow-up) for a message with this metadata.
 
         Without the history scopes (or access to the channel's history) this says None,
         and the caller sends again: at least once rather than never."""
@@ -192,9 +195,19 @@ class SlackTransport:
         oldest = f"{since.timestamp() - 60:.6f}"
         for _ in range(HISTORY_PAGES):
             try:
-                page = await self.client.conversations_history(
-                    channel=channel_id, oldest=oldest, limit=200, include_all_metadata=True, cursor=cursor
-                )
+                if thread_ts is None:
+                    page = await self.client.conversations_history(
+                        channel=channel_id, oldest=oldest, limit=200, include_all_metadata=True, cursor=cursor
+                    )
+                else:
+                    page = await self.client.conversations_replies(
+                        channel=channel_id,
+                        ts=thread_ts,
+                        oldest=oldest,
+                        limit=200,
+                        include_all_metadata=True,
+                        cursor=cursor,
+                    )
             except SlackApiError as exc:
                 error = self._failed(exc)
                 if error.permanent:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import socket
 import subprocess
@@ -74,7 +75,12 @@ class ServeProcess:
     async def start(self, *, timeout: float = 30.0) -> None:
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [*WATCHPOST, "serve"], env=self.env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT
+                [*WATCHPOST, "serve"],
+                env=self.env,
+                cwd=REPO,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its worker processes share its group: kill() ends them all
             )
         deadline = asyncio.get_running_loop().time() + timeout
         async with aiohttp.ClientSession() as session:
@@ -102,6 +108,8 @@ class ServeProcess:
             raise AssertionError(f"watchpost serve ignored SIGTERM:\n{self.log()}") from None
 
     def kill(self) -> None:
+        """SIGKILL serve and its workers at once, as a crash of the machine would."""
         if self.process is not None and self.process.poll() is None:
-            self.process.kill()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()

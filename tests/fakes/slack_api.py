@@ -8,7 +8,7 @@ Routes (`base_url` is `{root}/api/`, what SLACK_API_URL points at):
   POST /response/{key}      a response_url (`response_url(key)`): JSON text/blocks/...
 
 Methods: auth.test, chat.postMessage, chat.update, chat.postEphemeral, views.publish, views.open,
-files.getUploadURLExternal, files.completeUploadExternal, conversations.history,
+files.getUploadURLExternal, files.completeUploadExternal, conversations.history, conversations.replies,
 users.conversations; anything else answers `unknown_method`. Socket Mode:
 apps.connections.open (with the app token) hands out `ws://…/socket-mode`, which says
 `hello`; `socket_send(envelope)` pushes an envelope and `socket_acks` records the acks.
@@ -327,6 +327,7 @@ class FakeSlackApi:
             "files.getUploadURLExternal": self._get_upload_url,
             "files.completeUploadExternal": self._complete_upload,
             "conversations.history": self._history,
+            "conversations.replies": self._replies,
             "users.conversations": self._users_conversations,
         }.get(method)
         if handler is None:
@@ -519,6 +520,37 @@ class FakeSlackApi:
                 item["metadata"] = m.metadata
             shown.append(item)
         more = start + limit < len(rows)
+        return _ok(
+            messages=shown,
+            has_more=more,
+            response_metadata={"next_cursor": str(start + limit) if more else ""},
+        )
+
+    async def _replies(self, args: dict[str, Any]) -> web.Response:
+        """A thread: its parent first, then the replies oldest first (as Slack pages them)."""
+        channel = str(args.get("channel") or "")
+        parent = str(args.get("ts") or "")
+        oldest = float(args.get("oldest") or 0)
+        limit = int(args.get("limit") or 100)
+        start = int(args.get("cursor") or 0)
+        with_metadata = str(args.get("include_all_metadata", "")).lower() in ("1", "true")
+        thread = [
+            m for m in self.messages if m.channel == channel and (m.ts == parent or m.thread_ts == parent)
+        ]
+        if not any(m.ts == parent for m in thread):
+            return _error("thread_not_found")
+        thread = [m for m in thread if m.ts == parent or float(m.ts) > oldest]
+        thread.sort(key=lambda m: float(m.ts))
+        page = thread[start : start + limit]
+        shown = []
+        for m in page:
+            item: dict[str, Any] = {"type": "message", "user": BOT_USER_ID, "bot_id": BOT_ID, "text": m.text}
+            item["ts"] = m.ts
+            item["thread_ts"] = parent
+            if with_metadata and m.metadata is not None:
+                item["metadata"] = m.metadata
+            shown.append(item)
+        more = start + limit < len(thread)
         return _ok(
             messages=shown,
             has_more=more,

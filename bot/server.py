@@ -13,7 +13,6 @@ import hmac
 import ipaddress
 import logging
 import os
-import signal
 import socket
 import sys
 import time
@@ -23,16 +22,15 @@ from time import monotonic
 from aiohttp import ClientError, ClientSession, ClientTimeout, web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.errors import SlackApiError
-from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.api.app import mount_api
 from bot.composition import Services, build_services
 from bot.config import Settings
+from bot.lifecycle import check_token, until_stopped
 from bot.metrics import CONTENT_TYPE, Metrics, merge_exposition
 from bot.slack.app import create_app
 from bot.slack.signatures import SlackSignatureVerifier, Verdict
-from bot.slack.transport import SlackTransport, build_web_client, delivery_error
+from bot.slack.transport import SlackTransport, build_web_client
 from bot.storage.engine import database_label
 
 log = logging.getLogger(__name__)
@@ -122,27 +120,6 @@ def metrics_refusal(request: web.Request, token: str) -> web.Response | None:
     return web.json_response(
         {"error": "forbidden: set WATCHPOST_METRICS_TOKEN to scrape /metrics from another host"}, status=403
     )
-
-
-async def check_token(client: AsyncWebClient, services: Services | None = None) -> bool:
-    """False if Slack says the token is bad; Slack being unreachable is not fatal (the
-    outbox holds alerts until it answers). Tells `services` the bot's workspace."""
-    try:
-        identity = await client.auth_test()
-    except SlackApiError as exc:
-        error = delivery_error(exc)
-        if error.permanent:
-            log.error("Slack rejected SLACK_BOT_TOKEN: %s", error)
-            return False
-        log.warning("Slack did not answer auth.test (%s); starting anyway", error)
-        return True
-    except Exception as exc:
-        log.warning("Slack unreachable at start (%s); starting anyway", delivery_error(exc))
-        return True
-    log.info("connected to Slack as %s in team %s", identity.get("user_id"), identity.get("team_id"))
-    if services is not None and identity.get("team_id"):
-        services.slack_team_id = str(identity["team_id"])
-    return True
 
 
 class WorkerProcesses:
@@ -281,18 +258,6 @@ async def serve(settings: Settings) -> int:
         if runner is not None:
             await runner.cleanup()
         await services.aclose()
-
-
-async def until_stopped() -> None:
-    stopped = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stopped.set)
-    try:
-        await stopped.wait()
-    finally:
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(signum)
 
 
 def _datasets(services: Services) -> str:

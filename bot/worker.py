@@ -18,9 +18,9 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.composition import Services, build_services
 from bot.config import Settings
+from bot.lifecycle import check_token, until_stopped
 from bot.metrics import CONTENT_TYPE, Metrics
 from bot.monitoring.scheduler import build_scheduler
-from bot.server import check_token, until_stopped
 from bot.slack.transport import SlackTransport, build_web_client
 
 log = logging.getLogger(__name__)

@@ -15,7 +15,8 @@ BOT = Path(__file__).resolve().parents[2] / "bot"
 # Highest first; a module may import its own layer or any layer below it.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("bot.__main__", "bot.cli"),
-    ("bot.server", "bot.console", "bot.worker"),
+    ("bot.server", "bot.console"),
+    ("bot.worker", "bot.lifecycle"),
     ("bot.composition",),
     ("bot.slack", "bot.api"),
     ("bot.commands",),

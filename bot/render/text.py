@@ -30,6 +30,15 @@ EMOJI = {
     ":heavy_minus_sign:": "➖",
     ":pencil2:": "✏️",
     ":chart_with_upwards_trend:": "📈",
+    ":new:": "🆕",
+    ":eyes:": "👀",
+    ":zzz:": "💤",
+    ":no_entry_sign:": "🚫",
+    ":thread:": "🧵",
+    ":link:": "🔗",
+    ":office:": "🏢",
+    ":large_green_circle:": "🟢",
+    ":red_circle:": "🔴",
 }
 
 _CODE_SPAN = re.compile(r"(`[^`\n]*`)")

@@ -67,3 +67,20 @@ def test_render_text_numbers_buttons_through_the_callers_label() -> None:
     ]
     assert "*" not in shown and "Change on evil[.]com" in shown
     assert "[Investigate 45.77.10.20]" in render_text(message)  # unnumbered by default
+
+
+def test_every_emoji_code_the_bot_writes_reads_as_a_symbol_in_the_console() -> None:
+    """The console shows a symbol, never `:code:`, for each emoji the builders use."""
+    import re
+    from pathlib import Path
+
+    bot = Path(__file__).resolve().parents[3] / "bot"
+    written = {
+        code
+        for folder in ("render", "digests", "commands", "delivery")
+        for path in (bot / folder).rglob("*.py")
+        for code in re.findall(r":[a-z][a-z0-9_]*[a-z0-9]:", path.read_text())
+        if code != ":emoji:"  # the regex's own name in text.py
+    }
+    assert len(written) > 10
+    assert sorted(code for code in written if mrkdwn_to_text(code, {}) == code) == []

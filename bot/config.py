@@ -118,7 +118,7 @@ class QuotaLimit:
 # Sources a quota may name (the HTTP sources; DNS and WHOIS over port 43 have none).
 QUOTA_SOURCES = ("mnemonic", "circl", "virustotal", "crtsh", "rdap", "internetdb")
 QUOTA_UNITS = {"second": 1.0, "minute": 60.0, "hour": 3600.0, "day": 86400.0}
-# The public tiers (bot/monitoring/sources/*, /work/shared/DATA_SOURCES.md): Mnemonic's
+# The public tiers (bot/monitoring/sources/*, the shared DATA_SOURCES.md): Mnemonic's
 # keyless passive DNS has a low daily quota, VirusTotal's public API 4 a minute and 500 a
 # day, crt.sh asks to be treated gently. Sources not listed have no client-side quota.
 DEFAULT_QUOTAS = "mnemonic=1000/day,virustotal=4/minute+500/day,crtsh=60/minute"

@@ -1,5 +1,5 @@
 """Requests as Slack sends them to the bot, signed: slash commands (form-encoded),
-button clicks (`payload=<JSON>`), events (JSON). See /work/shared/SLACK_FACTS.md.
+button clicks (`payload=<JSON>`), events (JSON). See the shared SLACK_FACTS.md.
 
 `SlackConversation` is one user typing slash commands in one channel of a running bot:
 `assert "Now monitoring" in (await alice.say("evil.com")).text` sends the signed command

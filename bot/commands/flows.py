@@ -383,9 +383,7 @@ class MonitorFlows:
         ]
         if not timed:
             return False
-        owner = self._owner_filter(caller)
-        if owner is not None and monitor.created_by != owner:
-            raise NotPermitted({indicator.value: monitor.created_by})
+        self._check_owner(monitor, caller)
         for mute in timed:
             await self.db.run(self.db.triage.lift, mute.id, by=caller.user_id, now=now)
         return dataset not in monitor.muted
@@ -409,9 +407,7 @@ class MonitorFlows:
     ) -> datetime:
         """Mute one dataset of the caller's channel's monitor for `duration`; it ends by itself."""
         monitor = await self._monitored_here(indicator, caller)
-        owner = self._owner_filter(caller)
-        if owner is not None and monitor.created_by != owner:
-            raise NotPermitted({indicator.value: monitor.created_by})
+        self._check_owner(monitor, caller)
         if dataset in monitor.muted:
             raise UserInputError(
                 f"`{dataset}` is already muted for `{indicator.value}` in this channel, until unmuted. "
@@ -469,6 +465,12 @@ class MonitorFlows:
 
     def _owner_filter(self, caller: Caller) -> str | None:
         return None if caller.trusted else self.access.owner_filter(caller.user_id)
+
+    def _check_owner(self, monitor: MonitorView, caller: Caller) -> None:
+        """NotPermitted, naming who added it, when `caller` may not change this monitor."""
+        owner = self._owner_filter(caller)
+        if owner is not None and monitor.created_by != owner:
+            raise NotPermitted({monitor.indicator: monitor.created_by})
 
     async def _add(self, indicators: Sequence[Indicator], caller: Caller) -> CommandResult:
         added = await self.add_monitors(indicators, caller)

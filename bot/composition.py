@@ -36,6 +36,7 @@ from bot.monitoring.resolver_check import CheckedDnsClient
 from bot.monitoring.runner import Runner, utc_now
 from bot.monitoring.scheduler import CheckDispatcher
 from bot.slack.listeners import SlackDeps
+from bot.slack.responses import ResponseUrls
 from bot.storage.check_requests import CheckRequestStore
 from bot.storage.db import Database
 from bot.storage.engine import create_database_engine, migrate
@@ -72,9 +73,10 @@ class Services:
     lookalike_delivery: LookalikeDeliveryWorker | None = None
     permutations: PermutationResolver | None = None
     ct: CtPollJob | None = None  # None: WATCHPOST_CT_LOG_LIST_URL is empty
+    replies: ResponseUrls = field(default_factory=ResponseUrls)  # replies to response_urls
 
     def slack_deps(self) -> SlackDeps:
-        return SlackDeps(self.flows, self.transport, self.triage)
+        return SlackDeps(self.flows, self.transport, self.replies, self.triage)
 
     def api_deps(self) -> ApiDeps:
         return ApiDeps(
@@ -104,6 +106,7 @@ class Services:
             await self.requested_checks.drain()
         for close in self.closers:
             await close()
+        await self.replies.aclose()
         self.db.close()
 
 

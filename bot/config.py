@@ -234,6 +234,9 @@ class Settings:
     # `watchpost serve` starts this many worker processes for checks, deliveries and
     # digests (0: it does them itself, in the process that answers Slack).
     workers: int = 1
+    # How much lower the CPU priority of those workers is (nice), so the process answering
+    # Slack gets a core first when checks keep every core busy.
+    worker_nice: int = 10
     # Set by `watchpost serve` for its workers: where a worker serves its /metrics (loopback).
     worker_metrics_port: int = 0
 
@@ -255,7 +258,7 @@ class Settings:
         def get(name: str, default: str) -> str:
             return env.get(name, default)
 
-        def number(name: str, default: int, minimum: int) -> int:
+        def number(name: str, default: int, minimum: int, maximum: int | None = None) -> int:
             raw = get(name, str(default)).strip()
             try:
                 value = int(raw)
@@ -263,6 +266,8 @@ class Settings:
                 raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
             if value < minimum:
                 raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+            if maximum is not None and value > maximum:
+                raise ConfigError(f"{name} must be at most {maximum}, got {value}")
             return value
 
         defaults = cls()
@@ -381,6 +386,7 @@ class Settings:
             quotas=parse_quotas(get("WATCHPOST_QUOTAS", "")),
             source_outage_notice=number("WATCHPOST_SOURCE_OUTAGE_NOTICE", defaults.source_outage_notice, 60),
             workers=number("WATCHPOST_WORKERS", defaults.workers, 0),
+            worker_nice=number("WATCHPOST_WORKER_NICE", defaults.worker_nice, 0, 19),
             worker_metrics_port=number("WATCHPOST_WORKER_METRICS_PORT", 0, 0),
         )
 
@@ -653,6 +659,11 @@ _CATALOGUE: tuple[tuple[str, str, Callable[[Settings, dict[str, str]], str]], ..
         _attr("source_outage_notice"),
     ),
     ("WATCHPOST_WORKERS", "worker processes `watchpost serve` starts (0: none)", _attr("workers")),
+    (
+        "WATCHPOST_WORKER_NICE",
+        "how much lower those workers' CPU priority is (0-19; Slack's answers come first)",
+        _attr("worker_nice"),
+    ),
     (
         "WATCHPOST_WORKER_METRICS_PORT",
         "set by serve for its workers: where a worker serves /metrics",

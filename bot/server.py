@@ -29,6 +29,8 @@ from bot.config import Settings
 from bot.lifecycle import check_token, until_stopped
 from bot.metrics import CONTENT_TYPE, Metrics, merge_exposition
 from bot.slack.app import create_app
+from bot.slack.front import AfterAnswers, slash_command_fields
+from bot.slack.listeners.commands import SlashCommands
 from bot.slack.signatures import SlackSignatureVerifier, Verdict
 from bot.slack.transport import SlackTransport, build_web_client
 from bot.storage.engine import database_label
@@ -39,17 +41,26 @@ EVENTS_PATH = "/slack/events"
 
 
 def build_web_app(
-    app: AsyncApp | None, services: Services, workers: WorkerProcesses | None = None
+    app: AsyncApp | None,
+    services: Services,
+    workers: WorkerProcesses | None = None,
+    after_answers: AfterAnswers | None = None,
 ) -> web.Application:
     """/healthz, and /slack/events when `app` is given (HTTP mode). /metrics adds in the
-    metrics of `workers`."""
+    metrics of `workers`. Slash commands are answered at once and run after the answers
+    through `after_answers` (bot/slack/front.py); `drain` it before closing the services."""
     web_app = web.Application()
+    deferred = after_answers if after_answers is not None else AfterAnswers()
 
     verifier = SlackSignatureVerifier(services.settings.slack_signing_secret.reveal())
 
+    slash_commands = SlashCommands(services.slack_deps())
+
     async def handle_slack_request(request: web.Request) -> web.Response:
         assert app is not None
-        verdict = verifier.verify(await request.read(), request.headers)
+        deferred.arrived()
+        body = await request.read()
+        verdict = verifier.verify(body, request.headers)
         if verdict is Verdict.VALID and services.shared_limits is not None:
             # This process has not seen it; has any other? (The replay memory is shared.)
             signature = request.headers.get("X-Slack-Signature", "")
@@ -62,6 +73,10 @@ def build_web_app(
             return web.Response(status=200)  # Slack retrying what was already served
         if verdict is not Verdict.VALID:
             return web.json_response({"error": "invalid request"}, status=401)
+        fields = slash_command_fields(body, request.headers)
+        if fields is not None:
+            deferred.later(lambda: slash_commands.run(fields))
+            return web.Response(status=200)
         response = await app.async_dispatch(await to_bolt_request(request))
         return await to_aiohttp_response(response)
 
@@ -123,14 +138,20 @@ def metrics_refusal(request: web.Request, token: str) -> web.Response | None:
 
 
 class WorkerProcesses:
-    """`count` `watchpost worker` child processes, with this process's environment; one
-    that exits is started again (after 1 s, doubling to a minute while it keeps failing)."""
+    """`count` `watchpost worker` child processes, with this process's environment and a
+    CPU priority `nice` below its own; one that exits is started again (after 1 s,
+    doubling to a minute while it keeps failing)."""
 
     def __init__(
-        self, count: int, command: tuple[str, ...] = (sys.executable, "-m", "bot", "worker")
+        self,
+        count: int,
+        command: tuple[str, ...] = (sys.executable, "-m", "bot", "worker"),
+        *,
+        nice: int = 0,
     ) -> None:
         self.count = count
         self.command = command
+        self.nice = nice
         self.processes: dict[int, asyncio.subprocess.Process] = {}
         # Each worker serves its /metrics on loopback; this process's /metrics adds them in.
         self.metrics_ports = {index: _free_port() for index in range(count)}
@@ -153,6 +174,12 @@ class WorkerProcesses:
             started = monotonic()
             env = {**os.environ, "WATCHPOST_WORKER_METRICS_PORT": str(self.metrics_ports[index])}
             process = await asyncio.create_subprocess_exec(*self.command, env=env)
+            if self.nice:
+                # Below this process: when checks keep every core busy, Slack's answers come first.
+                with suppress(OSError):
+                    os.setpriority(
+                        os.PRIO_PROCESS, process.pid, os.getpriority(os.PRIO_PROCESS, 0) + self.nice
+                    )
             self.processes[index] = process
             log.info("started worker process %d", process.pid)
             code = await process.wait()
@@ -214,13 +241,14 @@ async def serve(settings: Settings) -> int:
     socket_mode = None
     scheduler = None
     workers: WorkerProcesses | None = None
+    after_answers = AfterAnswers()
     try:
         if not await check_token(client, services):
             return 2
         app = create_app(settings, services.slack_deps(), client=client)
         use_socket_mode = bool(settings.slack_app_token)
-        workers = WorkerProcesses(settings.workers) if split else None
-        web_app = build_web_app(None if use_socket_mode else app, services, workers)
+        workers = WorkerProcesses(settings.workers, nice=settings.worker_nice) if split else None
+        web_app = build_web_app(None if use_socket_mode else app, services, workers, after_answers)
         runner = web.AppRunner(web_app, access_log=None)
         await runner.setup()
         await web.TCPSite(runner, host=settings.host, port=settings.port).start()
@@ -248,6 +276,10 @@ async def serve(settings: Settings) -> int:
         log.info("stopping")
         return 0
     finally:
+        if runner is not None:
+            await runner.cleanup()
+        # Commands Slack was told were taken, while the workers still run their checks.
+        await after_answers.drain()
         if workers is not None:
             await workers.stop()
         if scheduler is not None:
@@ -255,8 +287,6 @@ async def serve(settings: Settings) -> int:
         if socket_mode is not None:
             with suppress(Exception):
                 await socket_mode.close_async()  # type: ignore[no-untyped-call]
-        if runner is not None:
-            await runner.cleanup()
         await services.aclose()
 
 

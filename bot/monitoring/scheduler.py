@@ -78,15 +78,24 @@ class CheckDispatcher:
             if self._refill is None or self._refill.done():
                 self._more_due = False
                 self._refill = asyncio.create_task(self._claim_more(), name="claim due checks")
-        elif not self._tasks and not self._more_due and self._run_started is not None:
-            elapsed = monotonic() - self._run_started
-            log.info(
-                "checked %d subjects in %.1f s (%d with changes)",
-                self._run_checks,
-                elapsed,
-                self._run_changed,
-            )
-            self._run_started, self._run_checks, self._run_changed = None, 0, 0
+        else:
+            self._end_run_if_done()
+
+    def _end_run_if_done(self) -> None:
+        """One log line when a run of back-to-back claims is over: nothing in flight,
+        nothing more due, and no claim still on its way (a slow one, waiting for the
+        database, must not make the middle of a cycle look like its end)."""
+        refilling = self._refill is not None and not self._refill.done()
+        if self._tasks or self._more_due or refilling or self._run_started is None:
+            return
+        elapsed = monotonic() - self._run_started
+        log.info(
+            "checked %d subjects in %.1f s (%d with changes)",
+            self._run_checks,
+            elapsed,
+            self._run_changed,
+        )
+        self._run_started, self._run_checks, self._run_changed = None, 0, 0
 
     async def _claim_more(self) -> None:
         try:
@@ -94,6 +103,9 @@ class CheckDispatcher:
         except Exception:
             # The database may be briefly away: the next scheduled tick claims again.
             log.exception("claiming due checks failed")
+        finally:
+            if not self._closed:
+                asyncio.get_running_loop().call_soon(self._end_run_if_done)
 
     async def _check(self, subject: SubjectView) -> None:
         async with self._gate:

@@ -11,12 +11,25 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 from bot.errors import ConfigError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def one_writer_at_a_time(connection: Connection, key: int, name: str) -> None:
+    """Until the transaction ends, no other transaction that asks the same (`key`, `name`)
+    gets past this: a check-then-write (a channel's quota, "is it monitored yet?") is not
+    raced by a second one. On SQLite the whole database (BEGIN IMMEDIATE: it must be the
+    transaction's first statement); on PostgreSQL an advisory lock for `name` only."""
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        connection.execute(
+            text("SELECT pg_advisory_xact_lock(:key, hashtext(:name))"), {"key": key, "name": name}
+        )
 
 
 def normalise_database_url(url: str) -> str:

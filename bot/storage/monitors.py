@@ -8,10 +8,13 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, Select, delete, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.errors import NotPermitted, UserInputError
 from bot.model.observations import IndicatorKind
+from bot.storage.engine import one_writer_at_a_time
 from bot.storage.models import (
     AlertRow,
     AlertThreadRow,
@@ -28,6 +31,9 @@ from bot.storage.models import (
     WebhookDeliveryRow,
 )
 from bot.storage.views import AddedMonitor, MonitorView, SubjectView, monitor_view, subject_view
+
+# The advisory lock key (with the team/channel's hash) that serialises a channel's adds.
+CHANNEL_WRITES = 727276
 
 
 class Monitors:
@@ -55,20 +61,13 @@ class Monitors:
         added) when the channel would hold more monitors than that."""
         added: list[AddedMonitor] = []
         with self._sessions.begin() as session:
+            # Two adds in one channel at once: the second waits, then sees the first's rows
+            # (its quota counts them, its "already monitored" finds them).
+            one_writer_at_a_time(session.connection(), CHANNEL_WRITES, f"{team_id}/{channel_id}")
             if quota is not None:
                 self._check_quota(session, team_id, channel_id, [i for i, _ in indicators], quota)
             for indicator, kind in indicators:
-                subject = session.scalar(select(Subject).where(Subject.indicator == indicator))
-                new_subject = subject is None
-                if subject is None:
-                    subject = Subject(
-                        indicator=indicator,
-                        kind=kind.value,
-                        created_at=now,
-                        next_check_at=now + first_check_delay,
-                    )
-                    session.add(subject)
-                    session.flush()
+                subject, new_subject = self._subject_for(session, indicator, kind, now, first_check_delay)
                 existing = session.scalar(
                     select(Monitor).where(
                         Monitor.subject_id == subject.id,
@@ -92,6 +91,29 @@ class Monitors:
                     existing.tags = sorted({*(existing.tags or ()), *tags})
                 added.append(AddedMonitor(indicator, kind, subject.id, existing is None, new_subject))
         return added
+
+    @staticmethod
+    def _subject_for(
+        session: Session, indicator: str, kind: IndicatorKind, now: datetime, first_check_delay: timedelta
+    ) -> tuple[Subject, bool]:
+        """The indicator's subject, made if there is none (and whether it was made here).
+        Another channel may add the same new indicator at the same moment: the insert
+        then does nothing and both share the one subject."""
+        subject = session.scalar(select(Subject).where(Subject.indicator == indicator))
+        if subject is not None:
+            return subject, False
+        insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
+        made = session.execute(
+            insert(Subject)
+            .values(
+                indicator=indicator, kind=kind.value, created_at=now, next_check_at=now + first_check_delay
+            )
+            .on_conflict_do_nothing(index_elements=["indicator"])
+            .returning(Subject.id)
+        ).scalar()
+        subject = session.scalar(select(Subject).where(Subject.indicator == indicator))
+        assert subject is not None
+        return subject, made is not None
 
     @staticmethod
     def _check_quota(

@@ -20,7 +20,6 @@ from bot.monitoring.ct.entries import CtEntry
 from bot.monitoring.lookalikes.permutations import permutations
 from bot.server import build_web_app
 from bot.slack.app import create_app
-from bot.slack.listeners import SlackDeps
 from bot.slack.transport import SlackTransport, build_web_client
 from bot.storage.lookalikes import PermutationState
 from tests.e2e.slack_bot import free_port
@@ -66,7 +65,7 @@ async def bot(
     settings = bot_settings(tmp_path, slack_api, dns_server, ct_logs)
     client = build_web_client(settings, timeout=5)
     services = build_services(settings, SlackTransport(client), datasets=[])
-    app = create_app(settings, SlackDeps(services.flows, services.transport), client=client)
+    app = create_app(settings, services.slack_deps(), client=client)
     runner = web.AppRunner(build_web_app(app, services), access_log=None)
     await runner.setup()
     port = free_port()

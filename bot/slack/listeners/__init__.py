@@ -10,15 +10,18 @@ from slack_bolt.async_app import AsyncApp
 from bot.commands.flows import MonitorFlows
 from bot.commands.triage import TriageFlows
 from bot.delivery.transport import Transport
+from bot.slack.responses import ResponseUrls
 
 
 @dataclass(frozen=True)
 class SlackDeps:
-    """What the listeners need: the use cases, and where to post into threads. Without
-    `triage` the alert's triage buttons answer that triage is not available."""
+    """What the listeners need: the use cases, where to post into threads, and the session
+    replies to response_urls go over. Without `triage` the alert's triage buttons answer
+    that triage is not available."""
 
     flows: MonitorFlows
     transport: Transport
+    replies: ResponseUrls
     triage: TriageFlows | None = None
 
 

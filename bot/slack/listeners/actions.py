@@ -4,12 +4,14 @@ edits the alert in place; and lifting a suppression from `/monitor suppressions`
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.commands.buttons import press
@@ -30,7 +32,8 @@ from bot.render.modals import (
     build_false_positive_modal,
 )
 from bot.render.replies import build_error_message, build_notice_message
-from bot.slack.listeners.commands import respond_with, send_result, upload_files
+from bot.slack.listeners.commands import send_result, upload_files
+from bot.slack.responses import Reply
 from bot.slack.transport import delivery_error
 
 if TYPE_CHECKING:
@@ -43,39 +46,54 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
     flows = deps.flows
     transport = deps.transport
 
-    async def handle_investigate_action(body: dict[str, Any], respond: AsyncRespond) -> None:
+    def lazily(handler: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
+        """The Bolt listener for `handler`: its `respond` replies over the shared session
+        (bot/slack/responses.py), not Bolt's client-per-reply."""
+        wanted = inspect.signature(handler).parameters
+
+        async def listener(body: dict[str, Any], client: AsyncWebClient) -> None:
+            given: dict[str, Any] = {"body": body}
+            if "client" in wanted:
+                given["client"] = client
+            if "respond" in wanted:
+                given["respond"] = deps.replies.to(body)
+            await handler(**given)
+
+        return listener
+
+    async def handle_investigate_action(body: dict[str, Any], respond: Reply) -> None:
         """The investigation goes in the clicked message's thread, for the whole channel."""
         refusal = await flows.throttled(caller_of(body))  # an investigation asks every source
         if refusal is not None:
-            await respond_with(respond, refusal)
+            await respond.send(refusal)
             return
         value = action_value(body)
         channel_id, thread_ts = channel_of(body), thread_of(body)
-        await respond_with(respond, build_notice_message(f"Investigating {value}… (results in the thread)"))
+        await respond.send(build_notice_message(f"Investigating {value}… (results in the thread)"))
         result = await flows.pivots.investigate(value, team_id=team_of(body))
         if not result.public:  # an error: for the one who clicked only
-            await respond_with(respond, result.reply)
+            await respond.send(result.reply)
             return
         try:
             await transport.post(channel_id, result.reply, thread_ts=thread_ts)
         except DeliveryError as exc:
             log.warning("investigation of %s not posted in %s: %s", value, channel_id, exc)
-            await respond_with(respond, build_error_message(f"Could not post the investigation: {exc}"))
+            await respond.send(build_error_message(f"Could not post the investigation: {exc}"))
             return
-        await upload_files(transport, result, channel_id, thread_ts=thread_ts, respond=respond)
+        await upload_files(transport, result, channel_id, thread_ts=thread_ts, reply=respond)
 
-    async def handle_monitor_action(body: dict[str, Any], respond: AsyncRespond) -> None:
+    async def handle_monitor_action(body: dict[str, Any], respond: Reply) -> None:
         await handle_button(body, respond)
 
-    async def handle_mute_action(body: dict[str, Any], respond: AsyncRespond) -> None:
+    async def handle_mute_action(body: dict[str, Any], respond: Reply) -> None:
         await handle_button(body, respond)
 
-    async def handle_button(body: dict[str, Any], respond: AsyncRespond) -> None:
+    async def handle_button(body: dict[str, Any], respond: Reply) -> None:
         """Monitor and mute: the use case every surface's button runs (bot/commands/buttons.py)."""
         caller = caller_of(body)
         refusal = await flows.throttled(caller)
         if refusal is not None:
-            await respond_with(respond, refusal)
+            await respond.send(refusal)
             return
         actions = body.get("actions") or [{}]
         outcome = await press(
@@ -90,20 +108,20 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
         # message was only shown to the one who clicked (a /monitor status reply).
         ephemeral = bool((body.get("container") or {}).get("is_ephemeral")) or "message" not in body
         thread_ts = None if ephemeral else thread_of(body)
-        await upload_files(transport, outcome.result, caller.channel_id, thread_ts=thread_ts, respond=respond)
+        await upload_files(transport, outcome.result, caller.channel_id, thread_ts=thread_ts, reply=respond)
 
     triage = deps.triage
 
-    async def set_triage(body: dict[str, Any], respond: AsyncRespond, state: TriageState) -> None:
+    async def set_triage(body: dict[str, Any], respond: Reply, state: TriageState) -> None:
         """Store the alert's new state; the alert is edited in place to show who and when."""
         if triage is None:
-            await respond_with(respond, build_error_message("Triage is not available on this Watchpost."))
+            await respond.send(build_error_message("Triage is not available on this Watchpost."))
             return
         caller = caller_of(body)
         try:
             result = await triage.set_state_on_message(channel_of(body), message_ts_of(body), state, caller)
         except UserInputError as exc:
-            await respond_with(respond, build_error_message(str(exc)))
+            await respond.send(build_error_message(str(exc)))
             return
         if state is TriageState.FALSE_POSITIVE:
             days = format_duration(triage.suppression)
@@ -116,11 +134,9 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
                 ActionId.REFINE.value,
                 json.dumps({"c": channel_of(body), "ts": message_ts_of(body)}),
             )
-            await respond_with(respond, Message(notice.text, [*notice.blocks, actions([refine])]))
+            await respond.send(Message(notice.text, [*notice.blocks, actions([refine])]))
 
-    async def handle_refine_action(
-        body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
-    ) -> None:
+    async def handle_refine_action(body: dict[str, Any], client: AsyncWebClient, respond: Reply) -> None:
         """Open the modal to refine a false positive's reason and duration."""
         if triage is None:
             return
@@ -129,7 +145,7 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
             channel_id, ts = str(target["c"]), str(target["ts"])
             message = await triage.message(channel_id, ts)
         except (ValueError, KeyError, TypeError, UserInputError):
-            await respond_with(respond, build_error_message("This button is broken: it names no alert."))
+            await respond.send(build_error_message("This button is broken: it names no alert."))
             return
         view = build_false_positive_modal(
             channel_id, ts, reason=message.triage.reason, duration=triage.suppression
@@ -138,7 +154,7 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
             await client.views_open(trigger_id=str(body.get("trigger_id") or ""), view=view)
         except Exception as exc:
             log.warning("false positive modal not opened: %s", delivery_error(exc))
-            await respond_with(respond, build_error_message("Slack did not open the form; try again."))
+            await respond.send(build_error_message("Slack did not open the form; try again."))
 
     async def handle_refine_submission(body: dict[str, Any], client: AsyncWebClient) -> None:
         if triage is None:
@@ -164,20 +180,20 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
             except Exception as failure:
                 log.warning("refusal of the false positive form not shown: %s", delivery_error(failure))
 
-    async def handle_ack_action(body: dict[str, Any], respond: AsyncRespond) -> None:
+    async def handle_ack_action(body: dict[str, Any], respond: Reply) -> None:
         await set_triage(body, respond, TriageState.ACKNOWLEDGED)
 
-    async def handle_false_positive_action(body: dict[str, Any], respond: AsyncRespond) -> None:
+    async def handle_false_positive_action(body: dict[str, Any], respond: Reply) -> None:
         await set_triage(body, respond, TriageState.FALSE_POSITIVE)
 
-    async def handle_accept_action(body: dict[str, Any], respond: AsyncRespond) -> None:
+    async def handle_accept_action(body: dict[str, Any], respond: Reply) -> None:
         """Accept as baseline: the alert is closed as `expected` (the changes are already the
         stored state; pending confirmations are left to the next checks)."""
         await set_triage(body, respond, TriageState.EXPECTED)
 
-    async def handle_snooze_action(body: dict[str, Any], respond: AsyncRespond) -> None:
+    async def handle_snooze_action(body: dict[str, Any], respond: Reply) -> None:
         if triage is None:
-            await respond_with(respond, build_error_message("Snoozing is not available on this Watchpost."))
+            await respond.send(build_error_message("Snoozing is not available on this Watchpost."))
             return
         try:
             duration = parse_duration(action_value(body) or "1d")
@@ -185,27 +201,22 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
                 channel_of(body), message_ts_of(body), caller_of(body), duration
             )
         except UserInputError as exc:
-            await respond_with(respond, build_error_message(str(exc)))
+            await respond.send(build_error_message(str(exc)))
             return
-        await respond_with(
-            respond,
+        await respond.send(
             build_notice_message(
                 f"Snoozed until {until:%Y-%m-%d %H:%M} UTC: no alerts from it here till then."
             ),
         )
 
-    async def handle_lift_action(body: dict[str, Any], respond: AsyncRespond) -> None:
+    async def handle_lift_action(body: dict[str, Any], respond: Reply) -> None:
         value = action_value(body)
         if not value.isdigit():
-            await respond_with(
-                respond, build_error_message("This button is broken: it names no suppression.")
-            )
+            await respond.send(build_error_message("This button is broken: it names no suppression."))
             return
         await send_result(await flows.run(LiftCommand(int(value)), caller_of(body)), respond)
 
-    async def handle_dismiss_action(
-        body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
-    ) -> None:
+    async def handle_dismiss_action(body: dict[str, Any], client: AsyncWebClient, respond: Reply) -> None:
         """ "Not a lookalike": stored, said in the channel, and the alert's buttons give way."""
         caller = caller_of(body)
         domain = action_value(body)
@@ -236,17 +247,17 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
         (ActionId.TIMELINE, handle_button),
         (ActionId.LIFT, handle_lift_action),
     ):
-        app.action(re.compile(rf"^{prefix.value}(_\d+)?$"))(ack=acknowledge, lazy=[handler])
-    app.action(ActionId.ACCEPT.value)(ack=acknowledge, lazy=[handle_accept_action])
+        app.action(re.compile(rf"^{prefix.value}(_\d+)?$"))(ack=acknowledge, lazy=[lazily(handler)])
+    app.action(ActionId.ACCEPT.value)(ack=acknowledge, lazy=[lazily(handle_accept_action)])
     app.action(re.compile(rf"^{ActionId.DISMISS.value}(_\d+)?$"))(
-        ack=acknowledge, lazy=[handle_dismiss_action]
+        ack=acknowledge, lazy=[lazily(handle_dismiss_action)]
     )
-    app.action(ActionId.ACKNOWLEDGE.value)(ack=acknowledge, lazy=[handle_ack_action])
-    app.action(ActionId.FALSE_POSITIVE.value)(ack=acknowledge, lazy=[handle_false_positive_action])
-    app.action(ActionId.REFINE.value)(ack=acknowledge, lazy=[handle_refine_action])
-    app.view(FALSE_POSITIVE_MODAL)(ack=acknowledge, lazy=[handle_refine_submission])
+    app.action(ActionId.ACKNOWLEDGE.value)(ack=acknowledge, lazy=[lazily(handle_ack_action)])
+    app.action(ActionId.FALSE_POSITIVE.value)(ack=acknowledge, lazy=[lazily(handle_false_positive_action)])
+    app.action(ActionId.REFINE.value)(ack=acknowledge, lazy=[lazily(handle_refine_action)])
+    app.view(FALSE_POSITIVE_MODAL)(ack=acknowledge, lazy=[lazily(handle_refine_submission)])
     app.action(re.compile(rf"^{ActionId.SNOOZE.value}(_\d+d)?$"))(
-        ack=acknowledge, lazy=[handle_snooze_action]
+        ack=acknowledge, lazy=[lazily(handle_snooze_action)]
     )
 
 

@@ -1,0 +1,104 @@
+"""Slack's slash commands answered first, worked on after.
+
+Slack waits at most 3 s for the HTTP answer to a slash command, and that answer is an
+empty 200 whatever the command does (the replies go to its response_url). So a verified
+slash command is answered at once, and its work (bot/slack/listeners/commands.py, the
+same that Bolt runs in Socket Mode) starts afterwards, once the requests that came in
+with it have had their answers too: the work of a burst of commands never delays the answers of
+the same burst. Buttons, modal submissions (whose answer may carry errors) and Events API
+requests (the URL challenge) go through Bolt before they are answered, as Bolt expects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from time import monotonic
+from typing import Any
+from urllib.parse import parse_qs
+
+log = logging.getLogger(__name__)
+
+FORM = "application/x-www-form-urlencoded"
+
+
+def slash_command_fields(body: bytes, headers: Mapping[str, str]) -> dict[str, Any] | None:
+    """A slash command's form fields (`command=/monitor&text=…`, each field's first value,
+    as Bolt reads them); None for anything else (an interactive payload, an event)."""
+    if not headers.get("Content-Type", "").startswith(FORM):
+        return None
+    try:
+        fields = parse_qs(body.decode(), keep_blank_values=True, max_num_fields=64)
+    except (UnicodeDecodeError, ValueError):
+        return None  # Bolt gives malformed bodies their answer
+    if "command" not in fields or "payload" in fields:
+        return None
+    return {name: values[0] for name, values in fields.items()}
+
+
+class AfterAnswers:
+    """Work that waits for Slack's requests to be answered: queued work starts once no
+    request has come in for `quiet` seconds, and never later than `longest` seconds after
+    it was queued (a steady stream of requests does not hold it back for long)."""
+
+    def __init__(self, *, quiet: float = 0.02, longest: float = 0.25) -> None:
+        self.quiet = quiet
+        self.longest = longest
+        self._queued: list[tuple[float, Callable[[], Awaitable[None]]]] = []
+        self._last_arrival = 0.0
+        self._timer: asyncio.TimerHandle | None = None
+        self._running: set[asyncio.Task[None]] = set()
+
+    def arrived(self) -> None:
+        """A request from Slack came in: queued work waits a little longer."""
+        self._last_arrival = monotonic()
+
+    def later(self, work: Callable[[], Awaitable[None]]) -> None:
+        self._queued.append((monotonic(), work))
+        if self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(self.quiet, self._release)
+
+    def _release(self) -> None:
+        self._timer = None
+        if not self._queued:
+            return
+        now = monotonic()
+        quiet_left = self.quiet - (now - self._last_arrival)
+        longest_left = self.longest - (now - self._queued[0][0])
+        if quiet_left > 0 and longest_left > 0:
+            self._timer = asyncio.get_running_loop().call_later(min(quiet_left, longest_left), self._release)
+            return
+        queued, self._queued = self._queued, []
+        for _, work in queued:
+            task = asyncio.create_task(self._run(work))
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
+
+    @staticmethod
+    async def _run(work: Callable[[], Awaitable[None]]) -> None:
+        try:
+            await work()
+        except Exception:  # one command's failure is logged, the others run
+            log.exception("a slash command failed after it was answered")
+
+    async def drain(self, grace: float = 5.0) -> None:
+        """On the way out: the commands that were answered get `grace` seconds to finish
+        (what they stored stays stored; a baseline they asked for is run by the next
+        worker); those still running then are cancelled, and said so in the log."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        queued, self._queued = self._queued, []
+        for _, work in queued:
+            task = asyncio.create_task(self._run(work))
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
+        if not self._running:
+            return
+        _, unfinished = await asyncio.wait(list(self._running), timeout=grace)
+        if unfinished:
+            log.warning("%d slash commands still running at shutdown were stopped", len(unfinished))
+            for task in unfinished:
+                task.cancel()
+            await asyncio.gather(*unfinished, return_exceptions=True)

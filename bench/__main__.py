@@ -48,7 +48,7 @@ def main() -> int:
     parser.add_argument("--dns-port", type=int, default=5353)
     parser.add_argument("--growth-monitors", type=int, default=1000)
     parser.add_argument("--growth-cycles", type=int, default=100)
-    parser.add_argument("--ack-monitors", type=int, default=10_000)
+    parser.add_argument("--ack-monitors", type=int, default=100_000)
     parser.add_argument("--digest-changes", type=int, default=10_000)
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke test of the bench itself")
     parser.add_argument("--json", type=Path, help="also write every figure to this file")
@@ -67,8 +67,13 @@ def main() -> int:
         print("`make bench` installs all of it.", file=sys.stderr)
         return 2
 
-    results: dict[str, Any] = {"machine": machine(), "sizes": sizes, "databases": databases}
-    zone_names = max(sizes) + 3 * 10_000
+    results: dict[str, Any] = {
+        "machine": machine(),
+        "sizes": sizes,
+        "databases": databases,
+        "ack_monitors": args.ack_monitors,
+    }
+    zone_names = max(*sizes, args.ack_monitors) + 3 * 10_000
     progress(f"starting Knot with {zone_names:,} names")
     with KnotServer(zone_names, port=args.dns_port) as knot:
         ns = knot.nameserver
@@ -279,6 +284,7 @@ def progress(message: str) -> None:
 def render(results: dict[str, Any]) -> str:
     databases: list[str] = results["databases"]
     sizes: list[int] = results["sizes"]
+    ack_monitors: int = results["ack_monitors"]
     raw = {
         client: (results["raw_before"][client]["rate"] + results["raw_after"][client]["rate"]) / 2
         for client in ("aiodns", "mux", "stock")
@@ -294,7 +300,14 @@ def render(results: dict[str, Any]) -> str:
         )
         rows.append(
             (
-                f"… as a ratio of raw aiodns queries/s ({size:,})",
+                f"… ÷ raw MultiplexedDnsClient queries/s, the pipeline's own cost ({size:,})",
+                lambda r, s=size: f"{_rate(_steady(r, s)) / raw['mux']:.2f}×",
+                "≥ 0.85×",
+            )
+        )
+        rows.append(
+            (
+                f"… ÷ raw aiodns queries/s ({size:,})",
                 lambda r, s=size: f"{_rate(_steady(r, s)) / raw['aiodns']:.2f}×",
                 "≥ 1.0×",
             )
@@ -317,12 +330,27 @@ def render(results: dict[str, Any]) -> str:
         )
     rows += [
         (
-            "slash-command ack p50 / p99 (50 concurrent, during a cycle)",
-            lambda r: f"{r['ack']['p50_ms']:.0f} / {r['ack']['p99_ms']:.0f} ms ({r['ack']['commands']} acks)",
-            "p99 < 100 ms",
+            f"`/monitor` ack p50 / p99, 50 at once, during a {ack_monitors:,}-monitor cycle",
+            lambda r: (
+                f"{r['ack']['p50_ms']:.0f} / {r['ack']['p99_ms']:.0f} ms ({r['ack']['commands']:,} acks)"
+            ),
+            "p99 < 50 ms",
         ),
         (
-            "… the cycle they ran during",
+            "… the same on the idle bot after it",
+            lambda r: (
+                f"{r['ack']['idle_p50_ms']:.0f} / {r['ack']['idle_p99_ms']:.0f} ms "
+                f"({r['ack']['idle_commands']:,} acks)"
+            ),
+            "",
+        ),
+        (
+            "… p99 during the cycle ÷ p99 idle",
+            lambda r: f"{r['ack']['p99_ms'] / r['ack']['idle_p99_ms']:.2f}×",
+            "≤ 1.5×",
+        ),
+        (
+            "… the cycle they ran during (checks in a worker process)",
             lambda r: f"{r['ack']['cycle_checks']:,} checks in {r['ack']['cycle_seconds']:.1f} s",
             "",
         ),

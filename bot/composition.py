@@ -32,7 +32,7 @@ from bot.monitoring.lookalikes.service import CtPollJob, LookalikeWatcher, Permu
 from bot.monitoring.policy import AlertPolicy
 from bot.monitoring.quota import QuotaGate
 from bot.monitoring.requested_checks import Checks, RequestedCheckJob, RequestedChecks
-from bot.monitoring.resolver_check import CheckedDnsClient
+from bot.monitoring.resolver_check import CheckedDnsClient, SharedResolverVerdicts
 from bot.monitoring.runner import Runner, utc_now
 from bot.monitoring.scheduler import CheckDispatcher
 from bot.slack.listeners import SlackDeps
@@ -67,6 +67,9 @@ class Services:
     shared_limits: SharedLimits | None = None  # replay memory and rate buckets of every process
     source_health: SourceHealthJob | None = None  # a worker's: outage notices, health gauges
     resolver: CheckedDnsClient | None = None  # None: no resolver check (or datasets given)
+    # The resolver check's verdicts of every process, in the database (None: no check).
+    shared_resolver: SharedResolverVerdicts | None = None
+    checks_elsewhere: bool = False  # this process runs no check: worker processes do
     # Lookalike and keyword watches: the CT sink, their alerts' delivery, the daily DNS
     # of permutations (None without a usable DNS client).
     lookalikes: LookalikeWatcher | None = None
@@ -133,6 +136,9 @@ def build_services(
     closers: list[Callable[[], Awaitable[None]]] = []
     resolver: CheckedDnsClient | None = None
     dns: DnsClient | None = None
+    where = ", ".join(str(ns) for ns in settings.dns_nameservers) or "the system resolver"
+    # Written by the processes that check the resolver, read by those that do not.
+    shared_resolver = SharedResolverVerdicts(db, where=where, clock=clock) if settings.dns_canary else None
     quotas = QuotaStore(engine)
     # Every HTTP request of every source passes the gate: quota slots shared through the
     # database by every process, and the request log behind /monitor health.
@@ -150,8 +156,9 @@ def build_services(
         dns = mux
         if settings.dns_canary:
             # Checked before believed: a resolver that lies fails every DNS dataset.
-            where = ", ".join(str(ns) for ns in settings.dns_nameservers) or "the system resolver"
-            dns = resolver = CheckedDnsClient(mux, where=where, canary=settings.dns_canary)
+            dns = resolver = CheckedDnsClient(
+                mux, where=where, canary=settings.dns_canary, book=shared_resolver
+            )
 
         async def observed(ip: str) -> list[tuple[str, str, datetime]]:
             return await db.run(db.infrastructure.domains_resolving_to, ip)
@@ -251,6 +258,7 @@ def build_services(
             on_lifted=triage.after_lift,
             quotas=quotas,
             gate=gate,
+            resolver=shared_resolver,
         ),
         dispatcher=CheckDispatcher(runner),
         outbox=OutboxWorker(db, transport, clock=clock, metrics=metrics),
@@ -264,6 +272,8 @@ def build_services(
         lookalike_delivery=lookalike_delivery,
         permutations=permutations,
         resolver=resolver,
+        shared_resolver=shared_resolver,
+        checks_elsewhere=checks_elsewhere,
         triage=triage,
         quotas=quotas,
         gate=gate,
@@ -278,5 +288,6 @@ def build_services(
             notice_after=timedelta(seconds=settings.source_outage_notice),
             clock=clock,
             metrics=metrics,
+            resolver=shared_resolver,
         ),
     )

@@ -1,7 +1,8 @@
 """Prometheus metrics. One `Metrics` per process, made by the composition root with a
 registry of its own (tests make fresh ones) and handed to what records into it; `/metrics`
-renders it. Labels are dataset, source and outcome names and Slack's error codes: never
-an indicator, a channel, a URL or a secret."""
+renders it. Labels are dataset, source and outcome names, Slack's error codes and the short
+public names of CT logs (host and path, from the published log list): never an indicator,
+a channel, a secret or any other URL."""
 
 from __future__ import annotations
 
@@ -138,6 +139,40 @@ class Metrics:
             "watchpost_source_latency_ms",
             "A source's latency over the last hour (every process), by quantile: 0.5, 0.95",
             ["source", "quantile"],
+            registry=r,
+        )
+
+        # The resolver check and CT reading, from what every process shared in the database.
+        self.resolver_ok = Gauge(
+            "watchpost_resolver_ok",
+            "1 when the resolver passed its last check (canary answers, a random name is NXDOMAIN), 0 when "
+            "it failed: every DNS dataset is off",
+            registry=r,
+        )
+        self.resolver_checked = Gauge(
+            "watchpost_resolver_checked_timestamp_seconds",
+            "When the resolver was last checked (any process)",
+            registry=r,
+        )
+        self.ct_log_position = Gauge(
+            "watchpost_ct_log_position",
+            "The next entry of a CT log to read (entries before it were read)",
+            ["log"],
+            registry=r,
+        )
+        self.ct_log_tree_size = Gauge(
+            "watchpost_ct_log_tree_size", "A CT log's size when last seen", ["log"], registry=r
+        )
+        self.ct_log_lag = Gauge(
+            "watchpost_ct_log_lag_entries",
+            "Entries of a CT log not read yet (tree size - position)",
+            ["log"],
+            registry=r,
+        )
+        self.ct_log_advanced = Gauge(
+            "watchpost_ct_log_advanced_timestamp_seconds",
+            "When the reading of a CT log last moved on",
+            ["log"],
             registry=r,
         )
 

@@ -88,10 +88,10 @@ def build_web_app(
                 {"ok": False, "error": f"database: {exc.__class__.__name__}"}, status=503
             )
         body: dict[str, object] = {"ok": True, "undelivered_alerts": pending}
-        verdict = services.resolver.verdict if services.resolver is not None else None
-        if verdict is not None:
+        resolver = await _resolver_health(services)
+        if resolver is not None:
             # Degraded, not down: the bot runs, but no DNS observation counts.
-            body["resolver"] = {"ok": verdict.ok, "where": verdict.where, "problem": verdict.problem}
+            body["resolver"] = resolver
         return web.json_response(body)
 
     async def handle_metrics_request(request: web.Request) -> web.Response:
@@ -114,6 +114,30 @@ def build_web_app(
     web_app.router.add_get("/metrics", handle_metrics_request)
     mount_api(web_app, services.api_deps())
     return web_app
+
+
+async def _resolver_health(services: Services) -> dict[str, object] | None:
+    """The resolver check's verdict for /healthz: this process's own when it runs the checks
+    and has one, else the one the checking processes shared (None: no verdict anywhere)."""
+    verdict = services.resolver.verdict if services.resolver is not None else None
+    if verdict is not None and not services.checks_elsewhere:
+        return {"ok": verdict.ok, "where": verdict.where, "problem": verdict.problem}
+    if services.shared_resolver is None:
+        return None
+    try:
+        status = await services.shared_resolver.current()
+    except Exception as exc:  # the database just answered; a failure here only costs this field
+        log.warning("healthz: the shared resolver verdict is unknown (%s)", exc.__class__.__name__)
+        return None
+    if status is None:
+        return None
+    return {
+        "ok": status.ok,
+        "where": status.resolver,
+        "problem": status.problem,
+        "checked_at": status.checked_at.isoformat(),
+        "failing_since": status.failing_since.isoformat() if status.failing_since else None,
+    }
 
 
 def metrics_refusal(request: web.Request, token: str) -> web.Response | None:

@@ -45,9 +45,11 @@ from bot.metrics import Metrics
 from bot.monitoring.quota import QuotaGate
 from bot.render.payloads import (
     alert_json,
+    ct_log_json,
     finding_json,
     indicator_json,
     monitor_json,
+    resolver_json,
     source_health_json,
     watch_json,
 )
@@ -444,9 +446,11 @@ async def handle_findings_list(request: web.Request) -> web.Response:
 async def handle_health_get(request: web.Request) -> web.Response:
     deps = request.app[CONTEXT].deps
     check_query(request.query)
+    resolver = resolver_json(await deps.flows.resolver_status())
+    ct_logs = [ct_log_json(p) for p in await deps.flows.ct_log_positions() or ()]
     quotas, gate = deps.quotas, deps.gate
     if quotas is None:
-        return web.json_response({"sources": []})
+        return web.json_response({"sources": [], "resolver": resolver, "ct_logs": ct_logs})
     now = deps.flows.clock()
     limits = dict(gate.limits) if gate is not None else {}
     known = await deps.db.run(quotas.known_sources, now=now)
@@ -455,7 +459,7 @@ async def handle_health_get(request: web.Request) -> web.Response:
     for item in await deps.db.run(quotas.usage, wanted, now=now):
         plan = await gate.plan(item.source) if gate is not None else None
         sources.append(source_health_json(item, plan))
-    return web.json_response({"sources": sources})
+    return web.json_response({"sources": sources, "resolver": resolver, "ct_logs": ct_logs})
 
 
 # --- helpers ----------------------------------------------------------------------------

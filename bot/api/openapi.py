@@ -391,7 +391,40 @@ _SCHEMAS: dict[str, Any] = {
             "failing_since": _MAYBE_TIME,
         }
     ),
-    "Health": _object({"sources": {"type": "array", "items": _ref("SourceHealth")}}),
+    "ResolverHealth": _object(
+        {
+            "where": {"type": "string"},
+            "ok": {"type": "boolean"},
+            "problem": {"type": ["string", "null"]},
+            "checked_at": _TIME,
+            "failing_since": _MAYBE_TIME,
+        }
+    ),
+    "CtLogHealth": _object(
+        {
+            "log": {"type": "string"},
+            "position": {"type": "integer", "minimum": 0},
+            "tree_size": {"type": "integer", "minimum": 0},
+            "lag": {"type": "integer", "minimum": 0},
+            "advanced_at": _TIME,
+        }
+    ),
+    "Health": _object(
+        {
+            "sources": {"type": "array", "items": _ref("SourceHealth")},
+            "resolver": {
+                "oneOf": [_ref("ResolverHealth"), {"type": "null"}],
+                "description": "The resolver check's last verdict, from whichever process ran it; "
+                "null before the first check or with WATCHPOST_DNS_CANARY off",
+            },
+            "ct_logs": {
+                "type": "array",
+                "items": _ref("CtLogHealth"),
+                "description": "How far each Certificate Transparency log has been read (empty "
+                "until a lookalike or keyword watch has had one read)",
+            },
+        }
+    ),
 }
 
 
@@ -620,7 +653,8 @@ def build_openapi() -> dict[str, Any]:
                 "get": {
                     "operationId": "getHealth",
                     "summary": "Every data source: requests in the last hour and day, quota use, errors by "
-                    "kind, last success, latency, and the interval its quota allows (every process counted)",
+                    "kind, last success, latency, and the interval its quota allows (every process counted); "
+                    "the resolver check's verdict; how far each CT log has been read",
                     "responses": {
                         "200": _json(_ref("Health"), "Source health"),
                         **_errors("400", "401", "429"),

@@ -51,7 +51,8 @@ from bot.monitoring.quota import (
     describe_interval,
 )
 from bot.monitoring.requested_checks import Checks
-from bot.render.health import SourceHealthRow, build_health_message
+from bot.monitoring.resolver_check import SharedResolverVerdicts
+from bot.render.health import HealthReport, SourceHealthRow, build_health_message
 from bot.render.messages import Message
 from bot.render.mrkdwn import mention
 from bot.render.replies import (
@@ -72,8 +73,10 @@ from bot.render.replies import (
     build_suppressions_message,
     build_timed_mute_message,
 )
+from bot.storage.ct_positions import CtPosition
 from bot.storage.db import Database
 from bot.storage.quotas import QuotaStore
+from bot.storage.resolver_verdicts import ResolverStatus
 from bot.storage.views import AddedMonitor, MonitorView, SubjectView
 
 HISTORY_LIMIT = 200
@@ -104,6 +107,7 @@ class MonitorFlows:
         on_lifted: Callable[[SuppressionView], Awaitable[None]] | None = None,
         quotas: QuotaStore | None = None,
         gate: QuotaGate | None = None,
+        resolver: SharedResolverVerdicts | None = None,
     ) -> None:
         self.db = db
         self.runner = runner
@@ -115,13 +119,15 @@ class MonitorFlows:
         self.rate_limit = rate_limit
         self.watches = WatchFlows(db, clock=clock, access=self.access)
         self.pivots = Pivots(
-            db, runner, self.watches, clock=clock, timezone=timezone, source_health=self.source_health
+            db, runner, self.watches, clock=clock, timezone=timezone, health=self.health_report
         )
         # Edits the alert messages that showed a lifted suppression (set by the composition).
         self.on_lifted = on_lifted
         # Quota-limited sources: which lookups wait for a slot, and each source's plan.
         self.quotas = quotas
         self.gate = gate
+        # The resolver check's verdict as the checking processes shared it (None: no check).
+        self.resolver = resolver
 
     async def throttled(self, caller: Caller) -> Message | None:
         """The reply to a user over the command rate limit (None: go ahead). Counts the command."""
@@ -228,7 +234,10 @@ class MonitorFlows:
             case WatchStatusCommand(kind, term, history):
                 return await self.watches.status(kind, term, history, caller)
             case HealthCommand():
-                return CommandResult(build_health_message(await self.source_health()))
+                report = await self.health_report()
+                return CommandResult(
+                    build_health_message(report.sources, resolver=report.resolver, ct_logs=report.ct_logs)
+                )
         raise AssertionError(f"unhandled command {command!r}")
 
     def _not_permitted(self, exc: NotPermitted, command: Command | None) -> str:
@@ -547,6 +556,26 @@ class MonitorFlows:
                 )
             )
         return rows
+
+    async def resolver_status(self) -> ResolverStatus | None:
+        """The resolver check's last verdict, whichever process reached it (None: no check)."""
+        return await self.resolver.current() if self.resolver is not None else None
+
+    async def ct_log_positions(self) -> list[CtPosition] | None:
+        """How far each CT log has been read; None when nothing reads CT for anyone (no
+        lookalike or keyword watch, no position stored), [] when watches wait for a first read."""
+        positions = await self.db.run(self.db.ct_positions.positions)
+        if positions:
+            return sorted(positions.values(), key=lambda p: p.log)
+        watches, _ = await self.db.run(self.db.lookalikes.watch_generation)
+        return [] if watches else None
+
+    async def health_report(self) -> HealthReport:
+        """Sources, the resolver and CT: what `/monitor health` and the App Home show."""
+        sources, resolver, ct_logs = await asyncio.gather(
+            self.source_health(), self.resolver_status(), self.ct_log_positions()
+        )
+        return HealthReport(tuple(sources), resolver, None if ct_logs is None else tuple(ct_logs))
 
     async def _plans(self, indicator: Indicator, datasets: Collection[str]) -> list[str]:
         """How often each quota-limited source of these datasets is asked about one indicator."""

@@ -17,7 +17,7 @@ from bot.model.observations import ADDRESS_AND_NAME_FIELDS
 from bot.model.triage import TriageState
 from bot.monitoring.requested_checks import Checks
 from bot.render.drawing import draw
-from bot.render.health import SourceHealthRow, build_home_health_blocks
+from bot.render.health import HealthReport, build_home_health_blocks
 from bot.render.home import HomeRow, OpenAlertRow, build_home_blocks
 from bot.render.investigation import build_investigation_message
 from bot.render.limits import MAX_BLOCKS_HOME
@@ -42,11 +42,11 @@ class Pivots:
         *,
         clock: Callable[[], datetime],
         timezone: tzinfo,
-        source_health: Callable[[], Awaitable[list[SourceHealthRow]]] | None = None,
+        health: Callable[[], Awaitable[HealthReport]] | None = None,
     ) -> None:
         self.db = db
-        # Every source's health, for the App Home (the flows compute it).
-        self.source_health = source_health
+        # Sources, the resolver and CT, for the App Home (the flows compute it).
+        self.health = health
         self.runner = runner
         self.watches = watches
         self.clock = clock
@@ -166,8 +166,11 @@ class Pivots:
         if extra:
             footer = blocks.pop()
             blocks = [*blocks[: MAX_BLOCKS_HOME - len(extra) - 1], *extra, footer]
-        if self.source_health is not None:
-            health = build_home_health_blocks(await self.source_health())
+        if self.health is not None:
+            report = await self.health()
+            health = build_home_health_blocks(
+                report.sources, resolver=report.resolver, ct_logs=report.ct_logs
+            )
             if len(blocks) + len(health) <= MAX_BLOCKS_HOME:
                 blocks.extend(health)
         return blocks

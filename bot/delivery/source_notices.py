@@ -2,21 +2,24 @@
 (WATCHPOST_SOURCE_OUTAGE_NOTICE, 30 min) gets one notice in each channel that depends on
 it, and one more when it answers again — never one per monitor, and once whatever the
 number of processes (the notices are claimed in the database). Also refreshes the health
-gauges and prunes the request log."""
+gauges (sources, the resolver's shared verdict, CT log positions) and prunes the request log."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from bot.config import QuotaLimit
 from bot.delivery.transport import Transport
 from bot.metrics import Metrics
 from bot.monitoring.quota import BOTH_KINDS, SOURCE_FEEDS, SOURCE_KINDS, SOURCE_LABELS
-from bot.render.health import build_outage_notice, build_recovery_notice
+from bot.monitoring.resolver_check import SharedResolverVerdicts
+from bot.render.health import build_outage_notice, build_recovery_notice, short_log_name
+from bot.storage.ct_positions import CtPosition
 from bot.storage.db import Database
 from bot.storage.quotas import OutageStore, QuotaStore, SourceUsage
+from bot.storage.resolver_verdicts import ResolverStatus
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +38,7 @@ class SourceHealthJob:
         notice_after: timedelta = timedelta(minutes=30),
         clock: Callable[[], datetime],
         metrics: Metrics | None = None,
+        resolver: SharedResolverVerdicts | None = None,
     ) -> None:
         self.db = db
         self.quotas = quotas
@@ -44,6 +48,7 @@ class SourceHealthJob:
         self.notice_after = notice_after
         self.clock = clock
         self.metrics = metrics
+        self.resolver = resolver
 
     async def run(self) -> list[tuple[str, str]]:
         """One look at every source; the (kind, source) of each notice posted."""
@@ -72,6 +77,10 @@ class SourceHealthJob:
                     await self._notify(item.source, "recovery", since, now)
                     posted.append(("recovery", item.source))
         await self.db.run(self.quotas.prune, now=now)
+        if self.metrics is not None:
+            status = await self.resolver.current() if self.resolver is not None else None
+            record_resolver(self.metrics, status)
+            record_ct_positions(self.metrics, (await self.db.run(self.db.ct_positions.positions)).values())
         return posted
 
     async def _notify(self, source: str, kind: str, since: datetime, now: datetime) -> None:
@@ -107,3 +116,21 @@ def record_usage(metrics: Metrics, item: SourceUsage) -> None:
     if item.latency_p50_ms is not None:
         metrics.source_latency_quantile.labels(source, "0.5").set(item.latency_p50_ms)
         metrics.source_latency_quantile.labels(source, "0.95").set(item.latency_p95_ms or 0)
+
+
+def record_resolver(metrics: Metrics, status: ResolverStatus | None) -> None:
+    """The resolver gauges from the shared verdict (left unset before any check)."""
+    if status is None:
+        return
+    metrics.resolver_ok.set(1 if status.ok else 0)
+    metrics.resolver_checked.set(status.checked_at.timestamp())
+
+
+def record_ct_positions(metrics: Metrics, positions: Iterable[CtPosition]) -> None:
+    """One set of gauges per CT log, labelled with its short public name."""
+    for position in positions:
+        name = short_log_name(position.log)
+        metrics.ct_log_position.labels(name).set(position.position)
+        metrics.ct_log_tree_size.labels(name).set(position.tree_size)
+        metrics.ct_log_lag.labels(name).set(max(0, position.tree_size - position.position))
+        metrics.ct_log_advanced.labels(name).set(position.updated_at.timestamp())

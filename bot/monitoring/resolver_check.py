@@ -12,7 +12,11 @@ whose reason says why ("the resolver at 10.0.0.2:53 answers NXDOMAIN for everyth
 so every DNS dataset fails: no baseline is set and no change is reported. The verdict
 is kept for `RECHECK_SECONDS` (a failing or undecided one for less, so a recovery is
 seen soon); one check runs at a time however many lookups wait on it; a verdict that
-changes is logged once, and `verdict` is what health and status read.
+changes is logged once, and `verdict` is what this process's /healthz reads.
+
+Each verdict is also written to the database (`SharedResolverVerdicts`): with `watchpost
+serve` the checks run in worker processes, and the web process — `/monitor health`, the
+App Home, `/api/v1/health`, /healthz — reads the verdict they reached from there.
 """
 
 from __future__ import annotations
@@ -23,9 +27,13 @@ import secrets
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
 
 from bot.model.observations import Outcome
 from bot.monitoring.dns import DnsAnswer, DnsClient
+from bot.storage.db import Database
+from bot.storage.resolver_verdicts import ResolverStatus
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +81,36 @@ def judge_resolver(where: str, canary: str, canary_answer: DnsAnswer, random_ans
     return None
 
 
+class VerdictBook(Protocol):
+    """Where each fresh verdict is written for other processes to read."""
+
+    async def record(self, verdict: ResolverVerdict) -> None: ...
+
+
+class SharedResolverVerdicts:
+    """The resolver check's verdicts in the database. `where` is this process's resolver
+    as configured: `current` prefers its row, else the one most recently checked (a
+    process configured otherwise, or a worker on another host)."""
+
+    def __init__(self, db: Database, *, where: str, clock: Callable[[], datetime]) -> None:
+        self._db = db
+        self.where = where
+        self._clock = clock
+
+    async def record(self, verdict: ResolverVerdict) -> None:
+        try:
+            await self._db.run(
+                self._db.resolver_verdicts.record, verdict.where, verdict.problem, now=self._clock()
+            )
+        except Exception as exc:  # the database away must not cost DNS its answers
+            log.warning("the resolver's verdict was not shared (%s)", exc.__class__.__name__)
+
+    async def current(self) -> ResolverStatus | None:
+        """The shared verdict (None: no process has checked the resolver yet)."""
+        statuses = await self._db.run(self._db.resolver_verdicts.statuses)
+        return next((s for s in statuses if s.resolver == self.where), statuses[0] if statuses else None)
+
+
 class CheckedDnsClient:
     """A DnsClient whose answers count only while the resolver passes its check."""
 
@@ -86,6 +124,7 @@ class CheckedDnsClient:
         recheck_failing: float = RECHECK_FAILING_SECONDS,
         clock: Callable[[], float] = time.monotonic,
         random_label: Callable[[], str] | None = None,
+        book: VerdictBook | None = None,
     ) -> None:
         self._inner = inner
         self._where = where
@@ -96,6 +135,7 @@ class CheckedDnsClient:
         self._random_label = random_label or (lambda: "wp-" + secrets.token_hex(16))
         self._verdict: ResolverVerdict | None = None
         self._checking = asyncio.Lock()
+        self._book = book
 
     @property
     def verdict(self) -> ResolverVerdict | None:
@@ -128,11 +168,15 @@ class CheckedDnsClient:
         verdict = self._verdict
         if verdict is not None and not self._due(verdict):
             return verdict.problem
+        fresh = None
         async with self._checking:
             verdict = self._verdict
             if verdict is None or self._due(verdict):
-                verdict = await self._check()
-            return verdict.problem
+                verdict = fresh = await self._check()
+        if fresh is not None and self._book is not None:
+            # Outside the lock: lookups that waited for the check need not wait for the write.
+            await self._book.record(fresh)
+        return verdict.problem
 
     def _due(self, verdict: ResolverVerdict) -> bool:
         keep = self._recheck if verdict.ok else self._recheck_failing

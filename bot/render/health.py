@@ -1,5 +1,7 @@
 """Source health (pure): the `/monitor health` reply, its App Home section, and the one
-notice a channel gets when a source it depends on is down, and when it is back."""
+notice a channel gets when a source it depends on is down, and when it is back. The reply
+and the App Home also say whether the resolver passes its check (the verdict the checking
+processes shared) and, once lookalikes are watched, how far each CT log has been read."""
 
 from __future__ import annotations
 
@@ -7,8 +9,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from bot.render.limits import split_lines
 from bot.render.messages import Block, Message, context, divider, header, section
-from bot.render.mrkdwn import escape
+from bot.render.mrkdwn import code, escape
+from bot.storage.ct_positions import CtPosition
+from bot.storage.resolver_verdicts import ResolverStatus
+
+# A log this far behind is shown as lagging: it is the follower's default catch-up bound,
+# past which the oldest entries are skipped.
+CT_LAG_WARNING = 100_000
+MAX_CT_LOGS = 40
 
 
 @dataclass(frozen=True)
@@ -24,6 +34,15 @@ class SourceHealthRow:
     interval: str = ""  # "every 3 h 20 min (Mnemonic allows 1,000 a day for 460 monitors)"
     waiting: int = 0  # lookups queued for a slot
     failing_since: datetime | None = None
+
+
+@dataclass(frozen=True)
+class HealthReport:
+    """Everything `/monitor health` and the App Home's health section show."""
+
+    sources: tuple[SourceHealthRow, ...] = ()
+    resolver: ResolverStatus | None = None  # None: no resolver check, or none ran yet
+    ct_logs: tuple[CtPosition, ...] | None = None  # None: nothing reads CT
 
 
 def _when(moment: datetime | None) -> str:
@@ -58,36 +77,121 @@ def health_lines(row: SourceHealthRow) -> str:
     return "\n• ".join(parts)
 
 
-def build_health_blocks(rows: Sequence[SourceHealthRow], *, resolver: str = "") -> list[Block]:
+def resolver_line(status: ResolverStatus) -> str:
+    """One line: the resolver passes, or what is wrong with it since when; when last checked."""
+    checked = f"last checked {_when(status.checked_at)}"
+    if status.ok:
+        return (
+            f":large_green_circle: *Resolver* {escape(status.resolver)}: OK "
+            f"(the canary answers, a name that cannot exist does not) · {checked}"
+        )
+    since = f" since {_when(status.failing_since)}" if status.failing_since is not None else ""
+    return (
+        f":red_circle: *Resolver failing{since}*: {escape(status.problem or '')} · "
+        f"every DNS dataset is off until it passes · {checked}"
+    )
+
+
+def short_log_name(identity: str) -> str:
+    """A CT log's URL as a short name: no scheme, no trailing slash, at most 60 characters."""
+    name = identity.split("://", 1)[-1].rstrip("/")
+    return name if len(name) <= 60 else name[:28] + "…" + name[-31:]
+
+
+def ct_log_line(position: CtPosition) -> str:
+    behind = max(0, position.tree_size - position.position)
+    state = ":warning:" if behind >= CT_LAG_WARNING else ":large_green_circle:"
+    lag = f"{behind:,} entries behind" if behind else "caught up"
+    return (
+        f"{state} {code(short_log_name(position.log), limit=80)}: read to entry {position.position:,} "
+        f"of {position.tree_size:,} · {lag} · last advanced {_when(position.updated_at)}"
+    )
+
+
+def _ct_blocks(ct_logs: Sequence[CtPosition]) -> list[Block]:
+    if not ct_logs:
+        return [section("*Certificate Transparency*\n_No CT log has been read yet._")]
+    ordered = sorted(ct_logs, key=lambda p: (-(p.tree_size - p.position), p.log))
+    lines = [ct_log_line(p) for p in ordered[:MAX_CT_LOGS]]
+    behind = sum(max(0, p.tree_size - p.position) for p in ct_logs)
+    title = f"*Certificate Transparency*: {len(ct_logs):,} logs, {behind:,} entries behind in all"
+    texts = split_lines([title, *lines])
+    blocks = [section(text) for text in texts[:2]]
+    if len(ct_logs) > MAX_CT_LOGS or len(texts) > 2:
+        blocks.append(context("The logs furthest behind are shown first; the rest are in /api/v1/health."))
+    return blocks
+
+
+def build_health_blocks(
+    rows: Sequence[SourceHealthRow],
+    *,
+    resolver: ResolverStatus | None = None,
+    ct_logs: Sequence[CtPosition] | None = None,
+) -> list[Block]:
+    """`resolver` None: no verdict to show; `ct_logs` None: no CT section (no watch reads CT)."""
     blocks: list[Block] = [header("Source health")]
-    if resolver:
-        blocks.append(section(escape(resolver)))
+    if resolver is not None:
+        blocks.append(section(resolver_line(resolver)[:2900]))
     for row in rows[:40]:
         blocks.append(section(health_lines(row)[:2900]))
     if not rows:
         blocks.append(section("_No source has been asked anything in the last day._"))
+    if ct_logs is not None:
+        blocks.extend(_ct_blocks(ct_logs))
     blocks.append(context("Every Watchpost process counted; a day of requests is kept."))
     return blocks
 
 
-def build_health_message(rows: Sequence[SourceHealthRow], *, resolver: str = "") -> Message:
+def build_health_message(
+    rows: Sequence[SourceHealthRow],
+    *,
+    resolver: ResolverStatus | None = None,
+    ct_logs: Sequence[CtPosition] | None = None,
+) -> Message:
     failing = [row.source for row in rows if row.failing_since]
+    if resolver is not None and not resolver.ok:
+        failing.insert(0, "the resolver")
     text = (
         f"Source health: {', '.join(failing)} failing" if failing else "Source health: every source answers"
     )
-    return Message(escape(text), build_health_blocks(rows, resolver=resolver))
+    return Message(escape(text), build_health_blocks(rows, resolver=resolver, ct_logs=ct_logs))
 
 
-def build_home_health_blocks(rows: Sequence[SourceHealthRow]) -> list[Block]:
-    """A short section for the App Home: one line per source."""
-    if not rows:
-        return []
+def build_home_health_blocks(
+    rows: Sequence[SourceHealthRow],
+    *,
+    resolver: ResolverStatus | None = None,
+    ct_logs: Sequence[CtPosition] | None = None,
+) -> list[Block]:
+    """A short section for the App Home: the resolver, one line per source, and CT in one line."""
     lines = []
+    if resolver is not None:
+        state = (
+            "ok"
+            if resolver.ok
+            else f"failing since {_when(resolver.failing_since)}: {escape(resolver.problem or '')}"
+        )
+        lines.append(
+            f"• *Resolver* {escape(resolver.resolver)}: {state} · checked {_when(resolver.checked_at)}"
+        )
     for row in rows[:20]:
         state = f"failing since {_when(row.failing_since)}" if row.failing_since else "ok"
         quota = "".join(f" · {used:,}/{allowed:,} a {window}" for window, used, allowed in row.quota[:1])
         lines.append(f"• *{escape(row.source)}*: {state} · {row.requests_hour:,} requests last hour{quota}")
-    return [divider(), section("*Sources*\n" + "\n".join(lines))]
+    if ct_logs:
+        behind = sum(max(0, p.tree_size - p.position) for p in ct_logs)
+        lagging = sum(1 for p in ct_logs if p.tree_size - p.position >= CT_LAG_WARNING)
+        last = max(p.updated_at for p in ct_logs)
+        lag = f"{lagging:,} lagging, " if lagging else ""
+        lines.append(
+            f"• *Certificate Transparency*: {len(ct_logs):,} logs, {lag}{behind:,} entries behind · "
+            f"last advanced {_when(last)}"
+        )
+    elif ct_logs is not None:
+        lines.append("• *Certificate Transparency*: no log read yet")
+    if not lines:
+        return []
+    return [divider(), *(section(text) for text in split_lines(["*Sources*", *lines])[:2])]
 
 
 def build_outage_notice(source: str, since: datetime, feeds: str) -> Message:

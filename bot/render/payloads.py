@@ -12,7 +12,9 @@ from bot.model.observations import Change, FactState
 from bot.model.triage import Triage
 from bot.model.watches import Finding, Watch
 from bot.storage.alerts import AlertChannel, AlertRecord, IndicatorHistory
+from bot.storage.ct_positions import CtPosition
 from bot.storage.quotas import QuotaPlan, SourceUsage
+from bot.storage.resolver_verdicts import ResolverStatus
 from bot.storage.views import DatasetHealth, MonitorView
 
 
@@ -183,4 +185,28 @@ def source_health_json(usage: SourceUsage, plan: QuotaPlan | None) -> dict[str, 
         "monitors": plan.monitors if plan is not None else None,
         "waiting": usage.waiting,
         "failing_since": iso(usage.failing_since),
+    }
+
+
+def resolver_json(status: ResolverStatus | None) -> dict[str, Any] | None:
+    """The resolver check's last verdict in `GET /api/v1/health` (None: none yet)."""
+    if status is None:
+        return None
+    return {
+        "where": status.resolver,
+        "ok": status.ok,
+        "problem": status.problem,
+        "checked_at": iso(status.checked_at),
+        "failing_since": iso(status.failing_since),
+    }
+
+
+def ct_log_json(position: CtPosition) -> dict[str, Any]:
+    """One CT log of `GET /api/v1/health`: how far it has been read."""
+    return {
+        "log": position.log,
+        "position": position.position,
+        "tree_size": position.tree_size,
+        "lag": max(0, position.tree_size - position.position),
+        "advanced_at": iso(position.updated_at),
     }

@@ -21,6 +21,7 @@ from bot.storage.infrastructure import Infrastructure
 from bot.storage.lookalikes import LookalikeStore
 from bot.storage.monitors import Monitors
 from bot.storage.outbox import Outbox, WebhookOutbox
+from bot.storage.resolver_verdicts import ResolverVerdictStore
 from bot.storage.triage import DEFAULT_FOLLOW_UP_WINDOW, DEFAULT_SHARED_HOST_NAMES, TriageStore
 from bot.storage.views import WebhookRouting
 
@@ -50,6 +51,7 @@ class Database:
         self.infrastructure = Infrastructure(engine)
         self.lookalikes = LookalikeStore(engine)
         self.ct_positions = CtPositionStore(engine)
+        self.resolver_verdicts = ResolverVerdictStore(engine)
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="watchpost-db")
 
     async def run(self, method: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:

@@ -531,3 +531,17 @@ class CheckRequestRow(Base):
     claimed_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
     done_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     result: Mapped[Any] = mapped_column(JSON, nullable=True)
+
+
+class ResolverVerdictRow(Base):
+    """The last verdict of the resolver check for one resolver (as configured: its
+    addresses), written by every process that checks it and read by those that do not."""
+
+    __tablename__ = "resolver_verdicts"
+
+    resolver: Mapped[str] = mapped_column(
+        String(255), primary_key=True
+    )  # "10.0.0.2:53", "the system resolver"
+    problem: Mapped[str | None] = mapped_column(Text)  # None: it passed
+    checked_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    failing_since: Mapped[datetime | None] = mapped_column(UtcDateTime)  # the first failing check in a row

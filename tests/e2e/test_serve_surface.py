@@ -127,3 +127,28 @@ async def test_slack_timeline_picture_is_uploaded_to_the_channel(
         lambda: slack_api.responses_to(timeline.response_key or ""), what="the reply"
     )
     assert "Timeline of evil-infra.com" in reply[0].text
+
+
+async def test_the_web_process_shows_the_resolver_verdict_its_worker_reached(
+    bot: ServeProcess, slack: SlackSender, slack_api: FakeSlackApi, dns_server: FakeDnsServer
+) -> None:
+    async with aiohttp.ClientSession() as session, session.get(f"{bot.url}/healthz") as response:
+        assert "resolver" not in await response.json()  # no lookup yet: nothing checked it
+    dns_server.set("evil-infra.com", "A", ["45.77.10.20"])
+    command = slack.slash_command("evil-infra.com")
+    await slack.send(command)  # the worker takes the baseline: the resolver is checked first
+    await slack_api.wait_for(
+        lambda: [r for r in slack_api.responses_to(command.response_key or "") if "Baseline" in r.text],
+        what="the baseline",
+    )
+    async with aiohttp.ClientSession() as session, session.get(f"{bot.url}/healthz") as response:
+        resolver = (await response.json())["resolver"]
+    assert resolver["ok"] is True and resolver["where"] == dns_server.nameserver
+    assert resolver["checked_at"]  # the shared verdict, not this process's own
+    health = slack.slash_command("health")
+    await slack.send(health)
+    replies = await slack_api.wait_for(
+        lambda: [r for r in slack_api.responses_to(health.response_key or "") if "Resolver" in r.text],
+        what="the health reply",
+    )
+    assert f"Resolver* {dns_server.nameserver}: OK" in replies[0].text

@@ -93,7 +93,7 @@ class ServerThread:
 
 
 def seed(store: object, clock: FakeClock) -> None:
-    """Monitors in two channels, with tags, and a few alerts."""
+    """Monitors in two channels, with tags, a few alerts, a resolver verdict and a CT position."""
     from bot.storage.db import Database
 
     assert isinstance(store, Database)
@@ -118,6 +118,9 @@ def seed(store: object, clock: FakeClock) -> None:
     for n in range(3):
         names.append(f"n{n}.example.net")
         record(store, subject.id, clock.advance(hours=1) + timedelta(0), resolutions(*names))
+    # /api/v1/health with a failing resolver and a CT log behind, not only empty fields.
+    store.resolver_verdicts.record("10.0.0.2:53", "the resolver at 10.0.0.2:53 lies", now=clock.now)
+    store.ct_positions.save("https://ct.example/logs/2026h1/", 900, 1_000, clock.now)
 
 
 @pytest.fixture(scope="module")

@@ -78,6 +78,10 @@ async def test_serve_starts_a_worker_that_checks_while_the_web_process_checks_no
     bot: ServeProcess, slack: SlackSender, slack_api: FakeSlackApi, dns_server: FakeDnsServer
 ) -> None:
     [worker] = await workers_of(bot)
+    # Below the web process (WATCHPOST_WORKER_NICE, 10 by default): Slack's answers first.
+    assert bot.process is not None
+    web_priority = os.getpriority(os.PRIO_PROCESS, bot.process.pid)
+    assert os.getpriority(os.PRIO_PROCESS, worker) == min(19, web_priority + 10)
     dns_server.set("worker-example.com", "A", ["192.0.2.7"])
     baseline = await baseline_of(slack, slack_api, "worker-example.com")
     assert "resolutions" in baseline
@@ -93,6 +97,7 @@ async def test_serve_starts_a_worker_that_checks_while_the_web_process_checks_no
     os.kill(worker, signal.SIGKILL)
     [replacement] = await workers_of(bot, not_pid=worker)
     assert replacement != worker
+    assert os.getpriority(os.PRIO_PROCESS, replacement) == min(19, web_priority + 10)
     dns_server.set("second-example.com", "A", ["192.0.2.8"])
     assert "resolutions" in await baseline_of(slack, slack_api, "second-example.com")
 

@@ -4,7 +4,10 @@ stops a check, and every due subject is claimed once."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import timedelta
+
+import pytest
 
 from bot.model.observations import Fact, IndicatorKind, Observation
 from bot.monitoring.runner import Runner
@@ -148,3 +151,49 @@ async def test_dispatcher_closed_claims_nothing_more(store: Database) -> None:
     finally:
         await dispatcher.drain()
         async_store.close()
+
+
+class SlowLaterClaims(Database):
+    """The same database, but every claim after the first waits a while, as one does
+    behind another process's write lock."""
+
+    def __init__(self, inner: Database) -> None:
+        self.__dict__.update(inner.__dict__)
+        self.claims = 0
+
+    async def run(self, method, /, *args, **kwargs):  # type: ignore[no-untyped-def, override]
+        if method == self.checks.claim_due:
+            self.claims += 1
+            if self.claims > 1:
+                await asyncio.sleep(0.2)
+        return await super().run(method, *args, **kwargs)
+
+
+async def test_a_slow_claim_in_the_middle_of_a_cycle_does_not_end_it_in_the_log(
+    store: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = FakeClock()
+    slow = SlowLaterClaims(store)
+    runner = Runner([QuickDataset()], slow, clock=clock, interval=timedelta(hours=1), concurrency=3)
+    names = [f"host{i}.example.com" for i in range(20)]
+    store.monitors.add(
+        team_id="T",
+        channel_id="C",
+        user_id="U",
+        indicators=[(n, IndicatorKind.DOMAIN) for n in names],
+        now=clock.now,
+    )
+    caplog.set_level(logging.INFO, logger="bot.monitoring.scheduler")
+    dispatcher = CheckDispatcher(runner)
+    try:
+        await dispatcher.tick()
+        await dispatcher.drain()
+        await asyncio.sleep(0.05)  # the last claim's end-of-run check runs soon after it
+        ends = [r.getMessage() for r in caplog.records if "subjects in" in r.getMessage()]
+        # Each claim's checks were done long before the next claim came back: one line
+        # for the whole cycle all the same.
+        assert slow.claims > 3
+        assert len(ends) == 1 and ends[0].startswith("checked 20 subjects in"), ends
+    finally:
+        await dispatcher.drain()
+        store.close()

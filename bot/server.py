@@ -29,7 +29,7 @@ from bot.config import Settings
 from bot.lifecycle import check_token, until_stopped
 from bot.metrics import CONTENT_TYPE, Metrics, merge_exposition
 from bot.slack.app import create_app
-from bot.slack.front import AfterAnswers, slash_command_fields
+from bot.slack.front import AfterAnswers, SharedReplayMemory, slash_command_fields
 from bot.slack.listeners.commands import SlashCommands
 from bot.slack.signatures import SlackSignatureVerifier, Verdict
 from bot.slack.transport import SlackTransport, build_web_client
@@ -53,6 +53,18 @@ def build_web_app(
     deferred = after_answers if after_answers is not None else AfterAnswers()
 
     verifier = SlackSignatureVerifier(services.settings.slack_signing_secret.reveal())
+    shared = services.shared_limits
+    replays = (
+        SharedReplayMemory(lambda seen: shared.first_sights(seen, now=time.time()))
+        if shared is not None
+        else None
+    )
+    if replays is not None:
+
+        async def close_replays(_: web.Application) -> None:
+            replays.close()
+
+        web_app.on_cleanup.append(close_replays)
 
     slash_commands = SlashCommands(services.slack_deps())
 
@@ -61,13 +73,11 @@ def build_web_app(
         deferred.arrived()
         body = await request.read()
         verdict = verifier.verify(body, request.headers)
-        if verdict is Verdict.VALID and services.shared_limits is not None:
+        if verdict is Verdict.VALID and replays is not None:
             # This process has not seen it; has any other? (The replay memory is shared.)
             signature = request.headers.get("X-Slack-Signature", "")
             stamp = int(request.headers.get("X-Slack-Request-Timestamp", "0"))
-            first = await services.db.run(
-                services.shared_limits.first_sight, signature, stamp, now=time.time()
-            )
+            first = await replays.first_sight(signature, stamp)
             verdict = Verdict.VALID if first else Verdict.REPLAYED
         if verdict is Verdict.REPLAYED and "X-Slack-Retry-Num" in request.headers:
             return web.Response(status=200)  # Slack retrying what was already served

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from time import monotonic
 from typing import Any
 from urllib.parse import parse_qs
@@ -102,3 +103,46 @@ class AfterAnswers:
             for task in unfinished:
                 task.cancel()
             await asyncio.gather(*unfinished, return_exceptions=True)
+
+
+class SharedReplayMemory:
+    """Whether any process already served a request signature (several `watchpost serve`
+    on PostgreSQL), asked for all the requests that came in together with one statement,
+    on a thread of its own: the answer to Slack never queues behind a command's database
+    work, and fifty requests at once cost one round trip, not fifty."""
+
+    def __init__(self, first_sights: Callable[[list[tuple[str, int]]], set[str]]) -> None:
+        self._first_sights = first_sights
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="watchpost-replays")
+        self._pending: list[tuple[str, int, asyncio.Future[bool]]] = []
+        self._asking: asyncio.Task[None] | None = None
+
+    async def first_sight(self, signature: str, stamp: int) -> bool:
+        answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._pending.append((signature, stamp, answer))
+        if self._asking is None or self._asking.done():
+            self._asking = asyncio.create_task(self._ask())
+        return await answer
+
+    async def _ask(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._pending:
+            batch, self._pending = self._pending, []
+            try:
+                new = await loop.run_in_executor(
+                    self._executor, self._first_sights, [(signature, stamp) for signature, stamp, _ in batch]
+                )
+            except Exception as exc:  # the database is away: these requests fail (Slack retries)
+                for *_, answer in batch:
+                    if not answer.done():
+                        answer.set_exception(exc)
+                continue
+            for signature, _, answer in batch:
+                # The same signature twice in one batch: the second is the replay.
+                first = signature[:80] in new
+                new.discard(signature[:80])
+                if not answer.done():
+                    answer.set_result(first)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)

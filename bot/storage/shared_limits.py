@@ -4,10 +4,13 @@ process is refused). Each call is one short transaction holding the row it chang
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import cast
 
 from sqlalchemy import Engine, Table, delete, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from bot.storage.models import RateBucketRow, SeenSignatureRow
@@ -55,14 +58,25 @@ class SharedLimits:
 
     def first_sight(self, signature: str, stamp: int, *, now: float, window: int = 300) -> bool:
         """True the first time any process sees `signature`; False for a replay."""
+        return signature[:80] in self.first_sights([(signature, stamp)], now=now, window=window)
+
+    def first_sights(self, seen: Sequence[tuple[str, int]], *, now: float, window: int = 300) -> set[str]:
+        """Of the (signature, timestamp) pairs, the signatures no process had seen before
+        (each cut to 80 characters): one transaction for all of them, however many
+        requests came in together. The memory forgets what is older than `window`."""
+        rows = {signature[:80]: stamp for signature, stamp in seen}
+        if not rows:
+            return set()
+        upsert = sqlite_insert if self._sqlite else pg_insert
         with self.engine.begin() as connection:
             connection.execute(delete(_SEEN).where(_SEEN.c.stamp < int(now) - window))
-        try:
-            with self.engine.begin() as connection:
-                connection.execute(insert(_SEEN).values(signature=signature[:80], stamp=stamp))
-        except IntegrityError:
-            return False
-        return True
+            new = connection.execute(
+                upsert(_SEEN)
+                .values([{"signature": signature, "stamp": stamp} for signature, stamp in rows.items()])
+                .on_conflict_do_nothing(index_elements=["signature"])
+                .returning(_SEEN.c.signature)
+            ).scalars()
+            return set(new)
 
     def forget_buckets(self, *, now: datetime, idle: timedelta = timedelta(hours=1)) -> None:
         with self.engine.begin() as connection:

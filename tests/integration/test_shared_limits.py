@@ -3,11 +3,13 @@ command rate, and the replay memory of Slack signatures."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from sqlalchemy import Engine
 
 from bot.commands.access import SharedRateLimiter
+from bot.slack.front import SharedReplayMemory
 from bot.storage.db import Database
 from bot.storage.shared_limits import SharedLimits
 from tests.fakes.clock import FakeClock
@@ -38,3 +40,25 @@ def test_a_signature_is_served_once_by_any_process(migrated_engine: Engine) -> N
     assert second.first_sight("v0=def", int(now), now=now + 1)
     # Past the five minutes the memory is dropped (the timestamp check refuses it anyway).
     assert first.first_sight("v0=abc", int(now + 400), now=now + timedelta(minutes=7).total_seconds())
+
+
+async def test_requests_that_arrive_together_are_asked_about_in_one_statement(
+    migrated_engine: Engine,
+) -> None:
+    limits = SharedLimits(migrated_engine)
+    batches: list[int] = []
+
+    def first_sights(seen: list[tuple[str, int]]) -> set[str]:
+        batches.append(len(seen))
+        return limits.first_sights(seen, now=1_800_000_000.0)
+
+    memory = SharedReplayMemory(first_sights)
+    try:
+        signatures = [f"v0={n:03}" for n in range(20)] + ["v0=005"]  # one replay among them
+        answers = await asyncio.gather(*(memory.first_sight(s, 1_800_000_000) for s in signatures))
+        assert answers.count(False) == 1 and answers[-1] is False
+        assert batches == [21]  # one round trip for the whole burst
+        again = await memory.first_sight("v0=007", 1_800_000_000)  # seen by "another process"
+        assert again is False and batches == [21, 1]
+    finally:
+        memory.close()

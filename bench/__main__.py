@@ -50,12 +50,21 @@ def main() -> int:
     parser.add_argument("--growth-cycles", type=int, default=100)
     parser.add_argument("--ack-monitors", type=int, default=100_000)
     parser.add_argument("--digest-changes", type=int, default=10_000)
+    parser.add_argument("--quota-monitors", type=int, default=5000)
+    parser.add_argument("--quota-per-minute", type=int, default=100)
+    parser.add_argument("--quota-minutes", type=float, default=60.0, help="(scaled) minutes of the quota run")
+    parser.add_argument("--quota-scale", type=float, default=20.0, help="how much faster than real time")
+    parser.add_argument("--detection-monitors", type=int, default=200)
+    parser.add_argument("--detection-changes", type=int, default=40)
+    parser.add_argument("--detection-interval", type=int, default=20, help="check interval, seconds")
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke test of the bench itself")
     parser.add_argument("--json", type=Path, help="also write every figure to this file")
     args = parser.parse_args()
     if args.quick:
         args.sizes, args.growth_monitors, args.growth_cycles = "500,2000", 100, 5
         args.ack_monitors, args.digest_changes = 2000, 2000
+        args.quota_monitors, args.quota_minutes, args.quota_scale = 500, 10.0, 30.0
+        args.detection_monitors, args.detection_changes, args.detection_interval = 50, 5, 10
     sizes = [int(size) for size in args.sizes.split(",")]
     databases = [d.strip() for d in args.databases.split(",") if d.strip()]
 
@@ -128,12 +137,40 @@ def main() -> int:
                         "--monitors",
                         str(args.ack_monitors),
                     )
+            progress(
+                f"{database}: {args.quota_monitors:,} new monitors against a source allowing "
+                f"{args.quota_per_minute}/minute, {args.quota_minutes:g} minutes scaled {args.quota_scale:g}×"
+            )
+            with fresh_database(database, args.postgres_url) as url:
+                results[database]["quota"] = child(
+                    "bench.quota",
+                    "--monitors",
+                    str(args.quota_monitors),
+                    "--quota",
+                    str(args.quota_per_minute),
+                    "--minutes",
+                    str(args.quota_minutes),
+                    "--scale",
+                    str(args.quota_scale),
+                    "--database-url",
+                    url,
+                )
             progress(f"{database}: digest of {args.digest_changes:,} changes")
             with fresh_database(database, args.postgres_url) as url:
                 results[database]["digest"] = child(
                     "bench.digest", "--database-url", url, "--changes", str(args.digest_changes)
                 )
         results["raw_after"] = raw_rates(ns, base + 2 * raw_names // 1, raw_names)
+    progress(f"detection latency: {args.detection_changes} changes, a {args.detection_interval} s interval")
+    results["detection"] = child(
+        "bench.detection",
+        "--monitors",
+        str(args.detection_monitors),
+        "--changes",
+        str(args.detection_changes),
+        "--interval",
+        str(args.detection_interval),
+    )
     results["machine"]["load_after"] = os.getloadavg()
     table = render(results)
     print(table)
@@ -378,6 +415,37 @@ def render(results: dict[str, Any]) -> str:
             "< 300 MB",
         ),
     ]
+    rows += [
+        (
+            "quota: {quota_monitors:,} new monitors, a source allowing {quota:,}/minute, "
+            "{minutes:g} minutes: peak requests in any minute".format(**_quota_labels(results)),
+            lambda r: f"{r['quota']['peak_requests_in_any_minute']:,}",
+            "≤ {quota:,}".format(**_quota_labels(results)),
+        ),
+        (
+            "… requests the source refused for quota / checks failed for a source",
+            lambda r: (
+                f"{r['quota']['refused_for_quota_by_source']:,} / "
+                f"{r['quota']['checks_failed_for_a_source']:,}"
+            ),
+            "0 / 0",
+        ),
+        (
+            "… monitors whose promised turn passed unserved / never checked",
+            lambda r: (
+                f"{r['quota']['monitors_whose_turn_never_came']:,} / {r['quota']['monitors_never_checked']:,}"
+            ),
+            "0 / 0",
+        ),
+        (
+            "… all served after (scaled minutes), quota used while they waited",
+            lambda r: (
+                f"{_minutes(r['quota']['minutes_until_all_served'])}, "
+                f"{r['quota']['share_of_quota_used_while_waiting']:.0%}"
+            ),
+            "",
+        ),
+    ]
     names = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
     lines = [
         "| figure | " + " | ".join(names.get(d, d) for d in databases) + " | target |",
@@ -401,6 +469,16 @@ def render(results: dict[str, Any]) -> str:
     for client in ("aiodns", "mux", "stock"):
         before, after = results["raw_before"][client]["rate"], results["raw_after"][client]["rate"]
         lines.append(f"| {labels[client]} | {before:,.0f} / {after:,.0f} |")
+    detection = results.get("detection")
+    if detection:
+        lines += [
+            "",
+            "Detection latency (SQLite, `watchpost serve` and its worker, "
+            f"{detection['monitors']:,} monitors, "
+            f"a {detection['interval_s']} s interval, {detection['changes']} changes at random moments): "
+            f"p50 {detection['p50_s']} s, p99 {detection['p99_s']} s, max {detection['max_s']} s, "
+            f"{detection['alerted']} of {detection['changes']} alerted (target ≤ {detection['target_s']} s).",
+        ]
     lines += [
         "",
         f"Machine: {machine['cpus']} CPUs ({machine['cpu']}), {machine['memory_gib']} GiB, "
@@ -408,6 +486,19 @@ def render(results: dict[str, Any]) -> str:
         f"{machine['load_before'][0]:.2f}, after {machine['load_after'][0]:.2f}.",
     ]
     return "\n".join(lines)
+
+
+def _quota_labels(results: dict[str, Any]) -> dict[str, Any]:
+    first = next((results[d]["quota"] for d in results["databases"] if "quota" in results.get(d, {})), {})
+    return {
+        "quota_monitors": first.get("monitors", 0),
+        "quota": first.get("quota_per_minute", 0),
+        "minutes": first.get("minutes", 0),
+    }
+
+
+def _minutes(value: float | None) -> str:
+    return "not all" if value is None else f"{value:g} min"
 
 
 def _cycle(result: dict[str, Any], size: int, label: str) -> dict[str, Any]:

@@ -128,7 +128,7 @@ def test_every_queued_lookup_is_promised_a_slot_that_is_free_when_it_comes_back(
     promises = []
     for i in range(12):
         result = quotas.take_slot(
-            "crtsh", FIVE_A_MINUTE, now=asked, indicator=f"new{i}.example", priority=NEW, queue=True
+            "crtsh", FIVE_A_MINUTE, now=asked, indicator=f"new{i:02d}.example", priority=NEW, queue=True
         )
         assert isinstance(result, Deferred) and result.queued
         promises.append(result.until)
@@ -137,7 +137,7 @@ def test_every_queued_lookup_is_promised_a_slot_that_is_free_when_it_comes_back(
     assert promises == expected
     # Each, back at its time, has the slot it was promised: nobody is told again.
     for i, at in enumerate(promises):
-        result = quotas.take_slot("crtsh", FIVE_A_MINUTE, now=at, indicator=f"new{i}.example", queue=True)
+        result = quotas.take_slot("crtsh", FIVE_A_MINUTE, now=at, indicator=f"new{i:02d}.example", queue=True)
         assert isinstance(result, Granted), (i, result)
     with migrated_engine.connect() as connection:
         assert connection.execute(select(func.count()).select_from(SourceWaitRow.__table__)).scalar() == 0

@@ -105,7 +105,7 @@ class QuotaSource:
 
 
 async def dispatch(
-    database_url: str, source_url: str, quota: int, scale: float, seconds: float
+    database_url: str, source_url: str, quota: int, scale: float, seconds: float, until: float | None = None
 ) -> dict[str, float]:
     """One process's checks: the dispatcher ticking as `watchpost worker` does, scaled.
     Returns the first promise of each indicator (a POSIX time)."""
@@ -118,8 +118,9 @@ async def dispatch(
     runner = Runner([SubdomainsDataset(crtsh)], store, interval=interval, concurrency=50)
     dispatcher = CheckDispatcher(runner)
     tick = 30 / scale  # the worker's tick at the default interval (30 s), scaled
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
+    deadline = time.time() + seconds if until is None else until  # one end for every process
+    await asyncio.sleep(max(0.0, deadline - seconds - time.time()))  # and one start
+    while time.time() < deadline:
         await dispatcher.tick()
         await asyncio.sleep(tick)
     dispatcher.close()
@@ -131,9 +132,9 @@ async def dispatch(
 
 
 def _dispatch_process(
-    database_url: str, source_url: str, quota: int, scale: float, seconds: float, out: str
+    database_url: str, source_url: str, quota: int, scale: float, seconds: float, until: float, out: str
 ) -> None:
-    promised = asyncio.run(dispatch(database_url, source_url, quota, scale, seconds))
+    promised = asyncio.run(dispatch(database_url, source_url, quota, scale, seconds, until))
     Path(out).write_text(json.dumps(promised))
 
 
@@ -155,11 +156,16 @@ async def run(
         else:
             with tempfile.TemporaryDirectory() as tmp:
                 outs = [str(Path(tmp) / f"promised{i}.json") for i in range(processes)]
+                # The processes start a few seconds apart (imports): the run's clock starts
+                # once they are all up, and they all stop at its end.
+                started_at = datetime.now(UTC) + timedelta(seconds=5)
+                started = time.monotonic() + 5
+                until = started_at.timestamp() + seconds
                 context = multiprocessing.get_context("spawn")
                 children = [
                     context.Process(
                         target=_dispatch_process,
-                        args=(database_url, source.root, quota, scale, seconds, out),
+                        args=(database_url, source.root, quota, scale, seconds, until, out),
                     )
                     for out in outs
                 ]

@@ -10,19 +10,29 @@ is inferred, and it brings the check back when the slot is expected.
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, ParamSpec, Protocol, TypeVar
+from typing import Any, NoReturn, ParamSpec, Protocol, TypeVar
 
 from bot.config import QuotaLimit
 from bot.errors import SourceError
 from bot.metrics import Metrics
 from bot.model.observations import IndicatorKind, Observation
-from bot.storage.quotas import MANUAL, ROUTINE, Deferred, QuotaPlan, QuotaStore, plan_interval
+from bot.storage.quotas import (
+    MANUAL,
+    ROUTINE,
+    WAIT_GRACE,
+    Deferred,
+    Granted,
+    QuotaPlan,
+    QuotaStore,
+    plan_interval,
+)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -143,6 +153,7 @@ class QuotaGate:
         metrics: Metrics | None = None,
         plan_ttl: float = 60.0,
         log_unlimited: bool = True,
+        lanes: int = 2,
     ) -> None:
         self.quotas = quotas
         self.database = database
@@ -153,6 +164,12 @@ class QuotaGate:
         self._plan_ttl = plan_ttl
         self._plans: dict[str, tuple[float, QuotaPlan]] = {}
         self._log_unlimited = log_unlimited
+        # Lookups this process was told to bring back, and when (source, indicator).
+        self._promised: dict[tuple[str, str], datetime] = {}
+        # Lookups without a place in a queue ask for a slot at most `lanes` at a time, so
+        # one that holds a place, back at its slot, never waits behind thousands of new
+        # monitors' first lookups in the database's queue: the slot would pass meanwhile.
+        self._lanes = asyncio.Semaphore(lanes)
 
     async def plan(self, source: str) -> QuotaPlan | None:
         """The planned interval of a quota-limited source (None: it has no quota)."""
@@ -162,12 +179,29 @@ class QuotaGate:
         cached = self._plans.get(source)
         if cached is not None and time.monotonic() - cached[0] < self._plan_ttl:
             return cached[1]
+        gone = self.clock() - WAIT_GRACE  # the queue has let these go (a removed monitor's)
+        self._promised = {key: at for key, at in self._promised.items() if at >= gone}
         monitors = await self.database.run(self.quotas.monitored, SOURCE_KINDS.get(source, BOTH_KINDS))
         plan = build_plan(source, limits, monitors, self.check_interval)
         self._plans[source] = (time.monotonic(), plan)
         if self.metrics is not None:
             self.metrics.source_planned_interval.labels(source).set(plan.interval.total_seconds())
         return plan
+
+    async def admit(self, source: str) -> None:
+        """Before the request waits for a connection: raises `SourceDeferred` if it would
+        have to wait for a slot or its turn (queueing it as `before` would), so a lookup
+        told to come back later never holds one of the source's few connections while
+        others, back at their slots, wait behind it. Takes no slot: `before` does."""
+        limits = self.limits.get(source)
+        context = _current.get()
+        if limits is None or context is None or source in context.asked:
+            return
+        promised = context.indicator is not None and (source, context.indicator) in self._promised
+        async with nullcontext() if promised or context.manual else self._lanes:
+            result = await self._ask(source, limits, context, probe=True)
+        if isinstance(result, Deferred):
+            self._deferred(source, result, context)
 
     async def before(self, source: str) -> Ticket:
         limits = self.limits.get(source)
@@ -181,29 +215,44 @@ class QuotaGate:
         elif source in context.asked:  # a later page of a lookup that had its slot
             result = await self.database.run(self.quotas.take_slot, source, limits, now=now, priority=MANUAL)
         else:
-            plan = await self.plan(source)
-            turn = _turn_interval(plan, self.check_interval) if plan is not None else None
-            result = await self.database.run(
-                self.quotas.take_slot,
-                source,
-                limits,
-                now=now,
-                indicator=context.indicator,
-                priority=MANUAL if context.manual else ROUTINE,
-                queue=context.returns,
-                turn_interval=turn,
-            )
+            result = await self._ask(source, limits, context, probe=False)
         if isinstance(result, Deferred):
-            if self.metrics is not None:
-                self.metrics.source_deferred.labels(source, result.reason).inc()
-            if context is not None:
-                context.deferred[source] = result.until
-                if result.queued and (context.come_back_at is None or result.until < context.come_back_at):
-                    context.come_back_at = result.until
-            raise SourceDeferred(source, result.until, result.reason)
+            self._deferred(source, result, context)
         if context is not None:
             context.asked.add(source)
         return Ticket(source, result.request_id, time.monotonic())
+
+    async def _ask(
+        self, source: str, limits: Sequence[QuotaLimit], context: LookupContext, *, probe: bool
+    ) -> Granted | Deferred:
+        plan = await self.plan(source)
+        turn = _turn_interval(plan, self.check_interval) if plan is not None else None
+        result = await self.database.run(
+            self.quotas.take_slot,
+            source,
+            limits,
+            now=self.clock,
+            indicator=context.indicator,
+            priority=MANUAL if context.manual else ROUTINE,
+            queue=context.returns,
+            turn_interval=turn,
+            probe=probe,
+        )
+        if context.indicator is not None:
+            if isinstance(result, Deferred) and result.queued:
+                self._promised[(source, context.indicator)] = result.until
+            elif not probe:
+                self._promised.pop((source, context.indicator), None)
+        return result
+
+    def _deferred(self, source: str, result: Deferred, context: LookupContext | None) -> NoReturn:
+        if self.metrics is not None:
+            self.metrics.source_deferred.labels(source, result.reason).inc()
+        if context is not None:
+            context.deferred[source] = result.until
+            if result.queued and (context.come_back_at is None or result.until < context.come_back_at):
+                context.come_back_at = result.until
+        raise SourceDeferred(source, result.until, result.reason)
 
     async def after(self, ticket: Any, outcome: str) -> None:
         assert isinstance(ticket, Ticket)

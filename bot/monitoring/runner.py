@@ -36,6 +36,8 @@ def utc_now() -> datetime:
 class CheckReport:
     subject: SubjectView
     outcomes: list[CheckOutcome]
+    # A quota-limited source keeps a place for this subject then: check it again at that time.
+    come_back_at: datetime | None = None
 
     @property
     def changes(self) -> list[Change]:
@@ -110,7 +112,7 @@ class Runner:
             )
             if self.metrics is not None:
                 self.metrics.observe_check(outcome.observation for outcome in outcomes)
-            return CheckReport(subject, outcomes)
+            return CheckReport(subject, outcomes, lookups.come_back_at)
 
     async def collect(self, indicator: str, kind: IndicatorKind) -> list[Observation]:
         """Every applicable dataset's observation of an indicator, collected concurrently."""

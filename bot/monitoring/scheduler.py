@@ -5,6 +5,7 @@ up from there."""
 from __future__ import annotations
 
 import asyncio
+import heapq
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, time, timedelta
@@ -29,11 +30,19 @@ class CheckDispatcher:
     A tick claims up to twice the concurrency. When it took all it asked for, more may
     be due: the next claim comes as soon as half of those are done, not at the next tick
     (30 s apart at the default interval), so a cycle over 100,000 monitors runs at the
-    speed of the checks. Claims stay small, so several processes share a cycle."""
+    speed of the checks. Claims stay small, so several processes share a cycle.
+
+    A check that a quota-limited source told to come back (it holds a place in the
+    source's queue) is claimed again at that time, not at the next tick, and before
+    anything else that is due: a slot not taken when it frees up is gone, and behind
+    thousands of new monitors waiting to queue the slot would pass unused."""
 
     def __init__(self, runner: Runner) -> None:
         self.runner = runner
         self._gate = asyncio.Semaphore(runner.concurrency)
+        # Checks back for a slot a source holds for them have places of their own: behind
+        # the new ones in flight, their slot would pass before they ask for it.
+        self._returns_gate = asyncio.Semaphore(runner.concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
         self._claiming = asyncio.Lock()
         self._more_due = False
@@ -43,6 +52,13 @@ class CheckDispatcher:
         self._run_started: float | None = None
         self._run_checks = 0
         self._run_changed = 0
+        # Subjects told to come back: (when, subject id), earliest first; `_returning`
+        # holds each one's current time (a later entry for an id replaces an earlier one).
+        self._returns: list[tuple[datetime, int]] = []
+        self._returning: dict[int, datetime] = {}
+        self._wake: asyncio.TimerHandle | None = None
+        self._wake_at: datetime | None = None
+        self._back: set[asyncio.Task[None]] = set()  # the checks of those (a part of `_tasks`)
 
     @property
     def in_flight(self) -> int:
@@ -50,24 +66,93 @@ class CheckDispatcher:
 
     async def tick(self) -> int:
         async with self._claiming:
-            room = self.runner.concurrency * 2 - len(self._tasks)
-            if room <= 0 or self._closed:
+            if self._closed:
                 return 0
             db = self.runner.db
-            subjects = await db.run(
-                db.checks.claim_due,
-                now=self.runner.clock(),
-                interval=self.runner.interval,
-                limit=room,
+            now = self.runner.clock()
+            # Those a source holds a slot for now go first, with room of their own.
+            back = self._take_returns(now, self.runner.concurrency * 2 - len(self._back))
+            returning = (
+                await db.run(
+                    db.checks.claim_due, now=now, interval=self.runner.interval, limit=len(back), among=back
+                )
+                if back
+                else []
             )
-            self._more_due = len(subjects) == room
-            if subjects and self._run_started is None:
+            room = self.runner.concurrency * 2 - (len(self._tasks) - len(self._back))
+            found = []
+            if room > 0:
+                found = await db.run(db.checks.claim_due, now=now, interval=self.runner.interval, limit=room)
+                self._more_due = len(found) == room
+            if (found or returning) and self._run_started is None:
                 self._run_started = monotonic()
-            for subject in subjects:
-                task = asyncio.create_task(self._check(subject), name=f"check {subject.indicator}")
+            for subject in returning:
+                task = asyncio.create_task(
+                    self._check(subject, self._returns_gate), name=f"check {subject.indicator}"
+                )
+                self._tasks.add(task)
+                self._back.add(task)
+                task.add_done_callback(self._finished)
+                task.add_done_callback(self._back_finished)
+            for subject in found:
+                task = asyncio.create_task(
+                    self._check(subject, self._gate), name=f"check {subject.indicator}"
+                )
                 self._tasks.add(task)
                 task.add_done_callback(self._finished)
-            return len(subjects)
+            self._schedule_wake()
+            return len(found) + len(returning)
+
+    def _back_finished(self, task: asyncio.Task[None]) -> None:
+        self._back.discard(task)
+        if len(self._back) == self.runner.concurrency * 2 - 1:  # room again for those waiting
+            self._schedule_wake()
+
+    def come_back(self, subject_id: int, at: datetime) -> None:
+        """Claim this subject again at `at` (a source keeps a place for it then)."""
+        if self._closed:
+            return
+        self._returning[subject_id] = at
+        heapq.heappush(self._returns, (at, subject_id))
+        self._schedule_wake()
+
+    def _returns_due(self, now: datetime) -> bool:
+        self._drop_replaced()
+        return bool(self._returns) and self._returns[0][0] <= now
+
+    def _take_returns(self, now: datetime, limit: int) -> list[int]:
+        """Up to `limit` subjects whose time to come back has come, earliest first."""
+        taken: list[int] = []
+        while len(taken) < limit and self._returns_due(now):
+            _, subject_id = heapq.heappop(self._returns)
+            del self._returning[subject_id]
+            taken.append(subject_id)
+        return taken
+
+    def _drop_replaced(self) -> None:
+        while self._returns and self._returning.get(self._returns[0][1]) != self._returns[0][0]:
+            heapq.heappop(self._returns)
+
+    def _schedule_wake(self) -> None:
+        """A claim at the earliest come-back time (the scheduled tick may be far off)."""
+        self._drop_replaced()
+        if self._closed or not self._returns or len(self._back) >= self.runner.concurrency * 2:
+            return
+        at = self._returns[0][0]
+        if self._wake is not None and self._wake_at is not None and self._wake_at <= at:
+            return
+        if self._wake is not None:
+            self._wake.cancel()
+        delay = max(0.0, (at - self.runner.clock()).total_seconds())
+        self._wake_at = at
+        self._wake = asyncio.get_running_loop().call_later(delay, self._woken)
+
+    def _woken(self) -> None:
+        self._wake, self._wake_at = None, None
+        if self._closed:
+            return
+        if self._refill is None or self._refill.done():  # (a claim on its way wakes it again)
+            self._refill = asyncio.create_task(self._claim_more(), name="claim returning checks")
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
@@ -107,8 +192,8 @@ class CheckDispatcher:
             if not self._closed:
                 asyncio.get_running_loop().call_soon(self._end_run_if_done)
 
-    async def _check(self, subject: SubjectView) -> None:
-        async with self._gate:
+    async def _check(self, subject: SubjectView, gate: asyncio.Semaphore) -> None:
+        async with gate:
             try:
                 report = await self.runner.check(subject)
             except OperationalError as exc:  # not recorded; checked again when next due
@@ -117,6 +202,8 @@ class CheckDispatcher:
             except Exception:
                 log.exception("check of %s failed", subject.indicator)
                 return
+        if report.come_back_at is not None:
+            self.come_back(subject.id, report.come_back_at)
         if report.changes:
             self._run_changed += 1
             log.info("%s: %d changes", subject.indicator, len(report.changes))
@@ -124,6 +211,9 @@ class CheckDispatcher:
     def close(self) -> None:
         """Claim nothing more (shutdown): what is not claimed stays due in the database."""
         self._closed = True
+        if self._wake is not None:
+            self._wake.cancel()
+            self._wake, self._wake_at = None, None
 
     async def drain(self) -> None:
         """Wait for the checks in flight, and for those claimed meanwhile unless closed

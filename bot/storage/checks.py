@@ -10,7 +10,7 @@ import logging
 import random
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timedelta
 from typing import cast
 
@@ -56,19 +56,29 @@ class Checks:
         self._sessions = sessionmaker(engine, expire_on_commit=False)
 
     def claim_due(
-        self, *, now: datetime, interval: timedelta, limit: int, jitter: float = 0.1
+        self,
+        *,
+        now: datetime,
+        interval: timedelta,
+        limit: int,
+        jitter: float = 0.1,
+        among: Collection[int] | None = None,
     ) -> list[SubjectView]:
         """Take subjects whose check is due and push their next check one interval ahead
         (plus up to `jitter` of it, so checks spread out instead of bunching), so a second
-        claimer (another tick or process) does not take them again."""
+        claimer (another tick or process) does not take them again. `among`: only these
+        subjects (checks a source told to come back now), whatever else is due."""
+        if among is not None and not among:
+            return []
         # At 100,000 monitors this runs hundreds of times a cycle: no ORM objects. On
         # PostgreSQL one statement (the rows are locked, SKIP LOCKED: another process's
         # claim in progress is passed over, never waited for nor taken twice).
         if self.engine.dialect.name == "postgresql":
             with self.engine.begin() as connection:
                 rows = connection.execute(
-                    _CLAIM_PG,
-                    {"now": now, "interval": interval, "jitter": jitter, "limit": limit},
+                    _CLAIM_PG if among is None else _CLAIM_AMONG_PG,
+                    {"now": now, "interval": interval, "jitter": jitter, "limit": limit}
+                    | ({} if among is None else {"among": sorted(among)}),
                 ).all()
             return [
                 SubjectView(row.id, row.indicator, IndicatorKind(row.kind), aware(row.last_checked_at))
@@ -81,6 +91,8 @@ class Checks:
                 .order_by(Subject.next_check_at)
                 .limit(limit)
             )
+            if among is not None:
+                query = query.where(Subject.id.in_(sorted(among)))
             rows = session.execute(query).all()
             if rows:
                 subjects = cast(Table, Subject.__table__)
@@ -302,6 +314,12 @@ class Checks:
 _CLAIM_PG = text(
     "UPDATE subjects SET next_check_at = :now + CAST(:interval AS interval) * (1 + :jitter * random())"
     " WHERE id IN (SELECT id FROM subjects WHERE next_check_at <= :now"
+    " ORDER BY next_check_at LIMIT :limit FOR UPDATE SKIP LOCKED)"
+    " RETURNING id, indicator, kind, last_checked_at"
+)
+_CLAIM_AMONG_PG = text(
+    "UPDATE subjects SET next_check_at = :now + CAST(:interval AS interval) * (1 + :jitter * random())"
+    " WHERE id IN (SELECT id FROM subjects WHERE next_check_at <= :now AND id = ANY(:among)"
     " ORDER BY next_check_at LIMIT :limit FOR UPDATE SKIP LOCKED)"
     " RETURNING id, indicator, kind, last_checked_at"
 )

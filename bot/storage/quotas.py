@@ -145,12 +145,15 @@ class QuotaStore:
         priority: int = ROUTINE,
         queue: bool = False,
         turn_interval: timedelta | None = None,
+        probe: bool = False,
     ) -> Granted | Deferred:
         """A slot for one request to `source`, or when to expect one. `priority` ROUTINE
         with an `indicator` is promoted to NEW if the source was never asked about it; a
         lookup of priority NEW or MANUAL with `queue` takes a place in the queue. `now` may
         be a clock: it is then read once the source's row is held, so a claimer that waited
-        for the lock never logs its slot at a time before the previous one's."""
+        for the lock never logs its slot at a time before the previous one's. `probe`: a
+        free slot is not taken (`Granted(0)`: the caller takes it once its request can
+        leave); one that must wait is deferred and queued all the same."""
         clock = now if callable(now) else _fixed(now)
         started = clock()
         if not limits:
@@ -171,7 +174,7 @@ class QuotaStore:
         queue = queue and priority < ROUTINE and indicator is not None
         with self.engine.connect() as connection:
             self._lock(connection, source, started)
-            result = self._take(connection, source, limits, clock(), indicator, priority, queue)
+            result = self._take(connection, source, limits, clock(), indicator, priority, queue, probe)
             connection.commit()
         return result
 
@@ -209,6 +212,7 @@ class QuotaStore:
         indicator: str | None,
         priority: int,
         queue: bool,
+        probe: bool = False,
     ) -> Granted | Deferred:
         widest = max(timedelta(seconds=limit.window_seconds) + window_margin(limit) for limit in limits)
         times = [
@@ -262,6 +266,8 @@ class QuotaStore:
             ).scalar_one()
         counts = [sum(1 for at in times if at > now - _window(limit)) for limit in limits]
         free = min(limit.requests - count for limit, count in zip(limits, counts, strict=True))
+        if free > ahead and probe:
+            return Granted(0)
         if free > ahead:
             request_id = connection.execute(
                 insert(_REQUESTS).values(source=source, at=now).returning(_REQUESTS.c.id)
@@ -394,16 +400,14 @@ def _window(limit: QuotaLimit) -> timedelta:
 
 def _slot_time(limit: QuotaLimit, in_window: list[datetime], position: int, now: datetime) -> datetime:
     """When the `position`-th next slot of one limit frees up, given the requests now in
-    its window (oldest first): once enough of them have left it."""
-    leave = len(in_window) + position - limit.requests  # how many must leave the window first
-    if leave <= 0:
-        return now
-    if leave <= len(in_window):
-        return in_window[leave - 1] + _window(limit)
-    # Beyond the requests logged so far: whole windows more, at the sustained rate.
-    base = (in_window[-1] if in_window else now) + _window(limit)
-    extra = leave - len(in_window)
-    return base + _window(limit) * ((extra - 1) // max(limit.requests, 1))
+    its window (oldest first). Slots come round with the window: of the next `requests`
+    slots, those free now are free now and the others free up as the requests in the
+    window leave it, oldest first; every later slot frees up one window after the slot
+    `requests` places before it (the request that slot's lookup will make leaves then)."""
+    rounds, place = divmod(position - 1, max(limit.requests, 1))
+    leave = len(in_window) + place + 1 - limit.requests  # how many must leave the window first
+    first = now if leave <= 0 else in_window[leave - 1] + _window(limit)
+    return first + _window(limit) * rounds
 
 
 def _usage(

@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 
 from bot.model.observations import Fact, IndicatorKind, Observation
+from bot.monitoring.quota import current_lookup
 from bot.monitoring.runner import Runner
 from bot.monitoring.scheduler import CheckDispatcher, check_tick_seconds
 from bot.storage.db import Database
@@ -195,5 +196,92 @@ async def test_a_slow_claim_in_the_middle_of_a_cycle_does_not_end_it_in_the_log(
         assert slow.claims > 3
         assert len(ends) == 1 and ends[0].startswith("checked 20 subjects in"), ends
     finally:
+        await dispatcher.drain()
+        store.close()
+
+
+class QueuedSourceDataset:
+    """Stands in for a quota-limited source: `queued.com`'s first lookup is told to come
+    back `wait` later (a place in the source's queue); every other lookup is answered."""
+
+    name = "subdomains"
+
+    def __init__(self, clock: FakeClock, wait: timedelta = timedelta(seconds=30)) -> None:
+        self.clock = clock
+        self.wait = wait
+        self.calls: list[str] = []
+
+    def applies_to(self, kind: IndicatorKind) -> bool:
+        return True
+
+    async def collect(self, indicator: str, kind: IndicatorKind) -> Observation:
+        self.calls.append(indicator)
+        lookups = current_lookup()
+        if indicator == "queued.com" and self.calls.count(indicator) == 1 and lookups is not None:
+            until = self.clock.now + self.wait
+            lookups.deferred["crtsh"] = lookups.come_back_at = until
+            return Observation.error(self.name, "crtsh", "quota: next slot")
+        return Observation(self.name, frozenset({Fact("A", "45.77.10.20", "dns")}), frozenset({"A"}))
+
+
+async def test_a_check_told_to_come_back_is_claimed_then_before_everything_else_due(
+    store: Database,
+) -> None:
+    clock = FakeClock()
+    dataset = QueuedSourceDataset(clock)
+    runner = Runner([dataset], store, clock=clock, interval=timedelta(hours=1), concurrency=2)
+    store.monitors.add(
+        team_id="T",
+        channel_id="C",
+        user_id="U",
+        indicators=[("queued.com", IndicatorKind.DOMAIN)],
+        now=clock.now,
+    )
+    dispatcher = CheckDispatcher(runner)
+    try:
+        assert await dispatcher.tick() == 1
+        await dispatcher.drain()
+        assert dataset.calls == ["queued.com"]
+        # Meanwhile many more new monitors are due, older than the slot's time...
+        names = [f"new{i}.example.com" for i in range(20)]
+        store.monitors.add(
+            team_id="T",
+            channel_id="C",
+            user_id="U",
+            indicators=[(n, IndicatorKind.DOMAIN) for n in names],
+            now=clock.now,
+        )
+        clock.advance(seconds=30)
+        # ...yet the claim at the slot's time takes the one a source waits for first.
+        assert await dispatcher.tick() == 5  # it, and the room of two checks twice over
+        await dispatcher.drain()
+        assert dataset.calls[1] == "queued.com"
+        subject = store.monitors.subject("queued.com")
+        assert subject is not None and subject.last_checked_at == clock.now
+    finally:
+        await dispatcher.drain()
+        store.close()
+
+
+async def test_a_check_due_to_come_back_now_needs_no_tick(store: Database) -> None:
+    clock = FakeClock()
+    dataset = QueuedSourceDataset(clock, wait=timedelta(0))  # its slot frees at once
+    runner = Runner([dataset], store, clock=clock, interval=timedelta(hours=1), concurrency=2)
+    store.monitors.add(
+        team_id="T",
+        channel_id="C",
+        user_id="U",
+        indicators=[("queued.com", IndicatorKind.DOMAIN)],
+        now=clock.now,
+    )
+    dispatcher = CheckDispatcher(runner)
+    try:
+        assert await dispatcher.tick() == 1
+        # One tick only: the dispatcher claims it again at the time the source said.
+        await wait_until(lambda: dataset.calls.count("queued.com") == 2)
+        await dispatcher.drain()
+        assert await dispatcher.tick() == 0  # served: not due again for an interval
+    finally:
+        dispatcher.close()
         await dispatcher.drain()
         store.close()

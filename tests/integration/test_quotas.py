@@ -115,6 +115,47 @@ def test_a_manual_check_goes_before_new_monitors(migrated_engine: Engine) -> Non
     assert priorities["new1.example"] == NEW < ROUTINE
 
 
+def test_every_queued_lookup_is_promised_a_slot_that_is_free_when_it_comes_back(
+    migrated_engine: Engine,
+) -> None:
+    quotas = QuotaStore(migrated_engine)
+    window = timedelta(seconds=60) + window_margin(FIVE_A_MINUTE[0])
+    for second in range(5):  # the window fills over five seconds
+        assert isinstance(
+            quotas.take_slot("crtsh", FIVE_A_MINUTE, now=T0 + timedelta(seconds=second)), Granted
+        )
+    asked = T0 + timedelta(seconds=10)
+    promises = []
+    for i in range(12):
+        result = quotas.take_slot(
+            "crtsh", FIVE_A_MINUTE, now=asked, indicator=f"new{i:02d}.example", priority=NEW, queue=True
+        )
+        assert isinstance(result, Deferred) and result.queued
+        promises.append(result.until)
+    # The i-th freed slot of each round: one window after the request `quota` places before.
+    expected = [T0 + timedelta(seconds=i % 5) + window * (1 + i // 5) for i in range(12)]
+    assert promises == expected
+    # Each, back at its time, has the slot it was promised: nobody is told again.
+    for i, at in enumerate(promises):
+        result = quotas.take_slot("crtsh", FIVE_A_MINUTE, now=at, indicator=f"new{i:02d}.example", queue=True)
+        assert isinstance(result, Granted), (i, result)
+    with migrated_engine.connect() as connection:
+        assert connection.execute(select(func.count()).select_from(SourceWaitRow.__table__)).scalar() == 0
+
+
+def test_a_probe_takes_no_slot_and_a_lookup_that_must_wait_is_queued_by_it(migrated_engine: Engine) -> None:
+    quotas = QuotaStore(migrated_engine)
+    one = (QuotaLimit(1, 60.0),)
+    probe = quotas.take_slot("crtsh", one, now=T0, indicator="a.example", queue=True, probe=True)
+    assert probe == Granted(0)
+    assert isinstance(quotas.take_slot("crtsh", one, now=T0, indicator="a.example", queue=True), Granted)
+    waiting = quotas.take_slot("crtsh", one, now=T0, indicator="b.example", queue=True, probe=True)
+    assert isinstance(waiting, Deferred) and waiting.queued
+    assert quotas.waits_for("b.example") == {"crtsh": waiting.until}
+    with migrated_engine.connect() as connection:
+        assert connection.execute(select(func.count()).select_from(SourceRequestRow.__table__)).scalar() == 1
+
+
 async def test_the_gate_defers_a_lookup_instead_of_sending_it(
     migrated_engine: Engine, http_sources: FakeHttpSources
 ) -> None:
@@ -139,6 +180,29 @@ async def test_the_gate_defers_a_lookup_instead_of_sending_it(
         assert usage[0].requests_hour == 1 and usage[0].last_success_at is not None and usage[0].waiting == 1
     finally:
         await source.close()
+        store.close()
+
+
+async def test_the_gate_admits_before_a_connection_and_takes_the_slot_only_then(
+    migrated_engine: Engine,
+) -> None:
+    store = Database(migrated_engine)
+    quotas = QuotaStore(migrated_engine)
+    gate = QuotaGate(quotas, store, {"crtsh": (QuotaLimit(1, 3600.0),)}, check_interval=timedelta(hours=1))
+    try:
+        with lookup_context("a.example"):
+            await gate.admit("crtsh")  # a free slot: admitted, nothing taken yet
+            usage = await store.run(quotas.usage, {"crtsh": gate.limits["crtsh"]}, now=datetime.now(UTC))
+            assert usage[0].requests_hour == 0
+            ticket = await gate.before("crtsh")
+            await gate.after(ticket, "ok")
+        with lookup_context("b.example") as context, pytest.raises(SourceDeferred):
+            await gate.admit("crtsh")  # no slot: deferred and queued before any connection
+        assert context.come_back_at == context.deferred["crtsh"]
+        assert await store.run(quotas.waits_for, "b.example") == {"crtsh": context.come_back_at}
+        usage = await store.run(quotas.usage, {"crtsh": gate.limits["crtsh"]}, now=datetime.now(UTC))
+        assert usage[0].requests_hour == 1 and usage[0].waiting == 1
+    finally:
         store.close()
 
 

@@ -94,9 +94,12 @@ class TokenBucket:
 
 
 class RequestGate(Protocol):
-    """What every request of a source passes: `before` takes a slot (or raises a
-    SourceError saying when one is expected); `after` says how the request ended
-    (`ok`, `timeout`, `connection`, `rate_limited`, `http_NNN`)."""
+    """What every request of a source passes: `admit`, before it waits for a connection,
+    raises a SourceError if it would have to wait for a slot; `before` takes the slot (or
+    raises saying when one is expected); `after` says how the request ended (`ok`,
+    `timeout`, `connection`, `rate_limited`, `http_NNN`)."""
+
+    async def admit(self, source: str) -> None: ...
 
     async def before(self, source: str) -> object: ...
 
@@ -208,6 +211,8 @@ class SourceHttpClient:
     async def _get(
         self, url: str, params: Mapping[str, str] | None, ok_statuses: tuple[int, ...], tickets: list[object]
     ) -> HttpReply:
+        if self._gate is not None:
+            await self._gate.admit(self.source)
         try:
             # The wait for a free connection counts too: when the source hangs, calls queued
             # behind the hanging ones fail at the timeout instead of holding their checks up.

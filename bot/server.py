@@ -268,6 +268,10 @@ async def serve(settings: Settings) -> int:
     client = build_web_client(settings)
     metrics = Metrics()
     split = settings.workers > 0
+    if split:
+        # The event loop answering Slack takes the interpreter back from a database thread
+        # within 1 ms (not Python's 5): this process does little else but answer.
+        sys.setswitchinterval(0.001)
     services = build_services(
         settings, SlackTransport(client, metrics=metrics), metrics=metrics, checks_elsewhere=split
     )

@@ -70,6 +70,9 @@ class AfterAnswers:
         if quiet_left > 0 and longest_left > 0:
             self._timer = asyncio.get_running_loop().call_later(min(quiet_left, longest_left), self._release)
             return
+        self._start_queued()
+
+    def _start_queued(self) -> None:
         queued, self._queued = self._queued, []
         for _, work in queued:
             task = asyncio.create_task(self._run(work))
@@ -90,11 +93,7 @@ class AfterAnswers:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        queued, self._queued = self._queued, []
-        for _, work in queued:
-            task = asyncio.create_task(self._run(work))
-            self._running.add(task)
-            task.add_done_callback(self._running.discard)
+        self._start_queued()
         if not self._running:
             return
         _, unfinished = await asyncio.wait(list(self._running), timeout=grace)

@@ -11,12 +11,22 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, Table, create_engine, event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 
 from bot.errors import ConfigError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def insert_unless_present(
+    dialect: str, table: Table | type[Any], key: str
+) -> postgresql.Insert | sqlite.Insert:
+    """INSERT … ON CONFLICT (`key`) DO NOTHING in the dialect's own words (SQLite or
+    PostgreSQL): a row another transaction made first is left as it is."""
+    make = sqlite.insert if dialect == "sqlite" else postgresql.insert
+    return make(table).on_conflict_do_nothing(index_elements=[key])
 
 
 def one_writer_at_a_time(connection: Connection, key: int, name: str) -> None:

@@ -8,13 +8,11 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, Select, delete, func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.errors import NotPermitted, UserInputError
 from bot.model.observations import IndicatorKind
-from bot.storage.engine import one_writer_at_a_time
+from bot.storage.engine import insert_unless_present, one_writer_at_a_time
 from bot.storage.models import (
     AlertRow,
     AlertThreadRow,
@@ -102,13 +100,11 @@ class Monitors:
         subject = session.scalar(select(Subject).where(Subject.indicator == indicator))
         if subject is not None:
             return subject, False
-        insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
         made = session.execute(
-            insert(Subject)
+            insert_unless_present(session.get_bind().dialect.name, Subject, "indicator")
             .values(
                 indicator=indicator, kind=kind.value, created_at=now, next_check_at=now + first_check_delay
             )
-            .on_conflict_do_nothing(index_elements=["indicator"])
             .returning(Subject.id)
         ).scalar()
         subject = session.scalar(select(Subject).where(Subject.indicator == indicator))

@@ -30,6 +30,7 @@ from typing import cast
 from sqlalchemy import Connection, Engine, Table, and_, delete, func, insert, or_, select, update
 
 from bot.config import QuotaLimit
+from bot.storage.engine import insert_unless_present
 from bot.storage.models import (
     ChangeRow,
     Monitor,
@@ -192,13 +193,10 @@ class QuotaStore:
         """Hold the source's row until commit: one claimer at a time, in every process."""
         if self._sqlite:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
-            from sqlalchemy.dialects.sqlite import insert as upsert
-        else:
-            from sqlalchemy.dialects.postgresql import insert as upsert  # type: ignore[assignment]
         connection.execute(
-            upsert(_QUOTAS)
-            .values(source=source, updated_at=now)
-            .on_conflict_do_nothing(index_elements=["source"])
+            insert_unless_present(connection.dialect.name, _QUOTAS, "source").values(
+                source=source, updated_at=now
+            )
         )
         if not self._sqlite:
             connection.execute(select(_QUOTAS.c.source).where(_QUOTAS.c.source == source).with_for_update())

@@ -9,10 +9,9 @@ from datetime import datetime, timedelta
 from typing import cast
 
 from sqlalchemy import Engine, Table, delete, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
+from bot.storage.engine import insert_unless_present
 from bot.storage.models import RateBucketRow, SeenSignatureRow
 
 _BUCKETS = cast(Table, RateBucketRow.__table__)
@@ -67,13 +66,11 @@ class SharedLimits:
         rows = {signature[:80]: stamp for signature, stamp in seen}
         if not rows:
             return set()
-        upsert = sqlite_insert if self._sqlite else pg_insert
         with self.engine.begin() as connection:
             connection.execute(delete(_SEEN).where(_SEEN.c.stamp < int(now) - window))
             new = connection.execute(
-                upsert(_SEEN)
+                insert_unless_present(connection.dialect.name, _SEEN, "signature")
                 .values([{"signature": signature, "stamp": stamp} for signature, stamp in rows.items()])
-                .on_conflict_do_nothing(index_elements=["signature"])
                 .returning(_SEEN.c.signature)
             ).scalars()
             return set(new)

@@ -46,6 +46,17 @@ class BrokenDataset:
         raise RuntimeError("a bug in a dataset")
 
 
+def add_domains(store: Database, names: list[str], clock: FakeClock) -> None:
+    """Domain monitors in one channel, due now."""
+    store.monitors.add(
+        team_id="T",
+        channel_id="C",
+        user_id="U",
+        indicators=[(n, IndicatorKind.DOMAIN) for n in names],
+        now=clock.now,
+    )
+
+
 async def wait_until(condition, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
     async with asyncio.timeout(timeout):
         while not condition():
@@ -60,13 +71,7 @@ async def test_dispatcher_slow_subject_does_not_block_others(store: Database) ->
         [stalling, BrokenDataset()], async_store, clock=clock, interval=timedelta(hours=1), concurrency=2
     )
     names = ["slow.com", "fast-one.com", "fast-two.com"]
-    store.monitors.add(
-        team_id="T",
-        channel_id="C",
-        user_id="U",
-        indicators=[(n, IndicatorKind.DOMAIN) for n in names],
-        now=clock.now,
-    )
+    add_domains(store, names, clock)
     dispatcher = CheckDispatcher(runner)
     try:
         assert await dispatcher.tick() == 3
@@ -111,13 +116,7 @@ async def test_dispatcher_claims_a_whole_cycle_without_waiting_for_ticks(store: 
     async_store = store
     runner = Runner([QuickDataset()], async_store, clock=clock, interval=timedelta(hours=1), concurrency=3)
     names = [f"host{i}.example.com" for i in range(40)]
-    store.monitors.add(
-        team_id="T",
-        channel_id="C",
-        user_id="U",
-        indicators=[(n, IndicatorKind.DOMAIN) for n in names],
-        now=clock.now,
-    )
+    add_domains(store, names, clock)
     dispatcher = CheckDispatcher(runner)
     try:
         assert await dispatcher.tick() == 6  # twice the concurrency per claim...
@@ -134,13 +133,7 @@ async def test_dispatcher_closed_claims_nothing_more(store: Database) -> None:
     async_store = store
     runner = Runner([QuickDataset()], async_store, clock=clock, interval=timedelta(hours=1), concurrency=2)
     names = [f"host{i}.example.com" for i in range(20)]
-    store.monitors.add(
-        team_id="T",
-        channel_id="C",
-        user_id="U",
-        indicators=[(n, IndicatorKind.DOMAIN) for n in names],
-        now=clock.now,
-    )
+    add_domains(store, names, clock)
     dispatcher = CheckDispatcher(runner)
     try:
         assert await dispatcher.tick() == 4
@@ -177,13 +170,7 @@ async def test_a_slow_claim_in_the_middle_of_a_cycle_does_not_end_it_in_the_log(
     slow = SlowLaterClaims(store)
     runner = Runner([QuickDataset()], slow, clock=clock, interval=timedelta(hours=1), concurrency=3)
     names = [f"host{i}.example.com" for i in range(20)]
-    store.monitors.add(
-        team_id="T",
-        channel_id="C",
-        user_id="U",
-        indicators=[(n, IndicatorKind.DOMAIN) for n in names],
-        now=clock.now,
-    )
+    add_domains(store, names, clock)
     caplog.set_level(logging.INFO, logger="bot.monitoring.scheduler")
     dispatcher = CheckDispatcher(runner)
     try:
@@ -230,13 +217,7 @@ async def test_a_check_told_to_come_back_is_claimed_then_before_everything_else_
     clock = FakeClock()
     dataset = QueuedSourceDataset(clock)
     runner = Runner([dataset], store, clock=clock, interval=timedelta(hours=1), concurrency=2)
-    store.monitors.add(
-        team_id="T",
-        channel_id="C",
-        user_id="U",
-        indicators=[("queued.com", IndicatorKind.DOMAIN)],
-        now=clock.now,
-    )
+    add_domains(store, ["queued.com"], clock)
     dispatcher = CheckDispatcher(runner)
     try:
         assert await dispatcher.tick() == 1
@@ -244,13 +225,7 @@ async def test_a_check_told_to_come_back_is_claimed_then_before_everything_else_
         assert dataset.calls == ["queued.com"]
         # Meanwhile many more new monitors are due, older than the slot's time...
         names = [f"new{i}.example.com" for i in range(20)]
-        store.monitors.add(
-            team_id="T",
-            channel_id="C",
-            user_id="U",
-            indicators=[(n, IndicatorKind.DOMAIN) for n in names],
-            now=clock.now,
-        )
+        add_domains(store, names, clock)
         clock.advance(seconds=30)
         # ...yet the claim at the slot's time takes the one a source waits for first.
         assert await dispatcher.tick() == 5  # it, and the room of two checks twice over
@@ -267,13 +242,7 @@ async def test_a_check_due_to_come_back_now_needs_no_tick(store: Database) -> No
     clock = FakeClock()
     dataset = QueuedSourceDataset(clock, wait=timedelta(0))  # its slot frees at once
     runner = Runner([dataset], store, clock=clock, interval=timedelta(hours=1), concurrency=2)
-    store.monitors.add(
-        team_id="T",
-        channel_id="C",
-        user_id="U",
-        indicators=[("queued.com", IndicatorKind.DOMAIN)],
-        now=clock.now,
-    )
+    add_domains(store, ["queued.com"], clock)
     dispatcher = CheckDispatcher(runner)
     try:
         assert await dispatcher.tick() == 1

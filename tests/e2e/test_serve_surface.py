@@ -115,7 +115,8 @@ async def test_slack_timeline_picture_is_uploaded_to_the_channel(
     timeline = slack.slash_command("timeline evil-infra[.]com")
     await slack.send(timeline)
     uploaded = await slack_api.wait_for(
-        lambda: [f for f in slack_api.files.values() if f.filename.endswith(".png") and f.content] or None,
+        # An upload is shared once files.completeUploadExternal names its channel.
+        lambda: [f for f in slack_api.files.values() if f.filename.endswith(".png") and f.channel] or None,
         what="the timeline upload",
     )
     assert uploaded[0].channel == CHANNEL and uploaded[0].thread_ts is None

@@ -38,6 +38,13 @@ JAN = datetime(2024, 1, 1, tzinfo=UTC)
 FEB = datetime(2024, 2, 1, tzinfo=UTC)
 MAR = datetime(2024, 3, 1, tzinfo=UTC)
 HANG_TIMEOUT = 0.2
+# Only the hanging fake is meant to hit the timeout; the others get time to answer on a busy machine.
+ANSWER_TIMEOUT = 10.0
+
+
+def _timeout_for(fault: str) -> float:
+    return HANG_TIMEOUT if fault == "hang" else ANSWER_TIMEOUT
+
 
 # Every way a reply can fail, as (fault, what the SourceError message says).
 FAULTS = [
@@ -186,7 +193,9 @@ async def test_mnemonic_failures_become_source_errors(
     http_sources: FakeHttpSources, closing: Callable[[Any], Any], fault: str, says: str
 ) -> None:
     http_sources.inject("mnemonic", fault)
-    source = closing(MnemonicPassiveDns(http_sources.url("mnemonic"), Secret(""), timeout=HANG_TIMEOUT))
+    source = closing(
+        MnemonicPassiveDns(http_sources.url("mnemonic"), Secret(""), timeout=_timeout_for(fault))
+    )
     error = await _source_error(source.lookup("98.126.38.107", IP))
     assert error.source == "mnemonic"
     assert says in error.message
@@ -290,7 +299,7 @@ async def test_circl_failures_become_source_errors(
     http_sources: FakeHttpSources, closing: Callable[[Any], Any], fault: str, says: str
 ) -> None:
     http_sources.inject("circl", fault)
-    source = closing(_circl(http_sources, timeout=HANG_TIMEOUT))
+    source = closing(_circl(http_sources, timeout=_timeout_for(fault)))
     error = await _source_error(source.lookup("98.126.38.107", IP))
     assert error.source == "circl" and says in error.message
 
@@ -400,7 +409,7 @@ async def test_virustotal_failures_become_source_errors(
     http_sources: FakeHttpSources, closing: Callable[[Any], Any], fault: str, says: str
 ) -> None:
     http_sources.inject("virustotal", fault)
-    source = closing(_vt(http_sources, timeout=HANG_TIMEOUT))
+    source = closing(_vt(http_sources, timeout=_timeout_for(fault)))
     error = await _source_error(source.lookup("98.126.38.107", IP))
     assert error.source == "virustotal" and says in error.message
 
@@ -536,7 +545,7 @@ async def test_crtsh_failures_keep_both_datasets_unknown(
     http_sources: FakeHttpSources, closing: Callable[[Any], Any], fault: str, says: str
 ) -> None:
     http_sources.inject("crtsh", fault, body='{"error": "too many results"}')
-    crtsh = closing(CrtShClient(http_sources.url("crtsh"), timeout=HANG_TIMEOUT))
+    crtsh = closing(CrtShClient(http_sources.url("crtsh"), timeout=_timeout_for(fault)))
     for dataset in (CertificatesDataset(crtsh, None), SubdomainsDataset(crtsh)):
         observation = await dataset.collect("evil-example.com", DOMAIN)
         assert observation.facts == frozenset()
@@ -660,7 +669,9 @@ async def test_services_failures_keep_every_field_unknown(
     http_sources: FakeHttpSources, closing: Callable[[Any], Any], fault: str, says: str
 ) -> None:
     http_sources.inject("internetdb", fault, body='{"ip": "98.126.38.107"}')
-    dataset = ServicesDataset(closing(InternetDbClient(http_sources.url("internetdb"), timeout=HANG_TIMEOUT)))
+    dataset = ServicesDataset(
+        closing(InternetDbClient(http_sources.url("internetdb"), timeout=_timeout_for(fault)))
+    )
     observation = await dataset.collect("98.126.38.107", IP)
     assert observation.facts == frozenset() and observation.known_fields == frozenset()
     (failure,) = observation.failures

@@ -35,6 +35,7 @@ from bot.monitoring.requested_checks import Checks, RequestedCheckJob, Requested
 from bot.monitoring.resolver_check import CheckedDnsClient, SharedResolverVerdicts
 from bot.monitoring.runner import Runner, utc_now
 from bot.monitoring.scheduler import CheckDispatcher
+from bot.slack.handover import CommandHandover
 from bot.slack.listeners import SlackDeps
 from bot.slack.responses import ResponseUrls
 from bot.storage.check_requests import CheckRequestStore
@@ -42,6 +43,7 @@ from bot.storage.db import Database
 from bot.storage.engine import create_database_engine, migrate
 from bot.storage.quotas import OutageStore, QuotaStore
 from bot.storage.shared_limits import SharedLimits
+from bot.storage.slash_commands import SlashCommandQueue
 from bot.storage.views import WebhookRouting
 
 
@@ -77,9 +79,12 @@ class Services:
     permutations: PermutationResolver | None = None
     ct: CtPollJob | None = None  # None: WATCHPOST_CT_LOG_LIST_URL is empty
     replies: ResponseUrls = field(default_factory=ResponseUrls)  # replies to response_urls
+    slash_commands: SlashCommandQueue | None = None  # commands answered here, run by a worker
+    # A web process with workers: the slash commands it answers go to them through this.
+    handover: CommandHandover | None = None
 
     def slack_deps(self) -> SlackDeps:
-        return SlackDeps(self.flows, self.transport, self.replies, self.triage)
+        return SlackDeps(self.flows, self.transport, self.replies, self.triage, handover=self.handover)
 
     def api_deps(self) -> ApiDeps:
         return ApiDeps(
@@ -110,6 +115,8 @@ class Services:
         for close in self.closers:
             await close()
         await self.replies.aclose()
+        if self.handover is not None:
+            self.handover.close()
         self.db.close()
 
 
@@ -183,6 +190,7 @@ def build_services(
         metrics=metrics,
     )
     check_requests = CheckRequestStore(engine)
+    slash_commands = SlashCommandQueue(engine)
     # Several processes answer Slack only on PostgreSQL (behind a load balancer): there the
     # replay memory and the command rate are counted in the database, for all of them. On
     # SQLite one process answers Slack, so its own memory is everyone's, and the answer to
@@ -278,6 +286,8 @@ def build_services(
         quotas=quotas,
         gate=gate,
         requested_checks=RequestedCheckJob(runner, check_requests),
+        slash_commands=slash_commands,
+        handover=CommandHandover(slash_commands, clock=clock) if checks_elsewhere else None,
         shared_limits=shared_limits,
         source_health=SourceHealthJob(
             db,

@@ -3,8 +3,9 @@ Socket Mode (SLACK_APP_TOKEN set) connects out instead. /healthz is served eithe
 
 This process answers Slack and the API and runs no check: it starts WATCHPOST_WORKERS
 `watchpost worker` child processes (1 by default; restarted if one dies) for checks,
-alert delivery, digests and source health, and hands them the checks people ask for
-through the database. With WATCHPOST_WORKERS=0 it does all of that itself, as before."""
+alert delivery, digests and source health, and hands them, through the database, the
+slash commands it answers and the checks the API asks for. With WATCHPOST_WORKERS=0 it
+does all of that itself."""
 
 from __future__ import annotations
 
@@ -73,6 +74,13 @@ def build_web_app(
         deferred.arrived()
         body = await request.read()
         verdict = verifier.verify(body, request.headers)
+        fields = slash_command_fields(body, request.headers) if verdict is Verdict.VALID else None
+        if fields is not None and services.handover is not None:
+            # Handed to the workers: the one statement that stores the burst drops a replay
+            # that another process served, so no shared replay memory is asked first.
+            key = request.headers.get("X-Slack-Signature", "")
+            deferred.later(lambda: slash_commands.take(key, fields))
+            return web.Response(status=200)
         if verdict is Verdict.VALID and replays is not None:
             # This process has not seen it; has any other? (The replay memory is shared.)
             signature = request.headers.get("X-Slack-Signature", "")
@@ -83,7 +91,6 @@ def build_web_app(
             return web.Response(status=200)  # Slack retrying what was already served
         if verdict is not Verdict.VALID:
             return web.json_response({"error": "invalid request"}, status=401)
-        fields = slash_command_fields(body, request.headers)
         if fields is not None:
             deferred.later(lambda: slash_commands.run(fields))
             return web.Response(status=200)

@@ -1,5 +1,5 @@
-"""`watchpost worker`: checks, alert and webhook delivery, digests, checks people asked
-for, and source health (outage notices, the request log's pruning) — no Slack listener and
+"""`watchpost worker`: checks, alert and webhook delivery, digests, the slash commands and
+checks people asked for, and source health (outage notices, the request log's pruning) — no Slack listener and
 no API. `watchpost serve` starts WATCHPOST_WORKERS of these (1 by default) as child
 processes, so the process that answers Slack never waits on a check. To scale on
 PostgreSQL, run more `watchpost worker` processes anywhere: every due check, alert and
@@ -21,6 +21,8 @@ from bot.config import Settings
 from bot.lifecycle import check_token, until_stopped
 from bot.metrics import CONTENT_TYPE, Metrics
 from bot.monitoring.scheduler import build_scheduler
+from bot.slack.handover import HandedOverCommandJob
+from bot.slack.listeners.commands import SlashCommands
 from bot.slack.transport import SlackTransport, build_web_client
 
 log = logging.getLogger(__name__)
@@ -29,8 +31,12 @@ log = logging.getLogger(__name__)
 REQUESTED_CHECK_TICK = 0.25
 
 
-def build_worker_scheduler(services: Services) -> AsyncIOScheduler:
+def build_worker_scheduler(
+    services: Services, commands: HandedOverCommandJob | None = None
+) -> AsyncIOScheduler:
     jobs: dict[str, tuple[float, Callable[[], Awaitable[object]]]] = {}
+    if commands is not None:
+        jobs["slash-commands"] = (commands.tick_seconds, commands.run_due)
     if services.requested_checks is not None:
         jobs["requested-checks"] = (REQUESTED_CHECK_TICK, services.requested_checks.run_due)
     if services.source_health is not None:
@@ -54,15 +60,16 @@ async def work(settings: Settings) -> int:
     scheduler = None
     metrics_site: web.AppRunner | None = None
     orphaned: asyncio.Task[None] | None = None
+    commands = handed_over_commands(services)
     try:
         if not await check_token(client, services):
             return 2
-        scheduler = build_worker_scheduler(services)
+        scheduler = build_worker_scheduler(services, commands)
         scheduler.start()
         if settings.worker_metrics_port:  # started by `watchpost serve`
             metrics_site = await _serve_metrics(metrics, settings.worker_metrics_port)
             orphaned = asyncio.create_task(_stop_when_orphaned(os.getppid()), name="parent watch")
-        log.info("worker %d: checks, deliveries, digests and source health", os.getpid())
+        log.info("worker %d: checks, slash commands, deliveries, digests and source health", os.getpid())
         await until_stopped()
         return 0
     finally:
@@ -72,7 +79,21 @@ async def work(settings: Settings) -> int:
             await metrics_site.cleanup()
         if scheduler is not None:
             scheduler.shutdown(wait=False)
+        if commands is not None:
+            await commands.drain()
         await services.aclose()
+
+
+def handed_over_commands(services: Services) -> HandedOverCommandJob | None:
+    """The job that runs the slash commands a web process handed over (None: no queue)."""
+    if services.slash_commands is None:
+        return None
+    return HandedOverCommandJob(
+        services.slash_commands,
+        services.db,
+        SlashCommands(services.slack_deps()).run,
+        clock=services.runner.clock,
+    )
 
 
 async def _serve_metrics(metrics: Metrics, port: int) -> web.AppRunner:

@@ -16,12 +16,14 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from time import monotonic
-from typing import Any
+from typing import Any, Generic, TypeVar
 from urllib.parse import parse_qs
 
 log = logging.getLogger(__name__)
 
 FORM = "application/x-www-form-urlencoded"
+Item = TypeVar("Item")
+Answer = TypeVar("Answer")
 
 
 def slash_command_fields(body: bytes, headers: Mapping[str, str]) -> dict[str, Any] | None:
@@ -104,21 +106,21 @@ class AfterAnswers:
             await asyncio.gather(*unfinished, return_exceptions=True)
 
 
-class SharedReplayMemory:
-    """Whether any process already served a request signature (several `watchpost serve`
-    on PostgreSQL), asked for all the requests that came in together with one statement,
-    on a thread of its own: the answer to Slack never queues behind a command's database
-    work, and fifty requests at once cost one round trip, not fifty."""
+class BatchedCalls(Generic[Item, Answer]):
+    """One blocking function (a database statement) called for many items at once, on a
+    thread of its own: what is asked while a call runs goes into the next call. The answer
+    to Slack never queues behind a command's database work, and fifty requests that came
+    in together cost one round trip, not fifty. `call` answers each item, in order."""
 
-    def __init__(self, first_sights: Callable[[list[tuple[str, int]]], set[str]]) -> None:
-        self._first_sights = first_sights
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="watchpost-replays")
-        self._pending: list[tuple[str, int, asyncio.Future[bool]]] = []
+    def __init__(self, call: Callable[[list[Item]], list[Answer]], *, name: str) -> None:
+        self._call = call
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"watchpost-{name}")
+        self._pending: list[tuple[Item, asyncio.Future[Answer]]] = []
         self._asking: asyncio.Task[None] | None = None
 
-    async def first_sight(self, signature: str, stamp: int) -> bool:
-        answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._pending.append((signature, stamp, answer))
+    async def ask(self, item: Item) -> Answer:
+        answer: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
+        self._pending.append((item, answer))
         if self._asking is None or self._asking.done():
             self._asking = asyncio.create_task(self._ask())
         return await answer
@@ -128,20 +130,38 @@ class SharedReplayMemory:
         while self._pending:
             batch, self._pending = self._pending, []
             try:
-                new = await loop.run_in_executor(
-                    self._executor, self._first_sights, [(signature, stamp) for signature, stamp, _ in batch]
-                )
-            except Exception as exc:  # the database is away: these requests fail (Slack retries)
-                for *_, answer in batch:
-                    if not answer.done():
-                        answer.set_exception(exc)
+                answers = await loop.run_in_executor(self._executor, self._call, [item for item, _ in batch])
+            except Exception as exc:  # the database is away: each asker decides what that means
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
                 continue
-            for signature, _, answer in batch:
-                # The same signature twice in one batch: the second is the replay.
-                first = signature[:80] in new
-                new.discard(signature[:80])
-                if not answer.done():
-                    answer.set_result(first)
+            for (_, future), answer in zip(batch, answers, strict=True):
+                if not future.done():
+                    future.set_result(answer)
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+class SharedReplayMemory:
+    """Whether any process already served a request signature (several `watchpost serve`
+    on PostgreSQL), asked for all the requests that came in together at once."""
+
+    def __init__(self, first_sights: Callable[[list[tuple[str, int]]], set[str]]) -> None:
+        def each_first(seen: list[tuple[str, int]]) -> list[bool]:
+            new = first_sights(seen)
+            answers = []
+            for signature, _ in seen:
+                # The same signature twice in one batch: the second is the replay.
+                answers.append(signature[:80] in new)
+                new.discard(signature[:80])
+            return answers
+
+        self._calls = BatchedCalls(each_first, name="replays")
+
+    async def first_sight(self, signature: str, stamp: int) -> bool:
+        return await self._calls.ask((signature, stamp))
+
+    def close(self) -> None:
+        self._calls.close()

@@ -545,3 +545,20 @@ class ResolverVerdictRow(Base):
     problem: Mapped[str | None] = mapped_column(Text)  # None: it passed
     checked_at: Mapped[datetime] = mapped_column(UtcDateTime)
     failing_since: Mapped[datetime | None] = mapped_column(UtcDateTime)  # the first failing check in a row
+
+
+class SlashCommandRow(Base):
+    """A slash command the web process answered and handed to a worker to run. `key` is
+    the request's signature (Socket Mode: its envelope), unique: a replay to any process
+    is dropped here. `fields` (with the command's response_url) is cleared once it ran;
+    the key is kept for the five minutes a signature is valid."""
+
+    __tablename__ = "slash_commands"
+    __table_args__ = (Index("ix_slash_commands_open", "done_at", "received_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(100), unique=True)
+    fields: Mapped[Any] = mapped_column(JSON, nullable=True)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    claimed_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    done_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -7,10 +7,14 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
+from sqlalchemy import insert, select
 
+from bot.storage.engine import create_database_engine
+from bot.storage.models import SlashCommandRow
 from tests.e2e.slack_bot import ServeProcess
 from tests.fakes.dns_server import FakeDnsServer
 from tests.fakes.slack_api import FakeSlackApi
@@ -115,3 +119,50 @@ async def test_serve_starts_a_worker_that_checks_while_the_web_process_checks_no
         not Path(f"/proc/{replacement}").exists()
         or "zombie" in Path(f"/proc/{replacement}/status").read_text()
     )
+
+
+def handed_over(bot: ServeProcess) -> list[tuple[str, bool, bool]]:
+    """The web process's handed-over commands: (key, done, fields still kept)."""
+    engine = create_database_engine(bot.env["DATABASE_URL"])
+    try:
+        with engine.connect() as connection:
+            found = connection.execute(
+                select(SlashCommandRow.key, SlashCommandRow.done_at, SlashCommandRow.fields)
+            ).all()
+        return [(row.key, row.done_at is not None, row.fields is not None) for row in found]
+    finally:
+        engine.dispose()
+
+
+async def test_the_worker_runs_the_slash_commands_serve_answered_and_a_replay_is_dropped(
+    bot: ServeProcess, slack: SlackSender, slack_api: FakeSlackApi, dns_server: FakeDnsServer
+) -> None:
+    dns_server.set("handed-over.com", "A", ["192.0.2.9"])
+    command = slack.slash_command("handed-over.com")
+    assert "Baseline for" in await baseline_of(slack, slack_api, "handed-over.com")
+    # The web process stored it, the worker ran it and dropped its response_url.
+    signatures = [request.headers["X-Slack-Signature"] for request in slack.sent]
+    found = await slack_api.wait_for(
+        lambda: [row for row in handed_over(bot) if row[0] == signatures[-1] and row[1]] or None,
+        what="the command marked done",
+    )
+    assert found == [(signatures[-1], True, False)]
+
+    # A request another web process already handed over (same signature) is a replay: this
+    # process has not seen it, answers it, and drops it when it hands it over.
+    engine = create_database_engine(bot.env["DATABASE_URL"])
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                insert(SlashCommandRow).values(
+                    key=command.headers["X-Slack-Signature"], fields=None, received_at=datetime.now(UTC)
+                )
+            )
+    finally:
+        engine.dispose()
+    reply = await slack.send(command)
+    assert reply.status == 200
+    await slack_api.wait_for(
+        lambda: "a replayed slash command was dropped" in bot.log() or None, what="the replay dropped"
+    )
+    assert slack_api.responses_to(command.response_key or "") == []

@@ -10,6 +10,7 @@ from slack_bolt.async_app import AsyncApp
 from bot.commands.flows import MonitorFlows
 from bot.commands.triage import TriageFlows
 from bot.delivery.transport import Transport
+from bot.slack.handover import CommandHandover
 from bot.slack.responses import ResponseUrls
 
 
@@ -17,12 +18,14 @@ from bot.slack.responses import ResponseUrls
 class SlackDeps:
     """What the listeners need: the use cases, where to post into threads, and the session
     replies to response_urls go over. Without `triage` the alert's triage buttons answer
-    that triage is not available."""
+    that triage is not available. With `handover` (a web process with workers) slash
+    commands are handed to the workers rather than run here."""
 
     flows: MonitorFlows
     transport: Transport
     replies: ResponseUrls
     triage: TriageFlows | None = None
+    handover: CommandHandover | None = None
 
 
 def register(app: AsyncApp, deps: SlackDeps) -> None:

@@ -4,6 +4,7 @@ command's response_url (only the user sees it unless the result is public)."""
 from __future__ import annotations
 
 import logging
+import uuid
 from typing import TYPE_CHECKING, Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
@@ -21,11 +22,20 @@ log = logging.getLogger(__name__)
 
 class SlashCommands:
     """`/monitor` and `/unmonitor`, from a command's form fields to its replies. In HTTP
-    mode the front (bot/slack/front.py) runs them once Slack has its answer; in Socket
-    Mode Bolt does, as a lazy listener."""
+    mode the front (bot/slack/front.py) takes them once Slack has its answer; in Socket
+    Mode Bolt does, as a lazy listener. A web process with workers hands them over
+    (bot/slack/handover.py) and a worker runs them; otherwise they run here."""
 
     def __init__(self, deps: SlackDeps) -> None:
         self.deps = deps
+
+    async def take(self, key: str, body: dict[str, Any]) -> None:
+        """An answered command: to the workers if there are any, else run here. `key`
+        tells one request from another (its signature): a replay is dropped."""
+        if self.deps.handover is None:
+            await self.run(body)
+        else:
+            await self.deps.handover.give(key, body, self.run)
 
     async def run(self, body: dict[str, Any]) -> None:
         reply = self.deps.replies.to(body)
@@ -47,7 +57,8 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
     commands = SlashCommands(deps)
 
     async def run_command(body: dict[str, Any]) -> None:
-        await commands.run(body)
+        # Socket Mode: the connection is the app's own, so no replay to tell apart.
+        await commands.take(f"socket:{uuid.uuid4()}", body)
 
     app.command("/monitor")(ack=acknowledge, lazy=[run_command])
     app.command("/unmonitor")(ack=acknowledge, lazy=[run_command])

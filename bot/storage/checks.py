@@ -7,7 +7,6 @@ statements), every other check through `record_one` in a transaction of its own.
 from __future__ import annotations
 
 import logging
-import random
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Collection, Sequence
@@ -18,6 +17,7 @@ from sqlalchemy import Engine, Table, bindparam, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.model.observations import Change, FactKey, FactState, FactStatus, IndicatorKind, Observation
+from bot.storage.cadence import NEXT_ROUTINE_CHECK_PG, interval_microseconds, next_routine_check
 from bot.storage.models import DatasetState, FactRow, SourceFailureRow, Subject
 from bot.storage.outbox import enqueue_alerts, record_alert
 from bot.storage.quiet_checks import record_quiet
@@ -61,13 +61,13 @@ class Checks:
         now: datetime,
         interval: timedelta,
         limit: int,
-        jitter: float = 0.1,
         among: Collection[int] | None = None,
     ) -> list[SubjectView]:
-        """Take subjects whose check is due and push their next check one interval ahead
-        (plus up to `jitter` of it, so checks spread out instead of bunching), so a second
-        claimer (another tick or process) does not take them again. `among`: only these
-        subjects (checks a source told to come back now), whatever else is due."""
+        """Take subjects whose check is due and push each one's next check to its next
+        routine time (bot/storage/cadence.py: its own phase of the interval, so subjects
+        due together come apart), so a second claimer (another tick or process) does not
+        take them again. `among`: only these subjects (checks a source told to come back
+        now), whatever else is due."""
         if among is not None and not among:
             return []
         # At 100,000 monitors this runs hundreds of times a cycle: no ORM objects. On
@@ -77,7 +77,7 @@ class Checks:
             with self.engine.begin() as connection:
                 rows = connection.execute(
                     _CLAIM_PG if among is None else _CLAIM_AMONG_PG,
-                    {"now": now, "interval": interval, "jitter": jitter, "limit": limit}
+                    {"now": now, "interval_us": interval_microseconds(interval), "limit": limit}
                     | ({} if among is None else {"among": sorted(among)}),
                 ).all()
             return [
@@ -100,10 +100,7 @@ class Checks:
                     update(subjects)
                     .where(subjects.c.id == bindparam("b_id"))
                     .values(next_check_at=bindparam("b_next")),
-                    [
-                        {"b_id": row.id, "b_next": now + interval * (1 + jitter * random.random())}
-                        for row in rows
-                    ],
+                    [{"b_id": row.id, "b_next": next_routine_check(row.id, now, interval)} for row in rows],
                 )
             return [
                 SubjectView(row.id, row.indicator, IndicatorKind(row.kind), row.last_checked_at)
@@ -311,14 +308,15 @@ class Checks:
             ]
 
 
+# The next routine time is SQL of bot/storage/cadence.py, constants only: nothing from input.
 _CLAIM_PG = text(
-    "UPDATE subjects SET next_check_at = :now + CAST(:interval AS interval) * (1 + :jitter * random())"
+    f"UPDATE subjects SET next_check_at = {NEXT_ROUTINE_CHECK_PG}"  # noqa: S608
     " WHERE id IN (SELECT id FROM subjects WHERE next_check_at <= :now"
     " ORDER BY next_check_at LIMIT :limit FOR UPDATE SKIP LOCKED)"
     " RETURNING id, indicator, kind, last_checked_at"
 )
 _CLAIM_AMONG_PG = text(
-    "UPDATE subjects SET next_check_at = :now + CAST(:interval AS interval) * (1 + :jitter * random())"
+    f"UPDATE subjects SET next_check_at = {NEXT_ROUTINE_CHECK_PG}"  # noqa: S608
     " WHERE id IN (SELECT id FROM subjects WHERE next_check_at <= :now AND id = ANY(:among)"
     " ORDER BY next_check_at LIMIT :limit FOR UPDATE SKIP LOCKED)"
     " RETURNING id, indicator, kind, last_checked_at"

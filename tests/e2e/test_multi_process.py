@@ -110,7 +110,9 @@ async def test_three_processes_check_once_and_post_once(
                 slack_api,
                 postgres_schema_url,
                 free_port(),
-                WATCHPOST_CHECK_INTERVAL="20",  # a claim tick every 2 s
+                # A claim tick every 4 s; a claimed subject's next check comes at least half
+                # an interval (20 s) later, after the test has counted the questions.
+                WATCHPOST_CHECK_INTERVAL="40",
                 WATCHPOST_CHECK_CONCURRENCY="8",  # small claims: the three share the cycle
                 # No resend of a slow answer (it would count twice): three bots and the DNS
                 # server share two cores here.

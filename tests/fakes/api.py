@@ -84,8 +84,9 @@ class ApiHarness:
     async def change(self, indicator: str, *facts: tuple[str, str]) -> None:
         """`indicator` now resolves to `facts`; a check an interval later records the change."""
         self.dataset.facts[indicator] = set(facts)
-        # Past the next check even with the scheduler's jitter (up to a tenth of an interval).
-        self.clock.advance(seconds=self.services.settings.check_interval * 1.1 + 1)
+        # Past the next check wherever the subject's phase puts it: up to one and a half
+        # intervals after the last claim (bot/storage/cadence.py).
+        self.clock.advance(seconds=self.services.settings.check_interval * 1.5 + 1)
         await self.run_checks()
 
 

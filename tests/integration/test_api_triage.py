@@ -45,12 +45,12 @@ async def test_api_triage_patch_round_trip_edits_the_slack_message(api: ApiHarne
     assert body["triage"] == {
         "state": "acknowledged",
         "by": "api:soar",
-        "at": "2026-11-20T10:06:01Z",
+        "at": "2026-11-20T10:30:01Z",
         "reason": "on it",
     }
     [posted] = api.transport.parents("C0INTEL")
     shown = render_text(api.transport.shown("C0INTEL", posted.ts))
-    assert "Acknowledged by `api:soar` on 2026-11-20 10:06 UTC" in shown
+    assert "Acknowledged by `api:soar` on 2026-11-20 10:30 UTC" in shown
     assert await states(api, "acknowledged") == [alert["id"]] and await states(api, "open") == []
 
     # Bad input: refused whole, nothing changed, no edit.

@@ -392,6 +392,16 @@ def render(results: dict[str, Any]) -> str:
             "",
         ),
         (
+            "… those commands' replies (run by the worker, among the cycle's checks): p50 / p99",
+            lambda r: (
+                f"{r['ack']['reply_p50_s']:.2f} / {r['ack']['reply_p99_s']:.2f} s "
+                f"({r['ack']['replied']:,} of {r['ack']['commands']:,} replied)"
+                if r["ack"]["replied"]
+                else f"none of {r['ack']['commands']:,} replied"
+            ),
+            "every one replied",
+        ),
+        (
             "database rows after 1 → 100 no-change cycles",
             lambda r: f"{r['growth']['after_first']['rows']:,} → {r['growth']['after_last']['rows']:,}",
             "equal",

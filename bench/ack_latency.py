@@ -80,15 +80,30 @@ async def answered_in(events_url: str, request: SignedRequest) -> tuple[int, flo
     return int(status_line.split()[1]), seconds
 
 
-async def burst(sender: SlackSender, commands: int, label: str) -> list[float]:
-    """`commands` signed `/monitor` commands at once; each one's seconds until answered."""
+async def burst(
+    sender: SlackSender, commands: int, label: str, sent: dict[str, float] | None = None
+) -> list[float]:
+    """`commands` signed `/monitor` commands at once; each one's seconds until answered.
+    `sent`: each command's response_url key, and when it was sent (for its reply's delay)."""
     requests = [
         sender.slash_command(f"cmd{label}-{i}.ack-bench.net", user_id=f"U0BENCH{i:03}")
         for i in range(commands)
     ]
+    if sent is not None:
+        sent.update((r.response_key or "", time.monotonic()) for r in requests)
     answers = await asyncio.gather(*(answered_in(sender.events_url, r) for r in requests))
     assert all(status == 200 for status, _ in answers), [status for status, _ in answers]
     return [seconds for _, seconds in answers]
+
+
+def reply_delays(slack_api: FakeSlackApi, sent: dict[str, float]) -> list[float]:
+    """Seconds from sending each command to its first reply at the fake (the commands'
+    work: in the worker, which runs the cycle meanwhile)."""
+    first: dict[str, float] = {}
+    for response in slack_api.responses:
+        if response.key in sent and response.key not in first:
+            first[response.key] = response.at - sent[response.key]
+    return list(first.values())
 
 
 def hold_the_cycle(database_url: str, until: datetime | None) -> None:
@@ -147,6 +162,7 @@ async def run(
         sender = SlackSender(bot.events_url, slack_api.root)
         acks: list[float] = []
         idle: list[float] = []
+        sent: dict[str, float] = {}  # the cycle's commands: response_url key -> sent at
         round_max: list[int] = []
         try:
             await asyncio.sleep(5)  # the worker's start
@@ -165,7 +181,7 @@ async def run(
             started = time.monotonic()
             rounds = 0
             while time.monotonic() - started < seconds and not CYCLE_DONE.search(bot.log()):
-                answered = await burst(sender, commands, str(rounds))
+                answered = await burst(sender, commands, str(rounds), sent)
                 acks.extend(answered)
                 round_max.append(round(max(answered) * 1000))
                 rounds += 1
@@ -173,6 +189,10 @@ async def run(
                 await asyncio.sleep(pause)
             measured_for = time.monotonic() - started
             checked = checked_since(database_url, cycle_start)
+            # Replies still coming (the worker runs the commands among the cycle's checks).
+            waited = time.monotonic()
+            while len(reply_delays(slack_api, sent)) < len(sent) and time.monotonic() - waited < 60:
+                await asyncio.sleep(0.5)
         finally:
             await bot.stop(timeout=60)
             await slack_api.stop()
@@ -181,6 +201,7 @@ async def run(
     if slack_api.violations:
         raise SystemExit("\n".join(slack_api.violations))
     ms = [a * 1000 for a in acks]
+    delays = reply_delays(slack_api, sent)
     return {
         "monitors": monitors,
         "cycle_checks": checked,  # checks of the cycle done by the end of the measurement
@@ -195,6 +216,11 @@ async def run(
         "idle_commands": len(idle),
         "idle_p50_ms": percentile([a * 1000 for a in idle], 0.5) if idle else None,
         "idle_p99_ms": percentile([a * 1000 for a in idle], 0.99) if idle else None,
+        # The commands' work, done by the worker during the cycle: how many had their
+        # reply (within 60 s of the last burst), and how long after they were sent.
+        "replied": len(delays),
+        "reply_p50_s": round(percentile(delays, 0.5), 2) if delays else None,
+        "reply_p99_s": round(percentile(delays, 0.99), 2) if delays else None,
     }
 
 

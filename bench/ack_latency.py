@@ -9,7 +9,8 @@ rounds go on for `--seconds` (or until the cycle ends). Prints JSON.
     .venv/bin/python -m bench.ack_latency --nameserver 127.0.0.1:5353 \\
         --database-url sqlite:////tmp/bench.db --monitors 10000 [--commands 50]
 
-Everything is local: the fake Slack Web API in this process, the DNS server given.
+Everything is local: the fake Slack Web API in this process (the bot's replies), Slack's
+requests from bench.ack_client in a process of its own, the DNS server given.
 """
 
 from __future__ import annotations
@@ -19,12 +20,14 @@ import asyncio
 import json
 import os
 import re
+import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
+from typing import Any
 
 from sqlalchemy import func, select, update
 
@@ -33,7 +36,8 @@ from bot.storage.engine import create_database_engine
 from bot.storage.models import Subject
 from tests.e2e.slack_bot import ServeProcess, free_port, serve_env
 from tests.fakes.slack_api import FakeSlackApi
-from tests.fakes.slack_requests import SignedRequest, SlackSender
+
+REPO = Path(__file__).resolve().parents[1]
 
 CYCLE_DONE = re.compile(r"checked (\d+) subjects in ([\d.]+) s")
 
@@ -57,43 +61,65 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
-async def answered_in(events_url: str, request: SignedRequest) -> tuple[int, float]:
-    """Send one signed request on a new TCP connection, as Slack does; its HTTP status and
-    the seconds from connecting to the status line. A bare HTTP/1.1 exchange on a stream,
-    not an aiohttp session: 50 sessions built at once in this process cost it some 25 ms,
-    which would be counted as the bot's."""
-    url = urlsplit(events_url)
-    head = "".join(f"{name}: {value}\r\n" for name, value in request.headers.items())
-    data = (
-        f"POST {url.path} HTTP/1.1\r\nHost: {url.netloc}\r\nContent-Length: {len(request.body)}\r\n"
-        f"Connection: close\r\n{head}\r\n"
-    ).encode() + request.body
-    started = time.perf_counter()
-    reader, writer = await asyncio.open_connection(url.hostname, url.port)
+async def client(
+    events_url: str,
+    slack_api: FakeSlackApi,
+    label: str,
+    *args: str,
+    stop_when: Callable[[], bool] | None = None,
+) -> dict[str, Any]:
+    """Run bench.ack_client (Slack's side, its own process) against the bot until it ends;
+    with `stop_when`, tell it to stop once that holds. Meanwhile this process's event loop
+    serves the fake Slack Web API the bot replies to."""
+    with tempfile.TemporaryDirectory() as tmp:
+        stop = Path(tmp) / "stop"
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bench.ack_client",
+            "--events-url",
+            events_url,
+            "--response-root",
+            slack_api.root,
+            "--label",
+            label,
+            "--stop-file",
+            str(stop),
+            *args,
+            stdout=asyncio.subprocess.PIPE,
+            cwd=REPO,
+        )
+        output = asyncio.create_task(process.communicate())
+        while stop_when is not None and not output.done():
+            if stop_when():
+                stop.touch()
+                break
+            await asyncio.sleep(0.5)
+        out, _ = await output
+    if process.returncode != 0:
+        raise SystemExit(f"bench.ack_client exited with {process.returncode}")
+    result: dict[str, Any] = json.loads(out)
+    return result
+
+
+async def floor(slack_api: FakeSlackApi, rounds: int, *per_round: str) -> list[float]:
+    """The same rounds against a bare aiohttp app answering 200 (bench.ack_client
+    --serve-floor): the answer times of this machine and client alone."""
+    server = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bench.ack_client", "--serve-floor", stdout=asyncio.subprocess.PIPE, cwd=REPO
+    )
     try:
-        writer.write(data)
-        status_line = await reader.readline()
-        seconds = time.perf_counter() - started
-        await reader.read()
+        assert server.stdout is not None
+        port = int((await server.stdout.readline()).decode())
+        await asyncio.sleep(1)  # listening
+        url = f"http://127.0.0.1:{port}/slack/events"
+        acks: list[float] = (await client(url, slack_api, "floor", *per_round, "--rounds", str(rounds)))[
+            "acks"
+        ]
+        return acks
     finally:
-        writer.close()
-    return int(status_line.split()[1]), seconds
-
-
-async def burst(
-    sender: SlackSender, commands: int, label: str, sent: dict[str, float] | None = None
-) -> list[float]:
-    """`commands` signed `/monitor` commands at once; each one's seconds until answered.
-    `sent`: each command's response_url key, and when it was sent (for its reply's delay)."""
-    requests = [
-        sender.slash_command(f"cmd{label}-{i}.ack-bench.net", user_id=f"U0BENCH{i:03}")
-        for i in range(commands)
-    ]
-    if sent is not None:
-        sent.update((r.response_key or "", time.monotonic()) for r in requests)
-    answers = await asyncio.gather(*(answered_in(sender.events_url, r) for r in requests))
-    assert all(status == 200 for status, _ in answers), [status for status, _ in answers]
-    return [seconds for _, seconds in answers]
+        server.terminate()
+        await server.wait()
 
 
 def reply_delays(slack_api: FakeSlackApi, sent: dict[str, float]) -> list[float]:
@@ -159,39 +185,41 @@ async def run(
         )
         bot = ServeProcess(env, Path(tmp) / "serve.log")
         await bot.start(timeout=120)
-        sender = SlackSender(bot.events_url, slack_api.root)
-        acks: list[float] = []
         idle: list[float] = []
-        sent: dict[str, float] = {}  # the cycle's commands: response_url key -> sent at
-        round_max: list[int] = []
+        floor_acks: list[float] = []
+        cycle: dict[str, Any] = {"acks": [], "round_max_ms": [], "sent": {}, "rounds": 0, "seconds": 0.0}
+        per_round = ("--commands", str(commands), "--pause", str(pause))
         try:
             await asyncio.sleep(5)  # the worker's start
-            await burst(sender, commands, "warm-up")  # first-use costs (imports, pools): not counted
-            await asyncio.sleep(pause)
+            # First-use costs (imports, pools): not counted.
+            await client(bot.events_url, slack_api, "warm-up", *per_round, "--rounds", "1")
             # The yardstick: the same bursts on the idle bot (each adds monitors, whose
             # baselines the worker takes: the cost of the command, not of a cycle).
-            for index in range(idle_rounds):
-                idle.extend(await burst(sender, commands, f"idle{index}"))
-                await asyncio.sleep(pause)
+            idle = (
+                await client(bot.events_url, slack_api, "idle", *per_round, "--rounds", str(idle_rounds))
+            )["acks"]
+            floor_acks = await floor(slack_api, idle_rounds, *per_round)
             await asyncio.sleep(3)
             cycle_start = datetime.now(UTC)
             hold_the_cycle(database_url, cycle_start)
             while checked_since(database_url, cycle_start) < 1000:  # the worker's next tick
                 await asyncio.sleep(0.5)
-            started = time.monotonic()
-            rounds = 0
-            while time.monotonic() - started < seconds and not CYCLE_DONE.search(bot.log()):
-                answered = await burst(sender, commands, str(rounds), sent)
-                acks.extend(answered)
-                round_max.append(round(max(answered) * 1000))
-                rounds += 1
-                # One burst at a time: the next comes after this one's commands have run.
-                await asyncio.sleep(pause)
-            measured_for = time.monotonic() - started
+            cycle = await client(
+                bot.events_url,
+                slack_api,
+                "cycle",
+                *per_round,
+                "--seconds",
+                str(seconds),
+                stop_when=lambda: bool(CYCLE_DONE.search(bot.log())),
+            )
             checked = checked_since(database_url, cycle_start)
             # Replies still coming (the worker runs the commands among the cycle's checks).
             waited = time.monotonic()
-            while len(reply_delays(slack_api, sent)) < len(sent) and time.monotonic() - waited < 60:
+            while (
+                len(reply_delays(slack_api, cycle["sent"])) < len(cycle["sent"])
+                and time.monotonic() - waited < 60
+            ):
                 await asyncio.sleep(0.5)
         finally:
             await bot.stop(timeout=60)
@@ -200,22 +228,25 @@ async def run(
                 Path(os.environ["BENCH_KEEP_LOG"]).write_text(bot.log())
     if slack_api.violations:
         raise SystemExit("\n".join(slack_api.violations))
-    ms = [a * 1000 for a in acks]
-    delays = reply_delays(slack_api, sent)
+    ms = [a * 1000 for a in cycle["acks"]]
+    delays = reply_delays(slack_api, cycle["sent"])
     return {
         "monitors": monitors,
         "cycle_checks": checked,  # checks of the cycle done by the end of the measurement
-        "cycle_seconds": round(measured_for, 1),
+        "cycle_seconds": round(cycle["seconds"], 1),
         "commands": len(ms),
-        "rounds": rounds,
+        "rounds": cycle["rounds"],
         "p50_ms": percentile(ms, 0.5) if ms else None,
         "p99_ms": percentile(ms, 0.99) if ms else None,
         "max_ms": max(ms) if ms else None,
-        "round_max_ms": round_max,
+        "round_max_ms": cycle["round_max_ms"],
         "workers": workers,
         "idle_commands": len(idle),
         "idle_p50_ms": percentile([a * 1000 for a in idle], 0.5) if idle else None,
         "idle_p99_ms": percentile([a * 1000 for a in idle], 0.99) if idle else None,
+        # A bare aiohttp app answering 200, the same client and rounds: the floor.
+        "floor_p50_ms": percentile([a * 1000 for a in floor_acks], 0.5) if floor_acks else None,
+        "floor_p99_ms": percentile([a * 1000 for a in floor_acks], 0.99) if floor_acks else None,
         # The commands' work, done by the worker during the cycle: how many had their
         # reply (within 60 s of the last burst), and how long after they were sent.
         "replied": len(delays),

@@ -49,10 +49,11 @@ class SlashCommandQueue:
         if not rows:
             return set()
         with self.engine.begin() as connection:
+            # One statement compiled once (a VALUES list of its own length per burst would
+            # be compiled every time, on the thread beside the loop answering Slack).
             stored = connection.execute(
-                insert_unless_present(connection.dialect.name, _COMMANDS, "key")
-                .values([{"key": key, "fields": fields, "received_at": now} for key, fields in rows.items()])
-                .returning(_COMMANDS.c.key)
+                insert_unless_present(connection.dialect.name, _COMMANDS, "key").returning(_COMMANDS.c.key),
+                [{"key": key, "fields": fields, "received_at": now} for key, fields in rows.items()],
             ).scalars()
             return set(stored)
 

@@ -29,6 +29,7 @@ from bot.composition import Services, build_services
 from bot.config import Settings
 from bot.lifecycle import check_token, until_stopped
 from bot.metrics import CONTENT_TYPE, Metrics, merge_exposition
+from bot.render.payloads import resolver_json
 from bot.slack.app import create_app
 from bot.slack.front import AfterAnswers, SharedReplayMemory, slash_command_fields
 from bot.slack.listeners.commands import SlashCommands
@@ -146,15 +147,8 @@ async def _resolver_health(services: Services) -> dict[str, object] | None:
     except Exception as exc:  # the database just answered; a failure here only costs this field
         log.warning("healthz: the shared resolver verdict is unknown (%s)", exc.__class__.__name__)
         return None
-    if status is None:
-        return None
-    return {
-        "ok": status.ok,
-        "where": status.resolver,
-        "problem": status.problem,
-        "checked_at": status.checked_at.isoformat(),
-        "failing_since": status.failing_since.isoformat() if status.failing_since else None,
-    }
+    # The same fields and timestamps (RFC 3339, Z) as GET /api/v1/health's.
+    return resolver_json(status)
 
 
 def metrics_refusal(request: web.Request, token: str) -> web.Response | None:

@@ -221,7 +221,8 @@ async def test_the_api_and_the_metrics_of_a_process_that_runs_no_check(make_api:
         healthz = await response.json()
     assert response.status == 200 and healthz["ok"] is True
     assert healthz["resolver"]["ok"] is False and healthz["resolver"]["where"] == "10.0.0.2:53"
-    assert healthz["resolver"]["failing_since"] == failed_at.isoformat()
+    # The same form as the API's (one builder for both).
+    assert healthz["resolver"] == body["resolver"]
 
     assert services.source_health is not None
     await services.source_health.run()

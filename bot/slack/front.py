@@ -96,14 +96,31 @@ class AfterAnswers:
             self._timer.cancel()
             self._timer = None
         self._start_queued()
-        if not self._running:
-            return
-        _, unfinished = await asyncio.wait(list(self._running), timeout=grace)
+        unfinished = await cancel_after(grace, list(self._running))
         if unfinished:
-            log.warning("%d slash commands still running at shutdown were stopped", len(unfinished))
-            for task in unfinished:
-                task.cancel()
-            await asyncio.gather(*unfinished, return_exceptions=True)
+            log.warning("%d slash commands still running at shutdown were stopped", unfinished)
+
+
+async def cancel_after(grace: float, tasks: list[asyncio.Task[None]]) -> int:
+    """Give the tasks `grace` seconds, then cancel those still running; how many were."""
+    if not tasks:
+        return 0
+    _, unfinished = await asyncio.wait(tasks, timeout=grace)
+    for task in unfinished:
+        task.cancel()
+    await asyncio.gather(*unfinished, return_exceptions=True)
+    return len(unfinished)
+
+
+def first_of_each(keys: list[str], new: set[str]) -> list[bool]:
+    """For each key, in order: whether it is among the `new` ones a statement just stored,
+    and the first of its kind here (the same key twice in one batch: the second is a replay)."""
+    unseen = set(new)
+    answers = []
+    for key in keys:
+        answers.append(key in unseen)
+        unseen.discard(key)
+    return answers
 
 
 class BatchedCalls(Generic[Item, Answer]):
@@ -150,13 +167,7 @@ class SharedReplayMemory:
 
     def __init__(self, first_sights: Callable[[list[tuple[str, int]]], set[str]]) -> None:
         def each_first(seen: list[tuple[str, int]]) -> list[bool]:
-            new = first_sights(seen)
-            answers = []
-            for signature, _ in seen:
-                # The same signature twice in one batch: the second is the replay.
-                answers.append(signature[:80] in new)
-                new.discard(signature[:80])
-            return answers
+            return first_of_each([signature[:80] for signature, _ in seen], first_sights(seen))
 
         self._calls = BatchedCalls(each_first, name="replays")
 

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.slack.front import BatchedCalls
+from bot.slack.front import BatchedCalls, cancel_after, first_of_each
 from bot.storage.db import Database
 from bot.storage.slash_commands import ClaimedCommand, HandedOverCommand, SlashCommandQueue
 
@@ -36,11 +36,7 @@ class CommandHandover:
     def __init__(self, queue: SlashCommandQueue, *, clock: Callable[[], datetime]) -> None:
         def stored_each(commands: list[HandedOverCommand]) -> list[bool]:
             stored = queue.hand_over(commands, now=clock())
-            answers = []
-            for command in commands:
-                answers.append(command.key[:100] in stored)
-                stored.discard(command.key[:100])  # the same key twice: the second is a replay
-            return answers
+            return first_of_each([command.stored_key for command in commands], stored)
 
         self._calls = BatchedCalls(stored_each, name="handover")
 
@@ -86,13 +82,7 @@ class HandedOverCommandJob:
 
     async def run_due(self) -> int:
         """One tick: mark the commands that ended done, claim and start new ones (how many)."""
-        if self._ended:
-            ended, self._ended = self._ended, []
-            try:
-                await self.db.run(self.queue.finish, ended, now=self.clock())
-            except Exception:
-                self._ended.extend(ended)  # told next tick; until then the lease holds them
-                raise
+        await self._mark_ended()
         room = self.concurrency - len(self._running)
         if room <= 0:
             return 0
@@ -105,31 +95,32 @@ class HandedOverCommandJob:
     async def _run(self, command: ClaimedCommand) -> None:
         try:
             await self.run(command.fields)
-        except asyncio.CancelledError:
-            # Stopped mid-way: left open, another worker runs it once the lease passes.
-            self._running.pop(command.command_id, None)
-            raise
         except Exception:  # one command's failure is logged (its reply said so); the others run
             log.exception("a handed-over slash command failed")
-        self._running.pop(command.command_id, None)
+        finally:
+            # Cancelled (stopped mid-way), it is not marked ended: left open, another
+            # worker runs it once the lease passes.
+            self._running.pop(command.command_id, None)
         self._ended.append(command.command_id)
+
+    async def _mark_ended(self) -> None:
+        """The commands that ended since last told, marked done (kept to tell again if that fails)."""
+        if not self._ended:
+            return
+        ended, self._ended = self._ended, []
+        try:
+            await self.db.run(self.queue.finish, ended, now=self.clock())
+        except Exception:
+            self._ended.extend(ended)  # until told, the lease holds them
+            raise
 
     async def drain(self, grace: float = 5.0) -> None:
         """On the way out: running commands get `grace` seconds, then are stopped (left
         open for another worker); those that ended are marked done."""
-        running = list(self._running.values())
-        if running:
-            _, unfinished = await asyncio.wait(running, timeout=grace)
-            for task in unfinished:
-                task.cancel()
-            await asyncio.gather(*unfinished, return_exceptions=True)
-            if unfinished:
-                log.warning(
-                    "%d slash commands still running at shutdown were left to another worker", len(unfinished)
-                )
-        if self._ended:
-            ended, self._ended = self._ended, []
-            try:
-                await self.db.run(self.queue.finish, ended, now=self.clock())
-            except Exception as exc:  # they may run again elsewhere: their replies would repeat
-                log.warning("%d ended slash commands could not be marked done (%s)", len(ended), exc)
+        unfinished = await cancel_after(grace, list(self._running.values()))
+        if unfinished:
+            log.warning("%d slash commands still running at shutdown were left to another worker", unfinished)
+        try:
+            await self._mark_ended()
+        except Exception as exc:  # they may run again elsewhere: their replies would repeat
+            log.warning("%d ended slash commands could not be marked done (%s)", len(self._ended), exc)

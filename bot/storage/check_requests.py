@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Engine, Table, delete, insert, or_, select, update
+from sqlalchemy import Engine, Table, delete, insert, select, update
 
 from bot.model.observations import IndicatorKind
+from bot.storage.engine import claim_open_rows
 from bot.storage.models import CheckRequestRow, Subject
 from bot.storage.views import SubjectView
 
@@ -68,24 +69,15 @@ class CheckRequestStore:
 
     def claim(self, *, now: datetime, lease: timedelta, limit: int) -> list[ClaimedCheck]:
         with self.engine.begin() as connection:
-            query = (
-                select(_REQUESTS.c.id, _REQUESTS.c.subject_id)
-                .where(
-                    _REQUESTS.c.done_at.is_(None),
-                    or_(_REQUESTS.c.claimed_until.is_(None), _REQUESTS.c.claimed_until < now),
-                )
-                .order_by(_REQUESTS.c.requested_at)
-                .limit(limit)
+            rows = claim_open_rows(
+                connection,
+                _REQUESTS,
+                [_REQUESTS.c.subject_id],
+                oldest_first=[_REQUESTS.c.requested_at],
+                now=now,
+                lease=lease,
+                limit=limit,
             )
-            if self.engine.dialect.name == "postgresql":
-                query = query.with_for_update(skip_locked=True)
-            rows = connection.execute(query).all()
-            if rows:
-                connection.execute(
-                    update(_REQUESTS)
-                    .where(_REQUESTS.c.id.in_([row.id for row in rows]))
-                    .values(claimed_until=now + lease)
-                )
             subjects = {
                 row.id: SubjectView(row.id, row.indicator, IndicatorKind(row.kind), row.last_checked_at)
                 for row in connection.execute(

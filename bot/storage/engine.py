@@ -3,6 +3,7 @@ returns the revisions it applied for the caller to report)."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, Table, create_engine, event, text
+from sqlalchemy import Column, Connection, Engine, Row, Table, create_engine, event, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 
@@ -27,6 +28,36 @@ def insert_unless_present(
     PostgreSQL): a row another transaction made first is left as it is."""
     make = sqlite.insert if dialect == "sqlite" else postgresql.insert
     return make(table).on_conflict_do_nothing(index_elements=[key])
+
+
+def claim_open_rows(
+    connection: Connection,
+    table: Table,
+    columns: list[Column[Any]],
+    *,
+    oldest_first: list[Column[Any]],
+    now: datetime,
+    lease: timedelta,
+    limit: int,
+) -> list[Row[Any]]:
+    """Up to `limit` rows of a work queue (`done_at`, `claimed_until`) that are open and
+    not leased, oldest first, leased to the caller until `now + lease`: a claimer that dies
+    leaves them to another once it passes. On PostgreSQL the rows another transaction is
+    claiming are passed over (SKIP LOCKED), never waited for nor taken twice."""
+    query = (
+        select(table.c.id, *columns)
+        .where(table.c.done_at.is_(None), or_(table.c.claimed_until.is_(None), table.c.claimed_until < now))
+        .order_by(*oldest_first)
+        .limit(limit)
+    )
+    if connection.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    rows = list(connection.execute(query).all())
+    if rows:
+        connection.execute(
+            update(table).where(table.c.id.in_([row.id for row in rows])).values(claimed_until=now + lease)
+        )
+    return rows
 
 
 def one_writer_at_a_time(connection: Connection, key: int, name: str) -> None:

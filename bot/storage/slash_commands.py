@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Engine, Table, and_, delete, func, or_, select, update
+from sqlalchemy import Engine, Table, and_, delete, func, select, update
 
-from bot.storage.engine import insert_unless_present
+from bot.storage.engine import claim_open_rows, insert_unless_present
 from bot.storage.models import SlashCommandRow
 
 _COMMANDS = cast(Table, SlashCommandRow.__table__)
@@ -26,8 +26,12 @@ KEY_KEPT = timedelta(minutes=10)
 
 @dataclass(frozen=True)
 class HandedOverCommand:
-    key: str  # the request's signature (cut to fit), or a Socket Mode envelope's id
+    key: str  # the request's signature, or a Socket Mode envelope's id
     fields: dict[str, Any]  # the command's form fields, as Slack sent them
+
+    @property
+    def stored_key(self) -> str:
+        return self.key[:100]  # the column's width
 
 
 @dataclass(frozen=True)
@@ -45,7 +49,7 @@ class SlashCommandQueue:
         twice in `commands`, is a replay and is left out)."""
         rows: dict[str, dict[str, Any]] = {}
         for command in commands:
-            rows.setdefault(command.key[:100], command.fields)
+            rows.setdefault(command.stored_key, command.fields)
         if not rows:
             return set()
         with self.engine.begin() as connection:
@@ -60,24 +64,15 @@ class SlashCommandQueue:
     def claim(self, *, now: datetime, lease: timedelta, limit: int) -> list[ClaimedCommand]:
         """Up to `limit` open commands, oldest first, leased to the caller until `now + lease`."""
         with self.engine.begin() as connection:
-            query = (
-                select(_COMMANDS.c.id, _COMMANDS.c.fields)
-                .where(
-                    _COMMANDS.c.done_at.is_(None),
-                    or_(_COMMANDS.c.claimed_until.is_(None), _COMMANDS.c.claimed_until < now),
-                )
-                .order_by(_COMMANDS.c.received_at, _COMMANDS.c.id)
-                .limit(limit)
+            rows = claim_open_rows(
+                connection,
+                _COMMANDS,
+                [_COMMANDS.c.fields],
+                oldest_first=[_COMMANDS.c.received_at, _COMMANDS.c.id],
+                now=now,
+                lease=lease,
+                limit=limit,
             )
-            if self.engine.dialect.name == "postgresql":
-                query = query.with_for_update(skip_locked=True)
-            rows = connection.execute(query).all()
-            if rows:
-                connection.execute(
-                    update(_COMMANDS)
-                    .where(_COMMANDS.c.id.in_([row.id for row in rows]))
-                    .values(claimed_until=now + lease)
-                )
         return [ClaimedCommand(row.id, dict(row.fields or {})) for row in rows]
 
     def finish(self, command_ids: Sequence[int], *, now: datetime) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -44,6 +45,104 @@ class SourceFailure:
     # Set when the source was not asked (its quota or the indicator's turn): a wait, not a
     # failure. The dataset's last state stands and nothing goes stale.
     deferred_until: datetime | None = None
+    # The resolver check does not believe the resolver: its answers were not asked for.
+    distrusted: bool = False
+
+    @property
+    def why(self) -> SourcePending:
+        if self.deferred_until is not None:
+            return SourcePending.DEFERRED
+        return SourcePending.DISTRUSTED if self.distrusted else SourcePending.FAILED
+
+
+class SourcePending(enum.StrEnum):
+    """Why a source of a dataset was not read in a check."""
+
+    FAILED = "failed"
+    DEFERRED = "deferred"  # waiting for its quota
+    DISTRUSTED = "distrusted"  # the resolver check failed
+
+
+@dataclass(frozen=True)
+class SourceRead:
+    """One source's successful answer in one check: the fields it speaks for and the
+    values it gave. A source's first read of a field for a subject is that field's
+    baseline from that source, silently, however late it comes (bot/monitoring/diff.py)."""
+
+    source: str
+    fields: frozenset[str]
+    values: frozenset[tuple[str, str]] = frozenset()
+
+    @classmethod
+    def of(cls, source: str, fields: Iterable[str], facts: Iterable[Fact]) -> SourceRead:
+        return cls(source, frozenset(fields), frozenset((f.field, f.value) for f in facts))
+
+
+# (source, field): the unit a baseline is kept for.
+SourceField = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class PendingSource:
+    """A source of a dataset with no baseline yet for a subject, and why."""
+
+    source: str
+    why: SourcePending
+    message: str
+
+
+@dataclass(frozen=True)
+class SourceStates:
+    """Per source of one dataset of one subject: which fields have a baseline, and which
+    sources are still pending (stored as JSON in dataset_states.sources)."""
+
+    baselined: frozenset[SourceField] = frozenset()
+    pending: tuple[PendingSource, ...] = ()
+
+    @classmethod
+    def after(cls, observation: Observation, baselined: frozenset[SourceField]) -> SourceStates:
+        """The states once `observation` was applied: a source that failed, waited or was
+        distrusted and has no baseline for any field is pending, with the reason."""
+        with_baseline = {source for source, _ in baselined}
+        pending: dict[str, PendingSource] = {}
+        for failure in observation.failures:
+            if failure.source not in with_baseline and failure.source not in pending:
+                pending[failure.source] = PendingSource(failure.source, failure.why, failure.message[:300])
+        return cls(baselined, tuple(pending[name] for name in sorted(pending)))
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        return tuple(sorted({source for source, _ in self.baselined}))
+
+    def to_json(self) -> dict[str, object]:
+        by_source: dict[str, list[str]] = {}
+        for source, name in sorted(self.baselined):
+            by_source.setdefault(source, []).append(name)
+        return {
+            "baselined": by_source,
+            "pending": [{"source": p.source, "why": p.why.value, "message": p.message} for p in self.pending],
+        }
+
+    @classmethod
+    def from_json(cls, data: object) -> SourceStates | None:
+        """None for NULL or anything unreadable: the caller falls back to the open facts."""
+        if not isinstance(data, dict):
+            return None
+        baselined = data.get("baselined")
+        if not isinstance(baselined, dict):
+            return None
+        pairs = frozenset(
+            (str(source), str(name))
+            for source, names in baselined.items()
+            if isinstance(names, list)
+            for name in names
+        )
+        pending = tuple(
+            PendingSource(str(p.get("source", "")), SourcePending(p["why"]), str(p.get("message", "")))
+            for p in data.get("pending") or []
+            if isinstance(p, dict) and p.get("why") in {w.value for w in SourcePending}
+        )
+        return cls(pairs, pending)
 
 
 @dataclass(frozen=True)
@@ -62,11 +161,30 @@ class Observation:
     # Fields that hold one value at a time (SOA, registrar, status): a new value is a
     # "changed" once confirmed, not an add plus a remove.
     single_valued: frozenset[str] = frozenset()
+    # Per source that answered: the fields it read and the values it gave. Empty for an
+    # observation built without them (tests, old code): `source_reads` derives them.
+    reads: tuple[SourceRead, ...] = ()
+
+    @property
+    def source_reads(self) -> tuple[SourceRead, ...]:
+        """What each source read. Without explicit `reads`: one read per source named by
+        the facts (the known fields going to every one of them)."""
+        if self.reads or not (self.facts or self.known_fields):
+            return self.reads
+        by_source: dict[str, set[Fact]] = {}
+        for fact in self.facts:
+            by_source.setdefault(fact.source, set()).add(fact)
+        if not by_source:
+            by_source[self.dataset] = set()
+        return tuple(
+            SourceRead.of(source, self.known_fields | {f.field for f in facts}, facts)
+            for source, facts in sorted(by_source.items())
+        )
 
     @property
     def failed(self) -> bool:
-        """Nothing at all could be learned: the dataset is stale for this check."""
-        return not self.known_fields and bool(self.failures)
+        """Nothing at all could be learned: no source answered in this check."""
+        return not self.source_reads and bool(self.failures)
 
     @property
     def stale(self) -> bool:

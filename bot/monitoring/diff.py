@@ -1,8 +1,13 @@
 """Pure diff: the stored state of one dataset plus a new observation -> new state and changes.
 
 The rules (DESIGN.md):
-- the first observation that is not a total failure is the baseline: no changes;
-- a failed lookup changes nothing (its fields are not in `known_fields`);
+- baselines are kept per source and field: a source's first successful read of a field
+  for a subject is that field's baseline from that source — silently, whenever it comes
+  (a source that was down, waiting for its quota or distrusted when the monitor was set
+  never turns its late first answer into a change). The first observation in which any
+  source answered is the dataset's baseline;
+- a failed, deferred or distrusted source changes nothing (its fields are not known, and
+  a field any failing source speaks for is not known either: never a removal);
 - facts of a field that is not known are add-only (a partial answer cannot remove);
 - a new value of a multi-valued field is reported at once;
 - a value missing from a known field is reported removed only when it is missing
@@ -18,7 +23,16 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from bot.model.observations import Change, ChangeKind, Fact, FactKey, FactState, FactStatus, Observation
+from bot.model.observations import (
+    Change,
+    ChangeKind,
+    Fact,
+    FactKey,
+    FactState,
+    FactStatus,
+    Observation,
+    SourceField,
+)
 
 
 @dataclass(frozen=True)
@@ -26,7 +40,10 @@ class DiffResult:
     state: dict[FactKey, FactState]  # every open fact (ACTIVE, REMOVING, ADDING) after the check
     closed: list[FactState]  # facts whose interval ended with this check
     changes: list[Change]
-    baseline: bool  # this observation set the baseline
+    baseline: bool  # this observation set the dataset's baseline
+    # Every (source, field) with a baseline after this check, and those this check added.
+    baselined: frozenset[SourceField] = frozenset()
+    first_reads: frozenset[SourceField] = frozenset()
 
 
 def diff_observation(
@@ -35,22 +52,69 @@ def diff_observation(
     *,
     now: datetime,
     previous_check_at: datetime | None,
+    baselined: frozenset[SourceField] | None = None,
 ) -> DiffResult:
-    """Apply one observation to the open facts of a dataset (None: no baseline yet)."""
+    """Apply one observation to the open facts of a dataset (None: no baseline yet).
+
+    `baselined`: the (source, field) pairs that already have a baseline; None for a
+    dataset stored before baselines were kept per source, whose open facts say which
+    sources answered."""
+    before = baselined if baselined is not None else legacy_baselines(previous)
     if observation.failed:
-        return DiffResult(dict(previous or {}), [], [], baseline=False)
-    if previous is None:
-        baseline = {
-            fact_key(fact): FactState(fact.field, fact.value, fact.source, now)
+        return DiffResult(dict(previous or {}), [], [], baseline=False, baselined=before)
+    reads = observation.source_reads
+    first = frozenset((read.source, name) for read in reads for name in read.fields) - before
+    after = before | first
+    start = dict(previous or {})
+    seeded = _seed_first_reads(start, observation, first, now) if first else {}
+    start.update(seeded)
+    if previous is None:  # the dataset's first answer: its baseline
+        state = {
+            fact_key(fact): start.get(fact_key(fact)) or FactState(fact.field, fact.value, fact.source, now)
             for fact in _first_per_single_field(observation)
         }
-        return DiffResult(baseline, [], [], baseline=True)
-
-    if _same_as_before(previous, observation):
+        return DiffResult(state, [], [], baseline=previous is None, baselined=after, first_reads=first)
+    if _same_as_before(start, observation):
         # The common case by far: what the last check found, all of it current. The
         # general path below would return exactly this, at ten times the cost.
-        return DiffResult(dict(previous), [], [], baseline=False)
-    return _diff_against(previous, observation, now=now, previous_check_at=previous_check_at)
+        return DiffResult(start, [], [], baseline=False, baselined=after, first_reads=first)
+    result = _diff_against(start, observation, now=now, previous_check_at=previous_check_at)
+    return replace(result, baselined=after, first_reads=first)
+
+
+def legacy_baselines(previous: Mapping[FactKey, FactState] | None) -> frozenset[SourceField]:
+    """For a dataset stored before per-source baselines: each (source, field) of its open
+    facts answered once, so it has its baseline. A source that answered with nothing is
+    not known to have answered: its next answer is its baseline, silently (a missed
+    change on the first check after the upgrade rather than a false alert)."""
+    return frozenset((fact.source, fact.field) for fact in (previous or {}).values())
+
+
+def _seed_first_reads(
+    previous: Mapping[FactKey, FactState],
+    observation: Observation,
+    first: frozenset[SourceField],
+    now: datetime,
+) -> dict[FactKey, FactState]:
+    """The values that first reads bring, as baseline facts: a value some source with a
+    baseline for its field also gave is left to the diff (that source saw it arrive), and
+    a single-valued field that already holds a value keeps the usual confirmation."""
+    seen_by_baselined: set[FactKey] = set()
+    for read in observation.source_reads:
+        seen_by_baselined.update(key for key in read.values if (read.source, key[0]) not in first)
+    holding = {state.field for state in previous.values() if state.status is not FactStatus.ADDING}
+    seeded: dict[FactKey, FactState] = {}
+    for read in observation.source_reads:
+        for key in sorted(read.values):
+            field_name, value = key
+            if (read.source, field_name) not in first or key in previous or key in seen_by_baselined:
+                continue
+            if field_name in observation.single_valued:
+                if field_name in holding:
+                    continue
+                holding.add(field_name)
+            seeded.setdefault(key, FactState(field_name, value, read.source, now))
+    return seeded
 
 
 def _diff_against(
@@ -73,10 +137,13 @@ def _diff_against(
         old_by_field[old.field][old.value] = old
 
     dataset = observation.dataset
+    # A field some failing source speaks for is not known: what only that source would
+    # have said is missing from this answer, not gone.
+    unsure = {name for failure in observation.failures for name in failure.fields}
     for field_name in sorted(set(old_by_field) | set(observed)):
         old_facts = old_by_field.get(field_name, {})
         new_facts = observed.get(field_name, {})
-        known = field_name in observation.known_fields
+        known = field_name in observation.known_fields and field_name not in unsure
         if field_name in observation.single_valued:
             outcome = _diff_single(dataset, field_name, old_facts, new_facts, known, now, seen_since)
         else:

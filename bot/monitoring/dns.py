@@ -34,7 +34,7 @@ import dns.rrset
 
 from bot.config import HostPort
 from bot.errors import ConfigError
-from bot.model.observations import Fact, Outcome, SourceFailure
+from bot.model.observations import Fact, Outcome, SourceFailure, SourceRead
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,8 @@ class DnsAnswer:
     outcome: Outcome
     records: tuple[str, ...] = ()
     error: str | None = None
+    # The resolver check does not believe the resolver: the question was never asked.
+    distrusted: bool = False
 
 
 class DnsClient(Protocol):
@@ -259,6 +261,11 @@ class LiveLookup:
     known_fields: frozenset[str]
     failures: tuple[SourceFailure, ...]
 
+    @property
+    def reads(self) -> tuple[SourceRead, ...]:
+        """Live DNS as one source: the fields whose lookups answered, and their records."""
+        return (SourceRead.of(SOURCE, self.known_fields, self.facts),) if self.known_fields else ()
+
 
 async def lookup_name(client: DnsClient, name: str, rdtypes: Sequence[str]) -> LiveLookup:
     """Query `rdtypes` of `name` concurrently: one field per type, plus "status"."""
@@ -299,16 +306,17 @@ def facts_from_answers(answers: Mapping[str, DnsAnswer]) -> LiveLookup:
         facts.add(Fact(STATUS_FIELD, STATUS_EXISTS, SOURCE))
         known.add(STATUS_FIELD)
     # One failure per distinct reason, naming every field it cost.
-    by_reason: dict[str, set[str]] = {}
+    by_reason: dict[tuple[str, bool], set[str]] = {}
     for field, answer in answers.items():
         if answer.outcome is Outcome.ERROR:
-            by_reason.setdefault(answer.error or "lookup failed", set()).add(field)
+            by_reason.setdefault((answer.error or "lookup failed", answer.distrusted), set()).add(field)
     failures = tuple(
         SourceFailure(
             SOURCE,
             f"{', '.join(sorted(failed))}: {reason}",
             frozenset(failed) | (frozenset() if known else {STATUS_FIELD}),
+            distrusted=distrusted,
         )
-        for reason, failed in by_reason.items()
+        for (reason, distrusted), failed in by_reason.items()
     )
     return LiveLookup(frozenset(facts), frozenset(known), failures)

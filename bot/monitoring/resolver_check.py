@@ -145,13 +145,13 @@ class CheckedDnsClient:
     async def query(self, name: str, rdtype: str) -> DnsAnswer:
         problem = await self.problem()
         if problem is not None:
-            return DnsAnswer(Outcome.ERROR, error=problem)
+            return DnsAnswer(Outcome.ERROR, error=problem, distrusted=True)
         return await self._inner.query(name, rdtype)
 
     async def query_many(self, name: str, rdtypes: Sequence[str]) -> list[DnsAnswer]:
         problem = await self.problem()
         if problem is not None:
-            return [DnsAnswer(Outcome.ERROR, error=problem)] * len(rdtypes)
+            return [DnsAnswer(Outcome.ERROR, error=problem, distrusted=True)] * len(rdtypes)
         query_many = getattr(self._inner, "query_many", None)
         if query_many is not None:
             answers: list[DnsAnswer] = await query_many(name, rdtypes)

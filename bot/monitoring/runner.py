@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from bot.metrics import Metrics
-from bot.model.observations import Change, IndicatorKind, Observation, bounded
+from bot.model.observations import Change, IndicatorKind, Observation, SourceStates, bounded
 from bot.monitoring.datasets.base import Dataset
 from bot.monitoring.diff import diff_observation
 from bot.monitoring.policy import AlertPolicy
@@ -95,9 +95,13 @@ class Runner:
                     observation,
                     now=now,
                     previous_check_at=snapshot.last_ok_at if snapshot else None,
+                    baselined=snapshot.baselined if snapshot else frozenset(),
                 )
                 changes = self.policy.judge(result.changes)
-                return CheckOutcome(observation, changes, result.closed, result.state, result.baseline)
+                sources = SourceStates.after(observation, result.baselined)
+                return CheckOutcome(
+                    observation, changes, result.closed, result.state, result.baseline, sources
+                )
 
             outcomes = await self.recorder.record(
                 CheckToRecord(

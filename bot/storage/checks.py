@@ -16,7 +16,15 @@ from typing import cast
 from sqlalchemy import Engine, Table, bindparam, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.model.observations import Change, FactKey, FactState, FactStatus, IndicatorKind, Observation
+from bot.model.observations import (
+    Change,
+    FactKey,
+    FactState,
+    FactStatus,
+    IndicatorKind,
+    Observation,
+    SourceStates,
+)
 from bot.storage.cadence import NEXT_ROUTINE_CHECK_PG, interval_microseconds, next_routine_check
 from bot.storage.models import DatasetState, FactRow, SourceFailureRow, Subject
 from bot.storage.outbox import enqueue_alerts, record_alert
@@ -32,6 +40,7 @@ from bot.storage.views import (
     WebhookRouting,
     aware,
     change_row,
+    dataset_snapshot,
     fact_row,
     fact_state,
 )
@@ -184,7 +193,7 @@ class Checks:
                 state = states.get(dataset)
                 old = {key: fact_state(row) for key, row in rows[dataset].items()}
                 snapshot = (
-                    DatasetSnapshot(old if state.baseline_at is not None else None, state.last_ok_at)
+                    dataset_snapshot(state.baseline_at, state.last_ok_at, state.sources, old)
                     if state is not None
                     else None
                 )
@@ -232,6 +241,10 @@ class Checks:
             session.add(state)
         if outcome.baseline:
             state.baseline_at = now
+        if outcome.sources is not None:
+            sources = outcome.sources.to_json()
+            if state.sources != sources:
+                state.sources = sources
         if not observation.failed:
             state.last_ok_at = now
         if observation.stale:
@@ -299,6 +312,7 @@ class Checks:
                     stale=state.stale,
                     last_error=state.last_error,
                     facts=tuple(facts.get(state.dataset, ())),
+                    sources=SourceStates.from_json(state.sources),
                 )
                 for state in session.scalars(
                     select(DatasetState)

@@ -95,6 +95,10 @@ class DatasetState(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     last_error_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    # Per source: the fields with a baseline, and why a source without one is pending
+    # (bot/model/observations.SourceBaselines). NULL: stored before baselines were kept
+    # per source (the open facts' sources stand in, bot/monitoring/diff.legacy_baselines).
+    sources: Mapped[Any] = mapped_column(JSON, nullable=True)
 
 
 class FactRow(Base):

@@ -25,7 +25,7 @@ from sqlalchemy import Connection, Table, bindparam, delete, insert, select, tex
 
 from bot.model.observations import FactKey, FactState, FactStatus
 from bot.storage.models import DatasetState, FactRow, SourceFailureRow, Subject
-from bot.storage.views import CheckOutcome, CheckToRecord, DatasetSnapshot
+from bot.storage.views import CheckOutcome, CheckToRecord, dataset_snapshot
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +106,7 @@ def _quiet_outcomes(
         state = states.get(key)
         old = {fact_key: fact for fact_key, (_, fact) in facts[key].items()}
         snapshot = (
-            DatasetSnapshot(old if state.baseline_at is not None else None, state.last_ok_at)
+            dataset_snapshot(state.baseline_at, state.last_ok_at, state.sources, old)
             if state is not None
             else None
         )
@@ -193,9 +193,12 @@ def _plan_state(writes: _Writes, subject_id: int, state: Any, outcome: CheckOutc
         "last_error": state.last_error if state is not None else None,
         "last_error_at": state.last_error_at if state is not None else None,
         "consecutive_failures": (state.consecutive_failures or 0) if state is not None else 0,
+        "sources": state.sources if state is not None else None,
     }
     if outcome.baseline:
         values["baseline_at"] = now
+    if outcome.sources is not None:
+        values["sources"] = outcome.sources.to_json()
     if not observation.failed:
         values["last_ok_at"] = now
     if observation.stale:
@@ -311,4 +314,12 @@ _OK_STATES_PG = text(
     " AS v(id, dataset, at)"
     " WHERE dataset_states.subject_id = v.id AND dataset_states.dataset = v.dataset"
 )
-_STATE_COLUMNS = ("baseline_at", "last_ok_at", "stale", "last_error", "last_error_at", "consecutive_failures")
+_STATE_COLUMNS = (
+    "baseline_at",
+    "last_ok_at",
+    "stale",
+    "last_error",
+    "last_error_at",
+    "consecutive_failures",
+    "sources",
+)

@@ -15,6 +15,8 @@ from bot.model.observations import (
     FactStatus,
     IndicatorKind,
     Observation,
+    SourceField,
+    SourceStates,
 )
 from bot.model.routing import AlertTarget, Routed
 from bot.storage.models import ChangeRow, FactRow, Monitor, Subject
@@ -59,6 +61,8 @@ class DatasetSnapshot:
 
     facts: dict[FactKey, FactState] | None  # None: no baseline yet
     last_ok_at: datetime | None
+    # The (source, field) pairs with a baseline; None: stored before they were kept.
+    baselined: frozenset[SourceField] | None = None
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,8 @@ class CheckOutcome:
     closed: list[FactState]
     state: dict[FactKey, FactState]
     baseline: bool
+    # Baselines per source after this check (None: the dataset's row is left as it was).
+    sources: SourceStates | None = None
 
 
 @dataclass(frozen=True)
@@ -80,6 +86,7 @@ class DatasetHealth:
     stale: bool
     last_error: str | None
     facts: tuple[FactState, ...] = ()
+    sources: SourceStates | None = None
 
 
 @dataclass(frozen=True)
@@ -221,3 +228,18 @@ class CheckToRecord:
     route: Route | None = None
     # A source queued this check for a slot expected then: check again by that time.
     next_check_by: datetime | None = None
+
+
+def dataset_snapshot(
+    baseline_at: datetime | None,
+    last_ok_at: datetime | None,
+    sources: object,
+    facts: dict[FactKey, FactState],
+) -> DatasetSnapshot:
+    """The diff's view of a stored dataset row and its open facts."""
+    stored = SourceStates.from_json(sources)
+    return DatasetSnapshot(
+        facts if baseline_at is not None else None,
+        last_ok_at,
+        stored.baselined if stored is not None else None,
+    )

@@ -6,7 +6,7 @@ import asyncio
 import logging
 
 from bot.errors import SourceError
-from bot.model.observations import Fact, IndicatorKind, Observation, SourceFailure
+from bot.model.observations import Fact, IndicatorKind, Observation, SourceFailure, SourceRead
 from bot.monitoring.datasets.base import TlsProbe
 from bot.monitoring.sources.crtsh import SOURCE as CRTSH
 from bot.monitoring.sources.crtsh import CrtShClient, CtCertificate
@@ -58,7 +58,7 @@ class CertificatesDataset:
         facts = frozenset(Fact(FIELD, certificate_fact_value(cert), CRTSH) for cert in result.certificates)
         # CT logs are history and expired certificates drop out of the answer: a certificate
         # missing from it is no news, so the field is add-only (never `known`).
-        return Observation(self.name, facts, frozenset())
+        return Observation(self.name, facts, frozenset(), reads=(SourceRead.of(CRTSH, {FIELD}, facts),))
 
     async def _collect_probe(self, ip: str) -> Observation:
         if self._tls_probe is None:
@@ -76,7 +76,11 @@ class CertificatesDataset:
             return _failure(self.name, "tls", f"probe failed ({exc.__class__.__name__})", TLS_FIELDS)
         # Every probe field is known, so a SAN that went away is reported removed.
         known = TLS_FIELDS | {fact.field for fact in facts}
-        return Observation(self.name, frozenset(facts), known, single_valued=TLS_SINGLE_VALUED)
+        reads = tuple(
+            SourceRead.of(source, known, [f for f in facts if f.source == source])
+            for source in sorted({f.source for f in facts} or {"tls"})
+        )
+        return Observation(self.name, frozenset(facts), known, single_valued=TLS_SINGLE_VALUED, reads=reads)
 
 
 def _failure(

@@ -27,4 +27,5 @@ class DnsRecordsDataset:
             live.known_fields,
             live.failures,
             single_valued=frozenset({"SOA", STATUS_FIELD}),
+            reads=live.reads,
         )

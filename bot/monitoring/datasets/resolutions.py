@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import dns.exception
 
 from bot.errors import SourceError
-from bot.model.observations import Fact, IndicatorKind, Observation, Outcome, SourceFailure
+from bot.model.observations import Fact, IndicatorKind, Observation, Outcome, SourceFailure, SourceRead
 from bot.monitoring.datasets.base import PassiveDnsRecord, PassiveDnsSource
 from bot.monitoring.dns import (
     SOURCE,
@@ -80,18 +80,19 @@ class ResolutionsDataset:
         facts = set(live.facts)
         known = set(live.known_fields)
         failures = list(live.failures)
+        reads = list(live.reads)
         for result in passive:
-            for record in result.records:
-                fact = _domain_fact(domain, record, result.source)
-                if fact is not None:
-                    facts.add(fact)
+            found = [f for r in result.records if (f := _domain_fact(domain, r, result.source)) is not None]
+            facts.update(found)
+            if result.error is None:
+                reads.append(SourceRead.of(result.source, PASSIVE_FIELDS, found))
         failures.extend(_passive_failures(passive, PASSIVE_FIELDS))
         if self._origin_asn is not None:
-            await self._add_origin_asns(facts, known, failures)
-        return self._observation(facts, known, failures)
+            await self._add_origin_asns(facts, known, failures, reads)
+        return self._observation(facts, known, failures, reads)
 
     async def _add_origin_asns(
-        self, facts: set[Fact], known: set[str], failures: list[SourceFailure]
+        self, facts: set[Fact], known: set[str], failures: list[SourceFailure], reads: list[SourceRead]
     ) -> None:
         """The origin ASNs of the live addresses, known only when every address and both
         address lookups answered (an unknown address could hold another ASN)."""
@@ -99,12 +100,14 @@ class ResolutionsDataset:
         addresses = sorted(f.value for f in facts if f.field in ("A", "AAAA"))
         results = await asyncio.gather(*(self._origin_asn(ip) for ip in addresses), return_exceptions=True)
         errors = [r for r in results if isinstance(r, BaseException)]
-        facts.update(Fact(ASN_FIELD, r, ASN_SOURCE) for r in results if isinstance(r, str))
+        origins = {Fact(ASN_FIELD, r, ASN_SOURCE) for r in results if isinstance(r, str)}
+        facts.update(origins)
         if errors:
             message = errors[0].message if isinstance(errors[0], SourceError) else type(errors[0]).__name__
             failures.append(SourceFailure(ASN_SOURCE, f"origin ASN: {message}", frozenset({ASN_FIELD})))
         elif {"A", "AAAA"} <= known:
             known.add(ASN_FIELD)
+            reads.append(SourceRead.of(ASN_SOURCE, {ASN_FIELD}, origins))
 
     async def _collect_ip(self, indicator: str) -> Observation:
         ip = canonical_ip(indicator) or indicator.strip()
@@ -116,25 +119,36 @@ class ResolutionsDataset:
         facts = {Fact(PTR_FIELD, record, SOURCE) for record in ptr.records}
         known: set[str] = set()
         failures: list[SourceFailure] = []
+        reads: list[SourceRead] = []
         if ptr.outcome is Outcome.ERROR:
-            failures.append(SourceFailure(SOURCE, f"{PTR_FIELD}: {ptr.error}", frozenset({PTR_FIELD})))
+            failures.append(
+                SourceFailure(
+                    SOURCE, f"{PTR_FIELD}: {ptr.error}", frozenset({PTR_FIELD}), distrusted=ptr.distrusted
+                )
+            )
         else:
             known.add(PTR_FIELD)
+            reads.append(SourceRead.of(SOURCE, {PTR_FIELD}, facts))
         for result in passive:
-            for record in result.records:
-                fact = _ip_fact(ip, record, result.source)
-                if fact is not None:
-                    facts.add(fact)
+            found = [f for r in result.records if (f := _ip_fact(ip, r, result.source)) is not None]
+            facts.update(found)
+            if result.error is None:
+                reads.append(SourceRead.of(result.source, {DOMAIN_FIELD}, found))
         failures.extend(_passive_failures(passive, frozenset({DOMAIN_FIELD})))
-        return self._observation(facts, known, failures)
+        return self._observation(facts, known, failures, reads)
 
-    def _observation(self, facts: set[Fact], known: set[str], failures: list[SourceFailure]) -> Observation:
+    def _observation(
+        self, facts: set[Fact], known: set[str], failures: list[SourceFailure], reads: list[SourceRead]
+    ) -> Observation:
+        """Each source's read is its own: a lame reverse zone or a distrusted resolver
+        costs the PTR, never what passive DNS said (and the reverse)."""
         return Observation(
             self.name,
             frozenset(facts),
             frozenset(known),
             tuple(failures),
             single_valued=frozenset({STATUS_FIELD}),
+            reads=tuple(reads),
         )
 
     async def _lookup_all_passive(self, indicator: str, kind: IndicatorKind) -> list[_PassiveResult]:

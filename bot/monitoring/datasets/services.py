@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.errors import SourceError
-from bot.model.observations import Fact, IndicatorKind, Observation, SourceFailure
+from bot.model.observations import Fact, IndicatorKind, Observation, SourceFailure, SourceRead
 from bot.monitoring.sources.internetdb import SOURCE as INTERNETDB
 from bot.monitoring.sources.internetdb import InternetDbClient
 
@@ -35,7 +35,9 @@ class ServicesDataset:
         facts.update(Fact("cpe", value, INTERNETDB) for value in host.cpes)
         facts.update(Fact("tag", value, INTERNETDB) for value in host.tags)
         facts.update(Fact("vuln", value, INTERNETDB) for value in host.vulns)
-        return Observation(self.name, frozenset(facts), FIELDS)
+        return Observation(
+            self.name, frozenset(facts), FIELDS, reads=(SourceRead.of(INTERNETDB, FIELDS, facts),)
+        )
 
     def _failure(self, message: str, source: str = INTERNETDB) -> Observation:
         return Observation(self.name, frozenset(), frozenset(), (SourceFailure(source, message, FIELDS),))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.errors import SourceError
-from bot.model.observations import Fact, IndicatorKind, Observation, SourceFailure
+from bot.model.observations import Fact, IndicatorKind, Observation, SourceFailure, SourceRead
 from bot.monitoring.sources.crtsh import SOURCE as CRTSH
 from bot.monitoring.sources.crtsh import CrtShClient
 from bot.monitoring.sources.passive_dns import normalise_name
@@ -33,4 +33,4 @@ class SubdomainsDataset:
         suffix = "." + normalise_name(indicator)
         facts = frozenset(Fact(FIELD, name, CRTSH) for name in result.names if name.endswith(suffix))
         # Names come from CT history that drops expired certificates: add-only.
-        return Observation(self.name, facts, frozenset())
+        return Observation(self.name, facts, frozenset(), reads=(SourceRead.of(CRTSH, {FIELD}, facts),))

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 
 from bot.errors import SourceError
 from bot.model.indicators import registered_domain
-from bot.model.observations import Fact, IndicatorKind, Observation, SourceFailure
+from bot.model.observations import Fact, IndicatorKind, Observation, SourceFailure, SourceRead
 from bot.monitoring.sources import asn as asn_source
 from bot.monitoring.sources import rdap as rdap_source
 from bot.monitoring.sources import rdap_domains as rdap_domains_source
@@ -78,33 +78,45 @@ class WhoisDataset:
         if record.note is not None:
             failures.append(SourceFailure(source, record.note, record.unknown_fields))
         known = set(whois_source.FIELDS - record.unknown_fields)
-        return self._observation(list(record.facts), known, failures)
+        read = SourceRead.of(source, known, record.facts)
+        return self._observation(list(record.facts), known, failures, (read,))
 
     async def _collect_ip(self, ip: str) -> Observation:
         lookups = []
         if self._rdap is not None:
-            lookups.append((rdap_source.FIELDS, _attempt(self._rdap.network_facts, ip, rdap_source.SOURCE)))
+            network = _attempt(self._rdap.network_facts, ip, rdap_source.SOURCE)
+            lookups.append((rdap_source.FIELDS, rdap_source.SOURCE, network))
         if self._asn is not None:
-            lookups.append((asn_source.FIELDS, _attempt(self._asn.asn_facts, ip, asn_source.SOURCE)))
-        outcomes = await asyncio.gather(*(attempt for _, attempt in lookups))
+            origin = _attempt(self._asn.asn_facts, ip, asn_source.SOURCE)
+            lookups.append((asn_source.FIELDS, asn_source.SOURCE, origin))
+        outcomes = await asyncio.gather(*(attempt for _, _, attempt in lookups))
         facts: list[Fact] = []
         known: set[str] = set()
         failures: list[SourceFailure] = []
-        for (fields, _), outcome in zip(lookups, outcomes, strict=True):
+        reads: list[SourceRead] = []
+        for (fields, source, _), outcome in zip(lookups, outcomes, strict=True):
             if isinstance(outcome, SourceFailure):
                 failures.append(SourceFailure(outcome.source, outcome.message, fields))
             else:
                 facts.extend(outcome)
                 known.update(fields)
-        return self._observation(facts, known, failures)
+                reads.append(SourceRead.of(source, fields, outcome))
+        return self._observation(facts, known, failures, tuple(reads))
 
-    def _observation(self, facts: list[Fact], known: set[str], failures: list[SourceFailure]) -> Observation:
+    def _observation(
+        self,
+        facts: list[Fact],
+        known: set[str],
+        failures: list[SourceFailure],
+        reads: tuple[SourceRead, ...] = (),
+    ) -> Observation:
         return Observation(
             dataset=self.name,
             facts=frozenset(facts),
             known_fields=frozenset(known),
             failures=tuple(failures),
             single_valued=SINGLE_VALUED,
+            reads=reads,
         )
 
 

@@ -167,19 +167,12 @@ class Observation:
 
     @property
     def source_reads(self) -> tuple[SourceRead, ...]:
-        """What each source read. Without explicit `reads`: one read per source named by
-        the facts (the known fields going to every one of them)."""
+        """What each source read. Without explicit `reads` (an observation built by hand):
+        the dataset as one source that read its known fields and those of its facts."""
         if self.reads or not (self.facts or self.known_fields):
             return self.reads
-        by_source: dict[str, set[Fact]] = {}
-        for fact in self.facts:
-            by_source.setdefault(fact.source, set()).add(fact)
-        if not by_source:
-            by_source[self.dataset] = set()
-        return tuple(
-            SourceRead.of(source, self.known_fields | {f.field for f in facts}, facts)
-            for source, facts in sorted(by_source.items())
-        )
+        fields = self.known_fields | {fact.field for fact in self.facts}
+        return (SourceRead.of(self.dataset, fields, self.facts),)
 
     @property
     def failed(self) -> bool:

@@ -59,7 +59,7 @@ def diff_observation(
     `baselined`: the (source, field) pairs that already have a baseline; None for a
     dataset stored before baselines were kept per source, whose open facts say which
     sources answered."""
-    before = baselined if baselined is not None else legacy_baselines(previous)
+    before = baselined if baselined is not None else legacy_baselines(previous, observation.dataset)
     if observation.failed:
         return DiffResult(dict(previous or {}), [], [], baseline=False, baselined=before)
     reads = observation.source_reads
@@ -82,12 +82,14 @@ def diff_observation(
     return replace(result, baselined=after, first_reads=first)
 
 
-def legacy_baselines(previous: Mapping[FactKey, FactState] | None) -> frozenset[SourceField]:
+def legacy_baselines(previous: Mapping[FactKey, FactState] | None, dataset: str) -> frozenset[SourceField]:
     """For a dataset stored before per-source baselines: each (source, field) of its open
-    facts answered once, so it has its baseline. A source that answered with nothing is
-    not known to have answered: its next answer is its baseline, silently (a missed
-    change on the first check after the upgrade rather than a false alert)."""
-    return frozenset((fact.source, fact.field) for fact in (previous or {}).values())
+    facts answered once, so it has its baseline (and the dataset as a whole, for its
+    observations that name no sources). A source that answered with nothing is not known
+    to have answered: its next answer is its baseline, silently (a missed change on the
+    first check after the upgrade rather than a false alert)."""
+    facts = (previous or {}).values()
+    return frozenset((fact.source, fact.field) for fact in facts) | {(dataset, fact.field) for fact in facts}
 
 
 def _seed_first_reads(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 import pytest
 
@@ -236,7 +237,8 @@ async def test_resolutions_domain_observation(evil: FakeDnsServer, client: Resol
 
     observation = await dataset.collect("evil.example", DOMAIN)
 
-    assert observation == Observation(
+    assert [(read.source, read.fields) for read in observation.reads] == [("dns", RESOLUTION_FIELDS)]
+    assert replace(observation, reads=()) == Observation(
         "resolutions",
         frozenset(
             {
@@ -506,7 +508,12 @@ async def test_ip_observation_has_ptr_and_passive_domains(
 
     observation = await dataset.collect("98.126.38.107", IP)
 
-    assert observation == Observation(
+    # Each source's read is its own: the PTR from live DNS, the names from passive DNS.
+    assert {(read.source, read.fields, len(read.values)) for read in observation.reads} == {
+        ("dns", frozenset({"PTR"}), 1),
+        ("mnemonic", frozenset({"domain"}), 2),
+    }
+    assert replace(observation, reads=()) == Observation(
         "resolutions",
         frozenset(
             {
@@ -580,7 +587,8 @@ async def test_dns_records_observation(evil: FakeDnsServer, client: ResolverDnsC
 
     observation = await dataset.collect("evil.example", DOMAIN)
 
-    assert observation == Observation(
+    assert [(read.source, read.fields) for read in observation.reads] == [("dns", RECORD_FIELDS)]
+    assert replace(observation, reads=()) == Observation(
         "dns_records",
         frozenset(
             {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,7 +14,7 @@ import pytest_asyncio
 
 from bot.config import Secret
 from bot.errors import SourceError
-from bot.model.observations import Fact, FactState, IndicatorKind, Observation, SourceFailure
+from bot.model.observations import Fact, FactState, IndicatorKind, Observation, SourceFailure, SourceRead
 from bot.monitoring.datasets.base import PassiveDnsRecord
 from bot.monitoring.datasets.certificates import CertificatesDataset
 from bot.monitoring.datasets.services import ServicesDataset
@@ -451,7 +452,8 @@ async def test_certificates_of_a_domain_dedupe_precert_and_cert(
 ) -> None:
     dataset = CertificatesDataset(closing(CrtShClient(http_sources.url("crtsh"))), None)
     observation = await dataset.collect("evil-example.com", DOMAIN)
-    assert observation == Observation("certificates", EXPECTED_CERTIFICATES, frozenset())
+    assert observation.reads == (SourceRead.of("crtsh", {"certificate"}, EXPECTED_CERTIFICATES),)
+    assert replace(observation, reads=()) == Observation("certificates", EXPECTED_CERTIFICATES, frozenset())
     assert {fact.source for fact in observation.facts} == {"crtsh"}
 
 
@@ -460,7 +462,8 @@ async def test_subdomains_of_a_domain_are_names_strictly_under_it(
 ) -> None:
     dataset = SubdomainsDataset(closing(CrtShClient(http_sources.url("crtsh"))))
     observation = await dataset.collect("evil-example.com", DOMAIN)
-    assert observation == Observation("subdomains", EXPECTED_SUBDOMAINS, frozenset())
+    assert observation.reads == (SourceRead.of("crtsh", {"subdomain"}, EXPECTED_SUBDOMAINS),)
+    assert replace(observation, reads=()) == Observation("subdomains", EXPECTED_SUBDOMAINS, frozenset())
 
 
 async def test_domain_without_certificates_is_empty_and_add_only(
@@ -594,7 +597,8 @@ async def test_certificates_of_an_ip_come_from_the_probe(
     dataset = CertificatesDataset(closing(CrtShClient(http_sources.url("crtsh"))), probe)
     observation = await dataset.collect("98.126.38.107", IP)
     # tls_san is known too: a certificate without SANs now means the old SANs went away.
-    assert observation == Observation(
+    assert [read.source for read in observation.reads] == ["tls"]
+    assert replace(observation, reads=()) == Observation(
         "certificates",
         frozenset(served),
         frozenset({"tls_subject", "tls_issuer", "tls_fingerprint", "tls_san"}),

@@ -177,8 +177,18 @@ async def _check(settings: Settings, text: str) -> int:
             observations = [outcome.observation for outcome in report.outcomes]
             _print_observations(observations)
             failed = sorted({f.source for o in observations for f in o.failures})
-            print(render_text(build_check_message(indicator.value, report.changes, failed=failed)))
             await services.outbox.deliver_due()
+            ids = sorted({v.outbox_id for v in report.verdicts if v.outbox_id is not None})
+            delivered = await services.db.run(services.db.outbox.delivered, ids) if ids else {}
+            reply = build_check_message(
+                indicator.value,
+                report.changes,
+                failed=failed,
+                verdicts=report.verdicts,
+                delivered=delivered,
+                nothing_read=report.nothing_read,
+            )
+            print(render_text(reply))
     finally:
         await services.aclose()
     if observations and all(o.failed for o in observations):

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from time import monotonic
 from typing import Protocol
 
 from bot.commands.access import AccessPolicy, CommandRateLimiter, SharedRateLimiter
@@ -80,6 +81,8 @@ from bot.storage.resolver_verdicts import ResolverStatus
 from bot.storage.views import AddedMonitor, MonitorView, SubjectView
 
 HISTORY_LIMIT = 200
+# How long a check's reply waits for Slack to confirm the alerts it posted.
+DELIVERY_WAIT_SECONDS = 5.0
 
 log = logging.getLogger(__name__)
 
@@ -613,13 +616,38 @@ class MonitorFlows:
                     subject = await self._subject_by_value(name)
                     report = await self.runner.check(subject, manual=True)
                 failed = sorted({f.source for o in report.outcomes for f in o.observation.failures})
-                return build_check_message(name, report.changes, failed=failed)
+                here = [
+                    v
+                    for v in report.verdicts
+                    if v.channel_id == caller.channel_id and v.team_id == caller.team_id
+                ]
+                delivered = await self._confirmed({v.outbox_id for v in here if v.outbox_id is not None})
+                return build_check_message(
+                    name,
+                    report.changes,
+                    failed=failed,
+                    verdicts=here,
+                    delivered=delivered,
+                    nothing_read=report.nothing_read,
+                )
 
             return list(await asyncio.gather(*(one(name) for name in names)))
 
         plural = "s" * (len(names) != 1)
         reply = Message(f"Checking {len(names)} indicator{plural} now…")
         return CommandResult(reply, run_checks)
+
+    async def _confirmed(self, outbox_ids: set[int]) -> dict[int, bool]:
+        """Which of these deliveries Slack confirmed, waiting a few seconds for them (the
+        reply should say "posted" only of what was posted)."""
+        if not outbox_ids:
+            return {}
+        deadline = monotonic() + DELIVERY_WAIT_SECONDS
+        while True:
+            confirmed = await self.db.run(self.db.outbox.delivered, sorted(outbox_ids))
+            if all(confirmed.values()) or monotonic() >= deadline:
+                return confirmed
+            await asyncio.sleep(0.2)
 
     async def _monitored_here(self, indicator: Indicator, caller: Caller) -> MonitorView:
         """The caller's channel's monitor of `indicator`, or a UserInputError saying how to add it."""

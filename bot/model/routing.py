@@ -3,6 +3,7 @@ as the alert policy sees them, and what the policy decided for each."""
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -48,6 +49,8 @@ class SilencedChange:
 
     change: Change
     stage: str
+    # The suppression that did it (its number and end); None for an untimed mute.
+    suppression: ActiveSuppression | None = None
 
 
 @dataclass(frozen=True)
@@ -60,3 +63,74 @@ class Routed:
     silenced: tuple[Silenced, ...] = ()
     # Value level: every alerting change a stage dropped, the datasets above included.
     silenced_changes: tuple[SilencedChange, ...] = ()
+
+
+class Fate(enum.StrEnum):
+    """What became of one change in one channel."""
+
+    POSTED = "posted"  # in a new alert message
+    THREADED = "threaded"  # in the thread of the channel's open alert of the subject
+    SILENCED = "silenced"  # a channel stage kept it out (mute, snooze, suppression)
+    HELD = "held"  # a check stage kept it for history and the digest only (e.g. same-ASN churn)
+
+
+@dataclass(frozen=True)
+class ChangeVerdict:
+    """The answer to "was this change alerted here, and if not, why?" for one channel."""
+
+    change: Change
+    team_id: str
+    channel_id: str
+    fate: Fate
+    stage: str | None = None
+    suppression: ActiveSuppression | None = None
+    outbox_id: int | None = None  # the delivery carrying it (POSTED, THREADED)
+    parent_outbox_id: int | None = None  # THREADED: the open alert it follows up
+
+
+def change_verdicts(
+    changes: list[Change] | tuple[Change, ...],
+    decisions: list[Routed] | tuple[Routed, ...],
+    deliveries: dict[str, int],
+    parents: dict[int, int],
+) -> list[ChangeVerdict]:
+    """Every change's fate in every channel of the subject, from the policy's decisions,
+    the delivery made per channel (`deliveries`: channel -> outbox id) and the deliveries
+    that follow up an open alert (`parents`: outbox id -> parent outbox id)."""
+    verdicts: list[ChangeVerdict] = []
+    for decision in decisions:
+        target = decision.target
+        silenced = {id(s.change): s for s in decision.silenced_changes}
+        by_value = {(s.change.dataset, s.change.field, s.change.value): s for s in decision.silenced_changes}
+        outbox_id = deliveries.get(target.channel_id)
+        parent = parents.get(outbox_id) if outbox_id is not None else None
+        for change in changes:
+            if not change.alert:
+                verdicts.append(ChangeVerdict(change, target.team_id, target.channel_id, Fate.HELD))
+                continue
+            dropped = silenced.get(id(change)) or by_value.get((change.dataset, change.field, change.value))
+            if dropped is not None or change.dataset not in decision.datasets or outbox_id is None:
+                stage = (
+                    dropped.stage
+                    if dropped is not None
+                    else next((s.stage for s in decision.silenced if s.dataset == change.dataset), None)
+                )
+                suppression = dropped.suppression if dropped is not None else None
+                verdicts.append(
+                    ChangeVerdict(
+                        change, target.team_id, target.channel_id, Fate.SILENCED, stage, suppression
+                    )
+                )
+                continue
+            fate = Fate.THREADED if parent is not None else Fate.POSTED
+            verdicts.append(
+                ChangeVerdict(
+                    change,
+                    target.team_id,
+                    target.channel_id,
+                    fate,
+                    outbox_id=outbox_id,
+                    parent_outbox_id=parent,
+                )
+            )
+    return verdicts

@@ -15,7 +15,8 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from bot.errors import UserInputError
-from bot.model.observations import Change, ChangeKind, IndicatorKind, Observation, SourceFailure
+from bot.model.observations import Change, ChangeKind, IndicatorKind, Observation, SourceFailure, SourceRead
+from bot.model.routing import ActiveSuppression, ChangeVerdict, Fate
 from bot.monitoring.datasets.base import Dataset
 from bot.monitoring.runner import CheckReport, Runner
 from bot.storage.check_requests import CheckRequestStore
@@ -156,6 +157,7 @@ def summary_of(report: CheckReport) -> dict[str, Any]:
         "outcomes": [
             {
                 "dataset": outcome.observation.dataset,
+                "failed": outcome.observation.failed,
                 "failures": [
                     {
                         "source": f.source,
@@ -166,6 +168,7 @@ def summary_of(report: CheckReport) -> dict[str, Any]:
                 ],
                 "changes": [_change_json(change) for change in outcome.changes],
                 "baseline": outcome.baseline,
+                "verdicts": [_verdict_json(verdict) for verdict in outcome.verdicts],
             }
             for outcome in report.outcomes
         ],
@@ -189,9 +192,14 @@ def report_from_summary(subject: SubjectView, summary: Any) -> CheckReport:
             )
             for f in item.get("failures", [])
         )
-        observation = Observation(item["dataset"], frozenset(), frozenset(), failures)
+        # No source read is carried over: a summary whose every dataset failed reads as failed.
+        reads = () if item.get("failed") else (SourceRead(item["dataset"], frozenset()),)
+        observation = Observation(item["dataset"], frozenset(), frozenset(), failures, reads=reads)
         changes = [_change_from_json(c) for c in item.get("changes", [])]
-        outcomes.append(CheckOutcome(observation, changes, [], {}, bool(item.get("baseline"))))
+        verdicts = tuple(_verdict_from_json(v) for v in item.get("verdicts", []))
+        outcomes.append(
+            CheckOutcome(observation, changes, [], {}, bool(item.get("baseline")), verdicts=verdicts)
+        )
     return CheckReport(subject, outcomes)
 
 
@@ -223,4 +231,51 @@ def _change_from_json(item: dict[str, Any]) -> Change:
         first_seen=moment(item.get("first_seen")),
         last_seen=moment(item.get("last_seen")),
         alert=bool(item.get("alert", True)),
+    )
+
+
+def _verdict_json(verdict: ChangeVerdict) -> dict[str, Any]:
+    suppression = verdict.suppression
+    return {
+        "change": _change_json(verdict.change),
+        "team": verdict.team_id,
+        "channel": verdict.channel_id,
+        "fate": verdict.fate.value,
+        "stage": verdict.stage,
+        "suppression": None
+        if suppression is None
+        else {
+            "id": suppression.id,
+            "kind": suppression.kind,
+            "dataset": suppression.dataset,
+            "value": suppression.value,
+            "expires_at": suppression.expires_at.isoformat(),
+        },
+        "outbox_id": verdict.outbox_id,
+        "parent_outbox_id": verdict.parent_outbox_id,
+    }
+
+
+def _verdict_from_json(item: dict[str, Any]) -> ChangeVerdict:
+    held = item.get("suppression")
+    suppression = (
+        None
+        if not isinstance(held, dict)
+        else ActiveSuppression(
+            held["id"],
+            held["kind"],
+            held.get("dataset"),
+            held.get("value"),
+            datetime.fromisoformat(held["expires_at"]),
+        )
+    )
+    return ChangeVerdict(
+        _change_from_json(item["change"]),
+        item["team"],
+        item["channel"],
+        Fate(item["fate"]),
+        item.get("stage"),
+        suppression,
+        item.get("outbox_id"),
+        item.get("parent_outbox_id"),
     )

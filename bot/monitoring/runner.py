@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 from bot.metrics import Metrics
 from bot.model.observations import Change, IndicatorKind, Observation, SourceStates, bounded
+from bot.model.routing import ChangeVerdict
 from bot.monitoring.datasets.base import Dataset
 from bot.monitoring.diff import diff_observation
 from bot.monitoring.policy import AlertPolicy
@@ -46,6 +47,16 @@ class CheckReport:
     @property
     def baseline(self) -> bool:
         return any(outcome.baseline for outcome in self.outcomes)
+
+    @property
+    def verdicts(self) -> list[ChangeVerdict]:
+        """What became of each change in each channel of the subject."""
+        return [verdict for outcome in self.outcomes for verdict in outcome.verdicts]
+
+    @property
+    def nothing_read(self) -> bool:
+        """Every dataset failed: nothing was learned (never "no change")."""
+        return bool(self.outcomes) and all(outcome.observation.failed for outcome in self.outcomes)
 
 
 class Runner:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import NamedTuple
 
 from bot.model.observations import Change, FactState, FactStatus
+from bot.model.routing import ChangeVerdict, Fate
 from bot.model.triage import SuppressionKind, SuppressionView
 from bot.render.alerts import change_line
 from bot.render.ids import ActionId
@@ -198,26 +199,88 @@ def build_list_message(
     return Message(f"This channel monitors {len(rows)} indicators.", blocks)
 
 
-def build_check_message(indicator: str, changes: Sequence[Change], *, failed: Sequence[str]) -> Message:
-    if changes:
-        lines = [change_line(c) for c in changes[:15]]
-        if len(changes) > 15:
-            lines.append(f"…and {len(changes) - 15} more")
-        plural = "s" * (len(changes) != 1)
+def build_check_message(
+    indicator: str,
+    changes: Sequence[Change],
+    *,
+    failed: Sequence[str],
+    verdicts: Sequence[ChangeVerdict] | None = None,
+    delivered: Mapping[int, bool] | None = None,
+    nothing_read: bool = False,
+) -> Message:
+    """What a check did, in words that match what was posted: per change, posted (in a new
+    alert or the thread of an open one), silenced (by what, until when) or kept for the
+    digest. `verdicts`: the fates in the channels this reply speaks for (None: not known,
+    e.g. an older worker); `delivered`: per delivery, whether Slack confirmed it."""
+    if nothing_read:
         text = (
-            f"Checked {indicator_text(indicator)}: {len(changes)} change{plural} (alert sent to the channel)"
+            f"Checked {indicator_text(indicator)}: nothing could be read — every source failed"
+            f" ({', '.join(failed)}). The last known state stands; nothing was posted."
         )
-        body = "\n".join(lines)
-    else:
+        shown = shorten_line(escape(text), SECTION_LIMIT)
+        return Message(shown, [section(shown)])
+    lines: list[str] = []
+    if not changes:
         text = f"Checked {indicator_text(indicator)}: no change."
-        body = ""
+    elif verdicts is None:
+        plural = "s" * (len(changes) != 1)
+        text = f"Checked {indicator_text(indicator)}: {len(changes)} change{plural} recorded."
+        lines = [change_line(c) for c in changes[:15]]
+    else:
+        text = f"Checked {indicator_text(indicator)}: " + _fates_summary(changes, verdicts, delivered or {})
+        lines = [f"{change_line(v.change)} — {_fate_words(v, delivered or {})}" for v in verdicts[:15]]
+        if not verdicts:
+            lines = [change_line(c) for c in changes[:15]]
+    shown_count = len(verdicts) if verdicts else len(changes)
+    if shown_count > 15:
+        lines.append(f"…and {shown_count - 15} more")
     if failed:
         text += f" Could not reach: {', '.join(failed)} (kept the last known state)."
     shown = shorten_line(escape(text), SECTION_LIMIT)
     blocks = [section(shown)]
-    if body:
-        blocks += [section(part) for part in split_lines(body.splitlines())]
+    if lines:
+        blocks += [section(part) for part in split_lines(lines)]
     return Message(shown, blocks)
+
+
+def _fates_summary(
+    changes: Sequence[Change], verdicts: Sequence[ChangeVerdict], delivered: Mapping[int, bool]
+) -> str:
+    """ "3 changes: 2 posted in a new alert, 1 silenced." — counts of what really happened."""
+    plural = "s" * (len(changes) != 1)
+    if not verdicts:
+        return f"{len(changes)} change{plural} recorded; no channel here receives its alerts."
+    counts: dict[str, int] = {}
+    for verdict in verdicts:
+        key = _fate_words(verdict, delivered, short=True)
+        counts[key] = counts.get(key, 0) + 1
+    parts = [f"{count} {words}" for words, count in counts.items()]
+    return f"{len(changes)} change{plural}: " + ", ".join(parts) + "."
+
+
+def _fate_words(verdict: ChangeVerdict, delivered: Mapping[int, bool], *, short: bool = False) -> str:
+    confirmed = verdict.outbox_id is not None and delivered.get(verdict.outbox_id, False)
+    if verdict.fate is Fate.POSTED:
+        return "posted in a new alert" if confirmed else "queued as a new alert (not yet confirmed by Slack)"
+    if verdict.fate is Fate.THREADED:
+        where = "in the thread of the open alert"
+        return f"posted {where}" if confirmed else f"queued {where} (not yet confirmed by Slack)"
+    if verdict.fate is Fate.HELD:
+        return "kept for history and the digest" + ("" if short else f" ({verdict.stage or 'policy'})")
+    if short:
+        return f"silenced ({_STAGE_WORDS.get(verdict.stage or '', verdict.stage or 'policy')})"
+    return "silenced: " + _silence_words(verdict)
+
+
+_STAGE_WORDS = {"mute": "muted here", "snooze": "snoozed here", "suppress": "marked false positive here"}
+
+
+def _silence_words(verdict: ChangeVerdict) -> str:
+    words = _STAGE_WORDS.get(verdict.stage or "", f"by {verdict.stage or 'the policy'}")
+    suppression = verdict.suppression
+    if suppression is None:
+        return words + (" (no end set)" if verdict.stage == "mute" else "")
+    return f"{words}, #{suppression.id} until {suppression.expires_at:%Y-%m-%d %H:%M} UTC"
 
 
 def _names(names: Sequence[str]) -> str:

@@ -10,6 +10,7 @@ import logging
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Collection, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import cast
 
@@ -207,7 +208,7 @@ class Checks:
                     session.add(change_row(subject_id, batch_id, change, now))
                 all_changes.extend(outcome.changes)
             if all_changes:
-                posted = enqueue_alerts(
+                posted, verdicts = enqueue_alerts(
                     session,
                     subject_id,
                     batch_id,
@@ -217,6 +218,12 @@ class Checks:
                     follow_up_window=self.follow_up_window,
                 )
                 record_alert(session, self.webhooks, subject_id, batch_id, all_changes, posted, now)
+                outcomes = [
+                    replace(
+                        o, verdicts=tuple(v for v in verdicts if v.change.dataset == o.observation.dataset)
+                    )
+                    for o in outcomes
+                ]
             no_baseline = any(
                 o.observation.failed
                 and (

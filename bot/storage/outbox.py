@@ -13,7 +13,7 @@ from sqlalchemy import Engine, func, or_, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.model.observations import Change, IndicatorKind
-from bot.model.routing import AlertTarget, Routed
+from bot.model.routing import AlertTarget, ChangeVerdict, Routed, change_verdicts
 from bot.model.triage import SuppressionKind
 from bot.storage.alerts import AlertRecord, AlertStore
 from bot.storage.models import (
@@ -144,6 +144,14 @@ class Outbox:
                 .values(claimed_until=None, attempts=OutboxRow.attempts + 1, **values)
             )
 
+    def delivered(self, outbox_ids: list[int]) -> dict[int, bool]:
+        """Per delivery: whether the transport confirmed it."""
+        with self._sessions() as session:
+            rows = session.execute(
+                select(OutboxRow.id, OutboxRow.delivered_at).where(OutboxRow.id.in_(outbox_ids))
+            ).all()
+        return {outbox_id: at is not None for outbox_id, at in rows}
+
     def undelivered_count(self) -> int:
         with self._sessions() as session:
             query = select(func.count()).where(
@@ -161,10 +169,11 @@ def enqueue_alerts(
     route: Route | None,
     *,
     follow_up_window: timedelta = DEFAULT_FOLLOW_UP_WINDOW,
-) -> list[OutboxRow]:
+) -> tuple[list[OutboxRow], list[ChangeVerdict]]:
     """One outbox row per monitor whose channel the policy (`route`) gives datasets to alert.
     What the policy silenced is kept (bot/storage/triage.py); a row whose channel has an
-    open alert of the subject younger than `follow_up_window` goes in that alert's thread."""
+    open alert of the subject younger than `follow_up_window` goes in that alert's thread.
+    Also returns every change's fate in every channel (model/routing.change_verdicts)."""
     monitors = list(session.scalars(select(Monitor).where(Monitor.subject_id == subject_id)))
     suppressions = active_suppressions(session, [m.id for m in monitors], now)
     targets = []
@@ -194,8 +203,10 @@ def enqueue_alerts(
     ]
     session.add_all(posted)
     record_silenced(session, subject_id, batch_id, decisions, now)
-    thread_follow_ups(session, subject_id, posted, now, follow_up_window)
-    return posted
+    parents = thread_follow_ups(session, subject_id, posted, now, follow_up_window)
+    session.flush()
+    deliveries = {row.channel_id: row.id for row in posted}
+    return posted, change_verdicts(changes, decisions, deliveries, parents)
 
 
 def record_alert(

@@ -148,11 +148,12 @@ def record_silenced(
 
 def thread_follow_ups(
     session: Session, subject_id: int, posted: Sequence[OutboxRow], now: datetime, window: timedelta
-) -> None:
+) -> dict[int, int]:
     """Each new outbox row whose channel has an open alert of the same subject younger
-    than `window` becomes a follow-up in that alert's thread."""
+    than `window` becomes a follow-up in that alert's thread: {new row id: parent id}."""
+    threaded_to: dict[int, int] = {}
     if not posted or window <= timedelta(0):
-        return
+        return threaded_to
     session.flush()  # the new rows' ids
     new_ids = [row.id for row in posted]
     for row in posted:
@@ -179,6 +180,8 @@ def thread_follow_ups(
         if state is not None and TriageState(state).closed:
             continue  # a closed alert: the next change is a new alert
         session.add(AlertThreadRow(outbox_id=row.id, subject_id=subject_id, parent_id=parent_id))
+        threaded_to[row.id] = parent_id
+    return threaded_to
 
 
 def silenced_keys(session: Session, batch_ids: Iterable[str]) -> dict[tuple[str, str], set[SilencedKey]]:

@@ -18,7 +18,7 @@ from bot.model.observations import (
     SourceField,
     SourceStates,
 )
-from bot.model.routing import AlertTarget, Routed
+from bot.model.routing import AlertTarget, ChangeVerdict, Routed
 from bot.storage.models import ChangeRow, FactRow, Monitor, Subject
 
 
@@ -76,6 +76,8 @@ class CheckOutcome:
     baseline: bool
     # Baselines per source after this check (None: the dataset's row is left as it was).
     sources: SourceStates | None = None
+    # What became of each change in each channel (set once the check is written).
+    verdicts: tuple[ChangeVerdict, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from datetime import datetime
 from typing import Protocol
 
 from bot.model.observations import Change
-from bot.model.routing import AlertTarget, Routed, Silenced, SilencedChange
+from bot.model.routing import ActiveSuppression, AlertTarget, Routed, Silenced, SilencedChange
 from bot.monitoring.policy.mute import MuteStage
 from bot.monitoring.policy.same_asn import SameAsnChurnStage
 from bot.monitoring.policy.snooze import SnoozeStage
@@ -83,7 +83,31 @@ class AlertPolicy:
                 after = {change.dataset for change in kept}
                 silenced += [Silenced(dataset, stage.name) for dataset in sorted(before - after)]
                 remaining = set(kept)
-                dropped += [SilencedChange(c, stage.name) for c in previous if c not in remaining]
+                dropped += [
+                    SilencedChange(c, stage.name, responsible_suppression(stage.name, c, target, now))
+                    for c in previous
+                    if c not in remaining
+                ]
             datasets = tuple(sorted({change.dataset for change in kept}))
             decisions.append(Routed(target, datasets, tuple(silenced), tuple(dropped)))
         return decisions
+
+
+def responsible_suppression(
+    stage: str, change: Change, target: AlertTarget, now: datetime
+) -> ActiveSuppression | None:
+    """The suppression in force that made `stage` drop `change` in `target`'s channel, so a
+    reply can name it (its number, its end); None for an untimed mute."""
+    active = [s for s in target.suppressions if s.expires_at > now]
+    if stage == "snooze":
+        candidates = [s for s in active if s.kind == "snooze"]
+    elif stage == "mute":
+        candidates = [s for s in active if s.kind == "mute" and s.dataset == change.dataset]
+    elif stage == "suppress":
+        values = {v for v in (change.old_value, change.new_value) if v is not None}
+        candidates = [
+            s for s in active if s.kind == "value" and s.dataset == change.dataset and s.value in values
+        ]
+    else:
+        candidates = []
+    return max(candidates, key=lambda s: s.expires_at, default=None)

@@ -38,12 +38,14 @@ def test_suppress_drops_the_value_both_ways_and_only_in_its_dataset() -> None:
         added("resolutions", "domain", "c2-panel.example"),
         added("certificates", "tls_san", CDN),  # another dataset: not suppressed
     ]
-    [routed] = AlertPolicy().route(changes, [target(value("resolutions", CDN))], NOW)
+    suppression = value("resolutions", CDN)
+    [routed] = AlertPolicy().route(changes, [target(suppression)], NOW)
     assert routed.datasets == ("certificates", "resolutions")
     assert routed.silenced == ()  # no dataset silenced whole
+    # Each silenced change names the suppression that silenced it (its number, its end).
     assert routed.silenced_changes == (
-        SilencedChange(changes[0], "suppress"),
-        SilencedChange(changes[1], "suppress"),
+        SilencedChange(changes[0], "suppress", suppression),
+        SilencedChange(changes[1], "suppress", suppression),
     )
 
 

@@ -18,9 +18,17 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from datetime import date
 
 from bot.commands.flows import MonitorFlows
-from bot.commands.grammar import AddCommand, MuteCommand, TimelineCommand, parse_dataset, parse_duration
+from bot.commands.grammar import (
+    AddCommand,
+    HistoryCommand,
+    MuteCommand,
+    TimelineCommand,
+    parse_dataset,
+    parse_duration,
+)
 from bot.commands.results import Caller, CommandResult
 from bot.commands.triage import TriageFlows
 from bot.errors import UserInputError
@@ -100,6 +108,9 @@ async def press(
                 return Pressed(await flows.watches.dismiss(value, caller))
             case ActionId.TIMELINE:
                 return Pressed(await flows.run(TimelineCommand(parse_indicator(value)), caller))
+            case ActionId.ALL_VALUES:
+                indicator, day = _all_values_target(value)
+                return Pressed(await flows.run(HistoryCommand(parse_indicator(indicator), day=day), caller))
             case ActionId.ACCEPT:
                 accepted = build_accepted_alert_message(
                     message, user_id=caller.user_id, accepted_at=flows.clock()
@@ -108,6 +119,17 @@ async def press(
     except UserInputError as exc:
         return Pressed(CommandResult(build_error_message(str(exc))))
     return Pressed(CommandResult(build_error_message("This button does nothing here.")))
+
+
+def _all_values_target(value: str) -> tuple[str, date | None]:
+    """A summary's "All N values": the indicator and the alert's day (the day's history
+    lists every value the summary stands for)."""
+    try:
+        target = json.loads(value)
+        day = target.get("d")
+        return str(target["i"]), date.fromisoformat(day) if day else None
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise UserInputError("This button is broken: it names no indicator.") from None
 
 
 def _mute_target(value: str) -> tuple[str, str]:

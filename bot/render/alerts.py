@@ -46,8 +46,11 @@ class AlertStatus:
     names_on_host: int | None = None  # set: a shared host, its new names summarised
 
 
-SHARED_HOST_PIVOTS = 5  # an Investigate and a Monitor button each: ten buttons
 SHARED_HOST_LINES = 5
+# An alert with more new values than this summarises them: no pivot per value, but one
+# "All N values" action, and at most SUMMARY_BUTTONS buttons in all.
+SUMMARY_THRESHOLD = 5
+SUMMARY_BUTTONS = 8
 
 
 def build_alert_message(
@@ -111,8 +114,13 @@ def build_alert_message(
             + (f" · sources: {escape(truncate(', '.join(sources), 500))}" if sources else "")
         )
     )
-    if pivots:
-        shown_pivots = pivots[: SHARED_HOST_PIVOTS if shared_host else MAX_PIVOT_BUTTONS]
+    summarised = shared_host or len(pivots) > SUMMARY_THRESHOLD
+    if summarised and pivots:
+        hint = f"{len(pivots)} new values: pivot from the list in the thread"
+        blocks.append(context(f"{hint}, or press *All {len(pivots)} values*"))
+        overflowed = True
+    elif pivots:
+        shown_pivots = pivots[:MAX_PIVOT_BUTTONS]
         blocks.append(
             actions(
                 [
@@ -143,7 +151,10 @@ def build_alert_message(
         # Closed: nothing left to do on it; the buttons give way to who closed it and why.
         blocks = [block for block in blocks if block.get("type") != "actions"]
     elif not follow_up:
-        blocks.append(actions(_controls(indicator, sorted(by_dataset), status), block_id="controls"))
+        controls = _controls(indicator, sorted(by_dataset), status)
+        if summarised:
+            controls = _summary_controls(controls, indicator, len(pivots) or len(changes), detected_at)
+        blocks.append(actions(controls, block_id="controls"))
     blocks = blocks[:MAX_BLOCKS]
     fallback = truncate(
         f"Watchpost: {len(changes)} change{plural} on {indicator_text(indicator)} ({summary})"
@@ -171,6 +182,31 @@ def _controls(indicator: str, datasets: Sequence[str], status: AlertStatus) -> l
     ]
     controls.append(button("Accept as baseline", ActionId.ACCEPT.value, indicator))
     return controls
+
+
+def _summary_controls(
+    controls: list[Block], indicator: str, values: int, detected_at: datetime
+) -> list[Block]:
+    """A summary's buttons: "All N values" and the triage buttons that matter most, at most
+    SUMMARY_BUTTONS in all (a person acts on the whole, and pivots from the list)."""
+    everything = button(
+        f"All {values} values",
+        ActionId.ALL_VALUES.value,
+        json.dumps({"i": indicator, "d": detected_at.date().isoformat()}),
+    )
+    rank = [
+        ActionId.ACKNOWLEDGE.value,
+        ActionId.FALSE_POSITIVE.value,
+        ActionId.SNOOZE.value,
+        ActionId.ACCEPT.value,
+        f"{ActionId.SNOOZE.value}_7d",
+        ActionId.MUTE.numbered(0),
+        f"{ActionId.SNOOZE.value}_30d",
+    ]
+    order = {action: i for i, action in enumerate(rank)}
+    kept = sorted(controls, key=lambda b: order.get(str(b.get("action_id")), len(rank)))
+    chosen = {id(b) for b in kept[: SUMMARY_BUTTONS - 1]}
+    return [everything, *(b for b in controls if id(b) in chosen)]
 
 
 def _story(status: AlertStatus, detected_at: datetime) -> str:

@@ -19,6 +19,7 @@ class ActionId(enum.StrEnum):
     REFINE = "refine_false_positive"
     SNOOZE = "snooze"  # `snooze` (the default), `snooze_7d`, `snooze_30d`
     LIFT = "lift_suppression"
+    ALL_VALUES = "all_values"  # a summary alert's "All N values": the day's changes listed
 
     def numbered(self, number: int) -> str:
         return f"{self.value}_{number}"

@@ -245,6 +245,7 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
         (ActionId.MONITOR, handle_monitor_action),
         (ActionId.MUTE, handle_mute_action),
         (ActionId.TIMELINE, handle_button),
+        (ActionId.ALL_VALUES, handle_button),
         (ActionId.LIFT, handle_lift_action),
     ):
         app.action(re.compile(rf"^{prefix.value}(_\d+)?$"))(ack=acknowledge, lazy=[lazily(handler)])

@@ -12,23 +12,33 @@ from bot.render.limits import block_kit_violations
 from tests.unit.render.samples import EVIL, NOW, added, raw_controls
 
 
-def test_alert_with_more_new_values_than_fit() -> None:
+def test_alert_with_more_new_values_than_fit_is_a_summary_with_eight_buttons_at_most() -> None:
     changes = [added("domain", f"host{i:03}.very-long-subdomain-name.example-bad.com") for i in range(300)]
     message = build_alert_message("98.126.38.107", IndicatorKind.IP, changes, detected_at=NOW)
     assert block_kit_violations(message) == []
-    investigate = [
-        e["value"]
-        for b in message.blocks
-        if b.get("type") == "actions"
-        for e in b["elements"]
-        if e["action_id"].startswith("investigate")
-    ]
-    assert investigate == [f"host{i:03}.very-long-subdomain-name.example-bad.com" for i in range(10)]
-    text = json.dumps(message.blocks, ensure_ascii=False)
-    assert "…and 290 more new indicators: full list in the thread" in text
+    buttons = [e for b in message.blocks if b.get("type") == "actions" for e in b["elements"]]
+    ids = [e["action_id"] for e in buttons]
+    # Pivots stay on alerts of a few values; a summary is acted on whole.
+    assert not any(i.startswith(("investigate", "monitor_indicator")) for i in ids)
+    assert len(buttons) <= 8
+    assert ids[0] == "all_values" and buttons[0]["text"]["text"] == "All 300 values"
+    assert json.loads(buttons[0]["value"]) == {"i": "98.126.38.107", "d": NOW.date().isoformat()}
+    assert {"ack", "false_positive", "snooze", "accept_baseline"} <= set(ids)
     thread = message.thread_messages
     assert thread and all(block_kit_violations(m) == [] for m in thread)
     assert sum(json.dumps(m.blocks, ensure_ascii=False).count("host") for m in thread) == 300
+
+
+def test_alert_with_a_few_new_values_keeps_a_pivot_for_each() -> None:
+    changes = [added("domain", f"host{i}.example-bad.com") for i in range(3)]
+    message = build_alert_message("98.126.38.107", IndicatorKind.IP, changes, detected_at=NOW)
+    ids = [e["action_id"] for b in message.blocks if b.get("type") == "actions" for e in b["elements"]]
+    assert [i for i in ids if i.startswith("investigate")] == [
+        "investigate_0",
+        "investigate_1",
+        "investigate_2",
+    ]
+    assert "all_values" not in ids
 
 
 def test_alert_escapes_untrusted_values() -> None:

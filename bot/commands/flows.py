@@ -688,6 +688,7 @@ class MonitorFlows:
                     for source, at in sorted(waits.items())
                     if h.dataset in SOURCE_DATASETS.get(source, ())
                 ],
+                sources=h.sources,
             )
             for h in health
         ]

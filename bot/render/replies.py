@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import NamedTuple
 
-from bot.model.observations import Change, FactState, FactStatus
+from bot.model.observations import Change, FactState, FactStatus, SourcePending, SourceStates
 from bot.model.routing import ChangeVerdict, Fate
 from bot.model.triage import SuppressionKind, SuppressionView
 from bot.render.alerts import change_line
@@ -123,6 +123,7 @@ class DatasetView:
         error: str | None,
         has_baseline: bool,
         pending: Sequence[tuple[str, datetime]] = (),
+        sources: SourceStates | None = None,
     ) -> None:
         self.name = name
         self.facts = [f for f in facts if f.status is not FactStatus.ADDING]
@@ -131,6 +132,32 @@ class DatasetView:
         self.has_baseline = has_baseline
         # Sources waiting for a quota slot for this dataset: (source, when one is expected).
         self.pending = list(pending)
+        # Which sources have their baseline, which are pending and why.
+        self.sources = sources
+
+
+_PENDING_WORDS = {
+    SourcePending.FAILED: "failed",
+    SourcePending.DEFERRED: "waiting for its quota",
+    SourcePending.DISTRUSTED: "the resolver check failed",
+}
+
+
+def source_baselines_line(sources: SourceStates | None) -> str:
+    """`baselined: dns, mnemonic · pending: circl (failed: HTTP 500)` — per source."""
+    if sources is None or not (sources.baselined or sources.pending):
+        return ""
+    parts = []
+    if sources.baselined:
+        parts.append("baselined: " + escape(truncate(", ".join(sources.sources), 300)))
+    pending = [
+        f"{p.source} ({_PENDING_WORDS[p.why]}"
+        + (f": {truncate(p.message, 120)})" if p.why is SourcePending.FAILED and p.message else ")")
+        for p in sources.pending
+    ]
+    if pending:
+        parts.append("pending: " + escape(truncate(", ".join(pending), 600)))
+    return "sources " + " · ".join(parts)
 
 
 def _state_message(title: str, indicator: str, datasets: Sequence[DatasetView]) -> Message:
@@ -145,9 +172,12 @@ def _state_message(title: str, indicator: str, datasets: Sequence[DatasetView]) 
             )
             summary.append(f"{name}: pending")
             continue
+        per_source = source_baselines_line(dataset.sources)
         if not dataset.has_baseline:
             reason = f": {escape(truncate(dataset.error, 500))}" if dataset.error else ""
             blocks.append(section(f"*{name}*: no data yet{reason} (retried on the next check)"))
+            if per_source:
+                blocks.append(context(per_source))
             summary.append(f"{dataset.name}: pending")
             continue
         lines = [code(f"{f.field} {f.value}", limit=200) for f in dataset.facts[:MAX_FACTS_SHOWN]]
@@ -161,10 +191,12 @@ def _state_message(title: str, indicator: str, datasets: Sequence[DatasetView]) 
         if len(lines) == 1:
             lines.append("_nothing observed_")
         blocks.append(section(split_lines(lines)[0]))
+        if per_source:
+            blocks.append(context(per_source))
         summary.append(f"{dataset.name}: {len(dataset.facts)}")
     if not datasets:
         blocks.append(section("_No dataset has reported yet._"))
-    return Message(fallback_text(escape(f"{title}: " + ", ".join(summary))), blocks)
+    return Message(fallback_text(escape(f"{title}: " + ", ".join(summary))), blocks[:MAX_BLOCKS_MESSAGE])
 
 
 def build_removed_message(indicators: Sequence[str]) -> Message:

@@ -11,6 +11,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from bot.commands.flows import MonitorFlows
+from bot.commands.results import Caller
 from bot.config import HostPort, QuotaLimit, Secret
 from bot.model.observations import IndicatorKind, SourcePending
 from bot.monitoring.datasets.resolutions import ResolutionsDataset
@@ -23,6 +25,7 @@ from bot.monitoring.sources.circl import CirclPassiveDns
 from bot.monitoring.sources.mnemonic import MnemonicPassiveDns
 from bot.monitoring.sources.rdap_domains import RdapDomainClient
 from bot.monitoring.sources.whois import WhoisClient
+from bot.render.text import render_text
 from bot.storage.db import Database
 from bot.storage.quotas import QuotaStore
 from bot.storage.views import SubjectView
@@ -258,3 +261,17 @@ def _circl_line(name: str, ip: str) -> str:
     return json.dumps(
         {"count": 3, "time_first": stamp, "time_last": stamp, "rrtype": "A", "rrname": name, "rdata": ip}
     )
+
+
+async def test_status_says_which_sources_have_a_baseline_and_which_wait_and_why(world: World) -> None:
+    world.dns_server.set_fault("servfail", "107.38.126.98.in-addr.arpa")
+    world.http.inject("circl", "500")
+    runner = world.make_runner(circl=True)
+    subject = monitor(world, IP)
+    await check(world, runner, subject)
+
+    flows = MonitorFlows(world.store, runner, clock=world.clock)
+    result = await flows.execute(f"status {IP}", Caller("T1", "C1", "U1"))
+    text = render_text(result.reply)
+    assert "sources baselined: mnemonic · pending: circl (failed: " in text
+    assert "dns (failed: PTR: " in text

@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from bot.monitoring.policy import AlertPolicy
+from bot.monitoring.unit_of_work import record_checks
 from bot.storage.db import Database
 from bot.storage.views import CheckOutcome, CheckToRecord
 
@@ -15,8 +17,11 @@ log = logging.getLogger(__name__)
 
 
 class CheckRecorder:
-    def __init__(self, db: Database, *, max_batch: int = 500, linger: float = 0.01) -> None:
+    def __init__(
+        self, db: Database, *, policy: AlertPolicy | None = None, max_batch: int = 500, linger: float = 0.01
+    ) -> None:
         self.db = db
+        self.policy = policy if policy is not None else AlertPolicy()
         self.max_batch = max_batch
         # How long a small batch waits for company: a few milliseconds on one check, and a
         # cycle's checks arrive in batches of hundreds instead of dozens (fewer commits).
@@ -38,7 +43,8 @@ class CheckRecorder:
                 await asyncio.sleep(self.linger)
             batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
             try:
-                results = await self.db.run(self.db.checks.record, [check for check, _ in batch])
+                checks = [check for check, _ in batch]
+                results = await self.db.run(record_checks, self.db.checks, checks, self.policy)
             except BaseException as exc:  # the thread pool is gone (shutdown), or we are cancelled
                 for _, future in batch:
                     if not future.done():

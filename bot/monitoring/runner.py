@@ -13,15 +13,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from bot.metrics import Metrics
-from bot.model.observations import Change, IndicatorKind, Observation, SourceStates, bounded
+from bot.model.observations import Change, IndicatorKind, Observation, bounded
 from bot.model.routing import ChangeVerdict
 from bot.monitoring.datasets.base import Dataset
-from bot.monitoring.diff import diff_observation
 from bot.monitoring.policy import AlertPolicy
 from bot.monitoring.quota import current_lookup, lookup_context, mark_deferred
 from bot.monitoring.recorder import CheckRecorder
 from bot.storage.db import Database
-from bot.storage.views import CheckOutcome, CheckToRecord, DatasetSnapshot, SubjectView
+from bot.storage.views import CheckOutcome, CheckToRecord, SubjectView
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +79,7 @@ class Runner:
         self.policy = policy if policy is not None else AlertPolicy()
         self.db = db
         # Finished checks are written in batches (group commit), not one transaction each.
-        self.recorder = CheckRecorder(db)
+        self.recorder = CheckRecorder(db, policy=self.policy)
         self.clock = clock
         self.dataset_timeout = dataset_timeout
         # Two checks of one subject at once (a manual check during a cycle) would diff
@@ -99,29 +98,12 @@ class Runner:
             retry_at = now + min(self.interval, BASELINE_RETRY)
             if lookups.come_back_at is not None:  # a source keeps a place for this check
                 retry_at = max(retry_at, lookups.come_back_at)
-
-            def apply(observation: Observation, snapshot: DatasetSnapshot | None) -> CheckOutcome:
-                result = diff_observation(
-                    snapshot.facts if snapshot else None,
-                    observation,
-                    now=now,
-                    previous_check_at=snapshot.last_ok_at if snapshot else None,
-                    baselined=snapshot.baselined if snapshot else frozenset(),
-                )
-                changes = self.policy.judge(result.changes)
-                sources = SourceStates.after(observation, result.baselined)
-                return CheckOutcome(
-                    observation, changes, result.closed, result.state, result.baseline, sources
-                )
-
             outcomes = await self.recorder.record(
                 CheckToRecord(
                     subject_id=subject.id,
                     observations=observations,
-                    apply=apply,
                     now=now,
                     retry_without_baseline_at=retry_at,
-                    route=self.policy.route,
                     next_check_by=lookups.come_back_at,
                 )
             )

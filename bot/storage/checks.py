@@ -1,15 +1,17 @@
-"""Checks: claiming the subjects that are due, and writing what a check found — fact
-intervals, dataset health, changes and the alerts to deliver — in one transaction with
-the outbox, so no alert is lost or doubled. `Checks.record` is the one entry point for
-writes: quiet checks of a batch go through bot/storage/quiet_checks.py (a few multi-row
-statements), every other check through `record_one` in a transaction of its own."""
+"""Checks: claiming the subjects that are due, and the transactions a check's findings
+are written in. Storage takes values and returns values: `Checks.unit` (one check: its
+stored state and audience, then fact intervals, dataset health, changes and the
+deliveries, with the outbox) and `Checks.quiet_batch` (checks that found no change, a
+few multi-row statements, bot/storage/quiet_checks.py). What is a change and who hears
+of it is decided by bot/monitoring/unit_of_work.py, between the read and the write."""
 
 from __future__ import annotations
 
 import logging
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import cast
@@ -23,20 +25,19 @@ from bot.model.observations import (
     FactState,
     FactStatus,
     IndicatorKind,
-    Observation,
     SourceStates,
 )
+from bot.model.routing import AlertTarget, Routed
 from bot.storage.cadence import NEXT_ROUTINE_CHECK_PG, interval_microseconds, next_routine_check
 from bot.storage.models import DatasetState, FactRow, SourceFailureRow, Subject
-from bot.storage.outbox import enqueue_alerts, record_alert
-from bot.storage.quiet_checks import record_quiet
+from bot.storage.outbox import alert_targets, enqueue_routed, record_alert
+from bot.storage.quiet_checks import QuietBatch
 from bot.storage.triage import DEFAULT_FOLLOW_UP_WINDOW
 from bot.storage.views import (
     CheckOutcome,
     CheckToRecord,
     DatasetHealth,
     DatasetSnapshot,
-    Route,
     SubjectView,
     WebhookRouting,
     aware,
@@ -48,8 +49,6 @@ from bot.storage.views import (
 
 log = logging.getLogger(__name__)
 
-# Per check: its outcomes, or the exception that kept it from being written.
-CheckResult = list[CheckOutcome] | Exception
 
 
 class Checks:
@@ -117,190 +116,31 @@ class Checks:
                 for row in rows
             ]
 
-    def record(self, checks: Sequence[CheckToRecord]) -> list[CheckResult]:
-        """Write a batch of checks; results in the order of `checks`.
+    @contextmanager
+    def quiet_batch(self, subject_ids: Sequence[int]) -> Iterator[QuietBatch]:
+        """One transaction for a batch of checks that found no change (its writes are sent
+        when the block ends; an exception rolls them all back)."""
+        with self.engine.begin() as connection:
+            batch = QuietBatch(connection, subject_ids)
+            yield batch
+            batch.execute()
 
-        Quiet checks (no change, no failure) go together in one transaction; the others,
-        and every check of a batch whose transaction failed, one by one, so one bad check
-        never costs the others."""
-        results: list[CheckResult | None] = [None] * len(checks)
-        try:
-            with self.engine.begin() as connection:
-                for index, outcomes in record_quiet(connection, checks).items():
-                    results[index] = outcomes
-        except Exception:
-            log.warning("a batch of %d checks failed; writing them one by one", len(checks), exc_info=True)
-            results = [None] * len(checks)
-        for index, check in enumerate(checks):
-            if results[index] is not None:
-                continue
-            try:
-                results[index] = self.record_one(
-                    subject_id=check.subject_id,
-                    observations=check.observations,
-                    apply=check.apply,
-                    now=check.now,
-                    retry_without_baseline_at=check.retry_without_baseline_at,
-                    route=check.route,
-                    next_check_by=check.next_check_by,
-                )
-            except Exception as exc:
-                results[index] = exc
-        return [result if result is not None else [] for result in results]
-
-    def record_one(
-        self,
-        *,
-        subject_id: int,
-        observations: Sequence[Observation],
-        apply: Callable[[Observation, DatasetSnapshot | None], CheckOutcome],
-        now: datetime,
-        retry_without_baseline_at: datetime | None = None,
-        route: Route | None = None,
-        next_check_by: datetime | None = None,
-    ) -> list[CheckOutcome]:
-        """Write one check: fact intervals, dataset health, changes and the alerts to
-        deliver, in one transaction (the outbox), so no alert is lost or doubled.
-
-        `apply` (the pure diff) runs inside the transaction on the state read in it; on
-        PostgreSQL the subject row is locked, so concurrent checks of one subject queue.
-        A dataset still without a baseline brings the next check forward to
-        `retry_without_baseline_at`, so a source that was down when the monitor was set
-        does not leave it without a baseline for a whole interval."""
-        batch_id = uuid.uuid4().hex
-        outcomes: list[CheckOutcome] = []
-        all_changes: list[Change] = []
+    @contextmanager
+    def unit(self, subject_id: int) -> Iterator[CheckUnit | None]:
+        """One check's transaction (None: the subject was removed while it ran). On
+        PostgreSQL the subject row is locked, so concurrent checks of one subject queue."""
         with self._sessions.begin() as session:
             query = select(Subject).where(Subject.id == subject_id)
             if self.engine.dialect.name == "postgresql":
                 query = query.with_for_update()
             subject = session.scalar(query)
-            if subject is None:
-                return []  # removed while the check ran
-            subject.last_checked_at = now
-            states = {
-                row.dataset: row
-                for row in session.scalars(select(DatasetState).where(DatasetState.subject_id == subject_id))
-            }
-            rows: dict[str, dict[FactKey, FactRow]] = defaultdict(dict)
-            for row in session.scalars(
-                select(FactRow).where(
-                    FactRow.subject_id == subject_id, FactRow.status != FactStatus.CLOSED.value
+            yield (
+                None
+                if subject is None
+                else CheckUnit(
+                    session, subject, webhooks=self.webhooks, follow_up_window=self.follow_up_window
                 )
-            ):
-                rows[row.dataset][(row.field, row.value)] = row
-            for observation in observations:
-                dataset = observation.dataset
-                state = states.get(dataset)
-                old = {key: fact_state(row) for key, row in rows[dataset].items()}
-                snapshot = (
-                    dataset_snapshot(state.baseline_at, state.last_ok_at, state.sources, old)
-                    if state is not None
-                    else None
-                )
-                outcome = apply(observation, snapshot)
-                outcomes.append(outcome)
-                self._write_dataset_state(session, subject_id, state, outcome, now)
-                if observation.failed:
-                    continue
-                self._sync_facts(session, subject_id, dataset, old, rows[dataset], outcome)
-                for change in outcome.changes:
-                    session.add(change_row(subject_id, batch_id, change, now))
-                all_changes.extend(outcome.changes)
-            if all_changes:
-                posted, verdicts = enqueue_alerts(
-                    session,
-                    subject_id,
-                    batch_id,
-                    all_changes,
-                    now,
-                    route,
-                    follow_up_window=self.follow_up_window,
-                )
-                record_alert(session, self.webhooks, subject_id, batch_id, all_changes, posted, now)
-                outcomes = [
-                    replace(
-                        o, verdicts=tuple(v for v in verdicts if v.change.dataset == o.observation.dataset)
-                    )
-                    for o in outcomes
-                ]
-            no_baseline = any(
-                o.observation.failed
-                and (
-                    states.get(o.observation.dataset) is None
-                    or states[o.observation.dataset].baseline_at is None
-                )
-                for o in outcomes
             )
-            if no_baseline and retry_without_baseline_at is not None:
-                subject.next_check_at = min(subject.next_check_at, retry_without_baseline_at)
-            if next_check_by is not None:  # a source holds a slot for this subject then
-                subject.next_check_at = min(subject.next_check_at, next_check_by)
-        return outcomes
-
-    @staticmethod
-    def _write_dataset_state(
-        session: Session, subject_id: int, state: DatasetState | None, outcome: CheckOutcome, now: datetime
-    ) -> None:
-        observation = outcome.observation
-        if state is None:
-            state = DatasetState(subject_id=subject_id, dataset=observation.dataset, consecutive_failures=0)
-            session.add(state)
-        if outcome.baseline:
-            state.baseline_at = now
-        if outcome.sources is not None:
-            sources = outcome.sources.to_json()
-            if state.sources != sources:
-                state.sources = sources
-        if not observation.failed:
-            state.last_ok_at = now
-        if observation.stale:
-            message = "; ".join(f"{f.source}: {f.message}" for f in observation.real_failures)
-            state.stale = True
-            state.last_error = message[:2000]
-            state.last_error_at = now
-            state.consecutive_failures = (state.consecutive_failures or 0) + 1
-            for failure in observation.real_failures:
-                session.add(
-                    SourceFailureRow(
-                        subject_id=subject_id,
-                        dataset=observation.dataset,
-                        source=failure.source,
-                        message=failure.message[:2000],
-                        at=now,
-                    )
-                )
-        elif not observation.failed and (state.stale or state.consecutive_failures):
-            state.stale = False
-            state.consecutive_failures = 0
-
-    @staticmethod
-    def _sync_facts(
-        session: Session,
-        subject_id: int,
-        dataset: str,
-        old: dict[FactKey, FactState],
-        rows: dict[FactKey, FactRow],
-        outcome: CheckOutcome,
-    ) -> None:
-        """Write only what differs between the old and new open facts."""
-        new = outcome.state
-        closed = {fact.key: fact for fact in outcome.closed}
-        for key in set(old) | set(new):
-            fact = new.get(key)
-            if old.get(key) == fact:
-                continue
-            row = rows.get(key)
-            if fact is not None:
-                if row is None:
-                    session.add(fact_row(subject_id, dataset, fact))
-                else:
-                    row.status, row.last_seen, row.source = fact.status.value, fact.last_seen, fact.source
-            elif row is not None and key in closed:
-                row.status = FactStatus.CLOSED.value
-                row.last_seen = closed[key].last_seen
-            elif row is not None:
-                session.delete(row)  # a pending value that never got confirmed
 
     def dataset_health(self, subject_id: int) -> list[DatasetHealth]:
         with self._sessions() as session:
@@ -327,6 +167,171 @@ class Checks:
                     .order_by(DatasetState.dataset)
                 )
             ]
+
+
+def _write_dataset_state(
+    session: Session, subject_id: int, state: DatasetState | None, outcome: CheckOutcome, now: datetime
+) -> None:
+    observation = outcome.observation
+    if state is None:
+        state = DatasetState(subject_id=subject_id, dataset=observation.dataset, consecutive_failures=0)
+        session.add(state)
+    if outcome.baseline:
+        state.baseline_at = now
+    if outcome.sources is not None:
+        sources = outcome.sources.to_json()
+        if state.sources != sources:
+            state.sources = sources
+    if not observation.failed:
+        state.last_ok_at = now
+    if observation.stale:
+        message = "; ".join(f"{f.source}: {f.message}" for f in observation.real_failures)
+        state.stale = True
+        state.last_error = message[:2000]
+        state.last_error_at = now
+        state.consecutive_failures = (state.consecutive_failures or 0) + 1
+        for failure in observation.real_failures:
+            session.add(
+                SourceFailureRow(
+                    subject_id=subject_id,
+                    dataset=observation.dataset,
+                    source=failure.source,
+                    message=failure.message[:2000],
+                    at=now,
+                )
+            )
+    elif not observation.failed and (state.stale or state.consecutive_failures):
+        state.stale = False
+        state.consecutive_failures = 0
+
+
+def _sync_facts(
+    session: Session,
+    subject_id: int,
+    dataset: str,
+    old: dict[FactKey, FactState],
+    rows: dict[FactKey, FactRow],
+    outcome: CheckOutcome,
+) -> None:
+    """Write only what differs between the old and new open facts."""
+    new = outcome.state
+    closed = {fact.key: fact for fact in outcome.closed}
+    for key in set(old) | set(new):
+        fact = new.get(key)
+        if old.get(key) == fact:
+            continue
+        row = rows.get(key)
+        if fact is not None:
+            if row is None:
+                session.add(fact_row(subject_id, dataset, fact))
+            else:
+                row.status, row.last_seen, row.source = fact.status.value, fact.last_seen, fact.source
+        elif row is not None and key in closed:
+            row.status = FactStatus.CLOSED.value
+            row.last_seen = closed[key].last_seen
+        elif row is not None:
+            session.delete(row)  # a pending value that never got confirmed
+
+
+class CheckUnit:
+    """The unit of work of one check that found something: the stored state and who
+    should hear, as values; then the writes — fact intervals, dataset health, changes,
+    the deliveries and the alert — in the same transaction (the outbox), so no alert is
+    lost or doubled. It decides nothing: bot/monitoring/unit_of_work.py does."""
+
+    def __init__(
+        self,
+        session: Session,
+        subject: Subject,
+        *,
+        webhooks: WebhookRouting | None,
+        follow_up_window: timedelta,
+    ) -> None:
+        self._session = session
+        self._subject = subject
+        self._webhooks = webhooks
+        self._follow_up_window = follow_up_window
+        self._states = {
+            row.dataset: row
+            for row in session.scalars(select(DatasetState).where(DatasetState.subject_id == subject.id))
+        }
+        self._rows: dict[str, dict[FactKey, FactRow]] = defaultdict(dict)
+        for row in session.scalars(
+            select(FactRow).where(FactRow.subject_id == subject.id, FactRow.status != FactStatus.CLOSED.value)
+        ):
+            self._rows[row.dataset][(row.field, row.value)] = row
+        self._old = {
+            dataset: {key: fact_state(row) for key, row in rows.items()}
+            for dataset, rows in self._rows.items()
+        }
+
+    def snapshots(self, datasets: Sequence[str]) -> dict[str, DatasetSnapshot | None]:
+        """The stored state of these datasets (None: never checked)."""
+        found: dict[str, DatasetSnapshot | None] = {}
+        for dataset in datasets:
+            state = self._states.get(dataset)
+            found[dataset] = (
+                dataset_snapshot(
+                    state.baseline_at, state.last_ok_at, state.sources, self._old.get(dataset, {})
+                )
+                if state is not None
+                else None
+            )
+        return found
+
+    def audience(self, now: datetime) -> list[AlertTarget]:
+        """Every monitor of the subject as the alert policy sees it: its channel, and the
+        mutes and suppressions in force."""
+        return alert_targets(self._session, self._subject.id, now)
+
+    def write(
+        self, check: CheckToRecord, outcomes: list[CheckOutcome], decisions: Sequence[Routed]
+    ) -> list[CheckOutcome]:
+        """Write the check's decided outcomes and the policy's decisions per channel;
+        returns the outcomes with each change's fate per channel."""
+        session, subject, now = self._session, self._subject, check.now
+        batch_id = uuid.uuid4().hex
+        subject.last_checked_at = now
+        all_changes: list[Change] = []
+        for outcome in outcomes:
+            dataset = outcome.observation.dataset
+            _write_dataset_state(session, subject.id, self._states.get(dataset), outcome, now)
+            if outcome.observation.failed:
+                continue
+            _sync_facts(
+                session, subject.id, dataset, self._old.get(dataset, {}), self._rows[dataset], outcome
+            )
+            for change in outcome.changes:
+                session.add(change_row(subject.id, batch_id, change, now))
+            all_changes.extend(outcome.changes)
+        if all_changes:
+            posted, verdicts = enqueue_routed(
+                session,
+                subject.id,
+                batch_id,
+                all_changes,
+                decisions,
+                now,
+                follow_up_window=self._follow_up_window,
+            )
+            record_alert(session, self._webhooks, subject.id, batch_id, all_changes, posted, now)
+            outcomes = [
+                replace(o, verdicts=tuple(v for v in verdicts if v.change.dataset == o.observation.dataset))
+                for o in outcomes
+            ]
+        no_baseline = any(
+            o.observation.failed
+            and (
+                self._states.get(o.observation.dataset) is None
+                or self._states[o.observation.dataset].baseline_at is None
+            )
+            for o in outcomes
+        )
+        if no_baseline and check.retry_without_baseline_at is not None:
+            subject.next_check_at = min(subject.next_check_at, check.retry_without_baseline_at)
+        if check.next_check_by is not None:  # a source holds a slot for this subject then
+            subject.next_check_at = min(subject.next_check_at, check.next_check_by)
+        return outcomes
 
 
 # The next routine time is SQL of bot/storage/cadence.py, constants only: nothing from input.

@@ -1,11 +1,12 @@
 """The outbox: alerts waiting for Slack, written in the same transaction as the check that
-found them (`enqueue_alerts`, `record_alert`), claimed one per channel at a time, and kept
+found them (`enqueue_routed`, `record_alert`), claimed one per channel at a time, and kept
 until the transport confirms. Webhook deliveries are their own queue (bot/storage/alerts.py
 holds the alert log they belong to)."""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -33,7 +34,7 @@ from bot.storage.triage import (
     silenced_keys,
     thread_follow_ups,
 )
-from bot.storage.views import PendingAlert, Route, WebhookRouting, change_from_row
+from bot.storage.views import PendingAlert, WebhookRouting, change_from_row
 
 
 @dataclass(frozen=True)
@@ -160,20 +161,9 @@ class Outbox:
             return int(session.scalar(query) or 0)
 
 
-def enqueue_alerts(
-    session: Session,
-    subject_id: int,
-    batch_id: str,
-    changes: list[Change],
-    now: datetime,
-    route: Route | None,
-    *,
-    follow_up_window: timedelta = DEFAULT_FOLLOW_UP_WINDOW,
-) -> tuple[list[OutboxRow], list[ChangeVerdict]]:
-    """One outbox row per monitor whose channel the policy (`route`) gives datasets to alert.
-    What the policy silenced is kept (bot/storage/triage.py); a row whose channel has an
-    open alert of the subject younger than `follow_up_window` goes in that alert's thread.
-    Also returns every change's fate in every channel (model/routing.change_verdicts)."""
+def alert_targets(session: Session, subject_id: int, now: datetime) -> list[AlertTarget]:
+    """Every monitor of the subject as the alert policy sees it: its channel, its mutes
+    (untimed and timed) and the suppressions in force."""
     monitors = list(session.scalars(select(Monitor).where(Monitor.subject_id == subject_id)))
     suppressions = active_suppressions(session, [m.id for m in monitors], now)
     targets = []
@@ -182,11 +172,23 @@ def enqueue_alerts(
         timed_mutes = {s.dataset for s in active if s.kind == SuppressionKind.MUTE.value and s.dataset}
         muted = tuple(sorted({*(m.muted or ()), *timed_mutes}))
         targets.append(AlertTarget(m.id, m.team_id, m.channel_id, muted, active))
-    if route is None:
-        alerting = tuple(sorted({change.dataset for change in changes if change.alert}))
-        decisions = [Routed(target, alerting) for target in targets]
-    else:
-        decisions = route(changes, targets, now)
+    return targets
+
+
+def enqueue_routed(
+    session: Session,
+    subject_id: int,
+    batch_id: str,
+    changes: list[Change],
+    decisions: Sequence[Routed],
+    now: datetime,
+    *,
+    follow_up_window: timedelta = DEFAULT_FOLLOW_UP_WINDOW,
+) -> tuple[list[OutboxRow], list[ChangeVerdict]]:
+    """One outbox row per channel the policy gave datasets to alert. What it silenced is
+    kept (bot/storage/triage.py); a row whose channel has an open alert of the subject
+    younger than `follow_up_window` goes in that alert's thread. Returns the rows and
+    every change's fate in every channel (model/routing.change_verdicts)."""
     posted = [
         OutboxRow(
             subject_id=subject_id,
@@ -206,7 +208,7 @@ def enqueue_alerts(
     parents = thread_follow_ups(session, subject_id, posted, now, follow_up_window)
     session.flush()
     deliveries = {row.channel_id: row.id for row in posted}
-    return posted, change_verdicts(changes, decisions, deliveries, parents)
+    return posted, change_verdicts(changes, list(decisions), deliveries, parents)
 
 
 def record_alert(

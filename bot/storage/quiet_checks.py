@@ -3,13 +3,11 @@
 Most checks of a monitor find what the last one found. Such a check writes the time it
 ran, the health of each dataset (and its failed lookups, if a source was down) and, at
 most, fact bookkeeping (a value missing once, a pending new value, a first baseline) —
-no change, no alert. `record_quiet` writes all of those of a batch in one transaction
-with a few multi-row statements; a check with a change is written exactly as before,
-by `Checks.record_one` in a transaction of its own (changes, outbox and alert rows);
-`Checks.record` (bot/storage/checks.py) decides which is which.
-The effect on the database is the same either way: the state read, the diff applied
-(`apply`, pure) and the rows written follow the same rules, and on PostgreSQL the batch
-locks its subjects' rows first (in id order) as `record_one` locks its one.
+no change, no alert. A `QuietBatch` writes all of those of a batch in one transaction
+with a few multi-row statements; a check with a change is written by `CheckUnit`
+(bot/storage/checks.py) in a transaction of its own (changes, outbox and alert rows).
+bot/monitoring/unit_of_work.py decides which is which; storage only reads and writes
+values. The effect on the database is the same either way.
 """
 
 from __future__ import annotations
@@ -25,7 +23,7 @@ from sqlalchemy import Connection, Table, bindparam, delete, insert, select, tex
 
 from bot.model.observations import FactKey, FactState, FactStatus
 from bot.storage.models import DatasetState, FactRow, SourceFailureRow, Subject
-from bot.storage.views import CheckOutcome, CheckToRecord, dataset_snapshot
+from bot.storage.views import CheckOutcome, CheckToRecord, DatasetSnapshot, dataset_snapshot
 
 log = logging.getLogger(__name__)
 
@@ -48,73 +46,59 @@ class _Writes:
     dropped_facts: list[int] = field(default_factory=list)
 
 
-def record_quiet(connection: Connection, checks: Sequence[CheckToRecord]) -> dict[int, list[CheckOutcome]]:
-    """Write the checks of `checks` that found no change on `connection`; {index: outcomes}
-    of those written (a subject removed while its check ran counts as written, with none)."""
-    ids = sorted({check.subject_id for check in checks})
-    query = (
-        select(_SUBJECTS.c.id, _SUBJECTS.c.next_check_at)
-        .where(_SUBJECTS.c.id.in_(ids))
-        .order_by(_SUBJECTS.c.id)
-    )
-    if connection.dialect.name == "postgresql":
-        query = query.with_for_update()
-    present: dict[int, datetime] = dict(connection.execute(query).tuples().all())
-    states: dict[tuple[int, str], Any] = {
-        (row.subject_id, row.dataset): row
-        for row in connection.execute(select(_STATES).where(_STATES.c.subject_id.in_(ids)))
-    }
-    facts: dict[tuple[int, str], dict[FactKey, tuple[int, FactState]]] = defaultdict(dict)
-    for row in connection.execute(
-        select(_FACTS).where(_FACTS.c.subject_id.in_(ids), _FACTS.c.status != FactStatus.CLOSED.value)
-    ):
-        state = FactState(
-            row.field, row.value, row.source, row.first_seen, FactStatus(row.status), row.last_seen
+class QuietBatch:
+    """One transaction over a batch of checks' subjects: their stored state as values
+    (`snapshots`), then the rows of the checks that found no change (`write`), sent in a
+    few multi-row statements when the batch ends (`execute`). On PostgreSQL the subjects'
+    rows are locked first, in id order, as a single check locks its one."""
+
+    def __init__(self, connection: Connection, subject_ids: Sequence[int]) -> None:
+        self._connection = connection
+        ids = sorted(set(subject_ids))
+        query = (
+            select(_SUBJECTS.c.id, _SUBJECTS.c.next_check_at)
+            .where(_SUBJECTS.c.id.in_(ids))
+            .order_by(_SUBJECTS.c.id)
         )
-        facts[(row.subject_id, row.dataset)][(row.field, row.value)] = (row.id, state)
+        if connection.dialect.name == "postgresql":
+            query = query.with_for_update()
+        self._present: dict[int, datetime] = dict(connection.execute(query).tuples().all())
+        self._states: dict[tuple[int, str], Any] = {
+            (row.subject_id, row.dataset): row
+            for row in connection.execute(select(_STATES).where(_STATES.c.subject_id.in_(ids)))
+        }
+        self._facts: dict[tuple[int, str], dict[FactKey, tuple[int, FactState]]] = defaultdict(dict)
+        for row in connection.execute(
+            select(_FACTS).where(_FACTS.c.subject_id.in_(ids), _FACTS.c.status != FactStatus.CLOSED.value)
+        ):
+            state = FactState(
+                row.field, row.value, row.source, row.first_seen, FactStatus(row.status), row.last_seen
+            )
+            self._facts[(row.subject_id, row.dataset)][(row.field, row.value)] = (row.id, state)
+        self._writes = _Writes()
 
-    writes = _Writes()
-    written: dict[int, list[CheckOutcome]] = {}
-    seen: set[int] = set()
-    for index, check in enumerate(checks):
-        subject_id = check.subject_id
-        if subject_id in seen:
-            continue  # twice in one batch: the second reads what the first wrote, on its own
-        seen.add(subject_id)
-        if subject_id not in present:
-            written[index] = []  # removed while the check ran
-            continue
-        outcomes = _quiet_outcomes(check, states, facts)
-        if outcomes is None:
-            continue
-        written[index] = outcomes
-        _plan(writes, check, outcomes, states, facts, present[subject_id])
-
-    _execute(connection, writes)
-    return written
-
-
-def _quiet_outcomes(
-    check: CheckToRecord,
-    states: dict[tuple[int, str], Any],
-    facts: dict[tuple[int, str], dict[FactKey, tuple[int, FactState]]],
-) -> list[CheckOutcome] | None:
-    """The check's outcomes if none has a change, else None."""
-    outcomes: list[CheckOutcome] = []
-    for observation in check.observations:
-        key = (check.subject_id, observation.dataset)
-        state = states.get(key)
-        old = {fact_key: fact for fact_key, (_, fact) in facts[key].items()}
-        snapshot = (
-            dataset_snapshot(state.baseline_at, state.last_ok_at, state.sources, old)
-            if state is not None
-            else None
-        )
-        outcome = check.apply(observation, snapshot)
-        if outcome.changes or outcome.closed:
+    def snapshots(self, subject_id: int, datasets: Sequence[str]) -> dict[str, DatasetSnapshot | None] | None:
+        """The stored state of these datasets of the subject (None: the subject is gone)."""
+        if subject_id not in self._present:
             return None
-        outcomes.append(outcome)
-    return outcomes
+        found: dict[str, DatasetSnapshot | None] = {}
+        for dataset in datasets:
+            key = (subject_id, dataset)
+            state = self._states.get(key)
+            old = {fact_key: fact for fact_key, (_, fact) in self._facts[key].items()}
+            found[dataset] = (
+                dataset_snapshot(state.baseline_at, state.last_ok_at, state.sources, old)
+                if state is not None
+                else None
+            )
+        return found
+
+    def write(self, check: CheckToRecord, outcomes: list[CheckOutcome]) -> None:
+        """Plan the rows of a check whose outcomes hold no change."""
+        _plan(self._writes, check, outcomes, self._states, self._facts, self._present[check.subject_id])
+
+    def execute(self) -> None:
+        _execute(self._connection, self._writes)
 
 
 def _plan(

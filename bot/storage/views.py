@@ -3,7 +3,7 @@ between rows and model values that more than one repository needs."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -18,7 +18,7 @@ from bot.model.observations import (
     SourceField,
     SourceStates,
 )
-from bot.model.routing import AlertTarget, ChangeVerdict, Routed
+from bot.model.routing import ChangeVerdict
 from bot.storage.models import ChangeRow, FactRow, Monitor, Subject
 
 
@@ -213,21 +213,14 @@ def change_from_row(row: ChangeRow) -> Change:
     )
 
 
-Route = Callable[[Sequence[Change], Sequence[AlertTarget], datetime], list[Routed]]
-
-
 @dataclass(frozen=True)
 class CheckToRecord:
-    """What `Checks.record` takes, for one check of a batch."""
+    """One finished check, as values: what was observed, when, and when to come back."""
 
     subject_id: int
     observations: Sequence[Observation]
-    apply: Callable[[Observation, DatasetSnapshot | None], CheckOutcome]
     now: datetime
     retry_without_baseline_at: datetime | None = None
-    # The alert policy's channel stages (bot/monitoring/policy/); None: every alerting
-    # dataset goes to every monitor of the subject.
-    route: Route | None = None
     # A source queued this check for a slot expected then: check again by that time.
     next_check_by: datetime | None = None
 

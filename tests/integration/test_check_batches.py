@@ -1,6 +1,6 @@
 """Checks written in batches leave the database exactly as checks written one by one: the
-same script of observations, applied to one subject through `Checks.record_one` and to
-a twin through `Checks.record` (with other checks in the batch), ends in the same rows."""
+same script of observations, applied to one subject through `record_check` and to a twin
+through `record_checks` (with other checks in the batch), ends in the same rows."""
 
 from __future__ import annotations
 
@@ -11,10 +11,11 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.model.observations import Fact, IndicatorKind, Observation, SourceFailure
-from bot.monitoring.diff import diff_observation
+from bot.monitoring.policy import AlertPolicy
+from bot.monitoring.unit_of_work import record_check, record_checks
 from bot.storage.db import Database
 from bot.storage.models import ChangeRow, DatasetState, FactRow, OutboxRow, SourceFailureRow, Subject
-from bot.storage.views import CheckOutcome, CheckToRecord, DatasetSnapshot
+from bot.storage.views import CheckToRecord
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 RETRY = timedelta(minutes=5)
@@ -62,17 +63,7 @@ SCRIPT: list[list[Observation]] = [
 ]
 
 
-def apply_at(now: datetime):  # type: ignore[no-untyped-def]
-    def apply(observation: Observation, snapshot: DatasetSnapshot | None) -> CheckOutcome:
-        result = diff_observation(
-            snapshot.facts if snapshot else None,
-            observation,
-            now=now,
-            previous_check_at=snapshot.last_ok_at if snapshot else None,
-        )
-        return CheckOutcome(observation, result.changes, result.closed, result.state, result.baseline)
-
-    return apply
+POLICY = AlertPolicy()
 
 
 def snapshot(store: Database, subject_id: int) -> dict[str, Any]:
@@ -144,29 +135,23 @@ def test_batched_checks_write_what_single_checks_write(store: Database) -> None:
         for name in ["one.example.com", "batched.example.com", "bystander.example.com"]
     )
     one_by_one: list[int] = []
-    record_check = store.checks.record_one
+    unit = store.checks.unit
 
-    def spy(**kwargs: Any) -> list[CheckOutcome]:
-        one_by_one.append(kwargs["subject_id"])
-        return record_check(**kwargs)
+    def spy(subject_id: int) -> Any:
+        one_by_one.append(subject_id)
+        return unit(subject_id)
 
     for step, observations in enumerate(SCRIPT):
         now = T0 + timedelta(hours=step + 1)
-        single = record_check(
-            subject_id=one,
-            observations=observations,
-            apply=apply_at(now),
-            now=now,
-            retry_without_baseline_at=now + RETRY,
-        )
+        single = record_check(store.checks, CheckToRecord(one, observations, now, now + RETRY), POLICY)
         checks = [
-            CheckToRecord(bystander, [dns(("A", "203.0.113.9"), EXISTS)], apply_at(now), now, now + RETRY),
-            CheckToRecord(batched, observations, apply_at(now), now, now + RETRY),
+            CheckToRecord(bystander, [dns(("A", "203.0.113.9"), EXISTS)], now, now + RETRY),
+            CheckToRecord(batched, observations, now, now + RETRY),
         ]
         one_by_one.clear()
-        store.checks.record_one = spy  # type: ignore[method-assign]
-        results = store.checks.record(checks)
-        store.checks.record_one = record_check  # type: ignore[method-assign]
+        store.checks.unit = spy  # type: ignore[method-assign]
+        results = record_checks(store.checks, checks, POLICY)
+        store.checks.unit = unit  # type: ignore[method-assign]
         assert not any(isinstance(result, Exception) for result in results), results
         # Only a check with changes leaves the batch for a transaction of its own.
         assert (batched in one_by_one) == any(o.changes for o in single), step
@@ -190,5 +175,5 @@ def test_batched_check_of_a_removed_subject_writes_nothing(store: Database) -> N
         now=T0,
     )[0].subject_id
     store.monitors.remove(team_id="T1", channel_id="C1", indicators=["gone.example.com"])
-    results = store.checks.record([CheckToRecord(subject_id, [dns(EXISTS)], apply_at(T0), T0, None)])
+    results = record_checks(store.checks, [CheckToRecord(subject_id, [dns(EXISTS)], T0, None)], POLICY)
     assert results == [[]]

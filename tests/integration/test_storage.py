@@ -12,11 +12,11 @@ from sqlalchemy.orm import Session
 
 from bot.errors import UserInputError
 from bot.model.observations import Fact, IndicatorKind, Observation, SourceFailure
-from bot.monitoring.diff import diff_observation
 from bot.monitoring.policy import AlertPolicy
+from bot.monitoring.unit_of_work import record_check
 from bot.storage.db import Database
 from bot.storage.models import Base, ChangeRow, FactRow, Monitor, OutboxRow, SourceFailureRow, Subject
-from bot.storage.views import CheckOutcome, DatasetSnapshot
+from bot.storage.views import CheckOutcome, CheckToRecord
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 IP = IndicatorKind.IP
@@ -32,18 +32,7 @@ def resolutions(*domains: str, failed: bool = False) -> Observation:
 
 
 def record(store: Database, subject_id: int, now: datetime, *observations: Observation) -> list[CheckOutcome]:
-    def apply(observation: Observation, snapshot: DatasetSnapshot | None) -> CheckOutcome:
-        result = diff_observation(
-            snapshot.facts if snapshot else None,
-            observation,
-            now=now,
-            previous_check_at=snapshot.last_ok_at if snapshot else None,
-        )
-        return CheckOutcome(observation, result.changes, result.closed, result.state, result.baseline)
-
-    return store.checks.record_one(
-        subject_id=subject_id, observations=observations, apply=apply, now=now, route=AlertPolicy().route
-    )
+    return record_check(store.checks, CheckToRecord(subject_id, observations, now), AlertPolicy())
 
 
 def add(store: Database, indicator: str, channel: str = "C1", kind: IndicatorKind = IP) -> int:
@@ -214,17 +203,11 @@ def test_storage_a_dataset_without_baseline_is_retried_soon(store: Database) -> 
         first_check_delay=timedelta(hours=1),
     )[0].subject_id
 
-    def apply(observation: Observation, snapshot: DatasetSnapshot | None) -> CheckOutcome:
-        result = diff_observation(None, observation, now=T0, previous_check_at=None)
-        return CheckOutcome(observation, result.changes, result.closed, result.state, result.baseline)
-
     retry_at = T0 + timedelta(minutes=5)
-    store.checks.record_one(
-        subject_id=subject_id,
-        observations=[resolutions(failed=True)],
-        apply=apply,
-        now=T0,
-        retry_without_baseline_at=retry_at,
+    record_check(
+        store.checks,
+        CheckToRecord(subject_id, [resolutions(failed=True)], T0, retry_without_baseline_at=retry_at),
+        AlertPolicy(),
     )
     assert [
         s.indicator for s in store.checks.claim_due(now=retry_at, interval=timedelta(hours=1), limit=5)

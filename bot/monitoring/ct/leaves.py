@@ -33,6 +33,14 @@ class Leaf:
     leaf_index: int | None = None  # the static CT leaf_index extension, when present
 
 
+@dataclass(frozen=True)
+class UnreadableLeaf:
+    """An entry whose bytes could not be read (one `leaf_input` of a get-entries reply):
+    it keeps its place, so the entries after it are read and the position moves past it."""
+
+    reason: str
+
+
 def parse_merkle_tree_leaf(data: bytes) -> Leaf:
     """One `leaf_input`: version v1(0), leaf_type timestamped_entry(0), TimestampedEntry."""
     if len(data) < 2 or data[0] != 0 or data[1] != 0:

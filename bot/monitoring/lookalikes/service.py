@@ -24,6 +24,7 @@ from bot.model.observations import Outcome
 from bot.model.watches import Reason, Sighting, Watch, WatchKind
 from bot.monitoring.ct.entries import CtEntry
 from bot.monitoring.ct.follower import CtFollower, CtPollReport
+from bot.monitoring.ct.status import CtReaderStatus
 from bot.monitoring.dns import DnsClient
 from bot.monitoring.lookalikes.matcher import Matcher, NameMatch
 from bot.monitoring.lookalikes.permutations import permutations
@@ -100,6 +101,11 @@ class LookalikeWatcher:
                 self._matcher = await asyncio.to_thread(Matcher, watches)
                 self._generation = generation
             return self._matcher
+
+    async def has_watches(self) -> bool:
+        """Any lookalike or keyword watch, in any channel (one small query)."""
+        count, _ = await self.db.run(self.store.watch_generation)
+        return count > 0
 
     async def handle_entries(self, entries: Sequence[CtEntry]) -> None:
         """The CT follower's sink: matches stored as findings before it moves on."""
@@ -210,15 +216,29 @@ class PermutationResolver:
 
 
 class CtPollJob:
-    """Every `interval`: the CT follower's new entries, into the watcher."""
+    """Every `interval`, while a lookalike or keyword watch exists: the CT follower's new
+    entries, into the watcher. With no watch, no CT request at all (neither the log list
+    nor a log: following every log costs 13-100 GB a day); when watching starts again, each
+    log is read from its head, not from where it was left."""
 
     def __init__(self, follower: CtFollower, watcher: LookalikeWatcher, *, interval: timedelta) -> None:
         self.follower = follower
         self.watcher = watcher
         self.interval = interval
+        self.status = CtReaderStatus()
+        self._idled = False  # nobody watched at some poll: the stored positions are stale
 
-    async def poll(self) -> CtPollReport:
-        report = await self.follower.poll_once(self.watcher.handle_entries)
+    async def poll(self) -> CtPollReport | None:
+        if not await self.watcher.has_watches():
+            if not self._idled:
+                log.info("CT: no lookalike or keyword watch, so no CT log is read")
+            self._idled = True
+            self.status.idle(self.watcher.clock())
+            return None
+        report = await self.follower.poll_once(self.watcher.handle_entries, from_head=self._idled)
+        if report.logs:
+            self._idled = False
+        self.status.polled(report, self.watcher.clock())
         for failed in report.failed:
             log.warning("CT log %s: %s", failed.log, failed.error)
         return report

@@ -168,7 +168,9 @@ def _refused_by_cryptography(der: bytes) -> bool:
 
 
 @pytest.mark.parametrize("fault", sorted(FAULTS))
-def test_certificates_cryptography_refuses_keep_every_name(authority: CertificateAuthority, fault: str) -> None:
+def test_certificates_cryptography_refuses_keep_every_name(
+    authority: CertificateAuthority, fault: str
+) -> None:
     names = ["paypa1-login.com", "www.paypa1-login.com"]
     good = authority.certificate_for(names, common_name="cn.paypa1-login.com", serial=0xC0FFEE)
     broken = FAULTS[fault](good)
@@ -181,7 +183,9 @@ def test_certificates_cryptography_refuses_keep_every_name(authority: Certificat
 
 
 @pytest.mark.parametrize("fault", sorted(FAULTS))
-def test_precertificate_tbs_with_a_fault_keeps_every_name(authority: CertificateAuthority, fault: str) -> None:
+def test_precertificate_tbs_with_a_fault_keeps_every_name(
+    authority: CertificateAuthority, fault: str
+) -> None:
     issued = authority.precertificate_for(["paypa1-login.com", "secure.paypa1-login.com"])
 
     facts = tbs_certificate_facts(FAULTS[fault](issued.tbs, tbs=True))

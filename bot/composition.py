@@ -230,7 +230,7 @@ def build_services(
         ct_http = ct_http_client(settings.ct_log_list_url)
         closers.append(ct_http.close)
         follower = CtFollower(
-            ct_http, StoredPositions(db, db.ct_positions), log_list_url=settings.ct_log_list_url
+            ct_http, StoredPositions(db, db.ct_positions), log_list_url=settings.ct_log_list_url, clock=clock
         )
         ct = CtPollJob(follower, watcher, interval=timedelta(seconds=settings.ct_poll_seconds))
     permutations = None
@@ -267,6 +267,7 @@ def build_services(
             quotas=quotas,
             gate=gate,
             resolver=shared_resolver,
+            ct_reading=(lambda: ct.status.reading(clock())) if ct is not None else None,
         ),
         dispatcher=CheckDispatcher(runner),
         outbox=OutboxWorker(db, transport, clock=clock, metrics=metrics),

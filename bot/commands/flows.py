@@ -37,9 +37,11 @@ from bot.commands.pivots import Pivots
 from bot.commands.results import Caller, CommandResult, FollowUp
 from bot.commands.watches import WatchFlows
 from bot.errors import NotPermitted, UserInputError
+from bot.model.ct_reading import CtReading
 from bot.model.indicators import Indicator
 from bot.model.observations import IndicatorKind
 from bot.model.triage import SuppressionKind, SuppressionView
+from bot.model.watches import WatchKind
 from bot.monitoring.quota import (
     BOTH_KINDS,
     SOURCE_DATASETS,
@@ -52,6 +54,7 @@ from bot.monitoring.quota import (
 )
 from bot.monitoring.requested_checks import Checks
 from bot.monitoring.resolver_check import SharedResolverVerdicts
+from bot.render.ct_reading import watch_outlook_lines
 from bot.render.health import HealthReport, SourceHealthRow, build_health_message
 from bot.render.messages import Message
 from bot.render.mrkdwn import mention
@@ -108,6 +111,7 @@ class MonitorFlows:
         quotas: QuotaStore | None = None,
         gate: QuotaGate | None = None,
         resolver: SharedResolverVerdicts | None = None,
+        ct_reading: Callable[[], CtReading] | None = None,
     ) -> None:
         self.db = db
         self.runner = runner
@@ -117,7 +121,9 @@ class MonitorFlows:
         self.timezone = timezone
         self.access = access if access is not None else AccessPolicy()
         self.rate_limit = rate_limit
-        self.watches = WatchFlows(db, clock=clock, access=self.access)
+        # What this process's CT reader saw (None: CT is off, no log list configured).
+        self.ct_reading = ct_reading
+        self.watches = WatchFlows(db, clock=clock, access=self.access, outlook=self.watch_outlook)
         self.pivots = Pivots(
             db, runner, self.watches, clock=clock, timezone=timezone, health=self.health_report
         )
@@ -236,7 +242,12 @@ class MonitorFlows:
             case HealthCommand():
                 report = await self.health_report()
                 return CommandResult(
-                    build_health_message(report.sources, resolver=report.resolver, ct_logs=report.ct_logs)
+                    build_health_message(
+                        report.sources,
+                        resolver=report.resolver,
+                        ct_logs=report.ct_logs,
+                        ct_reading=report.ct_reading,
+                    )
                 )
         raise AssertionError(f"unhandled command {command!r}")
 
@@ -575,7 +586,28 @@ class MonitorFlows:
         sources, resolver, ct_logs = await asyncio.gather(
             self.source_health(), self.resolver_status(), self.ct_log_positions()
         )
-        return HealthReport(tuple(sources), resolver, None if ct_logs is None else tuple(ct_logs))
+        return HealthReport(
+            tuple(sources), resolver, None if ct_logs is None else tuple(ct_logs), self._ct_reading()
+        )
+
+    def _ct_reading(self) -> CtReading | None:
+        """This process's CT reader, if it has run here (a process that never ran the CT
+        job has nothing of its own to say: the stored positions speak for the readers)."""
+        reading = self.ct_reading() if self.ct_reading is not None else None
+        return reading if reading is not None and reading.since is not None else None
+
+    async def watch_outlook(self, kind: WatchKind) -> list[str]:
+        """What a new watch of `kind` can see now: the CT reader, the logs, the resolver."""
+        positions, resolver = await asyncio.gather(
+            self.db.run(self.db.ct_positions.positions), self.resolver_status()
+        )
+        return watch_outlook_lines(
+            kind,
+            self._ct_reading(),
+            sorted(positions.values(), key=lambda p: p.log),
+            resolver,
+            ct_enabled=self.ct_reading is not None,
+        )
 
     async def _plans(self, indicator: Indicator, datasets: Collection[str]) -> list[str]:
         """How often each quota-limited source of these datasets is asked about one indicator."""

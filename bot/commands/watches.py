@@ -5,7 +5,7 @@ come from the CT reader and permutation resolver (bot/monitoring/lookalikes/).""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from datetime import datetime
 
 from bot.commands.access import AccessPolicy
@@ -29,11 +29,23 @@ from bot.storage.db import Database
 log = logging.getLogger(__name__)
 
 
+# What a new watch of a kind can see now, in words (MonitorFlows.watch_outlook).
+Outlook = Callable[[WatchKind], Awaitable[list[str]]]
+
+
 class WatchFlows:
-    def __init__(self, db: Database, *, clock: Callable[[], datetime], access: AccessPolicy) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        clock: Callable[[], datetime],
+        access: AccessPolicy,
+        outlook: Outlook | None = None,
+    ) -> None:
         self.db = db
         self.clock = clock
         self.access = access
+        self.outlook = outlook
 
     async def add(
         self, kind: WatchKind, terms: Sequence[str], notes: Sequence[str], caller: Caller
@@ -49,7 +61,8 @@ class WatchFlows:
             quota=self.access.channel_quota,
         )
         log.info("%s watch %s added in %s by %s", kind.value, change.added, caller.channel_id, caller.user_id)
-        return CommandResult(build_watches_added_message(kind, change.added, change.already, notes))
+        outlook = await self.outlook(kind) if self.outlook is not None and change.added else []
+        return CommandResult(build_watches_added_message(kind, change.added, change.already, notes, outlook))
 
     async def remove(self, kind: WatchKind, terms: Sequence[str], caller: Caller) -> CommandResult:
         removed = await self.db.run(

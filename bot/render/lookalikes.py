@@ -89,24 +89,28 @@ def build_dismissed_message(domain: str, *, user_id: str, new: bool) -> Message:
 
 
 def build_watches_added_message(
-    kind: WatchKind, added: Sequence[str], already: Sequence[str], notes: Sequence[str] = ()
+    kind: WatchKind,
+    added: Sequence[str],
+    already: Sequence[str],
+    notes: Sequence[str] = (),
+    outlook: Sequence[str] = (),
 ) -> Message:
+    """`outlook`: what the watch can see now (bot/render/ct_reading.watch_outlook_lines),
+    said rather than promised."""
     parts = []
     if added:
         parts.append(
-            f"Now watching {_KIND_WORD[kind]} {_codes(added)} for this channel: "
-            "certificates logged from now on, "
-            + (
-                "and the permutations' DNS every day."
-                if kind is WatchKind.LOOKALIKE
-                else "IDN-decoded and with look-alike letters folded."
-            )
+            f"Now watching {_KIND_WORD[kind]} {_codes(added)} for this channel"
+            + (": names IDN-decoded, look-alike letters folded." if kind is WatchKind.KEYWORD else ".")
         )
     if already:
         parts.append(f"Already watched here: {_codes(already)}.")
     parts.extend(notes)
     text = " ".join(parts)
-    return Message(text, [section(text)])
+    if not added or not outlook:
+        return Message(text, [section(text)])
+    seen = "*What it sees now*\n" + "\n".join(f"• {line}" for line in outlook)
+    return Message(text, [section(text), section(truncate(seen, 2900))])
 
 
 def build_watches_removed_message(kind: WatchKind, removed: Sequence[str], missing: Sequence[str]) -> Message:

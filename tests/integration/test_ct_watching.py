@@ -1,0 +1,150 @@
+"""The worker's CT job against loopback CT logs and their log list, run on a fake clock:
+no CT request while nobody watches, reading once a watch exists, silence again once it
+is gone; and certificates the `cryptography` library refuses, logged before a typosquat,
+never stop the log (both CT APIs)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from bot.composition import Services, build_services
+from bot.render.text import render_text
+from bot.slack.transport import SlackTransport, build_web_client
+from bot.worker import build_worker_scheduler
+from tests.fakes import der as fake_der
+from tests.fakes.clock import FakeClock
+from tests.fakes.ct_log import CertificateAuthority, CtLogServer
+from tests.fakes.dns_server import FakeDnsServer
+from tests.fakes.slack_api import FakeSlackApi
+from tests.integration.test_lookalikes import CALLER, bot_settings, lookalike_alerts
+
+DAY = 86_400
+
+
+@dataclass
+class Worker:
+    services: Services
+    clock: FakeClock
+    job: Callable[[], Awaitable[None]]  # the worker's scheduled CT job, as the scheduler runs it
+    interval: float
+
+    async def run_for(self, seconds: float) -> None:
+        """The CT job at each of its ticks over `seconds` of the fake clock."""
+        for _ in range(max(1, int(seconds // self.interval))):
+            await self.job()
+            self.clock.advance(seconds=self.interval)
+
+    async def say(self, text: str) -> str:
+        result = await self.services.flows.execute(text, CALLER)
+        return render_text(result.reply)
+
+    async def deliver(self) -> int:
+        assert self.services.lookalike_delivery is not None
+        return sum([(await self.services.lookalike_delivery.deliver_due()).sent for _ in range(5)])
+
+
+@pytest_asyncio.fixture
+async def worker(
+    tmp_path: Path, slack_api: FakeSlackApi, dns_server: FakeDnsServer, ct_logs: CtLogServer
+) -> AsyncIterator[Worker]:
+    # A simulated day that ends a few minutes before the real now: the fake logs stamp
+    # entries with the real time, and a watch matches entries logged after it was set.
+    clock = FakeClock(datetime.now(UTC) - timedelta(days=1, minutes=10))
+    settings = bot_settings(tmp_path, slack_api, dns_server, ct_logs)
+    services = build_services(
+        settings, SlackTransport(build_web_client(settings, timeout=5)), clock=clock, datasets=[]
+    )
+    try:
+        job = build_worker_scheduler(services).get_job("ct")
+        assert job is not None
+        yield Worker(services, clock, job.func, job.trigger.interval.total_seconds())
+    finally:
+        await services.aclose()
+
+
+async def test_no_watch_means_no_ct_request_for_a_day_a_watch_starts_reading_and_removing_it_stops(
+    worker: Worker, ct_logs: CtLogServer, slack_api: FakeSlackApi
+) -> None:
+    authority = CertificateAuthority()
+    argon = ct_logs.add_log("argon", authority=authority)
+    oak = ct_logs.add_log("oak", api="static", authority=authority)
+    argon.add_certificate(authority.certificate_for(["before.example.com"]))
+
+    await worker.run_for(DAY)
+
+    assert ct_logs.requests == []
+    health = await worker.say("health")
+    assert "Not reading CT: no lookalike or keyword watch" in health
+
+    said = await worker.say("lookalikes paypal.com")
+
+    assert "Now watching lookalikes of `paypal.com`" in said
+    assert "the CT reader starts on the logs at its next run" in said
+    assert "Cost: not measured yet" in said
+    assert "certificates logged from now on" not in said  # nothing promised before it is read
+    await worker.run_for(worker.interval)  # the first read: the list, then each log's head
+    asked = {path for path, _, _ in ct_logs.requests}
+    assert {"/log_list.json", "/argon/ct/v1/get-sth", "/oak/checkpoint"} <= asked
+    argon.add_certificate(authority.certificate_for(["paypal-account-verify.com"]))
+    oak.add_certificate(authority.certificate_for(["secure-paypal.net"]))
+    await worker.run_for(30 * 60)
+    assert await worker.deliver() == 2
+    texts = " ".join(m.all_text() for m in lookalike_alerts(slack_api))
+    assert "paypal-account-verify.com" in texts and "secure-paypal.net" in texts
+    health = await worker.say("health")
+    assert "Following 2 CT logs" in health
+    # Two entries in 31 minutes, as read: 93 a day.
+    assert "Cost: about 93 entries and" in health and "a day (measured over the last 31 min)" in health
+
+    await worker.say("remove lookalikes paypal.com")
+    after_removal = len(ct_logs.requests)
+    argon.add_certificate(authority.certificate_for(["paypal-login.com"]))
+    await worker.run_for(DAY)
+
+    assert len(ct_logs.requests) == after_removal
+    assert "Not reading CT" in await worker.say("health")
+
+    # Watched again after a quiet day: each log is read from its head, not from where it
+    # was left (what was logged meanwhile was nobody's business), and the reply says so.
+    said = await worker.say("keywords paypal")
+    assert "Now watching names containing `paypal`" in said
+    assert "the CT reader starts on the logs at its next run" in said
+    await worker.run_for(worker.interval)
+    assert await worker.deliver() == 0  # paypal-login.com, logged unwatched, is not read
+    assert sum(1 for path, _, _ in ct_logs.requests if "get-entries" in path) == 1
+
+
+@pytest.mark.parametrize("api", ["rfc6962", "static"])
+async def test_refused_certificates_before_a_typosquat_never_stop_the_log(
+    worker: Worker, ct_logs: CtLogServer, slack_api: FakeSlackApi, api: str
+) -> None:
+    """A version 4 certificate, a precertificate with an empty NameConstraints beside its
+    SAN and a certificate that is no certificate, then a typosquat: every lookalike among
+    them is alerted, the unreadable one is counted in health, and the log moves on."""
+    authority = CertificateAuthority()
+    log = ct_logs.add_log("faulty", api=api, authority=authority)
+    await worker.say("lookalikes paypal.com")
+    await worker.run_for(worker.interval)  # the log's head
+
+    log.add_certificate(fake_der.version(authority.certificate_for(["paypal-v4-login.com"]), 3))
+    issued = authority.precertificate_for(["www.paypal-billing.com"], common_name="")
+    constraints = fake_der.extension(*fake_der.EMPTY_NAME_CONSTRAINTS)
+    log.add_precertificate(replace(issued, tbs=fake_der.with_extension(issued.tbs, constraints, tbs=True)))
+    unreadable = log.add_certificate(b"\x30\x03\x02\x01\x01")
+    log.add_certificate(authority.certificate_for(["paypa1.com"]))
+    await worker.run_for(worker.interval)
+
+    assert await worker.deliver() == 3
+    texts = " ".join(m.all_text() for m in lookalike_alerts(slack_api))
+    for name in ("paypal-v4-login.com", "paypal-billing.com", "paypa1.com"):
+        assert name in texts
+    health = await worker.say("health")
+    assert f"1 entries unreadable and passed over: `127.0.0.1:{ct_logs.base_url.split(':')[2]}" in health
+    assert f"entry {unreadable}: unreadable TBSCertificate" in health
+    assert "caught up" in health

@@ -59,12 +59,12 @@ def ct_state_line(reading: CtReading) -> str:
                 f":red_circle: The CT log list cannot be read: {escape(truncate(reading.list_error, 300))}."
                 " No certificate is matched until it can."
             )
-        return ":hourglass_flowing_sand: Watched; the CT log list is not read yet (at the reader's next run)"
+        return ":hourglass: Watched; the CT log list is not read yet (at the reader's next run)"
     list_read = f"log list read {_when(reading.list_read_at)}"
     line = f":large_green_circle: Following {reading.logs_followed:,} CT logs · {list_read}"
     if reading.state is CtState.WAITING:
         line = (
-            f":hourglass_flowing_sand: Starting on {reading.logs_followed:,} CT logs"
+            f":hourglass: Starting on {reading.logs_followed:,} CT logs"
             f" ({list_read}): certificates are matched from their next read"
         )
     if reading.list_error:

@@ -171,6 +171,7 @@ def build_home_health_blocks(
     *,
     resolver: ResolverStatus | None = None,
     ct_logs: Sequence[CtPosition] | None = None,
+    ct_reading: CtReading | None = None,
 ) -> list[Block]:
     """A short section for the App Home: the resolver, one line per source, and CT in one line."""
     lines = []
@@ -187,7 +188,9 @@ def build_home_health_blocks(
         state = f"failing since {_when(row.failing_since)}" if row.failing_since else "ok"
         quota = "".join(f" · {used:,}/{allowed:,} a {window}" for window, used, allowed in row.quota[:1])
         lines.append(f"• *{escape(row.source)}*: {state} · {row.requests_hour:,} requests last hour{quota}")
-    if ct_logs:
+    if ct_reading is not None and ct_reading.state is CtState.IDLE:
+        lines.append("• *Certificate Transparency*: not read (no lookalike or keyword watch)")
+    elif ct_logs:
         behind = sum(max(0, p.tree_size - p.position) for p in ct_logs)
         lagging = sum(1 for p in ct_logs if p.tree_size - p.position >= CT_LAG_WARNING)
         last = max(p.updated_at for p in ct_logs)

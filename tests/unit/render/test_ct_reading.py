@@ -10,6 +10,7 @@ import pytest
 from bot.model.ct_reading import CtReading, CtState, UnreadableEntries
 from bot.model.watches import WatchKind
 from bot.render.ct_reading import ct_reading_lines, watch_outlook_lines
+from bot.render.health import build_health_message, build_home_health_blocks
 from bot.storage.ct_positions import CtPosition
 from bot.storage.resolver_verdicts import ResolverStatus
 from tests.unit.render.samples import NOW
@@ -83,3 +84,13 @@ def test_health_lines_name_failing_logs_and_entries_passed_over() -> None:
     assert unreadable.startswith(":warning: 4 entries unreadable and passed over: `ct.example/argon2026` 4")
     assert "entry 77" in unreadable
     assert cost.startswith("Cost: not measured yet")
+
+
+def test_health_says_ct_is_not_read_while_nobody_watches_even_with_old_positions() -> None:
+    idle = CtReading(CtState.IDLE, since=NOW, list_read_at=None, list_error="", logs_followed=0)
+
+    home = str(build_home_health_blocks([], ct_logs=[POSITION], ct_reading=idle))
+    health = str(build_health_message([], ct_logs=[POSITION], ct_reading=idle).blocks)
+
+    assert "not read (no lookalike or keyword watch)" in home and "entries behind" not in home
+    assert "Not reading CT: no lookalike or keyword watch" in health and "read to entry" not in health

@@ -35,6 +35,7 @@ _SUBJECT_ALT_NAME = b"\x55\x1d\x11"  # 2.5.29.17
 _EXTENSIONS_TAG = 0xA3  # [3] EXPLICIT
 _VERSION_TAG = 0xA0  # [0] EXPLICIT
 _DNS_NAME_TAG = 0x82  # GeneralName dNSName: [2] IMPLICIT IA5String
+_DNS_NAME_EXPLICIT_TAG = 0xA2  # the same wrongly tagged [2] EXPLICIT: the meaning is still clear
 # Directory string types and how their bytes are text. TeletexString is Latin-1 in practice.
 _STRING_CODECS = {
     0x0C: "utf-8",  # UTF8String
@@ -66,8 +67,22 @@ def certificate_facts(der: bytes) -> CertificateFacts:
             raise DerError("a certificate is a SEQUENCE")
         tbs = element(der, start, end)
     except DerError as exc:
-        raise CertificateError(f"unreadable certificate ({exc})") from None
+        tbs = _tbs_of_a_cut_certificate(der)
+        if tbs is None:
+            raise CertificateError(f"unreadable certificate ({exc})") from None
     return _tbs_facts(der, tbs)
+
+
+def _tbs_of_a_cut_certificate(der: bytes) -> tuple[int, int, int] | None:
+    """A Certificate whose own length runs past its bytes (the signature cut off) still
+    holds a whole TBSCertificate, bounded by its own length: that one is read."""
+    if len(der) < 2 or der[0] != SEQUENCE:
+        return None
+    header = 2 + (der[1] & 0x7F if der[1] & 0x80 else 0)
+    try:
+        return element(der, header, len(der))
+    except DerError:
+        return None
 
 
 def tbs_certificate_facts(tbs: bytes) -> CertificateFacts:
@@ -153,6 +168,9 @@ def _extension_dns_names(data: bytes, start: int, end: int, found: list[str]) ->
             tag, name, offset = element(data, offset, names_end)
             if tag == _DNS_NAME_TAG:
                 found.append(_text(data[name:offset], "ascii"))
+            elif tag == _DNS_NAME_EXPLICIT_TAG:  # tagged explicitly, an IA5String inside
+                _, inner, inner_end = element(data, name, offset)
+                found.append(_text(data[inner:inner_end], "ascii"))
     except DerError:
         return
 

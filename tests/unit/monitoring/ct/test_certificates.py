@@ -242,3 +242,28 @@ def test_negative_serials_keep_their_sign(authority: CertificateAuthority) -> No
         tbs.children[1].content = b"\xfe\xfe"  # two's complement of -0x0102
 
     assert certificate_facts(fake_der.edit(good, negate)).serial == "-102"
+
+
+def test_a_certificate_cut_short_after_its_tbs_is_read(authority: CertificateAuthority) -> None:
+    good = authority.certificate_for(["cut.example.com"])
+    certificate = fake_der.decode(good)
+    signature_parts = len(certificate.children[1].encode()) + len(certificate.children[2].encode())
+    cut = good[: len(good) - signature_parts + 3]  # the TBS whole, the signature cut short
+
+    with pytest.raises(ValueError):
+        x509.load_der_x509_certificate(cut)
+    assert certificate_facts(cut).names == ("cut.example.com",)
+
+
+def test_a_dns_name_tagged_explicitly_is_read(authority: CertificateAuthority) -> None:
+    good = authority.certificate_for(["implicit.example.com"], common_name="")
+
+    def explicit_tagging(tbs: fake_der.Node) -> None:
+        extensions = next(c for c in tbs.children if c.tag == 0xA3).children[0].children
+        san = next(e for e in extensions if e.children[0].content == b"\x55\x1d\x11")
+        names = fake_der.encode(0xA2, fake_der.encode(0x16, b"explicit.example.com"))
+        san.children[-1].content = fake_der.encode(0x30, names + fake_der.encode(0x82, b"second.example.com"))
+
+    facts = certificate_facts(fake_der.edit(good, explicit_tagging))
+
+    assert facts.names == ("explicit.example.com", "second.example.com")

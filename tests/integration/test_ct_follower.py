@@ -366,3 +366,40 @@ async def test_unreadable_entries_are_passed_over_and_the_log_moves_on(
     ]
     again = (await reader.poll_once(sink)).of(log.url)
     assert (again.entries_read, again.unreadable) == (0, 0) and len(sink.entries) == 4
+
+
+async def test_an_entry_of_unknown_type_costs_itself_in_get_entries_and_the_rest_of_its_tile(
+    ct_logs: CtLogServer, http: PerHostHttp, authority: CertificateAuthority
+) -> None:
+    """A leaf no reader can frame: get-entries sends each leaf apart, so only it is lost;
+    a data tile is one run of bytes, so the entries after it in that tile are lost too (a
+    tile never changes: reading it again would not help). Neither log stops there."""
+    rfc, static = (
+        ct_logs.add_log("rfc", authority=authority),
+        ct_logs.add_log("tiles", api="static", authority=authority),
+    )
+    reader, sink = follower(http, ct_logs), Collected()
+    await reader.poll_once(sink)
+    for log in (rfc, static):
+        log.add_certificate(authority.certificate_for(["before.example.org"]))
+        log.add_unknown_entry_type(authority.certificate_for(["unknown.example.org"]))
+        log.add_certificate(authority.certificate_for(["after.example.org"]))
+
+    report = await reader.poll_once(sink)
+
+    assert (report.of(rfc.url).error, report.of(rfc.url).unreadable, report.of(rfc.url).position) == (
+        "",
+        1,
+        3,
+    )
+    assert (report.of(static.url).error, report.of(static.url).unreadable) == ("", 2)
+    assert report.of(static.url).position == 3
+    assert sorted(e.names[0] for e in sink.entries if e.log == rfc.url) == [
+        "after.example.org",
+        "before.example.org",
+    ]
+    assert [e.names for e in sink.entries if e.log == static.url] == [("before.example.org",)]
+    static.add_certificate(authority.certificate_for(["next.example.org"]))
+    again = (await reader.poll_once(sink)).of(static.url)
+    # The log moves on; an entry that lands in the same tile after the fault shares its fate.
+    assert (again.error, again.position, again.unreadable) == ("", 4, 1)

@@ -67,9 +67,10 @@ def certificate_facts(der: bytes) -> CertificateFacts:
             raise DerError("a certificate is a SEQUENCE")
         tbs = element(der, start, end)
     except DerError as exc:
-        tbs = _tbs_of_a_cut_certificate(der)
-        if tbs is None:
+        cut = _tbs_of_a_cut_certificate(der)
+        if cut is None:
             raise CertificateError(f"unreadable certificate ({exc})") from None
+        tbs = cut
     return _tbs_facts(der, tbs)
 
 

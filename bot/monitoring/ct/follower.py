@@ -288,14 +288,19 @@ class CtFollower:
             progress.bytes_read += size
             await self._positions.save(ct_log.identity, progress.position, head.tree_size, self._clock())
 
-    async def _tile_leaves(self, ct_log: CtLog, start: int, tree_size: int) -> tuple[list[Leaf], int]:
+    async def _tile_leaves(
+        self, ct_log: CtLog, start: int, tree_size: int
+    ) -> tuple[list[Leaf | UnreadableLeaf], int]:
         index = start // TILE_WIDTH
         width = min(TILE_WIDTH, tree_size - index * TILE_WIDTH)
         leaves, size = await self._static.data_tile(ct_log, index, width)
         first = index * TILE_WIDTH
         for offset, leaf in enumerate(leaves):
-            if leaf.leaf_index is not None and leaf.leaf_index != first + offset:
-                raise LeafError(f"tile {index}: entry {first + offset} says it is leaf {leaf.leaf_index}")
+            if isinstance(leaf, UnreadableLeaf) or leaf.leaf_index in (None, first + offset):
+                continue
+            if offset == 0:  # another tile's entries: not this tile at all, read it again later
+                raise LeafError(f"tile {index}: entry {first} says it is leaf {leaf.leaf_index}")
+            leaves[offset] = UnreadableLeaf(f"LeafError: it says it is leaf {leaf.leaf_index}")
         return leaves[start - first :], size
 
 

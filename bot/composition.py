@@ -267,7 +267,7 @@ def build_services(
             quotas=quotas,
             gate=gate,
             resolver=shared_resolver,
-            ct_reading=(lambda: ct.status.reading(clock())) if ct is not None else None,
+            ct=ct,
         ),
         dispatcher=CheckDispatcher(runner),
         outbox=OutboxWorker(db, transport, clock=clock, metrics=metrics),

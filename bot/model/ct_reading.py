@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
+from typing import Protocol
 
 DAY_SECONDS = 86_400.0
 
@@ -43,3 +44,13 @@ class CtReading:
             return None
         scale = DAY_SECONDS / self.measured_seconds
         return self.measured_entries * scale, self.measured_bytes * scale
+
+
+class CtReader(Protocol):
+    """The CT reader of this process, as the commands see it."""
+
+    def reading(self) -> CtReading: ...
+
+    async def look_now(self) -> CtReading:
+        """Read at once (the log list, each log's head) and say what is seen."""
+        ...

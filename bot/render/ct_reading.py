@@ -124,8 +124,8 @@ def watch_outlook_lines(
         # This process has not read CT (nobody watched until now, or another process reads).
         last = max((p.updated_at for p in positions), default=None)
         lines.append(
-            "Certificates: the CT reader starts on the logs at its next run and matches what is"
-            " logged from then on"
+            "Certificates: the CT reader is not following the logs yet: it starts now and matches"
+            " what is logged from then on"
             + (f" ({len(positions):,} logs, last read {_when(last)})." if positions else ".")
         )
         lines.append(f"Cost: not measured yet ({ESTIMATE}).")

@@ -127,6 +127,13 @@ def build_watches_added_message(
     return Message(text, [section(text), section(truncate(seen, 2900))])
 
 
+def build_first_look_message(kind: WatchKind, added: Sequence[str], outlook: Sequence[str]) -> Message:
+    """After a new watch's first read of CT: what it sees now that the reader has looked."""
+    text = f"First look for {_KIND_WORD[kind]} {_codes(added)}:"
+    seen = text + "\n" + "\n".join(f"• {line}" for line in outlook)
+    return Message(text, [section(truncate(seen, 2900))])
+
+
 def build_watches_removed_message(kind: WatchKind, removed: Sequence[str], missing: Sequence[str]) -> Message:
     parts = []
     if removed:

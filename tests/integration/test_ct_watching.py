@@ -44,6 +44,12 @@ class Worker:
         result = await self.services.flows.execute(text, CALLER)
         return render_text(result.reply)
 
+    async def watch(self, text: str) -> tuple[str, str]:
+        """A new watch: the reply at once, and the follow-up (CT's first look) after it."""
+        result = await self.services.flows.execute(text, CALLER)
+        assert result.follow_up is not None
+        return render_text(result.reply), "\n".join(render_text(m) for m in await result.follow_up())
+
     async def deliver(self) -> int:
         assert self.services.lookalike_delivery is not None
         return sum([(await self.services.lookalike_delivery.deliver_due()).sent for _ in range(5)])
@@ -82,15 +88,19 @@ async def test_no_watch_means_no_ct_request_for_a_day_a_watch_starts_reading_and
     health = await worker.say("health")
     assert "Not reading CT: no lookalike or keyword watch" in health
 
-    said = await worker.say("lookalikes paypal.com")
+    said, first_look = await worker.watch("lookalikes paypal.com")
 
     assert "Now watching lookalikes of `paypal.com`" in said
-    assert "the CT reader starts on the logs at its next run" in said
+    assert "the CT reader is not following the logs yet: it starts now" in said
     assert "Cost: not measured yet" in said
     assert "certificates logged from now on" not in said  # nothing promised before it is read
-    await worker.run_for(worker.interval)  # the first read: the list, then each log's head
+    # The first look, at once: the list, then each log's head.
     asked = {path for path, _, _ in ct_logs.requests}
     assert {"/log_list.json", "/argon/ct/v1/get-sth", "/oak/checkpoint"} <= asked
+    assert (
+        "Starting on 2 CT logs" in first_look
+        and "certificates are matched from their next read" in first_look
+    )
     argon.add_certificate(authority.certificate_for(["paypal-account-verify.com"]))
     oak.add_certificate(authority.certificate_for(["secure-paypal.net"]))
     await worker.run_for(30 * 60)
@@ -99,8 +109,8 @@ async def test_no_watch_means_no_ct_request_for_a_day_a_watch_starts_reading_and
     assert "paypal-account-verify.com" in texts and "secure-paypal.net" in texts
     health = await worker.say("health")
     assert "Following 2 CT logs" in health
-    # Two entries in 31 minutes, as read: 93 a day.
-    assert "Cost: about 93 entries and" in health and "a day (measured over the last 31 min)" in health
+    # Two entries in 30 minutes, as read: 96 a day.
+    assert "Cost: about 96 entries and" in health and "a day (measured over the last 30 min)" in health
 
     await worker.say("remove lookalikes paypal.com")
     after_removal = len(ct_logs.requests)
@@ -112,9 +122,9 @@ async def test_no_watch_means_no_ct_request_for_a_day_a_watch_starts_reading_and
 
     # Watched again after a quiet day: each log is read from its head, not from where it
     # was left (what was logged meanwhile was nobody's business), and the reply says so.
-    said = await worker.say("keywords paypal")
+    said, _ = await worker.watch("keywords paypal")
     assert "Now watching names containing `paypal`" in said
-    assert "the CT reader starts on the logs at its next run" in said
+    assert "the CT reader is not following the logs yet: it starts now" in said
     await worker.run_for(worker.interval)
     assert await worker.deliver() == 0  # paypal-login.com, logged unwatched, is not read
     assert sum(1 for path, _, _ in ct_logs.requests if "get-entries" in path) == 1
@@ -129,8 +139,7 @@ async def test_refused_certificates_before_a_typosquat_never_stop_the_log(
     them is alerted, the unreadable one is counted in health, and the log moves on."""
     authority = CertificateAuthority()
     log = ct_logs.add_log("faulty", api=api, authority=authority)
-    await worker.say("lookalikes paypal.com")
-    await worker.run_for(worker.interval)  # the log's head
+    await worker.watch("lookalikes paypal.com")  # the first look: the log's head
 
     log.add_certificate(fake_der.version(authority.certificate_for(["paypal-v4-login.com"]), 3))
     issued = authority.precertificate_for(["www.paypal-billing.com"], common_name="")
@@ -148,3 +157,25 @@ async def test_refused_certificates_before_a_typosquat_never_stop_the_log(
     assert f"1 entries unreadable and passed over: `127.0.0.1:{ct_logs.base_url.split(':')[2]}" in health
     assert f"entry {unreadable}: unreadable TBSCertificate" in health
     assert "caught up" in health
+
+
+async def test_a_watch_set_while_the_log_list_is_unreadable_is_told_so_and_reads_once_it_recovers(
+    worker: Worker, ct_logs: CtLogServer, slack_api: FakeSlackApi
+) -> None:
+    authority = CertificateAuthority()
+    log = ct_logs.add_log("argon", authority=authority)
+    ct_logs.list_status = 503
+
+    said, first_look = await worker.watch("lookalikes paypal.com")
+
+    assert "Now watching lookalikes of `paypal.com`" in said
+    assert "The CT log list cannot be read: ct: HTTP 503" in first_look
+    assert "No certificate is matched until it can." in first_look
+    assert "Starting on" not in first_look and "Following" not in first_look
+    ct_logs.list_status = None
+    await worker.run_for(worker.interval)  # the list, then the log's head
+    log.add_certificate(authority.certificate_for(["paypal-help.com"]))
+    await worker.run_for(worker.interval)
+    assert await worker.deliver() == 1
+    health = await worker.say("health")
+    assert "Following 1 CT logs" in health and "cannot be read" not in health

@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
+from bot.model.ct_reading import CtReading
 from bot.model.observations import Outcome
 from bot.model.watches import Reason, Sighting, Watch, WatchKind
 from bot.monitoring.ct.entries import CtEntry
@@ -227,18 +228,30 @@ class CtPollJob:
         self.interval = interval
         self.status = CtReaderStatus()
         self._idled = False  # nobody watched at some poll: the stored positions are stale
+        self._polling = asyncio.Lock()  # the scheduled poll and a first look never overlap
 
     async def poll(self) -> CtPollReport | None:
-        if not await self.watcher.has_watches():
-            if not self._idled:
-                log.info("CT: no lookalike or keyword watch, so no CT log is read")
-            self._idled = True
-            self.status.idle(self.watcher.clock())
-            return None
-        report = await self.follower.poll_once(self.watcher.handle_entries, from_head=self._idled)
-        if report.logs:
-            self._idled = False
-        self.status.polled(report, self.watcher.clock())
+        async with self._polling:
+            if not await self.watcher.has_watches():
+                if not self._idled:
+                    log.info("CT: no lookalike or keyword watch, so no CT log is read")
+                self._idled = True
+                self.status.idle(self.watcher.clock())
+                return None
+            report = await self.follower.poll_once(self.watcher.handle_entries, from_head=self._idled)
+            if report.logs:
+                self._idled = False
+            self.status.polled(report, self.watcher.clock())
         for failed in report.failed:
             log.warning("CT log %s: %s", failed.log, failed.error)
         return report
+
+    def reading(self) -> CtReading:
+        """What this process's reader has seen (the `CtReader` the commands ask)."""
+        return self.status.reading(self.watcher.clock())
+
+    async def look_now(self) -> CtReading:
+        """A poll at once (a new watch's first look: the log list and each log's head),
+        then what the reader sees."""
+        await self.poll()
+        return self.reading()

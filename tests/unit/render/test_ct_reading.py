@@ -37,7 +37,7 @@ POSITION = CtPosition(ARGON, 900, 1000, NOW)
     ("reading", "ct_enabled", "said", "not_said"),
     [
         (None, False, "CT is off (no WATCHPOST_CT_LOG_LIST_URL): no certificate is matched", "from now on"),
-        (None, True, "the CT reader starts on the logs at its next run", "from now on"),
+        (None, True, "the CT reader is not following the logs yet: it starts now", "from now on"),
         (UNREADABLE_LIST, True, "The CT log list cannot be read: ct-log-list: HTTP 503.", "from now on"),
         (
             FOLLOWING,

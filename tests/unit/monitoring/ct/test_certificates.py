@@ -10,6 +10,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.name import _ASN1Type
 from cryptography.x509.oid import NameOID
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.monitoring.ct.certificates import (
     CertificateError,
@@ -267,3 +269,26 @@ def test_a_dns_name_tagged_explicitly_is_read(authority: CertificateAuthority) -
     facts = certificate_facts(fake_der.edit(good, explicit_tagging))
 
     assert facts.names == ("explicit.example.com", "second.example.com")
+
+
+_FUZZED = CertificateAuthority().certificate_for(["fuzz.example.com", "www.fuzz.example.com"])
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    position=st.integers(min_value=0, max_value=len(_FUZZED) - 1),
+    value=st.integers(min_value=0, max_value=255),
+    keep=st.integers(min_value=0, max_value=len(_FUZZED)),
+)
+def test_hostile_bytes_give_facts_or_certificate_error_never_another_exception(
+    position: int, value: int, keep: int
+) -> None:
+    """Any byte changed, then the certificate cut anywhere: what the walker says is facts or
+    CertificateError (an exception of another class would be a fault of the reader's own)."""
+    mutated = (_FUZZED[:position] + bytes([value]) + _FUZZED[position + 1 :])[:keep]
+    for read in (certificate_facts, tbs_certificate_facts):
+        try:
+            facts = read(mutated)
+        except CertificateError:
+            continue
+        assert all(isinstance(name, str) and name for name in facts.names)

@@ -37,6 +37,10 @@ class CtReading:
     measured_entries: int = 0
     measured_bytes: int = 0
     measured_seconds: float = 0.0
+    # Read from a certstream server instead of the logs: its URL ("" when the logs are read)
+    # and how often the stream was lost (each time, what was sent meanwhile is lost).
+    stream_url: str = ""
+    stream_reconnects: int = 0
 
     def per_day(self) -> tuple[float, float] | None:
         """(entries, bytes) a day at the measured rate; None before a minute is measured."""

@@ -53,6 +53,8 @@ def cost_line(reading: CtReading) -> str:
 def ct_state_line(reading: CtReading) -> str:
     if reading.state is CtState.IDLE:
         return f":zzz: Not reading CT: no lookalike or keyword watch (since {_when(reading.since)})"
+    if reading.stream_url:
+        return _stream_line(reading)
     if not reading.logs_followed:
         if reading.list_error:
             return (
@@ -71,6 +73,26 @@ def ct_state_line(reading: CtReading) -> str:
         error = escape(truncate(reading.list_error, 200))
         line += f" · its last refresh failed ({error}): the list read before is used"
     return line
+
+
+def _stream_line(reading: CtReading) -> str:
+    where = code(truncate(reading.stream_url, 120), limit=140)
+    lost = (
+        f" · lost {reading.stream_reconnects:,} time{'s' * (reading.stream_reconnects != 1)},"
+        " each time losing what was sent meanwhile"
+        if reading.stream_reconnects
+        else ""
+    )
+    if reading.state is CtState.FOLLOWING:
+        seen = f"{reading.logs_followed:,} logs seen"
+        return f":large_green_circle: Following the certstream at {where} ({seen}){lost}"
+    if reading.list_error:
+        return (
+            f":red_circle: The certstream at {where} cannot be reached:"
+            f" {escape(truncate(reading.list_error, 300))}."
+            " No certificate is matched until it can (a stream has no replay)."
+        )
+    return f":hourglass: Connecting to the certstream at {where}"
 
 
 def ct_reading_lines(reading: CtReading) -> list[str]:
@@ -116,7 +138,9 @@ def watch_outlook_lines(
         )
     elif reading is not None and reading.since is not None and reading.state is not CtState.IDLE:
         lines.append("Certificates: " + ct_state_line(reading))
-        if reading.state is CtState.FOLLOWING:
+        if reading.state is CtState.FOLLOWING and reading.stream_url:
+            lines.append("Certificates the stream sends from now on are matched (it has no replay).")
+        elif reading.state is CtState.FOLLOWING:
             behind = sum(max(0, p.tree_size - p.position) for p in positions)
             lines.append(f"Certificates logged from now on are matched; {behind:,} entries behind in all.")
         lines.append(cost_line(reading))

@@ -7,6 +7,7 @@ from collections import deque
 from datetime import datetime, timedelta
 
 from bot.model.ct_reading import CtReading, CtState, UnreadableEntries
+from bot.monitoring.ct.certstream import StreamProgress
 from bot.monitoring.ct.follower import CtPollReport
 
 MEASURE_WINDOW = timedelta(days=1)
@@ -24,6 +25,8 @@ class CtReaderStatus:
         # (when, entries, bytes) of each poll within the window, and when measuring began.
         self._polls: deque[tuple[datetime, int, int]] = deque()
         self._measured_from: datetime | None = None
+        self._stream: StreamProgress | None = None  # reading a certstream server, not the logs
+        self._stream_totals = (0, 0)  # its entries and bytes at the last poll
 
     def idle(self, now: datetime) -> None:
         """No watch: nothing is read, and nothing read before says what following costs now."""
@@ -53,6 +56,22 @@ class CtReaderStatus:
         while self._polls and self._polls[0][0] < now - MEASURE_WINDOW:
             self._polls.popleft()
 
+    def streamed(self, progress: StreamProgress, now: datetime) -> None:
+        """What a certstream reader has read so far (its totals; the growth is this poll's)."""
+        if self._state is CtState.IDLE:
+            self._state, self._since = CtState.WAITING, now
+            self._measured_from = now
+            self._stream_totals = (progress.entries, progress.bytes_read)
+        self._stream = progress
+        self._state = CtState.FOLLOWING if progress.connected_since is not None else CtState.WAITING
+        self._logs_followed = progress.logs_seen
+        self._list_error = progress.error
+        entries, size = self._stream_totals
+        self._stream_totals = (progress.entries, progress.bytes_read)
+        self._polls.append((now, max(0, progress.entries - entries), max(0, progress.bytes_read - size)))
+        while self._polls and self._polls[0][0] < now - MEASURE_WINDOW:
+            self._polls.popleft()
+
     def reading(self, now: datetime) -> CtReading:
         start = self._measured_from
         if start is not None and start < now - MEASURE_WINDOW:
@@ -68,4 +87,6 @@ class CtReaderStatus:
             measured_entries=sum(entries for _, entries, _ in self._polls),
             measured_bytes=sum(size for _, _, size in self._polls),
             measured_seconds=(now - start).total_seconds() if start is not None else 0.0,
+            stream_url=self._stream.url if self._stream is not None else "",
+            stream_reconnects=self._stream.reconnects if self._stream is not None else 0,
         )

@@ -7,21 +7,16 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest_asyncio
 
-from bot.composition import build_services
-from bot.slack.transport import SlackTransport, build_web_client
-from bot.worker import build_worker_scheduler
 from tests.fakes.certstream import FakeCertstream, wait_until
-from tests.fakes.clock import FakeClock
 from tests.fakes.ct_log import CertificateAuthority, CtLogServer
+from tests.fakes.ct_worker import DAY, CtWorker, ct_worker
 from tests.fakes.dns_server import FakeDnsServer
 from tests.fakes.slack_api import FakeSlackApi
-from tests.integration.test_ct_watching import DAY, Worker
-from tests.integration.test_lookalikes import bot_settings, lookalike_alerts
+from tests.integration.test_lookalikes import CALLER, bot_settings, lookalike_alerts
 
 
 @pytest_asyncio.fixture
@@ -31,22 +26,14 @@ async def worker(
     dns_server: FakeDnsServer,
     ct_logs: CtLogServer,
     certstream: FakeCertstream,
-) -> AsyncIterator[Worker]:
-    clock = FakeClock(datetime.now(UTC) - timedelta(days=1, minutes=10))
+) -> AsyncIterator[CtWorker]:
     settings = replace(bot_settings(tmp_path, slack_api, dns_server, ct_logs), certstream_url=certstream.url)
-    services = build_services(
-        settings, SlackTransport(build_web_client(settings, timeout=5)), clock=clock, datasets=[]
-    )
-    try:
-        job = build_worker_scheduler(services).get_job("ct")
-        assert job is not None
-        yield Worker(services, clock, job.func, job.trigger.interval.total_seconds())
-    finally:
-        await services.aclose()
+    async with ct_worker(settings, CALLER) as running:
+        yield running
 
 
 async def test_the_stream_is_joined_only_while_someone_watches_and_its_certificates_are_matched(
-    worker: Worker, certstream: FakeCertstream, ct_logs: CtLogServer, slack_api: FakeSlackApi
+    worker: CtWorker, certstream: FakeCertstream, ct_logs: CtLogServer, slack_api: FakeSlackApi
 ) -> None:
     authority = CertificateAuthority()
 
@@ -87,7 +74,7 @@ async def test_the_stream_is_joined_only_while_someone_watches_and_its_certifica
 
 
 async def test_a_watch_set_while_the_stream_is_down_is_told_so(
-    worker: Worker, certstream: FakeCertstream
+    worker: CtWorker, certstream: FakeCertstream
 ) -> None:
     await certstream.stop()
 

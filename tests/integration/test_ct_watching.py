@@ -5,77 +5,31 @@ never stop the log (both CT APIs)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
 
-from bot.composition import Services, build_services
-from bot.render.text import render_text
-from bot.slack.transport import SlackTransport, build_web_client
-from bot.worker import build_worker_scheduler
 from tests.fakes import der as fake_der
-from tests.fakes.clock import FakeClock
 from tests.fakes.ct_log import CertificateAuthority, CtLogServer
+from tests.fakes.ct_worker import DAY, CtWorker, ct_worker
 from tests.fakes.dns_server import FakeDnsServer
 from tests.fakes.slack_api import FakeSlackApi
 from tests.integration.test_lookalikes import CALLER, bot_settings, lookalike_alerts
-
-DAY = 86_400
-
-
-@dataclass
-class Worker:
-    services: Services
-    clock: FakeClock
-    job: Callable[[], Awaitable[None]]  # the worker's scheduled CT job, as the scheduler runs it
-    interval: float
-
-    async def run_for(self, seconds: float) -> None:
-        """The CT job at each of its ticks over `seconds` of the fake clock."""
-        for _ in range(max(1, int(seconds // self.interval))):
-            await self.job()
-            self.clock.advance(seconds=self.interval)
-
-    async def say(self, text: str) -> str:
-        result = await self.services.flows.execute(text, CALLER)
-        return render_text(result.reply)
-
-    async def watch(self, text: str) -> tuple[str, str]:
-        """A new watch: the reply at once, and the follow-up (CT's first look) after it."""
-        result = await self.services.flows.execute(text, CALLER)
-        assert result.follow_up is not None
-        return render_text(result.reply), "\n".join(render_text(m) for m in await result.follow_up())
-
-    async def deliver(self) -> int:
-        assert self.services.lookalike_delivery is not None
-        return sum([(await self.services.lookalike_delivery.deliver_due()).sent for _ in range(5)])
 
 
 @pytest_asyncio.fixture
 async def worker(
     tmp_path: Path, slack_api: FakeSlackApi, dns_server: FakeDnsServer, ct_logs: CtLogServer
-) -> AsyncIterator[Worker]:
-    # A simulated day that ends a few minutes before the real now: the fake logs stamp
-    # entries with the real time, and a watch matches entries logged after it was set.
-    clock = FakeClock(datetime.now(UTC) - timedelta(days=1, minutes=10))
-    settings = bot_settings(tmp_path, slack_api, dns_server, ct_logs)
-    services = build_services(
-        settings, SlackTransport(build_web_client(settings, timeout=5)), clock=clock, datasets=[]
-    )
-    try:
-        job = build_worker_scheduler(services).get_job("ct")
-        assert job is not None
-        yield Worker(services, clock, job.func, job.trigger.interval.total_seconds())
-    finally:
-        await services.aclose()
+) -> AsyncIterator[CtWorker]:
+    async with ct_worker(bot_settings(tmp_path, slack_api, dns_server, ct_logs), CALLER) as running:
+        yield running
 
 
 async def test_no_watch_means_no_ct_request_for_a_day_a_watch_starts_reading_and_removing_it_stops(
-    worker: Worker, ct_logs: CtLogServer, slack_api: FakeSlackApi
+    worker: CtWorker, ct_logs: CtLogServer, slack_api: FakeSlackApi
 ) -> None:
     authority = CertificateAuthority()
     argon = ct_logs.add_log("argon", authority=authority)
@@ -132,7 +86,7 @@ async def test_no_watch_means_no_ct_request_for_a_day_a_watch_starts_reading_and
 
 @pytest.mark.parametrize("api", ["rfc6962", "static"])
 async def test_refused_certificates_before_a_typosquat_never_stop_the_log(
-    worker: Worker, ct_logs: CtLogServer, slack_api: FakeSlackApi, api: str
+    worker: CtWorker, ct_logs: CtLogServer, slack_api: FakeSlackApi, api: str
 ) -> None:
     """A version 4 certificate, a precertificate with an empty NameConstraints beside its
     SAN and a certificate that is no certificate, then a typosquat: every lookalike among
@@ -160,7 +114,7 @@ async def test_refused_certificates_before_a_typosquat_never_stop_the_log(
 
 
 async def test_a_watch_set_while_the_log_list_is_unreadable_is_told_so_and_reads_once_it_recovers(
-    worker: Worker, ct_logs: CtLogServer, slack_api: FakeSlackApi
+    worker: CtWorker, ct_logs: CtLogServer, slack_api: FakeSlackApi
 ) -> None:
     authority = CertificateAuthority()
     log = ct_logs.add_log("argon", authority=authority)

@@ -20,6 +20,7 @@ from bot.delivery.webhooks import WebhookTargets, WebhookWorker
 from bot.digests.service import DigestService
 from bot.errors import ConfigError
 from bot.metrics import Metrics
+from bot.monitoring.ct.certstream import CertstreamReader
 from bot.monitoring.ct.follower import CtFollower
 from bot.monitoring.ct.http import ct_http_client
 from bot.monitoring.ct.positions import StoredPositions
@@ -77,7 +78,7 @@ class Services:
     lookalikes: LookalikeWatcher | None = None
     lookalike_delivery: LookalikeDeliveryWorker | None = None
     permutations: PermutationResolver | None = None
-    ct: CtPollJob | None = None  # None: WATCHPOST_CT_LOG_LIST_URL is empty
+    ct: CtPollJob | None = None  # None: WATCHPOST_CT_LOG_LIST_URL and WATCHPOST_CERTSTREAM_URL empty
     replies: ResponseUrls = field(default_factory=ResponseUrls)  # replies to response_urls
     slash_commands: SlashCommandQueue | None = None  # commands answered here, run by a worker
     # A web process with workers: the slash commands it answers go to them through this.
@@ -226,11 +227,15 @@ def build_services(
     )
     watcher = LookalikeWatcher(db, db.lookalikes, clock=clock)
     ct = None
-    if settings.ct_log_list_url:
+    if settings.certstream_url:
+        stream = CertstreamReader(settings.certstream_url, clock=clock)
+        ct = CtPollJob(None, watcher, interval=timedelta(seconds=settings.ct_poll_seconds), stream=stream)
+        closers.append(ct.aclose)
+    elif settings.ct_log_list_url:
         ct_http = ct_http_client(settings.ct_log_list_url)
         closers.append(ct_http.close)
         follower = CtFollower(
-            ct_http, StoredPositions(db, db.ct_positions), log_list_url=settings.ct_log_list_url
+            ct_http, StoredPositions(db, db.ct_positions), log_list_url=settings.ct_log_list_url, clock=clock
         )
         ct = CtPollJob(follower, watcher, interval=timedelta(seconds=settings.ct_poll_seconds))
     permutations = None
@@ -267,6 +272,7 @@ def build_services(
             quotas=quotas,
             gate=gate,
             resolver=shared_resolver,
+            ct=ct,
         ),
         dispatcher=CheckDispatcher(runner),
         outbox=OutboxWorker(db, transport, clock=clock, metrics=metrics),

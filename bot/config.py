@@ -227,6 +227,8 @@ class Settings:
     # empty turns the reader off.
     ct_log_list_url: str = "https://www.gstatic.com/ct/log_list/v3/log_list.json"
     ct_poll_seconds: int = 60
+    # A certstream server (ws:// or wss://) read in place of the logs; empty: the logs.
+    certstream_url: str = ""
     # Per source: its limits; an empty tuple turns the source off (WATCHPOST_QUOTAS).
     quotas: Mapping[str, tuple[QuotaLimit, ...]] = field(default_factory=lambda: parse_quotas(""))
     # How long a source may fail before the channels that depend on it hear of it.
@@ -318,6 +320,11 @@ class Settings:
                 raise ConfigError(
                     "WATCHPOST_CT_LOG_LIST_URL must be an http:// or https:// URL, or empty (off)"
                 )
+        certstream_url = get("WATCHPOST_CERTSTREAM_URL", "").strip()
+        if certstream_url:
+            parsed_stream_url = urlsplit(certstream_url)
+            if parsed_stream_url.scheme not in {"ws", "wss"} or not parsed_stream_url.hostname:
+                raise ConfigError("WATCHPOST_CERTSTREAM_URL must be a ws:// or wss:// URL, or empty (off)")
         smtp_port = number("WATCHPOST_SMTP_PORT", defaults.smtp_port, 1)
         if smtp_port > 65535:
             raise ConfigError(f"WATCHPOST_SMTP_PORT must be at most 65535, got {smtp_port}")
@@ -383,6 +390,7 @@ class Settings:
             ),
             ct_log_list_url=ct_log_list_url,
             ct_poll_seconds=number("WATCHPOST_CT_POLL_SECONDS", defaults.ct_poll_seconds, 1),
+            certstream_url=certstream_url,
             quotas=parse_quotas(get("WATCHPOST_QUOTAS", "")),
             source_outage_notice=number("WATCHPOST_SOURCE_OUTAGE_NOTICE", defaults.source_outage_notice, 60),
             workers=number("WATCHPOST_WORKERS", defaults.workers, 0),
@@ -626,6 +634,11 @@ _CATALOGUE: tuple[tuple[str, str, Callable[[Settings, dict[str, str]], str]], ..
     ),
     ("WATCHPOST_CT_POLL_SECONDS", "how often each CT log is read", _attr("ct_poll_seconds")),
     (
+        "WATCHPOST_CERTSTREAM_URL",
+        "a certstream server read in place of the CT logs (empty: the logs)",
+        lambda s, _: s.certstream_url or "off",
+    ),
+    (
         "WATCHPOST_LOOKALIKE_RESOLVE_SECONDS",
         "how often lookalike permutations are resolved",
         _attr("lookalike_resolve_seconds"),
@@ -791,6 +804,7 @@ _URL_SETTINGS = (
     "crtsh_url",
     "internetdb_url",
     "ct_log_list_url",
+    "certstream_url",
 )
 
 

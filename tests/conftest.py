@@ -12,4 +12,5 @@ pytest_plugins: list[str] = [
     "tests.fakes.api",
     "tests.fakes.webhook_receiver",
     "tests.fakes.ct_log",
+    "tests.fakes.certstream",
 ]

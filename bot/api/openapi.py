@@ -318,6 +318,23 @@ _SCHEMAS: dict[str, Any] = {
             "channel": {"type": "string"},
             "domain": {"type": "string", "description": "The lookalike's registrable domain"},
             "name": {"type": "string", "description": "The name first seen (a certificate's, or the domain)"},
+            "domain_unicode": {
+                "type": "string",
+                "description": "The domain as read: punycode (xn--) labels in Unicode; the domain itself "
+                "when it has none",
+            },
+            "name_unicode": {"type": "string", "description": "The name seen, as read (Unicode)"},
+            "mixed_scripts": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "The scripts one label of the domain mixes (Latin, Cyrillic, ...), "
+                "the homoglyph's tell; empty when no label mixes scripts",
+            },
+            "kind": {
+                "type": "string",
+                "enum": ["lookalike", "keyword"],
+                "description": "keyword: found by keyword watches alone (a name containing a word)",
+            },
             "source": {"type": "string", "enum": ["ct", "dns"]},
             "issuer": {"type": ["string", "null"]},
             "first_seen_at": _TIME,

@@ -38,9 +38,11 @@ from bot.commands.pivots import Pivots
 from bot.commands.results import Caller, CommandResult, FollowUp
 from bot.commands.watches import WatchFlows
 from bot.errors import NotPermitted, UserInputError
+from bot.model.ct_reading import CtReader, CtReading, CtState
 from bot.model.indicators import Indicator
 from bot.model.observations import IndicatorKind
 from bot.model.triage import SuppressionKind, SuppressionView
+from bot.model.watches import WatchKind
 from bot.monitoring.quota import (
     BOTH_KINDS,
     SOURCE_DATASETS,
@@ -53,6 +55,7 @@ from bot.monitoring.quota import (
 )
 from bot.monitoring.requested_checks import Checks
 from bot.monitoring.resolver_check import SharedResolverVerdicts
+from bot.render.ct_reading import watch_outlook_lines
 from bot.render.health import HealthReport, SourceHealthRow, build_health_message
 from bot.render.messages import Message
 from bot.render.mrkdwn import mention
@@ -111,6 +114,7 @@ class MonitorFlows:
         quotas: QuotaStore | None = None,
         gate: QuotaGate | None = None,
         resolver: SharedResolverVerdicts | None = None,
+        ct: CtReader | None = None,
     ) -> None:
         self.db = db
         self.runner = runner
@@ -120,7 +124,11 @@ class MonitorFlows:
         self.timezone = timezone
         self.access = access if access is not None else AccessPolicy()
         self.rate_limit = rate_limit
-        self.watches = WatchFlows(db, clock=clock, access=self.access)
+        # This process's CT reader (None: CT is off, no log list configured).
+        self.ct = ct
+        self.watches = WatchFlows(
+            db, clock=clock, access=self.access, outlook=self.watch_outlook, first_look=self.ct_first_look
+        )
         self.pivots = Pivots(
             db, runner, self.watches, clock=clock, timezone=timezone, health=self.health_report
         )
@@ -239,7 +247,12 @@ class MonitorFlows:
             case HealthCommand():
                 report = await self.health_report()
                 return CommandResult(
-                    build_health_message(report.sources, resolver=report.resolver, ct_logs=report.ct_logs)
+                    build_health_message(
+                        report.sources,
+                        resolver=report.resolver,
+                        ct_logs=report.ct_logs,
+                        ct_reading=report.ct_reading,
+                    )
                 )
         raise AssertionError(f"unhandled command {command!r}")
 
@@ -578,7 +591,39 @@ class MonitorFlows:
         sources, resolver, ct_logs = await asyncio.gather(
             self.source_health(), self.resolver_status(), self.ct_log_positions()
         )
-        return HealthReport(tuple(sources), resolver, None if ct_logs is None else tuple(ct_logs))
+        return HealthReport(
+            tuple(sources), resolver, None if ct_logs is None else tuple(ct_logs), self._ct_reading()
+        )
+
+    def _ct_reading(self) -> CtReading | None:
+        """This process's CT reader, if it has run here (a process that never ran the CT
+        job has nothing of its own to say: the stored positions speak for the readers)."""
+        reading = self.ct.reading() if self.ct is not None else None
+        return reading if reading is not None and reading.since is not None else None
+
+    async def watch_outlook(self, kind: WatchKind, reading: CtReading | None = None) -> list[str]:
+        """What a new watch of `kind` can see now: the CT reader, the logs, the resolver."""
+        positions, resolver = await asyncio.gather(
+            self.db.run(self.db.ct_positions.positions), self.resolver_status()
+        )
+        return watch_outlook_lines(
+            kind,
+            reading if reading is not None else self._ct_reading(),
+            sorted(positions.values(), key=lambda p: p.log),
+            resolver,
+            ct_enabled=self.ct is not None,
+        )
+
+    async def ct_first_look(self, kind: WatchKind) -> list[str] | None:
+        """For a new watch while this process's reader is not following yet: a poll at once
+        (the log list and each log's head), and what the watch sees after it. None when the
+        reader already follows the logs (the reply said so) or CT is off."""
+        if self.ct is None:
+            return None
+        current = self._ct_reading()
+        if current is not None and current.state is CtState.FOLLOWING:
+            return None
+        return await self.watch_outlook(kind, await self.ct.look_now())
 
     async def _plans(self, indicator: Indicator, datasets: Collection[str]) -> list[str]:
         """How often each quota-limited source of these datasets is asked about one indicator."""

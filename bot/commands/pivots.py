@@ -169,7 +169,7 @@ class Pivots:
         if self.health is not None:
             report = await self.health()
             health = build_home_health_blocks(
-                report.sources, resolver=report.resolver, ct_logs=report.ct_logs
+                report.sources, resolver=report.resolver, ct_logs=report.ct_logs, ct_reading=report.ct_reading
             )
             if len(blocks) + len(health) <= MAX_BLOCKS_HOME:
                 blocks.extend(health)

@@ -5,7 +5,7 @@ come from the CT reader and permutation resolver (bot/monitoring/lookalikes/).""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from datetime import datetime
 
 from bot.commands.access import AccessPolicy
@@ -15,6 +15,7 @@ from bot.model.watches import WatchKind
 from bot.monitoring.lookalikes.permutations import permutations, registrable_domain
 from bot.render.lookalikes import (
     build_dismissed_message,
+    build_first_look_message,
     build_home_watch_blocks,
     build_watch_history_message,
     build_watch_list_blocks,
@@ -29,11 +30,27 @@ from bot.storage.db import Database
 log = logging.getLogger(__name__)
 
 
+# What a new watch of a kind can see now, in words (MonitorFlows.watch_outlook), and the
+# same after a first read of CT at once (MonitorFlows.ct_first_look; None: nothing to add).
+Outlook = Callable[[WatchKind], Awaitable[list[str]]]
+FirstLook = Callable[[WatchKind], Awaitable[list[str] | None]]
+
+
 class WatchFlows:
-    def __init__(self, db: Database, *, clock: Callable[[], datetime], access: AccessPolicy) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        clock: Callable[[], datetime],
+        access: AccessPolicy,
+        outlook: Outlook | None = None,
+        first_look: FirstLook | None = None,
+    ) -> None:
         self.db = db
         self.clock = clock
         self.access = access
+        self.outlook = outlook
+        self.first_look = first_look
 
     async def add(
         self, kind: WatchKind, terms: Sequence[str], notes: Sequence[str], caller: Caller
@@ -49,7 +66,19 @@ class WatchFlows:
             quota=self.access.channel_quota,
         )
         log.info("%s watch %s added in %s by %s", kind.value, change.added, caller.channel_id, caller.user_id)
-        return CommandResult(build_watches_added_message(kind, change.added, change.already, notes))
+        if not change.added:
+            return CommandResult(build_watches_added_message(kind, change.added, change.already, notes))
+        outlook = await self.outlook(kind) if self.outlook is not None else []
+        reply = build_watches_added_message(kind, change.added, change.already, notes, outlook)
+        first_look = self.first_look
+        if first_look is None:
+            return CommandResult(reply)
+
+        async def look() -> list[Message]:
+            seen = await first_look(kind)
+            return [build_first_look_message(kind, change.added, seen)] if seen is not None else []
+
+        return CommandResult(reply, follow_up=look)
 
     async def remove(self, kind: WatchKind, terms: Sequence[str], caller: Caller) -> CommandResult:
         removed = await self.db.run(

@@ -20,6 +20,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.model.observations import Change, ChangeKind, IndicatorKind
+from bot.model.scripts import domain_to_unicode, mixed_scripts
 from bot.model.watches import Finding
 from bot.storage.digests import ChannelHealth, StaleDataset
 from bot.storage.history import ChangeRecord, SourceFailureRecord
@@ -43,8 +44,8 @@ CSV_HEADER = (
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "＝", "＋", "－", "＠")
 NOTE_SAMPLES = 3
 LOOKALIKE_CSV_HEADER = (
-    "date", "time", "lookalike", "name seen", "matches", "why", "source", "issuer", "certificates",
-    "dismissed",
+    "date", "time", "lookalike", "lookalike (Unicode)", "mixed scripts", "name seen", "matches", "why",
+    "source", "issuer", "certificates", "dismissed",
 )  # fmt: skip
 
 
@@ -351,12 +352,15 @@ def csv_row(record: ChangeRecord, tz: ZoneInfo, triage: str = "") -> list[str]:
 
 
 def lookalike_csv_row(finding: Finding, tz: ZoneInfo) -> list[str]:
-    """One lookalike finding as a CSV row: what it imitates and why, in the team's zone."""
+    """One lookalike finding as a CSV row: the domain as logged (punycode) and as read
+    (Unicode), the scripts a label mixes, what it imitates and why, in the team's zone."""
     seen = finding.first_seen_at.astimezone(tz)
     return [
         seen.date().isoformat(),
         seen.isoformat(timespec="seconds").partition("T")[2],
         finding.domain,
+        domain_to_unicode(finding.domain),
+        " + ".join(mixed_scripts(finding.domain)),
         finding.name,
         "; ".join(str(r.get("term") or "") for r in finding.reasons),
         "; ".join(str(r.get("why") or r.get("rule") or "") for r in finding.reasons),

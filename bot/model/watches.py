@@ -88,3 +88,15 @@ class Finding:
     message_ts: str | None
     certificates: int = 0
     dismissed: bool = False
+
+    def terms(self, kind: WatchKind) -> list[str]:
+        """The watched terms of `kind` behind this finding, sorted (a reason stored without
+        a kind is a lookalike's: keyword watches came later)."""
+        return sorted(
+            {str(r.get("term")) for r in self.reasons if (r.get("kind") or "lookalike") == kind.value}
+        )
+
+    @property
+    def keyword_only(self) -> bool:
+        """Found by keyword watches alone: a name containing a word, not one imitating a brand."""
+        return bool(self.reasons) and not self.terms(WatchKind.LOOKALIKE)

@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from bot.model.ct_reading import CtReading, CtState
+from bot.render.ct_reading import ct_reading_lines
 from bot.render.limits import split_lines
 from bot.render.messages import Block, Message, context, divider, header, section
 from bot.render.mrkdwn import code, escape
@@ -43,6 +45,7 @@ class HealthReport:
     sources: tuple[SourceHealthRow, ...] = ()
     resolver: ResolverStatus | None = None  # None: no resolver check, or none ran yet
     ct_logs: tuple[CtPosition, ...] | None = None  # None: nothing reads CT
+    ct_reading: CtReading | None = None  # what this process's CT reader saw (None: it ran elsewhere)
 
 
 def _when(moment: datetime | None) -> str:
@@ -108,14 +111,16 @@ def ct_log_line(position: CtPosition) -> str:
     )
 
 
-def _ct_blocks(ct_logs: Sequence[CtPosition]) -> list[Block]:
-    if not ct_logs:
-        return [section("*Certificate Transparency*\n_No CT log has been read yet._")]
+def _ct_blocks(ct_logs: Sequence[CtPosition], reading: CtReading | None = None) -> list[Block]:
+    said = ct_reading_lines(reading) if reading is not None else []
+    if not ct_logs or (reading is not None and reading.state is CtState.IDLE):
+        text = "\n".join(said) if said else "_No CT log has been read yet._"
+        return [section(f"*Certificate Transparency*\n{text}"[:2900])]
     ordered = sorted(ct_logs, key=lambda p: (-(p.tree_size - p.position), p.log))
     lines = [ct_log_line(p) for p in ordered[:MAX_CT_LOGS]]
     behind = sum(max(0, p.tree_size - p.position) for p in ct_logs)
     title = f"*Certificate Transparency*: {len(ct_logs):,} logs, {behind:,} entries behind in all"
-    texts = split_lines([title, *lines])
+    texts = split_lines([title, *said, *lines])
     blocks = [section(text) for text in texts[:2]]
     if len(ct_logs) > MAX_CT_LOGS or len(texts) > 2:
         blocks.append(context("The logs furthest behind are shown first; the rest are in /api/v1/health."))
@@ -127,8 +132,10 @@ def build_health_blocks(
     *,
     resolver: ResolverStatus | None = None,
     ct_logs: Sequence[CtPosition] | None = None,
+    ct_reading: CtReading | None = None,
 ) -> list[Block]:
-    """`resolver` None: no verdict to show; `ct_logs` None: no CT section (no watch reads CT)."""
+    """`resolver` None: no verdict to show; `ct_logs` None: no CT section (no watch reads CT)
+    unless `ct_reading` (this process's reader) has something to say."""
     blocks: list[Block] = [header("Source health")]
     if resolver is not None:
         blocks.append(section(resolver_line(resolver)[:2900]))
@@ -136,8 +143,8 @@ def build_health_blocks(
         blocks.append(section(health_lines(row)[:2900]))
     if not rows:
         blocks.append(section("_No source has been asked anything in the last day._"))
-    if ct_logs is not None:
-        blocks.extend(_ct_blocks(ct_logs))
+    if ct_logs is not None or ct_reading is not None:
+        blocks.extend(_ct_blocks(ct_logs or (), ct_reading))
     blocks.append(context("Every Watchpost process counted; a day of requests is kept."))
     return blocks
 
@@ -147,6 +154,7 @@ def build_health_message(
     *,
     resolver: ResolverStatus | None = None,
     ct_logs: Sequence[CtPosition] | None = None,
+    ct_reading: CtReading | None = None,
 ) -> Message:
     failing = [row.source for row in rows if row.failing_since]
     if resolver is not None and not resolver.ok:
@@ -154,7 +162,8 @@ def build_health_message(
     text = (
         f"Source health: {', '.join(failing)} failing" if failing else "Source health: every source answers"
     )
-    return Message(escape(text), build_health_blocks(rows, resolver=resolver, ct_logs=ct_logs))
+    blocks = build_health_blocks(rows, resolver=resolver, ct_logs=ct_logs, ct_reading=ct_reading)
+    return Message(escape(text), blocks)
 
 
 def build_home_health_blocks(
@@ -162,6 +171,7 @@ def build_home_health_blocks(
     *,
     resolver: ResolverStatus | None = None,
     ct_logs: Sequence[CtPosition] | None = None,
+    ct_reading: CtReading | None = None,
 ) -> list[Block]:
     """A short section for the App Home: the resolver, one line per source, and CT in one line."""
     lines = []
@@ -178,7 +188,9 @@ def build_home_health_blocks(
         state = f"failing since {_when(row.failing_since)}" if row.failing_since else "ok"
         quota = "".join(f" · {used:,}/{allowed:,} a {window}" for window, used, allowed in row.quota[:1])
         lines.append(f"• *{escape(row.source)}*: {state} · {row.requests_hour:,} requests last hour{quota}")
-    if ct_logs:
+    if ct_reading is not None and ct_reading.state is CtState.IDLE:
+        lines.append("• *Certificate Transparency*: not read (no lookalike or keyword watch)")
+    elif ct_logs:
         behind = sum(max(0, p.tree_size - p.position) for p in ct_logs)
         lagging = sum(1 for p in ct_logs if p.tree_size - p.position >= CT_LAG_WARNING)
         last = max(p.updated_at for p in ct_logs)

@@ -11,7 +11,7 @@ from bot.model.watches import DomainFacts, Finding, Sighting, Watch, WatchKind
 from bot.render.ids import ActionId
 from bot.render.limits import MAX_BLOCKS_MESSAGE
 from bot.render.messages import Block, Message, actions, button, context, divider, header, section
-from bot.render.mrkdwn import channel_link, code, defang, escape, mention, truncate
+from bot.render.mrkdwn import channel_link, code, escape, indicator_code, indicator_text, mention, truncate
 
 MAX_REASONS = 10
 SECTION_BUDGET = 2700  # of Slack's 3,000 characters a section: the title and a "more" line fit
@@ -19,16 +19,27 @@ MAX_LISTED = 40
 _KIND_WORD = {WatchKind.LOOKALIKE: "lookalikes of", WatchKind.KEYWORD: "names containing"}
 
 
+def _what_it_is(finding: Finding) -> str:
+    """`imitates interfax.ru`, `contains the keyword interfax`, or both."""
+    imitated = ", ".join(finding.terms(WatchKind.LOOKALIKE))
+    words = ", ".join(finding.terms(WatchKind.KEYWORD))
+    parts = [f"imitates {escape(imitated)}"] if imitated else []
+    if words:
+        parts.append(f"contains the keyword {escape(words)}")
+    return " and ".join(parts)
+
+
 def build_lookalike_alert_message(finding: Finding, facts: DomainFacts, *, detected_at: datetime) -> Message:
-    """The channel alert: the lookalike, what it imitates and why, what is known of it at
-    once, and buttons to investigate, monitor or dismiss it."""
+    """The channel alert: the lookalike (or keyword match) in Unicode with its punycode
+    beside it and a mixed-script flag, what it imitates or contains and why, what is known
+    of it at once, and buttons to investigate, monitor or dismiss it."""
     domain = finding.domain
-    what = ", ".join(sorted({str(r.get("term")) for r in finding.reasons}))
+    title = "Keyword match" if finding.keyword_only else "Lookalike"
     blocks: list[Block] = [
-        header(f"Lookalike: {defang(domain)}"),
+        header(f"{title}: {indicator_text(domain, defanged=True)}"),
         section(
-            f"*{code(domain)}* imitates {escape(what)}"
-            + (f" (seen as {code(finding.name)})" if finding.name != domain else "")
+            f"*{indicator_code(domain)}* {_what_it_is(finding)}"
+            + (f" (seen as {indicator_code(finding.name)})" if finding.name != domain else "")
         ),
         section("*Why*\n" + "\n".join(_reason_lines(finding.reasons))),
         section("*Known now*\n" + "\n".join(_fact_lines(finding, facts))),
@@ -52,18 +63,22 @@ def build_lookalike_alert_message(finding: Finding, facts: DomainFacts, *, detec
             block_id="lookalike",
         )
     )
-    text = truncate(f"Watchpost: lookalike {domain} of {what}", 3000)
+    what = "keyword match" if finding.keyword_only else "lookalike"
+    terms = ", ".join(sorted({str(r.get("term")) for r in finding.reasons}))
+    text = truncate(f"Watchpost: {what} {indicator_text(domain)} of {terms}", 3000)
     return Message(escape(text), blocks, label="alert")
 
 
 def build_lookalike_sighting_message(finding: Finding, sighting: Sighting) -> Message:
     """A later certificate of a known lookalike, for its alert's thread."""
+    what = "keyword match" if finding.keyword_only else "lookalike"
     text = (
-        f"Another certificate for {code(sighting.name)} (lookalike {code(finding.domain)}): "
+        f"Another certificate for {indicator_code(sighting.name)} ({what} {indicator_code(finding.domain)}): "
         f"issuer {code(sighting.issuer, limit=200)}, serial {code(sighting.serial, limit=80)}, "
         f"logged {sighting.logged_at:%Y-%m-%d %H:%M} UTC in {code(sighting.log, limit=120)}"
     )
-    return Message(escape(f"Another certificate for {sighting.name}"), [section(text)], label="thread reply")
+    fallback = f"Another certificate for {indicator_text(sighting.name)}"
+    return Message(escape(fallback), [section(text)], label="thread reply")
 
 
 def build_dismissed_alert_message(original: Message, *, user_id: str, domain: str, at: datetime) -> Message:
@@ -72,7 +87,7 @@ def build_dismissed_alert_message(original: Message, *, user_id: str, domain: st
     blocks.append(
         context(
             f":no_bell: Not a lookalike, said {mention(user_id)} on {at:%Y-%m-%d %H:%M} UTC:"
-            f" {code(domain)} stays quiet in this channel"
+            f" {indicator_code(domain)} stays quiet in this channel"
         )
     )
     return Message(original.text or "Watchpost lookalike (dismissed)", blocks, label="alert")
@@ -80,33 +95,43 @@ def build_dismissed_alert_message(original: Message, *, user_id: str, domain: st
 
 def build_dismissed_message(domain: str, *, user_id: str, new: bool) -> Message:
     if not new:
-        text = f"{code(domain)} was already dismissed in this channel."
+        text = f"{indicator_code(domain)} was already dismissed in this channel."
     else:
-        text = (
-            f"{mention(user_id)} dismissed {code(domain)}: not a lookalike. It stays quiet in this channel."
-        )
+        quiet = "It stays quiet in this channel."
+        text = f"{mention(user_id)} dismissed {indicator_code(domain)}: not a lookalike. {quiet}"
     return Message(text, [section(text)])
 
 
 def build_watches_added_message(
-    kind: WatchKind, added: Sequence[str], already: Sequence[str], notes: Sequence[str] = ()
+    kind: WatchKind,
+    added: Sequence[str],
+    already: Sequence[str],
+    notes: Sequence[str] = (),
+    outlook: Sequence[str] = (),
 ) -> Message:
+    """`outlook`: what the watch can see now (bot/render/ct_reading.watch_outlook_lines),
+    said rather than promised."""
     parts = []
     if added:
         parts.append(
-            f"Now watching {_KIND_WORD[kind]} {_codes(added)} for this channel: "
-            "certificates logged from now on, "
-            + (
-                "and the permutations' DNS every day."
-                if kind is WatchKind.LOOKALIKE
-                else "IDN-decoded and with look-alike letters folded."
-            )
+            f"Now watching {_KIND_WORD[kind]} {_codes(added)} for this channel"
+            + (": names IDN-decoded, look-alike letters folded." if kind is WatchKind.KEYWORD else ".")
         )
     if already:
         parts.append(f"Already watched here: {_codes(already)}.")
     parts.extend(notes)
     text = " ".join(parts)
-    return Message(text, [section(text)])
+    if not added or not outlook:
+        return Message(text, [section(text)])
+    seen = "*What it sees now*\n" + "\n".join(f"• {line}" for line in outlook)
+    return Message(text, [section(text), section(truncate(seen, 2900))])
+
+
+def build_first_look_message(kind: WatchKind, added: Sequence[str], outlook: Sequence[str]) -> Message:
+    """After a new watch's first read of CT: what it sees now that the reader has looked."""
+    text = f"First look for {_KIND_WORD[kind]} {_codes(added)}:"
+    seen = text + "\n" + "\n".join(f"• {line}" for line in outlook)
+    return Message(text, [section(truncate(seen, 2900))])
 
 
 def build_watches_removed_message(kind: WatchKind, removed: Sequence[str], missing: Sequence[str]) -> Message:
@@ -160,7 +185,7 @@ def build_watch_status_message(
     )
     if findings:
         last = findings[-1]
-        lines.append(f"Latest: {code(last.domain)} on {last.first_seen_at:%Y-%m-%d %H:%M} UTC.")
+        lines.append(f"Latest: {indicator_code(last.domain)} on {last.first_seen_at:%Y-%m-%d %H:%M} UTC.")
     text = "\n".join(lines)
     return Message(text, [header(f"Watch: {watch.term}"), section(text)])
 
@@ -175,7 +200,8 @@ def build_watch_history_message(watch: Watch, findings: Sequence[Finding]) -> Me
         why = next((str(r.get("why")) for r in finding.reasons if r.get("watch_id") == watch.id), "")
         quiet = " · dismissed" if finding.dismissed else ""
         lines.append(
-            f"• {finding.first_seen_at:%Y-%m-%d %H:%M} {code(finding.domain)}: {escape(truncate(why, 200))}"
+            f"• {finding.first_seen_at:%Y-%m-%d %H:%M} {indicator_code(finding.domain)}:"
+            f" {escape(truncate(why, 200))}"
             f" · {finding.certificates} certificate{'s' * (finding.certificates != 1)}{quiet}"
         )
     blocks = [header(f"Findings for {watch.term}: {len(findings)}"), section("\n".join(lines)[:2900])]

@@ -9,6 +9,7 @@ from typing import Any
 
 from bot.model.indicators import Indicator
 from bot.model.observations import Change, FactState
+from bot.model.scripts import domain_to_unicode, mixed_scripts
 from bot.model.triage import Triage
 from bot.model.watches import Finding, Watch
 from bot.storage.alerts import AlertChannel, AlertRecord, IndicatorHistory
@@ -149,6 +150,10 @@ def finding_json(finding: Finding) -> dict[str, Any]:
         "channel": finding.channel_id,
         "domain": finding.domain,
         "name": finding.name,
+        "domain_unicode": domain_to_unicode(finding.domain),
+        "name_unicode": domain_to_unicode(finding.name),
+        "mixed_scripts": mixed_scripts(finding.domain),
+        "kind": "keyword" if finding.keyword_only else "lookalike",
         "source": finding.source,
         "issuer": finding.issuer,
         "first_seen_at": iso(finding.first_seen_at),

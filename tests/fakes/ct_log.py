@@ -10,6 +10,7 @@ computes the RFC 6962 Merkle tree over them and signs its STH / checkpoint with 
 
 Test controls, all plain attributes or methods of a `FakeCtLog`:
   add_certificate(der) / add_precertificate(issued)   append at runtime; returns the index
+  add_unknown_entry_type(der)                          an entry of an entry_type no reader knows
   max_batch            get-entries returns at most this many (the log's cap)
   status               answer every request of this log with this HTTP status (503 …;
                        429 comes with Retry-After: 120)
@@ -236,6 +237,7 @@ class _Entry:
     body: bytes  # the certificate, or issuer_key_hash || TBS (each with its length prefix)
     pre_certificate: bytes  # static CT TileLeaf / RFC 6962 extra_data: the precertificate itself
     chain: tuple[bytes, ...]
+    entry_type: int | None = None  # a LogEntryType no reader knows, in place of 0 or 1
 
 
 @dataclass
@@ -277,6 +279,11 @@ class FakeCtLog:
         body = issued.issuer_key_hash + _opaque(issued.tbs, 3)
         return self._append(_Entry(_now_ms(timestamp_ms), True, body, issued.precertificate, self._chain()))
 
+    def add_unknown_entry_type(self, der: bytes, entry_type: int = 7) -> int:
+        """A certificate logged under an entry_type RFC 6962 does not define: a reader cannot
+        know its layout, so in a data tile the entries after it cannot be framed either."""
+        return self._append(_Entry(_now_ms(None), False, _opaque(der, 3), b"", self._chain(), entry_type))
+
     def _append(self, entry: _Entry) -> int:
         self._entries.append(entry)
         self._hashes.append(leaf_hash(self.leaf_input(len(self._entries) - 1)))
@@ -290,6 +297,8 @@ class FakeCtLog:
     def timestamped_entry(self, index: int) -> bytes:
         entry = self._entries[index]
         kind = b"\x00\x01" if entry.precertificate else b"\x00\x00"
+        if entry.entry_type is not None:
+            kind = _u(entry.entry_type, 2)
         return _u(entry.timestamp_ms, 8) + kind + entry.body + self._extensions(index)
 
     def leaf_input(self, index: int) -> bytes:

@@ -4,6 +4,7 @@ and PostgreSQL, a failing log, bad signatures, bounded catch-up."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import replace
 
 import pytest
 import pytest_asyncio
@@ -17,6 +18,7 @@ from bot.monitoring.ct.positions import MemoryPositions, PositionBook, StoredPos
 from bot.monitoring.ct.static_ct import StaticCtClient
 from bot.storage.ct_positions import CtPositionStore
 from bot.storage.db import Database
+from tests.fakes import der as fake_der
 from tests.fakes.clock import FakeClock
 from tests.fakes.ct_log import CertificateAuthority, CtLogServer
 
@@ -329,3 +331,75 @@ async def test_a_rate_limited_log_holds_back_its_own_host_only(
     assert report.of(fine.url).entries_read == 1 and [e.names for e in sink.entries] == [
         ("fine.example.com",)
     ]
+
+
+@pytest.mark.parametrize("api", ["rfc6962", "static"])
+async def test_unreadable_entries_are_passed_over_and_the_log_moves_on(
+    ct_logs: CtLogServer, http: PerHostHttp, authority: CertificateAuthority, api: str
+) -> None:
+    """A version 4 certificate (and precertificate), one with a malformed extension beside
+    its SAN, bytes that are no certificate at all, then a typosquat: every name that can be
+    read is read, the one entry that cannot is counted and passed over, and the next poll
+    starts after it."""
+    log = ct_logs.add_log(f"faults-{api}", api=api, authority=authority)
+    reader, sink = follower(http, ct_logs), Collected()
+    await reader.poll_once(sink)
+    precertificate = authority.precertificate_for(["pre-v4.example.org"])
+    log.add_certificate(fake_der.version(authority.certificate_for(["v4.example.org"]), 3))
+    log.add_precertificate(replace(precertificate, tbs=fake_der.version(precertificate.tbs, 3, tbs=True)))
+    empty_constraints = fake_der.extension(*fake_der.EMPTY_NAME_CONSTRAINTS)
+    log.add_certificate(
+        fake_der.with_extension(authority.certificate_for(["beside.example.org"]), empty_constraints)
+    )
+    unreadable = log.add_certificate(b"\x30\x03\x02\x01\x01")  # a SEQUENCE holding one INTEGER
+    log.add_certificate(authority.certificate_for(["paypa1-login.com"]))
+
+    report = (await reader.poll_once(sink)).of(log.url)
+
+    assert (report.error, report.position, report.entries_read) == ("", log.size, 5)
+    assert report.unreadable == 1 and report.unreadable_last.startswith(f"entry {unreadable}: ")
+    assert [entry.names for entry in sink.entries] == [
+        ("v4.example.org",),
+        ("pre-v4.example.org",),
+        ("beside.example.org",),
+        ("paypa1-login.com",),
+    ]
+    again = (await reader.poll_once(sink)).of(log.url)
+    assert (again.entries_read, again.unreadable) == (0, 0) and len(sink.entries) == 4
+
+
+async def test_an_entry_of_unknown_type_costs_itself_in_get_entries_and_the_rest_of_its_tile(
+    ct_logs: CtLogServer, http: PerHostHttp, authority: CertificateAuthority
+) -> None:
+    """A leaf no reader can frame: get-entries sends each leaf apart, so only it is lost;
+    a data tile is one run of bytes, so the entries after it in that tile are lost too (a
+    tile never changes: reading it again would not help). Neither log stops there."""
+    rfc, static = (
+        ct_logs.add_log("rfc", authority=authority),
+        ct_logs.add_log("tiles", api="static", authority=authority),
+    )
+    reader, sink = follower(http, ct_logs), Collected()
+    await reader.poll_once(sink)
+    for log in (rfc, static):
+        log.add_certificate(authority.certificate_for(["before.example.org"]))
+        log.add_unknown_entry_type(authority.certificate_for(["unknown.example.org"]))
+        log.add_certificate(authority.certificate_for(["after.example.org"]))
+
+    report = await reader.poll_once(sink)
+
+    assert (report.of(rfc.url).error, report.of(rfc.url).unreadable, report.of(rfc.url).position) == (
+        "",
+        1,
+        3,
+    )
+    assert (report.of(static.url).error, report.of(static.url).unreadable) == ("", 2)
+    assert report.of(static.url).position == 3
+    assert sorted(e.names[0] for e in sink.entries if e.log == rfc.url) == [
+        "after.example.org",
+        "before.example.org",
+    ]
+    assert [e.names for e in sink.entries if e.log == static.url] == [("before.example.org",)]
+    static.add_certificate(authority.certificate_for(["next.example.org"]))
+    again = (await reader.poll_once(sink)).of(static.url)
+    # The log moves on; an entry that lands in the same tile after the fault shares its fate.
+    assert (again.error, again.position, again.unreadable) == ("", 4, 1)

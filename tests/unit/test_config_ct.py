@@ -36,3 +36,11 @@ def test_ct_list_url_password_is_masked() -> None:
     settings = Settings.from_env({"WATCHPOST_CT_LOG_LIST_URL": "https://ops:hunter22@lists.example/ct.json"})
     assert "hunter22" not in settings.describe()["ct_log_list_url"]
     assert "hunter22" in settings.secrets()
+
+
+def test_certstream_url_is_off_by_default_and_must_be_a_websocket_url() -> None:
+    assert Settings.from_env({}).certstream_url == ""
+    stream = Settings.from_env({"WATCHPOST_CERTSTREAM_URL": " wss://certstream.example/ "})
+    assert stream.certstream_url == "wss://certstream.example/"
+    with pytest.raises(ConfigError, match="WATCHPOST_CERTSTREAM_URL must be a ws:// or wss:// URL"):
+        Settings.from_env({"WATCHPOST_CERTSTREAM_URL": "https://certstream.example/"})

@@ -51,6 +51,8 @@ def test_digest_lookalikes_csv_holds_the_windows_findings() -> None:
     assert tuple(rows[0]) == LOOKALIKE_CSV_HEADER
     assert rows[1][2:] == [
         "interfaxru.com",
+        "interfaxru.com",
+        "",
         "www.interfaxru.com",
         "interfax.ru; interfax",
         "various permutation of interfax.ru; contains the keyword 'interfax'",
@@ -68,3 +70,13 @@ def test_digest_lookalikes_csv_holds_the_windows_findings() -> None:
 def test_digest_without_findings_has_no_lookalikes_file() -> None:
     digest = build_digest([], [], window=WINDOW, now=datetime(2026, 12, 2, tzinfo=UTC))
     assert digest.files == () and not digest.has_news
+
+
+def test_digest_csv_reads_a_homoglyph_in_unicode_beside_its_punycode() -> None:
+    inside = WINDOW.start + timedelta(hours=1)
+    digest = build_digest(
+        [], [], window=WINDOW, now=WINDOW.end, findings=[finding("xn--nterfax-qog.ru", inside)]
+    )
+    [csv_file] = digest.files
+    row = list(csv.reader(io.StringIO(csv_file.content.decode())))[1]
+    assert row[2:5] == ["xn--nterfax-qog.ru", "\u0456nterfax.ru", "Latin + Cyrillic"]

@@ -9,8 +9,11 @@ Contract:
   are skipped, and the report (and the log) says how many.
 - A tree head whose signature fails against the listed key is not believed: nothing of
   that log is read that poll, and the failure is counted. A tree that shrinks is refused.
-- One log failing (HTTP error, bad JSON, timeout, malformed leaf) never stops the others;
-  its report carries the error and how far it got.
+- One log failing (HTTP error, bad JSON, timeout, a tile that cannot be framed) never
+  stops the others; its report carries the error and how far it got.
+- One entry that cannot be read (its leaf or its certificate, whatever the exception)
+  never stops its log: it is counted, logged once with its log and index, and passed
+  over; the position moves on past it.
 - The log list is read at the first poll and again every `list_refresh` seconds; when a
   refresh fails, the last list read stays in use.
 """
@@ -28,7 +31,7 @@ from bot.errors import SourceError
 from bot.monitoring.ct.certificates import CertificateError, certificate_facts, tbs_certificate_facts
 from bot.monitoring.ct.entries import CtEntry
 from bot.monitoring.ct.http import SOURCE, HttpGetter
-from bot.monitoring.ct.leaves import TILE_WIDTH, Leaf, LeafError
+from bot.monitoring.ct.leaves import TILE_WIDTH, Leaf, LeafError, UnreadableLeaf
 from bot.monitoring.ct.log_list import CtLog, LogList, parse_log_list
 from bot.monitoring.ct.positions import PositionBook
 from bot.monitoring.ct.rfc6962 import Rfc6962Client
@@ -55,7 +58,8 @@ class LogPollReport:
     skipped: int = 0  # entries passed over because catch-up is bounded
     error: str = ""
     signature_failures: int = 0
-    unreadable: int = 0  # entries whose certificate could not be parsed (skipped)
+    unreadable: int = 0  # entries whose leaf or certificate could not be read (skipped)
+    unreadable_last: str = ""  # the last of them: "entry 1234: InvalidVersion ..."
     bytes_read: int = 0  # reply bodies of entry requests (decoded)
     new: bool = False  # first seen this poll: started at its tree size
 
@@ -69,6 +73,7 @@ class CtPollReport:
     logs: tuple[LogPollReport, ...] = ()
     list_error: str = ""  # the log list could not be read (the previous one was used, if any)
     list_problems: tuple[str, ...] = ()
+    list_refreshed: bool = False  # the log list was read (anew) this poll
 
     @property
     def entries_read(self) -> int:
@@ -112,6 +117,7 @@ class _Progress:
     position: int
     entries_read: int = 0
     unreadable: int = 0
+    unreadable_last: str = ""
     bytes_read: int = 0
     skipped: int = 0
 
@@ -145,30 +151,33 @@ class CtFollower:
         self._list_read_at = 0.0
         self.signature_failures: dict[str, int] = {}  # by log, since start
 
-    async def poll_once(self, sink: Sink) -> CtPollReport:
-        list_error = await self._refresh_list()
+    async def poll_once(self, sink: Sink, *, from_head: bool = False) -> CtPollReport:
+        """With `from_head`, every log starts at its tree size as if new (after a time
+        nobody watched: what was logged meanwhile is no one's business)."""
+        list_error, refreshed = await self._refresh_list()
         if self._log_list is None:
             return CtPollReport(list_error=list_error)
-        stored = await self._positions.load()
+        stored = {} if from_head else await self._positions.load()
         reports = await asyncio.gather(
             *(self._poll_log(item, stored.get(item.identity), sink) for item in self._log_list.logs)
         )
-        return CtPollReport(tuple(reports), list_error, self._log_list.problems)
+        return CtPollReport(tuple(reports), list_error, self._log_list.problems, refreshed)
 
-    async def _refresh_list(self) -> str:
+    async def _refresh_list(self) -> tuple[str, bool]:
+        """(why the list could not be read, or ""; whether it was read anew)."""
         due = self._log_list is None or self._monotonic() - self._list_read_at >= self._list_refresh
         if not due:
-            return ""
+            return "", False
         try:
             reply = await self._http.get(self._list_url)
             self._log_list = parse_log_list(reply.json(SOURCE), self._list_url)
         except SourceError as exc:
             log.warning("CT log list %s unreadable: %s", self._list_url, exc)
-            return str(exc)
+            return str(exc), False
         self._list_read_at = self._monotonic()
         for problem in self._log_list.problems:
             log.warning("CT log list: %s", problem)
-        return ""
+        return "", True
 
     async def _poll_log(self, ct_log: CtLog, stored: CtPosition | None, sink: Sink) -> LogPollReport:
         identity = ct_log.identity
@@ -226,6 +235,7 @@ class CtFollower:
             skipped=progress.skipped,
             error=error,
             unreadable=progress.unreadable,
+            unreadable_last=progress.unreadable_last,
             bytes_read=progress.bytes_read,
         )
 
@@ -249,6 +259,7 @@ class CtFollower:
             await self._positions.save(ct_log.identity, progress.position, head.tree_size, self._clock())
         while progress.position < head.tree_size:
             start = progress.position
+            leaves: Sequence[Leaf | UnreadableLeaf]
             if ct_log.api == "static":
                 leaves, size = await self._tile_leaves(ct_log, start, head.tree_size)
             else:
@@ -258,9 +269,16 @@ class CtFollower:
                 raise SourceError(SOURCE, f"no entries returned from {start}")
             entries = []
             for offset, leaf in enumerate(leaves):
-                entry = _entry(ct_log.identity, start + offset, leaf)
-                if entry is None:
+                entry = read_entry(ct_log.identity, start + offset, leaf)
+                if isinstance(entry, str):
                     progress.unreadable += 1
+                    progress.unreadable_last = f"entry {start + offset}: {entry}"
+                    log.warning(
+                        "CT log %s: entry %d unreadable, passed over: %s",
+                        ct_log.identity,
+                        start + offset,
+                        entry,
+                    )
                 else:
                     entries.append(entry)
             if entries:
@@ -270,26 +288,37 @@ class CtFollower:
             progress.bytes_read += size
             await self._positions.save(ct_log.identity, progress.position, head.tree_size, self._clock())
 
-    async def _tile_leaves(self, ct_log: CtLog, start: int, tree_size: int) -> tuple[list[Leaf], int]:
+    async def _tile_leaves(
+        self, ct_log: CtLog, start: int, tree_size: int
+    ) -> tuple[list[Leaf | UnreadableLeaf], int]:
         index = start // TILE_WIDTH
         width = min(TILE_WIDTH, tree_size - index * TILE_WIDTH)
         leaves, size = await self._static.data_tile(ct_log, index, width)
         first = index * TILE_WIDTH
         for offset, leaf in enumerate(leaves):
-            if leaf.leaf_index is not None and leaf.leaf_index != first + offset:
-                raise LeafError(f"tile {index}: entry {first + offset} says it is leaf {leaf.leaf_index}")
+            if isinstance(leaf, UnreadableLeaf) or leaf.leaf_index in (None, first + offset):
+                continue
+            if offset == 0:  # another tile's entries: not this tile at all, read it again later
+                raise LeafError(f"tile {index}: entry {first} says it is leaf {leaf.leaf_index}")
+            leaves[offset] = UnreadableLeaf(f"LeafError: it says it is leaf {leaf.leaf_index}")
         return leaves[start - first :], size
 
 
-def _entry(log_identity: str, index: int, leaf: Leaf) -> CtEntry | None:
+def read_entry(log_identity: str, index: int, leaf: Leaf | UnreadableLeaf) -> CtEntry | str:
+    """The entry, or why it cannot be read: an exception of any class stays with its entry."""
+    if isinstance(leaf, UnreadableLeaf):
+        return leaf.reason
     try:
         facts = (
             tbs_certificate_facts(leaf.certificate)
             if leaf.precertificate
             else certificate_facts(leaf.certificate)
         )
-    except CertificateError:
-        return None
+    except CertificateError as exc:
+        return str(exc)
+    except Exception as exc:  # a fault of the reader's own: logged with its traceback, once
+        log.exception("CT log %s: entry %d", log_identity, index)
+        return f"internal error ({exc.__class__.__name__})"
     return CtEntry(
         log=log_identity,
         index=index,

@@ -33,6 +33,14 @@ class Leaf:
     leaf_index: int | None = None  # the static CT leaf_index extension, when present
 
 
+@dataclass(frozen=True)
+class UnreadableLeaf:
+    """An entry whose bytes could not be read (one `leaf_input` of a get-entries reply):
+    it keeps its place, so the entries after it are read and the position moves past it."""
+
+    reason: str
+
+
 def parse_merkle_tree_leaf(data: bytes) -> Leaf:
     """One `leaf_input`: version v1(0), leaf_type timestamped_entry(0), TimestampedEntry."""
     if len(data) < 2 or data[0] != 0 or data[1] != 0:
@@ -48,12 +56,32 @@ def parse_data_tile(data: bytes) -> list[Leaf]:
     leaves: list[Leaf] = []
     offset, size = 0, len(data)
     while offset < size:
-        leaf, offset = _timestamped_entry(data, offset)
-        if leaf.precertificate:
-            offset = _skip(data, offset, 3)  # pre_certificate: the TBS above is what was logged
-        offset = _skip(data, offset, 2)  # certificate_chain fingerprints
+        leaf, offset = _tile_leaf(data, offset)
         leaves.append(leaf)
     return leaves
+
+
+def read_data_tile(data: bytes, width: int) -> list[Leaf | UnreadableLeaf]:
+    """The first `width` TileLeaf entries of a data tile. Past a malformed one no entry's
+    boundary can be trusted: it and the rest of the tile are UnreadableLeaf (a tile never
+    changes, so reading it again would not mend it)."""
+    leaves: list[Leaf | UnreadableLeaf] = []
+    offset, size = 0, len(data)
+    try:
+        while offset < size and len(leaves) < width:
+            leaf, offset = _tile_leaf(data, offset)
+            leaves.append(leaf)
+    except LeafError as exc:
+        reason = f"LeafError: {exc} (the tile cannot be read past its entry {len(leaves)})"
+        leaves.extend(UnreadableLeaf(reason) for _ in range(width - len(leaves)))
+    return leaves
+
+
+def _tile_leaf(data: bytes, offset: int) -> tuple[Leaf, int]:
+    leaf, offset = _timestamped_entry(data, offset)
+    if leaf.precertificate:
+        offset = _skip(data, offset, 3)  # pre_certificate: the TBS above is what was logged
+    return leaf, _skip(data, offset, 2)  # certificate_chain fingerprints
 
 
 def _timestamped_entry(data: bytes, offset: int) -> tuple[Leaf, int]:

@@ -12,7 +12,7 @@ from typing import Any
 
 from bot.errors import SourceError
 from bot.monitoring.ct.http import SOURCE, HttpGetter
-from bot.monitoring.ct.leaves import Leaf, parse_merkle_tree_leaf
+from bot.monitoring.ct.leaves import Leaf, UnreadableLeaf, parse_merkle_tree_leaf
 from bot.monitoring.ct.log_list import CtLog
 from bot.monitoring.ct.signatures import FormatError, TreeHead, verify_tree_head
 
@@ -30,9 +30,10 @@ class Rfc6962Client:
             verify_tree_head(log.key, head, signature)
         return head
 
-    async def entries(self, log: CtLog, start: int, end: int) -> tuple[list[Leaf], int]:
+    async def entries(self, log: CtLog, start: int, end: int) -> tuple[list[Leaf | UnreadableLeaf], int]:
         """Leaves from `start` up to `end` (exclusive) or fewer, as the log caps them, and
-        the bytes the reply took."""
+        the bytes the reply took. One entry that cannot be read is an UnreadableLeaf in
+        its place: it never costs the entries beside it."""
         reply = await self._http.get(
             f"{log.identity}ct/v1/get-entries", params={"start": str(start), "end": str(end - 1)}
         )
@@ -40,11 +41,15 @@ class Rfc6962Client:
         items = document.get("entries") if isinstance(document, dict) else None
         if not isinstance(items, list):
             raise SourceError(SOURCE, "get-entries reply has no entries[]")
-        leaves: list[Leaf] = []
-        for item in items[: end - start]:
-            leaf_input = item.get("leaf_input") if isinstance(item, dict) else None
-            leaves.append(parse_merkle_tree_leaf(_base64(leaf_input, "leaf_input")))
-        return leaves, len(reply.body)
+        return [_leaf(item) for item in items[: end - start]], len(reply.body)
+
+
+def _leaf(item: Any) -> Leaf | UnreadableLeaf:
+    try:
+        leaf_input = item.get("leaf_input") if isinstance(item, dict) else None
+        return parse_merkle_tree_leaf(_base64(leaf_input, "leaf_input"))
+    except Exception as exc:  # of any class: it stays with this entry
+        return UnreadableLeaf(f"{exc.__class__.__name__}: {exc}")
 
 
 def parse_sth(document: Any) -> tuple[TreeHead, bytes]:

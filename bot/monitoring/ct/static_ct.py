@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from bot.errors import SourceError
 from bot.monitoring.ct.http import SOURCE, HttpGetter
-from bot.monitoring.ct.leaves import TILE_WIDTH, Leaf, data_tile_path, parse_data_tile
+from bot.monitoring.ct.leaves import TILE_WIDTH, Leaf, UnreadableLeaf, data_tile_path, read_data_tile
 from bot.monitoring.ct.log_list import CtLog
 from bot.monitoring.ct.signatures import FormatError, TreeHead, parse_checkpoint, verify_checkpoint
 
@@ -28,14 +28,15 @@ class StaticCtClient:
             parse_checkpoint(text), origin=log.origin, log_id=log.log_id, key_der=log.key
         )
 
-    async def data_tile(self, log: CtLog, index: int, width: int) -> tuple[list[Leaf], int]:
-        """The `width` leaves of data tile `index`, and the bytes they took."""
+    async def data_tile(self, log: CtLog, index: int, width: int) -> tuple[list[Leaf | UnreadableLeaf], int]:
+        """The `width` leaves of data tile `index` (those that cannot be read in their
+        places), and the bytes they took."""
         reply = await self._http.get(f"{log.identity}{data_tile_path(index, width)}", ok_statuses=(200, 404))
         if reply.status == 404 and width < TILE_WIDTH:
             reply = await self._http.get(f"{log.identity}{data_tile_path(index)}", ok_statuses=(200, 404))
         if reply.status == 404:
             raise SourceError(SOURCE, f"data tile {index} is missing (HTTP 404)")
-        leaves = parse_data_tile(reply.body)
+        leaves = read_data_tile(reply.body, width)
         if len(leaves) < width:
             raise SourceError(SOURCE, f"data tile {index} holds {len(leaves)} entries, expected {width}")
-        return leaves[:width], len(reply.body)
+        return leaves, len(reply.body)

@@ -20,10 +20,13 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
+from bot.model.ct_reading import CtReading
 from bot.model.observations import Outcome
 from bot.model.watches import Reason, Sighting, Watch, WatchKind
+from bot.monitoring.ct.certstream import CertstreamReader
 from bot.monitoring.ct.entries import CtEntry
 from bot.monitoring.ct.follower import CtFollower, CtPollReport
+from bot.monitoring.ct.status import CtReaderStatus
 from bot.monitoring.dns import DnsClient
 from bot.monitoring.lookalikes.matcher import Matcher, NameMatch
 from bot.monitoring.lookalikes.permutations import permutations
@@ -35,6 +38,7 @@ R = TypeVar("R")
 # The resolver runs this many times an interval, each run taking its share of the budget,
 # so a day's queries are spread over the day rather than sent in one burst.
 RUNS_PER_INTERVAL = 24
+FIRST_LOOK_SECONDS = 10.0  # a new watch's first look waits this long for a certstream server
 
 
 class Database(Protocol):
@@ -100,6 +104,11 @@ class LookalikeWatcher:
                 self._matcher = await asyncio.to_thread(Matcher, watches)
                 self._generation = generation
             return self._matcher
+
+    async def has_watches(self) -> bool:
+        """Any lookalike or keyword watch, in any channel (one small query)."""
+        count, _ = await self.db.run(self.store.watch_generation)
+        return count > 0
 
     async def handle_entries(self, entries: Sequence[CtEntry]) -> None:
         """The CT follower's sink: matches stored as findings before it moves on."""
@@ -210,15 +219,66 @@ class PermutationResolver:
 
 
 class CtPollJob:
-    """Every `interval`: the CT follower's new entries, into the watcher."""
+    """Every `interval`, while a lookalike or keyword watch exists: the CT follower's new
+    entries, into the watcher. With no watch, no CT request at all (neither the log list
+    nor a log: following every log costs 13-100 GB a day); when watching starts again, each
+    log is read from its head, not from where it was left."""
 
-    def __init__(self, follower: CtFollower, watcher: LookalikeWatcher, *, interval: timedelta) -> None:
+    def __init__(
+        self,
+        follower: CtFollower | None,
+        watcher: LookalikeWatcher,
+        *,
+        interval: timedelta,
+        stream: CertstreamReader | None = None,
+    ) -> None:
+        if follower is None and stream is None:
+            raise ValueError("a CT job reads the logs, a certstream server, or both are missing")
         self.follower = follower
         self.watcher = watcher
         self.interval = interval
+        # A certstream server read in place of the logs (WATCHPOST_CERTSTREAM_URL).
+        self.stream = stream
+        self.status = CtReaderStatus()
+        self._idled = False  # nobody watched at some poll: the stored positions are stale
+        self._polling = asyncio.Lock()  # the scheduled poll and a first look never overlap
 
-    async def poll(self) -> CtPollReport:
-        report = await self.follower.poll_once(self.watcher.handle_entries)
+    async def poll(self) -> CtPollReport | None:
+        async with self._polling:
+            if not await self.watcher.has_watches():
+                if not self._idled:
+                    log.info("CT: no lookalike or keyword watch, so no CT log is read")
+                self._idled = True
+                self.status.idle(self.watcher.clock())
+                if self.stream is not None:
+                    await self.stream.stop()
+                return None
+            if self.stream is not None:
+                self.stream.start(self.watcher.handle_entries)
+                self.status.streamed(self.stream.progress(), self.watcher.clock())
+                return None
+            assert self.follower is not None  # one of the two, said the constructor
+            report = await self.follower.poll_once(self.watcher.handle_entries, from_head=self._idled)
+            if report.logs:
+                self._idled = False
+            self.status.polled(report, self.watcher.clock())
         for failed in report.failed:
             log.warning("CT log %s: %s", failed.log, failed.error)
         return report
+
+    def reading(self) -> CtReading:
+        """What this process's reader has seen (the `CtReader` the commands ask)."""
+        return self.status.reading(self.watcher.clock())
+
+    async def look_now(self) -> CtReading:
+        """A poll at once (a new watch's first look: the log list and each log's head),
+        then what the reader sees."""
+        await self.poll()
+        if self.stream is not None and await self.watcher.has_watches():
+            await self.stream.first_attempt(within=FIRST_LOOK_SECONDS)
+            self.status.streamed(self.stream.progress(), self.watcher.clock())
+        return self.reading()
+
+    async def aclose(self) -> None:
+        if self.stream is not None:
+            await self.stream.stop()

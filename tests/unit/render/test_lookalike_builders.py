@@ -3,6 +3,7 @@ or link, and the buttons carry the contract's action ids and the domain."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -16,6 +17,7 @@ from bot.render.lookalikes import (
     build_watch_history_message,
     build_watch_status_message,
 )
+from bot.render.payloads import finding_json
 
 AT = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
 HOSTILE = "<!channel> <https://evil.example|click> `x` &amp; \u202e" + "y" * 3000
@@ -82,3 +84,71 @@ def test_sighting_dismissal_status_and_history_within_limits() -> None:
     many = [finding(id=i, domain=f"d{i}-{'x' * 200}.com") for i in range(300)]
     assert block_kit_violations(build_watch_history_message(watch, many)) == []
     assert block_kit_violations(build_watch_status_message(watch, many, 406)) == []
+
+
+HOMOGLYPH = "xn--nterfax-qog.ru"  # іnterfax.ru with a Cyrillic і
+HOMOGLYPH_SEEN = "login.xn--nterfax-qog.ru"
+
+
+def _finding(domain: str, name: str, *reasons: dict[str, object]) -> Finding:
+    return replace(finding(), domain=domain, name=name, reasons=reasons)
+
+
+def _reason(kind: WatchKind, term: str) -> dict[str, object]:
+    return {"watch_id": 1, "kind": kind.value, "term": term, "rule": "homoglyph", "why": "looks the same"}
+
+
+def test_a_homoglyph_alert_reads_in_unicode_with_its_punycode_and_the_mixed_script_flag() -> None:
+    homoglyph = _finding(HOMOGLYPH, HOMOGLYPH_SEEN, _reason(WatchKind.LOOKALIKE, "interfax.ru"))
+
+    message = build_lookalike_alert_message(homoglyph, DomainFacts(), detected_at=AT)
+
+    title = message.blocks[0]["text"]["text"]
+    assert title == "Lookalike: \u0456nterfax[.]ru (xn--nterfax-qog[.]ru) ⚠ mixed scripts: Latin + Cyrillic"
+    first = message.blocks[1]["text"]["text"]
+    assert first.startswith(
+        "*`\u0456nterfax.ru` (`xn--nterfax-qog.ru`) :warning: mixed scripts: Latin + Cyrillic*"
+    )
+    assert (
+        "imitates interfax.ru" in first
+        and "(seen as `login.\u0456nterfax.ru` (`login.xn--nterfax-qog.ru`)" in first
+    )
+    assert "\u0456nterfax.ru (xn--nterfax-qog.ru)" in message.text
+
+
+def test_a_keyword_hit_is_headed_as_one_not_as_an_imitation() -> None:
+    hit = _finding("paypal-refunds.com", "paypal-refunds.com", _reason(WatchKind.KEYWORD, "refund"))
+
+    message = build_lookalike_alert_message(hit, DomainFacts(), detected_at=AT)
+
+    assert message.blocks[0]["text"]["text"] == "Keyword match: paypal-refunds[.]com"
+    first = message.blocks[1]["text"]["text"]
+    assert first == "*`paypal-refunds.com`* contains the keyword refund"
+    assert "imitates" not in str(message.blocks) and "keyword match" in message.text
+    both = replace(hit, reasons=(*hit.reasons, _reason(WatchKind.LOOKALIKE, "paypal.com")))
+    said = build_lookalike_alert_message(both, DomainFacts(), detected_at=AT)
+    assert said.blocks[0]["text"]["text"].startswith("Lookalike: ")
+    assert "imitates paypal.com and contains the keyword refund" in said.blocks[1]["text"]["text"]
+
+
+def test_thread_replies_and_history_read_homoglyphs_in_unicode() -> None:
+    homoglyph = _finding(HOMOGLYPH, HOMOGLYPH_SEEN, _reason(WatchKind.LOOKALIKE, "interfax.ru"))
+    sighting = Sighting("https://ct.example/", 9, "www.xn--nterfax-qog.ru", "R11", "0a", AT)
+
+    reply = build_lookalike_sighting_message(homoglyph, sighting).blocks[0]["text"]["text"]
+    watch = Watch(1, "T1", "C1", WatchKind.LOOKALIKE, "interfax.ru", AT, "U1")
+    history = str(build_watch_history_message(watch, [homoglyph]).blocks)
+
+    assert "Another certificate for `www.\u0456nterfax.ru` (`www.xn--nterfax-qog.ru`)" in reply
+    assert "(lookalike `\u0456nterfax.ru` (`xn--nterfax-qog.ru`) :warning: mixed scripts" in reply
+    assert "`\u0456nterfax.ru` (`xn--nterfax-qog.ru`) :warning: mixed scripts: Latin + Cyrillic" in history
+
+
+def test_the_api_gives_the_unicode_form_the_mixed_scripts_and_the_kind() -> None:
+    homoglyph = _finding(HOMOGLYPH, HOMOGLYPH_SEEN, _reason(WatchKind.KEYWORD, "interfax"))
+
+    shown = finding_json(homoglyph)
+
+    assert (shown["domain"], shown["domain_unicode"]) == (HOMOGLYPH, "\u0456nterfax.ru")
+    assert shown["name_unicode"] == "login.\u0456nterfax.ru"
+    assert (shown["mixed_scripts"], shown["kind"]) == (["Latin", "Cyrillic"], "keyword")

@@ -166,11 +166,19 @@ async def test_whois_hang_ends_at_the_timeout(whois_server: StartWhois) -> None:
 
 
 async def test_whois_reply_without_fields_is_error_not_removal(whois_server: StartWhois) -> None:
-    server = whois_server({}, default="%% Connection limit exceeded, try later\n")
+    server = whois_server({}, default="%% Nothing to see here\n")
     observation = await WhoisDataset(WhoisClient(server.address, 1.0), None, None).collect(
         DOMAIN, IndicatorKind.DOMAIN
     )
     assert observation.failed and "no WHOIS fields" in observation.failures[0].message
+
+
+async def test_whois_limit_notice_is_a_refusal_not_removal(whois_server: StartWhois) -> None:
+    server = whois_server({}, default="%% Connection limit exceeded, try later\n")
+    observation = await WhoisDataset(WhoisClient(server.address, 1.0), None, None).collect(
+        DOMAIN, IndicatorKind.DOMAIN
+    )
+    assert observation.failed and "refused the query" in observation.failures[0].message
 
 
 async def test_whois_reply_size_is_capped(whois_server: StartWhois) -> None:

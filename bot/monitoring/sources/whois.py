@@ -26,11 +26,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from whois import exceptions as whois_exceptions
-from whois.parser import WhoisEntry
 
 from bot.config import HostPort
 from bot.errors import SourceError, SourceRefused
 from bot.model.observations import Fact
+from bot.monitoring.sources.whois_library import LibraryParser, shared_parser
 from bot.monitoring.sources.whois_text import (
     EARLIEST,
     LATEST,
@@ -53,10 +53,11 @@ MAX_REPLY_BYTES = 1024 * 1024
 # more of, and to a size well past any real reply's.
 MAX_PARSED_LINE = 300
 MAX_PARSED_CHARS = 100_000
-# Registries whose python-whois parser backtracks exponentially: its .jp contact patterns
+# Registries whose python-whois parser backtracks on real replies: its .jp contact patterns
 # (`(?:^\s*.*\s+)*` before a key the reply lacks) cost about 20 times more per padded empty
 # line after "Contact Information:" (5 lines: 5 s, 6 lines: 100 s, on replies under 1 KB).
-# The generic reader reads every field Watchpost keeps from these replies on its own.
+# The generic reader reads every field Watchpost keeps from these replies on its own, so
+# they are not even sent to python-whois (whose deadline would cost a second each).
 LIBRARY_BACKTRACKS = (".jp",)
 
 NOT_REGISTERED = "not registered"
@@ -254,10 +255,14 @@ async def parse_whois_off_loop(domain: str, text: str, server: str | None = None
     return await asyncio.to_thread(parse_whois, domain, text, server)
 
 
-def parse_whois(domain: str, text: str, server: str | None = None) -> list[Fact]:
-    """WHOIS text -> facts (no I/O). Raises SourceError when the reply cannot be read.
+def parse_whois(
+    domain: str, text: str, server: str | None = None, *, library: LibraryParser | None = None
+) -> list[Fact]:
+    """WHOIS text -> facts (no network I/O). Raises SourceError when the reply cannot be read.
 
-    python-whois reads what it knows; the generic reader (whois_text.scan_whois) adds the
+    python-whois reads what it knows, in a child process killed at its deadline
+    (whois_library; `library`, by default the process's); the generic reader
+    (whois_text.scan_whois, linear in the reply) adds the
     continuation-line name servers, the fields of registries python-whois does not know,
     and dates read day-first where the registry writes them so, in their time zone.
     A "no such domain" reply, in any registry's phrasing, is data: one fact, status "not
@@ -276,11 +281,12 @@ def parse_whois(domain: str, text: str, server: str | None = None) -> list[Fact]
     library_says_free = False
     entry: Mapping[str, object] = {}
     try:
-        entry = {} if domain.endswith(LIBRARY_BACKTRACKS) else _load(domain, text)
+        if not domain.endswith(LIBRARY_BACKTRACKS):
+            entry = (library or shared_parser()).load(domain, text)
     except whois_exceptions.WhoisDomainNotFoundError:
         library_says_free = True
     except SourceError:
-        entry = {}  # python-whois could not read it: the generic reader still may
+        entry = {}  # python-whois could not read it (in time): the generic reader still may
     facts = _merge(normalise_whois(entry, text), scan_whois(text, tld, domain), text, domain)
     core = {fact.field for fact in facts} & CORE_FIELDS
     notice = refusal_notice(text)
@@ -390,25 +396,6 @@ def normalise_whois(entry: Mapping[str, object], text: str = "") -> list[Fact]:
     statuses = {code for item in _strings(entry.get("status")) if (code := _status_code(item))}
     facts.extend(Fact("status", code, SOURCE) for code in sorted(statuses))
     return facts
-
-
-def _load(domain: str, text: str) -> Mapping[str, object]:
-    # A date python-whois cannot read costs that line only, not the whole reply.
-    for _ in range(5):
-        try:
-            entry: Mapping[str, object] = WhoisEntry.load(domain, text)
-            return entry
-        except whois_exceptions.WhoisDomainNotFoundError:
-            raise
-        except whois_exceptions.WhoisUnknownDateFormatError as exc:
-            bad = str(exc).removeprefix("Unknown date format: ").strip()
-            kept = [line for line in text.splitlines() if not bad or bad not in line]
-            if len(kept) == len(text.splitlines()):
-                break
-            text = "\n".join(kept)
-        except Exception as exc:  # a parser bug on untrusted text is this source's failure
-            raise SourceError(SOURCE, f"unparseable reply ({exc.__class__.__name__})") from None
-    raise SourceError(SOURCE, "unparseable dates in reply")
 
 
 def _strings(value: object) -> list[str]:

@@ -43,6 +43,7 @@ from bot.monitoring.sources.whois_text import (
     scan_whois,
     valid_email,
     valid_host,
+    withholds_fields,
 )
 
 SOURCE = "whois"
@@ -266,9 +267,10 @@ def parse_whois(
     continuation-line name servers, the fields of registries python-whois does not know,
     and dates read day-first where the registry writes them so, in their time zone.
     A "no such domain" reply, in any registry's phrasing, is data: one fact, status "not
-    registered". A refusal (throttled, over quota, "try later") without the record is
-    SourceRefused, whatever else the reply says: AFNIC follows its "Too many requests" with
-    "No entries found". A reply with no registration data in it (a format nobody reads) is
+    registered". A refusal (throttled, over quota, "try later") is SourceRefused, whatever
+    else the reply says (AFNIC follows its "Too many requests" with "No entries found"),
+    unless the reply also carries the record, whole: a footer may say "try again later". A
+    reply with no registration data in it (a format nobody reads) is
     an error naming the registry (`server`), never a registered domain with its fields
     gone. Of a reply holding several records, only the queried domain's is read. Only the
     first MAX_PARSED_CHARS, in lines of at most MAX_PARSED_LINE, are read.
@@ -290,7 +292,7 @@ def parse_whois(
     facts = _merge(normalise_whois(entry, text), scan_whois(text, tld, domain), text, domain)
     core = {fact.field for fact in facts} & CORE_FIELDS
     notice = refusal_notice(text)
-    if notice is not None and len(core) < 2:
+    if notice is not None and (not core or withholds_fields(text)):
         raise SourceRefused(SOURCE, f"{where} refused the query: {notice}")
     if (library_says_free or says_not_registered(text)) and len(core) < 2:
         return [Fact("status", NOT_REGISTERED, SOURCE)]

@@ -273,14 +273,13 @@ _REFUSAL = re.compile(
             r"\b(?:your[ \t]+)?ip(?:[ \t]+address)?[ \t]+(?:is[ \t]+|has[ \t]+been[ \t]+)?"
             r"(?:not[ \t]+allowed|blocked|banned|blacklisted)\b",
             r"\b(?:you|your client)[ \t]+(?:have|has|are)[ \t]+(?:been[ \t]+)?(?:rate[ -]?limited|throttled)\b",
-            r"\breduced information\b",  # registro.br: throttled, so fields are left out
             # French
             r"\btrop de (?:requ[eê]tes|connexions|demandes|interrogations)\b",
             r"\b(?:limite|quota)\b[^\n]{0,30}?\b(?:atteinte?|d[ée]pass[ée]e?)\b",
             r"\b(?:r[ée]essayez|r[ée]essayer|ressayez)\b[^\n]{0,20}?\bplus tard\b",
             # German
             r"\bzu viele (?:anfragen|abfragen|verbindungen)\b",
-            r"\blimit\w*[ \t]+(?:wurde[ \t]+)?(?:[üu]berschritten|erreicht)\b",
+            r"limit\w*[ \t]+(?:wurde[ \t]+)?(?:[üu]berschritten|erreicht)\b",  # "Abfragelimit überschritten"
             r"\bsp[äa]ter (?:erneut|noch einmal|nochmal)\b",
             r"\bvor[üu]bergehend nicht (?:verf[üu]gbar|erreichbar)\b",
             # Spanish
@@ -320,9 +319,18 @@ _REFUSAL = re.compile(
 )
 
 
+# A throttled registry that still answers, with fields left out (registro.br).
+_WITHHOLDING = re.compile(r"\breduced information\b|\bpartial (?:information|data|reply)\b", re.IGNORECASE)
+
+
+def withholds_fields(text: str) -> bool:
+    """Does the reply say it leaves fields out because the query was throttled?"""
+    return _WITHHOLDING.search(text) is not None
+
+
 def refusal_notice(text: str) -> str | None:
     """The line of a reply that refuses the query instead of answering it, or None."""
-    match = _REFUSAL.search(text)
+    match = _REFUSAL.search(text) or _WITHHOLDING.search(text)
     if match is None:
         return None
     start = text.rfind("\n", 0, match.start()) + 1
@@ -334,7 +342,7 @@ def refusal_notice(text: str) -> str | None:
 
 # A line that opens a record: "Domain Name: X", "Server Name: X" (Verisign's look-alikes).
 _RECORD_HEAD = re.compile(
-    r"^[ \t]*(?:domain(?:[ \t]+name)?|server[ \t]+name|domain-name)[ \t]*:[ \t]*(\S+)[ \t]*$",
+    r"^[ \t]*(?:domain(?:[ \t]+name)?|server[ \t]+name|domain-name)[ \t]*:[ \t]*(\S+)[ \t\r]*$",
     re.IGNORECASE | re.MULTILINE,
 )
 

@@ -63,11 +63,11 @@ def main() -> None:
 
     cases = load_cases()
     fixture_times = {
-        case.name: timed(lambda c=case: parse_whois(c.domain, c.text, c.server, library=library))  # type: ignore[misc]
+        case.name: timed(lambda c=case: parse_whois(c.domain, c.text, c.server, library=library))
         for case in cases
     }
     hostile_times = {
-        name: timed(lambda d=domain, t=text: parse_whois(d, t, "whois.hostile.example", library=library))  # type: ignore[misc]
+        name: timed(lambda d=domain, t=text: parse_whois(d, t, "whois.hostile.example", library=library))
         for name, (domain, text) in hostile_replies().items()
     }
     library.close()

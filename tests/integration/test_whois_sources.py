@@ -96,7 +96,7 @@ async def test_whois_follows_the_queried_records_registrar_in_a_multi_record_rep
 
 async def test_whois_throttled_registry_is_a_refusal_not_a_free_domain(whois_server: StartWhois) -> None:
     chain = Chain(whois_server, registry_reply="%% Too many requests...\n\n%% No entries found.\n")
-    with pytest.raises(SourceRefused, match="whois.registry.test refused the query"):
+    with pytest.raises(SourceRefused, match=r"whois\.registry\.test refused the query"):
         await chain.client().lookup(DOMAIN)
     assert chain.registrar.queries == []
 

@@ -266,13 +266,15 @@ _REFUSAL = re.compile(
             r"\btry again in \d+",
             r"\bslow down\b",
             r"\bserver (?:is )?too busy\b",
-            r"\b(?:service|server|whois)[ \t]+(?:is[ \t]+)?(?:temporarily[ \t]+)?(?:unavailable|overloaded)\b",
+            r"\b(?:service|server|whois)[ \t]+(?:is[ \t]+)?(?:temporarily[ \t]+)?"
+            r"(?:unavailable|overloaded)\b",
             r"\b(?:under|in)[ \t]+(?:scheduled[ \t]+)?maintenance\b",
             r"\b(?:access|connection|query|request)s?[ \t]+(?:is[ \t]+|was[ \t]+|has[ \t]+been[ \t]+)?"
             r"(?:temporarily[ \t]+)?(?:denied|refused|blocked|throttled)\b",
             r"\b(?:your[ \t]+)?ip(?:[ \t]+address)?[ \t]+(?:is[ \t]+|has[ \t]+been[ \t]+)?"
             r"(?:not[ \t]+allowed|blocked|banned|blacklisted)\b",
-            r"\b(?:you|your client)[ \t]+(?:have|has|are)[ \t]+(?:been[ \t]+)?(?:rate[ -]?limited|throttled)\b",
+            r"\b(?:you|your client)[ \t]+(?:have|has|are)[ \t]+(?:been[ \t]+)?"
+            r"(?:rate[ -]?limited|throttled)\b",
             # French
             r"\btrop de (?:requ[eê]tes|connexions|demandes|interrogations)\b",
             r"\b(?:limite|quota)\b[^\n]{0,30}?\b(?:atteinte?|d[ée]pass[ée]e?)\b",
@@ -312,7 +314,8 @@ _REFUSAL = re.compile(
             r"|後ほど(?:再度|もう一度)",
             r"(?:查询|查詢|访问|訪問|请求|請求|连接|連線)[^\n]{0,6}?(?:过于|過於|太)?[频頻]繁"
             r"|超(?:过|過|出)[^\n]{0,6}?(?:限制|上限|次数|次數|配额)|请稍后|請稍後",
-            r"(?:조회|질의|접속|요청)[^\n]{0,12}?(?:한도|제한)[^\n]{0,8}?(?:초과|넘)|잠시 후 다시|너무 많은 (?:요청|조회|접속)",
+            r"(?:조회|질의|접속|요청)[^\n]{0,12}?(?:한도|제한)[^\n]{0,8}?(?:초과|넘)"
+            r"|잠시 후 다시|너무 많은 (?:요청|조회|접속)",
         ]
     ),
     re.IGNORECASE,

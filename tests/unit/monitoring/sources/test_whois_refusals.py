@@ -94,7 +94,7 @@ def test_afnic_throttling_is_a_refusal_on_each_afnic_tld(tld: str) -> None:
 )
 def test_boilerplate_that_mentions_limits_is_no_refusal(boilerplate: str) -> None:
     assert refusal_notice(boilerplate) is None
-    reply = f"No match for \"FREE-ZZ91.EXAMPLE\".\n{boilerplate}\n"
+    reply = f'No match for "FREE-ZZ91.EXAMPLE".\n{boilerplate}\n'
     assert by_field(parse_whois("free-zz91.example", reply)) == NOT_REGISTERED
 
 

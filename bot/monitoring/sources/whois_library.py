@@ -15,6 +15,7 @@ import os
 import queue
 import subprocess
 import sys
+import threading
 from collections.abc import Mapping
 from multiprocessing.connection import Connection
 from typing import Any
@@ -79,14 +80,16 @@ class LibraryParser:
 
 
 _shared: LibraryParser | None = None
+_shared_lock = threading.Lock()
 
 
 def shared_parser() -> LibraryParser:
-    """The process's parser, made on first use."""
+    """The process's parser, made on first use (parses run on several threads)."""
     global _shared
-    if _shared is None:
-        _shared = LibraryParser()
-    return _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = LibraryParser()
+        return _shared
 
 
 class _Child:

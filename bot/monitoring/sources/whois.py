@@ -263,17 +263,18 @@ def parse_whois(
 
     python-whois reads what it knows, in a child process killed at its deadline
     (whois_library; `library`, by default the process's); the generic reader
-    (whois_text.scan_whois, linear in the reply) adds the
-    continuation-line name servers, the fields of registries python-whois does not know,
-    and dates read day-first where the registry writes them so, in their time zone.
+    (whois_text.scan_whois, linear in the reply) adds the continuation-line name servers,
+    the fields of registries python-whois does not know, and dates read day-first where
+    the registry writes them so, in their time zone.
+
     A "no such domain" reply, in any registry's phrasing, is data: one fact, status "not
-    registered". A refusal (throttled, over quota, "try later") is SourceRefused, whatever
+    registered". A refusal (throttled, over quota, "try later") is SourceRefused whatever
     else the reply says (AFNIC follows its "Too many requests" with "No entries found"),
-    unless the reply also carries the record, whole: a footer may say "try again later". A
-    reply with no registration data in it (a format nobody reads) is
-    an error naming the registry (`server`), never a registered domain with its fields
-    gone. Of a reply holding several records, only the queried domain's is read. Only the
-    first MAX_PARSED_CHARS, in lines of at most MAX_PARSED_LINE, are read.
+    unless the reply also carries the record (a footer may say "try again later") and
+    does not say it left fields out. A reply with no registration data in it (a format
+    nobody reads) is an error naming the registry (`server`), never a registered domain
+    with its fields gone. Of a reply holding several records, only the queried domain's
+    is read. Only the first MAX_PARSED_CHARS, in lines of at most MAX_PARSED_LINE, are read.
     """
     domain = domain.rstrip(".").lower()
     text = "\n".join(line[:MAX_PARSED_LINE] for line in text[:MAX_PARSED_CHARS].splitlines())

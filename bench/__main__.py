@@ -4,7 +4,8 @@ Starts Knot DNS on 127.0.0.1:5353 with a generated zone, measures the raw DNS ya
 (c-ares through aiodns, dnspython's stock async resolver, Watchpost's multiplexed client)
 and then, on SQLite and on PostgreSQL, the end-to-end check cycles at each size, the
 database after 1 and 100 no-change cycles, slash-command acks during a cycle of the real
-`watchpost serve`, and the digest of a 10,000-change day. Each measurement runs in a
+`watchpost serve`, the digest of a 10,000-change day, and the slowest WHOIS parse over the
+reply table and hostile replies. Each measurement runs in a
 process of its own, so its peak RSS is its own. Nothing leaves the machine.
 
     .venv/bin/python -m bench [--sizes 1000,10000,100000] [--databases sqlite,postgresql]
@@ -171,6 +172,8 @@ def main() -> int:
         "--interval",
         str(args.detection_interval),
     )
+    progress("WHOIS parse time: the reply table and hostile replies")
+    results["whois_parse"] = child("bench.whois_parse")
     results["machine"]["load_after"] = os.getloadavg()
     table = render(results)
     print(table)
@@ -493,6 +496,16 @@ def render(results: dict[str, Any]) -> str:
             f"a {detection['interval_s']} s interval, {detection['changes']} changes at random moments): "
             f"p50 {detection['p50_s']} s, p99 {detection['p99_s']} s, max {detection['max_s']} s, "
             f"{detection['alerted']} of {detection['changes']} alerted (target ≤ {detection['target_s']} s).",
+        ]
+    whois = results.get("whois_parse")
+    if whois:
+        lines += [
+            "",
+            f"WHOIS parse ({whois['replies']} replies of tests/data/whois/): median {whois['median_ms']} ms, "
+            f"slowest {whois['slowest_s']} s ({whois['slowest_reply']}; target < {whois['target_s']:g} s). "
+            f"{whois['hostile']} hostile replies: slowest {whois['slowest_hostile_s']} s "
+            f"({whois['slowest_hostile_reply']}); python-whois killed at its {whois['deadline_s']:g} s "
+            f"deadline {whois['killed']} times.",
         ]
     lines += [
         "",

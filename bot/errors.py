@@ -5,6 +5,7 @@ WatchpostError
 │   ├── IndicatorError  an indicator could not be parsed or is not monitorable
 │   └── NotPermitted    the monitor is someone else's (its creator or an admin may change it)
 ├── SourceError      a data source failed; never becomes a change
+│   └── SourceRefused   it answered with a refusal (throttled, over quota, try later), not data
 └── ConfigError      the operator's configuration is wrong; the bot does not start
 """
 
@@ -34,6 +35,15 @@ class SourceError(WatchpostError):
         self.source = source
         self.message = message
         self.transient = transient
+
+
+class SourceRefused(SourceError):
+    """The source refused the query instead of answering it: rate-limited, over a quota,
+    access denied, busy or under maintenance. Always transient; never a verdict (a WHOIS
+    "too many requests" followed by "no entries found" is not "not registered")."""
+
+    def __init__(self, source: str, message: str) -> None:
+        super().__init__(source, message, transient=True)
 
 
 class ConfigError(WatchpostError):

@@ -23,6 +23,7 @@ class WhoisCase:
     facts: dict[str, list[str]] = field(default_factory=dict)
     not_registered: bool = False
     error: str | None = None  # what the error must name
+    refusal: bool = False  # the error is a refusal (throttled, quota, access): transient, retried
 
     @property
     def text(self) -> str:
@@ -47,6 +48,7 @@ def load_cases() -> list[WhoisCase]:
             {key: sorted(values) for key, values in row.get("facts", {}).items()},
             bool(row.get("not_registered")),
             row.get("error"),
+            bool(row.get("refusal")),
         )
         for name, row in sorted(table.items())
     ]

@@ -10,7 +10,7 @@ import pytest
 import pytest_asyncio
 
 from bot.config import HostPort
-from bot.errors import SourceError
+from bot.errors import SourceError, SourceRefused
 from bot.model.observations import Fact, IndicatorKind, Outcome
 from bot.monitoring.datasets.whois import WhoisDataset
 from bot.monitoring.dns import DnsAnswer
@@ -75,6 +75,30 @@ async def test_whois_follows_iana_registry_registrar_chain(whois_server: StartWh
     assert values(record.facts, "name_server") == ["ns1.evil-dns.test", "ns2.evil-dns.test"]
     assert values(record.facts, "status") == ["clientDeleteProhibited", "clientTransferProhibited"]
     assert record.unknown_fields == frozenset()
+
+
+async def test_whois_follows_the_queried_records_registrar_in_a_multi_record_reply(
+    whois_server: StartWhois,
+) -> None:
+    # The registry answers with a look-alike's record first; its registrar is never asked.
+    lookalike = (
+        "   Domain Name: EVIL.COM.LOOKALIKE.TEST\r\n   Registrar: Shady Names LLC\r\n"
+        "   Registrar WHOIS Server: whois.shady.test\r\n   Name Server: NS1.SHADY.TEST\r\n\r\n"
+    )
+    chain = Chain(whois_server, registry_reply=lookalike + registry_text(DOMAIN, "whois.registrar.test"))
+    shady = whois_server({DOMAIN: registrar_text(DOMAIN, org="Someone Else")})
+    chain.hosts["whois.shady.test"] = shady.address
+    record = await chain.client().lookup(DOMAIN)
+    assert shady.queries == [] and chain.registrar.queries == [DOMAIN]
+    assert values(record.facts, "registrar") == ["Evil Registrar, LLC"]
+    assert values(record.facts, "name_server") == ["ns1.evil-dns.test", "ns2.evil-dns.test"]
+
+
+async def test_whois_throttled_registry_is_a_refusal_not_a_free_domain(whois_server: StartWhois) -> None:
+    chain = Chain(whois_server, registry_reply="%% Too many requests...\n\n%% No entries found.\n")
+    with pytest.raises(SourceRefused, match=r"whois\.registry\.test refused the query"):
+        await chain.client().lookup(DOMAIN)
+    assert chain.registrar.queries == []
 
 
 async def test_whois_asks_iana_once_per_tld(whois_server: StartWhois) -> None:
@@ -166,11 +190,19 @@ async def test_whois_hang_ends_at_the_timeout(whois_server: StartWhois) -> None:
 
 
 async def test_whois_reply_without_fields_is_error_not_removal(whois_server: StartWhois) -> None:
-    server = whois_server({}, default="%% Connection limit exceeded, try later\n")
+    server = whois_server({}, default="%% Nothing to see here\n")
     observation = await WhoisDataset(WhoisClient(server.address, 1.0), None, None).collect(
         DOMAIN, IndicatorKind.DOMAIN
     )
     assert observation.failed and "no WHOIS fields" in observation.failures[0].message
+
+
+async def test_whois_limit_notice_is_a_refusal_not_removal(whois_server: StartWhois) -> None:
+    server = whois_server({}, default="%% Connection limit exceeded, try later\n")
+    observation = await WhoisDataset(WhoisClient(server.address, 1.0), None, None).collect(
+        DOMAIN, IndicatorKind.DOMAIN
+    )
+    assert observation.failed and "refused the query" in observation.failures[0].message
 
 
 async def test_whois_reply_size_is_capped(whois_server: StartWhois) -> None:

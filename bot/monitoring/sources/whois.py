@@ -26,20 +26,24 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from whois import exceptions as whois_exceptions
-from whois.parser import WhoisEntry
 
 from bot.config import HostPort
-from bot.errors import SourceError
+from bot.errors import SourceError, SourceRefused
 from bot.model.observations import Fact
+from bot.monitoring.sources.whois_library import LibraryParser, shared_parser
 from bot.monitoring.sources.whois_text import (
     EARLIEST,
     LATEST,
+    LATEST_EXPIRY,
     ScannedRecord,
     is_handle,
+    own_record,
+    refusal_notice,
     says_not_registered,
     scan_whois,
     valid_email,
     valid_host,
+    withholds_fields,
 )
 
 SOURCE = "whois"
@@ -50,6 +54,12 @@ MAX_REPLY_BYTES = 1024 * 1024
 # more of, and to a size well past any real reply's.
 MAX_PARSED_LINE = 300
 MAX_PARSED_CHARS = 100_000
+# Registries whose python-whois parser backtracks on real replies: its .jp contact patterns
+# (`(?:^\s*.*\s+)*` before a key the reply lacks) cost about 20 times more per padded empty
+# line after "Contact Information:" (5 lines: 5 s, 6 lines: 100 s, on replies under 1 KB).
+# The generic reader reads every field Watchpost keeps from these replies on its own, so
+# they are not even sent to python-whois (whose deadline would cost a second each).
+LIBRARY_BACKTRACKS = (".jp",)
 
 NOT_REGISTERED = "not registered"
 SINGLE_VALUED_FIELDS = frozenset(
@@ -153,7 +163,8 @@ class WhoisClient:
         if _is_not_registered(registry_facts):
             return registry_record
 
-        registrar_host = _referral(_REFERRAL_REGISTRAR, registry_text, domain)
+        # The queried domain's record names its registrar's server, not a look-alike's.
+        registrar_host = _referral(_REFERRAL_REGISTRAR, own_record(registry_text, domain), domain)
         if registrar_host is None or registrar_host in {registry_host, self._iana.host.lower()}:
             return registry_record
         try:
@@ -245,31 +256,45 @@ async def parse_whois_off_loop(domain: str, text: str, server: str | None = None
     return await asyncio.to_thread(parse_whois, domain, text, server)
 
 
-def parse_whois(domain: str, text: str, server: str | None = None) -> list[Fact]:
-    """WHOIS text -> facts (no I/O). Raises SourceError when the reply cannot be read.
+def parse_whois(
+    domain: str, text: str, server: str | None = None, *, library: LibraryParser | None = None
+) -> list[Fact]:
+    """WHOIS text -> facts (no network I/O). Raises SourceError when the reply cannot be read.
 
-    python-whois reads what it knows; the generic reader (whois_text.scan_whois) adds the
-    continuation-line name servers, the fields of registries python-whois does not know,
-    and dates read day-first where the registry writes them so, in their time zone.
+    python-whois reads what it knows, in a child process killed at its deadline
+    (whois_library; `library`, by default the process's); the generic reader
+    (whois_text.scan_whois, linear in the reply) adds the continuation-line name servers,
+    the fields of registries python-whois does not know, and dates read day-first where
+    the registry writes them so, in their time zone.
+
     A "no such domain" reply, in any registry's phrasing, is data: one fact, status "not
-    registered". A reply with no registration data in it (a rate-limit notice, a format
+    registered". A refusal (throttled, over quota, "try later") is SourceRefused whatever
+    else the reply says (AFNIC follows its "Too many requests" with "No entries found"),
+    unless the reply also carries the record (a footer may say "try again later") and
+    does not say it left fields out. A reply with no registration data in it (a format
     nobody reads) is an error naming the registry (`server`), never a registered domain
-    with its fields gone. Only the first MAX_PARSED_CHARS, in lines of at most
-    MAX_PARSED_LINE, are read.
+    with its fields gone. Of a reply holding several records, only the queried domain's
+    is read. Only the first MAX_PARSED_CHARS, in lines of at most MAX_PARSED_LINE, are read.
     """
+    domain = domain.rstrip(".").lower()
     text = "\n".join(line[:MAX_PARSED_LINE] for line in text[:MAX_PARSED_CHARS].splitlines())
-    tld = domain.rstrip(".").rsplit(".", 1)[-1].lower()
+    text = own_record(text, domain)
+    tld = domain.rsplit(".", 1)[-1]
     where = server or f"the .{tld} WHOIS server"
     library_says_free = False
     entry: Mapping[str, object] = {}
     try:
-        entry = _load(domain, text)
+        if not domain.endswith(LIBRARY_BACKTRACKS):
+            entry = (library or shared_parser()).load(domain, text)
     except whois_exceptions.WhoisDomainNotFoundError:
         library_says_free = True
     except SourceError:
-        entry = {}  # python-whois could not read it: the generic reader still may
-    facts = _merge(normalise_whois(entry, text), scan_whois(text, tld, domain.rstrip(".").lower()))
+        entry = {}  # python-whois could not read it (in time): the generic reader still may
+    facts = _merge(normalise_whois(entry, text), scan_whois(text, tld, domain), text, domain)
     core = {fact.field for fact in facts} & CORE_FIELDS
+    notice = refusal_notice(text)
+    if notice is not None and (not core or withholds_fields(text)):
+        raise SourceRefused(SOURCE, f"{where} refused the query: {notice}")
     if (library_says_free or says_not_registered(text)) and len(core) < 2:
         return [Fact("status", NOT_REGISTERED, SOURCE)]
     if not core:
@@ -277,12 +302,14 @@ def parse_whois(domain: str, text: str, server: str | None = None) -> list[Fact]
     return facts
 
 
-def _merge(library: list[Fact], scanned: ScannedRecord) -> list[Fact]:
+def _merge(library: list[Fact], scanned: ScannedRecord, text: str, domain: str) -> list[Fact]:
     """The generic reader's facts, completed by python-whois's. The generic reader's win
     where it found a value: it reads blocks and continuation lines (python-whois takes a
     registrar's technical contact for the registrant on .be, the registrant for the
     registrar on .ua), and dates day-first and in their time zone where the registry
-    writes them so. Name servers are the union of both, each a checked host name."""
+    writes them so. Name servers: the generic reader's where it found any (python-whois's
+    .uk pattern takes any host name in the reply), each a host name that is not the
+    domain itself nor a web host (see `_name_servers`)."""
     by_field: dict[str, list[Fact]] = {}
     for fact in library:
         by_field.setdefault(fact.field, []).append(fact)
@@ -293,9 +320,7 @@ def _merge(library: list[Fact], scanned: ScannedRecord) -> list[Fact]:
         if values:
             # The domain's own dates come first; later ones belong to its contacts.
             by_field[field_name] = [Fact(field_name, values[0].isoformat(), SOURCE)]
-    servers = {fact.value for fact in by_field.get("name_server", [])} | set(scanned.name_server)
-    if servers:
-        by_field["name_server"] = [Fact("name_server", host, SOURCE) for host in sorted(servers)]
+    library_servers = [fact.value for fact in by_field.pop("name_server", [])]
     for field_name in ("registrar", "registrant_org", "registrant_email"):
         values = getattr(scanned, field_name)
         redactable = field_name in REGISTRANT_FIELDS
@@ -308,7 +333,25 @@ def _merge(library: list[Fact], scanned: ScannedRecord) -> list[Fact]:
     codes = {code for item in scanned.status if (code := _status_code(item))}
     if codes:
         by_field["status"] = [Fact("status", code, SOURCE) for code in sorted(codes)]
+    registrars = [fact.value for fact in by_field.get("registrar", [])]
+    servers = _name_servers(scanned.name_server or library_servers, text, domain, registrars)
+    if servers:
+        by_field["name_server"] = [Fact("name_server", host, SOURCE) for host in servers]
     return [fact for field_name in sorted(by_field) for fact in by_field[field_name]]
+
+
+_URL_HOST = re.compile(r"[a-z][a-z0-9+.-]*://([^/\s:?#\]\[]+)", re.IGNORECASE)
+
+
+def _name_servers(hosts: Iterable[str], text: str, domain: str, registrars: Iterable[str]) -> list[str]:
+    """The hosts that can be the domain's name servers, sorted: never the domain itself (a
+    child of it is glue and stays), nor a web host: a `www.` name, a URL's host, a host in
+    the registrar's name (Nominet's "Names Direct Ltd t/a namesdirect.co.uk")."""
+    web = {host.lower().rstrip(".") for host in _URL_HOST.findall(text)}
+    web |= {token.lower().rstrip(".") for name in registrars for token in name.split()}
+    return sorted(
+        {host for host in hosts if host != domain and not host.startswith("www.") and host not in web}
+    )
 
 
 def _checked(field_name: str, value: str | None) -> str | None:
@@ -342,7 +385,7 @@ def normalise_whois(entry: Mapping[str, object], text: str = "") -> list[Fact]:
     created = _dates(entry.get("creation_date"))
     if created:
         facts.append(Fact("creation_date", min(created).isoformat(), SOURCE))
-    expires = _dates(entry.get("expiration_date"))
+    expires = _dates(entry.get("expiration_date"), latest=LATEST_EXPIRY)
     if expires:
         facts.append(Fact("expiration_date", max(expires).isoformat(), SOURCE))
 
@@ -356,25 +399,6 @@ def normalise_whois(entry: Mapping[str, object], text: str = "") -> list[Fact]:
     statuses = {code for item in _strings(entry.get("status")) if (code := _status_code(item))}
     facts.extend(Fact("status", code, SOURCE) for code in sorted(statuses))
     return facts
-
-
-def _load(domain: str, text: str) -> Mapping[str, object]:
-    # A date python-whois cannot read costs that line only, not the whole reply.
-    for _ in range(5):
-        try:
-            entry: Mapping[str, object] = WhoisEntry.load(domain, text)
-            return entry
-        except whois_exceptions.WhoisDomainNotFoundError:
-            raise
-        except whois_exceptions.WhoisUnknownDateFormatError as exc:
-            bad = str(exc).removeprefix("Unknown date format: ").strip()
-            kept = [line for line in text.splitlines() if not bad or bad not in line]
-            if len(kept) == len(text.splitlines()):
-                break
-            text = "\n".join(kept)
-        except Exception as exc:  # a parser bug on untrusted text is this source's failure
-            raise SourceError(SOURCE, f"unparseable reply ({exc.__class__.__name__})") from None
-    raise SourceError(SOURCE, "unparseable dates in reply")
 
 
 def _strings(value: object) -> list[str]:
@@ -398,7 +422,7 @@ def _first_text(entry: Mapping[str, object], keys: tuple[str, ...], redactable: 
     return None
 
 
-def _dates(value: object) -> list[date]:
+def _dates(value: object, latest: date = LATEST) -> list[date]:
     items = value if isinstance(value, list | tuple) else [value]
     found: list[date] = []
     for item in items:
@@ -407,7 +431,7 @@ def _dates(value: object) -> list[date]:
             found.append(aware.astimezone(UTC).date())
         elif isinstance(item, date):
             found.append(item)
-    return [day for day in found if EARLIEST <= day <= LATEST]
+    return [day for day in found if EARLIEST <= day <= latest]
 
 
 def redacted(value: str) -> bool:

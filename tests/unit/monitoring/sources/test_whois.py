@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
-from bot.errors import SourceError
+from bot.errors import SourceError, SourceRefused
 from bot.model.observations import Fact
 from bot.monitoring.sources.whois import normalise_whois, parse_whois
 from tests.fakes.whois_server import (
@@ -167,19 +167,24 @@ def test_parse_whois_no_match_is_not_registered(domain: str) -> None:
     assert parse_whois(domain, not_found_text(domain)) == [Fact("status", "not registered", "whois")]
 
 
+@pytest.mark.parametrize("text", ["", "garbage\n"])
+def test_parse_whois_reply_without_fields_is_an_error(text: str) -> None:
+    with pytest.raises(SourceError, match="no WHOIS fields"):
+        parse_whois("evil.com", text)
+
+
 @pytest.mark.parametrize(
     "text",
     [
-        "",
-        "garbage\n",
         "% Quota exceeded, try again later\n",
         # What python-whois's socket failure text parses to: every field None.
         "Socket not responding: [Errno 111] Connection refused\n",
     ],
 )
-def test_parse_whois_reply_without_fields_is_an_error(text: str) -> None:
-    with pytest.raises(SourceError, match="no WHOIS fields"):
+def test_parse_whois_refusal_without_fields_is_a_transient_refusal(text: str) -> None:
+    with pytest.raises(SourceRefused, match="refused the query") as raised:
         parse_whois("evil.com", text)
+    assert raised.value.transient
 
 
 def test_parse_whois_unreadable_date_drops_only_that_line() -> None:

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from bot.errors import SourceError
+from bot.errors import SourceError, SourceRefused
 from bot.model.observations import IndicatorKind
 from bot.monitoring.datasets.whois import WhoisDataset
 from bot.monitoring.diff import diff_observation
@@ -37,6 +37,9 @@ def test_whois_reply_gives_the_facts_it_says(case: WhoisCase) -> None:
             parse_whois(case.domain, case.text, case.server)
         # Never "registered", never an empty record: an error naming the registry.
         assert case.error in str(raised.value)
+        # A refusal (throttled, quota, access) is its own kind, retried: never "not registered".
+        assert isinstance(raised.value, SourceRefused) == case.refusal
+        assert raised.value.transient
         return
     assert by_field(parse_whois(case.domain, case.text, case.server)) == case.expected()
 
@@ -47,12 +50,8 @@ def test_field_agreement_per_family() -> None:
         assert agreement.share >= 0.95, (family, agreement.wrong)
 
 
-SAMPLE = [
-    case
-    for case in CASES
-    if case.name.split(".")[0] in {"com", "org", "de", "eu", "it", "tw", "hk", "nl", "ch", "rs", "nz", "ai"}
-    or case.error is not None
-]
+SAMPLE_TLDS = set("com org de eu it tw hk nl ch rs nz ai jp uk sg pt cl".split())
+SAMPLE = [case for case in CASES if case.name.split(".")[0] in SAMPLE_TLDS or case.error is not None]
 
 
 @pytest.mark.parametrize("case", SAMPLE, ids=lambda case: case.name)
@@ -62,8 +61,9 @@ async def test_whois_reply_over_tcp_through_the_dataset(case: WhoisCase, whois_s
         case.domain, IndicatorKind.DOMAIN
     )
     if case.error is not None:
-        # Unreadable: the dataset fails, so the diff keeps every field as it was.
+        # Unreadable or refused: the dataset fails, so the diff keeps every field as it was.
         assert observation.failed and str(server.address) in observation.failures[0].message
+        assert ("refused the query" in observation.failures[0].message) == case.refusal
         assert not diff_observation(None, observation, now=_NOW, previous_check_at=None).baseline
         return
     assert not observation.failures

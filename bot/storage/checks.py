@@ -50,7 +50,6 @@ from bot.storage.views import (
 log = logging.getLogger(__name__)
 
 
-
 class Checks:
     def __init__(
         self,

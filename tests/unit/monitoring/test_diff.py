@@ -16,6 +16,7 @@ from bot.model.observations import (
     FactStatus,
     Observation,
     SourceFailure,
+    SourceRead,
 )
 from bot.monitoring.diff import DiffResult, _diff_against, _same_as_before, diff_observation
 
@@ -225,3 +226,91 @@ def test_diff_unchanged_shortcut_is_taken_for_a_repeat_check() -> None:
     first = diff_observation(None, observation, now=T0, previous_check_at=None)
     assert _same_as_before(first.state, observation)
     assert not _same_as_before(first.state, obs(("A", "192.0.2.2"), ("status", "exists"), single={"status"}))
+
+
+# -- baselines per source -------------------------------------------------------------------
+
+
+def passive(**sources: set[str] | None) -> Observation:
+    """`resolutions` of an IP from passive DNS only: per source the names it gave, or None
+    for a source that failed."""
+    reads, facts, failures = [], set(), []
+    for source, names in sources.items():
+        if names is None:
+            failures.append(SourceFailure(source, "HTTP 500", frozenset({"domain"})))
+            continue
+        found = [Fact("domain", name, source) for name in names]
+        facts.update(found)
+        reads.append(SourceRead.of(source, {"domain"}, found))
+    return Observation("resolutions", frozenset(facts), frozenset(), tuple(failures), reads=tuple(reads))
+
+
+def step(
+    state: DiffResult | None, observation: Observation, hours: int
+) -> tuple[DiffResult, list[tuple[str, str | None]]]:
+    result = diff_observation(
+        state.state if state else None,
+        observation,
+        now=T0 + timedelta(hours=hours),
+        previous_check_at=T0 + timedelta(hours=hours - 1) if state else None,
+        baselined=state.baselined if state else frozenset(),
+    )
+    return result, [(c.kind.value, c.new_value) for c in result.changes]
+
+
+def test_a_sources_first_read_is_its_baseline_however_late() -> None:
+    state, changes = step(None, passive(mnemonic={"old.example"}, circl=None), 0)
+    assert changes == [] and state.baselined == {("mnemonic", "domain")}
+    # A week later CIRCL answers for the first time, with names nobody alerted on: silent.
+    state, changes = step(state, passive(mnemonic={"old.example"}, circl={"years-old.example"}), 168)
+    assert changes == [] and ("circl", "domain") in state.first_reads
+    # From then on what it sees is news.
+    state, changes = step(
+        state, passive(mnemonic={"old.example"}, circl={"years-old.example", "new.example"}), 169
+    )
+    assert changes == [("added", "new.example")]
+
+
+def test_a_value_a_baselined_source_also_gives_is_a_change_even_on_anothers_first_read() -> None:
+    state, _ = step(None, passive(mnemonic={"old.example"}, circl=None), 0)
+    state, changes = step(state, passive(mnemonic={"old.example", "both.example"}, circl={"both.example"}), 1)
+    assert changes == [("added", "both.example")]
+
+
+def test_a_failing_source_never_reads_as_a_removal_of_a_known_field() -> None:
+    known = Observation(
+        "resolutions",
+        frozenset({Fact("A", "192.0.2.1", "dns"), Fact("A", "192.0.2.2", "other")}),
+        frozenset({"A"}),
+        reads=(
+            SourceRead.of("dns", {"A"}, [Fact("A", "192.0.2.1", "dns")]),
+            SourceRead.of("other", {"A"}, [Fact("A", "192.0.2.2", "other")]),
+        ),
+    )
+    state, _ = step(None, known, 0)
+    only_dns = Observation(
+        "resolutions",
+        frozenset({Fact("A", "192.0.2.1", "dns")}),
+        frozenset({"A"}),
+        (SourceFailure("other", "timeout", frozenset({"A"})),),
+        reads=(SourceRead.of("dns", {"A"}, [Fact("A", "192.0.2.1", "dns")]),),
+    )
+    for hours in (1, 2, 3):
+        state, changes = step(state, only_dns, hours)
+        assert changes == []
+    assert ("A", "192.0.2.2") in state.state
+
+
+def test_a_dataset_stored_before_per_source_baselines_raises_no_false_alert() -> None:
+    stored = {("domain", "old.example"): FactState("domain", "old.example", "mnemonic", T0)}
+    # No per-source record (None): the open facts' sources stand in; CIRCL, which never
+    # gave a fact, reads for the first time — silently; Mnemonic's new name is news.
+    result = diff_observation(
+        stored,
+        passive(mnemonic={"old.example", "new.example"}, circl={"years-old.example"}),
+        now=T0 + timedelta(hours=1),
+        previous_check_at=T0,
+        baselined=None,
+    )
+    assert [(c.kind.value, c.new_value) for c in result.changes] == [("added", "new.example")]
+    assert {("mnemonic", "domain"), ("circl", "domain")} <= result.baselined

@@ -19,6 +19,7 @@ ObservedLookup = Callable[[str], Awaitable[list[tuple[str, str, datetime]]]]
 
 class ObservedResolutions:
     name = SOURCE
+    internal = True  # the bot's own memory: bot/model/observations.SourceRead.internal
 
     def __init__(self, lookup: ObservedLookup) -> None:
         self._lookup = lookup

@@ -48,7 +48,9 @@ def decide_dataset(
         baselined=snapshot.baselined if snapshot else frozenset(),
     )
     changes = policy.judge(result.changes)
-    sources = SourceStates.after(observation, result.baselined)
+    sources: SourceStates | None = SourceStates.after(observation, result.baselined)
+    if snapshot is not None and sources == snapshot.sources:
+        sources = None  # as stored: nothing to write (the common case)
     return CheckOutcome(observation, changes, result.closed, result.state, result.baseline, sources)
 
 

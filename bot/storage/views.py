@@ -61,8 +61,13 @@ class DatasetSnapshot:
 
     facts: dict[FactKey, FactState] | None  # None: no baseline yet
     last_ok_at: datetime | None
-    # The (source, field) pairs with a baseline; None: stored before they were kept.
-    baselined: frozenset[SourceField] | None = None
+    # Per source: baselines and pending sources as stored; None: stored before they were kept.
+    sources: SourceStates | None = None
+
+    @property
+    def baselined(self) -> frozenset[SourceField] | None:
+        """The (source, field) pairs with a baseline; None: not kept for this row yet."""
+        return self.sources.baselined if self.sources is not None else None
 
 
 @dataclass(frozen=True)
@@ -232,9 +237,6 @@ def dataset_snapshot(
     facts: dict[FactKey, FactState],
 ) -> DatasetSnapshot:
     """The diff's view of a stored dataset row and its open facts."""
-    stored = SourceStates.from_json(sources)
     return DatasetSnapshot(
-        facts if baseline_at is not None else None,
-        last_ok_at,
-        stored.baselined if stored is not None else None,
+        facts if baseline_at is not None else None, last_ok_at, SourceStates.from_json(sources)
     )

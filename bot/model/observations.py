@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -119,18 +121,22 @@ class SourceStates:
     def sources(self) -> tuple[str, ...]:
         return tuple(sorted({source for source, _ in self.baselined}))
 
-    def to_json(self) -> dict[str, object]:
+    def to_json(self) -> str:
+        """Compact and canonical (sorted keys), so equal states are equal texts."""
         by_source: dict[str, list[str]] = {}
         for source, name in sorted(self.baselined):
             by_source.setdefault(source, []).append(name)
-        return {
-            "baselined": by_source,
-            "pending": [{"source": p.source, "why": p.why.value, "message": p.message} for p in self.pending],
-        }
+        pending = [{"source": p.source, "why": p.why.value, "message": p.message} for p in self.pending]
+        return json.dumps({"baselined": by_source, "pending": pending}, sort_keys=True, separators=(",", ":"))
+
+    @staticmethod
+    def from_json(text: object) -> SourceStates | None:
+        """None for NULL or anything unreadable: the caller falls back to the open facts.
+        Most subjects of a dataset store the same text: parsed once, shared (frozen)."""
+        return _parse_source_states(text) if isinstance(text, str) else None
 
     @classmethod
-    def from_json(cls, data: object) -> SourceStates | None:
-        """None for NULL or anything unreadable: the caller falls back to the open facts."""
+    def _from_data(cls, data: object) -> SourceStates | None:
         if not isinstance(data, dict):
             return None
         baselined = data.get("baselined")
@@ -296,3 +302,11 @@ class FactState:
     @property
     def key(self) -> FactKey:
         return (self.field, self.value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_source_states(text: str) -> SourceStates | None:
+    try:
+        return SourceStates._from_data(json.loads(text))
+    except (ValueError, KeyError, TypeError):
+        return None

@@ -48,9 +48,14 @@ def decide_dataset(
         baselined=snapshot.baselined if snapshot else frozenset(),
     )
     changes = policy.judge(result.changes)
-    sources: SourceStates | None = SourceStates.after(observation, result.baselined)
-    if snapshot is not None and sources == snapshot.sources:
-        sources = None  # as stored: nothing to write (the common case)
+    stored = snapshot.sources if snapshot is not None else None
+    sources: SourceStates | None
+    if stored is not None and not result.first_reads and not observation.failures and not stored.pending:
+        sources = None  # every source read, nothing new baselined: as stored (the common case)
+    else:
+        sources = SourceStates.after(observation, result.baselined)
+        if sources == stored:
+            sources = None
     return CheckOutcome(observation, changes, result.closed, result.state, result.baseline, sources)
 
 

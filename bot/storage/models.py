@@ -98,7 +98,7 @@ class DatasetState(Base):
     # Per source: the fields with a baseline, and why a source without one is pending
     # (bot/model/observations.SourceBaselines). NULL: stored before baselines were kept
     # per source (the open facts' sources stand in, bot/monitoring/diff.legacy_baselines).
-    sources: Mapped[Any] = mapped_column(JSON, nullable=True)
+    sources: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class FactRow(Base):

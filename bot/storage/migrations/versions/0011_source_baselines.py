@@ -21,7 +21,7 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table("dataset_states") as batch:
-        batch.add_column(sa.Column("sources", sa.JSON(), nullable=True))
+        batch.add_column(sa.Column("sources", sa.Text(), nullable=True))
 
 
 def downgrade() -> None:

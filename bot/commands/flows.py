@@ -186,8 +186,8 @@ class MonitorFlows:
                     self.db.monitors.list, team_id=caller.team_id, channel_id=caller.channel_id
                 )
                 rows = [
-                    ListRow(m.indicator, m.kind.value, m.last_checked_at, m.stale_datasets, m.muted)
-                    for m in monitors
+                    ListRow(m.indicator, m.kind.value, m.last_checked_at, m.stale_datasets, mutes)
+                    for m, mutes in await self._with_timed_mutes(monitors, caller)
                 ]
                 return CommandResult(await self.watches.with_watches(build_list_message(rows), rows, caller))
             case StatusCommand(indicator):
@@ -380,6 +380,20 @@ class MonitorFlows:
             caller.channel_id,
             caller.user_id,
         )
+
+    async def _with_timed_mutes(
+        self, monitors: Sequence[MonitorView], caller: Caller
+    ) -> list[tuple[MonitorView, list[str]]]:
+        """Each monitor with its mutes: the untimed ones by name, the timed ones with their end
+        (a timed mute silences as much as an untimed one, so the list shows both)."""
+        silenced = await self.db.run(
+            self.db.triage.active, now=self.clock(), team_id=caller.team_id, channel_id=caller.channel_id
+        )
+        timed: dict[str, list[str]] = {}
+        for s in silenced:
+            if s.kind is SuppressionKind.MUTE and s.dataset and s.expires_at:
+                timed.setdefault(s.indicator, []).append(f"{s.dataset} until {s.expires_at:%Y-%m-%d %H:%M} UTC")
+        return [(m, [*m.muted, *timed.get(m.indicator, ())]) for m in monitors]
 
     async def _lift_timed_mutes(self, indicator: Indicator, dataset: str, caller: Caller) -> bool:
         """End the timed mutes of `dataset`; True if there were some and no untimed mute."""

@@ -79,7 +79,7 @@ def build_added_message(added: Sequence[tuple[str, bool]]) -> Message:
 
 def build_baseline_message(indicator: str, datasets: Sequence[DatasetView]) -> Message:
     """What the baseline holds per dataset, right after a monitor is set."""
-    return _state_message(f"Baseline for {indicator_text(indicator)}", indicator, datasets)
+    return _state_message("Baseline for", indicator, datasets)
 
 
 def build_status_message(
@@ -93,7 +93,7 @@ def build_status_message(
 ) -> Message:
     """`plans`: one line per quota-limited source, how often its budget lets it be asked
     ("passive DNS every 11 h: Mnemonic allows 1,000 a day for 460 monitors")."""
-    message = _state_message(f"Status of {indicator_text(indicator)}", indicator, datasets)
+    message = _state_message("Status of", indicator, datasets)
     notes = [f"Monitored here since {monitored_since:%Y-%m-%d %H:%M} UTC"]
     if snoozed_until is not None:
         notes.append(f":zzz: snoozed until {snoozed_until:%Y-%m-%d %H:%M} UTC")
@@ -132,8 +132,11 @@ class DatasetView:
         self.pending = list(pending)
 
 
-def _state_message(title: str, indicator: str, datasets: Sequence[DatasetView]) -> Message:
-    blocks: list[Block] = [header(title)]
+def _state_message(heading: str, indicator: str, datasets: Sequence[DatasetView]) -> Message:
+    """`heading` and the indicator: defanged in the header, as every header shows it (an
+    alert's, an investigation's, history's), plain in the notification text."""
+    title = f"{heading} {indicator_text(indicator)}"
+    blocks: list[Block] = [header(f"{heading} {indicator_text(indicator, defanged=True)}")]
     summary = []
     for dataset in datasets[: MAX_BLOCKS_MESSAGE - 2]:
         name = escape(truncate(dataset.name, 100))

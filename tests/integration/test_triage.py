@@ -341,3 +341,18 @@ async def test_triage_false_positive_covers_the_values_of_its_thread(bot: Bot) -
     await bot.triage.set_state_on_message(alert.channel, alert.ts, TriageState.FALSE_POSITIVE, OWNER)
     values = {s.value for s in bot.db.triage.active(now=bot.clock.now, channel_id=OWNER.channel_id)}
     assert values == {"first.example", "second.example"}
+
+
+async def test_triage_list_shows_a_timed_mute_with_its_end(bot: Bot) -> None:
+    await bot.say(f"mute {IP} resolutions 30m")
+    listed = await bot.say("list")
+    assert "muted: resolutions until 2026-11-20 09:30 UTC" in listed
+    bot.clock.advance(minutes=31)
+    assert "muted" not in await bot.say("list")
+
+
+async def test_triage_status_header_is_defanged_like_history(bot: Bot) -> None:
+    status = await bot.say(f"status {IP}")
+    history = await bot.say(f"history {IP}")
+    assert status.splitlines()[0] == "Status of 98[.]126[.]38[.]107"
+    assert history.splitlines()[0].startswith("History of 98[.]126[.]38[.]107")

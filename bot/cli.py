@@ -164,7 +164,9 @@ async def _check(settings: Settings, text: str) -> int:
     except IndicatorError as exc:
         print(f"watchpost: {exc}", file=sys.stderr)
         return 2
-    services = build_services(settings, ConsoleTransport(sys.stdout, files_dir=settings.files_dir))
+    # Alerts the check delivers print without buttons: nothing here can press them.
+    screen = ConsoleTransport(sys.stdout, files_dir=settings.files_dir, buttons=False)
+    services = build_services(settings, screen)
     try:
         subject = await services.db.run(services.db.monitors.subject, indicator.value)
         if subject is None:

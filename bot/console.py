@@ -69,8 +69,17 @@ class ConsoleTransport:
     `prompting` is True while the console waits for a line: what arrives then is printed
     on a fresh line and the prompt is shown again, so it never lands after the prompt."""
 
-    def __init__(self, out: TextIO, *, files_dir: Path, names: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        out: TextIO,
+        *,
+        files_dir: Path,
+        names: dict[str, str] | None = None,
+        buttons: bool = True,
+    ) -> None:
         self.out = out
+        # False for `watchpost check`, which takes no presses: buttons are not shown.
+        self.show_buttons = buttons
         self.files_dir = files_dir
         self.names = dict(NAMES if names is None else names)
         self.prompting = False
@@ -140,19 +149,24 @@ class ConsoleTransport:
             )
             return f"[{number} {label}]"
 
-        return render_text(message, names=self.names, button_label=numbered)
+        return render_text(message, names=self.names, button_label=numbered, buttons=self.show_buttons)
 
     def forget_buttons(self, ts: str) -> None:
         for number in [n for n, b in self.buttons.items() if b.message_ts == ts]:
             del self.buttons[number]
 
     def _heading(self, message: Message, thread_ts: str | None, channel_id: str) -> str:
-        return f"{message.label or 'message'} {self._where(thread_ts, channel_id)}"
+        label = message.label or "message"
+        if thread_ts and label == "alert":
+            label = "follow-up"  # an alert posted in an open alert's thread
+        return f"{label} {self._where(thread_ts, channel_id)}"
 
     def _where(self, thread_ts: str | None, channel_id: str) -> str:
+        channel = f"#{self.names.get(channel_id, channel_id)}"
         parent = self.posted.get(thread_ts or "")
         if parent is None:
-            return f"in #{self.names.get(channel_id, channel_id)}"
+            # A thread this terminal never showed (posted before `watchpost check` ran).
+            return f"in the thread of an earlier message in {channel}" if thread_ts else f"in {channel}"
         return f'in the thread of the {parent.message.label or "message"} "{_title(parent.message)}"'
 
 

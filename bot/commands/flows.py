@@ -392,7 +392,9 @@ class MonitorFlows:
         timed: dict[str, list[str]] = {}
         for s in silenced:
             if s.kind is SuppressionKind.MUTE and s.dataset and s.expires_at:
-                timed.setdefault(s.indicator, []).append(f"{s.dataset} until {s.expires_at:%Y-%m-%d %H:%M} UTC")
+                timed.setdefault(s.indicator, []).append(
+                    f"{s.dataset} until {s.expires_at:%Y-%m-%d %H:%M} UTC"
+                )
         return [(m, [*m.muted, *timed.get(m.indicator, ())]) for m in monitors]
 
     async def _lift_timed_mutes(self, indicator: Indicator, dataset: str, caller: Caller) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import NamedTuple
@@ -352,8 +354,10 @@ def build_suppressions_message(suppressions: Sequence[SuppressionView], *, now: 
         if item.id:
             block["accessory"] = button("Lift", ActionId.LIFT.numbered(number), str(item.id))
         else:
-            line += f" · `/monitor unmute {item.indicator} {item.dataset}`"
-            block = section(line)
+            # A mute until unmuted has no suppression row to lift: its button unmutes.
+            block = section(line + f" · `/monitor unmute {item.indicator} {item.dataset}`")
+            target = json.dumps({"i": item.indicator, "d": item.dataset})
+            block["accessory"] = button("Unmute", ActionId.UNMUTE.numbered(number), target)
         blocks.append(block)
     if len(suppressions) > MAX_SUPPRESSIONS_SHOWN:
         blocks.append(context(f"…and {len(suppressions) - MAX_SUPPRESSIONS_SHOWN} more"))

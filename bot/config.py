@@ -525,7 +525,10 @@ _CATALOGUE: tuple[Declared, ...] = (
         "SLACK_BOT_TOKEN",
         "the bot's OAuth token (xoxb-…)",
         lambda s, _: _secret(s.slack_bot_token),
-        details="Slack app credentials; with `SLACK_SIGNING_SECRET` for HTTP mode, or `SLACK_APP_TOKEN` for Socket Mode.",
+        details=(
+            "Slack app credentials; with `SLACK_SIGNING_SECRET` for HTTP mode, or `SLACK_APP_TOKEN` for"
+            " Socket Mode."
+        ),
     ),
     Declared(
         "SLACK_SIGNING_SECRET",
@@ -560,15 +563,24 @@ _CATALOGUE: tuple[Declared, ...] = (
         "DATABASE_URL",
         "the database (SQLAlchemy URL)",
         _attr("database_url"),
-        default="`watchpost.db` in `WATCHPOST_DATA_DIR`, or in the current folder if one is already there (timeout 30 s)",
-        details="`postgresql://user@host/db` for teams; SQLite takes `?timeout=<s>`, how long a write waits for another's lock.",
+        default=(
+            "`watchpost.db` in `WATCHPOST_DATA_DIR`, or in the current folder if one is already there "
+            "(timeout 30 s)"
+        ),
+        details=(
+            "`postgresql://user@host/db` for teams; SQLite takes `?timeout=<s>`, how long a write waits"
+            " for another"s lock."
+        ),
     ),
     Declared(
         "WATCHPOST_FILES_DIR",
         "where the console saves files (digest CSVs, pictures)",
         _attr("files_dir"),
         default="`files` in `WATCHPOST_DATA_DIR`",
-        details="Where the console saves what Slack would get as files (digest CSVs, pictures), in a folder per channel.",
+        details=(
+            "Where the console saves what Slack would get as files (digest CSVs, pictures), in a folder"
+            " per channel."
+        ),
     ),
     Declared(
         "WATCHPOST_DNS_NAMESERVERS",
@@ -629,7 +641,10 @@ _CATALOGUE: tuple[Declared, ...] = (
         "seconds for one source request; unset: each source's own",
         lambda s, _: f"{s.source_timeout:g}" if s.source_timeout else "",
         default="each source's own (15–60 s)",
-        details="Seconds for one request to any HTTP source or WHOIS server, waiting for a free connection included.",
+        details=(
+            "Seconds for one request to any HTTP source or WHOIS server, waiting for a free connection "
+            "included."
+        ),
     ),
     Declared(
         "WATCHPOST_CHECK_INTERVAL",
@@ -647,7 +662,10 @@ _CATALOGUE: tuple[Declared, ...] = (
         "WATCHPOST_SUMMARISE_SAME_ASN",
         "1: address churn inside known ASNs goes to the digest, not an alert",
         lambda s, _: "1" if s.summarise_same_asn else "0",
-        details="A domain's addresses moving inside the ASNs it already used go to history and the digest, not an alert (a new ASN still alerts).",
+        details=(
+            "A domain"s addresses moving inside the ASNs it already used go to history and the digest, "
+            "not an alert (a new ASN still alerts)."
+        ),
     ),
     Declared(
         "WATCHPOST_ADMINS",
@@ -666,7 +684,10 @@ _CATALOGUE: tuple[Declared, ...] = (
         "WATCHPOST_COMMAND_RATE",
         "commands a minute per person (0: no limit; the console has none)",
         _attr("command_rate"),
-        details="Commands and investigations a minute per person; on PostgreSQL counted in the database, for every process together; on SQLite by the one process answering Slack.",
+        details=(
+            "Commands and investigations a minute per person; on PostgreSQL counted in the database, "
+            "for every process together; on SQLite by the one process answering Slack."
+        ),
     ),
     Declared(
         "WATCHPOST_DIGEST_TIME", "when the daily digest posts (HH:MM)", lambda s, _: f"{s.digest_time:%H:%M}"
@@ -730,20 +751,29 @@ _CATALOGUE: tuple[Declared, ...] = (
         "WATCHPOST_DNS_CANARY",
         "a name that must resolve before DNS answers count (off: no check)",
         lambda s, _: s.dns_canary or "off",
-        details="A name that exists, asked (with a random name under it that cannot) before any DNS answer counts; `off`: no check.",
+        details=(
+            "A name that exists, asked (with a random name under it that cannot) before any DNS answer "
+            "counts; `off`: no check."
+        ),
     ),
     Declared(
         "WATCHPOST_RDAP_BOOTSTRAP_URL",
         "IANA's RDAP bootstrap (empty: WHOIS only)",
         _attr("rdap_bootstrap_url"),
-        details="Where IANA's RDAP bootstrap file `dns.json` is read (a local copy for air-gapped teams); empty: domains use WHOIS only.",
+        details=(
+            "Where IANA"s RDAP bootstrap file `dns.json` is read (a local copy for air-gapped teams); "
+            "empty: domains use WHOIS only."
+        ),
     ),
     Declared(
         "WATCHPOST_CT_LOG_LIST_URL",
         "CT log list, Chrome's v3 schema (empty: CT off)",
         _attr("ct_log_list_url"),
         default="Google's published list",
-        details="Every `usable` or `qualified` log in it is read (RFC 6962 `logs[]` and Static CT API `tiled_logs[]`); empty: the CT reader is off.",
+        details=(
+            "Every `usable` or `qualified` log in it is read (RFC 6962 `logs[]` and Static CT API "
+            "`tiled_logs[]`); empty: the CT reader is off."
+        ),
     ),
     Declared("WATCHPOST_CT_POLL_SECONDS", "how often each CT log is read", _attr("ct_poll_seconds")),
     Declared(
@@ -776,7 +806,12 @@ _CATALOGUE: tuple[Declared, ...] = (
         lambda s, _: ",".join(
             f"{name}={'+'.join(map(str, lim)) or '0'}" for name, lim in sorted(s.quotas.items())
         ),
-        details="Requests each source may get, shared by every process: `source=N/unit[+N/unit]`, comma-separated (units `second`, `minute`, `hour`, `day`; `0`: the source is off; `unlimited`: no quota); sources `mnemonic`, `circl`, `virustotal`, `crtsh`, `rdap`, `internetdb`. Named sources replace their default; the others keep theirs.",
+        details=(
+            "Requests each source may get, shared by every process: `source=N/unit[+N/unit]`, comma-"
+            "separated (units `second`, `minute`, `hour`, `day`; `0`: the source is off; `unlimited`: "
+            "no quota); sources `mnemonic`, `circl`, `virustotal`, `crtsh`, `rdap`, `internetdb`. Named"
+            " sources replace their default; the others keep theirs."
+        ),
     ),
     Declared(
         "WATCHPOST_SOURCE_OUTAGE_NOTICE",
@@ -788,7 +823,10 @@ _CATALOGUE: tuple[Declared, ...] = (
         "WATCHPOST_WORKERS",
         "worker processes `watchpost serve` starts (0: none)",
         _attr("workers"),
-        details="Worker processes `watchpost serve` starts for slash commands, checks, deliveries and digests (`0`: it does them itself).",
+        details=(
+            "Worker processes `watchpost serve` starts for slash commands, checks, deliveries and "
+            "digests (`0`: it does them itself)."
+        ),
     ),
     Declared(
         "WATCHPOST_WORKER_NICE",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import NamedTuple

@@ -569,7 +569,7 @@ _CATALOGUE: tuple[Declared, ...] = (
         ),
         details=(
             "`postgresql://user@host/db` for teams; SQLite takes `?timeout=<s>`, how long a write waits"
-            " for another"s lock."
+            " for another's lock."
         ),
     ),
     Declared(
@@ -663,7 +663,7 @@ _CATALOGUE: tuple[Declared, ...] = (
         "1: address churn inside known ASNs goes to the digest, not an alert",
         lambda s, _: "1" if s.summarise_same_asn else "0",
         details=(
-            "A domain"s addresses moving inside the ASNs it already used go to history and the digest, "
+            "A domain's addresses moving inside the ASNs it already used go to history and the digest, "
             "not an alert (a new ASN still alerts)."
         ),
     ),
@@ -761,7 +761,7 @@ _CATALOGUE: tuple[Declared, ...] = (
         "IANA's RDAP bootstrap (empty: WHOIS only)",
         _attr("rdap_bootstrap_url"),
         details=(
-            "Where IANA"s RDAP bootstrap file `dns.json` is read (a local copy for air-gapped teams); "
+            "Where IANA's RDAP bootstrap file `dns.json` is read (a local copy for air-gapped teams); "
             "empty: domains use WHOIS only."
         ),
     ),

@@ -13,6 +13,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.config import Settings, explain
@@ -82,10 +83,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"watchpost: configuration error: {exc}", file=sys.stderr)
         return 2
-    configure_logging(
-        settings.log_level if args.command in ("serve", "worker") else "WARNING", settings.secrets()
-    )
     command = args.command or "console"
+    configure_logging(
+        settings.log_level if command in ("serve", "worker") else "WARNING",
+        settings.secrets(),
+        log_file=console_log(settings) if command == "console" else None,
+    )
     try:
         if command == "config":
             return _config(settings)
@@ -119,6 +122,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
 
+def console_log(settings: Settings) -> Path:
+    """Where the console's log lines go: beside its database, never over its prompt."""
+    return settings.data_dir / "console.log"
+
+
 def _say_database(settings: Settings) -> None:
     from bot.storage.engine import database_label
 
@@ -144,6 +152,7 @@ async def _console(settings: Settings) -> int:
     # One local user: the per-person command rate limit protects Slack, not a terminal.
     settings = dataclasses.replace(settings, command_rate=0)
     screen = ConsoleTransport(sys.stdout, files_dir=settings.files_dir)
+    print(f"watchpost: log lines go to {console_log(settings)}", file=sys.stderr)
     services = build_services(settings, screen)
     try:
         await run_console(services, screen)

@@ -19,6 +19,7 @@ import asyncio
 import itertools
 import re
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -40,7 +41,7 @@ BANNER = """Watchpost console: type what you would type in Slack, e.g.
   /monitor 98.126.38.107      /monitor example.com      /monitor list
   /monitor check example.com  /monitor remove example.com  /monitor help
 Alerts print here as checks find changes. Buttons are numbered: type `3` or `press 3`
-(`buttons` lists them). Ctrl-D or `quit` leaves."""
+(`buttons` lists them). Ctrl-D, Ctrl-C or `quit` leaves."""
 
 _PRESS = re.compile(r"(?:press\s+)?#?(\d{1,6})", re.IGNORECASE)
 
@@ -177,8 +178,14 @@ def _title(message: Message) -> str:
     return message.text.split("\n")[0][:60]
 
 
+class NotACommand(ValueError):
+    """A console line that is no command: what to say instead of running it."""
+
+
 def command_text(line: str) -> str | None:
-    """The /monitor text of a console line; None for lines that are not commands."""
+    """The /monitor text of a console line; None for an empty line. Raises NotACommand for
+    anything else: bare text is refused, as Slack would never see it as a command (a typo
+    of a button number must not add a monitor)."""
     line = line.strip()
     if not line:
         return None
@@ -188,8 +195,11 @@ def command_text(line: str) -> str | None:
     if word == "/unmonitor":
         return f"remove {rest}"
     if word.startswith("/"):
-        return f"__unknown_slash__ {word}"
-    return line  # the console accepts /monitor's text without the slash command
+        raise NotACommand(f"Unknown command {word[:30]}: try /monitor help")
+    raise NotACommand(
+        f"Not a command: commands start with /monitor or /unmonitor, as in Slack (`/monitor {line[:60]}`); "
+        "a number presses a button, `buttons` lists them, `quit` leaves."
+    )
 
 
 class Console:
@@ -217,13 +227,13 @@ class Console:
         if line.strip() == "buttons":
             self.list_buttons()
             return
-        text = command_text(line)
-        if text is None:
+        try:
+            text = command_text(line)
+        except NotACommand as refusal:
+            self.screen.say(str(refusal))
             return
-        if text.startswith("__unknown_slash__ "):
-            self.screen.say(f"Unknown command {text.split()[1][:30]}: try /monitor help")
-            return
-        await self.show(await self.flows.execute(text, self.caller))
+        if text is not None:
+            await self.show(await self.flows.execute(text, self.caller))
 
     async def show(self, result: CommandResult) -> None:
         """A command's reply, then its follow-up messages (baselines, checks)."""
@@ -305,12 +315,13 @@ async def run_console(services: Services, screen: ConsoleTransport, *, stdin: Te
     scheduler.start()
     console = Console(services.flows, screen, triage=services.triage)
     screen.say(BANNER)
+    lines = _read_lines(stdin)
     try:
         while True:
             screen.out.write(PROMPT)
             screen.out.flush()
             screen.prompting = True
-            line = await asyncio.to_thread(stdin.readline)
+            line = await lines.get()
             screen.prompting = False
             if not line or line.strip() in {"quit", "exit"}:
                 break
@@ -319,3 +330,23 @@ async def run_console(services: Services, screen: ConsoleTransport, *, stdin: Te
         scheduler.shutdown(wait=False)
         screen.out.write("\n")
         screen.out.flush()
+
+
+def _read_lines(stdin: TextIO) -> asyncio.Queue[str]:
+    """Lines of `stdin` as they come ("" at its end), read on a daemon thread: a thread of
+    the default executor would keep Ctrl-C waiting for Enter, as the loop's shutdown joins it."""
+    loop = asyncio.get_running_loop()
+    lines: asyncio.Queue[str] = asyncio.Queue()
+
+    def read() -> None:
+        while True:
+            line = stdin.readline()
+            try:
+                loop.call_soon_threadsafe(lines.put_nowait, line)
+            except RuntimeError:  # the console has closed: nobody reads any more
+                return
+            if not line:
+                return
+
+    threading.Thread(target=read, name="console input", daemon=True).start()
+    return lines

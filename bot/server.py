@@ -311,9 +311,9 @@ async def serve(settings: Settings) -> int:
 
             scheduler = build_worker_scheduler(services)
             scheduler.start()
-        await until_stopped()
+        code = await until_stopped()
         log.info("stopping")
-        return 0
+        return code
     finally:
         if runner is not None:
             await runner.cleanup()

@@ -70,8 +70,8 @@ async def work(settings: Settings) -> int:
             metrics_site = await _serve_metrics(metrics, settings.worker_metrics_port)
             orphaned = asyncio.create_task(_stop_when_orphaned(os.getppid()), name="parent watch")
         log.info("worker %d: checks, slash commands, deliveries, digests and source health", os.getpid())
-        await until_stopped()
-        return 0
+        # Started by `serve` (it gave a metrics port): Ctrl-C is the parent's to act on.
+        return await until_stopped(interruptible=not settings.worker_metrics_port)
     finally:
         if orphaned is not None:
             orphaned.cancel()

@@ -549,9 +549,10 @@ class MonitorFlows:
             source: limits.get(source, ()) for source in {*known, *(s for s, lim in limits.items() if lim)}
         }
         usage = await self.db.run(self.quotas.usage, wanted, now=now)
+        plans = await self.gate.plans(item.source for item in usage) if self.gate is not None else {}
         rows = []
         for item in usage:
-            plan = await self.gate.plan(item.source) if self.gate is not None else None
+            plan = plans.get(item.source)
             interval = f"every {describe_interval(plan.interval)}: {describe_budget(plan)}" if plan else ""
             rows.append(
                 SourceHealthRow(
@@ -597,17 +598,17 @@ class MonitorFlows:
         """How often each quota-limited source of these datasets is asked about one indicator."""
         if self.gate is None:
             return []
-        lines = []
-        for source in sorted(self.gate.limits):
-            kinds = SOURCE_KINDS.get(source, BOTH_KINDS)
-            feeds = SOURCE_DATASETS.get(source, ())
-            if indicator.kind.value not in kinds or not any(d in datasets for d in feeds):
-                continue
-            plan = await self.gate.plan(source)
-            if plan is not None:
-                what = SOURCE_FEEDS.get(source, source)
-                lines.append(f"{what} every {describe_interval(plan.interval)}: {describe_budget(plan)}")
-        return lines
+        applies = [
+            source
+            for source in sorted(self.gate.limits)
+            if indicator.kind.value in SOURCE_KINDS.get(source, BOTH_KINDS)
+            and any(d in datasets for d in SOURCE_DATASETS.get(source, ()))
+        ]
+        return [
+            f"{SOURCE_FEEDS.get(source, source)} every {describe_interval(plan.interval)}: "
+            f"{describe_budget(plan)}"
+            for source, plan in (await self.gate.plans(applies)).items()
+        ]
 
     async def _check(self, indicator: Indicator | None, caller: Caller) -> CommandResult:
         if indicator is None:

@@ -267,6 +267,7 @@ def build_services(
             quotas=quotas,
             gate=gate,
             resolver=shared_resolver,
+            sources_off=settings.sources_off(),
         ),
         dispatcher=CheckDispatcher(runner),
         outbox=OutboxWorker(db, transport, clock=clock, metrics=metrics),

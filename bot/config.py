@@ -390,20 +390,51 @@ class Settings:
             worker_metrics_port=number("WATCHPOST_WORKER_METRICS_PORT", 0, 0),
         )
 
-    def summary(self) -> list[str]:
-        """What is on, for the start-up log: sources and modes (no secret, no URL)."""
-        on = ["dns", "whois (IANA referral)" if self.whois_server is None else f"whois ({self.whois_server})"]
-        off: list[str] = []
-        for name, enabled in (
-            ("rdap", bool(self.rdap_url)),
-            ("crt.sh", bool(self.crtsh_url)),
-            ("internetdb", bool(self.internetdb_url)),
-            ("mnemonic" + (" (key)" if self.mnemonic_key else " (public quota)"), bool(self.mnemonic_url)),
-            ("circl", bool(self.circl_url)),
-            ("virustotal", bool(self.virustotal_url and self.virustotal_key)),
-            ("tls probe", self.active_probes),
+    def sources_off(self) -> dict[str, str]:
+        """Each source that is off, and why in a few words: what the start-up log and
+        `/monitor health` say of it (the dataset registry builds none of these)."""
+        off: dict[str, str] = {}
+        for source, url, variable in (
+            ("rdap", self.rdap_url, "WATCHPOST_RDAP_URL"),
+            ("crtsh", self.crtsh_url, "WATCHPOST_CRTSH_URL"),
+            ("internetdb", self.internetdb_url, "WATCHPOST_INTERNETDB_URL"),
+            ("mnemonic", self.mnemonic_url, "WATCHPOST_MNEMONIC_URL"),
+            ("circl", self.circl_url, "WATCHPOST_CIRCL_URL"),
+            ("virustotal", self.virustotal_url, "WATCHPOST_VIRUSTOTAL_URL"),
         ):
-            (on if enabled else off).append(name)
+            if not url:
+                off[source] = f"no URL: {variable} is empty"
+            elif not self.source_enabled(source):
+                off[source] = "quota 0 in WATCHPOST_QUOTAS"
+        if "virustotal" not in off and not self.virustotal_key:
+            off["virustotal"] = "no key: WATCHPOST_VIRUSTOTAL_KEY is unset"
+        if not self.rdap_bootstrap_url:
+            off["rdap_bootstrap"] = "no URL: WATCHPOST_RDAP_BOOTSTRAP_URL is empty, domains use WHOIS"
+        elif self.whois_server is not None:
+            off["rdap_bootstrap"] = "WATCHPOST_WHOIS_SERVER is set, every domain asks that server"
+        if not self.active_probes:
+            off["tls probe"] = "WATCHPOST_ACTIVE_PROBES is off"
+        return off
+
+    def summary(self) -> list[str]:
+        """What is on, for the start-up log: sources and modes (no secret, no URL); each
+        source that is off says why."""
+        on = ["dns", "whois (IANA referral)" if self.whois_server is None else f"whois ({self.whois_server})"]
+        off_because = self.sources_off()
+        off: list[str] = []
+        for source, name in (
+            ("rdap", "rdap"),
+            ("crtsh", "crt.sh"),
+            ("internetdb", "internetdb"),
+            ("mnemonic", "mnemonic" + (" (key)" if self.mnemonic_key else " (public quota)")),
+            ("circl", "circl"),
+            ("virustotal", "virustotal"),
+            ("tls probe", "tls probe"),
+        ):
+            if source in off_because:
+                off.append(f"{name.split(' (')[0]} ({off_because[source]})")
+            else:
+                on.append(name)
         webhooks = bool(self.webhook_url) + len(self.webhook_urls)
         modes = [
             f"checks every {self.check_interval} s, {self.check_concurrency} at once",

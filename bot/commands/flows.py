@@ -7,7 +7,7 @@ import asyncio
 import logging
 import math
 import uuid
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Protocol
@@ -108,8 +108,11 @@ class MonitorFlows:
         quotas: QuotaStore | None = None,
         gate: QuotaGate | None = None,
         resolver: SharedResolverVerdicts | None = None,
+        sources_off: Mapping[str, str] | None = None,
     ) -> None:
         self.db = db
+        # Sources the settings turned off, and why (Settings.sources_off): health says so.
+        self.sources_off = dict(sources_off or {})
         self.runner = runner
         self.clock = clock
         # Set by the composition root once digests are wired; None: `/monitor digest` says so.
@@ -236,7 +239,12 @@ class MonitorFlows:
             case HealthCommand():
                 report = await self.health_report()
                 return CommandResult(
-                    build_health_message(report.sources, resolver=report.resolver, ct_logs=report.ct_logs)
+                    build_health_message(
+                        report.sources,
+                        resolver=report.resolver,
+                        ct_logs=report.ct_logs,
+                        resolver_off=report.resolver_off,
+                    )
                 )
         raise AssertionError(f"unhandled command {command!r}")
 
@@ -548,9 +556,14 @@ class MonitorFlows:
         wanted = {
             source: limits.get(source, ()) for source in {*known, *(s for s, lim in limits.items() if lim)}
         }
+        # An off source has no plan and no state but off, whatever its default quota says.
+        wanted = {source: lim for source, lim in wanted.items() if source not in self.sources_off}
         usage = await self.db.run(self.quotas.usage, wanted, now=now)
         plans = await self.gate.plans(item.source for item in usage) if self.gate is not None else {}
-        rows = []
+        rows = [
+            SourceHealthRow(source=SOURCE_LABELS.get(source, source), off=why)
+            for source, why in sorted(self.sources_off.items())
+        ]
         for item in usage:
             plan = plans.get(item.source)
             interval = f"every {describe_interval(plan.interval)}: {describe_budget(plan)}" if plan else ""
@@ -592,7 +605,12 @@ class MonitorFlows:
         sources, resolver, ct_logs = await asyncio.gather(
             self.source_health(), self.resolver_status(), self.ct_log_positions()
         )
-        return HealthReport(tuple(sources), resolver, None if ct_logs is None else tuple(ct_logs))
+        return HealthReport(
+            tuple(sources),
+            resolver,
+            None if ct_logs is None else tuple(ct_logs),
+            resolver_off="" if self.resolver is not None else "WATCHPOST_DNS_CANARY is off",
+        )
 
     async def _plans(self, indicator: Indicator, datasets: Collection[str]) -> list[str]:
         """How often each quota-limited source of these datasets is asked about one indicator."""
@@ -601,7 +619,8 @@ class MonitorFlows:
         applies = [
             source
             for source in sorted(self.gate.limits)
-            if indicator.kind.value in SOURCE_KINDS.get(source, BOTH_KINDS)
+            if source not in self.sources_off  # no schedule for a source that is off
+            and indicator.kind.value in SOURCE_KINDS.get(source, BOTH_KINDS)
             and any(d in datasets for d in SOURCE_DATASETS.get(source, ()))
         ]
         return [

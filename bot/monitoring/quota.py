@@ -75,6 +75,11 @@ SOURCE_LABELS = {
     "crtsh": "crt.sh",
     "rdap": "RDAP",
     "internetdb": "Shodan InternetDB",
+    # Not HTTP APIs, no quota: logged for health all the same (sources/http.py `gated`).
+    "whois": "WHOIS (port 43)",
+    "asn": "ASN (Team Cymru, over DNS)",
+    "rdap_bootstrap": "RDAP bootstrap (IANA)",
+    "tls probe": "TLS probe (active)",
 }
 
 

@@ -39,6 +39,7 @@ EMOJI = {
     ":office:": "🏢",
     ":large_green_circle:": "🟢",
     ":red_circle:": "🔴",
+    ":white_circle:": "⚪",
 }
 
 _CODE_SPAN = re.compile(r"(`[^`\n]*`)")

@@ -144,3 +144,15 @@ def test_config_explain_lists_variables_with_value_source_and_meaning(tmp_path: 
     # Every variable the configuration reads is listed.
     read = set(re.findall(r'"((?:WATCHPOST|SLACK)_[A-Z_]+|DATABASE_URL)"', CONFIG_SOURCE))
     assert read <= set(shown), read - set(shown)
+
+
+def test_config_sources_off_say_why_virustotal_without_a_key_is_off() -> None:
+    settings = Settings.from_env({"WATCHPOST_CIRCL_URL": ""})
+    off = settings.sources_off()
+    assert off["virustotal"] == "no key: WATCHPOST_VIRUSTOTAL_KEY is unset"
+    assert off["circl"] == "no URL: WATCHPOST_CIRCL_URL is empty"
+    assert "virustotal (no key: WATCHPOST_VIRUSTOTAL_KEY is unset)" in settings.summary()[0]
+    keyed = Settings.from_env({"WATCHPOST_VIRUSTOTAL_KEY": "k" * 64})
+    assert "virustotal" not in keyed.sources_off() and "virustotal" in keyed.summary()[0].split(";")[0]
+    quiet = Settings.from_env({"WATCHPOST_VIRUSTOTAL_KEY": "k" * 64, "WATCHPOST_QUOTAS": "virustotal=0"})
+    assert quiet.sources_off()["virustotal"] == "quota 0 in WATCHPOST_QUOTAS"

@@ -90,9 +90,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         log_file=console_log(settings) if command == "console" else None,
     )
     try:
+        _say_database(settings)  # `config` too: which database is the first thing to know
         if command == "config":
             return _config(settings)
-        _say_database(settings)
         if command == "migrate":
             from bot.storage.engine import create_database_engine, migrate
 

@@ -506,8 +506,10 @@ def explain(
     variables = []
     for name, meaning, value_of, _default, _details in _CATALOGUE:
         value = value_of(settings, shown)
-        source = "environment" if name in env else "default"
-        if name not in env:
+        # An empty value of these is read as unset (compose passes `VAR=` for an unset one).
+        unset = name not in env or (name in _EMPTY_IS_UNSET and not env[name].strip())
+        source = "default" if unset else "environment"
+        if unset:
             if name == "WATCHPOST_DNS_NAMESERVERS":
                 value = ",".join(str(ns) for ns in system_nameservers())
                 source = "derived: /etc/resolv.conf"
@@ -520,6 +522,12 @@ def explain(
                 source = "default: the user's data folder"
         variables.append(Variable(name, value, source, meaning))
     return variables
+
+
+# Settings whose empty value falls back to the derived default (from_env reads them so).
+_EMPTY_IS_UNSET = frozenset(
+    {"WATCHPOST_DNS_NAMESERVERS", "WATCHPOST_DATA_DIR", "WATCHPOST_FILES_DIR", "DATABASE_URL"}
+)
 
 
 class Declared(NamedTuple):

@@ -43,7 +43,7 @@ CSV_HEADER = (
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "＝", "＋", "－", "＠")
 NOTE_SAMPLES = 3
 LOOKALIKE_CSV_HEADER = (
-    "date", "time", "lookalike", "name seen", "matches", "why", "source", "issuer", "certificates",
+    "day", "time", "lookalike", "name seen", "matches", "why", "source", "issuer", "certificates",
     "dismissed",
 )  # fmt: skip
 

@@ -68,3 +68,9 @@ def test_digest_lookalikes_csv_holds_the_windows_findings() -> None:
 def test_digest_without_findings_has_no_lookalikes_file() -> None:
     digest = build_digest([], [], window=WINDOW, now=datetime(2026, 12, 2, tzinfo=UTC))
     assert digest.files == () and not digest.has_news
+
+
+def test_digest_lookalike_csv_names_its_day_column_like_the_other_csvs() -> None:
+    from bot.digests.build import CSV_HEADER
+
+    assert LOOKALIKE_CSV_HEADER[:2] == CSV_HEADER[:2] == ("day", "time")

@@ -88,3 +88,47 @@ def test_console_logs_to_a_file_not_over_the_prompt(dns_server: FakeDnsServer, t
         assert "WARNING" not in screen.getvalue()
     finally:
         child.close(force=True)
+
+
+def test_interrupt_serve_mid_checks_in_one_process_exits_130(
+    dns_server: FakeDnsServer, tmp_path: Path
+) -> None:
+    """With the checks in the serve process (WATCHPOST_WORKERS=0) and a check cycle going,
+    Ctrl-C leaves no half-finished gather behind to complain about."""
+    database = f"sqlite:///{tmp_path / 'serve.db'}"
+    for n in range(30):
+        dns_server.set(f"host{n}.example.com", "A", [f"192.0.2.{n + 1}"])
+    env = offline_env(
+        dns_server,
+        database,
+        SLACK_BOT_TOKEN="xoxb-interrupt",
+        SLACK_SIGNING_SECRET=SIGNING_SECRET,
+        SLACK_API_URL=f"http://127.0.0.1:{free_port()}/api/",
+        WATCHPOST_PORT=str(free_port()),
+        WATCHPOST_WORKERS="0",
+        WATCHPOST_CHECK_INTERVAL="1",
+        WATCHPOST_WHOIS_SERVER=f"127.0.0.1:{free_port()}",
+    )
+    seed = pexpect.spawn(
+        WATCHPOST[0],
+        [*WATCHPOST[1:], "console"],
+        env=env,
+        cwd=str(REPO),
+        encoding="utf-8",
+        timeout=DEADLINE,
+    )
+    try:
+        seed.expect_exact("watchpost> ")
+        seed.sendline("/monitor " + " ".join(f"host{n}.example.com" for n in range(30)))
+        seed.expect_exact("Now monitoring")
+        seed.sendline("quit")
+        seed.expect(pexpect.EOF)
+    finally:
+        seed.close(force=True)
+    child = spawn("serve", env)
+    try:
+        child.expect_exact("listening on")
+        child.expect(pexpect.TIMEOUT, timeout=3)  # a few check cycles under way
+        assert_interrupted_cleanly(child)
+    finally:
+        child.close(force=True)

@@ -808,7 +808,7 @@ _CATALOGUE: tuple[Declared, ...] = (
         "WATCHPOST_CT_LOG_LIST_URL",
         "CT log list, Chrome's v3 schema (empty: CT off)",
         _attr("ct_log_list_url"),
-        default="Google's published list",
+        default="`https://www.gstatic.com/ct/log_list/v3/log_list.json` (Google's published list)",
         details=(
             "Every `usable` or `qualified` log in it is read (RFC 6962 `logs[]` and Static CT API "
             "`tiled_logs[]`); empty: the CT reader is off."

@@ -94,8 +94,6 @@ class Services:
             self.metrics,
             lambda: self.slack_team_id,
             triage=self.triage,
-            quotas=self.quotas,
-            gate=self.gate,
         )
 
     async def backlog(self) -> dict[str, int]:

@@ -48,8 +48,8 @@ async def until_stopped(*, interruptible: bool = True) -> int:
     """Wait for SIGTERM (exit code 0) or Ctrl-C's SIGINT (130). A process whose parent stops
     it (a worker `serve` started) is not `interruptible`: Ctrl-C in the terminal reaches it
     too, and it waits for the parent's SIGTERM instead of racing it."""
-    stopped: asyncio.Future[int] = asyncio.get_running_loop().create_future()
     loop = asyncio.get_running_loop()
+    stopped: asyncio.Future[int] = loop.create_future()
 
     def stop(code: int) -> None:
         if not stopped.done():

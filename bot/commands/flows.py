@@ -75,7 +75,7 @@ from bot.render.replies import (
 )
 from bot.storage.ct_positions import CtPosition
 from bot.storage.db import Database
-from bot.storage.quotas import QuotaStore
+from bot.storage.quotas import QuotaPlan, QuotaStore, SourceUsage
 from bot.storage.resolver_verdicts import ResolverStatus
 from bot.storage.views import AddedMonitor, MonitorView, SubjectView
 
@@ -545,27 +545,34 @@ class MonitorFlows:
         )
         return CommandResult(message)
 
-    async def source_health(self) -> list[SourceHealthRow]:
-        """Every source asked in the last day, and every quota-limited one, as health rows
-        (from every process's requests)."""
+    async def source_usage(self) -> list[tuple[SourceUsage, QuotaPlan | None]]:
+        """Every source that is on and was asked in the last day, and every quota-limited
+        one, with its plan (one count of the monitors for all): what `/monitor health` and
+        /api/v1/health show, from every process's requests."""
         if self.quotas is None:
             return []
         now = self.clock()
         limits = dict(self.gate.limits) if self.gate is not None else {}
         known = await self.db.run(self.quotas.known_sources, now=now)
         wanted = {
-            source: limits.get(source, ()) for source in {*known, *(s for s, lim in limits.items() if lim)}
+            source: limits.get(source, ())
+            for source in {*known, *(s for s, lim in limits.items() if lim)}
+            # An off source has no plan and no state but off, whatever its default quota says.
+            if source not in self.sources_off
         }
-        # An off source has no plan and no state but off, whatever its default quota says.
-        wanted = {source: lim for source, lim in wanted.items() if source not in self.sources_off}
         usage = await self.db.run(self.quotas.usage, wanted, now=now)
         plans = await self.gate.plans(item.source for item in usage) if self.gate is not None else {}
+        return [(item, plans.get(item.source)) for item in usage]
+
+    async def source_health(self) -> list[SourceHealthRow]:
+        """Health rows: the sources that are off (and why), then `source_usage`'s."""
+        if self.quotas is None:
+            return []
         rows = [
             SourceHealthRow(source=SOURCE_LABELS.get(source, source), off=why)
             for source, why in sorted(self.sources_off.items())
         ]
-        for item in usage:
-            plan = plans.get(item.source)
+        for item, plan in await self.source_usage():
             interval = f"every {describe_interval(plan.interval)}: {describe_budget(plan)}" if plan else ""
             rows.append(
                 SourceHealthRow(

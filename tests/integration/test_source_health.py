@@ -157,7 +157,9 @@ async def test_the_api_reports_every_source(make_api: MakeApi) -> None:
     assert by_source["mnemonic"]["effective_interval_seconds"] == 3600.0
     assert by_source["rdap"]["errors_last_day"] == {"timeout": 1}
     assert by_source["rdap"]["failing_since"] is not None
-    assert by_source["virustotal"]["requests_last_day"] == 0  # quota-limited, never asked yet
+    # Quota-limited but without a key: off, and said so, not listed with a schedule.
+    assert "virustotal" not in by_source
+    assert body["sources_off"]["virustotal"] == "no key: WATCHPOST_VIRUSTOTAL_KEY is unset"
 
 
 async def test_health_says_a_source_the_settings_turned_off_is_off_and_why(harness: Harness) -> None:

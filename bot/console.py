@@ -327,7 +327,7 @@ async def run_console(services: Services, screen: ConsoleTransport, *, stdin: Te
                 break
             await console.handle(line)
     finally:
-        scheduler.shutdown(wait=False)
+        await scheduler.stop()  # at once: its jobs end before the services they use close
         screen.out.write("\n")
         screen.out.flush()
 

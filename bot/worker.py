@@ -14,13 +14,12 @@ import signal
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.composition import Services, build_services
 from bot.config import Settings
 from bot.lifecycle import check_token, until_stopped
 from bot.metrics import CONTENT_TYPE, Metrics
-from bot.monitoring.scheduler import build_scheduler
+from bot.monitoring.scheduler import STOP_GRACE, JobScheduler, build_scheduler
 from bot.slack.handover import HandedOverCommandJob
 from bot.slack.listeners.commands import SlashCommands
 from bot.slack.transport import SlackTransport, build_web_client
@@ -31,9 +30,7 @@ log = logging.getLogger(__name__)
 REQUESTED_CHECK_TICK = 0.25
 
 
-def build_worker_scheduler(
-    services: Services, commands: HandedOverCommandJob | None = None
-) -> AsyncIOScheduler:
+def build_worker_scheduler(services: Services, commands: HandedOverCommandJob | None = None) -> JobScheduler:
     jobs: dict[str, tuple[float, Callable[[], Awaitable[object]]]] = {}
     if commands is not None:
         jobs["slash-commands"] = (commands.tick_seconds, commands.run_due)
@@ -78,7 +75,8 @@ async def work(settings: Settings) -> int:
         if metrics_site is not None:
             await metrics_site.cleanup()
         if scheduler is not None:
-            scheduler.shutdown(wait=False)
+            # SIGTERM (serve stopping it): the checks in flight finish first.
+            await scheduler.stop(grace=STOP_GRACE)
         if commands is not None:
             await commands.drain()
         await services.aclose()

@@ -81,6 +81,11 @@ def figures_table(figures: dict[str, Any], fuzzed: int) -> str:
             f"{figures['inputs_tried']:,}: {hostile:,} hostile requests, commands, bodies and "
             f"source items, {fuzzed:,} fuzzed",
         ),
+        *(
+            (f"… {corpus}", f"{count:,}")
+            for corpus, count in figures["inputs"].items()
+            if not corpus.startswith("fuzz:")
+        ),
         ("alerts expected during and after faults", f"{figures['alerts_expected']:,}"),
         ("alerts lost", f"{figures['alerts_lost']:,}"),
         ("alerts duplicated", f"{figures['alerts_duplicated']:,}"),

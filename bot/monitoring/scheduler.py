@@ -344,11 +344,14 @@ def digest_trigger(digests: DigestJob) -> CronTrigger:
 
 
 def _logged(
-    job: Callable[[], Awaitable[object]], running: set[asyncio.Task[object]]
+    job: Callable[[], Awaitable[object]], running: set[asyncio.Task[object]] | None = None
 ) -> Callable[[], Awaitable[None]]:
+    """`job` with its failures logged in one line; while it runs its task is in `running`
+    (JobScheduler.stop waits for those)."""
+
     async def run() -> None:
         task = asyncio.current_task()
-        if task is not None:
+        if task is not None and running is not None:
             running.add(task)
             task.add_done_callback(running.discard)
         try:

@@ -16,6 +16,7 @@ from bot.config import HostPort, QuotaLimit, Secret, Settings
 from bot.delivery.source_notices import SourceHealthJob
 from bot.errors import SourceError
 from bot.metrics import Metrics
+from bot.model.indicators import parse_indicator
 from bot.model.observations import IndicatorKind
 from bot.monitoring.quota import QuotaGate, lookup_context
 from bot.monitoring.runner import Runner
@@ -179,6 +180,9 @@ async def test_health_says_a_source_the_settings_turned_off_is_off_and_why(harne
     [virustotal] = [line for line in health.splitlines() if "VirusTotal" in line]
     assert virustotal == "⚪ VirusTotal: off · no key: WATCHPOST_VIRUSTOTAL_KEY is unset"
     assert "VirusTotal allows" not in health
+    # Nor does a status reply give it a schedule (its passive DNS plans).
+    plans = await flows._plans(parse_indicator("host0-0.example.com"), {"resolutions"})
+    assert [line.split(":")[0] for line in plans] == ["passive DNS (Mnemonic) every 1 h"]
 
 
 async def test_health_shows_port_43_whois_that_fails(

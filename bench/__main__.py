@@ -39,6 +39,8 @@ from bot.storage.engine import normalise_database_url
 REPO = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 START = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)  # bench.checks's clock starts here
+# The docs' Scale page includes this file: its figures are what the last full run printed.
+FIGURES = REPO / "docs" / "figures" / "bench.md"
 
 
 def main() -> int:
@@ -60,6 +62,12 @@ def main() -> int:
     parser.add_argument("--detection-interval", type=int, default=20, help="check interval, seconds")
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke test of the bench itself")
     parser.add_argument("--json", type=Path, help="also write every figure to this file")
+    parser.add_argument(
+        "--figures",
+        type=Path,
+        default=FIGURES,
+        help="the table the docs include (a --quick run writes none: its sizes are a smoke test)",
+    )
     args = parser.parse_args()
     if args.quick:
         args.sizes, args.growth_monitors, args.growth_cycles = "500,2000", 100, 5
@@ -177,6 +185,8 @@ def main() -> int:
     results["machine"]["load_after"] = os.getloadavg()
     table = render(results)
     print(table)
+    if not args.quick:
+        args.figures.write_text(table + "\n")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2, default=str))
     return 0

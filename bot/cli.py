@@ -13,6 +13,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.config import Settings, explain
@@ -82,14 +83,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"watchpost: configuration error: {exc}", file=sys.stderr)
         return 2
-    configure_logging(
-        settings.log_level if args.command in ("serve", "worker") else "WARNING", settings.secrets()
-    )
     command = args.command or "console"
+    configure_logging(
+        settings.log_level if command in ("serve", "worker") else "WARNING",
+        settings.secrets(),
+        log_file=console_log(settings) if command == "console" else None,
+    )
     try:
+        _say_database(settings)  # `config` too: which database is the first thing to know
         if command == "config":
             return _config(settings)
-        _say_database(settings)
         if command == "migrate":
             from bot.storage.engine import create_database_engine, migrate
 
@@ -119,6 +122,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
 
+def console_log(settings: Settings) -> Path:
+    """Where the console's log lines go: beside its database, never over its prompt."""
+    return settings.data_dir / "console.log"
+
+
 def _say_database(settings: Settings) -> None:
     from bot.storage.engine import database_label
 
@@ -144,6 +152,7 @@ async def _console(settings: Settings) -> int:
     # One local user: the per-person command rate limit protects Slack, not a terminal.
     settings = dataclasses.replace(settings, command_rate=0)
     screen = ConsoleTransport(sys.stdout, files_dir=settings.files_dir)
+    print(f"watchpost: log lines go to {console_log(settings)}", file=sys.stderr)
     services = build_services(settings, screen)
     try:
         await run_console(services, screen)
@@ -164,7 +173,9 @@ async def _check(settings: Settings, text: str) -> int:
     except IndicatorError as exc:
         print(f"watchpost: {exc}", file=sys.stderr)
         return 2
-    services = build_services(settings, ConsoleTransport(sys.stdout, files_dir=settings.files_dir))
+    # Alerts the check delivers print without buttons: nothing here can press them.
+    screen = ConsoleTransport(sys.stdout, files_dir=settings.files_dir, buttons=False)
+    services = build_services(settings, screen)
     try:
         subject = await services.db.run(services.db.monitors.subject, indicator.value)
         if subject is None:

@@ -95,8 +95,6 @@ class Services:
             self.metrics,
             lambda: self.slack_team_id,
             triage=self.triage,
-            quotas=self.quotas,
-            gate=self.gate,
         )
 
     async def backlog(self) -> dict[str, int]:
@@ -273,6 +271,7 @@ def build_services(
             gate=gate,
             resolver=shared_resolver,
             ct=ct,
+            sources_off=settings.sources_off(),
         ),
         dispatcher=CheckDispatcher(runner),
         outbox=OutboxWorker(db, transport, clock=clock, metrics=metrics),

@@ -398,20 +398,51 @@ class Settings:
             worker_metrics_port=number("WATCHPOST_WORKER_METRICS_PORT", 0, 0),
         )
 
-    def summary(self) -> list[str]:
-        """What is on, for the start-up log: sources and modes (no secret, no URL)."""
-        on = ["dns", "whois (IANA referral)" if self.whois_server is None else f"whois ({self.whois_server})"]
-        off: list[str] = []
-        for name, enabled in (
-            ("rdap", bool(self.rdap_url)),
-            ("crt.sh", bool(self.crtsh_url)),
-            ("internetdb", bool(self.internetdb_url)),
-            ("mnemonic" + (" (key)" if self.mnemonic_key else " (public quota)"), bool(self.mnemonic_url)),
-            ("circl", bool(self.circl_url)),
-            ("virustotal", bool(self.virustotal_url and self.virustotal_key)),
-            ("tls probe", self.active_probes),
+    def sources_off(self) -> dict[str, str]:
+        """Each source that is off, and why in a few words: what the start-up log and
+        `/monitor health` say of it (the dataset registry builds none of these)."""
+        off: dict[str, str] = {}
+        for source, url, variable in (
+            ("rdap", self.rdap_url, "WATCHPOST_RDAP_URL"),
+            ("crtsh", self.crtsh_url, "WATCHPOST_CRTSH_URL"),
+            ("internetdb", self.internetdb_url, "WATCHPOST_INTERNETDB_URL"),
+            ("mnemonic", self.mnemonic_url, "WATCHPOST_MNEMONIC_URL"),
+            ("circl", self.circl_url, "WATCHPOST_CIRCL_URL"),
+            ("virustotal", self.virustotal_url, "WATCHPOST_VIRUSTOTAL_URL"),
         ):
-            (on if enabled else off).append(name)
+            if not url:
+                off[source] = f"no URL: {variable} is empty"
+            elif not self.source_enabled(source):
+                off[source] = "quota 0 in WATCHPOST_QUOTAS"
+        if "virustotal" not in off and not self.virustotal_key:
+            off["virustotal"] = "no key: WATCHPOST_VIRUSTOTAL_KEY is unset"
+        if not self.rdap_bootstrap_url:
+            off["rdap_bootstrap"] = "no URL: WATCHPOST_RDAP_BOOTSTRAP_URL is empty, domains use WHOIS"
+        elif self.whois_server is not None:
+            off["rdap_bootstrap"] = "WATCHPOST_WHOIS_SERVER is set, every domain asks that server"
+        if not self.active_probes:
+            off["tls probe"] = "WATCHPOST_ACTIVE_PROBES is off"
+        return off
+
+    def summary(self) -> list[str]:
+        """What is on, for the start-up log: sources and modes (no secret, no URL); each
+        source that is off says why."""
+        on = ["dns", "whois (IANA referral)" if self.whois_server is None else f"whois ({self.whois_server})"]
+        off_because = self.sources_off()
+        off: list[str] = []
+        for source, name in (
+            ("rdap", "rdap"),
+            ("crtsh", "crt.sh"),
+            ("internetdb", "internetdb"),
+            ("mnemonic", "mnemonic" + (" (key)" if self.mnemonic_key else " (public quota)")),
+            ("circl", "circl"),
+            ("virustotal", "virustotal"),
+            ("tls probe", "tls probe"),
+        ):
+            if source in off_because:
+                off.append(f"{name.split(' (')[0]} ({off_because[source]})")
+            else:
+                on.append(name)
         webhooks = bool(self.webhook_url) + len(self.webhook_urls)
         modes = [
             f"checks every {self.check_interval} s, {self.check_concurrency} at once",
@@ -481,10 +512,12 @@ def explain(
     env = os.environ if env is None else env
     shown = settings.describe()
     variables = []
-    for name, meaning, value_of in _CATALOGUE:
+    for name, meaning, value_of, _default, _details in _CATALOGUE:
         value = value_of(settings, shown)
-        source = "environment" if name in env else "default"
-        if name not in env:
+        # An empty value of these is read as unset (compose passes `VAR=` for an unset one).
+        unset = name not in env or (name in _EMPTY_IS_UNSET and not env[name].strip())
+        source = "default" if unset else "environment"
+        if unset:
             if name == "WATCHPOST_DNS_NAMESERVERS":
                 value = ",".join(str(ns) for ns in system_nameservers())
                 source = "derived: /etc/resolv.conf"
@@ -499,6 +532,29 @@ def explain(
     return variables
 
 
+# Settings whose empty value falls back to the derived default (from_env reads them so).
+_EMPTY_IS_UNSET = frozenset(
+    {"WATCHPOST_DNS_NAMESERVERS", "WATCHPOST_DATA_DIR", "WATCHPOST_FILES_DIR", "DATABASE_URL"}
+)
+
+
+class Declared(NamedTuple):
+    """One environment variable: its name, its one-line meaning (`watchpost config`), how
+    its value in effect is shown, and what the generated reference (docs/configuration.md)
+    adds: the default in words where it is derived, not fixed, and the longer story."""
+
+    name: str
+    meaning: str
+    value_of: Callable[[Settings, dict[str, str]], str]
+    default: str = ""
+    details: str = ""
+
+
+def declarations() -> tuple[Declared, ...]:
+    """Every variable the operator may set, in `watchpost config`'s order."""
+    return _CATALOGUE
+
+
 def _secret(value: Secret) -> str:
     return "********" if value else ""
 
@@ -511,178 +567,336 @@ def _joined(items: Iterable[object]) -> str:
     return ",".join(str(item) for item in items)
 
 
-_CATALOGUE: tuple[tuple[str, str, Callable[[Settings, dict[str, str]], str]], ...] = (
-    ("SLACK_BOT_TOKEN", "the bot's OAuth token (xoxb-…)", lambda s, _: _secret(s.slack_bot_token)),
-    (
+_CATALOGUE: tuple[Declared, ...] = (
+    Declared(
+        "SLACK_BOT_TOKEN",
+        "the bot's OAuth token (xoxb-…)",
+        lambda s, _: _secret(s.slack_bot_token),
+        details=(
+            "Slack app credentials; with `SLACK_SIGNING_SECRET` for HTTP mode, or `SLACK_APP_TOKEN` for"
+            " Socket Mode."
+        ),
+    ),
+    Declared(
         "SLACK_SIGNING_SECRET",
         "checks Slack's request signatures (HTTP mode)",
         lambda s, _: _secret(s.slack_signing_secret),
     ),
-    ("SLACK_APP_TOKEN", "set: Socket Mode, no public URL (xapp-…)", lambda s, _: _secret(s.slack_app_token)),
-    ("SLACK_API_URL", "base URL of Slack's Web API", _attr("slack_api_url")),
-    ("WATCHPOST_HOST", "address `serve` listens on (0.0.0.0: every interface)", _attr("host")),
-    ("WATCHPOST_PORT", "port of /slack/events, /api/v1, /healthz, /metrics", _attr("port")),
-    (
+    Declared(
+        "SLACK_APP_TOKEN", "set: Socket Mode, no public URL (xapp-…)", lambda s, _: _secret(s.slack_app_token)
+    ),
+    Declared("SLACK_API_URL", "base URL of Slack's Web API", _attr("slack_api_url")),
+    Declared(
+        "WATCHPOST_HOST",
+        "address `serve` listens on (0.0.0.0: every interface)",
+        _attr("host"),
+        default="`127.0.0.1` (the Docker image: `0.0.0.0`)",
+    ),
+    Declared("WATCHPOST_PORT", "port of /slack/events, /api/v1, /healthz, /metrics", _attr("port")),
+    Declared(
         "WATCHPOST_METRICS_TOKEN",
         "bearer token /metrics asks for; unset: /metrics only on loopback",
         lambda s, _: _secret(s.metrics_token),
+        default="none: `/metrics` answers loopback only",
     ),
-    ("WATCHPOST_DATA_DIR", "folder of the SQLite database and saved files", _attr("data_dir")),
-    ("DATABASE_URL", "the database (SQLAlchemy URL)", _attr("database_url")),
-    ("WATCHPOST_FILES_DIR", "where the console saves files (digest CSVs, pictures)", _attr("files_dir")),
-    (
+    Declared(
+        "WATCHPOST_DATA_DIR",
+        "folder of the SQLite database and saved files",
+        _attr("data_dir"),
+        default="the user's data folder (`$XDG_DATA_HOME/watchpost`, usually `~/.local/share/watchpost`)",
+        details="Folder of the SQLite database and of the files the console saves.",
+    ),
+    Declared(
+        "DATABASE_URL",
+        "the database (SQLAlchemy URL)",
+        _attr("database_url"),
+        default=(
+            "`watchpost.db` in `WATCHPOST_DATA_DIR`, or in the current folder if one is already there "
+            "(timeout 30 s)"
+        ),
+        details=(
+            "`postgresql://user@host/db` for teams; SQLite takes `?timeout=<s>`, how long a write waits"
+            " for another's lock."
+        ),
+    ),
+    Declared(
+        "WATCHPOST_FILES_DIR",
+        "where the console saves files (digest CSVs, pictures)",
+        _attr("files_dir"),
+        default="`files` in `WATCHPOST_DATA_DIR`",
+        details=(
+            "Where the console saves what Slack would get as files (digest CSVs, pictures), in a folder"
+            " per channel."
+        ),
+    ),
+    Declared(
         "WATCHPOST_DNS_NAMESERVERS",
         "nameservers asked directly, no cache",
         lambda s, _: _joined(s.dns_nameservers),
+        default="the `nameserver` lines of `/etc/resolv.conf` (port 53); an empty value counts as unset",
+        details="`host[:port]`, comma-separated; asked directly, no cache, every check reaches them.",
     ),
-    (
+    Declared(
         "WATCHPOST_DNS_TIMEOUT",
         "seconds for one DNS lookup, retries included",
         lambda s, _: f"{s.dns_timeout:g}",
     ),
-    (
+    Declared(
         "WATCHPOST_WHOIS_SERVER",
         "WHOIS server for every query; unset: IANA referral",
         lambda s, _: str(s.whois_server or ""),
+        default="the registry's server (IANA referral)",
+        details="`host[:port]` asked for every WHOIS query (and no RDAP for domains).",
     ),
-    ("WATCHPOST_CIRCL_URL", "CIRCL passive DNS (empty: off)", _attr("circl_url")),
-    ("WATCHPOST_CIRCL_USER", "CIRCL account", _attr("circl_user")),
-    ("WATCHPOST_CIRCL_PASSWORD", "CIRCL password", lambda s, _: _secret(s.circl_password)),
-    ("WATCHPOST_MNEMONIC_URL", "Mnemonic passive DNS (empty: off)", _attr("mnemonic_url")),
-    (
+    Declared(
+        "WATCHPOST_CIRCL_URL",
+        "CIRCL passive DNS (empty: off)",
+        _attr("circl_url"),
+        default="off",
+        details="CIRCL passive DNS, with `WATCHPOST_CIRCL_USER` and `WATCHPOST_CIRCL_PASSWORD`.",
+    ),
+    Declared("WATCHPOST_CIRCL_USER", "CIRCL account", _attr("circl_user")),
+    Declared("WATCHPOST_CIRCL_PASSWORD", "CIRCL password", lambda s, _: _secret(s.circl_password)),
+    Declared(
+        "WATCHPOST_MNEMONIC_URL",
+        "Mnemonic passive DNS (empty: off)",
+        _attr("mnemonic_url"),
+        details="Mnemonic passive DNS v3.",
+    ),
+    Declared(
         "WATCHPOST_MNEMONIC_KEY",
         "Mnemonic API key (unset: the public quota)",
         lambda s, _: _secret(s.mnemonic_key),
     ),
-    ("WATCHPOST_VIRUSTOTAL_URL", "VirusTotal resolutions (on with a key)", _attr("virustotal_url")),
-    ("WATCHPOST_VIRUSTOTAL_KEY", "VirusTotal API key", lambda s, _: _secret(s.virustotal_key)),
-    ("WATCHPOST_RDAP_URL", "RDAP base (empty: off)", _attr("rdap_url")),
-    ("WATCHPOST_CRTSH_URL", "crt.sh base (empty: off)", _attr("crtsh_url")),
-    ("WATCHPOST_INTERNETDB_URL", "Shodan InternetDB base (empty: off)", _attr("internetdb_url")),
-    (
+    Declared(
+        "WATCHPOST_VIRUSTOTAL_URL",
+        "VirusTotal resolutions (on with a key)",
+        _attr("virustotal_url"),
+        details="VirusTotal v3 resolutions: on only when `WATCHPOST_VIRUSTOTAL_KEY` is set.",
+    ),
+    Declared("WATCHPOST_VIRUSTOTAL_KEY", "VirusTotal API key", lambda s, _: _secret(s.virustotal_key)),
+    Declared(
+        "WATCHPOST_RDAP_URL",
+        "RDAP base (empty: off)",
+        _attr("rdap_url"),
+        details="RDAP base for IP networks.",
+    ),
+    Declared("WATCHPOST_CRTSH_URL", "crt.sh base (empty: off)", _attr("crtsh_url")),
+    Declared("WATCHPOST_INTERNETDB_URL", "Shodan InternetDB base (empty: off)", _attr("internetdb_url")),
+    Declared(
         "WATCHPOST_SOURCE_TIMEOUT",
         "seconds for one source request; unset: each source's own",
         lambda s, _: f"{s.source_timeout:g}" if s.source_timeout else "",
+        default="each source's own (15–60 s)",
+        details=(
+            "Seconds for one request to any HTTP source or WHOIS server, waiting for a free connection "
+            "included."
+        ),
     ),
-    ("WATCHPOST_CHECK_INTERVAL", "seconds between checks of one monitor", _attr("check_interval")),
-    ("WATCHPOST_CHECK_CONCURRENCY", "checks running at once", _attr("check_concurrency")),
-    (
+    Declared(
+        "WATCHPOST_CHECK_INTERVAL",
+        "seconds between checks of one monitor",
+        _attr("check_interval"),
+        details="Each monitor keeps its own moment in the interval, so the first gap is ½–1½ of it.",
+    ),
+    Declared("WATCHPOST_CHECK_CONCURRENCY", "checks running at once", _attr("check_concurrency")),
+    Declared(
         "WATCHPOST_ACTIVE_PROBES",
         "1: probes that contact the monitored host",
         lambda s, _: "1" if s.active_probes else "0",
     ),
-    (
+    Declared(
         "WATCHPOST_SUMMARISE_SAME_ASN",
         "1: address churn inside known ASNs goes to the digest, not an alert",
         lambda s, _: "1" if s.summarise_same_asn else "0",
+        details=(
+            "A domain's addresses moving inside the ASNs it already used go to history and the digest, "
+            "not an alert (a new ASN still alerts)."
+        ),
     ),
-    (
+    Declared(
         "WATCHPOST_ADMINS",
         "Slack user ids who may remove or mute any monitor",
         lambda s, _: _joined(sorted(s.admins)),
+        default="none: only each monitor's creator",
+        details="Slack user ids (`U…`, `W…`), comma-separated.",
     ),
-    ("WATCHPOST_CHANNEL_QUOTA", "most monitors one channel may hold", _attr("channel_quota")),
-    (
+    Declared(
+        "WATCHPOST_CHANNEL_QUOTA",
+        "most monitors one channel may hold",
+        _attr("channel_quota"),
+        details="A bulk add past it is refused whole.",
+    ),
+    Declared(
         "WATCHPOST_COMMAND_RATE",
         "commands a minute per person (0: no limit; the console has none)",
         _attr("command_rate"),
+        details=(
+            "Commands and investigations a minute per person; on PostgreSQL counted in the database, "
+            "for every process together; on SQLite by the one process answering Slack."
+        ),
     ),
-    ("WATCHPOST_DIGEST_TIME", "when the daily digest posts (HH:MM)", lambda s, _: f"{s.digest_time:%H:%M}"),
-    ("WATCHPOST_TIMEZONE", "the team's time zone, for digests and days", _attr("timezone")),
-    (
+    Declared(
+        "WATCHPOST_DIGEST_TIME", "when the daily digest posts (HH:MM)", lambda s, _: f"{s.digest_time:%H:%M}"
+    ),
+    Declared("WATCHPOST_TIMEZONE", "the team's time zone, for digests and days", _attr("timezone")),
+    Declared(
         "WATCHPOST_API_TOKENS",
         "bearer tokens for /api/v1 (unset: API off)",
         lambda s, _: _joined(f"{t.name}=********" for t in s.api_tokens),
+        default="none: API off",
+        details="Comma-separated, each `name=token` (a bare token is named `tokenN` by its position).",
     ),
-    ("WATCHPOST_API_RATE_LIMIT", "API requests a minute per token", _attr("api_rate_limit")),
-    ("WATCHPOST_WEBHOOK_URL", "gets every alert as a signed POST", lambda s, _: _secret(s.webhook_url)),
-    (
+    Declared(
+        "WATCHPOST_API_RATE_LIMIT",
+        "API requests a minute per token",
+        _attr("api_rate_limit"),
+        details="In bursts of up to as many.",
+    ),
+    Declared(
+        "WATCHPOST_WEBHOOK_URL",
+        "gets every alert as a signed POST",
+        lambda s, _: _secret(s.webhook_url),
+        default="none",
+        details="Every alert as a signed JSON POST.",
+    ),
+    Declared(
         "WATCHPOST_WEBHOOK_URLS",
         "CHANNEL=URL: gets that channel's alerts",
         lambda s, _: _joined(f"{c}=********" for c, _u in s.webhook_urls),
+        default="none",
+        details="`CHANNEL_ID=URL`, comma-separated: gets the alerts posted to that channel.",
     ),
-    ("WATCHPOST_WEBHOOK_SECRET", "signs the webhooks (HMAC-SHA256)", lambda s, _: _secret(s.webhook_secret)),
-    ("WATCHPOST_SMTP_HOST", "mail server of the email digest", _attr("smtp_host")),
-    ("WATCHPOST_SMTP_PORT", "its submission port", _attr("smtp_port")),
-    ("WATCHPOST_SMTP_USER", "its login", _attr("smtp_user")),
-    ("WATCHPOST_SMTP_PASSWORD", "its password", lambda s, _: _secret(s.smtp_password)),
-    (
+    Declared(
+        "WATCHPOST_WEBHOOK_SECRET",
+        "signs the webhooks (HMAC-SHA256)",
+        lambda s, _: _secret(s.webhook_secret),
+        details="Required with a webhook URL, 16 characters or more.",
+    ),
+    Declared(
+        "WATCHPOST_SMTP_HOST",
+        "mail server of the email digest",
+        _attr("smtp_host"),
+        default="off",
+        details="The email digest: see [The daily digest](digest.md).",
+    ),
+    Declared("WATCHPOST_SMTP_PORT", "its submission port", _attr("smtp_port")),
+    Declared("WATCHPOST_SMTP_USER", "its login", _attr("smtp_user")),
+    Declared("WATCHPOST_SMTP_PASSWORD", "its password", lambda s, _: _secret(s.smtp_password)),
+    Declared(
         "WATCHPOST_SMTP_STARTTLS",
         "STARTTLS before anything else",
         lambda s, _: "on" if s.smtp_starttls else "off",
     ),
-    ("WATCHPOST_DIGEST_EMAIL_FROM", "sender of the email digest", _attr("digest_email_from")),
-    (
+    Declared("WATCHPOST_DIGEST_EMAIL_FROM", "sender of the email digest", _attr("digest_email_from")),
+    Declared(
         "WATCHPOST_DIGEST_EMAIL_TO",
         "recipients of the email digest (unset: no email)",
         lambda s, _: _joined(s.digest_email_to),
     ),
-    (
+    Declared(
         "WATCHPOST_DNS_CANARY",
         "a name that must resolve before DNS answers count (off: no check)",
         lambda s, _: s.dns_canary or "off",
+        details=(
+            "A name that exists, asked (with a random name under it that cannot) before any DNS answer "
+            "counts; `off`: no check."
+        ),
     ),
-    (
+    Declared(
         "WATCHPOST_RDAP_BOOTSTRAP_URL",
         "IANA's RDAP bootstrap (empty: WHOIS only)",
         _attr("rdap_bootstrap_url"),
+        details=(
+            "Where IANA's RDAP bootstrap file `dns.json` is read (a local copy for air-gapped teams); "
+            "empty: domains use WHOIS only."
+        ),
     ),
-    (
+    Declared(
         "WATCHPOST_CT_LOG_LIST_URL",
         "CT log list, Chrome's v3 schema (empty: CT off)",
         _attr("ct_log_list_url"),
+        default="`https://www.gstatic.com/ct/log_list/v3/log_list.json` (Google's published list)",
+        details=(
+            "Every `usable` or `qualified` log in it is read (RFC 6962 `logs[]` and Static CT API "
+            "`tiled_logs[]`); empty: the CT reader is off."
+        ),
     ),
-    ("WATCHPOST_CT_POLL_SECONDS", "how often each CT log is read", _attr("ct_poll_seconds")),
-    (
+    Declared("WATCHPOST_CT_POLL_SECONDS", "how often each CT log is read", _attr("ct_poll_seconds")),
+    Declared(
         "WATCHPOST_CERTSTREAM_URL",
-        "a certstream server read in place of the CT logs (empty: the logs)",
+        "a certstream server (certstream-server-go's or CaliDog's wire format) read in place of the CT logs",
         lambda s, _: s.certstream_url or "off",
+        default="off: the CT logs are read",
+        details=(
+            "`ws://` or `wss://`; joined only while a lookalike or keyword watch exists. A stream has no "
+            "replay: what is sent while disconnected is lost, and `/monitor health` says how often."
+        ),
     ),
-    (
+    Declared(
         "WATCHPOST_LOOKALIKE_RESOLVE_SECONDS",
         "how often lookalike permutations are resolved",
         _attr("lookalike_resolve_seconds"),
     ),
-    (
+    Declared(
         "WATCHPOST_LOOKALIKE_QUERY_BUDGET",
         "DNS queries for permutations per resolve interval",
         _attr("lookalike_query_budget"),
+        details="Two queries a permutation, spread over 24 runs.",
     ),
-    (
+    Declared(
         "WATCHPOST_ALERT_THREAD_WINDOW",
         "seconds an open alert gathers follow-ups in its thread (0: off)",
         _attr("alert_thread_window"),
     ),
-    (
+    Declared(
         "WATCHPOST_FALSE_POSITIVE_DAYS",
         "days a false-positive value stays quiet",
         _attr("false_positive_days"),
     ),
-    ("WATCHPOST_SHARED_HOST_NAMES", "names on an IP that make it a shared host", _attr("shared_host_names")),
-    (
+    Declared(
+        "WATCHPOST_SHARED_HOST_NAMES", "names on an IP that make it a shared host", _attr("shared_host_names")
+    ),
+    Declared(
         "WATCHPOST_QUOTAS",
         "per source: N/second|minute|hour|day joined by + (0: source off)",
         lambda s, _: ",".join(
             f"{name}={'+'.join(map(str, lim)) or '0'}" for name, lim in sorted(s.quotas.items())
         ),
+        details=(
+            "Requests each source may get, shared by every process: `source=N/unit[+N/unit]`, comma-"
+            "separated (units `second`, `minute`, `hour`, `day`; `0`: the source is off; `unlimited`: "
+            "no quota); sources `mnemonic`, `circl`, `virustotal`, `crtsh`, `rdap`, `internetdb`. Named"
+            " sources replace their default; the others keep theirs."
+        ),
     ),
-    (
+    Declared(
         "WATCHPOST_SOURCE_OUTAGE_NOTICE",
         "seconds a source may fail before its channels hear of it",
         _attr("source_outage_notice"),
+        details="The channels that depend on the source get one notice, and one when it is back.",
     ),
-    ("WATCHPOST_WORKERS", "worker processes `watchpost serve` starts (0: none)", _attr("workers")),
-    (
+    Declared(
+        "WATCHPOST_WORKERS",
+        "worker processes `watchpost serve` starts (0: none)",
+        _attr("workers"),
+        details=(
+            "Worker processes `watchpost serve` starts for slash commands, checks, deliveries and "
+            "digests (`0`: it does them itself)."
+        ),
+    ),
+    Declared(
         "WATCHPOST_WORKER_NICE",
         "how much lower those workers' CPU priority is (0-19; Slack's answers come first)",
         _attr("worker_nice"),
+        details="When checks keep every core busy, Slack's answers get a core first.",
     ),
-    (
+    Declared(
         "WATCHPOST_WORKER_METRICS_PORT",
         "set by serve for its workers: where a worker serves /metrics",
         _attr("worker_metrics_port"),
     ),
-    ("WATCHPOST_LOG_LEVEL", "DEBUG, INFO, WARNING, …", _attr("log_level")),
+    Declared("WATCHPOST_LOG_LEVEL", "DEBUG, INFO, WARNING, …", _attr("log_level")),
 )
 
 

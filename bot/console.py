@@ -19,6 +19,7 @@ import asyncio
 import itertools
 import re
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -40,7 +41,7 @@ BANNER = """Watchpost console: type what you would type in Slack, e.g.
   /monitor 98.126.38.107      /monitor example.com      /monitor list
   /monitor check example.com  /monitor remove example.com  /monitor help
 Alerts print here as checks find changes. Buttons are numbered: type `3` or `press 3`
-(`buttons` lists them). Ctrl-D or `quit` leaves."""
+(`buttons` lists them). Ctrl-D, Ctrl-C or `quit` leaves."""
 
 _PRESS = re.compile(r"(?:press\s+)?#?(\d{1,6})", re.IGNORECASE)
 
@@ -69,8 +70,17 @@ class ConsoleTransport:
     `prompting` is True while the console waits for a line: what arrives then is printed
     on a fresh line and the prompt is shown again, so it never lands after the prompt."""
 
-    def __init__(self, out: TextIO, *, files_dir: Path, names: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        out: TextIO,
+        *,
+        files_dir: Path,
+        names: dict[str, str] | None = None,
+        buttons: bool = True,
+    ) -> None:
         self.out = out
+        # False for `watchpost check`, which takes no presses: buttons are not shown.
+        self.show_buttons = buttons
         self.files_dir = files_dir
         self.names = dict(NAMES if names is None else names)
         self.prompting = False
@@ -140,19 +150,24 @@ class ConsoleTransport:
             )
             return f"[{number} {label}]"
 
-        return render_text(message, names=self.names, button_label=numbered)
+        return render_text(message, names=self.names, button_label=numbered, buttons=self.show_buttons)
 
     def forget_buttons(self, ts: str) -> None:
         for number in [n for n, b in self.buttons.items() if b.message_ts == ts]:
             del self.buttons[number]
 
     def _heading(self, message: Message, thread_ts: str | None, channel_id: str) -> str:
-        return f"{message.label or 'message'} {self._where(thread_ts, channel_id)}"
+        label = message.label or "message"
+        if thread_ts and label == "alert":
+            label = "follow-up"  # an alert posted in an open alert's thread
+        return f"{label} {self._where(thread_ts, channel_id)}"
 
     def _where(self, thread_ts: str | None, channel_id: str) -> str:
+        channel = f"#{self.names.get(channel_id, channel_id)}"
         parent = self.posted.get(thread_ts or "")
         if parent is None:
-            return f"in #{self.names.get(channel_id, channel_id)}"
+            # A thread this terminal never showed (posted before `watchpost check` ran).
+            return f"in the thread of an earlier message in {channel}" if thread_ts else f"in {channel}"
         return f'in the thread of the {parent.message.label or "message"} "{_title(parent.message)}"'
 
 
@@ -163,8 +178,14 @@ def _title(message: Message) -> str:
     return message.text.split("\n")[0][:60]
 
 
+class NotACommand(ValueError):
+    """A console line that is no command: what to say instead of running it."""
+
+
 def command_text(line: str) -> str | None:
-    """The /monitor text of a console line; None for lines that are not commands."""
+    """The /monitor text of a console line; None for an empty line. Raises NotACommand for
+    anything else: bare text is refused, as Slack would never see it as a command (a typo
+    of a button number must not add a monitor)."""
     line = line.strip()
     if not line:
         return None
@@ -174,8 +195,11 @@ def command_text(line: str) -> str | None:
     if word == "/unmonitor":
         return f"remove {rest}"
     if word.startswith("/"):
-        return f"__unknown_slash__ {word}"
-    return line  # the console accepts /monitor's text without the slash command
+        raise NotACommand(f"Unknown command {word[:30]}: try /monitor help")
+    raise NotACommand(
+        f"Not a command: commands start with /monitor or /unmonitor, as in Slack (`/monitor {line[:60]}`); "
+        "a number presses a button, `buttons` lists them, `quit` leaves."
+    )
 
 
 class Console:
@@ -203,13 +227,13 @@ class Console:
         if line.strip() == "buttons":
             self.list_buttons()
             return
-        text = command_text(line)
-        if text is None:
+        try:
+            text = command_text(line)
+        except NotACommand as refusal:
+            self.screen.say(str(refusal))
             return
-        if text.startswith("__unknown_slash__ "):
-            self.screen.say(f"Unknown command {text.split()[1][:30]}: try /monitor help")
-            return
-        await self.show(await self.flows.execute(text, self.caller))
+        if text is not None:
+            await self.show(await self.flows.execute(text, self.caller))
 
     async def show(self, result: CommandResult) -> None:
         """A command's reply, then its follow-up messages (baselines, checks)."""
@@ -291,17 +315,38 @@ async def run_console(services: Services, screen: ConsoleTransport, *, stdin: Te
     scheduler.start()
     console = Console(services.flows, screen, triage=services.triage)
     screen.say(BANNER)
+    lines = _read_lines(stdin)
     try:
         while True:
             screen.out.write(PROMPT)
             screen.out.flush()
             screen.prompting = True
-            line = await asyncio.to_thread(stdin.readline)
+            line = await lines.get()
             screen.prompting = False
             if not line or line.strip() in {"quit", "exit"}:
                 break
             await console.handle(line)
     finally:
-        scheduler.shutdown(wait=False)
+        await scheduler.stop()  # at once: its jobs end before the services they use close
         screen.out.write("\n")
         screen.out.flush()
+
+
+def _read_lines(stdin: TextIO) -> asyncio.Queue[str]:
+    """Lines of `stdin` as they come ("" at its end), read on a daemon thread: a thread of
+    the default executor would keep Ctrl-C waiting for Enter, as the loop's shutdown joins it."""
+    loop = asyncio.get_running_loop()
+    lines: asyncio.Queue[str] = asyncio.Queue()
+
+    def read() -> None:
+        while True:
+            line = stdin.readline()
+            try:
+                loop.call_soon_threadsafe(lines.put_nowait, line)
+            except RuntimeError:  # the console has closed: nobody reads any more
+                return
+            if not line:
+                return
+
+    threading.Thread(target=read, name="console input", daemon=True).start()
+    return lines

@@ -40,13 +40,25 @@ async def check_token(client: AsyncWebClient, services: Services | None = None) 
     return True
 
 
-async def until_stopped() -> None:
-    stopped = asyncio.Event()
+# The shell's convention for a process ended by Ctrl-C (128 + SIGINT).
+INTERRUPTED = 130
+
+
+async def until_stopped(*, interruptible: bool = True) -> int:
+    """Wait for SIGTERM (exit code 0) or Ctrl-C's SIGINT (130). A process whose parent stops
+    it (a worker `serve` started) is not `interruptible`: Ctrl-C in the terminal reaches it
+    too, and it waits for the parent's SIGTERM instead of racing it."""
     loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stopped.set)
+    stopped: asyncio.Future[int] = loop.create_future()
+
+    def stop(code: int) -> None:
+        if not stopped.done():
+            stopped.set_result(code)
+
+    loop.add_signal_handler(signal.SIGTERM, stop, 0)
+    loop.add_signal_handler(signal.SIGINT, stop if interruptible else lambda _code: None, INTERRUPTED)
     try:
-        await stopped.wait()
+        return await stopped
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from pathlib import Path
 
 
 class SecretScrubber(logging.Filter):
@@ -38,8 +39,15 @@ class OverlappingRunsSkipped(logging.Filter):
         return "skipped: maximum number of running instances reached" not in record.getMessage()
 
 
-def configure_logging(level: str, secrets: Iterable[str]) -> None:
-    handler = logging.StreamHandler()
+def configure_logging(level: str, secrets: Iterable[str], *, log_file: Path | None = None) -> None:
+    """Log to stderr, or to `log_file` (the console: a warning printed over the prompt would
+    break the line being typed)."""
+    handler: logging.Handler
+    if log_file is None:
+        handler = logging.StreamHandler()
+    else:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(log_file, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(SecretScrubber(secrets))
     root = logging.getLogger()

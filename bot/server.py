@@ -27,8 +27,9 @@ from slack_bolt.async_app import AsyncApp
 from bot.api.app import mount_api
 from bot.composition import Services, build_services
 from bot.config import Settings
-from bot.lifecycle import check_token, until_stopped
+from bot.lifecycle import INTERRUPTED, check_token, until_stopped
 from bot.metrics import CONTENT_TYPE, Metrics, merge_exposition
+from bot.monitoring.scheduler import STOP_GRACE
 from bot.render.payloads import resolver_json
 from bot.slack.app import create_app
 from bot.slack.front import AfterAnswers, SharedReplayMemory, slash_command_fields
@@ -281,6 +282,7 @@ async def serve(settings: Settings) -> int:
     scheduler = None
     workers: WorkerProcesses | None = None
     after_answers = AfterAnswers()
+    code = INTERRUPTED  # until told otherwise: an exception on the way is no time to linger
     try:
         if not await check_token(client, services):
             return 2
@@ -311,9 +313,9 @@ async def serve(settings: Settings) -> int:
 
             scheduler = build_worker_scheduler(services)
             scheduler.start()
-        await until_stopped()
+        code = await until_stopped()
         log.info("stopping")
-        return 0
+        return code
     finally:
         if runner is not None:
             await runner.cleanup()
@@ -321,8 +323,8 @@ async def serve(settings: Settings) -> int:
         await after_answers.drain()
         if workers is not None:
             await workers.stop()
-        if scheduler is not None:
-            scheduler.shutdown(wait=False)
+        if scheduler is not None:  # its jobs end before the services they use close
+            await scheduler.stop(grace=0.0 if code == INTERRUPTED else STOP_GRACE)
         if socket_mode is not None:
             with suppress(Exception):
                 await socket_mode.close_async()  # type: ignore[no-untyped-call]

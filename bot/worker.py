@@ -14,13 +14,12 @@ import signal
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.composition import Services, build_services
 from bot.config import Settings
 from bot.lifecycle import check_token, until_stopped
 from bot.metrics import CONTENT_TYPE, Metrics
-from bot.monitoring.scheduler import build_scheduler
+from bot.monitoring.scheduler import STOP_GRACE, JobScheduler, build_scheduler
 from bot.slack.handover import HandedOverCommandJob
 from bot.slack.listeners.commands import SlashCommands
 from bot.slack.transport import SlackTransport, build_web_client
@@ -31,9 +30,7 @@ log = logging.getLogger(__name__)
 REQUESTED_CHECK_TICK = 0.25
 
 
-def build_worker_scheduler(
-    services: Services, commands: HandedOverCommandJob | None = None
-) -> AsyncIOScheduler:
+def build_worker_scheduler(services: Services, commands: HandedOverCommandJob | None = None) -> JobScheduler:
     jobs: dict[str, tuple[float, Callable[[], Awaitable[object]]]] = {}
     if commands is not None:
         jobs["slash-commands"] = (commands.tick_seconds, commands.run_due)
@@ -70,15 +67,16 @@ async def work(settings: Settings) -> int:
             metrics_site = await _serve_metrics(metrics, settings.worker_metrics_port)
             orphaned = asyncio.create_task(_stop_when_orphaned(os.getppid()), name="parent watch")
         log.info("worker %d: checks, slash commands, deliveries, digests and source health", os.getpid())
-        await until_stopped()
-        return 0
+        # Started by `serve` (it gave a metrics port): Ctrl-C is the parent's to act on.
+        return await until_stopped(interruptible=not settings.worker_metrics_port)
     finally:
         if orphaned is not None:
             orphaned.cancel()
         if metrics_site is not None:
             await metrics_site.cleanup()
         if scheduler is not None:
-            scheduler.shutdown(wait=False)
+            # SIGTERM (serve stopping it): the checks in flight finish first.
+            await scheduler.stop(grace=STOP_GRACE)
         if commands is not None:
             await commands.drain()
         await services.aclose()

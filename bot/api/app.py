@@ -42,7 +42,6 @@ from bot.commands.triage import TriageFlows
 from bot.config import ApiToken, Settings
 from bot.errors import UserInputError
 from bot.metrics import Metrics
-from bot.monitoring.quota import QuotaGate
 from bot.render.payloads import (
     alert_json,
     ct_log_json,
@@ -54,7 +53,6 @@ from bot.render.payloads import (
     watch_json,
 )
 from bot.storage.db import Database
-from bot.storage.quotas import QuotaStore
 
 log = logging.getLogger(__name__)
 
@@ -85,8 +83,6 @@ class ApiDeps:
     metrics: Metrics
     slack_team_id: Callable[[], str | None]
     triage: TriageFlows | None = None  # None: alerts can be read, not triaged
-    quotas: QuotaStore | None = None  # None: /api/v1/health lists no source
-    gate: QuotaGate | None = None
 
 
 @dataclass
@@ -448,18 +444,15 @@ async def handle_health_get(request: web.Request) -> web.Response:
     check_query(request.query)
     resolver = resolver_json(await deps.flows.resolver_status())
     ct_logs = [ct_log_json(p) for p in await deps.flows.ct_log_positions() or ()]
-    quotas, gate = deps.quotas, deps.gate
-    if quotas is None:
-        return web.json_response({"sources": [], "resolver": resolver, "ct_logs": ct_logs})
-    now = deps.flows.clock()
-    limits = dict(gate.limits) if gate is not None else {}
-    known = await deps.db.run(quotas.known_sources, now=now)
-    wanted = {source: limits.get(source, ()) for source in {*known, *(s for s, lim in limits.items() if lim)}}
-    sources = []
-    for item in await deps.db.run(quotas.usage, wanted, now=now):
-        plan = await gate.plan(item.source) if gate is not None else None
-        sources.append(source_health_json(item, plan))
-    return web.json_response({"sources": sources, "resolver": resolver, "ct_logs": ct_logs})
+    sources = [source_health_json(item, plan) for item, plan in await deps.flows.source_usage()]
+    return web.json_response(
+        {
+            "sources": sources,
+            "sources_off": dict(sorted(deps.flows.sources_off.items())),
+            "resolver": resolver,
+            "ct_logs": ct_logs,
+        }
+    )
 
 
 # --- helpers ----------------------------------------------------------------------------

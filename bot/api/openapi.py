@@ -429,6 +429,12 @@ _SCHEMAS: dict[str, Any] = {
     "Health": _object(
         {
             "sources": {"type": "array", "items": _ref("SourceHealth")},
+            "sources_off": {
+                "type": "object",
+                "additionalProperties": {"type": "string"},
+                "description": "Each source the settings turned off, and why (VirusTotal without a "
+                "key: `no key: WATCHPOST_VIRUSTOTAL_KEY is unset`); these are not in `sources`",
+            },
             "resolver": {
                 "oneOf": [_ref("ResolverHealth"), {"type": "null"}],
                 "description": "The resolver check's last verdict, from whichever process ran it; "

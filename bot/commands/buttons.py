@@ -24,6 +24,7 @@ from bot.commands.flows import MonitorFlows
 from bot.commands.grammar import (
     AddCommand,
     HistoryCommand,
+    LiftCommand,
     MuteCommand,
     TimelineCommand,
     parse_dataset,
@@ -100,10 +101,15 @@ async def press(
                 return Pressed(await flows.pivots.investigate(value, team_id=caller.team_id))
             case ActionId.MONITOR:
                 return Pressed(await flows.run(AddCommand((parse_indicator(value),)), caller))
-            case ActionId.MUTE:
+            case ActionId.MUTE | ActionId.UNMUTE:
                 indicator, dataset = _mute_target(value)
-                command = MuteCommand(parse_indicator(indicator), parse_dataset(dataset), muted=True)
+                muted = kind is ActionId.MUTE
+                command = MuteCommand(parse_indicator(indicator), parse_dataset(dataset), muted=muted)
                 return Pressed(await flows.run(command, caller))
+            case ActionId.LIFT:
+                if not value.isdigit():
+                    raise UserInputError("This button is broken: it names no suppression.")
+                return Pressed(await flows.run(LiftCommand(int(value)), caller))
             case ActionId.DISMISS:
                 return Pressed(await flows.watches.dismiss(value, caller))
             case ActionId.TIMELINE:

@@ -7,7 +7,7 @@ import asyncio
 import logging
 import math
 import uuid
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from time import monotonic
@@ -79,7 +79,7 @@ from bot.render.replies import (
 )
 from bot.storage.ct_positions import CtPosition
 from bot.storage.db import Database
-from bot.storage.quotas import QuotaStore
+from bot.storage.quotas import QuotaPlan, QuotaStore, SourceUsage
 from bot.storage.resolver_verdicts import ResolverStatus
 from bot.storage.views import AddedMonitor, MonitorView, SubjectView
 
@@ -115,8 +115,11 @@ class MonitorFlows:
         gate: QuotaGate | None = None,
         resolver: SharedResolverVerdicts | None = None,
         ct: CtReader | None = None,
+        sources_off: Mapping[str, str] | None = None,
     ) -> None:
         self.db = db
+        # Sources the settings turned off, and why (Settings.sources_off): health says so.
+        self.sources_off = dict(sources_off or {})
         self.runner = runner
         self.clock = clock
         # Set by the composition root once digests are wired; None: `/monitor digest` says so.
@@ -197,8 +200,8 @@ class MonitorFlows:
                     self.db.monitors.list, team_id=caller.team_id, channel_id=caller.channel_id
                 )
                 rows = [
-                    ListRow(m.indicator, m.kind.value, m.last_checked_at, m.stale_datasets, m.muted)
-                    for m in monitors
+                    ListRow(m.indicator, m.kind.value, m.last_checked_at, m.stale_datasets, mutes)
+                    for m, mutes in await self._with_timed_mutes(monitors, caller)
                 ]
                 return CommandResult(await self.watches.with_watches(build_list_message(rows), rows, caller))
             case StatusCommand(indicator):
@@ -252,6 +255,7 @@ class MonitorFlows:
                         resolver=report.resolver,
                         ct_logs=report.ct_logs,
                         ct_reading=report.ct_reading,
+                        resolver_off=report.resolver_off,
                     )
                 )
         raise AssertionError(f"unhandled command {command!r}")
@@ -397,6 +401,22 @@ class MonitorFlows:
             caller.user_id,
         )
 
+    async def _with_timed_mutes(
+        self, monitors: Sequence[MonitorView], caller: Caller
+    ) -> list[tuple[MonitorView, list[str]]]:
+        """Each monitor with its mutes: the untimed ones by name, the timed ones with their end
+        (a timed mute silences as much as an untimed one, so the list shows both)."""
+        silenced = await self.db.run(
+            self.db.triage.active, now=self.clock(), team_id=caller.team_id, channel_id=caller.channel_id
+        )
+        timed: dict[str, list[str]] = {}
+        for s in silenced:
+            if s.kind is SuppressionKind.MUTE and s.dataset and s.expires_at:
+                timed.setdefault(s.indicator, []).append(
+                    f"{s.dataset} until {s.expires_at:%Y-%m-%d %H:%M} UTC"
+                )
+        return [(m, [*m.muted, *timed.get(m.indicator, ())]) for m in monitors]
+
     async def _lift_timed_mutes(self, indicator: Indicator, dataset: str, caller: Caller) -> bool:
         """End the timed mutes of `dataset`; True if there were some and no untimed mute."""
         monitor = await self._monitored_here(indicator, caller)
@@ -537,21 +557,34 @@ class MonitorFlows:
         )
         return CommandResult(message)
 
-    async def source_health(self) -> list[SourceHealthRow]:
-        """Every source asked in the last day, and every quota-limited one, as health rows
-        (from every process's requests)."""
+    async def source_usage(self) -> list[tuple[SourceUsage, QuotaPlan | None]]:
+        """Every source that is on and was asked in the last day, and every quota-limited
+        one, with its plan (one count of the monitors for all): what `/monitor health` and
+        /api/v1/health show, from every process's requests."""
         if self.quotas is None:
             return []
         now = self.clock()
         limits = dict(self.gate.limits) if self.gate is not None else {}
         known = await self.db.run(self.quotas.known_sources, now=now)
         wanted = {
-            source: limits.get(source, ()) for source in {*known, *(s for s, lim in limits.items() if lim)}
+            source: limits.get(source, ())
+            for source in {*known, *(s for s, lim in limits.items() if lim)}
+            # An off source has no plan and no state but off, whatever its default quota says.
+            if source not in self.sources_off
         }
         usage = await self.db.run(self.quotas.usage, wanted, now=now)
-        rows = []
-        for item in usage:
-            plan = await self.gate.plan(item.source) if self.gate is not None else None
+        plans = await self.gate.plans(item.source for item in usage) if self.gate is not None else {}
+        return [(item, plans.get(item.source)) for item in usage]
+
+    async def source_health(self) -> list[SourceHealthRow]:
+        """Health rows: the sources that are off (and why), then `source_usage`'s."""
+        if self.quotas is None:
+            return []
+        rows = [
+            SourceHealthRow(source=SOURCE_LABELS.get(source, source), off=why)
+            for source, why in sorted(self.sources_off.items())
+        ]
+        for item, plan in await self.source_usage():
             interval = f"every {describe_interval(plan.interval)}: {describe_budget(plan)}" if plan else ""
             rows.append(
                 SourceHealthRow(
@@ -592,7 +625,11 @@ class MonitorFlows:
             self.source_health(), self.resolver_status(), self.ct_log_positions()
         )
         return HealthReport(
-            tuple(sources), resolver, None if ct_logs is None else tuple(ct_logs), self._ct_reading()
+            tuple(sources),
+            resolver,
+            None if ct_logs is None else tuple(ct_logs),
+            self._ct_reading(),
+            resolver_off="" if self.resolver is not None else "WATCHPOST_DNS_CANARY is off",
         )
 
     def _ct_reading(self) -> CtReading | None:
@@ -629,17 +666,18 @@ class MonitorFlows:
         """How often each quota-limited source of these datasets is asked about one indicator."""
         if self.gate is None:
             return []
-        lines = []
-        for source in sorted(self.gate.limits):
-            kinds = SOURCE_KINDS.get(source, BOTH_KINDS)
-            feeds = SOURCE_DATASETS.get(source, ())
-            if indicator.kind.value not in kinds or not any(d in datasets for d in feeds):
-                continue
-            plan = await self.gate.plan(source)
-            if plan is not None:
-                what = SOURCE_FEEDS.get(source, source)
-                lines.append(f"{what} every {describe_interval(plan.interval)}: {describe_budget(plan)}")
-        return lines
+        applies = [
+            source
+            for source in sorted(self.gate.limits)
+            if source not in self.sources_off  # no schedule for a source that is off
+            and indicator.kind.value in SOURCE_KINDS.get(source, BOTH_KINDS)
+            and any(d in datasets for d in SOURCE_DATASETS.get(source, ()))
+        ]
+        return [
+            f"{SOURCE_FEEDS.get(source, source)} every {describe_interval(plan.interval)}: "
+            f"{describe_budget(plan)}"
+            for source, plan in (await self.gate.plans(applies)).items()
+        ]
 
     async def _check(self, indicator: Indicator | None, caller: Caller) -> CommandResult:
         if indicator is None:

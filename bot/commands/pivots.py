@@ -69,6 +69,8 @@ class Pivots:
             )
             monitors = await self.db.run(self.db.monitors.list, team_id=team_id)
             monitored_in = [m.channel_id for m in monitors if m.indicator == indicator.value]
+            # Stored history outlives a monitor: the header says where to read it.
+            subject = await self.db.run(self.db.monitors.subject, indicator.value)
         except UserInputError as exc:
             return CommandResult(build_error_message(str(exc)))
         except Exception:
@@ -83,10 +85,10 @@ class Pivots:
             shared,
             looked_up_at=self.clock(),
             monitored_in=monitored_in,
+            history_stored=subject is not None,
         )
         files: tuple[FileUpload, ...] = ()
-        subject = await self.db.run(self.db.monitors.subject, indicator.value) if monitored_in else None
-        if subject is not None:  # monitored: its history goes in the thread as a picture
+        if subject is not None and monitored_in:  # monitored: its history goes in the thread as a picture
             try:
                 files = (await self.timeline_picture(subject.id, indicator.value),)
             except Exception:

@@ -44,7 +44,7 @@ CSV_HEADER = (
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "＝", "＋", "－", "＠")
 NOTE_SAMPLES = 3
 LOOKALIKE_CSV_HEADER = (
-    "date", "time", "lookalike", "lookalike (Unicode)", "mixed scripts", "name seen", "matches", "why",
+    "day", "time", "lookalike", "lookalike (Unicode)", "mixed scripts", "name seen", "matches", "why",
     "source", "issuer", "certificates", "dismissed",
 )  # fmt: skip
 

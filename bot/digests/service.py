@@ -308,7 +308,8 @@ class DigestService:
         except Exception:
             log.exception("week chart for %s not drawn", channel_id)
             return []
-        name = f"watchpost-{last_day.isoformat()}-week.png"
+        # Named like the digest's CSVs: a digest asked for later the same day keeps its own.
+        name = f"watchpost-{window.label}-week.png"
         upload = partial(
             self.transport.upload_file,
             channel_id,

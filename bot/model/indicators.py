@@ -112,6 +112,11 @@ _CODEPOINT_IN_IDNA_ERROR = re.compile(r"U\+([0-9A-F]{4,6})")
 _ALLOWED_FORMAT_CHARS = frozenset("\u200c\u200d")
 
 
+# One mailbox name (with a letter or digit in it) at one host name: what is called an
+# email address in a refusal; anything else with an @ is just not an indicator.
+_EMAIL_SHAPE = re.compile(r"(?=[^@]*\w)[\w.!#$%&'*+/=?^`{|}~-]+@[\w.-]*\w[\w.-]*")
+
+
 class _Rejected(Exception):
     """Why a token (or the host inside it) cannot be monitored; internal to this module."""
 
@@ -279,6 +284,9 @@ def _from_authority(text: str, rest: str, *, url: bool) -> Indicator:
     authority = _AUTHORITY_END.split(rest, maxsplit=1)[0]
     if "@" in authority:
         if not url:
+            if not _EMAIL_SHAPE.fullmatch(authority):
+                # `!!!@@@###` has an @, not an address: no mailbox, no domain.
+                raise _Rejected("is not a domain, IP address or URL")
             raise _Rejected(_email_reason(authority), email=True)
         authority = authority.rpartition("@")[2]
     host, bracketed = _split_port(authority, url=url)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -75,6 +75,11 @@ SOURCE_LABELS = {
     "crtsh": "crt.sh",
     "rdap": "RDAP",
     "internetdb": "Shodan InternetDB",
+    # Not HTTP APIs, no quota: logged for health all the same (sources/http.py `gated`).
+    "whois": "WHOIS (port 43)",
+    "asn": "ASN (Team Cymru, over DNS)",
+    "rdap_bootstrap": "RDAP bootstrap (IANA)",
+    "tls probe": "TLS probe (active)",
 }
 
 
@@ -182,10 +187,27 @@ class QuotaGate:
         gone = self.clock() - WAIT_GRACE  # the queue has let these go (a removed monitor's)
         self._promised = {key: at for key, at in self._promised.items() if at >= gone}
         monitors = await self.database.run(self.quotas.monitored, SOURCE_KINDS.get(source, BOTH_KINDS))
-        plan = build_plan(source, limits, monitors, self.check_interval)
-        self._plans[source] = (time.monotonic(), plan)
+        return self._remember(build_plan(source, limits, monitors, self.check_interval))
+
+    async def plans(self, sources: Iterable[str]) -> dict[str, QuotaPlan]:
+        """Fresh plans of `sources` (those with a quota), all from one count of the monitors
+        per kind: one reply shows one plan, never a cached count beside a new one."""
+        wanted = [source for source in dict.fromkeys(sources) if self.limits.get(source)]
+        counts: dict[frozenset[str], int] = {}
+        found = {}
+        for source in wanted:
+            kinds = SOURCE_KINDS.get(source, BOTH_KINDS)
+            if frozenset(kinds) not in counts:
+                counts[frozenset(kinds)] = await self.database.run(self.quotas.monitored, kinds)
+            found[source] = self._remember(
+                build_plan(source, self.limits[source], counts[frozenset(kinds)], self.check_interval)
+            )
+        return found
+
+    def _remember(self, plan: QuotaPlan) -> QuotaPlan:
+        self._plans[plan.source] = (time.monotonic(), plan)
         if self.metrics is not None:
-            self.metrics.source_planned_interval.labels(source).set(plan.interval.total_seconds())
+            self.metrics.source_planned_interval.labels(plan.source).set(plan.interval.total_seconds())
         return plan
 
     async def admit(self, source: str) -> None:

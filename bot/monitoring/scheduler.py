@@ -230,6 +230,36 @@ def check_tick_seconds(interval_seconds: float) -> float:
     return min(30.0, max(1.0, interval_seconds / 10))
 
 
+# How long a process stopped by SIGTERM lets its running jobs finish (serve gives a worker
+# 20 s before SIGKILL).
+STOP_GRACE = 10.0
+
+
+class JobScheduler(AsyncIOScheduler):  # type: ignore[misc]
+    """APScheduler's asyncio scheduler, and `stop`: its shutdown leaves running jobs going,
+    which would then meet the database and clients closed after it."""
+
+    def __init__(self, **options: object) -> None:
+        super().__init__(**options)
+        self.job_tasks: set[asyncio.Task[object]] = set()
+
+    async def stop(self, *, grace: float = 0.0) -> None:
+        """Start no job again; give the running ones `grace` seconds to finish (a check in
+        flight is worth finishing on SIGTERM; Ctrl-C wants out at once), cancel the rest
+        (what they had not done stays due in the database) and wait for them."""
+        self.pause()
+        # A job submitted just now starts at the next turn of the loop: let it start, so
+        # it is cancelled inside its own handler, not in APScheduler's (a traceback there).
+        await asyncio.sleep(0)
+        running = [task for task in self.job_tasks if not task.done()]
+        if running and grace > 0:
+            await asyncio.wait(running, timeout=grace)
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+        self.shutdown(wait=False)
+
+
 def build_scheduler(
     dispatcher: CheckDispatcher,
     outbox: DeliveryJob,
@@ -242,18 +272,23 @@ def build_scheduler(
     permutations: PermutationJob | None = None,
     ct: CtJob | None = None,
     jobs: Mapping[str, tuple[float, Callable[[], Awaitable[object]]]] | None = None,
-) -> AsyncIOScheduler:
+) -> JobScheduler:
     """Must be started inside the running event loop. With `digests`: a run at the digest
     time in the team's zone, one at start (catch-up after downtime) and one every
     `digest_retry` seconds (digests that failed or whose poster died). What is due and
     what is done lives in the database, so extra runs post nothing twice."""
-    scheduler = AsyncIOScheduler(timezone=UTC)
+    scheduler = JobScheduler(timezone=UTC)
     common = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
 
     def every(seconds: float, job: Callable[[], Awaitable[object]], job_id: str) -> None:
         """An interval job that also runs at once, never twice at a time."""
         scheduler.add_job(
-            _logged(job), "interval", seconds=seconds, id=job_id, next_run_time=datetime.now(UTC), **common
+            _logged(job, scheduler.job_tasks),
+            "interval",
+            seconds=seconds,
+            id=job_id,
+            next_run_time=datetime.now(UTC),
+            **common,
         )
 
     every(check_tick_seconds(dispatcher.runner.interval.total_seconds()), dispatcher.tick, "checks")
@@ -271,7 +306,9 @@ def build_scheduler(
     for job_id, (seconds, job) in (jobs or {}).items():
         every(seconds, job, job_id)
     if digests is not None:
-        scheduler.add_job(_logged(digests.run_due), digest_trigger(digests), id="digest", **common)
+        scheduler.add_job(
+            _logged(digests.run_due, scheduler.job_tasks), digest_trigger(digests), id="digest", **common
+        )
         every(digest_retry, digests.run_due, "digest-catch-up")
     return scheduler
 
@@ -306,8 +343,17 @@ def digest_trigger(digests: DigestJob) -> CronTrigger:
     return CronTrigger(hour=at.hour, minute=at.minute, timezone=digests.timezone)
 
 
-def _logged(job: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[None]]:
+def _logged(
+    job: Callable[[], Awaitable[object]], running: set[asyncio.Task[object]] | None = None
+) -> Callable[[], Awaitable[None]]:
+    """`job` with its failures logged in one line; while it runs its task is in `running`
+    (JobScheduler.stop waits for those)."""
+
     async def run() -> None:
+        task = asyncio.current_task()
+        if task is not None and running is not None:
+            running.add(task)
+            task.add_done_callback(running.discard)
         try:
             await job()
         except asyncio.CancelledError:

@@ -26,8 +26,8 @@ MAX_CT_LOGS = 40
 @dataclass(frozen=True)
 class SourceHealthRow:
     source: str  # its label: "Mnemonic", "crt.sh"
-    requests_hour: int
-    requests_day: int
+    requests_hour: int = 0
+    requests_day: int = 0
     quota: tuple[tuple[str, int, int], ...] = ()  # (window, used, allowed): ("minute", 3, 4)
     errors_day: dict[str, int] = field(default_factory=dict)  # kind -> count
     last_success_at: datetime | None = None
@@ -36,6 +36,7 @@ class SourceHealthRow:
     interval: str = ""  # "every 3 h 20 min (Mnemonic allows 1,000 a day for 460 monitors)"
     waiting: int = 0  # lookups queued for a slot
     failing_since: datetime | None = None
+    off: str = ""  # why the settings turned it off ("no key: …"); "": on
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class HealthReport:
     resolver: ResolverStatus | None = None  # None: no resolver check, or none ran yet
     ct_logs: tuple[CtPosition, ...] | None = None  # None: nothing reads CT
     ct_reading: CtReading | None = None  # what this process's CT reader saw (None: it ran elsewhere)
+    resolver_off: str = ""  # why the resolver check is off ("": it is on)
 
 
 def _when(moment: datetime | None) -> str:
@@ -53,6 +55,8 @@ def _when(moment: datetime | None) -> str:
 
 
 def health_lines(row: SourceHealthRow) -> str:
+    if row.off:
+        return f":white_circle: *{escape(row.source)}*: off · {escape(row.off)}"
     state = ":red_circle:" if row.failing_since else ":large_green_circle:"
     counts = f"{row.requests_hour:,} requests in the last hour, {row.requests_day:,} in the day"
     parts = [f"{state} *{escape(row.source)}*: {counts}"]
@@ -78,6 +82,15 @@ def health_lines(row: SourceHealthRow) -> str:
     if row.failing_since:
         parts.append(f"*failing since {_when(row.failing_since)}*")
     return "\n• ".join(parts)
+
+
+def resolver_state_line(status: ResolverStatus | None, *, off: str = "") -> str:
+    """The resolver's line in every state: off (and why), not checked yet, or its verdict."""
+    if off:
+        return f":white_circle: *Resolver*: check off · {escape(off)}: DNS answers are believed unchecked"
+    if status is None:
+        return ":hourglass: *Resolver*: not checked yet · the check runs before the first DNS answer counts"
+    return resolver_line(status)
 
 
 def resolver_line(status: ResolverStatus) -> str:
@@ -133,12 +146,13 @@ def build_health_blocks(
     resolver: ResolverStatus | None = None,
     ct_logs: Sequence[CtPosition] | None = None,
     ct_reading: CtReading | None = None,
+    resolver_off: str = "",
 ) -> list[Block]:
-    """`resolver` None: no verdict to show; `ct_logs` None: no CT section (no watch reads CT)
-    unless `ct_reading` (this process's reader) has something to say."""
+    """`resolver` None: no verdict yet (or the check is off: `resolver_off` says why);
+    `ct_logs` None: no CT section (no watch reads CT) unless `ct_reading` (this process's
+    reader) has something to say."""
     blocks: list[Block] = [header("Source health")]
-    if resolver is not None:
-        blocks.append(section(resolver_line(resolver)[:2900]))
+    blocks.append(section(resolver_state_line(resolver, off=resolver_off)[:2900]))
     for row in rows[:40]:
         blocks.append(section(health_lines(row)[:2900]))
     if not rows:
@@ -155,6 +169,7 @@ def build_health_message(
     resolver: ResolverStatus | None = None,
     ct_logs: Sequence[CtPosition] | None = None,
     ct_reading: CtReading | None = None,
+    resolver_off: str = "",
 ) -> Message:
     failing = [row.source for row in rows if row.failing_since]
     if resolver is not None and not resolver.ok:
@@ -162,7 +177,9 @@ def build_health_message(
     text = (
         f"Source health: {', '.join(failing)} failing" if failing else "Source health: every source answers"
     )
-    blocks = build_health_blocks(rows, resolver=resolver, ct_logs=ct_logs, ct_reading=ct_reading)
+    blocks = build_health_blocks(
+        rows, resolver=resolver, ct_logs=ct_logs, ct_reading=ct_reading, resolver_off=resolver_off
+    )
     return Message(escape(text), blocks)
 
 
@@ -185,6 +202,9 @@ def build_home_health_blocks(
             f"• *Resolver* {escape(resolver.resolver)}: {state} · checked {_when(resolver.checked_at)}"
         )
     for row in rows[:20]:
+        if row.off:
+            lines.append(f"• *{escape(row.source)}*: off · {escape(row.off)}")
+            continue
         state = f"failing since {_when(row.failing_since)}" if row.failing_since else "ok"
         quota = "".join(f" · {used:,}/{allowed:,} a {window}" for window, used, allowed in row.quota[:1])
         lines.append(f"• *{escape(row.source)}*: {state} · {row.requests_hour:,} requests last hour{quota}")

@@ -11,6 +11,7 @@ class ActionId(enum.StrEnum):
     INVESTIGATE = "investigate"
     MONITOR = "monitor_indicator"
     MUTE = "mute_dataset"
+    UNMUTE = "unmute_dataset"
     ACCEPT = "accept_baseline"
     DISMISS = "dismiss_lookalike"
     TIMELINE = "timeline"

@@ -62,9 +62,11 @@ def build_investigation_message(
     *,
     looked_up_at: datetime,
     monitored_in: Sequence[str] = (),
+    history_stored: bool = False,
 ) -> Message:
     """Every applicable dataset's view of `indicator` as seen now, grouped for an analyst,
-    with buttons to monitor it and to pivot to what it points at."""
+    with buttons to monitor it and to pivot to what it points at. `history_stored`: the
+    indicator has stored history (monitored now or before), which the header points to."""
     blocks: list[Block] = [header(f"Investigation: {indicator_text(indicator, defanged=True)}")]
     where = (
         f"monitored in {', '.join(channel_link(c) for c in monitored_in)}"
@@ -74,8 +76,13 @@ def build_investigation_message(
     blocks.append(
         section(
             shorten_line(
-                f"*{indicator_code(indicator)}* ({kind.value}) · looked up just now, nothing stored"
-                f" · {where}",
+                f"*{indicator_code(indicator)}* ({kind.value}) · looked up just now, "
+                + (
+                    f"its stored history in `/monitor history {escape(indicator)}`"
+                    if history_stored
+                    else "nothing stored"
+                )
+                + f" · {where}",
                 SECTION_LIMIT,
             )
         )
@@ -88,16 +95,20 @@ def build_investigation_message(
             for f in sorted(o.facts)
             if belongs(o.dataset, f.field)
         ]
-        failures = [
-            (o.dataset, failure.source, failure.message)
-            for o in observations
-            for failure in o.failures
-            if (
-                any(belongs(o.dataset, fld) for fld in failure.fields)
-                if failure.fields
-                else _section_of(o.dataset) == title
+        # One source failing for two datasets of a section (crt.sh for certificates and
+        # subdomains) is one failure to the reader.
+        failures = list(
+            dict.fromkeys(
+                (failure.source, failure.message)
+                for o in observations
+                for failure in o.failures
+                if (
+                    any(belongs(o.dataset, fld) for fld in failure.fields)
+                    if failure.fields
+                    else _section_of(o.dataset) == title
+                )
             )
-        ]
+        )
         if not facts and not failures and not any(_section_of(d) == title for d in datasets):
             continue  # no dataset of this kind applies or is enabled
         blocks.append(section(_fact_section(title, facts, failures)))
@@ -148,7 +159,7 @@ def _section_of(dataset: str) -> str:
 
 
 def _fact_section(
-    title: str, facts: Sequence[tuple[str, str, str, str]], failures: Sequence[tuple[str, str, str]]
+    title: str, facts: Sequence[tuple[str, str, str, str]], failures: Sequence[tuple[str, str]]
 ) -> str:
     by_field: dict[str, dict[str, str]] = defaultdict(dict)
     for _dataset, field, value, source in facts:
@@ -166,7 +177,7 @@ def _fact_section(
         lines.append(f"{code(field, limit=40)}: {shown}{more}{via}")
     if not facts:
         lines.append("_nothing observed_")
-    for _dataset, source, message in failures:
+    for source, message in failures:
         lines.append(f":hourglass: {escape(truncate(source, 100))}: {escape(truncate(message, 200))}")
     return _fit(f"*{title}*", lines)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import NamedTuple
@@ -80,7 +81,7 @@ def build_added_message(added: Sequence[tuple[str, bool]]) -> Message:
 
 def build_baseline_message(indicator: str, datasets: Sequence[DatasetView]) -> Message:
     """What the baseline holds per dataset, right after a monitor is set."""
-    return _state_message(f"Baseline for {indicator_text(indicator)}", indicator, datasets)
+    return _state_message("Baseline for", indicator, datasets)
 
 
 def build_status_message(
@@ -94,7 +95,7 @@ def build_status_message(
 ) -> Message:
     """`plans`: one line per quota-limited source, how often its budget lets it be asked
     ("passive DNS every 11 h: Mnemonic allows 1,000 a day for 460 monitors")."""
-    message = _state_message(f"Status of {indicator_text(indicator)}", indicator, datasets)
+    message = _state_message("Status of", indicator, datasets)
     notes = [f"Monitored here since {monitored_since:%Y-%m-%d %H:%M} UTC"]
     if snoozed_until is not None:
         notes.append(f":zzz: snoozed until {snoozed_until:%Y-%m-%d %H:%M} UTC")
@@ -160,8 +161,11 @@ def source_baselines_line(sources: SourceStates | None) -> str:
     return "sources " + " · ".join(parts)
 
 
-def _state_message(title: str, indicator: str, datasets: Sequence[DatasetView]) -> Message:
-    blocks: list[Block] = [header(title)]
+def _state_message(heading: str, indicator: str, datasets: Sequence[DatasetView]) -> Message:
+    """`heading` and the indicator: defanged in the header, as every header shows it (an
+    alert's, an investigation's, history's), plain in the notification text."""
+    title = f"{heading} {indicator_text(indicator)}"
+    blocks: list[Block] = [header(f"{heading} {indicator_text(indicator, defanged=True)}")]
     summary = []
     for dataset in datasets[: MAX_BLOCKS_MESSAGE - 2]:
         name = escape(truncate(dataset.name, 100))
@@ -444,8 +448,10 @@ def build_suppressions_message(suppressions: Sequence[SuppressionView], *, now: 
         if item.id:
             block["accessory"] = button("Lift", ActionId.LIFT.numbered(number), str(item.id))
         else:
-            line += f" · `/monitor unmute {item.indicator} {item.dataset}`"
-            block = section(line)
+            # A mute until unmuted has no suppression row to lift: its button unmutes.
+            block = section(line + f" · `/monitor unmute {item.indicator} {item.dataset}`")
+            target = json.dumps({"i": item.indicator, "d": item.dataset})
+            block["accessory"] = button("Unmute", ActionId.UNMUTE.numbered(number), target)
         blocks.append(block)
     if len(suppressions) > MAX_SUPPRESSIONS_SHOWN:
         blocks.append(context(f"…and {len(suppressions) - MAX_SUPPRESSIONS_SHOWN} more"))

@@ -39,6 +39,7 @@ EMOJI = {
     ":office:": "🏢",
     ":large_green_circle:": "🟢",
     ":red_circle:": "🔴",
+    ":white_circle:": "⚪",
 }
 
 _CODE_SPAN = re.compile(r"(`[^`\n]*`)")
@@ -96,18 +97,27 @@ def _unescape(text: str) -> str:
 
 
 def render_text(
-    message: Message, *, names: Mapping[str, str] | None = None, button_label: ButtonLabel | None = None
+    message: Message,
+    *,
+    names: Mapping[str, str] | None = None,
+    button_label: ButtonLabel | None = None,
+    buttons: bool = True,
 ) -> str:
-    """A readable text form of a message: headers underlined, buttons in brackets, the
-    thread messages it carries indented below."""
+    """A readable text form of a message: headers underlined, buttons in brackets (none
+    with `buttons=False`, where nobody can press them), the thread messages it carries
+    indented below."""
     if not message.blocks:
         return mrkdwn_to_text(message.text, names)
     lines: list[str] = []
     for block in message.blocks:
+        if not buttons:
+            if block.get("type") == "actions":
+                continue
+            block = {key: value for key, value in block.items() if key != "accessory"}
         lines.extend(_block_lines(block, names or {}, button_label or _plain_button))
     for reply in message.thread_messages:
         lines.append("  ↳ in thread:")
-        text = render_text(reply, names=names, button_label=button_label)
+        text = render_text(reply, names=names, button_label=button_label, buttons=buttons)
         lines.extend("    " + line for line in text.splitlines())
     return "\n".join(lines)
 
@@ -124,6 +134,9 @@ def _block_lines(block: Block, names: Mapping[str, str], button_label: ButtonLab
     if kind == "section":
         lines = mrkdwn_to_text(str(block.get("text", {}).get("text", "")), names).splitlines()
         lines += [mrkdwn_to_text(str(f.get("text", "")), names) for f in block.get("fields", [])]
+        accessory = block.get("accessory") or {}
+        if accessory.get("type") == "button":  # Slack shows it beside the text: so does the terminal
+            lines.append("  " + button_label(accessory))
         return lines
     if kind == "context":
         texts = (mrkdwn_to_text(str(e.get("text", "")), names) for e in block.get("elements", []))

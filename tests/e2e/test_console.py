@@ -45,7 +45,7 @@ def test_console_monitor_change_alert(dns_server: FakeDnsServer, tmp_path: Path)
         child.expect("private address")
         child.sendline("/monitor hxxps://evil-infra[.]com/login")
         child.expect_exact("Now monitoring `evil-infra.com`")
-        child.expect_exact("Baseline for evil-infra.com")
+        child.expect_exact("Baseline for evil-infra[.]com")
         child.expect_exact("`A 192.0.2.10`")
         dns_server.set(DOMAIN, "A", ["192.0.2.10", "45.77.10.20"])
         child.expect_exact("--- alert in #console ---")
@@ -82,7 +82,7 @@ def test_console_buttons_press_and_files_are_saved(dns_server: FakeDnsServer, tm
     try:
         child.expect_exact(PROMPT)
         child.sendline(f"/monitor {DOMAIN}")
-        child.expect_exact("Baseline for evil-infra.com")
+        child.expect_exact("Baseline for evil-infra[.]com")
         dns_server.set(DOMAIN, "A", ["192.0.2.10", "45.77.10.20"])
         child.expect_exact("--- alert in #console ---")
         child.expect(r"\[\d+ Accept as baseline\]")
@@ -99,7 +99,7 @@ def test_console_buttons_press_and_files_are_saved(dns_server: FakeDnsServer, tm
 
         child.sendline(f"press {monitor}")
         child.expect_exact("Now monitoring `45.77.10.20` for this channel.")
-        child.expect_exact("Baseline for 45.77.10.20")
+        child.expect_exact("Baseline for 45[.]77[.]10[.]20")
         child.expect_exact(PROMPT)
 
         child.sendline(f"press {mute}")

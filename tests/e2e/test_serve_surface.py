@@ -24,7 +24,11 @@ async def test_serve_says_what_is_on_and_warns_in_one_line_while_slack_is_unreac
     start = bot.log()
     assert f"listening on 127.0.0.1:{bot.port}: /slack/events, /healthz, /metrics" in start
     assert re.search(r"database SQLite \S+serve\.db; datasets: resolutions, dns_records, whois", start)
-    assert "sources on: dns, whois (127.0.0.1:9)" in start and "off: rdap, crt.sh" in start
+    assert "sources on: dns, whois (127.0.0.1:9)" in start
+    assert (
+        "off: rdap (no URL: WATCHPOST_RDAP_URL is empty), crt.sh (no URL: WATCHPOST_CRTSH_URL is empty)"
+        in start
+    )
     assert "modes: checks every 1 s" in start and "/metrics loopback only" in start
     assert "alembic" not in start.lower()
 

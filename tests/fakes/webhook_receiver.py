@@ -1,4 +1,4 @@
-"""A webhook receiver on 127.0.0.1, written as the README tells receivers to write one: it
+"""A webhook receiver on 127.0.0.1, written as docs/api.md tells receivers to write one: it
 checks X-Watchpost-Signature over the timestamp and the raw body, refuses stale or
 unsigned deliveries, and drops duplicates by their Idempotency-Key.
 
@@ -26,7 +26,7 @@ WEBHOOK_SECRET = "whsec-test-4c1d9a7e2b6f"
 def signature_is_valid(
     secret: str, body: bytes, timestamp: str, signature: str, *, tolerance: int = 300
 ) -> bool:
-    """The README's receiver snippet, verbatim in spirit."""
+    """The receiver snippet of docs/api.md, verbatim in spirit."""
     if not timestamp.isdigit() or abs(time.time() - int(timestamp)) > tolerance:
         return False
     expected = "v1=" + hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()

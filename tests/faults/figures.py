@@ -1,13 +1,14 @@
-"""The reliability figures the README quotes, counted by the tests that earn them.
+"""The reliability figures the docs quote, counted by the tests that earn them.
 
 Fault-injection tests count each fault they inject and each alert they expect, find
 delivered, lost or duplicated; the hostile-input and fuzz tests count the inputs they
-try. The totals print at the end of the run (and go to $WATCHPOST_FIGURES_FILE as JSON
-when set), so the README's figures are read off a test run, never typed in."""
+try. The totals print at the end of the run; when $WATCHPOST_FIGURES_FILE is set (`make
+pytest` sets it to docs/figures/reliability.md) they are written there as the Markdown
+table docs/security.md includes, so the docs' figures are read off a test run, never typed
+in. Only a run of both suites writes it: a partial run would publish partial counts."""
 
 from __future__ import annotations
 
-import json
 import os
 from collections import Counter
 from dataclasses import dataclass, field
@@ -66,8 +67,32 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         f"false alerts: {figures['false_alerts']}"
     )
     target = os.environ.get("WATCHPOST_FIGURES_FILE")
-    if target:
-        Path(target).write_text(json.dumps(figures, indent=2) + "\n")
+    if target and figures["faults_injected"] and fuzzed:
+        Path(target).write_text(figures_table(figures, fuzzed))
+
+
+def figures_table(figures: dict[str, Any], fuzzed: int) -> str:
+    """The figures as the Markdown table docs/security.md includes."""
+    hostile = figures["inputs_tried"] - fuzzed
+    rows = [
+        ("faults injected", f"{figures['faults_injected']:,}, of {figures['fault_kinds']:,} kinds"),
+        (
+            "inputs tried",
+            f"{figures['inputs_tried']:,}: {hostile:,} hostile requests, commands, bodies and "
+            f"source items, {fuzzed:,} fuzzed",
+        ),
+        *(
+            (f"… {corpus}", f"{count:,}")
+            for corpus, count in figures["inputs"].items()
+            if not corpus.startswith("fuzz:")
+        ),
+        ("alerts expected during and after faults", f"{figures['alerts_expected']:,}"),
+        ("alerts lost", f"{figures['alerts_lost']:,}"),
+        ("alerts duplicated", f"{figures['alerts_duplicated']:,}"),
+        ("false alerts (a fault taken for a change)", f"{figures['false_alerts']:,}"),
+    ]
+    lines = ["| | |", "|---|---|", *(f"| {label} | {value} |" for label, value in rows)]
+    return "\n".join(lines) + "\n"
 
 
 @pytest.fixture

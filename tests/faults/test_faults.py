@@ -12,7 +12,7 @@ share nothing but the machine), which keeps the suite under a minute:
 - postgres_faults.py: PostgreSQL cut at a proxy, and its backends terminated.
 
 The figures (faults injected, alerts expected, lost, duplicated) print at the end of the
-run; the README's reliability section quotes them."""
+run; docs/security.md includes them (docs/figures/reliability.md)."""
 
 from __future__ import annotations
 

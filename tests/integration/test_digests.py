@@ -418,3 +418,24 @@ async def test_digest_on_demand_on_a_quiet_day_and_its_errors(
     recording_transport.fault = lambda *_: DeliveryError("not_in_channel", permanent=True)
     with pytest.raises(UserInputError, match="Invite me"):
         await bot.service.post_digest_now("T1", "C1")
+
+
+async def test_digest_week_chart_of_each_on_demand_digest_keeps_its_own_name(
+    store: Database, recording_transport: RecordingTransport, clock: FakeClock, database_url: str
+) -> None:
+    """Like the CSVs: a second digest the same day does not overwrite the first one's picture."""
+    bot = start_bot(database_url, recording_transport, clock, week_chart=True)
+    try:
+        subject = monitor(store, "98.126.38.107", utc(2026, 11, 19, 7))
+        grow(store, subject, utc(2026, 11, 20, 9))
+        names = []
+        for hour in (11, 15):
+            clock.now = utc(2026, 11, 20, hour)
+            await bot.service.post_digest_now("T1", "C1")
+            names += [u.filename for u in recording_transport.uploads if u.filename.endswith("-week.png")]
+        assert sorted(set(names)) == [
+            "watchpost-2026-11-20-1200-so-far-week.png",
+            "watchpost-2026-11-20-1600-so-far-week.png",
+        ]
+    finally:
+        bot.close()

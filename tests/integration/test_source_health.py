@@ -4,28 +4,33 @@ one per process (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 
+import pytest
 import pytest_asyncio
 
 from bot.commands.flows import MonitorFlows
 from bot.commands.results import Caller
-from bot.config import QuotaLimit, Secret
+from bot.config import HostPort, QuotaLimit, Secret, Settings
 from bot.delivery.source_notices import SourceHealthJob
 from bot.errors import SourceError
 from bot.metrics import Metrics
+from bot.model.indicators import parse_indicator
 from bot.model.observations import IndicatorKind
 from bot.monitoring.quota import QuotaGate, lookup_context
 from bot.monitoring.runner import Runner
 from bot.monitoring.sources.mnemonic import MnemonicPassiveDns
+from bot.monitoring.sources.whois import WhoisClient
 from bot.render.text import render_text
 from bot.storage.db import Database
 from bot.storage.quotas import Granted, OutageStore, QuotaStore
+from tests.e2e.slack_bot import free_port
 from tests.fakes.api import MakeApi
 from tests.fakes.clock import FakeClock
 from tests.fakes.http_sources import FakeHttpSources
 from tests.fakes.transport import RecordingTransport
+from tests.fakes.whois_server import FakeWhoisServer
 
 LIMITS = {"mnemonic": (QuotaLimit(1000, 86400.0),)}
 CHANNELS = ("C0ONE", "C0TWO")
@@ -153,4 +158,43 @@ async def test_the_api_reports_every_source(make_api: MakeApi) -> None:
     assert by_source["mnemonic"]["effective_interval_seconds"] == 3600.0
     assert by_source["rdap"]["errors_last_day"] == {"timeout": 1}
     assert by_source["rdap"]["failing_since"] is not None
-    assert by_source["virustotal"]["requests_last_day"] == 0  # quota-limited, never asked yet
+    # Quota-limited but without a key: off, and said so, not listed with a schedule.
+    assert "virustotal" not in by_source
+    assert body["sources_off"]["virustotal"] == "no key: WATCHPOST_VIRUSTOTAL_KEY is unset"
+
+
+async def test_health_says_a_source_the_settings_turned_off_is_off_and_why(harness: Harness) -> None:
+    """VirusTotal without a key: off, no key; never a green dot with a schedule."""
+    limits = {**LIMITS, "virustotal": (QuotaLimit(500, 86400.0),)}
+    gate = QuotaGate(harness.quotas, harness.database, limits, check_interval=timedelta(hours=1))
+    off = Settings.from_env({}).sources_off()
+    flows = MonitorFlows(
+        harness.database,
+        Runner([], harness.database, clock=harness.clock),
+        clock=harness.clock,
+        quotas=harness.quotas,
+        gate=gate,
+        sources_off=off,
+    )
+    health = render_text((await flows.execute("health", Caller("T1", "C0ONE", "U1"))).reply)
+    [virustotal] = [line for line in health.splitlines() if "VirusTotal" in line]
+    assert virustotal == "⚪ VirusTotal: off · no key: WATCHPOST_VIRUSTOTAL_KEY is unset"
+    assert "VirusTotal allows" not in health
+    # Nor does a status reply give it a schedule (its passive DNS plans).
+    plans = await flows._plans(parse_indicator("host0-0.example.com"), {"resolutions"})
+    assert [line.split(":")[0] for line in plans] == ["passive DNS (Mnemonic) every 1 h"]
+
+
+async def test_health_shows_port_43_whois_that_fails(
+    harness: Harness, whois_server: Callable[..., FakeWhoisServer]
+) -> None:
+    """WHOIS is no HTTP API, yet its failures are health's to show (the digest lists them)."""
+    server = whois_server({"example.com": "Domain Name: EXAMPLE.COM\nRegistrar: Good Registrar\n"})
+    answering = WhoisClient(server.address, timeout=5, gate=harness.gate)
+    refused = WhoisClient(HostPort("127.0.0.1", free_port()), timeout=5, gate=harness.gate)
+    await answering.lookup("example.com")
+    with pytest.raises(SourceError):
+        await refused.lookup("example.com")
+    health = render_text((await harness.flows.execute("health", Caller("T1", "C0ONE", "U1"))).reply)
+    assert "WHOIS (port 43): 2 requests in the last hour" in health
+    assert "errors today: connection 1" in health

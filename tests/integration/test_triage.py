@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import time, timedelta
+from pathlib import Path
 
 import pytest_asyncio
 
@@ -18,6 +20,7 @@ from bot.commands.flows import MonitorFlows
 from bot.commands.results import Caller
 from bot.commands.triage import TriageFlows
 from bot.config import Settings
+from bot.console import Console, ConsoleTransport
 from bot.delivery.outbox import OutboxWorker
 from bot.digests.service import DigestService
 from bot.errors import UserInputError
@@ -341,3 +344,38 @@ async def test_triage_false_positive_covers_the_values_of_its_thread(bot: Bot) -
     await bot.triage.set_state_on_message(alert.channel, alert.ts, TriageState.FALSE_POSITIVE, OWNER)
     values = {s.value for s in bot.db.triage.active(now=bot.clock.now, channel_id=OWNER.channel_id)}
     assert values == {"first.example", "second.example"}
+
+
+async def test_triage_list_shows_a_timed_mute_with_its_end(bot: Bot) -> None:
+    await bot.say(f"mute {IP} resolutions 30m")
+    listed = await bot.say("list")
+    assert "muted: resolutions until 2026-11-20 09:30 UTC" in listed
+    bot.clock.advance(minutes=31)
+    assert "muted" not in await bot.say("list")
+
+
+async def test_triage_status_header_is_defanged_like_history(bot: Bot) -> None:
+    status = await bot.say(f"status {IP}")
+    history = await bot.say(f"history {IP}")
+    assert status.splitlines()[0] == "Status of 98[.]126[.]38[.]107"
+    assert history.splitlines()[0].startswith("History of 98[.]126[.]38[.]107")
+
+
+async def test_triage_console_lifts_a_timed_mute_and_unmutes_an_untimed_one_by_number(
+    bot: Bot, tmp_path: Path
+) -> None:
+    """The console shows section accessories (Lift, Unmute) numbered, as Slack shows them."""
+    out = io.StringIO()
+    console = Console(bot.flows, ConsoleTransport(out, files_dir=tmp_path), OWNER, triage=bot.triage)
+    await bot.say(f"mute {IP} resolutions 2h")
+    await bot.say(f"mute {IP} resolutions")
+    await console.handle("/monitor suppressions")
+    shown = out.getvalue()
+    lift = re.search(r"\[(\d+) Lift\]", shown)
+    unmute = re.search(r"\[(\d+) Unmute\]", shown)
+    assert lift and unmute, shown
+    await console.handle(f"press {lift.group(1)}")
+    assert "lifted the mute" in out.getvalue()
+    await console.handle(unmute.group(1))
+    assert "unmuted `resolutions` alerts" in out.getvalue()
+    assert bot.db.triage.active(now=bot.clock.now, channel_id=OWNER.channel_id) == []

@@ -1,4 +1,4 @@
-"""Outgoing webhooks to a loopback receiver that verifies signatures as the README says:
+"""Outgoing webhooks to a loopback receiver that verifies signatures as docs/api.md says:
 signed JSON per alert, retried with backoff through their own outbox when the receiver
 fails, never following a redirect, at least once with a stable idempotency key."""
 

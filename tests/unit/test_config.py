@@ -144,3 +144,40 @@ def test_config_explain_lists_variables_with_value_source_and_meaning(tmp_path: 
     # Every variable the configuration reads is listed.
     read = set(re.findall(r'"((?:WATCHPOST|SLACK)_[A-Z_]+|DATABASE_URL)"', CONFIG_SOURCE))
     assert read <= set(shown), read - set(shown)
+
+
+def test_config_sources_off_say_why_virustotal_without_a_key_is_off() -> None:
+    settings = Settings.from_env({"WATCHPOST_CIRCL_URL": ""})
+    off = settings.sources_off()
+    assert off["virustotal"] == "no key: WATCHPOST_VIRUSTOTAL_KEY is unset"
+    assert off["circl"] == "no URL: WATCHPOST_CIRCL_URL is empty"
+    assert "virustotal (no key: WATCHPOST_VIRUSTOTAL_KEY is unset)" in settings.summary()[0]
+    keyed = Settings.from_env({"WATCHPOST_VIRUSTOTAL_KEY": "k" * 64})
+    assert "virustotal" not in keyed.sources_off() and "virustotal" in keyed.summary()[0].split(";")[0]
+    quiet = Settings.from_env({"WATCHPOST_VIRUSTOTAL_KEY": "k" * 64, "WATCHPOST_QUOTAS": "virustotal=0"})
+    assert quiet.sources_off()["virustotal"] == "quota 0 in WATCHPOST_QUOTAS"
+
+
+def test_config_explain_takes_an_empty_nameserver_list_as_unset(tmp_path: Path) -> None:
+    """Compose passes `WATCHPOST_DNS_NAMESERVERS=` when it is unset: /etc/resolv.conf is used."""
+    env = {"WATCHPOST_DATA_DIR": str(tmp_path), "WATCHPOST_DNS_NAMESERVERS": ""}
+    settings = Settings.from_env(env, cwd=tmp_path)
+    shown = {
+        v.name: v for v in explain(settings, env, system_nameservers=lambda: [HostPort("10.0.0.53", 53)])
+    }
+    assert shown["WATCHPOST_DNS_NAMESERVERS"][1:3] == ("10.0.0.53:53", "derived: /etc/resolv.conf")
+
+
+def test_config_command_names_the_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.cli import main
+
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'team.db'}")
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        assert main(["config"]) == 0
+    finally:  # the command sets up logging for a process: give the test run its own back
+        root.handlers[:], root.level = handlers, level
+    assert f"watchpost: database SQLite {tmp_path / 'team.db'}" in capsys.readouterr().err

@@ -6,7 +6,7 @@ import io
 from pathlib import Path
 
 from bot.console import ConsoleTransport
-from bot.render.messages import Message, header
+from bot.render.messages import Message, actions, button, header, section
 
 
 async def test_console_upload_saves_the_file_by_name_and_prints_its_path(tmp_path: Path) -> None:
@@ -38,3 +38,39 @@ async def test_console_prints_what_arrives_while_prompting_before_a_fresh_prompt
     screen.prompting = True
     await screen.post("C0CONSOLE", Message("hello", label="alert"))
     assert out.getvalue() == "\n--- alert in #console ---\nhello\nwatchpost> "
+
+
+ALERT = Message(
+    "change",
+    [
+        header("Change on evil[.]com"),
+        section("added `A` `45.77.10.20`"),
+        actions([button("Investigate 45.77.10.20", "investigate_0", "45.77.10.20")], block_id="controls"),
+    ],
+    label="alert",
+)
+
+
+async def test_console_check_screen_prints_no_button_nobody_can_press(tmp_path: Path) -> None:
+    out = io.StringIO()
+    screen = ConsoleTransport(out, files_dir=tmp_path, buttons=False)
+    await screen.post("C0CONSOLE", ALERT)
+    assert "added `A` `45.77.10.20`" in out.getvalue()
+    assert "Investigate" not in out.getvalue() and screen.buttons == {}
+
+
+async def test_console_labels_a_follow_up_in_a_thread_it_never_showed(tmp_path: Path) -> None:
+    out = io.StringIO()
+    screen = ConsoleTransport(out, files_dir=tmp_path)
+    await screen.post("C0CONSOLE", ALERT, thread_ts="1733000000.000100")
+    assert out.getvalue().startswith("--- follow-up in the thread of an earlier message in #console ---\n")
+
+
+async def test_console_numbers_a_section_accessory_button(tmp_path: Path) -> None:
+    out = io.StringIO()
+    screen = ConsoleTransport(out, files_dir=tmp_path)
+    block = section("#7 mute of `whois` on `evil.com`")
+    block["accessory"] = button("Lift", "lift_suppression_0", "7")
+    await screen.post("C0CONSOLE", Message("suppressions", [block]))
+    assert "[1 Lift]" in out.getvalue()
+    assert screen.buttons[1].action_id == "lift_suppression_0" and screen.buttons[1].value == "7"

@@ -80,3 +80,9 @@ def test_digest_csv_reads_a_homoglyph_in_unicode_beside_its_punycode() -> None:
     [csv_file] = digest.files
     row = list(csv.reader(io.StringIO(csv_file.content.decode())))[1]
     assert row[2:5] == ["xn--nterfax-qog.ru", "\u0456nterfax.ru", "Latin + Cyrillic"]
+
+
+def test_digest_lookalike_csv_names_its_day_column_like_the_other_csvs() -> None:
+    from bot.digests.build import CSV_HEADER
+
+    assert LOOKALIKE_CSV_HEADER[:2] == CSV_HEADER[:2] == ("day", "time")

@@ -1,5 +1,6 @@
-"""The house's rules, held by a test: imports only point down the layers the README's
-architecture section lists, and every module imports cleanly whichever is imported first."""
+"""The house's rules, held by a test: imports only point down the layers the architecture
+page (docs/architecture.md) lists, and every module imports cleanly whichever is imported
+first."""
 
 from __future__ import annotations
 
@@ -43,7 +44,7 @@ def layer_of(module: str) -> int:
     for index, prefixes in enumerate(LAYERS):
         if any(module == p or module.startswith(p + ".") for p in prefixes):
             return index
-    raise AssertionError(f"{module} is in no layer: add it to LAYERS and the README")
+    raise AssertionError(f"{module} is in no layer: add it to LAYERS and docs/architecture.md")
 
 
 def imports_of(module: str) -> set[str]:

@@ -87,19 +87,21 @@ def build_datasets(
     # Domains: RDAP where IANA's bootstrap names a service, WHOIS elsewhere.
     rdap_domains = None
     if settings.rdap_bootstrap_url and settings.whois_server is None:
-        rdap_domains = RdapDomainClient(settings.rdap_bootstrap_url, **timeout)
+        rdap_domains = RdapDomainClient(settings.rdap_bootstrap_url, gate=gate, **timeout)
         closers.append(rdap_domains.close)
 
     async def txt(name: str) -> DnsAnswer:
         return await dns.query(name, "TXT")
 
-    cymru = CymruAsnLookup(txt)
+    cymru = CymruAsnLookup(txt, gate=gate)
     # With same-ASN churn summarised, a domain's addresses carry their origin ASNs.
     origin_asn = CachedOrigin(cymru.origin) if settings.summarise_same_asn else None
     datasets: list[Dataset] = [
         ResolutionsDataset(dns, passive, origin_asn=origin_asn),
         DnsRecordsDataset(dns),
-        WhoisDataset(WhoisClient(settings.whois_server, **timeout), rdap, cymru, rdap_domains=rdap_domains),
+        WhoisDataset(
+            WhoisClient(settings.whois_server, gate=gate, **timeout), rdap, cymru, rdap_domains=rdap_domains
+        ),
     ]
     # One crt.sh answer serves both of a check's datasets; kept for less than a check
     # interval, so the next check (a failure's retry included) asks again.

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from bot.errors import SourceError
 from bot.model.observations import Fact, Outcome
 from bot.monitoring.dns import DnsAnswer
+from bot.monitoring.sources.http import RequestGate, gated
 
 SOURCE = "asn"
 FIELDS = frozenset({"asn", "as_name"})
@@ -25,8 +26,9 @@ TxtLookup = Callable[[str], Awaitable[DnsAnswer]]
 class CymruAsnLookup:
     """`txt_lookup(name)` asks the configured resolver for TXT records of `name`."""
 
-    def __init__(self, txt_lookup: TxtLookup) -> None:
+    def __init__(self, txt_lookup: TxtLookup, *, gate: RequestGate | None = None) -> None:
         self._txt = txt_lookup
+        self._gate = gate  # each lookup logged for source health
 
     async def origin(self, ip: str) -> str | None:
         """The origin ASN of an IP ("AS15169"), None when unrouted; SourceError on a DNS error."""
@@ -46,9 +48,10 @@ class CymruAsnLookup:
         return facts
 
     async def _records(self, name: str) -> tuple[str, ...]:
-        answer = await self._txt(name)
-        if answer.outcome is Outcome.ERROR:
-            raise SourceError(SOURCE, f"TXT {name}: {answer.error or 'lookup failed'}")
+        async with gated(self._gate, SOURCE):
+            answer = await self._txt(name)
+            if answer.outcome is Outcome.ERROR:
+                raise SourceError(SOURCE, f"TXT {name}: {answer.error or 'lookup failed'}")
         return answer.records if answer.outcome is Outcome.RECORDS else ()
 
 

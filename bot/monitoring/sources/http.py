@@ -14,7 +14,8 @@ import json
 import math
 import socket
 import time
-from collections.abc import Awaitable, Callable, Collection, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -104,6 +105,26 @@ class RequestGate(Protocol):
     async def before(self, source: str) -> object: ...
 
     async def after(self, ticket: object, outcome: str) -> None: ...
+
+
+@asynccontextmanager
+async def gated(gate: RequestGate | None, source: str) -> AsyncIterator[None]:
+    """One request of a source that is not an HTTP API (WHOIS over port 43, the ASN's DNS
+    lookups, IANA's RDAP bootstrap) passes `gate` too, so health shows it beside the others:
+    its requests, errors by kind, last success and latency."""
+    if gate is None:
+        yield
+        return
+    ticket = await gate.before(source)
+    outcome = "error"
+    try:
+        yield
+        outcome = "ok"
+    except SourceError as exc:
+        outcome = _outcome_kind(exc.message.split(": ", 1)[-1])
+        raise
+    finally:
+        await gate.after(ticket, outcome)
 
 
 class NonPublicAddress(OSError):
@@ -264,7 +285,7 @@ async def _read_body(response: aiohttp.ClientResponse, limit: int) -> bytes:
 
 def _outcome_kind(message: str) -> str:
     """The kind of a failed request, for health: a few fixed names, never free text."""
-    if message.startswith("no answer within"):
+    if message.startswith(("no answer within", "no complete answer within")):
         return "timeout"
     if message.startswith("connection failed") or message.startswith("refused"):
         return "connection"

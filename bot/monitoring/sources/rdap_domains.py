@@ -47,7 +47,7 @@ from aiohttp.abc import AbstractResolver
 
 from bot.errors import SourceError
 from bot.model.observations import Fact
-from bot.monitoring.sources.http import HttpReply, PublicOnlyResolver, SourceHttpClient
+from bot.monitoring.sources.http import HttpReply, PublicOnlyResolver, RequestGate, SourceHttpClient, gated
 from bot.monitoring.sources.rdap import redirect_allowed
 from bot.monitoring.sources.whois import NOT_REGISTERED, REGISTRANT_FIELDS, redacted, status_code
 from bot.monitoring.sources.whois_text import EARLIEST, LATEST, valid_email, valid_host
@@ -55,6 +55,8 @@ from bot.monitoring.sources.whois_text import EARLIEST, LATEST, valid_email, val
 log = logging.getLogger(__name__)
 
 SOURCE = "rdap"
+# IANA's bootstrap file, in source health beside the registries' RDAP.
+BOOTSTRAP_SOURCE = "rdap_bootstrap"
 BOOTSTRAP_REFRESH = 24 * 3600.0
 BOOTSTRAP_RETRY = 300.0  # after a failed fetch, before which WHOIS is used
 MAX_REDIRECTS = 3
@@ -120,7 +122,9 @@ class RdapBootstrap:
         *,
         clock: Callable[[], float] = time.monotonic,
         refresh: float = BOOTSTRAP_REFRESH,
+        gate: RequestGate | None = None,
     ) -> None:
+        self._gate = gate  # each fetch logged for source health, as `rdap_bootstrap`
         self._url = url if url.endswith(".json") else (url if url.endswith("/") else url + "/") + "dns.json"
         self._http = http
         self._clock = clock
@@ -143,8 +147,9 @@ class RdapBootstrap:
 
     async def _fetch(self) -> None:
         try:
-            reply = await self._http.get(self._url)
-            self._bases = parse_bootstrap(reply.json(SOURCE))
+            async with gated(self._gate, BOOTSTRAP_SOURCE):
+                reply = await self._http.get(self._url)
+                self._bases = parse_bootstrap(reply.json(SOURCE))
             self._next_fetch = self._clock() + self._refresh
         except SourceError as exc:
             # Keep the file in hand; without one, domains use WHOIS until the retry.
@@ -167,6 +172,7 @@ class RdapDomainClient:
         timeout: float = 20.0,
         resolver: AbstractResolver | None = None,
         clock: Callable[[], float] = time.monotonic,
+        gate: RequestGate | None = None,
     ) -> None:
         trusted = [urlsplit(bootstrap_url).hostname or ""]
         self._http = SourceHttpClient(
@@ -174,7 +180,7 @@ class RdapDomainClient:
         )
         self._timeout = timeout
         self._resolver = resolver
-        self.bootstrap = RdapBootstrap(bootstrap_url, self._http, clock=clock)
+        self.bootstrap = RdapBootstrap(bootstrap_url, self._http, clock=clock, gate=gate)
         # One HTTP client per server: a 429 from one registrar never holds up the others.
         self._servers: dict[str, SourceHttpClient] = {}
 

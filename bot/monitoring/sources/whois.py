@@ -30,6 +30,7 @@ from whois import exceptions as whois_exceptions
 from bot.config import HostPort
 from bot.errors import SourceError, SourceRefused
 from bot.model.observations import Fact
+from bot.monitoring.sources.http import RequestGate, gated
 from bot.monitoring.sources.whois_library import LibraryParser, shared_parser
 from bot.monitoring.sources.whois_text import (
     EARLIEST,
@@ -136,8 +137,11 @@ class WhoisClient:
         max_bytes: int = MAX_REPLY_BYTES,
         concurrency: int = 4,
         resolve: Resolve | None = None,
+        gate: RequestGate | None = None,
     ) -> None:
         self._server = server
+        # Every exchange is logged for source health, like an HTTP source's request.
+        self._gate = gate
         self._timeout = timeout
         self._iana = iana
         self._hosts = {name.lower(): address for name, address in (hosts or {}).items()}
@@ -200,7 +204,7 @@ class WhoisClient:
         try:
             # Waiting for a free connection counts: behind a hanging server, queued queries
             # fail at the timeout instead of holding their checks up.
-            async with asyncio.timeout(self._timeout), self._limit:
+            async with gated(self._gate, SOURCE), asyncio.timeout(self._timeout), self._limit:
                 reply = await self._exchange(server, line)
         except TimeoutError:
             raise SourceError(SOURCE, f"{host}: no complete answer within {self._timeout:g}s") from None

@@ -244,6 +244,7 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
         (ActionId.INVESTIGATE, handle_investigate_action),
         (ActionId.MONITOR, handle_monitor_action),
         (ActionId.MUTE, handle_mute_action),
+        (ActionId.UNMUTE, handle_mute_action),
         (ActionId.TIMELINE, handle_button),
         (ActionId.ALL_VALUES, handle_button),
         (ActionId.LIFT, handle_lift_action),

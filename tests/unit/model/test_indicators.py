@@ -565,3 +565,16 @@ def test_parse_indicators_respects_limit_and_dedupes(
 )
 def test_registered_domain_uses_the_icann_suffixes(name: str, registered: str) -> None:
     assert registered_domain(name) == registered
+
+
+@pytest.mark.parametrize("token", ["!!!@@@###", "x@@evil.com", "@evil.com"])
+def test_parse_indicator_calls_an_at_sign_without_a_mailbox_no_email_address(token: str) -> None:
+    with pytest.raises(IndicatorError) as raised:
+        parse_indicator(token)
+    assert "email" not in str(raised.value)
+    assert "is not a domain, IP address or URL" in str(raised.value)
+
+
+def test_parse_indicator_still_names_a_real_email_address() -> None:
+    with pytest.raises(IndicatorError, match="looks like an email address"):
+        parse_indicator("analyst@evil.com")

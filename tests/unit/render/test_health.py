@@ -84,7 +84,7 @@ def test_ct_log_line_says_position_size_lag_and_last_advance() -> None:
 def test_health_shows_the_resolver_first_and_ct_only_when_asked() -> None:
     rows = [SourceHealthRow("Mnemonic", 3, 40)]
     plain = render_text(build_health_message(rows))
-    assert "Resolver" not in plain and "Certificate Transparency" not in plain
+    assert "Resolver: not checked yet" in plain and "Certificate Transparency" not in plain
     message = build_health_message(rows, resolver=FAILING, ct_logs=())
     text = render_text(message)
     assert text.index("Resolver failing") < text.index("Mnemonic")
@@ -128,3 +128,15 @@ def test_health_json() -> None:
         "failing_since": (NOW - timedelta(minutes=42)).isoformat().replace("+00:00", "Z"),
     }
     assert ct_log_json(CtPosition(ARGON, 900, 800, NOW))["lag"] == 0  # a stale head is never negative
+
+
+def test_health_says_the_resolver_check_is_off_and_why() -> None:
+    text = render_text(build_health_message([], resolver_off="WATCHPOST_DNS_CANARY is off"))
+    assert "⚪ Resolver: check off · WATCHPOST_DNS_CANARY is off" in text
+
+
+def test_health_shows_an_off_source_as_off_with_its_reason_not_green() -> None:
+    row = SourceHealthRow("VirusTotal", off="no key: WATCHPOST_VIRUSTOTAL_KEY is unset")
+    text = render_text(build_health_message([row]))
+    assert "⚪ VirusTotal: off · no key: WATCHPOST_VIRUSTOTAL_KEY is unset" in text
+    assert "🟢 VirusTotal" not in text

@@ -55,3 +55,30 @@ def test_investigation_without_data_says_so() -> None:
     text = json.dumps(message.blocks, ensure_ascii=False)
     assert "_nothing observed_" in text and "connection refused" in text
     assert "none found among this workspace" in text and "Monitor evil.com" in text
+
+
+def _header_line(message: object) -> str:
+    return json.dumps(message.blocks[1], ensure_ascii=False)  # type: ignore[attr-defined]
+
+
+def test_investigation_of_an_indicator_with_history_points_to_it() -> None:
+    observations = [observation("resolutions", [("A", "98.126.38.107")])]
+    stored = build_investigation_message(
+        "evil.com", IndicatorKind.DOMAIN, observations, [], looked_up_at=NOW, history_stored=True
+    )
+    fresh = build_investigation_message("evil.com", IndicatorKind.DOMAIN, observations, [], looked_up_at=NOW)
+    assert "nothing stored" not in _header_line(stored)
+    assert "/monitor history evil.com" in _header_line(stored)
+    assert "nothing stored" in _header_line(fresh)
+
+
+def test_investigation_shows_one_source_failing_for_two_datasets_once() -> None:
+    crtsh = SourceFailure("crt.sh", "HTTP 502 from crt.sh")
+    message = build_investigation_message(
+        "evil.com",
+        IndicatorKind.DOMAIN,
+        [observation("certificates", [], (crtsh,)), observation("subdomains", [], (crtsh,))],
+        [],
+        looked_up_at=NOW,
+    )
+    assert json.dumps(message.blocks, ensure_ascii=False).count("HTTP 502 from crt.sh") == 1

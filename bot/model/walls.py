@@ -14,6 +14,12 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+# The source name of the bot's own observed resolutions (a monitored domain seen
+# resolving to a monitored IP), which an earlier version stored as facts of the IP, shared
+# by every channel monitoring it. They crossed the walls, so the source is retired: such
+# facts are never shown and close without an alert.
+OBSERVED_SOURCE = "watchpost"
+
 # How another channel of the workspace is shown: never by name (it may be private).
 ANOTHER_CHANNEL = "another channel of this workspace"
 
@@ -36,7 +42,3 @@ class Viewer:
         if team_id != self.team_id:
             return False
         return self.scope is ShareScope.WORKSPACE or channel_id == self.channel_id
-
-    def channel_label(self, channel_id: str) -> str | None:
-        """The channel id to show (the viewer's own), or None: an unnamed other channel."""
-        return channel_id if channel_id == self.channel_id else None

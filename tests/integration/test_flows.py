@@ -160,7 +160,7 @@ async def test_flows_investigation_finds_shared_infrastructure(
     assert "`evil-example.com` (in #C0INTEL): same `NS` `ns1.bad-dns.net`" in shown
     assert "unrelated" not in shown
     assert "[Monitor www.interfaxru.com]" in shown and f"[Investigate {IP}]" in shown
-    assert "not monitored yet" in shown
+    assert "not monitored here yet" in shown
 
     refused = await flows.pivots.investigate("10.0.0.1", team_id="T1")
     assert not refused.public and "private" in render_text(refused.reply)

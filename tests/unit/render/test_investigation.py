@@ -54,4 +54,4 @@ def test_investigation_without_data_says_so() -> None:
     )
     text = json.dumps(message.blocks, ensure_ascii=False)
     assert "_nothing observed_" in text and "connection refused" in text
-    assert "none found among this workspace" in text and "Monitor evil.com" in text
+    assert "none found among the monitors this channel can see" in text and "Monitor evil.com" in text

@@ -10,6 +10,7 @@ import pytest
 
 from bot.config import HostPort, Settings, explain
 from bot.errors import ConfigError
+from bot.model.walls import ShareScope
 from bot.logs import SecretScrubber
 
 CONFIG_SOURCE = (Path(__file__).resolve().parents[2] / "bot" / "config.py").read_text()
@@ -144,3 +145,34 @@ def test_config_explain_lists_variables_with_value_source_and_meaning(tmp_path: 
     # Every variable the configuration reads is listed.
     read = set(re.findall(r'"((?:WATCHPOST|SLACK)_[A-Z_]+|DATABASE_URL)"', CONFIG_SOURCE))
     assert read <= set(shown), read - set(shown)
+
+
+@pytest.mark.parametrize(
+    ("raw", "scope"),
+    [
+        (None, ShareScope.CHANNEL),
+        ("", ShareScope.CHANNEL),
+        (" Workspace ", ShareScope.WORKSPACE),
+        ("channel", ShareScope.CHANNEL),
+    ],
+)
+def test_config_share_scope_parses(raw: str | None, scope: ShareScope) -> None:
+    env = {} if raw is None else {"WATCHPOST_SHARE_SCOPE": raw}
+    assert Settings.from_env(env).share_scope is scope
+
+
+@pytest.mark.parametrize("raw", ["team", "global", "workspaces", "all"])
+def test_config_share_scope_refuses_anything_else_with_the_choices(raw: str) -> None:
+    with pytest.raises(ConfigError) as refused:
+        Settings.from_env({"WATCHPOST_SHARE_SCOPE": raw})
+    message = str(refused.value)
+    assert "WATCHPOST_SHARE_SCOPE" in message and "channel" in message and "workspace" in message
+    assert repr(raw) in message
+
+
+def test_config_share_scope_is_explained(tmp_path: Path) -> None:
+    env = {"WATCHPOST_DATA_DIR": str(tmp_path), "WATCHPOST_SHARE_SCOPE": "workspace"}
+    shown = {v.name: v for v in explain(Settings.from_env(env, cwd=tmp_path), env)}
+    assert shown["WATCHPOST_SHARE_SCOPE"][1:3] == ("workspace", "environment")
+    default = {v.name: v for v in explain(Settings.from_env({}, cwd=tmp_path), {})}
+    assert default["WATCHPOST_SHARE_SCOPE"][1:3] == ("channel", "default")

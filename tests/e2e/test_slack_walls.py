@@ -89,7 +89,7 @@ async def test_slack_walls_keep_case_a_out_of_case_b_and_another_workspace(
         request = await conversation.send(domain)
         key = request.response_key or ""
         await slack_api.wait_for(
-            lambda key=key: [r for r in slack_api.responses_to(key) if "Baseline" in r.text],  # type: ignore[misc]
+            lambda key=key: [r for r in slack_api.responses_to(key) if "Baseline" in r.text],
             timeout=60,
             what=f"the baseline of {domain}",
         )
@@ -103,7 +103,7 @@ async def test_slack_walls_keep_case_a_out_of_case_b_and_another_workspace(
     assert f"`{ADDRESS}` with `{SECRET}`" in own[0].all_text()  # a channel sees its own monitors
     for channel, domain in ((CASE_B, B_SITE), (OTHER, T2_SITE)):
         [alert] = await slack_api.wait_for(
-            lambda channel=channel, domain=domain: alerts_of(slack_api, channel, domain),  # type: ignore[misc]
+            lambda channel=channel, domain=domain: alerts_of(slack_api, channel, domain),
             timeout=60,
             what=f"the alert of {domain}",
         )
@@ -143,11 +143,11 @@ async def test_slack_walls_keep_case_a_out_of_case_b_and_another_workspace(
         )
 
     cdn_to_b = await slack_api.wait_for(lambda: webhook_of("/case-b"), timeout=60, what="B's webhook")
-    assert [c["channel"] for c in cdn_to_b["alert"]["channels"]] == [CASE_B]  # type: ignore[index]
+    assert [c["channel"] for c in cdn_to_b["alert"]["channels"]] == [CASE_B]
     cdn_to_all = await slack_api.wait_for(
         lambda: webhook_of("/operator"), timeout=60, what="the global webhook"
     )
-    assert sorted(c["channel"] for c in cdn_to_all["alert"]["channels"]) == [CASE_A, CASE_B]  # type: ignore[index]
+    assert sorted(c["channel"] for c in cdn_to_all["alert"]["channels"]) == [CASE_A, CASE_B]
     to_b = [d.json for d in webhook_receiver.received if d.path == "/case-b"]
     assert all(d.valid for d in webhook_receiver.received)
     assert not any(SECRET in json.dumps(body) or CASE_A in json.dumps(body) for body in to_b)

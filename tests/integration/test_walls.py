@@ -142,11 +142,11 @@ async def test_walls_channel_scope_keeps_case_a_out_of_case_b_and_the_other_work
     assert any(B_SITE in csv for csv in digest) and not any(SECRET in csv for csv in digest)
 
     # Webhooks: B's lists B only; the operator's global one lists every channel it went to.
-    [cdn_to_b] = [b for b in webhook_bodies(webhook_receiver, "case-b") if b["alert"]["indicator"] == CDN]  # type: ignore[index]
-    assert [c["channel"] for c in cdn_to_b["alert"]["channels"]] == [CASE_B.channel_id]  # type: ignore[index]
+    [cdn_to_b] = [b for b in webhook_bodies(webhook_receiver, "case-b") if b["alert"]["indicator"] == CDN]
+    assert [c["channel"] for c in cdn_to_b["alert"]["channels"]] == [CASE_B.channel_id]
     assert CASE_A.channel_id not in str(cdn_to_b) and SECRET not in str(cdn_to_b)
-    [cdn_to_all] = [b for b in webhook_bodies(webhook_receiver, "operator") if b["alert"]["indicator"] == CDN]  # type: ignore[index]
-    channels = sorted((c["team"], c["channel"]) for c in cdn_to_all["alert"]["channels"])  # type: ignore[index]
+    [cdn_to_all] = [b for b in webhook_bodies(webhook_receiver, "operator") if b["alert"]["indicator"] == CDN]
+    channels = sorted((c["team"], c["channel"]) for c in cdn_to_all["alert"]["channels"])
     assert channels == [("T1", "C0CASEA"), ("T1", "C0CASEB"), ("T2", "C0CASET2")]
 
 
@@ -193,7 +193,7 @@ async def test_walls_workspace_scope_shares_unnamed_and_never_across_workspaces(
 
     # A channel's webhook stays its own in the workspace scope too.
     for body in webhook_bodies(webhook_receiver, "case-b"):
-        assert [c["channel"] for c in body["alert"]["channels"]] == [CASE_B.channel_id]  # type: ignore[index]
+        assert [c["channel"] for c in body["alert"]["channels"]] == [CASE_B.channel_id]
 
 
 class RetiredSourceDataset:

@@ -10,8 +10,8 @@ import pytest
 
 from bot.config import HostPort, Settings, explain
 from bot.errors import ConfigError
-from bot.model.walls import ShareScope
 from bot.logs import SecretScrubber
+from bot.model.walls import ShareScope
 
 CONFIG_SOURCE = (Path(__file__).resolve().parents[2] / "bot" / "config.py").read_text()
 

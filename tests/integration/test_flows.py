@@ -152,7 +152,9 @@ async def test_flows_investigation_finds_shared_infrastructure(
     await chat.say(f"{IP} evil-example.com")
     await Conversation(flows, Caller("T2", "C9", "U2")).say("unrelated.example.org")  # another team's
 
-    result = await flows.pivots.investigate("www.interfaxru[.]com", team_id="T1")
+    result = await flows.pivots.investigate(
+        "www.interfaxru[.]com", team_id="T1", channel_id=CALLER.channel_id
+    )
     message = result.reply
     assert result.public and block_kit_violations(message) == []
     shown = render_text(message)

@@ -7,14 +7,11 @@ webhook say nothing of A's monitors."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from pathlib import Path
 
-import pytest_asyncio
+import pytest
 
-from tests.e2e.slack_bot import ServeProcess, free_port, serve_env
+from tests.e2e.slack_bot import ServeProcess
 from tests.fakes.dns_server import FakeDnsServer
-from tests.fakes.http_sources import FakeHttpSources
 from tests.fakes.slack_api import FakeSlackApi, SlackMessage
 from tests.fakes.slack_requests import SlackConversation, SlackSender
 from tests.fakes.webhook_receiver import WEBHOOK_SECRET, WebhookReceiver
@@ -30,34 +27,14 @@ CASE_A, CASE_B, OTHER = "C0CASEA", "C0CASEB", "C0CASET2"
 BOB = "U0BOB"
 
 
-@pytest_asyncio.fixture
-async def walled_bot(
-    dns_server: FakeDnsServer,
-    http_sources: FakeHttpSources,
-    slack_api: FakeSlackApi,
-    webhook_receiver: WebhookReceiver,
-    tmp_path: Path,
-) -> AsyncIterator[ServeProcess]:
-    """`watchpost serve` with the default scope, the operator's webhook and case B's."""
-    env = serve_env(
-        dns_server,
-        slack_api,
-        f"sqlite:///{tmp_path / 'serve.db'}",
-        free_port(),
-        http_sources,
-        WATCHPOST_WEBHOOK_URL=webhook_receiver.url("operator"),
-        WATCHPOST_WEBHOOK_URLS=f"{CASE_B}={webhook_receiver.url('case-b')}",
-        WATCHPOST_WEBHOOK_SECRET=WEBHOOK_SECRET,
-    )
-    process = ServeProcess(env, tmp_path / "serve.log")
-    await process.start()
-    try:
-        yield process
-    finally:
-        try:
-            await process.stop()
-        finally:
-            process.kill()
+@pytest.fixture
+def serve_settings(webhook_receiver: WebhookReceiver) -> dict[str, str]:
+    """The default scope, the operator's webhook and case B's."""
+    return {
+        "WATCHPOST_WEBHOOK_URL": webhook_receiver.url("operator"),
+        "WATCHPOST_WEBHOOK_URLS": f"{CASE_B}={webhook_receiver.url('case-b')}",
+        "WATCHPOST_WEBHOOK_SECRET": WEBHOOK_SECRET,
+    }
 
 
 def alerts_of(slack_api: FakeSlackApi, channel: str, indicator: str) -> list[SlackMessage]:
@@ -65,13 +42,13 @@ def alerts_of(slack_api: FakeSlackApi, channel: str, indicator: str) -> list[Sla
 
 
 async def test_slack_walls_keep_case_a_out_of_case_b_and_another_workspace(
-    walled_bot: ServeProcess,
+    bot: ServeProcess,
     slack_api: FakeSlackApi,
     dns_server: FakeDnsServer,
     webhook_receiver: WebhookReceiver,
 ) -> None:
-    here = SlackSender(walled_bot.events_url, slack_api.root)
-    there = SlackSender(walled_bot.events_url, slack_api.root, team_id="T0OTHERWS")
+    here = SlackSender(bot.events_url, slack_api.root)
+    there = SlackSender(bot.events_url, slack_api.root, team_id="T0OTHERWS")
     case_a = SlackConversation(here, slack_api, channel_id=CASE_A)
     case_b = SlackConversation(here, slack_api, user_id=BOB, channel_id=CASE_B)
     other = SlackConversation(there, slack_api, channel_id=OTHER)

@@ -13,7 +13,7 @@ from bot.model.observations import FactStatus, IndicatorKind
 from bot.model.walls import Viewer
 from bot.storage.models import FactRow, Monitor, Subject
 from bot.storage.views import SharedInfrastructure
-from bot.storage.walls import OBSERVED_SOURCE, visible_monitors
+from bot.storage.walls import shown_fact, visible_monitors
 
 
 class Infrastructure:
@@ -54,7 +54,7 @@ class Infrastructure:
                     Subject.id.in_(monitored),
                     Subject.indicator != indicator,
                     FactRow.status != FactStatus.CLOSED.value,
-                    FactRow.source != OBSERVED_SOURCE,
+                    shown_fact(),
                     FactRow.field.in_(list(fields)),
                     FactRow.value.in_([*wanted, indicator]),
                 )

@@ -8,8 +8,6 @@ from sqlalchemy import ColumnElement, and_
 from bot.model.walls import OBSERVED_SOURCE, ShareScope, Viewer
 from bot.storage.models import ChangeRow, FactRow, Monitor
 
-__all__ = ["OBSERVED_SOURCE", "shown_change", "shown_fact", "visible_monitors"]
-
 
 def visible_monitors(viewer: Viewer) -> tuple[ColumnElement[bool], ...]:
     """The monitors `viewer` may learn of: its own channel's, or under the workspace scope

@@ -138,7 +138,13 @@ def build_services(
     routing = None
     if settings.webhook_url or webhook_channels:
         routing = WebhookRouting(bool(settings.webhook_url), frozenset(webhook_channels))
-    db = Database(engine, webhooks=routing, follow_up_window=timedelta(seconds=settings.alert_thread_window))
+    db = Database(
+        engine,
+        webhooks=routing,
+        follow_up_window=timedelta(seconds=settings.alert_thread_window),
+        shared_host_names=settings.shared_host_names,
+        share_scope=settings.share_scope,
+    )
     closers: list[Callable[[], Awaitable[None]]] = []
     resolver: CheckedDnsClient | None = None
     dns: DnsClient | None = None
@@ -165,11 +171,7 @@ def build_services(
             dns = resolver = CheckedDnsClient(
                 mux, where=where, canary=settings.dns_canary, book=shared_resolver
             )
-
-        async def observed(ip: str) -> list[tuple[str, str, datetime]]:
-            return await db.run(db.infrastructure.domains_resolving_to, ip)
-
-        registry = build_datasets(settings, dns, observed=observed, gate=gate)
+        registry = build_datasets(settings, dns, gate=gate)
         datasets, closers = registry.datasets, [*registry.closers, mux.aclose]
     else:
         try:

@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.errors import ConfigError
+from bot.model.walls import ShareScope
 
 
 class Secret:
@@ -207,6 +208,9 @@ class Settings:
     alert_thread_window: int = 86400
     false_positive_days: int = 30  # how long a value marked false positive stays quiet
     shared_host_names: int = 50  # an IP known to host this many names is a shared host
+    # Whose monitors a channel may learn about (bot/model/walls.py): its own, or its
+    # workspace's (never naming another channel). Nothing crosses workspaces.
+    share_scope: ShareScope = ShareScope.CHANNEL
     log_level: str = "INFO"
     smtp_host: str = ""
     smtp_port: int = 587
@@ -370,6 +374,7 @@ class Settings:
             alert_thread_window=number("WATCHPOST_ALERT_THREAD_WINDOW", defaults.alert_thread_window, 0),
             false_positive_days=number("WATCHPOST_FALSE_POSITIVE_DAYS", defaults.false_positive_days, 1),
             shared_host_names=number("WATCHPOST_SHARED_HOST_NAMES", defaults.shared_host_names, 1),
+            share_scope=_share_scope(get("WATCHPOST_SHARE_SCOPE", "")),
             log_level=get("WATCHPOST_LOG_LEVEL", "INFO").strip().upper() or "INFO",
             smtp_host=email.host,
             smtp_port=smtp_port,
@@ -467,6 +472,7 @@ class Settings:
             f"{source}={'+'.join(str(limit) for limit in limits) or '0'}"
             for source, limits in sorted(self.quotas.items())
         )
+        shown["share_scope"] = self.share_scope.value
         for name in _URL_SETTINGS:
             password = _url_password(shown[name])
             if password:
@@ -530,6 +536,18 @@ def explain(
                 source = "default: the user's data folder"
         variables.append(Variable(name, value, source, meaning))
     return variables
+
+
+def _share_scope(raw: str) -> ShareScope:
+    """WATCHPOST_SHARE_SCOPE: `channel` (the default, also when empty) or `workspace`."""
+    wanted = raw.strip().lower() or ShareScope.CHANNEL.value
+    try:
+        return ShareScope(wanted)
+    except ValueError:
+        raise ConfigError(
+            f"WATCHPOST_SHARE_SCOPE must be channel (each channel sees only its own monitors) "
+            f"or workspace (a workspace's channels share, unnamed), got {raw.strip()[:40]!r}"
+        ) from None
 
 
 # Settings whose empty value falls back to the derived default (from_env reads them so).
@@ -856,6 +874,16 @@ _CATALOGUE: tuple[Declared, ...] = (
     ),
     Declared(
         "WATCHPOST_SHARED_HOST_NAMES", "names on an IP that make it a shared host", _attr("shared_host_names")
+    ),
+    Declared(
+        "WATCHPOST_SHARE_SCOPE",
+        "what a channel learns of other monitors: channel (its own) or workspace",
+        _attr("share_scope"),
+        details=(
+            "`channel`: a channel is told only about its own monitors. `workspace`: the channels of one "
+            'Slack workspace share the "shares … with …" links and investigations\' shared infrastructure, '
+            "never naming the other channel (it may be private). Nothing ever crosses workspaces."
+        ),
     ),
     Declared(
         "WATCHPOST_QUOTAS",

@@ -98,7 +98,11 @@ async def press(
             return Pressed(CommandResult(build_notice_message(f"Snoozed until {until:%Y-%m-%d %H:%M} UTC.")))
         match kind:
             case ActionId.INVESTIGATE:
-                return Pressed(await flows.pivots.investigate(value, team_id=caller.team_id))
+                return Pressed(
+                    await flows.pivots.investigate(
+                        value, team_id=caller.team_id, channel_id=caller.channel_id
+                    )
+                )
             case ActionId.MONITOR:
                 return Pressed(await flows.run(AddCommand((parse_indicator(value),)), caller))
             case ActionId.MUTE | ActionId.UNMUTE:

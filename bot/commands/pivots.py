@@ -15,6 +15,7 @@ from bot.errors import UserInputError
 from bot.model.indicators import parse_indicator
 from bot.model.observations import ADDRESS_AND_NAME_FIELDS
 from bot.model.triage import TriageState
+from bot.model.walls import Viewer
 from bot.monitoring.requested_checks import Checks
 from bot.render.drawing import draw
 from bot.render.health import HealthReport, build_home_health_blocks
@@ -52,25 +53,29 @@ class Pivots:
         self.clock = clock
         self.timezone = timezone
 
-    async def investigate(self, text: str, *, team_id: str) -> CommandResult:
+    async def investigate(self, text: str, *, team_id: str, channel_id: str = "") -> CommandResult:
         """What every dataset sees of an indicator now (nothing stored), and which
-        monitored indicators of the team share its infrastructure: a public reply (for
-        the alert's thread), or an error for the one who asked."""
+        monitored indicators share its infrastructure — among those the channel may learn
+        of (bot/model/walls.py; no channel known: none): a public reply (for the alert's
+        thread), or an error for the one who asked."""
+        viewer = Viewer(team_id, channel_id, self.db.share_scope)
         try:
             indicator = parse_indicator(text)
             observations = await self.runner.collect(indicator.value, indicator.kind)
             values = [fact.value for o in observations for fact in o.facts if fact.field in SHARED_FIELDS]
             shared = await self.db.run(
                 self.db.infrastructure.shared_with,
-                team_id=team_id,
+                viewer=viewer,
                 indicator=indicator.value,
                 values=values,
                 fields=SHARED_FIELDS,
             )
             monitors = await self.db.run(self.db.monitors.list, team_id=team_id)
-            monitored_in = [m.channel_id for m in monitors if m.indicator == indicator.value]
-            # Stored history outlives a monitor: the header says where to read it.
-            subject = await self.db.run(self.db.monitors.subject, indicator.value)
+            monitoring = [
+                m.channel_id
+                for m in monitors
+                if m.indicator == indicator.value and viewer.sees_channel(team_id, m.channel_id)
+            ]
         except UserInputError as exc:
             return CommandResult(build_error_message(str(exc)))
         except Exception:
@@ -78,17 +83,21 @@ class Pivots:
             log.exception("investigation failed (incident %s)", incident)
             apology = f"Sorry, the investigation failed on our side (incident `{incident}`)."
             return CommandResult(build_error_message(apology))
+        here = [c for c in monitoring if c == channel_id]
         message = build_investigation_message(
             indicator.value,
             indicator.kind,
             observations,
             shared,
             looked_up_at=self.clock(),
-            monitored_in=monitored_in,
-            history_stored=subject is not None,
+            monitored_in=here,
+            monitored_elsewhere=len(monitoring) - len(here),
+            # Stored history is pointed to only where the walls let this channel see it.
+            history_stored=bool(monitoring),
         )
         files: tuple[FileUpload, ...] = ()
-        if subject is not None and monitored_in:  # monitored: its history goes in the thread as a picture
+        subject = await self.db.run(self.db.monitors.subject, indicator.value) if monitoring else None
+        if subject is not None:  # monitored where this channel may see: its history as a picture
             try:
                 files = (await self.timeline_picture(subject.id, indicator.value),)
             except Exception:

@@ -22,7 +22,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -226,12 +226,20 @@ def idempotency_key(pending: PendingWebhook) -> str:
 
 
 def payload(pending: PendingWebhook) -> bytes:
+    """The body: the global webhook (the operator's) hears every channel the alert went
+    to; a channel's webhook only its own (bot/model/walls.py)."""
+    alert = pending.alert
+    if pending.channel_id is not None:
+        own = tuple(
+            c for c in alert.channels if (c.team_id, c.channel_id) == (pending.team_id, pending.channel_id)
+        )
+        alert = replace(alert, channels=own)
     body: dict[str, Any] = {
         "type": "alert",
         "idempotency_key": idempotency_key(pending),
         "channel": None
         if pending.channel_id is None
         else {"team": pending.team_id, "channel": pending.channel_id},
-        "alert": alert_json(pending.alert),
+        "alert": alert_json(alert),
     }
     return json.dumps(body, separators=(",", ":"), sort_keys=True).encode()

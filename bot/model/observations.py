@@ -74,15 +74,10 @@ class SourceRead:
     source: str
     fields: frozenset[str]
     values: frozenset[tuple[str, str]] = frozenset()
-    # The bot's own memory (what other monitors resolved to), not the internet: its answer
-    # alone does not make a check one in which something could be read.
-    internal: bool = False
 
     @classmethod
-    def of(
-        cls, source: str, fields: Iterable[str], facts: Iterable[Fact], *, internal: bool = False
-    ) -> SourceRead:
-        return cls(source, frozenset(fields), frozenset((f.field, f.value) for f in facts), internal)
+    def of(cls, source: str, fields: Iterable[str], facts: Iterable[Fact]) -> SourceRead:
+        return cls(source, frozenset(fields), frozenset((f.field, f.value) for f in facts))
 
 
 # (source, field): the unit a baseline is kept for.
@@ -187,9 +182,8 @@ class Observation:
 
     @property
     def failed(self) -> bool:
-        """Nothing at all could be learned: no source answered in this check (the bot's
-        own memory does not count: it is not news from outside)."""
-        return bool(self.failures) and all(read.internal for read in self.source_reads)
+        """Nothing at all could be learned: no source answered in this check."""
+        return bool(self.failures) and not self.source_reads
 
     @property
     def stale(self) -> bool:

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Protocol
 
 from bot.model.observations import IndicatorKind, Observation
+from bot.model.walls import ANOTHER_CHANNEL
 from bot.render.alerts import MAX_PIVOT_BUTTONS, pivot_values
 from bot.render.ids import ActionId
 from bot.render.limits import MAX_CONTEXT_ELEMENT_TEXT, MAX_SECTION_TEXT, shorten_line
@@ -31,7 +32,9 @@ class SharedLink(Protocol):
     @property
     def value(self) -> str: ...
     @property
-    def channel_ids(self) -> tuple[str, ...]: ...
+    def channel_ids(self) -> tuple[str, ...]: ...  # named: only the viewer's own channel
+    @property
+    def other_channels(self) -> int: ...  # other channels of the workspace, never named
 
 
 def _is_live(dataset: str, field: str) -> bool:
@@ -62,16 +65,20 @@ def build_investigation_message(
     *,
     looked_up_at: datetime,
     monitored_in: Sequence[str] = (),
+    monitored_elsewhere: int = 0,
     history_stored: bool = False,
 ) -> Message:
     """Every applicable dataset's view of `indicator` as seen now, grouped for an analyst,
-    with buttons to monitor it and to pivot to what it points at. `history_stored`: the
-    indicator has stored history (monitored now or before), which the header points to."""
+    with buttons to monitor it and to pivot to what it points at. `monitored_in` are the
+    channels that may be named (the asking one); `monitored_elsewhere` counts the other
+    channels of the workspace the scope lets it learn of (bot/model/walls.py);
+    `history_stored`: the indicator has stored history this channel may read, which the
+    header points to."""
     blocks: list[Block] = [header(f"Investigation: {indicator_text(indicator, defanged=True)}")]
     where = (
-        f"monitored in {', '.join(channel_link(c) for c in monitored_in)}"
-        if monitored_in
-        else "not monitored yet"
+        f"monitored in {places}"
+        if (places := where_monitored(monitored_in, monitored_elsewhere))
+        else "not monitored here yet"
     )
     blocks.append(
         section(
@@ -147,6 +154,17 @@ def build_investigation_message(
     return Message(escape(text), blocks, label="investigation")
 
 
+def where_monitored(channel_ids: Sequence[str], other_channels: int) -> str:
+    """`#own, another channel of this workspace`: the named channels, then the others
+    counted, never named (a channel may be private: bot/model/walls.py)."""
+    places = [channel_link(c) for c in channel_ids]
+    if other_channels == 1:
+        places.append(ANOTHER_CHANNEL)
+    elif other_channels > 1:
+        places.append(f"{other_channels} other channels of this workspace")
+    return ", ".join(places)
+
+
 def _section_of(dataset: str) -> str:
     return {
         "resolutions": "Live DNS",
@@ -185,7 +203,7 @@ def _fact_section(
 def _shared_section(indicator: str, shared: Sequence[SharedLink], observations: Sequence[Observation]) -> str:
     title = "*Shared infrastructure with monitored indicators*"
     if not shared:
-        return f"{title}\n_none found among this workspace's monitors_"
+        return f"{title}\n_none found among the monitors this channel can see_"
     own_fields: dict[str, set[str]] = defaultdict(set)
     for observation in observations:
         for fact in observation.facts:
@@ -196,7 +214,7 @@ def _shared_section(indicator: str, shared: Sequence[SharedLink], observations: 
         links[link.indicator].append(link)
     lines = []
     for monitored, its_links in list(links.items())[:MAX_SHARED_LINES]:
-        where = ", ".join(channel_link(c) for c in its_links[0].channel_ids[:5])
+        where = where_monitored(its_links[0].channel_ids[:5], its_links[0].other_channels)
         how = []
         for link in its_links:
             if not link.field:

@@ -46,6 +46,7 @@ from bot.storage.views import (
     fact_row,
     fact_state,
 )
+from bot.storage.walls import shown_fact
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +147,11 @@ class Checks:
             facts: dict[str, list[FactState]] = defaultdict(list)
             for row in session.scalars(
                 select(FactRow)
-                .where(FactRow.subject_id == subject_id, FactRow.status != FactStatus.CLOSED.value)
+                .where(
+                    FactRow.subject_id == subject_id,
+                    FactRow.status != FactStatus.CLOSED.value,
+                    shown_fact(),
+                )
                 .order_by(FactRow.dataset, FactRow.field, FactRow.value)
             ):
                 facts[row.dataset].append(fact_state(row))

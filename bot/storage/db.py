@@ -12,6 +12,7 @@ from typing import ParamSpec, TypeVar
 
 from sqlalchemy import Engine
 
+from bot.model.walls import ShareScope
 from bot.storage.alerts import AlertStore
 from bot.storage.checks import Checks
 from bot.storage.ct_positions import CtPositionStore
@@ -38,11 +39,15 @@ class Database:
         threads: int = 4,
         follow_up_window: timedelta = DEFAULT_FOLLOW_UP_WINDOW,
         shared_host_names: int = DEFAULT_SHARED_HOST_NAMES,
+        share_scope: ShareScope = ShareScope.CHANNEL,
     ) -> None:
         self.engine = engine
+        # Whose monitors a channel may learn of (bot/model/walls.py): every read that shows
+        # a channel other subjects (alerts' shared lines, investigations) is walled by it.
+        self.share_scope = share_scope
         self.monitors = Monitors(engine)
         self.checks = Checks(engine, webhooks=webhooks, follow_up_window=follow_up_window)
-        self.triage = TriageStore(engine, shared_host_names=shared_host_names)
+        self.triage = TriageStore(engine, shared_host_names=shared_host_names, share_scope=share_scope)
         self.outbox = Outbox(engine)
         self.webhook_outbox = WebhookOutbox(engine)
         self.alerts = AlertStore(engine)

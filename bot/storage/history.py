@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from bot.model.observations import Change, FactStatus, IndicatorKind
 from bot.storage.models import ChangeRow, FactRow, Monitor, SourceFailureRow, Subject
 from bot.storage.views import change_from_row
+from bot.storage.walls import shown_change, shown_fact
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,7 @@ class HistoryStore:
             query = (
                 select(ChangeRow, Subject)
                 .join(Subject, ChangeRow.subject_id == Subject.id)
-                .where(ChangeRow.subject_id == subject_id)
+                .where(ChangeRow.subject_id == subject_id, shown_change())
             )
             if start is not None:
                 query = query.where(ChangeRow.detected_at >= start)
@@ -102,7 +103,7 @@ class HistoryStore:
         with Session(self.engine) as session:
             rows = session.scalars(
                 select(FactRow)
-                .where(FactRow.subject_id == subject_id)
+                .where(FactRow.subject_id == subject_id, shown_fact())
                 .order_by(FactRow.first_seen.desc(), FactRow.id.desc())
                 .limit(limit)
             )
@@ -125,7 +126,7 @@ class HistoryStore:
         a busy channel without loading its values."""
         with Session(self.engine) as session:
             query = select(ChangeRow.detected_at, ChangeRow.dataset).where(
-                ChangeRow.detected_at >= start, ChangeRow.detected_at < end
+                ChangeRow.detected_at >= start, ChangeRow.detected_at < end, shown_change()
             )
             if channel_id is not None:
                 query = query.where(ChangeRow.subject_id.in_(_monitored(team_id, channel_id)))
@@ -139,7 +140,7 @@ class HistoryStore:
             query = (
                 select(ChangeRow, Subject)
                 .join(Subject, ChangeRow.subject_id == Subject.id)
-                .where(ChangeRow.detected_at >= start, ChangeRow.detected_at < end)
+                .where(ChangeRow.detected_at >= start, ChangeRow.detected_at < end, shown_change())
             )
             if channel_id is not None:
                 query = query.where(ChangeRow.subject_id.in_(_monitored(team_id, channel_id)))

@@ -21,6 +21,7 @@ from bot.errors import UserInputError
 from bot.model.observations import ADDRESS_AND_NAME_FIELDS, Change, FactStatus, IndicatorKind
 from bot.model.routing import ActiveSuppression, Routed
 from bot.model.triage import SuppressionKind, SuppressionView, Triage, TriageState
+from bot.model.walls import ShareScope, Viewer
 from bot.storage.models import (
     AlertRow,
     AlertThreadRow,
@@ -34,6 +35,7 @@ from bot.storage.models import (
     SuppressionRow,
 )
 from bot.storage.views import change_from_row
+from bot.storage.walls import shown_fact, visible_monitors
 
 DEFAULT_FOLLOW_UP_WINDOW = timedelta(hours=24)
 DEFAULT_SHARED_HOST_NAMES = 50
@@ -203,9 +205,16 @@ def is_silenced(change: Change, keys: set[SilencedKey]) -> bool:
 
 
 class TriageStore:
-    def __init__(self, engine: Engine, *, shared_host_names: int = DEFAULT_SHARED_HOST_NAMES) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        shared_host_names: int = DEFAULT_SHARED_HOST_NAMES,
+        share_scope: ShareScope = ShareScope.CHANNEL,
+    ) -> None:
         self.engine = engine
         self.shared_host_names = shared_host_names
+        self.share_scope = share_scope
         self._sessions = sessionmaker(engine, expire_on_commit=False)
 
     # alerts and their messages
@@ -372,7 +381,8 @@ class TriageStore:
                 .order_by(SuppressionRow.expires_at.desc())
                 .limit(1)
             ).first()
-        context = _context(session, row, alert, subject, changes, self.shared_host_names)
+        viewer = Viewer(row.team_id, row.channel_id, self.share_scope)
+        context = _context(session, row, alert, subject, changes, self.shared_host_names, viewer)
         return AlertMessageState(
             outbox_id=row.id,
             alert_id=alert.id if alert is not None else 0,
@@ -698,6 +708,7 @@ def _context(
     subject: Subject,
     changes: Sequence[Change],
     shared_host_names: int,
+    viewer: Viewer,
 ) -> AlertContext:
     if alert is None:
         return AlertContext()
@@ -725,7 +736,8 @@ def _context(
     ]
     shared: list[tuple[str, str]] = []
     if new_values:
-        monitored = select(Monitor.subject_id).where(Monitor.team_id == row.team_id)
+        # Only what the alert's channel may learn of (its own monitors by default).
+        monitored = select(Monitor.subject_id).where(*visible_monitors(viewer))
         shared = [
             (name, name)
             for name in session.scalars(
@@ -744,6 +756,7 @@ def _context(
                     Subject.id.in_(monitored),
                     Subject.id != subject.id,
                     FactRow.status != FactStatus.CLOSED.value,
+                    shown_fact(),
                     FactRow.value.in_(new_values),
                 )
                 .distinct()
@@ -758,6 +771,7 @@ def _context(
                 FactRow.subject_id == subject.id,
                 FactRow.field == "domain",
                 FactRow.status != FactStatus.CLOSED.value,
+                shown_fact(),
             )
         )
         names = int(known or 0) if int(known or 0) >= shared_host_names else None

@@ -101,13 +101,16 @@ class SharedInfrastructure:
     """A monitored subject that shares a fact value with an indicator under investigation.
 
     `field` is the monitored subject's field holding `value`; empty when the monitored
-    indicator itself is one of the values looked up."""
+    indicator itself is one of the values looked up. `channel_ids` names only the
+    viewer's own channel; `other_channels` counts the other channels of the workspace that
+    the viewer may learn of (bot/model/walls.py), never named."""
 
     indicator: str
     kind: IndicatorKind
     field: str
     value: str
     channel_ids: tuple[str, ...]
+    other_channels: int = 0
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import pytest
 import pytest_asyncio
 
 from tests.e2e.slack_bot import ServeProcess, free_port, serve_env
@@ -14,12 +15,29 @@ from tests.fakes.slack_api import FakeSlackApi
 from tests.fakes.slack_requests import SlackSender
 
 
+@pytest.fixture
+def serve_settings() -> dict[str, str]:
+    """Settings a test module adds to `bot`'s environment (override this fixture)."""
+    return {}
+
+
 @pytest_asyncio.fixture
 async def bot(
-    dns_server: FakeDnsServer, http_sources: FakeHttpSources, slack_api: FakeSlackApi, tmp_path: Path
+    dns_server: FakeDnsServer,
+    http_sources: FakeHttpSources,
+    slack_api: FakeSlackApi,
+    tmp_path: Path,
+    serve_settings: dict[str, str],
 ) -> AsyncIterator[ServeProcess]:
     """A running `watchpost serve` on SQLite, checking every second, its Slack the fake."""
-    env = serve_env(dns_server, slack_api, f"sqlite:///{tmp_path / 'serve.db'}", free_port(), http_sources)
+    env = serve_env(
+        dns_server,
+        slack_api,
+        f"sqlite:///{tmp_path / 'serve.db'}",
+        free_port(),
+        http_sources,
+        **serve_settings,
+    )
     process = ServeProcess(env, tmp_path / "serve.log")
     await process.start()
     try:

@@ -152,7 +152,9 @@ async def test_flows_investigation_finds_shared_infrastructure(
     await chat.say(f"{IP} evil-example.com")
     await Conversation(flows, Caller("T2", "C9", "U2")).say("unrelated.example.org")  # another team's
 
-    result = await flows.pivots.investigate("www.interfaxru[.]com", team_id="T1")
+    result = await flows.pivots.investigate(
+        "www.interfaxru[.]com", team_id="T1", channel_id=CALLER.channel_id
+    )
     message = result.reply
     assert result.public and block_kit_violations(message) == []
     shown = render_text(message)
@@ -160,7 +162,7 @@ async def test_flows_investigation_finds_shared_infrastructure(
     assert "`evil-example.com` (in #C0INTEL): same `NS` `ns1.bad-dns.net`" in shown
     assert "unrelated" not in shown
     assert "[Monitor www.interfaxru.com]" in shown and f"[Investigate {IP}]" in shown
-    assert "not monitored yet" in shown
+    assert "not monitored here yet" in shown
 
     refused = await flows.pivots.investigate("10.0.0.1", team_id="T1")
     assert not refused.public and "private" in render_text(refused.reply)

@@ -1,10 +1,10 @@
 """The seed story through the runner: a monitored IP, a new domain resolving to it a week
-later (passive DNS, or seen by the bot itself), and the alert that pivots to it."""
+later (passive DNS), and the alert that pivots to it."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
@@ -14,7 +14,6 @@ from bot.monitoring.datasets.resolutions import ResolutionsDataset
 from bot.monitoring.dns import ResolverDnsClient
 from bot.monitoring.runner import Runner
 from bot.monitoring.sources.mnemonic import MnemonicPassiveDns
-from bot.monitoring.sources.observed import ObservedResolutions
 from bot.render.alerts import build_alert_message
 from bot.storage.db import Database
 from bot.storage.views import SubjectView
@@ -34,11 +33,7 @@ async def runner(
     dns = ResolverDnsClient([HostPort(dns_server.host, dns_server.port)], timeout=0.6)
     mnemonic = MnemonicPassiveDns(http_sources.url("mnemonic"), Secret(""), timeout=0.5)
     async_store = store
-
-    async def observed(ip: str) -> list[tuple[str, str, datetime]]:
-        return await async_store.run(store.infrastructure.domains_resolving_to, ip)
-
-    dataset = ResolutionsDataset(dns, [mnemonic, ObservedResolutions(observed)])
+    dataset = ResolutionsDataset(dns, [mnemonic])
     yield Runner([dataset], async_store, clock=FakeClock())
     await mnemonic.close()
     async_store.close()
@@ -95,14 +90,3 @@ async def test_seed_pdns_outage_changes_nothing_and_history_never_shrinks(
     assert [f.value for f in store.checks.dataset_health(subject.id)[0].facts if f.field == "domain"] == [
         "old-site.com"
     ]
-
-
-async def test_seed_domain_the_bot_saw_resolving_to_the_ip(
-    runner: Runner, store: Database, dns_server: FakeDnsServer
-) -> None:
-    ip_subject = monitor(store, IP, IndicatorKind.IP)
-    await check(runner, ip_subject)
-    dns_server.set("evil-infra.com", "A", [IP])
-    domain_subject = monitor(store, "evil-infra.com", IndicatorKind.DOMAIN)
-    await check(runner, domain_subject)  # the domain's baseline holds A 98.126.38.107
-    assert await check(runner, ip_subject) == [("domain", "evil-infra.com", "watchpost")]

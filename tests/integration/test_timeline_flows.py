@@ -91,7 +91,9 @@ async def test_investigating_a_monitored_indicator_attaches_its_timeline(
     flows, dataset, _ = setup
     dataset.facts[IP] = {("domain", "www.interfaxru.com")}
     await Conversation(flows, CALLER).say(IP)
-    monitored = await flows.pivots.investigate(IP, team_id="T1")
+    monitored = await flows.pivots.investigate(IP, team_id="T1", channel_id=CALLER.channel_id)
     assert monitored.public and len(monitored.files) == 1
-    unmonitored = await flows.pivots.investigate("www.interfaxru.com", team_id="T1")
+    unmonitored = await flows.pivots.investigate(
+        "www.interfaxru.com", team_id="T1", channel_id=CALLER.channel_id
+    )
     assert unmonitored.public and unmonitored.files == ()

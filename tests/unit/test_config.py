@@ -11,6 +11,7 @@ import pytest
 from bot.config import HostPort, Settings, explain
 from bot.errors import ConfigError
 from bot.logs import SecretScrubber
+from bot.model.walls import ShareScope
 
 CONFIG_SOURCE = (Path(__file__).resolve().parents[2] / "bot" / "config.py").read_text()
 
@@ -181,3 +182,34 @@ def test_config_command_names_the_database(
     finally:  # the command sets up logging for a process: give the test run its own back
         root.handlers[:], root.level = handlers, level
     assert f"watchpost: database SQLite {tmp_path / 'team.db'}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("raw", "scope"),
+    [
+        (None, ShareScope.CHANNEL),
+        ("", ShareScope.CHANNEL),
+        (" Workspace ", ShareScope.WORKSPACE),
+        ("channel", ShareScope.CHANNEL),
+    ],
+)
+def test_config_share_scope_parses(raw: str | None, scope: ShareScope) -> None:
+    env = {} if raw is None else {"WATCHPOST_SHARE_SCOPE": raw}
+    assert Settings.from_env(env).share_scope is scope
+
+
+@pytest.mark.parametrize("raw", ["team", "global", "workspaces", "all"])
+def test_config_share_scope_refuses_anything_else_with_the_choices(raw: str) -> None:
+    with pytest.raises(ConfigError) as refused:
+        Settings.from_env({"WATCHPOST_SHARE_SCOPE": raw})
+    message = str(refused.value)
+    assert "WATCHPOST_SHARE_SCOPE" in message and "channel" in message and "workspace" in message
+    assert repr(raw) in message
+
+
+def test_config_share_scope_is_explained(tmp_path: Path) -> None:
+    env = {"WATCHPOST_DATA_DIR": str(tmp_path), "WATCHPOST_SHARE_SCOPE": "workspace"}
+    shown = {v.name: v for v in explain(Settings.from_env(env, cwd=tmp_path), env)}
+    assert shown["WATCHPOST_SHARE_SCOPE"][1:3] == ("workspace", "environment")
+    default = {v.name: v for v in explain(Settings.from_env({}, cwd=tmp_path), {})}
+    assert default["WATCHPOST_SHARE_SCOPE"][1:3] == ("channel", "default")

@@ -22,7 +22,6 @@ from bot.monitoring.sources.crtsh import CrtShClient
 from bot.monitoring.sources.http import RequestGate
 from bot.monitoring.sources.internetdb import InternetDbClient
 from bot.monitoring.sources.mnemonic import MnemonicPassiveDns
-from bot.monitoring.sources.observed import ObservedLookup, ObservedResolutions
 from bot.monitoring.sources.rdap import RdapClient
 from bot.monitoring.sources.rdap_domains import RdapDomainClient
 from bot.monitoring.sources.tls_probe import TlsCertificateProbe
@@ -50,20 +49,19 @@ def build_datasets(
     settings: Settings,
     dns: DnsClient,
     *,
-    observed: ObservedLookup | None = None,
     gate: RequestGate | None = None,
 ) -> DatasetRegistry:
     """The datasets the operator's settings enable, in alert order. A source whose URL
     is empty, or whose quota is 0, is off; a dataset with no source left is not built at
-    all. `observed` lets an IP learn the monitored domains the bot itself saw resolving
-    to it; every HTTP request passes `gate` (quotas shared by every process, health)."""
+    all. Every HTTP request passes `gate` (quotas shared by every process, health). No
+    source reads other subjects' facts: a subject's facts are shared by every channel
+    monitoring it, so what other channels monitor stays behind their walls
+    (bot/model/walls.py)."""
     closers: list[Callable[[], Awaitable[None]]] = []
     # WATCHPOST_SOURCE_TIMEOUT overrides every source's own timeout (one request each).
     timeout = _Timeout() if settings.source_timeout is None else _Timeout(timeout=settings.source_timeout)
     on = settings.source_enabled
     passive: list[PassiveDnsSource] = []
-    if observed is not None:
-        passive.append(ObservedResolutions(observed))
     if settings.mnemonic_url and on("mnemonic"):
         mnemonic = MnemonicPassiveDns(settings.mnemonic_url, settings.mnemonic_key, gate=gate, **timeout)
         passive.append(mnemonic)

@@ -48,7 +48,6 @@ class _PassiveResult:
     source: str
     records: tuple[PassiveDnsRecord, ...] = ()
     error: str | None = None
-    internal: bool = False
 
 
 class ResolutionsDataset:
@@ -86,7 +85,7 @@ class ResolutionsDataset:
             found = [f for r in result.records if (f := _domain_fact(domain, r, result.source)) is not None]
             facts.update(found)
             if result.error is None:
-                reads.append(SourceRead.of(result.source, PASSIVE_FIELDS, found, internal=result.internal))
+                reads.append(SourceRead.of(result.source, PASSIVE_FIELDS, found))
         failures.extend(_passive_failures(passive, PASSIVE_FIELDS))
         if self._origin_asn is not None:
             await self._add_origin_asns(facts, known, failures, reads)
@@ -134,7 +133,7 @@ class ResolutionsDataset:
             found = [f for r in result.records if (f := _ip_fact(ip, r, result.source)) is not None]
             facts.update(found)
             if result.error is None:
-                reads.append(SourceRead.of(result.source, {DOMAIN_FIELD}, found, internal=result.internal))
+                reads.append(SourceRead.of(result.source, {DOMAIN_FIELD}, found))
         failures.extend(_passive_failures(passive, frozenset({DOMAIN_FIELD})))
         return self._observation(facts, known, failures, reads)
 
@@ -167,7 +166,7 @@ class ResolutionsDataset:
             # A bug in one source must not cost the live lookups and the other sources.
             log.exception("passive DNS source %s failed on %s", source.name, indicator)
             return _PassiveResult(source.name, error=f"unexpected error ({exc.__class__.__name__})")
-        return _PassiveResult(source.name, tuple(records), internal=getattr(source, "internal", False))
+        return _PassiveResult(source.name, tuple(records))
 
 
 def _passive_failures(results: Sequence[_PassiveResult], fields: frozenset[str]) -> list[SourceFailure]:

@@ -54,7 +54,38 @@ def test_investigation_without_data_says_so() -> None:
     )
     text = json.dumps(message.blocks, ensure_ascii=False)
     assert "_nothing observed_" in text and "connection refused" in text
-    assert "none found among this workspace" in text and "Monitor evil.com" in text
+    assert "none found among the monitors this channel can see" in text and "Monitor evil.com" in text
+
+
+def test_investigation_names_only_the_asking_channel_and_counts_the_others() -> None:
+    """Other channels of the workspace may be private: counted, never named."""
+    shared = [
+        SharedInfrastructure("own.example", IndicatorKind.DOMAIN, "A", "45.77.10.20", ("C0HERE",), 1),
+        SharedInfrastructure("theirs.example", IndicatorKind.DOMAIN, "A", "45.77.10.20", (), 3),
+    ]
+    message = build_investigation_message(
+        "45.77.10.20",
+        IndicatorKind.IP,
+        [observation("resolutions", [("pdns:A", "x.example")])],
+        shared,
+        looked_up_at=NOW,
+        monitored_in=(),
+        monitored_elsewhere=1,
+    )
+    text = json.dumps(message.blocks, ensure_ascii=False)
+    assert "monitored in another channel of this workspace" in text
+    assert "`own.example` (in <#C0HERE>, another channel of this workspace)" in text
+    assert "`theirs.example` (in 3 other channels of this workspace)" in text
+    assert "<#" not in text.replace("<#C0HERE>", "")
+    assert "Monitor 45.77.10.20" in text  # not monitored here: this channel may start to
+
+
+def test_investigation_monitored_nowhere_it_may_see_says_not_here() -> None:
+    message = build_investigation_message(
+        "45.77.10.20", IndicatorKind.IP, [observation("resolutions", [])], [], looked_up_at=NOW
+    )
+    text = json.dumps(message.blocks, ensure_ascii=False)
+    assert "not monitored here yet" in text and "Monitor 45.77.10.20" in text
 
 
 def _header_line(message: object) -> str:

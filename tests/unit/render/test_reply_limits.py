@@ -59,6 +59,7 @@ class SharedLink:
     field: str
     value: str
     channel_ids: tuple[str, ...]
+    other_channels: int = 0
 
 
 HOSTILE = "<!channel> & `tick` <https://evil.test|x> *bold* _it_ ~s~ "
@@ -147,9 +148,10 @@ BUILDERS = {
         LONG_NAME,
         IndicatorKind.DOMAIN,
         [observation(d) for d in ("resolutions", "dns_records", "whois", "certificates", "services", HUGE)],
-        [SharedLink(n, HUGE, HUGE, ("C0INTEL",) * 50) for n in NAMES],
+        [SharedLink(n, HUGE, HUGE, ("C0INTEL",) * 50, 10**6) for n in NAMES],
         looked_up_at=NOW,
         monitored_in=[f"C{i:08}" for i in range(500)],
+        monitored_elsewhere=10**6,
     ),
 }
 

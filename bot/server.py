@@ -33,6 +33,7 @@ from bot.render.payloads import resolver_json
 from bot.slack.app import create_app
 from bot.slack.front import AfterAnswers, SharedReplayMemory, slash_command_fields
 from bot.slack.listeners.commands import SlashCommands
+from bot.slack.retries import ProcessMemory, RequestMemory, first_delivery, request_identity
 from bot.slack.signatures import SlackSignatureVerifier, Verdict
 from bot.slack.transport import SlackTransport, build_web_client
 from bot.storage.engine import database_label
@@ -47,26 +48,30 @@ def build_web_app(
     services: Services,
     workers: WorkerProcesses | None = None,
     after_answers: AfterAnswers | None = None,
+    seen: RequestMemory | None = None,
 ) -> web.Application:
     """/healthz, and /slack/events when `app` is given (HTTP mode). /metrics adds in the
     metrics of `workers`. Slash commands are answered at once and run after the answers
-    through `after_answers` (bot/slack/front.py); `drain` it before closing the services."""
+    through `after_answers` (bot/slack/front.py); `drain` it before closing the services.
+    `seen` is the memory of the requests served that `app` asks too (one of its own if
+    not given), so a slash command that bypasses Bolt is served once like the rest."""
     web_app = web.Application()
     deferred = after_answers if after_answers is not None else AfterAnswers()
 
     verifier = SlackSignatureVerifier(services.settings.slack_signing_secret.reveal())
-    shared = services.shared_limits
-    replays = (
-        SharedReplayMemory(lambda seen: shared.first_sights(seen, now=time.time()))
-        if shared is not None
-        else None
-    )
-    if replays is not None:
+    # Signatures already served by another process (this one's are the verifier's).
+    replays = shared_memory(services)
+    # Requests already served, however Slack delivered them (bot/slack/retries.py).
+    own_memory = seen is None
+    served = request_memory(services) if seen is None else seen
 
-        async def close_replays(_: web.Application) -> None:
+    async def close_memories(_: web.Application) -> None:
+        if replays is not None:
             replays.close()
+        if own_memory:
+            served.close()
 
-        web_app.on_cleanup.append(close_replays)
+    web_app.on_cleanup.append(close_memories)
 
     slash_commands = SlashCommands(services.slack_deps())
 
@@ -76,15 +81,16 @@ def build_web_app(
         body = await request.read()
         verdict = verifier.verify(body, request.headers)
         fields = slash_command_fields(body, request.headers) if verdict is Verdict.VALID else None
+        signature = request.headers.get("X-Slack-Signature", "")
         if fields is not None and services.handover is not None:
-            # Handed to the workers: the one statement that stores the burst drops a replay
-            # that another process served, so no shared replay memory is asked first.
-            key = request.headers.get("X-Slack-Signature", "")
+            # Handed to the workers: the one statement that stores the burst drops a
+            # request that another process served (the same command's identity), so no
+            # shared memory is asked first.
+            key = request_identity(fields) or signature
             deferred.later(lambda: slash_commands.take(key, fields))
             return web.Response(status=200)
         if verdict is Verdict.VALID and replays is not None:
             # This process has not seen it; has any other? (The replay memory is shared.)
-            signature = request.headers.get("X-Slack-Signature", "")
             stamp = int(request.headers.get("X-Slack-Request-Timestamp", "0"))
             first = await replays.first_sight(signature, stamp)
             verdict = Verdict.VALID if first else Verdict.REPLAYED
@@ -93,7 +99,10 @@ def build_web_app(
         if verdict is not Verdict.VALID:
             return web.json_response({"error": "invalid request"}, status=401)
         if fields is not None:
-            deferred.later(lambda: slash_commands.run(fields))
+            # Past Bolt, so past its middleware: the same memory asked with the same key.
+            identity = request_identity(fields)
+            if identity is None or await first_delivery(served, identity):
+                deferred.later(lambda: slash_commands.run(fields))
             return web.Response(status=200)
         response = await app.async_dispatch(await to_bolt_request(request))
         return await to_aiohttp_response(response)
@@ -132,6 +141,21 @@ def build_web_app(
     web_app.router.add_get("/metrics", handle_metrics_request)
     mount_api(web_app, services.api_deps())
     return web_app
+
+
+def shared_memory(services: Services) -> SharedReplayMemory | None:
+    """The memory every process shares of the requests served, on PostgreSQL."""
+    shared = services.shared_limits
+    if shared is None:
+        return None
+    return SharedReplayMemory(lambda seen: shared.first_sights(seen, now=time.time()))
+
+
+def request_memory(services: Services) -> RequestMemory:
+    """Where the requests served are remembered: shared by every process when they can
+    share one, else this process's own (SQLite: one process serves Slack)."""
+    shared = shared_memory(services)
+    return shared if shared is not None else ProcessMemory()
 
 
 async def _resolver_health(services: Services) -> dict[str, object] | None:
@@ -281,13 +305,14 @@ async def serve(settings: Settings) -> int:
     scheduler = None
     workers: WorkerProcesses | None = None
     after_answers = AfterAnswers()
+    seen = request_memory(services)
     try:
         if not await check_token(client, services):
             return 2
-        app = create_app(settings, services.slack_deps(), client=client)
+        app = create_app(settings, services.slack_deps(), client=client, seen=seen)
         use_socket_mode = bool(settings.slack_app_token)
         workers = WorkerProcesses(settings.workers, nice=settings.worker_nice) if split else None
-        web_app = build_web_app(None if use_socket_mode else app, services, workers, after_answers)
+        web_app = build_web_app(None if use_socket_mode else app, services, workers, after_answers, seen)
         runner = web.AppRunner(web_app, access_log=None)
         await runner.setup()
         await web.TCPSite(runner, host=settings.host, port=settings.port).start()
@@ -326,6 +351,7 @@ async def serve(settings: Settings) -> int:
         if socket_mode is not None:
             with suppress(Exception):
                 await socket_mode.close_async()  # type: ignore[no-untyped-call]
+        seen.close()
         await services.aclose()
 
 

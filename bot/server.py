@@ -59,19 +59,17 @@ def build_web_app(
     deferred = after_answers if after_answers is not None else AfterAnswers()
 
     verifier = SlackSignatureVerifier(services.settings.slack_signing_secret.reveal())
-    # Signatures already served by another process (this one's are the verifier's).
-    replays = shared_memory(services)
-    # Requests already served, however Slack delivered them (bot/slack/retries.py).
-    own_memory = seen is None
+    # Requests already served, however Slack delivered them (bot/slack/retries.py); when
+    # every process shares it, it also holds the signatures other processes served (this
+    # one's are the verifier's), both asked in the same batches.
     served = request_memory(services) if seen is None else seen
+    replays = served if isinstance(served, SharedReplayMemory) else None
+    if seen is None:
 
-    async def close_memories(_: web.Application) -> None:
-        if replays is not None:
-            replays.close()
-        if own_memory:
+        async def close_memory(_: web.Application) -> None:
             served.close()
 
-    web_app.on_cleanup.append(close_memories)
+        web_app.on_cleanup.append(close_memory)
 
     slash_commands = SlashCommands(services.slack_deps())
 
@@ -143,19 +141,13 @@ def build_web_app(
     return web_app
 
 
-def shared_memory(services: Services) -> SharedReplayMemory | None:
-    """The memory every process shares of the requests served, on PostgreSQL."""
-    shared = services.shared_limits
-    if shared is None:
-        return None
-    return SharedReplayMemory(lambda seen: shared.first_sights(seen, now=time.time()))
-
-
 def request_memory(services: Services) -> RequestMemory:
     """Where the requests served are remembered: shared by every process when they can
-    share one, else this process's own (SQLite: one process serves Slack)."""
-    shared = shared_memory(services)
-    return shared if shared is not None else ProcessMemory()
+    share one (PostgreSQL), else this process's own (SQLite: one process serves Slack)."""
+    shared = services.shared_limits
+    if shared is None:
+        return ProcessMemory()
+    return SharedReplayMemory(lambda seen: shared.first_sights(seen, now=time.time()))
 
 
 async def _resolver_health(services: Services) -> dict[str, object] | None:

@@ -7,13 +7,12 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 
 import pytest
 
-from tests.e2e.slack_bot import ServeProcess, free_port, serve_env
+from tests.e2e.slack_bot import ServeProcess
 from tests.fakes.dns_server import FakeDnsServer
 from tests.fakes.slack_api import TEAM_ID, FakeSlackApi, SlackMessage
 from tests.fakes.slack_requests import ANALYST, CHANNEL, VERIFICATION_TOKEN, SignedRequest, SlackSender
@@ -254,58 +253,45 @@ async def test_a_retried_event_and_a_resent_command_run_once_over_http(
 
 
 async def test_a_retried_event_runs_once_in_socket_mode_and_buttons_are_checked_the_same(
-    dns_server: FakeDnsServer, slack_api: FakeSlackApi, tmp_path: Path
+    socket_bot: ServeProcess, slack_api: FakeSlackApi
 ) -> None:
-    env = serve_env(
-        dns_server,
-        slack_api,
-        f"sqlite:///{tmp_path / 'socket.db'}",
-        free_port(),
-        SLACK_APP_TOKEN=slack_api.app_token,
-        SLACK_SIGNING_SECRET="",
+    event = home_event("Ev0SOCKETRETRY", ANALYST)
+    envelope = {"type": "events_api", "accepts_response_payload": False, "payload": event}
+    await slack_api.socket_send(
+        {**envelope, "envelope_id": "env-first", "retry_attempt": 0, "retry_reason": ""}
     )
-    process = ServeProcess(env, tmp_path / "socket.log")
-    await process.start()
-    try:
-        event = home_event("Ev0SOCKETRETRY", ANALYST)
-        envelope = {"type": "events_api", "accepts_response_payload": False, "payload": event}
-        await slack_api.socket_send(
-            {**envelope, "envelope_id": "env-first", "retry_attempt": 0, "retry_reason": ""}
-        )
-        await slack_api.wait_for(
-            lambda: publishes_for(slack_api, ANALYST) >= 1, what="the first App Home", timeout=PATIENCE
-        )
-        # Redelivered in a new envelope, the same event_id inside.
-        retry = {**envelope, "envelope_id": "env-retry", "retry_attempt": 1, "retry_reason": "timeout"}
-        await slack_api.socket_send(retry)
-        await slack_api.wait_for(
-            lambda: slack_api.socket_acks.get("env-retry"), what="the retry's ack", timeout=PATIENCE
-        )
-        marker = {**envelope, "payload": home_event("Ev0SOCKETMARK", COLLEAGUE), "envelope_id": "env-marker"}
-        await slack_api.socket_send({**marker, "retry_attempt": 0, "retry_reason": ""})
-        await slack_api.wait_for(
-            lambda: publishes_for(slack_api, COLLEAGUE) >= 1, what="the marker's App Home", timeout=PATIENCE
-        )
-        assert publishes_for(slack_api, ANALYST) == 1
-        dropped = "Slack delivered event:Ev0SOCKETRETRY again (retry 1, timeout)"
-        await slack_api.wait_for(lambda: dropped in process.log(), what="the retry dropped", timeout=PATIENCE)
+    await slack_api.wait_for(
+        lambda: publishes_for(slack_api, ANALYST) >= 1, what="the first App Home", timeout=PATIENCE
+    )
+    # Redelivered in a new envelope, the same event_id inside.
+    retry = {**envelope, "envelope_id": "env-retry", "retry_attempt": 1, "retry_reason": "timeout"}
+    await slack_api.socket_send(retry)
+    await slack_api.wait_for(
+        lambda: slack_api.socket_acks.get("env-retry"), what="the retry's ack", timeout=PATIENCE
+    )
+    marker = {**envelope, "payload": home_event("Ev0SOCKETMARK", COLLEAGUE), "envelope_id": "env-marker"}
+    await slack_api.socket_send({**marker, "retry_attempt": 0, "retry_reason": ""})
+    await slack_api.wait_for(
+        lambda: publishes_for(slack_api, COLLEAGUE) >= 1, what="the marker's App Home", timeout=PATIENCE
+    )
+    assert publishes_for(slack_api, ANALYST) == 1
+    dropped = "Slack delivered event:Ev0SOCKETRETRY again (retry 1, timeout)"
+    await slack_api.wait_for(lambda: dropped in socket_bot.log(), what="the retry dropped", timeout=PATIENCE)
 
-        # A Refine button naming another channel than where it was pressed: refused alike.
-        sender = SlackSender(process.events_url, slack_api.root)
-        refine = refine_button(CHANNEL, "1700000000.000100")
-        click = sender.button_click(SlackMessage(ELSEWHERE, "1700000000.000500", "notice", []), refine)
-        payload = json.loads(parse_qs(click.body.decode())["payload"][0])
-        await slack_api.socket_send(
-            {
-                "envelope_id": "env-click",
-                "type": "interactive",
-                "accepts_response_payload": False,
-                "payload": payload,
-            }
-        )
-        answers = await slack_api.wait_for(
-            lambda: slack_api.responses_to(click.response_key or ""), what="the refusal", timeout=PATIENCE
-        )
-        assert REFUSED in answers[0].text and slack_api.modals == []
-    finally:
-        assert await process.stop() == 0
+    # A Refine button naming another channel than where it was pressed: refused alike.
+    sender = SlackSender(socket_bot.events_url, slack_api.root)
+    refine = refine_button(CHANNEL, "1700000000.000100")
+    click = sender.button_click(SlackMessage(ELSEWHERE, "1700000000.000500", "notice", []), refine)
+    payload = json.loads(parse_qs(click.body.decode())["payload"][0])
+    await slack_api.socket_send(
+        {
+            "envelope_id": "env-click",
+            "type": "interactive",
+            "accepts_response_payload": False,
+            "payload": payload,
+        }
+    )
+    answers = await slack_api.wait_for(
+        lambda: slack_api.responses_to(click.response_key or ""), what="the refusal", timeout=PATIENCE
+    )
+    assert REFUSED in answers[0].text and slack_api.modals == []

@@ -1,6 +1,10 @@
 """Buttons on alerts and investigations: investigate (pivot), monitor, mute; triage on the
 alert itself (acknowledge, false positive, snooze, accept as baseline = expected), which
-edits the alert in place; and lifting a suppression from `/monitor suppressions`."""
+edits the alert in place; and lifting a suppression from `/monitor suppressions`.
+
+Each acts in the channel and on the message it was pressed on, as Slack's payload says
+(bot/slack/listeners/origin.py), never where a button's value says: a value naming
+another channel, or another indicator than the alert's, is refused and changes nothing."""
 
 from __future__ import annotations
 

@@ -34,6 +34,7 @@ from bot.render.payloads import resolver_json
 from bot.slack.app import create_app
 from bot.slack.front import AfterAnswers, SharedReplayMemory, slash_command_fields
 from bot.slack.listeners.commands import SlashCommands
+from bot.slack.retries import ProcessMemory, RequestMemory, first_delivery, request_identity
 from bot.slack.signatures import SlackSignatureVerifier, Verdict
 from bot.slack.transport import SlackTransport, build_web_client
 from bot.storage.engine import database_label
@@ -48,26 +49,28 @@ def build_web_app(
     services: Services,
     workers: WorkerProcesses | None = None,
     after_answers: AfterAnswers | None = None,
+    seen: RequestMemory | None = None,
 ) -> web.Application:
     """/healthz, and /slack/events when `app` is given (HTTP mode). /metrics adds in the
     metrics of `workers`. Slash commands are answered at once and run after the answers
-    through `after_answers` (bot/slack/front.py); `drain` it before closing the services."""
+    through `after_answers` (bot/slack/front.py); `drain` it before closing the services.
+    `seen` is the memory of the requests served that `app` asks too (one of its own if
+    not given), so a slash command that bypasses Bolt is served once like the rest."""
     web_app = web.Application()
     deferred = after_answers if after_answers is not None else AfterAnswers()
 
     verifier = SlackSignatureVerifier(services.settings.slack_signing_secret.reveal())
-    shared = services.shared_limits
-    replays = (
-        SharedReplayMemory(lambda seen: shared.first_sights(seen, now=time.time()))
-        if shared is not None
-        else None
-    )
-    if replays is not None:
+    # Requests already served, however Slack delivered them (bot/slack/retries.py); when
+    # every process shares it, it also holds the signatures other processes served (this
+    # one's are the verifier's), both asked in the same batches.
+    served = request_memory(services) if seen is None else seen
+    replays = served if isinstance(served, SharedReplayMemory) else None
+    if seen is None:
 
-        async def close_replays(_: web.Application) -> None:
-            replays.close()
+        async def close_memory(_: web.Application) -> None:
+            served.close()
 
-        web_app.on_cleanup.append(close_replays)
+        web_app.on_cleanup.append(close_memory)
 
     slash_commands = SlashCommands(services.slack_deps())
 
@@ -77,15 +80,16 @@ def build_web_app(
         body = await request.read()
         verdict = verifier.verify(body, request.headers)
         fields = slash_command_fields(body, request.headers) if verdict is Verdict.VALID else None
+        signature = request.headers.get("X-Slack-Signature", "")
         if fields is not None and services.handover is not None:
-            # Handed to the workers: the one statement that stores the burst drops a replay
-            # that another process served, so no shared replay memory is asked first.
-            key = request.headers.get("X-Slack-Signature", "")
+            # Handed to the workers: the one statement that stores the burst drops a
+            # request that another process served (the same command's identity), so no
+            # shared memory is asked first.
+            key = request_identity(fields) or signature
             deferred.later(lambda: slash_commands.take(key, fields))
             return web.Response(status=200)
         if verdict is Verdict.VALID and replays is not None:
             # This process has not seen it; has any other? (The replay memory is shared.)
-            signature = request.headers.get("X-Slack-Signature", "")
             stamp = int(request.headers.get("X-Slack-Request-Timestamp", "0"))
             first = await replays.first_sight(signature, stamp)
             verdict = Verdict.VALID if first else Verdict.REPLAYED
@@ -94,7 +98,10 @@ def build_web_app(
         if verdict is not Verdict.VALID:
             return web.json_response({"error": "invalid request"}, status=401)
         if fields is not None:
-            deferred.later(lambda: slash_commands.run(fields))
+            # Past Bolt, so past its middleware: the same memory asked with the same key.
+            identity = request_identity(fields)
+            if identity is None or await first_delivery(served, identity):
+                deferred.later(lambda: slash_commands.run(fields))
             return web.Response(status=200)
         response = await app.async_dispatch(await to_bolt_request(request))
         return await to_aiohttp_response(response)
@@ -133,6 +140,15 @@ def build_web_app(
     web_app.router.add_get("/metrics", handle_metrics_request)
     mount_api(web_app, services.api_deps())
     return web_app
+
+
+def request_memory(services: Services) -> RequestMemory:
+    """Where the requests served are remembered: shared by every process when they can
+    share one (PostgreSQL), else this process's own (SQLite: one process serves Slack)."""
+    shared = services.shared_limits
+    if shared is None:
+        return ProcessMemory()
+    return SharedReplayMemory(lambda seen: shared.first_sights(seen, now=time.time()))
 
 
 async def _resolver_health(services: Services) -> dict[str, object] | None:
@@ -283,13 +299,14 @@ async def serve(settings: Settings) -> int:
     workers: WorkerProcesses | None = None
     after_answers = AfterAnswers()
     code = INTERRUPTED  # until told otherwise: an exception on the way is no time to linger
+    seen = request_memory(services)
     try:
         if not await check_token(client, services):
             return 2
-        app = create_app(settings, services.slack_deps(), client=client)
+        app = create_app(settings, services.slack_deps(), client=client, seen=seen)
         use_socket_mode = bool(settings.slack_app_token)
         workers = WorkerProcesses(settings.workers, nice=settings.worker_nice) if split else None
-        web_app = build_web_app(None if use_socket_mode else app, services, workers, after_answers)
+        web_app = build_web_app(None if use_socket_mode else app, services, workers, after_answers, seen)
         runner = web.AppRunner(web_app, access_log=None)
         await runner.setup()
         await web.TCPSite(runner, host=settings.host, port=settings.port).start()
@@ -328,6 +345,7 @@ async def serve(settings: Settings) -> int:
         if socket_mode is not None:
             with suppress(Exception):
                 await socket_mode.close_async()  # type: ignore[no-untyped-call]
+        seen.close()
         await services.aclose()
 
 

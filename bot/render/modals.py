@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 from typing import Any
 
@@ -19,10 +18,9 @@ def _option(text: str, value: str) -> dict[str, Any]:
     return {"text": {"type": "plain_text", "text": text[:75]}, "value": value[:150]}
 
 
-def build_false_positive_modal(
-    channel_id: str, ts: str, *, reason: str | None, duration: timedelta
-) -> dict[str, Any]:
-    """The modal a "Refine" click opens; `private_metadata` names the alert message."""
+def build_false_positive_modal(metadata: str, *, reason: str | None, duration: timedelta) -> dict[str, Any]:
+    """The modal a "Refine" click opens. `metadata` (its private_metadata, which Slack hands
+    back on submission) names the alert message, sealed by the caller so it can be trusted."""
     reasons = [_option(r, r) for r in FALSE_POSITIVE_REASONS]
     durations = [_option(f"{d.days} days", format_duration(d)) for d in SUPPRESSION_CHOICES]
     current_reason = next((o for o in reasons if o["value"] == reason), reasons[0])
@@ -54,7 +52,7 @@ def build_false_positive_modal(
     return {
         "type": "modal",
         "callback_id": FALSE_POSITIVE_MODAL,
-        "private_metadata": json.dumps({"c": channel_id, "ts": ts}),
+        "private_metadata": metadata,
         "title": {"type": "plain_text", "text": "False positive"},
         "submit": {"type": "plain_text", "text": "Save"},
         "close": {"type": "plain_text", "text": "Cancel"},

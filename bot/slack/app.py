@@ -10,12 +10,22 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
 from bot.slack.listeners import SlackDeps, register
+from bot.slack.listeners.origin import FormSeal
+from bot.slack.retries import ProcessMemory, RequestMemory, once_per_request
 from bot.slack.transport import build_web_client
 
 
-def create_app(settings: Settings, deps: SlackDeps, *, client: AsyncWebClient | None = None) -> AsyncApp:
+def create_app(
+    settings: Settings,
+    deps: SlackDeps,
+    *,
+    client: AsyncWebClient | None = None,
+    seen: RequestMemory | None = None,
+) -> AsyncApp:
     """The AsyncApp with the slash commands, buttons and App Home registered. Its Web API
-    client (SLACK_API_URL, retries) is `client` when given, so the transport shares it."""
+    client (SLACK_API_URL, retries) is `client` when given, so the transport shares it.
+    Each request is served once however often Slack delivers it, remembered in `seen`
+    (the memory every process shares; this process's own when not given)."""
     bolt_log = logging.getLogger("slack_bolt.AsyncApp")
     bolt_log.addFilter(_drop_token_warning)
     bolt_log.addFilter(SlackUnreachableLog())
@@ -24,8 +34,19 @@ def create_app(settings: Settings, deps: SlackDeps, *, client: AsyncWebClient | 
         client=client if client is not None else build_web_client(settings),
         signing_secret=settings.slack_signing_secret.reveal(),
     )
-    register(app, deps)
+    app.use(once_per_request(seen if seen is not None else ProcessMemory()))
+    register(app, deps, FormSeal(form_key(settings)))
     return app
+
+
+def form_key(settings: Settings) -> str:
+    """What seals a modal's private_metadata: the signing secret; in Socket Mode, where
+    there may be none, the app token (every process of the app has the same)."""
+    return (
+        settings.slack_signing_secret.reveal()
+        or settings.slack_app_token.reveal()
+        or settings.slack_bot_token.reveal()
+    )
 
 
 def _drop_token_warning(record: logging.LogRecord) -> bool:

@@ -26,7 +26,7 @@ KEY_KEPT = timedelta(minutes=10)
 
 @dataclass(frozen=True)
 class HandedOverCommand:
-    key: str  # the request's signature, or a Socket Mode envelope's id
+    key: str  # the command's identity (`trigger:<trigger_id>`), else the request's signature
     fields: dict[str, Any]  # the command's form fields, as Slack sent them
 
     @property

@@ -50,6 +50,31 @@ async def bot(
 
 
 @pytest_asyncio.fixture
+async def socket_bot(
+    dns_server: FakeDnsServer, slack_api: FakeSlackApi, tmp_path: Path
+) -> AsyncIterator[ServeProcess]:
+    """A running `watchpost serve` in Socket Mode (no public URL, no signing secret) on
+    SQLite; it must stop cleanly."""
+    env = serve_env(
+        dns_server,
+        slack_api,
+        f"sqlite:///{tmp_path / 'socket.db'}",
+        free_port(),
+        SLACK_APP_TOKEN=slack_api.app_token,
+        SLACK_SIGNING_SECRET="",
+    )
+    process = ServeProcess(env, tmp_path / "socket.log")
+    await process.start()
+    try:
+        yield process
+    finally:
+        try:
+            assert await process.stop() == 0
+        finally:
+            process.kill()
+
+
+@pytest_asyncio.fixture
 def slack(bot: ServeProcess, slack_api: FakeSlackApi) -> SlackSender:
     """Sends signed requests to the running bot, as Slack would."""
     return SlackSender(bot.events_url, slack_api.root)

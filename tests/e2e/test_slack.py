@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from pathlib import Path
 
 import aiohttp
 
 from bot.storage.db import Database
 from bot.storage.engine import create_database_engine
-from tests.e2e.slack_bot import ServeProcess, free_port, serve_env
+from tests.e2e.slack_bot import ServeProcess
 from tests.fakes.dns_server import FakeDnsServer
 from tests.fakes.http_sources import FEB, MAR, FakeHttpSources, _mnemonic_row
 from tests.fakes.slack_api import FakeSlackApi, SlackMessage
@@ -268,36 +267,23 @@ async def test_slack_untrusted_text_shows_literally_and_pings_nobody(
 
 
 async def test_slack_socket_mode_serves_commands_without_a_public_url(
-    dns_server: FakeDnsServer, slack_api: FakeSlackApi, tmp_path: Path
+    socket_bot: ServeProcess, slack_api: FakeSlackApi
 ) -> None:
-    env = serve_env(
-        dns_server,
-        slack_api,
-        f"sqlite:///{tmp_path / 'socket.db'}",
-        free_port(),
-        SLACK_APP_TOKEN=slack_api.app_token,
-        SLACK_SIGNING_SECRET="",
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(socket_bot.events_url, data=b"x") as response,
+    ):
+        assert response.status in (404, 405)  # no HTTP endpoint in Socket Mode
+    sender = SlackSender(socket_bot.events_url, slack_api.root)
+    fields = sender.command_fields(IP, "socket-reply")
+    await slack_api.socket_send(
+        {
+            "envelope_id": "env-1",
+            "type": "slash_commands",
+            "accepts_response_payload": True,
+            "payload": fields,
+        }
     )
-    process = ServeProcess(env, tmp_path / "socket.log")
-    await process.start()
-    try:
-        async with (
-            aiohttp.ClientSession() as session,
-            session.post(process.events_url, data=b"x") as response,
-        ):
-            assert response.status in (404, 405)  # no HTTP endpoint in Socket Mode
-        sender = SlackSender(process.events_url, slack_api.root)
-        fields = sender.command_fields(IP, "socket-reply")
-        await slack_api.socket_send(
-            {
-                "envelope_id": "env-1",
-                "type": "slash_commands",
-                "accepts_response_payload": True,
-                "payload": fields,
-            }
-        )
-        await slack_api.wait_for(lambda: slack_api.socket_acks.get("env-1"), what="the Socket Mode ack")
-        reply = await slack_api.wait_for(lambda: slack_api.responses_to("socket-reply"), what="the reply")
-        assert f"Now monitoring `{IP}`" in reply[0].text
-    finally:
-        assert await process.stop() == 0
+    await slack_api.wait_for(lambda: slack_api.socket_acks.get("env-1"), what="the Socket Mode ack")
+    reply = await slack_api.wait_for(lambda: slack_api.responses_to("socket-reply"), what="the reply")
+    assert f"Now monitoring `{IP}`" in reply[0].text

@@ -11,6 +11,7 @@ from bot.commands.flows import MonitorFlows
 from bot.commands.triage import TriageFlows
 from bot.delivery.transport import Transport
 from bot.slack.handover import CommandHandover
+from bot.slack.listeners.origin import FormSeal
 from bot.slack.responses import ResponseUrls
 
 
@@ -28,9 +29,10 @@ class SlackDeps:
     handover: CommandHandover | None = None
 
 
-def register(app: AsyncApp, deps: SlackDeps) -> None:
+def register(app: AsyncApp, deps: SlackDeps, seal: FormSeal) -> None:
+    """Every listener; `seal` signs what a modal keeps in its private_metadata."""
     from bot.slack.listeners import actions, commands, home
 
     commands.register(app, deps)
-    actions.register(app, deps)
+    actions.register(app, deps, seal)
     home.register(app, deps)

@@ -1,6 +1,10 @@
 """Buttons on alerts and investigations: investigate (pivot), monitor, mute; triage on the
 alert itself (acknowledge, false positive, snooze, accept as baseline = expected), which
-edits the alert in place; and lifting a suppression from `/monitor suppressions`."""
+edits the alert in place; and lifting a suppression from `/monitor suppressions`.
+
+Each acts in the channel and on the message it was pressed on, as Slack's payload says
+(bot/slack/listeners/origin.py), never where a button's value says: a value naming
+another channel, or another indicator than the alert's, is refused and changes nothing."""
 
 from __future__ import annotations
 
@@ -33,8 +37,18 @@ from bot.render.modals import (
 )
 from bot.render.replies import build_error_message, build_notice_message
 from bot.slack.listeners.commands import send_result, upload_files
+from bot.slack.listeners.origin import (
+    OTHER_ALERT,
+    FormSeal,
+    FormTarget,
+    Misplaced,
+    PressedAt,
+    check_value,
+    pressed_at,
+)
 from bot.slack.responses import Reply
 from bot.slack.transport import delivery_error
+from bot.storage.triage import AlertMessageState
 
 if TYPE_CHECKING:
     from bot.slack.listeners import SlackDeps
@@ -42,35 +56,46 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def register(app: AsyncApp, deps: SlackDeps) -> None:
+def register(app: AsyncApp, deps: SlackDeps, seal: FormSeal) -> None:
+    """Every button and the false positive form. A button acts where it was pressed
+    (bot/slack/listeners/origin.py); the form on what `seal` vouches it was opened for."""
     flows = deps.flows
     transport = deps.transport
 
     def lazily(handler: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
         """The Bolt listener for `handler`: its `respond` replies over the shared session
-        (bot/slack/responses.py), not Bolt's client-per-reply."""
+        (bot/slack/responses.py), not Bolt's client-per-reply; its `place` is where the
+        button was pressed, and a press whose payload or value disagrees with that place
+        is refused here, to the one who pressed, before the handler runs."""
         wanted = inspect.signature(handler).parameters
 
         async def listener(body: dict[str, Any], client: AsyncWebClient) -> None:
-            given: dict[str, Any] = {"body": body}
-            if "client" in wanted:
-                given["client"] = client
-            if "respond" in wanted:
-                given["respond"] = deps.replies.to(body)
+            respond = deps.replies.to(body)
+            given: dict[str, Any] = {}
+            if "place" in wanted:
+                try:
+                    given["place"] = place = pressed_at(body)
+                    check_value(action_value(body), place)
+                except Misplaced as refusal:
+                    await refuse(respond, body, refusal)
+                    return
+            for name, value in (("body", body), ("client", client), ("respond", respond)):
+                if name in wanted:
+                    given[name] = value
             await handler(**given)
 
         return listener
 
-    async def handle_investigate_action(body: dict[str, Any], respond: Reply) -> None:
+    async def handle_investigate_action(body: dict[str, Any], place: PressedAt, respond: Reply) -> None:
         """The investigation goes in the clicked message's thread, for the whole channel."""
-        refusal = await flows.throttled(caller_of(body))  # an investigation asks every source
+        refusal = await flows.throttled(place.caller)  # an investigation asks every source
         if refusal is not None:
             await respond.send(refusal)
             return
         value = action_value(body)
-        channel_id, thread_ts = channel_of(body), thread_of(body)
+        channel_id, thread_ts = place.channel_id, place.thread_ts
         await respond.send(build_notice_message(f"Investigating {value}… (results in the thread)"))
-        result = await flows.pivots.investigate(value, team_id=team_of(body))
+        result = await flows.pivots.investigate(value, team_id=place.team_id, channel_id=place.channel_id)
         if not result.public:  # an error: for the one who clicked only
             await respond.send(result.reply)
             return
@@ -82,15 +107,10 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
             return
         await upload_files(transport, result, channel_id, thread_ts=thread_ts, reply=respond)
 
-    async def handle_monitor_action(body: dict[str, Any], respond: Reply) -> None:
-        await handle_button(body, respond)
-
-    async def handle_mute_action(body: dict[str, Any], respond: Reply) -> None:
-        await handle_button(body, respond)
-
-    async def handle_button(body: dict[str, Any], respond: Reply) -> None:
-        """Monitor and mute: the use case every surface's button runs (bot/commands/buttons.py)."""
-        caller = caller_of(body)
+    async def handle_button(body: dict[str, Any], place: PressedAt, respond: Reply) -> None:
+        """Monitor, mute, timeline, all values: the use case every surface's button runs
+        (bot/commands/buttons.py)."""
+        caller = place.caller
         refusal = await flows.throttled(caller)
         if refusal is not None:
             await respond.send(refusal)
@@ -106,20 +126,29 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
         await send_result(outcome.result, respond)
         # A picture goes to the thread of the clicked message, or the channel when that
         # message was only shown to the one who clicked (a /monitor status reply).
-        ephemeral = bool((body.get("container") or {}).get("is_ephemeral")) or "message" not in body
-        thread_ts = None if ephemeral else thread_of(body)
+        thread_ts = None if place.ephemeral else place.thread_ts
         await upload_files(transport, outcome.result, caller.channel_id, thread_ts=thread_ts, reply=respond)
 
     triage = deps.triage
 
-    async def set_triage(body: dict[str, Any], respond: Reply, state: TriageState) -> None:
+    async def alert_pressed(place: PressedAt, value: str) -> AlertMessageState:
+        """The alert the button is on; UserInputError when it is none of ours here, or the
+        button's value names another indicator than the alert's (a button not of this alert)."""
+        assert triage is not None
+        alert = await triage.message(place.channel_id, place.message_ts)
+        if value and value != alert.indicator:
+            raise UserInputError(OTHER_ALERT)
+        return alert
+
+    async def set_triage(body: dict[str, Any], place: PressedAt, respond: Reply, state: TriageState) -> None:
         """Store the alert's new state; the alert is edited in place to show who and when."""
         if triage is None:
             await respond.send(build_error_message("Triage is not available on this Watchpost."))
             return
-        caller = caller_of(body)
         try:
-            result = await triage.set_state_on_message(channel_of(body), message_ts_of(body), state, caller)
+            await alert_pressed(place, action_value(body))
+            caller = place.caller
+            result = await triage.set_state_on_message(place.channel_id, place.message_ts, state, caller)
         except UserInputError as exc:
             await respond.send(build_error_message(str(exc)))
             return
@@ -132,74 +161,93 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
             refine = button(
                 "Refine reason or duration",
                 ActionId.REFINE.value,
-                json.dumps({"c": channel_of(body), "ts": message_ts_of(body)}),
+                json.dumps({"c": place.channel_id, "ts": place.message_ts}),
             )
             await respond.send(Message(notice.text, [*notice.blocks, actions([refine])]))
 
-    async def handle_refine_action(body: dict[str, Any], client: AsyncWebClient, respond: Reply) -> None:
-        """Open the modal to refine a false positive's reason and duration."""
+    async def handle_refine_action(
+        body: dict[str, Any], place: PressedAt, client: AsyncWebClient, respond: Reply
+    ) -> None:
+        """Open the modal to refine a false positive's reason and duration. The button is
+        on a notice beside the alert, so the value names the alert's ts; its channel is the
+        one the button was pressed in (a value naming another was refused already)."""
         if triage is None:
             return
         try:
-            target = json.loads(action_value(body))
-            channel_id, ts = str(target["c"]), str(target["ts"])
-            message = await triage.message(channel_id, ts)
+            ts = str(json.loads(action_value(body))["ts"])
+            message = await triage.message(place.channel_id, ts)
         except (ValueError, KeyError, TypeError, UserInputError):
             await respond.send(build_error_message("This button is broken: it names no alert."))
             return
-        view = build_false_positive_modal(
-            channel_id, ts, reason=message.triage.reason, duration=triage.suppression
-        )
+        metadata = seal.seal(FormTarget(place.channel_id, ts, place.user_id))
+        view = build_false_positive_modal(metadata, reason=message.triage.reason, duration=triage.suppression)
         try:
             await client.views_open(trigger_id=str(body.get("trigger_id") or ""), view=view)
         except Exception as exc:
             log.warning("false positive modal not opened: %s", delivery_error(exc))
             await respond.send(build_error_message("Slack did not open the form; try again."))
 
+    async def acknowledge_refine_form(ack: AsyncAck, body: dict[str, Any]) -> None:
+        """A form whose private_metadata this app did not seal for the submitter is
+        refused in the form itself (only they see it); nothing is stored."""
+        try:
+            form_target(body)
+        except Misplaced as refusal:
+            log.warning("a false positive form was refused: %s", refusal)
+            await ack(response_action="errors", errors={REASON_BLOCK: str(refusal)})
+            return
+        await ack()
+
+    def form_target(body: dict[str, Any]) -> FormTarget:
+        view = body.get("view") or {}
+        user_id = str((body.get("user") or {}).get("id") or "")
+        return seal.open(str(view.get("private_metadata") or ""), user_id=user_id)
+
     async def handle_refine_submission(body: dict[str, Any], client: AsyncWebClient) -> None:
         if triage is None:
             return
-        view = body.get("view") or {}
-        user_id = str((body.get("user") or {}).get("id") or "")
         try:
-            target = json.loads(str(view.get("private_metadata") or ""))
+            target = form_target(body)
+        except Misplaced:
+            return  # refused when acknowledged
+        view = body.get("view") or {}
+        try:
             values = (view.get("state") or {}).get("values") or {}
             reason = str(values[REASON_BLOCK][REASON_ACTION]["selected_option"]["value"])
             duration = parse_duration(
                 str(values[DURATION_BLOCK][DURATION_ACTION]["selected_option"]["value"])
             )
-            caller = Caller(team_id=team_of(body), channel_id=str(target["c"]), user_id=user_id)
+            caller = Caller(team_id=team_of(body), channel_id=target.channel_id, user_id=target.user_id)
             await triage.refine_false_positive(
-                str(target["c"]), str(target["ts"]), caller, reason=reason, duration=duration
+                target.channel_id, target.message_ts, caller, reason=reason, duration=duration
             )
         except (ValueError, KeyError, TypeError) as exc:
             log.warning("false positive form unreadable: %s", exc.__class__.__name__)
         except UserInputError as exc:
             try:
-                await client.chat_postEphemeral(channel=str(target["c"]), user=user_id, text=str(exc))
+                await client.chat_postEphemeral(channel=target.channel_id, user=target.user_id, text=str(exc))
             except Exception as failure:
                 log.warning("refusal of the false positive form not shown: %s", delivery_error(failure))
 
-    async def handle_ack_action(body: dict[str, Any], respond: Reply) -> None:
-        await set_triage(body, respond, TriageState.ACKNOWLEDGED)
+    async def handle_ack_action(body: dict[str, Any], place: PressedAt, respond: Reply) -> None:
+        await set_triage(body, place, respond, TriageState.ACKNOWLEDGED)
 
-    async def handle_false_positive_action(body: dict[str, Any], respond: Reply) -> None:
-        await set_triage(body, respond, TriageState.FALSE_POSITIVE)
+    async def handle_false_positive_action(body: dict[str, Any], place: PressedAt, respond: Reply) -> None:
+        await set_triage(body, place, respond, TriageState.FALSE_POSITIVE)
 
-    async def handle_accept_action(body: dict[str, Any], respond: Reply) -> None:
+    async def handle_accept_action(body: dict[str, Any], place: PressedAt, respond: Reply) -> None:
         """Accept as baseline: the alert is closed as `expected` (the changes are already the
         stored state; pending confirmations are left to the next checks)."""
-        await set_triage(body, respond, TriageState.EXPECTED)
+        await set_triage(body, place, respond, TriageState.EXPECTED)
 
-    async def handle_snooze_action(body: dict[str, Any], respond: Reply) -> None:
+    async def handle_snooze_action(body: dict[str, Any], place: PressedAt, respond: Reply) -> None:
         if triage is None:
             await respond.send(build_error_message("Snoozing is not available on this Watchpost."))
             return
         try:
             duration = parse_duration(action_value(body) or "1d")
-            until = await triage.snooze_on_message(
-                channel_of(body), message_ts_of(body), caller_of(body), duration
-            )
+            await alert_pressed(place, "")  # the value is a duration: only the alert to check
+            until = await triage.snooze_on_message(place.channel_id, place.message_ts, place.caller, duration)
         except UserInputError as exc:
             await respond.send(build_error_message(str(exc)))
             return
@@ -209,16 +257,18 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
             ),
         )
 
-    async def handle_lift_action(body: dict[str, Any], respond: Reply) -> None:
+    async def handle_lift_action(body: dict[str, Any], place: PressedAt, respond: Reply) -> None:
         value = action_value(body)
         if not value.isdigit():
             await respond.send(build_error_message("This button is broken: it names no suppression."))
             return
-        await send_result(await flows.run(LiftCommand(int(value)), caller_of(body)), respond)
+        await send_result(await flows.run(LiftCommand(int(value)), place.caller), respond)
 
-    async def handle_dismiss_action(body: dict[str, Any], client: AsyncWebClient, respond: Reply) -> None:
+    async def handle_dismiss_action(
+        body: dict[str, Any], place: PressedAt, client: AsyncWebClient, respond: Reply
+    ) -> None:
         """ "Not a lookalike": stored, said in the channel, and the alert's buttons give way."""
-        caller = caller_of(body)
+        caller = place.caller
         domain = action_value(body)
         result = await flows.watches.dismiss(domain, caller)
         await send_result(result, respond)
@@ -231,8 +281,8 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
         )
         try:
             await client.chat_update(
-                channel=caller.channel_id,
-                ts=str(shown.get("ts") or ""),
+                channel=place.channel_id,
+                ts=place.message_ts,
                 text=dismissed.text,
                 blocks=dismissed.blocks,
             )
@@ -242,9 +292,9 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
     # Several buttons of a kind share a prefix: `investigate_0`, `investigate_1`, …
     for prefix, handler in (
         (ActionId.INVESTIGATE, handle_investigate_action),
-        (ActionId.MONITOR, handle_monitor_action),
-        (ActionId.MUTE, handle_mute_action),
-        (ActionId.UNMUTE, handle_mute_action),
+        (ActionId.MONITOR, handle_button),
+        (ActionId.MUTE, handle_button),
+        (ActionId.UNMUTE, handle_button),
         (ActionId.TIMELINE, handle_button),
         (ActionId.ALL_VALUES, handle_button),
         (ActionId.LIFT, handle_lift_action),
@@ -257,7 +307,7 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
     app.action(ActionId.ACKNOWLEDGE.value)(ack=acknowledge, lazy=[lazily(handle_ack_action)])
     app.action(ActionId.FALSE_POSITIVE.value)(ack=acknowledge, lazy=[lazily(handle_false_positive_action)])
     app.action(ActionId.REFINE.value)(ack=acknowledge, lazy=[lazily(handle_refine_action)])
-    app.view(FALSE_POSITIVE_MODAL)(ack=acknowledge, lazy=[lazily(handle_refine_submission)])
+    app.view(FALSE_POSITIVE_MODAL)(ack=acknowledge_refine_form, lazy=[lazily(handle_refine_submission)])
     app.action(re.compile(rf"^{ActionId.SNOOZE.value}(_\d+d)?$"))(
         ack=acknowledge, lazy=[lazily(handle_snooze_action)]
     )
@@ -276,26 +326,9 @@ def team_of(body: dict[str, Any]) -> str:
     return str((body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id") or "")
 
 
-def channel_of(body: dict[str, Any]) -> str:
-    return str((body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id") or "")
-
-
-def message_ts_of(body: dict[str, Any]) -> str:
-    """The clicked message's own ts."""
-    message = body.get("message") or {}
-    return str(message.get("ts") or (body.get("container") or {}).get("message_ts") or "")
-
-
-def thread_of(body: dict[str, Any]) -> str | None:
-    """The thread of the clicked message: its own thread, or the thread it starts."""
-    message = body.get("message") or {}
-    ts = message.get("thread_ts") or message.get("ts") or (body.get("container") or {}).get("message_ts")
-    return str(ts) if ts else None
-
-
-def caller_of(body: dict[str, Any]) -> Caller:
-    return Caller(
-        team_id=team_of(body),
-        channel_id=channel_of(body),
-        user_id=str((body.get("user") or {}).get("id") or ""),
-    )
+async def refuse(respond: Reply, body: dict[str, Any], refusal: Misplaced) -> None:
+    """Tell the one who pressed why nothing happened; the log keeps who and which button."""
+    actions = body.get("actions") or [{}]
+    user = (body.get("user") or {}).get("id")
+    log.warning("button %s pressed by %s refused: %s", actions[0].get("action_id"), user, refusal)
+    await respond.send(build_error_message(str(refusal)))

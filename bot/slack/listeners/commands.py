@@ -13,6 +13,7 @@ from bot.commands.results import Caller, CommandResult
 from bot.delivery.transport import DeliveryError, Transport
 from bot.render.replies import build_error_message, fit_responses
 from bot.slack.responses import RESPONSE_URL_USES, Reply
+from bot.slack.retries import request_identity
 
 if TYPE_CHECKING:
     from bot.slack.listeners import SlackDeps
@@ -57,8 +58,9 @@ def register(app: AsyncApp, deps: SlackDeps) -> None:
     commands = SlashCommands(deps)
 
     async def run_command(body: dict[str, Any]) -> None:
-        # Socket Mode: the connection is the app's own, so no replay to tell apart.
-        await commands.take(f"socket:{uuid.uuid4()}", body)
+        # Socket Mode: a redelivered command never gets here (bot/slack/retries.py); its
+        # identity keys the handover all the same, as in HTTP mode.
+        await commands.take(request_identity(body) or f"socket:{uuid.uuid4()}", body)
 
     app.command("/monitor")(ack=acknowledge, lazy=[run_command])
     app.command("/unmonitor")(ack=acknowledge, lazy=[run_command])

@@ -121,6 +121,7 @@ def build_alert_message(
         overflowed = True
     elif pivots:
         shown_pivots = pivots[:MAX_PIVOT_BUTTONS]
+        monitored = {value for other, value in status.shared if other == value}
         blocks.append(
             actions(
                 [
@@ -130,12 +131,13 @@ def build_alert_message(
                 block_id="pivots",
             )
         )
-        blocks.append(
-            actions(
-                [button(f"Monitor {p}", ActionId.MONITOR.numbered(i), p) for i, p in enumerate(shown_pivots)],
-                block_id="monitor",
-            )
-        )
+        monitor_buttons = [
+            button(f"Monitor {p}", ActionId.MONITOR.numbered(i), p)
+            for i, p in enumerate(shown_pivots)
+            if p not in monitored  # already monitored: nothing to press
+        ]
+        if monitor_buttons:
+            blocks.append(actions(monitor_buttons, block_id="monitor"))
         if len(pivots) > len(shown_pivots):
             overflowed = True
             blocks.append(
@@ -224,7 +226,10 @@ def _story(status: AlertStatus, detected_at: datetime) -> str:
     if status.datasets_day_before:
         parts.append(f"alerted in the day before: {escape(', '.join(status.datasets_day_before))}")
     if status.shared:
-        shown = ", ".join(f"{code(value)} with {code(other)}" for other, value in status.shared)
+        shown = ", ".join(
+            f"{code(value)} is monitored itself" if other == value else f"{code(value)} with {code(other)}"
+            for other, value in status.shared
+        )
         parts.append(f":link: shares {shown}")
     return " · ".join(parts)
 

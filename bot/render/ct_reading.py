@@ -8,7 +8,7 @@ from datetime import datetime
 
 from bot.model.ct_reading import CtReading, CtState
 from bot.model.watches import WatchKind
-from bot.render.mrkdwn import code, escape, truncate
+from bot.render.mrkdwn import code, count, escape, truncate
 from bot.storage.ct_positions import CtPosition
 from bot.storage.resolver_verdicts import ResolverStatus
 
@@ -84,7 +84,7 @@ def _stream_line(reading: CtReading) -> str:
         else ""
     )
     if reading.state is CtState.FOLLOWING:
-        seen = f"{reading.logs_followed:,} logs seen"
+        seen = f"{count(reading.logs_followed, 'log')} seen"
         return f":large_green_circle: Following the certstream at {where} ({seen}){lost}"
     if reading.list_error:
         return (
@@ -107,7 +107,7 @@ def ct_reading_lines(reading: CtReading) -> list[str]:
         )
         more = len(reading.logs_failing) - MAX_NAMED
         lines.append(
-            f":warning: {len(reading.logs_failing):,} logs failed their last read: {named}"
+            f":warning: {count(len(reading.logs_failing), 'log')} failed at the last read: {named}"
             + (f" and {more} more" if more > 0 else "")
         )
     if reading.unreadable:
@@ -150,7 +150,7 @@ def watch_outlook_lines(
         lines.append(
             "Certificates: the CT reader is not following the logs yet: it starts now and matches"
             " what is logged from then on"
-            + (f" ({len(positions):,} logs, last read {_when(last)})." if positions else ".")
+            + (f" ({count(len(positions), 'log')}, last read {_when(last)})." if positions else ".")
         )
         lines.append(f"Cost: not measured yet ({ESTIMATE}).")
     if kind is WatchKind.LOOKALIKE:

@@ -13,7 +13,7 @@ from bot.model.ct_reading import CtReading, CtState
 from bot.render.ct_reading import ct_reading_lines
 from bot.render.limits import split_lines
 from bot.render.messages import Block, Message, context, divider, header, section
-from bot.render.mrkdwn import code, escape
+from bot.render.mrkdwn import code, count, escape
 from bot.storage.ct_positions import CtPosition
 from bot.storage.resolver_verdicts import ResolverStatus
 
@@ -132,7 +132,8 @@ def _ct_blocks(ct_logs: Sequence[CtPosition], reading: CtReading | None = None) 
     ordered = sorted(ct_logs, key=lambda p: (-(p.tree_size - p.position), p.log))
     lines = [ct_log_line(p) for p in ordered[:MAX_CT_LOGS]]
     behind = sum(max(0, p.tree_size - p.position) for p in ct_logs)
-    title = f"*Certificate Transparency*: {len(ct_logs):,} logs, {behind:,} entries behind in all"
+    entries = count(behind, "entry", "entries")
+    title = f"*Certificate Transparency*: {count(len(ct_logs), 'log')}, {entries} behind in all"
     texts = split_lines([title, *said, *lines])
     blocks = [section(text) for text in texts[:2]]
     if len(ct_logs) > MAX_CT_LOGS or len(texts) > 2:
@@ -216,8 +217,8 @@ def build_home_health_blocks(
         last = max(p.updated_at for p in ct_logs)
         lag = f"{lagging:,} lagging, " if lagging else ""
         lines.append(
-            f"• *Certificate Transparency*: {len(ct_logs):,} logs, {lag}{behind:,} entries behind · "
-            f"last advanced {_when(last)}"
+            f"• *Certificate Transparency*: {count(len(ct_logs), 'log')}, {lag}"
+            f"{count(behind, 'entry', 'entries')} behind · last advanced {_when(last)}"
         )
     elif ct_logs is not None:
         lines.append("• *Certificate Transparency*: no log read yet")

@@ -70,3 +70,8 @@ def indicator_text(value: str, *, defanged: bool = False) -> str:
     text = shown(value) if unicode == value else f"{shown(unicode)} ({shown(value)})"
     mixed = mixed_scripts(value)
     return text + (f" ⚠ mixed scripts: {' + '.join(mixed)}" if mixed else "")
+
+
+def count(number: int, singular: str, plural: str | None = None) -> str:
+    """`1 log`, `2 logs`, `1,204 entries`: a number with its noun in the right form."""
+    return f"{number:,} {singular if number == 1 else (plural or singular + 's')}"

@@ -68,3 +68,29 @@ def test_accepted_alert_drops_its_buttons_and_says_who() -> None:
     assert "Accepted as the new baseline by <@U0ANALYST>" in json.dumps(accepted.blocks, ensure_ascii=False)
     forged = build_accepted_alert_message(alert, user_id="<!channel>", accepted_at=NOW)
     assert raw_controls(forged) == []
+
+
+def test_a_new_value_that_is_monitored_itself_gets_no_monitor_button_nor_shares_itself() -> None:
+    from bot.render.alerts import AlertStatus
+
+    changes = [added("domain", "monitored-site.com"), added("domain", "fresh-site.com")]
+    status = AlertStatus(
+        previous_alerts=0,
+        shared=(("monitored-site.com", "monitored-site.com"), ("other-site.com", "fresh-site.com")),
+    )
+    message = build_alert_message("98.126.38.107", IndicatorKind.IP, changes, detected_at=NOW, status=status)
+    assert block_kit_violations(message) == []
+    monitors = [
+        e["value"]
+        for b in message.blocks
+        if b.get("type") == "actions"
+        for e in b["elements"]
+        if e["action_id"].startswith("monitor_indicator")
+    ]
+    assert monitors == ["fresh-site.com"]
+    text = json.dumps(message.blocks, ensure_ascii=False)
+    assert "`monitored-site.com` with `monitored-site.com`" not in text
+    assert (
+        "`monitored-site.com` is monitored itself" in text
+        and "`fresh-site.com` with `other-site.com`" in text
+    )

@@ -80,7 +80,7 @@ def test_health_lines_name_failing_logs_and_entries_passed_over() -> None:
     )
     first, failing, unreadable, cost = ct_reading_lines(reading)
     assert "Following 2 CT logs" in first and "its last refresh failed (ct-log-list: timed out)" in first
-    assert failing == ":warning: 1 logs failed their last read: `ct.example/argon2026` HTTP 503"
+    assert failing == ":warning: 1 log failed at the last read: `ct.example/argon2026` HTTP 503"
     assert unreadable.startswith(":warning: 4 entries unreadable and passed over: `ct.example/argon2026` 4")
     assert "entry 77" in unreadable
     assert cost.startswith("Cost: not measured yet")
@@ -94,3 +94,10 @@ def test_health_says_ct_is_not_read_while_nobody_watches_even_with_old_positions
 
     assert "not read (no lookalike or keyword watch)" in home and "entries behind" not in home
     assert "Not reading CT: no lookalike or keyword watch" in health and "read to entry" not in health
+
+
+def test_counts_of_logs_read_in_the_singular_for_one() -> None:
+    from bot.render.mrkdwn import count
+
+    assert count(1, "log") == "1 log" and count(2, "log") == "2 logs"
+    assert count(1, "entry", "entries") == "1 entry" and count(1204, "entry", "entries") == "1,204 entries"

@@ -68,7 +68,8 @@ def test_console_logs_to_a_file_not_over_the_prompt(dns_server: FakeDnsServer, t
         dns_server,
         f"sqlite:///{tmp_path / 'console.db'}",
         WATCHPOST_DATA_DIR=str(data),
-        # A CT log list nobody serves: the reader warns on every poll, as offline it would.
+        # A CT log list nobody serves: once a watch exists the reader warns on every poll,
+        # as offline it would (with no watch it reads nothing at all).
         WATCHPOST_CT_LOG_LIST_URL=f"http://127.0.0.1:{free_port()}/log_list.json",
         WATCHPOST_CT_POLL_SECONDS="1",
     )
@@ -78,6 +79,8 @@ def test_console_logs_to_a_file_not_over_the_prompt(dns_server: FakeDnsServer, t
     try:
         child.expect_exact("watchpost> ")
         assert f"log lines go to {log}" in child.before
+        child.sendline("/monitor keyword interfaxru")
+        child.expect_exact("watchpost> ")
         for _ in range(DEADLINE * 10):
             if log.exists() and "WARNING" in log.read_text():
                 break

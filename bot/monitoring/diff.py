@@ -62,12 +62,11 @@ def diff_observation(
     before = baselined if baselined is not None else legacy_baselines(previous, observation.dataset)
     if observation.failed:
         return DiffResult(dict(previous or {}), [], [], baseline=False, baselined=before)
-    reads = observation.source_reads
-    first = frozenset((read.source, name) for read in reads for name in read.fields) - before
-    after = before | first
+    first = _first_reads(observation, before)
+    after = before | first if first else before
     start = dict(previous or {})
-    seeded = _seed_first_reads(start, observation, first, now) if first else {}
-    start.update(seeded)
+    if first:
+        start.update(_seed_first_reads(start, observation, first, now))
     if previous is None:  # the dataset's first answer: its baseline
         state = {
             fact_key(fact): start.get(fact_key(fact)) or FactState(fact.field, fact.value, fact.source, now)
@@ -80,6 +79,21 @@ def diff_observation(
         return DiffResult(start, [], [], baseline=False, baselined=after, first_reads=first)
     result = _diff_against(start, observation, now=now, previous_check_at=previous_check_at)
     return replace(result, baselined=after, first_reads=first)
+
+
+def _first_reads(observation: Observation, before: frozenset[SourceField]) -> frozenset[SourceField]:
+    """The (source, field) pairs this observation reads for the first time (most checks:
+    none, found without building a set)."""
+    first: list[SourceField] = []
+    for read in observation.source_reads:
+        source = read.source
+        for name in read.fields:
+            if (source, name) not in before:
+                first.append((source, name))
+    return frozenset(first) if first else _NONE
+
+
+_NONE: frozenset[SourceField] = frozenset()
 
 
 def legacy_baselines(previous: Mapping[FactKey, FactState] | None, dataset: str) -> frozenset[SourceField]:

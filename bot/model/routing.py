@@ -100,15 +100,14 @@ def change_verdicts(
     verdicts: list[ChangeVerdict] = []
     for decision in decisions:
         target = decision.target
-        silenced = {id(s.change): s for s in decision.silenced_changes}
-        by_value = {(s.change.dataset, s.change.field, s.change.value): s for s in decision.silenced_changes}
+        silenced = {(s.change.dataset, s.change.field, s.change.value): s for s in decision.silenced_changes}
         outbox_id = deliveries.get(target.channel_id)
         parent = parents.get(outbox_id) if outbox_id is not None else None
         for change in changes:
             if not change.alert:
                 verdicts.append(ChangeVerdict(change, target.team_id, target.channel_id, Fate.HELD))
                 continue
-            dropped = silenced.get(id(change)) or by_value.get((change.dataset, change.field, change.value))
+            dropped = silenced.get((change.dataset, change.field, change.value))
             if dropped is not None or change.dataset not in decision.datasets or outbox_id is None:
                 stage = (
                     dropped.stage

@@ -120,31 +120,7 @@ def build_alert_message(
         blocks.append(context(f"{hint}, or press *All {len(pivots)} values*"))
         overflowed = True
     elif pivots:
-        shown_pivots = pivots[:MAX_PIVOT_BUTTONS]
-        monitored = {value for other, value in status.shared if other == value}
-        blocks.append(
-            actions(
-                [
-                    button(f"Investigate {p}", ActionId.INVESTIGATE.numbered(i), p)
-                    for i, p in enumerate(shown_pivots)
-                ],
-                block_id="pivots",
-            )
-        )
-        monitor_buttons = [
-            button(f"Monitor {p}", ActionId.MONITOR.numbered(i), p)
-            for i, p in enumerate(shown_pivots)
-            if p not in monitored  # already monitored: nothing to press
-        ]
-        if monitor_buttons:
-            blocks.append(actions(monitor_buttons, block_id="monitor"))
-        if len(pivots) > len(shown_pivots):
-            overflowed = True
-            blocks.append(
-                context(
-                    f"…and {len(pivots) - len(shown_pivots)} more new indicators: full list in the thread"
-                )
-            )
+        blocks += _pivot_blocks(pivots, status)
     story = _story(status, detected_at)
     if story:
         blocks.append(context(story))
@@ -184,6 +160,24 @@ def _controls(indicator: str, datasets: Sequence[str], status: AlertStatus) -> l
     ]
     controls.append(button("Accept as baseline", ActionId.ACCEPT.value, indicator))
     return controls
+
+
+def _pivot_blocks(pivots: Sequence[str], status: AlertStatus) -> list[Block]:
+    """An Investigate and a Monitor button per new value of an alert of a few values (a
+    summary has none); no Monitor for a value that is monitored itself."""
+    monitored = {value for other, value in status.shared if other == value}
+    investigate = [
+        button(f"Investigate {p}", ActionId.INVESTIGATE.numbered(i), p) for i, p in enumerate(pivots)
+    ]
+    monitor = [
+        button(f"Monitor {p}", ActionId.MONITOR.numbered(i), p)
+        for i, p in enumerate(pivots)
+        if p not in monitored  # already monitored: nothing to press
+    ]
+    blocks = [actions(investigate, block_id="pivots")]
+    if monitor:
+        blocks.append(actions(monitor, block_id="monitor"))
+    return blocks
 
 
 def _summary_controls(

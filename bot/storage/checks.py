@@ -271,17 +271,10 @@ class CheckUnit:
 
     def snapshots(self, datasets: Sequence[str]) -> dict[str, DatasetSnapshot | None]:
         """The stored state of these datasets (None: never checked)."""
-        found: dict[str, DatasetSnapshot | None] = {}
-        for dataset in datasets:
-            state = self._states.get(dataset)
-            found[dataset] = (
-                dataset_snapshot(
-                    state.baseline_at, state.last_ok_at, state.sources, self._old.get(dataset, {})
-                )
-                if state is not None
-                else None
-            )
-        return found
+        return {
+            dataset: dataset_snapshot(self._states.get(dataset), self._old.get(dataset, {}))
+            for dataset in datasets
+        }
 
     def audience(self, now: datetime) -> list[AlertTarget]:
         """Every monitor of the subject as the alert policy sees it: its channel, and the

@@ -81,17 +81,13 @@ class QuietBatch:
         """The stored state of these datasets of the subject (None: the subject is gone)."""
         if subject_id not in self._present:
             return None
-        found: dict[str, DatasetSnapshot | None] = {}
-        for dataset in datasets:
-            key = (subject_id, dataset)
-            state = self._states.get(key)
-            old = {fact_key: fact for fact_key, (_, fact) in self._facts[key].items()}
-            found[dataset] = (
-                dataset_snapshot(state.baseline_at, state.last_ok_at, state.sources, old)
-                if state is not None
-                else None
+        return {
+            dataset: dataset_snapshot(
+                self._states.get((subject_id, dataset)),
+                {key: fact for key, (_, fact) in self._facts[(subject_id, dataset)].items()},
             )
-        return found
+            for dataset in datasets
+        }
 
     def write(self, check: CheckToRecord, outcomes: list[CheckOutcome]) -> None:
         """Plan the rows of a check whose outcomes hold no change."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from bot.model.observations import (
     Change,
@@ -233,13 +234,13 @@ class CheckToRecord:
     next_check_by: datetime | None = None
 
 
-def dataset_snapshot(
-    baseline_at: datetime | None,
-    last_ok_at: datetime | None,
-    sources: object,
-    facts: dict[FactKey, FactState],
-) -> DatasetSnapshot:
-    """The diff's view of a stored dataset row and its open facts."""
+def dataset_snapshot(state: Any, facts: dict[FactKey, FactState]) -> DatasetSnapshot | None:
+    """The diff's view of a stored `dataset_states` row (ORM object or Core row; None:
+    never checked) and its open facts."""
+    if state is None:
+        return None
     return DatasetSnapshot(
-        facts if baseline_at is not None else None, last_ok_at, SourceStates.from_json(sources)
+        facts if state.baseline_at is not None else None,
+        state.last_ok_at,
+        SourceStates.from_json(state.sources),
     )

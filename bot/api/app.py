@@ -26,6 +26,7 @@ from bot.api.payloads import (
     encode_cursor,
     parse_add_request,
     parse_alert_query,
+    parse_delivery_query,
     parse_finding_query,
     parse_indicator_param,
     parse_monitor_filter,
@@ -45,6 +46,7 @@ from bot.metrics import Metrics
 from bot.render.payloads import (
     alert_json,
     ct_log_json,
+    delivery_json,
     finding_json,
     indicator_json,
     monitor_json,
@@ -52,6 +54,7 @@ from bot.render.payloads import (
     source_health_json,
     watch_json,
 )
+from bot.storage.alerts import DeliveryQuery
 from bot.storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -125,6 +128,8 @@ def mount_api(web_app: web.Application, deps: ApiDeps, *, limiter: CommandRateLi
     api.router.add_delete("/monitors/{indicator:(?!remove$).+}", handle_monitor_delete)
     api.router.add_get("/alerts", handle_alerts_list)
     api.router.add_patch(r"/alerts/{alert_id:\d{1,18}}", handle_alert_patch)
+    api.router.add_get("/deliveries", handle_deliveries_list)
+    api.router.add_patch(r"/deliveries/{delivery_id:\d{1,18}}", handle_delivery_patch)
     api.router.add_get("/indicators/{indicator:.+}", handle_indicator_get)
     api.router.add_get("/watches", handle_watches_list)
     api.router.add_post("/watches", handle_watches_add)
@@ -329,6 +334,42 @@ async def handle_alert_patch(request: web.Request) -> web.Response:
     alert = await deps.db.run(deps.db.alerts.get, alert_id)
     assert alert is not None
     return web.json_response(alert_json(alert))
+
+
+async def handle_deliveries_list(request: web.Request) -> web.Response:
+    deps = request.app[CONTEXT].deps
+    query = parse_delivery_query(request.query)
+    page = await deps.db.run(deps.db.alerts.deliveries, query)
+    after = page.deliveries[-1][1].delivery_id if page.deliveries else query.after_id
+    return web.json_response(
+        {
+            "deliveries": [delivery_json(alert, channel) for alert, channel in page.deliveries],
+            "next_cursor": encode_cursor(after),
+            "has_more": page.has_more,
+        }
+    )
+
+
+async def handle_delivery_patch(request: web.Request) -> web.Response:
+    """Set one channel's copy of an alert; the others keep theirs. The token's name is
+    recorded as who, and that channel's message is edited to show it."""
+    deps = request.app[CONTEXT].deps
+    check_query(request.query)
+    wanted = parse_triage_request(await read_json(request))
+    delivery_id = int(request.match_info["delivery_id"])
+    found = await deps.db.run(deps.db.alerts.deliveries, DeliveryQuery(after_id=delivery_id - 1, limit=1))
+    if deps.triage is None or not found.deliveries or found.deliveries[0][1].delivery_id != delivery_id:
+        raise ApiError(404, "not_found", f"there is no delivery {delivery_id}")
+    _, channel = found.deliveries[0]
+    caller = _caller(request, channel.team_id, channel.channel_id)
+    try:
+        await deps.triage.set_delivery_state(delivery_id, wanted.state, caller, reason=wanted.reason)
+    except UserInputError as exc:
+        raise ApiError(400, "rejected", plain(str(exc))) from None
+    log.info("API token %s set delivery %s %s", request[TOKEN_NAME], delivery_id, wanted.state.value)
+    updated = await deps.db.run(deps.db.alerts.deliveries, DeliveryQuery(after_id=delivery_id - 1, limit=1))
+    alert, channel = updated.deliveries[0]
+    return web.json_response(delivery_json(alert, channel))
 
 
 async def handle_indicator_get(request: web.Request) -> web.Response:

@@ -191,11 +191,36 @@ _SCHEMAS: dict[str, Any] = {
     "Change": _object(_CHANGE),
     "AlertChannel": _object(
         {
+            "delivery": {"type": "integer", "description": "The delivery's id (PATCH /deliveries/{id})"},
             "team": {"type": "string"},
             "channel": {"type": "string"},
             "datasets": {"type": "array", "items": _DATASET, "description": "Less what the channel muted"},
             "status": {"type": "string", "enum": ["pending", "delivered", "abandoned"]},
             "delivered_at": _MAYBE_TIME,
+            "follow_up": {"type": "boolean", "description": "Posted in the thread of an earlier alert"},
+            "triage": _ref("Triage"),
+        }
+    ),
+    "Delivery": _object(
+        {
+            "id": {"type": "integer"},
+            "alert": {"type": "integer", "description": "The alert's id"},
+            "indicator": {"type": "string"},
+            "detected_at": _TIME,
+            "team": {"type": "string"},
+            "channel": {"type": "string"},
+            "datasets": {"type": "array", "items": _DATASET, "description": "Less what the channel muted"},
+            "status": {"type": "string", "enum": ["pending", "delivered", "abandoned"]},
+            "delivered_at": _MAYBE_TIME,
+            "follow_up": {"type": "boolean", "description": "Posted in the thread of an earlier alert"},
+            "triage": _ref("Triage"),
+        }
+    ),
+    "DeliveryPage": _object(
+        {
+            "deliveries": {"type": "array", "items": _ref("Delivery")},
+            "next_cursor": {"type": "string", "description": "Pass as `cursor` for the next page"},
+            "has_more": {"type": "boolean"},
         }
     ),
     "Alert": _object(
@@ -208,7 +233,11 @@ _SCHEMAS: dict[str, Any] = {
             "datasets": {"type": "array", "items": _DATASET},
             "changes": {"type": "array", "items": _ref("Change")},
             "channels": {"type": "array", "items": _ref("AlertChannel")},
-            "triage": _ref("Triage"),
+            "triage": {
+                **_ref("Triage"),
+                "description": "Each channel triages its own copy (`channels[].triage`); this is "
+                "their common state, or open while they differ",
+            },
         }
     ),
     "Triage": _object(
@@ -565,10 +594,12 @@ def build_openapi() -> dict[str, Any]:
             "/alerts/{alert_id}": {
                 "patch": {
                     "operationId": "triageAlert",
-                    "summary": "Set an alert's triage state (the token's name is recorded as who)",
-                    "description": "`false_positive` suppresses the alert's values on each monitor it "
-                    "went to, both ways, for the configured time; leaving it lifts them. The alert's "
-                    "Slack messages are edited to show the new state.",
+                    "summary": "Set the triage of every channel's copy of an alert (the token's name "
+                    "is recorded as who)",
+                    "description": "Sets each delivery of the alert (see /deliveries for one channel's). "
+                    "`false_positive` suppresses the alert's values on each monitor it went to, both ways, "
+                    "for the configured time; leaving it lifts them. The alert's Slack messages are "
+                    "edited to show the new state.",
                     "parameters": [
                         {
                             "name": "alert_id",
@@ -583,6 +614,56 @@ def build_openapi() -> dict[str, Any]:
                     },
                     "responses": {
                         "200": _json(_ref("Alert"), "The alert with its new triage"),
+                        **_errors("400", "401", "404", "413", "429"),
+                    },
+                }
+            },
+            "/deliveries": {
+                "get": {
+                    "operationId": "listDeliveries",
+                    "summary": "Each channel's copy of each alert, with its own triage, oldest first",
+                    "parameters": [
+                        _query("alert", {"type": "integer", "minimum": 0}, "Only this alert's"),
+                        _query("team", _SLACK_ID, "Only this workspace's"),
+                        _query("channel", _SLACK_ID, "Only this channel's"),
+                        _query(
+                            "state",
+                            {"type": "string", "enum": list(TRIAGE_STATES)},
+                            "Only deliveries in this triage state",
+                        ),
+                        _query(
+                            "limit",
+                            {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": DEFAULT_PAGE},
+                            "Page size",
+                        ),
+                        _query("cursor", {"type": "string"}, "`next_cursor` of the previous page"),
+                    ],
+                    "responses": {
+                        "200": _json(_ref("DeliveryPage"), "A page of deliveries"),
+                        **_errors("400", "401", "429"),
+                    },
+                }
+            },
+            "/deliveries/{delivery_id}": {
+                "patch": {
+                    "operationId": "triageDelivery",
+                    "summary": "Set one channel's triage of an alert; other channels keep theirs",
+                    "description": "`false_positive` suppresses the alert's values on that channel's "
+                    "monitor; leaving it lifts them. That channel's Slack message is edited.",
+                    "parameters": [
+                        {
+                            "name": "delivery_id",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "integer", "minimum": 0, "maximum": 999999999999999999},
+                        }
+                    ],
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": _ref("TriageRequest")}},
+                    },
+                    "responses": {
+                        "200": _json(_ref("Delivery"), "The delivery with its new triage"),
                         **_errors("400", "401", "404", "413", "429"),
                     },
                 }

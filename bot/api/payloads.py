@@ -21,7 +21,7 @@ from bot.model.observations import IndicatorKind
 from bot.model.triage import TriageState
 from bot.model.watches import WatchKind
 from bot.monitoring.datasets import DATASET_NAMES
-from bot.storage.alerts import AlertQuery
+from bot.storage.alerts import AlertQuery, DeliveryQuery
 from bot.storage.views import MonitorView
 
 MAX_INDICATORS = 1000  # per request: a report's whole feed in one call
@@ -137,6 +137,7 @@ def plain(message: str) -> str:
 
 MONITOR_FILTERS = ("channel", "team", "kind", "tag", "indicator")
 ALERT_FILTERS = ("indicator", "dataset", "channel", "state", "since", "until", "day", "limit", "cursor")
+DELIVERY_FILTERS = ("alert", "team", "channel", "state", "limit", "cursor")
 TRIAGE_STATES = tuple(state.value for state in TriageState)
 MAX_REASON_CHARS = 500
 
@@ -205,6 +206,25 @@ def parse_alert_query(query: Mapping[str, str], *, timezone: tzinfo) -> AlertQue
     )
 
 
+def parse_delivery_query(query: Mapping[str, str]) -> DeliveryQuery:
+    """`alert`, `team`, `channel`, `state`, `limit` and `cursor`."""
+    check_query(query, DELIVERY_FILTERS)
+    state = query.get("state")
+    if state is not None and state not in TRIAGE_STATES:
+        raise bad_parameter("state", f"one of {', '.join(TRIAGE_STATES)}")
+    alert = query.get("alert")
+    if alert is not None and not (alert.isdigit() and len(alert) <= 18):
+        raise bad_parameter("alert", "an alert id")
+    return DeliveryQuery(
+        after_id=decode_cursor(query["cursor"]) if "cursor" in query else 0,
+        limit=_limit(query),
+        alert_id=int(alert) if alert is not None else None,
+        team_id=_slack_id(query, "team") if "team" in query else None,
+        channel_id=_slack_id(query, "channel") if "channel" in query else None,
+        triage_state=TriageState(state) if state is not None else None,
+    )
+
+
 @dataclass(frozen=True)
 class TriageRequest:
     state: TriageState
@@ -226,7 +246,7 @@ def parse_triage_request(body: Any) -> TriageRequest:
 
 
 def encode_cursor(after_id: int) -> str:
-    """Opaque to clients: resume after this alert."""
+    """Opaque to clients: resume after this alert (or delivery)."""
     return base64.urlsafe_b64encode(f"{CURSOR_PREFIX}{after_id}".encode()).decode().rstrip("=")
 
 

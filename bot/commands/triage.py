@@ -1,6 +1,7 @@
 """Triage use cases every surface calls (alert buttons, the REST API): acknowledge, mark
-expected or false positive, reopen, snooze; the alert's messages are edited in place to
-show who did it and when.
+expected or false positive, reopen, snooze. Each channel's copy of an alert (a delivery)
+has its own state: what is done in a channel changes that channel's delivery, message and
+suppressions only, and its message is edited in place to show who did it and when.
 
 Who may do what: anyone in the channel may acknowledge, accept as expected, reopen or
 snooze; a false positive creates suppressions, so only the monitor's owner or an admin
@@ -70,9 +71,7 @@ class TriageFlows:
         self, channel_id: str, ts: str, state: TriageState, caller: Caller, *, reason: str | None = None
     ) -> Triage:
         message = await self.message(channel_id, ts)
-        if state is TriageState.FALSE_POSITIVE:
-            return await self._false_positive(message, caller, reason=reason, duration=self.suppression)
-        return await self.set_state(message.alert_id, state, caller, reason=reason)
+        return await self._set(message, state, caller, reason=_reason(reason))
 
     async def snooze_on_message(
         self, channel_id: str, ts: str, caller: Caller, duration: timedelta
@@ -96,7 +95,7 @@ class TriageFlows:
             reason=f"snoozed from an alert for {format_duration(duration)}",
         )
         log.info("%s snoozed %s in %s until %s", caller.user_id, message.indicator, channel_id, until)
-        await self.refresh(message.alert_id)
+        await self.refresh(message.outbox_id)
         return until
 
     async def refine_false_positive(
@@ -112,56 +111,82 @@ class TriageFlows:
         now = self.clock()
         triage = await self.db.run(
             self.db.triage.refine_false_positive,
-            message.alert_id,
+            message.outbox_id,
             by=caller.user_id,
             now=now,
             until=now + duration,
             reason=reason,
         )
-        await self.refresh(message.alert_id)
+        await self.refresh(message.outbox_id)
         return triage
 
     async def after_lift(self, lifted: SuppressionView) -> None:
-        """Edit the alerts that showed a suppression now lifted: the false positive's
-        alert, or the open alerts of a monitor whose snooze ended."""
-        if lifted.alert_id is not None:
-            await self.refresh(lifted.alert_id)
+        """Edit the messages that showed a suppression now lifted, in its channel only: the
+        false positive's alert, or the open alerts of a monitor whose snooze ended."""
+        if lifted.delivery_id is not None:
+            await self.refresh(lifted.delivery_id)
         if lifted.kind is SuppressionKind.SNOOZE:
             for alert in await self.db.run(
                 self.db.triage.open_alerts, lifted.team_id, [lifted.channel_id], now=self.clock()
             ):
                 if alert.indicator == lifted.indicator:
-                    await self.refresh(alert.alert_id)
+                    await refresh_alert_message(self.transport, alert)
 
-    # --- by alert id (the REST API) ------------------------------------------------------
+    # --- by alert or delivery id (the REST API) -----------------------------------------
 
     async def set_state(
         self, alert_id: int, state: TriageState, caller: Caller, *, reason: str | None = None
     ) -> Triage:
-        """Set an alert's triage and edit its messages. A false positive suppresses the
-        alert's values on each monitor it went to (the caller must own them or be trusted)."""
+        """Set the triage of every channel's copy of an alert (a trusted caller: an API
+        token) and edit their messages. A false positive suppresses the alert's values on
+        each monitor it went to."""
         reason = _reason(reason)
-        if state is TriageState.FALSE_POSITIVE:
-            messages = await self.db.run(self.db.triage.messages_of_alert, alert_id, now=self.clock())
-            if not messages:
-                raise UserInputError(f"Alert {alert_id} is in no channel: nothing to suppress.")
-            triage = Triage()
-            for message in messages:
-                triage = await self._false_positive(message, caller, reason=reason, duration=self.suppression)
-            return triage
-        triage = await self.db.run(
-            self.db.triage.set_state, alert_id, state, by=caller.user_id, now=self.clock(), reason=reason
+        messages = await self.db.run(
+            self.db.triage.messages_of_alert, alert_id, now=self.clock(), delivered_only=False
         )
-        log.info("alert %s set %s by %s", alert_id, state.value, caller.user_id)
-        await self.refresh(alert_id)
+        if not messages:
+            raise UserInputError(f"Alert {alert_id} is in no channel: nothing to change.")
+        if state is TriageState.FALSE_POSITIVE and all(m.monitor_id is None for m in messages):
+            raise UserInputError(f"Alert {alert_id}'s indicator is no longer monitored: nothing to suppress.")
+        triage = Triage()
+        for message in messages:
+            if state is TriageState.FALSE_POSITIVE and message.monitor_id is None:
+                continue  # that channel stopped monitoring it: nothing there to suppress
+            triage = await self._set(message, state, caller, reason=reason)
         return triage
 
-    async def refresh(self, alert_id: int) -> int:
-        """Edit every message of the alert to read as it should now; how many were edited."""
-        edited = 0
-        for state in await self.db.run(self.db.triage.messages_of_alert, alert_id, now=self.clock()):
-            edited += await refresh_alert_message(self.transport, state)
-        return edited
+    async def set_delivery_state(
+        self, delivery_id: int, state: TriageState, caller: Caller, *, reason: str | None = None
+    ) -> Triage:
+        """Set one channel's copy of an alert (PATCH /deliveries/{id})."""
+        message = await self.db.run(self.db.triage.message, delivery_id, now=self.clock())
+        if message is None:
+            raise UserInputError(f"There is no delivery {delivery_id}.")
+        return await self._set(message, state, caller, reason=_reason(reason))
+
+    async def refresh(self, delivery_id: int) -> bool:
+        """Edit one channel's alert message to read as it should now."""
+        state = await self.db.run(self.db.triage.message, delivery_id, now=self.clock())
+        return state is not None and await refresh_alert_message(self.transport, state)
+
+    async def _set(
+        self, message: AlertMessageState, state: TriageState, caller: Caller, *, reason: str | None
+    ) -> Triage:
+        if state is TriageState.FALSE_POSITIVE:
+            return await self._false_positive(message, caller, reason=reason, duration=self.suppression)
+        triage = await self.db.run(
+            self.db.triage.set_state,
+            message.outbox_id,
+            state,
+            by=caller.user_id,
+            now=self.clock(),
+            reason=reason,
+        )
+        log.info(
+            "alert %s in %s set %s by %s", message.alert_id, message.channel_id, state.value, caller.user_id
+        )
+        await self.refresh(message.outbox_id)
+        return triage
 
     async def _false_positive(
         self, message: AlertMessageState, caller: Caller, *, reason: str | None, duration: timedelta
@@ -170,10 +195,11 @@ class TriageFlows:
             raise UserInputError(f"`{message.indicator}` is no longer monitored here: nothing to suppress.")
         self._may_suppress(message.monitor_owner, message.indicator, caller)
         now = self.clock()
-        reason = _reason(reason) or DEFAULT_FALSE_POSITIVE_REASON
+        reason = reason or DEFAULT_FALSE_POSITIVE_REASON
         await self.db.run(
             self.db.triage.false_positive,
             message.alert_id,
+            message.outbox_id,
             message.monitor_id,
             (*message.changes, *message.thread_changes),  # the thread's values are the alert's too
             by=caller.user_id,
@@ -183,14 +209,20 @@ class TriageFlows:
         )
         triage = await self.db.run(
             self.db.triage.set_state,
-            message.alert_id,
+            message.outbox_id,
             TriageState.FALSE_POSITIVE,
             by=caller.user_id,
             now=now,
             reason=reason,
         )
-        log.info("alert %s marked false positive by %s (%s)", message.alert_id, caller.user_id, reason)
-        await self.refresh(message.alert_id)
+        log.info(
+            "alert %s in %s marked false positive by %s (%s)",
+            message.alert_id,
+            message.channel_id,
+            caller.user_id,
+            reason,
+        )
+        await self.refresh(message.outbox_id)
         return triage
 
     def _may_suppress(self, owner: str | None, indicator: str, caller: Caller) -> None:

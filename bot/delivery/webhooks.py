@@ -31,6 +31,7 @@ import aiohttp
 from bot.delivery.outbox import DeliveryReport, retry_delay
 from bot.delivery.transport import retry_after_seconds
 from bot.metrics import Metrics
+from bot.model.triage import overall_triage
 from bot.render.payloads import alert_json
 from bot.storage.db import Database
 from bot.storage.outbox import PendingWebhook
@@ -233,7 +234,7 @@ def payload(pending: PendingWebhook) -> bytes:
         own = tuple(
             c for c in alert.channels if (c.team_id, c.channel_id) == (pending.team_id, pending.channel_id)
         )
-        alert = replace(alert, channels=own)
+        alert = replace(alert, channels=own, triage=overall_triage([c.triage for c in own]))
     body: dict[str, Any] = {
         "type": "alert",
         "idempotency_key": idempotency_key(pending),

@@ -342,7 +342,7 @@ class DigestService:
                 limit=100_000,
             )
         batches = sorted({record.batch_id for record in records})
-        states = await self.db.run(self.db.triage.batch_states, batches)
+        states = await self.db.run(self.db.triage.batch_states, team_id, channel_id, batches)
         silenced = await self.db.run(self.db.triage.silenced_in, team_id, channel_id, batches)
         triage = {}
         for record in records:

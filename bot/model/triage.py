@@ -4,6 +4,7 @@ where the team is with an alert, and what silences a monitor for a while."""
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -26,6 +27,16 @@ class Triage:
     by: str | None = None  # a Slack user id, or api:<token name>
     at: datetime | None = None
     reason: str | None = None
+
+
+def overall_triage(per_channel: Sequence[Triage]) -> Triage:
+    """One alert's triage across the channels it went to, where one value must stand for
+    all (the alert-level field of the API): the channels' common state, last set; open
+    (by nobody) while they differ or there is none. Each channel's own is the truth."""
+    states = {triage.state for triage in per_channel}
+    if len(states) != 1:
+        return Triage()
+    return max(per_channel, key=lambda triage: (triage.at is not None, triage.at or datetime.min))
 
 
 class SuppressionKind(enum.StrEnum):
@@ -59,6 +70,7 @@ class SuppressionView:
     created_at: datetime
     expires_at: datetime | None  # None: an untimed mute (until unmuted)
     alert_id: int | None = None  # the alert marked false positive that made it
+    delivery_id: int | None = None  # that alert's copy in this channel (an outbox id)
 
 
 def format_duration(duration: timedelta) -> str:

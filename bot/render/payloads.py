@@ -56,11 +56,25 @@ def change_json(change: Change) -> dict[str, Any]:
 
 def _channel_json(channel: AlertChannel) -> dict[str, Any]:
     return {
+        "delivery": channel.delivery_id,
         "team": channel.team_id,
         "channel": channel.channel_id,
         "datasets": list(channel.datasets),
         "status": channel.status,
         "delivered_at": iso(channel.delivered_at),
+        "follow_up": channel.follow_up,
+        "triage": triage_json(channel.triage),
+    }
+
+
+def delivery_json(alert: AlertRecord, channel: AlertChannel) -> dict[str, Any]:
+    """One channel's copy of an alert, as GET /deliveries lists it."""
+    return {
+        "id": channel.delivery_id,
+        "alert": alert.id,
+        "indicator": alert.indicator,
+        "detected_at": iso(alert.detected_at),
+        **{key: value for key, value in _channel_json(channel).items() if key != "delivery"},
     }
 
 

@@ -9,24 +9,36 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Engine, exists, func, select
+from sqlalchemy import ColumnElement, Engine, exists, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.model.observations import Change, IndicatorKind
-from bot.model.triage import Triage, TriageState
-from bot.storage.models import AlertRow, AlertTriageRow, ChangeRow, Monitor, OutboxRow, Subject
+from bot.model.triage import Triage, TriageState, overall_triage
+from bot.storage.models import (
+    AlertRow,
+    AlertThreadRow,
+    ChangeRow,
+    DeliveryTriageRow,
+    Monitor,
+    OutboxRow,
+    Subject,
+)
 from bot.storage.views import change_from_row
 
 
 @dataclass(frozen=True)
 class AlertChannel:
-    """Where an alert went in Slack, and how far its delivery got."""
+    """An alert's delivery to one Slack channel: how far it got, and where that channel's
+    team is with it (each channel triages its own copy)."""
 
     team_id: str
     channel_id: str
     datasets: tuple[str, ...]
     status: str  # pending, delivered, abandoned
     delivered_at: datetime | None
+    delivery_id: int = 0
+    triage: Triage = field(default_factory=Triage)
+    follow_up: bool = False  # posted in the thread of an earlier alert of the channel
 
 
 @dataclass(frozen=True)
@@ -61,6 +73,25 @@ class AlertQuery:
     start: datetime | None = None
     end: datetime | None = None
     triage_state: TriageState | None = None
+
+
+@dataclass(frozen=True)
+class DeliveryQuery:
+    """Deliveries (an alert's copy in one channel) with an id above `after_id`, oldest
+    first, narrowed by the filters given."""
+
+    after_id: int = 0
+    limit: int = 50
+    alert_id: int | None = None
+    team_id: str | None = None
+    channel_id: str | None = None
+    triage_state: TriageState | None = None
+
+
+@dataclass(frozen=True)
+class DeliveryPage:
+    deliveries: list[tuple[AlertRecord, AlertChannel]]
+    has_more: bool
 
 
 @dataclass(frozen=True)
@@ -110,19 +141,8 @@ class AlertStore:
                         ChangeRow.alerted.is_(True),
                     )
                 )
-            if query.triage_state is TriageState.OPEN:
-                statement = statement.where(
-                    ~exists().where(
-                        AlertTriageRow.alert_id == AlertRow.id, AlertTriageRow.state != TriageState.OPEN.value
-                    )
-                )
-            elif query.triage_state is not None:
-                statement = statement.where(
-                    exists().where(
-                        AlertTriageRow.alert_id == AlertRow.id,
-                        AlertTriageRow.state == query.triage_state.value,
-                    )
-                )
+            if query.triage_state is not None:
+                statement = statement.where(_has_delivery_in(query.triage_state, query.channel_id))
             if query.channel_id is not None:
                 statement = statement.where(
                     exists().where(
@@ -143,6 +163,47 @@ class AlertStore:
             records = self.records(session, [row._tuple() for row in rows])
             return records[0] if records else None
 
+    def deliveries(self, query: DeliveryQuery) -> DeliveryPage:
+        """One page of deliveries, each with its alert (narrowed to that delivery's channel)."""
+        with self._sessions() as session:
+            statement = (
+                select(OutboxRow.id, OutboxRow.batch_id)
+                .outerjoin(DeliveryTriageRow, DeliveryTriageRow.outbox_id == OutboxRow.id)
+                .where(OutboxRow.id > query.after_id)
+            )
+            if query.alert_id is not None:
+                statement = statement.join(AlertRow, AlertRow.batch_id == OutboxRow.batch_id).where(
+                    AlertRow.id == query.alert_id
+                )
+            if query.team_id is not None:
+                statement = statement.where(OutboxRow.team_id == query.team_id)
+            if query.channel_id is not None:
+                statement = statement.where(OutboxRow.channel_id == query.channel_id)
+            if query.triage_state is TriageState.OPEN:
+                statement = statement.where(
+                    or_(DeliveryTriageRow.state.is_(None), DeliveryTriageRow.state == TriageState.OPEN.value)
+                )
+            elif query.triage_state is not None:
+                statement = statement.where(DeliveryTriageRow.state == query.triage_state.value)
+            found = session.execute(statement.order_by(OutboxRow.id).limit(query.limit + 1)).all()
+            page = found[: query.limit]
+            alert_rows = session.execute(
+                select(AlertRow, Subject)
+                .join(Subject, AlertRow.subject_id == Subject.id)
+                .where(AlertRow.batch_id.in_({batch for _, batch in page}))
+            ).all()
+            by_batch = {
+                record.batch_id: record for record in self.records(session, [r._tuple() for r in alert_rows])
+            }
+            deliveries = []
+            for delivery_id, batch in page:
+                record = by_batch.get(batch)
+                if record is None:
+                    continue  # a check whose alert row is not written (nothing alerted)
+                [channel] = [c for c in record.channels if c.delivery_id == delivery_id]
+                deliveries.append((record, channel))
+            return DeliveryPage(deliveries, len(found) > query.limit)
+
     @staticmethod
     def records(session: Session, rows: Sequence[tuple[AlertRow, Subject]]) -> list[AlertRecord]:
         batches = [alert.batch_id for alert, _ in rows]
@@ -156,21 +217,32 @@ class AlertStore:
         ):
             changes[change.batch_id].append(change_from_row(change))
         channels: dict[str, list[AlertChannel]] = defaultdict(list)
-        for outbox in session.scalars(
-            select(OutboxRow).where(OutboxRow.batch_id.in_(batches)).order_by(OutboxRow.id)
+        threaded = set(
+            session.scalars(
+                select(AlertThreadRow.outbox_id)
+                .join(OutboxRow, OutboxRow.id == AlertThreadRow.outbox_id)
+                .where(OutboxRow.batch_id.in_(batches))
+            )
+        )
+        for outbox, triage_row in session.execute(
+            select(OutboxRow, DeliveryTriageRow)
+            .outerjoin(DeliveryTriageRow, DeliveryTriageRow.outbox_id == OutboxRow.id)
+            .where(OutboxRow.batch_id.in_(batches))
+            .order_by(OutboxRow.id)
         ):
             status = "delivered" if outbox.delivered_at else "abandoned" if outbox.abandoned_at else "pending"
             channels[outbox.batch_id].append(
                 AlertChannel(
-                    outbox.team_id, outbox.channel_id, tuple(outbox.datasets), status, outbox.delivered_at
+                    outbox.team_id,
+                    outbox.channel_id,
+                    tuple(outbox.datasets),
+                    status,
+                    outbox.delivered_at,
+                    delivery_id=outbox.id,
+                    triage=_triage(triage_row),
+                    follow_up=outbox.id in threaded,
                 )
             )
-        triage = {
-            row.alert_id: Triage(TriageState(row.state), row.set_by, row.set_at, row.reason)
-            for row in session.scalars(
-                select(AlertTriageRow).where(AlertTriageRow.alert_id.in_([alert.id for alert, _ in rows]))
-            )
-        }
         return [
             AlertRecord(
                 id=alert.id,
@@ -181,7 +253,7 @@ class AlertStore:
                 detected_at=alert.detected_at,
                 changes=tuple(changes[alert.batch_id]),
                 channels=tuple(channels[alert.batch_id]),
-                triage=triage.get(alert.id, Triage()),
+                triage=overall_triage([channel.triage for channel in channels[alert.batch_id]]),
             )
             for alert, subject in rows
         ]
@@ -212,3 +284,26 @@ class AlertStore:
             query = select(Monitor.team_id).distinct().order_by(Monitor.team_id).limit(2)
             found = list(session.scalars(query.where(Monitor.channel_id == channel_id)))
             return found or (list(session.scalars(query)) if anywhere else [])
+
+
+def _triage(row: DeliveryTriageRow | None) -> Triage:
+    if row is None:
+        return Triage()
+    return Triage(TriageState(row.state), row.set_by, row.set_at, row.reason)
+
+
+def _has_delivery_in(state: TriageState, channel_id: str | None) -> ColumnElement[bool]:
+    """The alert has a delivery (in `channel_id`, if given) whose triage is `state`."""
+    stated = (
+        or_(DeliveryTriageRow.state.is_(None), DeliveryTriageRow.state == state.value)
+        if state is TriageState.OPEN
+        else DeliveryTriageRow.state == state.value
+    )
+    deliveries = (
+        select(OutboxRow.id)
+        .outerjoin(DeliveryTriageRow, DeliveryTriageRow.outbox_id == OutboxRow.id)
+        .where(OutboxRow.batch_id == AlertRow.batch_id, stated)
+    )
+    if channel_id is not None:
+        deliveries = deliveries.where(OutboxRow.channel_id == channel_id)
+    return deliveries.exists()

@@ -367,13 +367,14 @@ class CtLogPosition(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
-class AlertTriageRow(Base):
-    """Where the team is with an alert: its triage state (no row: `open`), who set it, when
-    and why. One row per alert, overwritten by each new state."""
+class DeliveryTriageRow(Base):
+    """Where a channel is with its copy of an alert (an outbox row): its triage state (no
+    row: `open`), who set it, when and why. What one channel decides never touches
+    another's copy of the same alert."""
 
-    __tablename__ = "alert_triage"
+    __tablename__ = "delivery_triage"
 
-    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), primary_key=True)
+    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id", ondelete="CASCADE"), primary_key=True)
     subject_id: Mapped[int] = mapped_column(ForeignKey("subjects.id", ondelete="CASCADE"), index=True)
     state: Mapped[str] = mapped_column(String(16))  # open, acknowledged, expected, false_positive
     set_by: Mapped[str] = mapped_column(String(128))  # a Slack user id, or api:<token name>
@@ -400,6 +401,7 @@ class SuppressionRow(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
     alert_id: Mapped[int | None] = mapped_column(Integer)  # the alert marked false positive
+    delivery_id: Mapped[int | None] = mapped_column(Integer)  # its copy in this channel (outbox id)
     lifted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     lifted_by: Mapped[str | None] = mapped_column(String(128))
     # Set once the channel was told the suppression ended by itself.

@@ -1,7 +1,8 @@
-"""Triage: each alert's state (open, acknowledged, expected, false positive) with who, when
-and why; the suppressions that silence a monitor for a while (values marked false
-positive, snoozes, timed mutes); what the policy silenced per channel; and which alert
-messages are follow-ups in the thread of an earlier, still open one.
+"""Triage: each delivery's state (an alert's copy in one channel: open, acknowledged,
+expected, false positive) with who, when and why; the suppressions that silence a monitor
+for a while (values marked false positive, snoozes, timed mutes); what the policy silenced
+per channel; and which alert messages are follow-ups in the thread of an earlier, still
+open one.
 
 The write side that runs inside a check's transaction (`active_suppressions`,
 `record_silenced`, `thread_follow_ups`) takes the check's session; everything else is a
@@ -25,8 +26,8 @@ from bot.model.walls import ShareScope, Viewer
 from bot.storage.models import (
     AlertRow,
     AlertThreadRow,
-    AlertTriageRow,
     ChangeRow,
+    DeliveryTriageRow,
     FactRow,
     Monitor,
     OutboxRow,
@@ -94,7 +95,7 @@ class AlertMessageState:
     context: AlertContext = field(default_factory=AlertContext)
 
 
-def triage_of(row: AlertTriageRow | None) -> Triage:
+def triage_of(row: DeliveryTriageRow | None) -> Triage:
     if row is None:
         return Triage()
     return Triage(TriageState(row.state), row.set_by, row.set_at, row.reason)
@@ -161,9 +162,9 @@ def thread_follow_ups(
     for row in posted:
         threaded = select(AlertThreadRow.outbox_id)
         parent = session.execute(
-            select(OutboxRow.id, AlertTriageRow.state)
+            select(OutboxRow.id, DeliveryTriageRow.state)
             .join(AlertRow, AlertRow.batch_id == OutboxRow.batch_id)
-            .outerjoin(AlertTriageRow, AlertTriageRow.alert_id == AlertRow.id)
+            .outerjoin(DeliveryTriageRow, DeliveryTriageRow.outbox_id == OutboxRow.id)
             .where(
                 OutboxRow.subject_id == subject_id,
                 OutboxRow.team_id == row.team_id,
@@ -219,31 +220,35 @@ class TriageStore:
 
     # alerts and their messages
 
-    def states(self, alert_ids: Sequence[int]) -> dict[int, Triage]:
-        if not alert_ids:
+    def states(self, outbox_ids: Sequence[int]) -> dict[int, Triage]:
+        """Each delivery's triage (no row: open)."""
+        if not outbox_ids:
             return {}
         with self._sessions() as session:
-            rows = session.scalars(select(AlertTriageRow).where(AlertTriageRow.alert_id.in_(alert_ids)))
-            found = {row.alert_id: triage_of(row) for row in rows}
-        return {alert_id: found.get(alert_id, Triage()) for alert_id in alert_ids}
+            rows = session.scalars(
+                select(DeliveryTriageRow).where(DeliveryTriageRow.outbox_id.in_(outbox_ids))
+            )
+            found = {row.outbox_id: triage_of(row) for row in rows}
+        return {outbox_id: found.get(outbox_id, Triage()) for outbox_id in outbox_ids}
 
     def set_state(
-        self, alert_id: int, state: TriageState, *, by: str, now: datetime, reason: str | None = None
+        self, outbox_id: int, state: TriageState, *, by: str, now: datetime, reason: str | None = None
     ) -> Triage:
-        """Set an alert's triage. Leaving `false_positive` lifts the suppressions it made.
-        UserInputError if there is no such alert."""
+        """Set one delivery's triage (an alert's copy in one channel). Leaving
+        `false_positive` lifts the suppressions that delivery made, and only those.
+        UserInputError if there is no such delivery."""
         with self._sessions.begin() as session:
-            alert = session.get(AlertRow, alert_id)
-            if alert is None:
-                raise UserInputError(f"There is no alert {alert_id}.")
-            row = session.get(AlertTriageRow, alert_id)
+            delivery = session.get(OutboxRow, outbox_id)
+            if delivery is None:
+                raise UserInputError(f"There is no delivery {outbox_id}.")
+            row = session.get(DeliveryTriageRow, outbox_id)
             if row is None:
-                row = AlertTriageRow(alert_id=alert_id, subject_id=alert.subject_id)
+                row = DeliveryTriageRow(outbox_id=outbox_id, subject_id=delivery.subject_id)
                 session.add(row)
             elif row.state == TriageState.FALSE_POSITIVE.value and state is not TriageState.FALSE_POSITIVE:
                 for suppression in session.scalars(
                     select(SuppressionRow).where(
-                        SuppressionRow.alert_id == alert_id, SuppressionRow.lifted_at.is_(None)
+                        SuppressionRow.delivery_id == outbox_id, SuppressionRow.lifted_at.is_(None)
                     )
                 ):
                     suppression.lifted_at, suppression.lifted_by = now, by
@@ -251,18 +256,18 @@ class TriageStore:
             return triage_of(row)
 
     def refine_false_positive(
-        self, alert_id: int, *, by: str, now: datetime, until: datetime, reason: str
+        self, outbox_id: int, *, by: str, now: datetime, until: datetime, reason: str
     ) -> Triage:
-        """A new reason and end for an alert marked false positive, and for its suppressions."""
+        """A new reason and end for a delivery marked false positive, and for its suppressions."""
         with self._sessions.begin() as session:
-            row = session.get(AlertTriageRow, alert_id)
+            row = session.get(DeliveryTriageRow, outbox_id)
             if row is None or row.state != TriageState.FALSE_POSITIVE.value:
                 raise UserInputError(
                     "This alert is not marked false positive (any more): nothing was changed."
                 )
             for suppression in session.scalars(
                 select(SuppressionRow).where(
-                    SuppressionRow.alert_id == alert_id,
+                    SuppressionRow.delivery_id == outbox_id,
                     SuppressionRow.lifted_at.is_(None),
                     SuppressionRow.expires_at > now,
                 )
@@ -284,18 +289,19 @@ class TriageStore:
             row = session.get(OutboxRow, outbox_id)
             return None if row is None else self._state(session, row, now)
 
-    def messages_of_alert(self, alert_id: int, *, now: datetime) -> list[AlertMessageState]:
-        """Every delivered message of an alert (one per channel it went to)."""
+    def messages_of_alert(
+        self, alert_id: int, *, now: datetime, delivered_only: bool = True
+    ) -> list[AlertMessageState]:
+        """Every delivered message of an alert (one per channel it went to); with
+        `delivered_only` False, its deliveries still queued or given up too."""
         with self._sessions() as session:
             alert = session.get(AlertRow, alert_id)
             if alert is None:
                 return []
-            rows = session.scalars(
-                select(OutboxRow)
-                .where(OutboxRow.batch_id == alert.batch_id, OutboxRow.message_ts.is_not(None))
-                .order_by(OutboxRow.id)
-            )
-            return [self._state(session, row, now) for row in rows]
+            query = select(OutboxRow).where(OutboxRow.batch_id == alert.batch_id)
+            if delivered_only:
+                query = query.where(OutboxRow.message_ts.is_not(None))
+            return [self._state(session, row, now) for row in session.scalars(query.order_by(OutboxRow.id))]
 
     def parent_of(self, outbox_id: int, *, now: datetime) -> AlertMessageState | None:
         """The alert whose thread this outbox row is a follow-up in."""
@@ -310,7 +316,7 @@ class TriageStore:
         subject = session.get(Subject, row.subject_id)
         assert subject is not None
         alert = session.scalar(select(AlertRow).where(AlertRow.batch_id == row.batch_id))
-        triage = triage_of(session.get(AlertTriageRow, alert.id)) if alert is not None else Triage()
+        triage = triage_of(session.get(DeliveryTriageRow, row.id))
         monitor = session.scalar(
             select(Monitor).where(
                 Monitor.subject_id == row.subject_id,
@@ -360,10 +366,10 @@ class TriageStore:
         follow_up_changes = len(thread_changes)
         moment = now
         suppressed_until = None
-        if alert is not None and triage.state is TriageState.FALSE_POSITIVE:
+        if triage.state is TriageState.FALSE_POSITIVE:
             suppressed_until = session.scalar(
                 select(func.max(SuppressionRow.expires_at)).where(
-                    SuppressionRow.alert_id == alert.id,
+                    SuppressionRow.delivery_id == row.id,
                     SuppressionRow.lifted_at.is_(None),
                     SuppressionRow.expires_at > moment,
                 )
@@ -415,15 +421,15 @@ class TriageStore:
             rows = session.scalars(
                 select(OutboxRow)
                 .join(AlertRow, AlertRow.batch_id == OutboxRow.batch_id)
-                .outerjoin(AlertTriageRow, AlertTriageRow.alert_id == AlertRow.id)
+                .outerjoin(DeliveryTriageRow, DeliveryTriageRow.outbox_id == OutboxRow.id)
                 .where(
                     OutboxRow.team_id == team_id,
                     OutboxRow.channel_id.in_(channel_ids),
                     OutboxRow.message_ts.is_not(None),
                     OutboxRow.id.not_in(select(AlertThreadRow.outbox_id)),
                     or_(
-                        AlertTriageRow.state.is_(None),
-                        AlertTriageRow.state.in_([TriageState.OPEN.value, TriageState.ACKNOWLEDGED.value]),
+                        DeliveryTriageRow.state.is_(None),
+                        DeliveryTriageRow.state.in_([TriageState.OPEN.value, TriageState.ACKNOWLEDGED.value]),
                     ),
                 )
                 .order_by(OutboxRow.id.desc())
@@ -439,14 +445,17 @@ class TriageStore:
                     select(func.count())
                     .select_from(OutboxRow)
                     .join(AlertRow, AlertRow.batch_id == OutboxRow.batch_id)
-                    .outerjoin(AlertTriageRow, AlertTriageRow.alert_id == AlertRow.id)
+                    .outerjoin(DeliveryTriageRow, DeliveryTriageRow.outbox_id == OutboxRow.id)
                     .where(
                         OutboxRow.team_id == team_id,
                         OutboxRow.channel_id == channel_id,
                         OutboxRow.created_at >= since,
                         OutboxRow.created_at < until,
                         OutboxRow.id.not_in(select(AlertThreadRow.outbox_id)),
-                        or_(AlertTriageRow.state.is_(None), AlertTriageRow.state == TriageState.OPEN.value),
+                        or_(
+                            DeliveryTriageRow.state.is_(None),
+                            DeliveryTriageRow.state == TriageState.OPEN.value,
+                        ),
                     )
                 )
                 or 0
@@ -468,15 +477,19 @@ class TriageStore:
                 or 0
             )
 
-    def batch_states(self, batch_ids: Sequence[str]) -> dict[str, TriageState]:
-        """Per check (batch) that raised an alert: the alert's triage state."""
+    def batch_states(self, team_id: str, channel_id: str, batch_ids: Sequence[str]) -> dict[str, TriageState]:
+        """Per check (batch) that raised an alert in this channel: its delivery's triage state."""
         if not batch_ids:
             return {}
         with self._sessions() as session:
             rows = session.execute(
-                select(AlertRow.batch_id, AlertTriageRow.state)
-                .outerjoin(AlertTriageRow, AlertTriageRow.alert_id == AlertRow.id)
-                .where(AlertRow.batch_id.in_(set(batch_ids)))
+                select(OutboxRow.batch_id, DeliveryTriageRow.state)
+                .outerjoin(DeliveryTriageRow, DeliveryTriageRow.outbox_id == OutboxRow.id)
+                .where(
+                    OutboxRow.batch_id.in_(set(batch_ids)),
+                    OutboxRow.team_id == team_id,
+                    OutboxRow.channel_id == channel_id,
+                )
             ).all()
             return {batch: TriageState(state or TriageState.OPEN.value) for batch, state in rows}
 
@@ -502,6 +515,7 @@ class TriageStore:
         values: Sequence[str | None] = (None,),
         reason: str | None = None,
         alert_id: int | None = None,
+        delivery_id: int | None = None,
     ) -> list[int]:
         """Add suppressions of a monitor. A snooze, or a timed mute of a dataset, replaces
         the one in force (the new end wins); values already suppressed get the new end."""
@@ -536,6 +550,7 @@ class TriageStore:
                     created_at=now,
                     expires_at=until,
                     alert_id=alert_id,
+                    delivery_id=delivery_id,
                 )
                 session.add(row)
                 session.flush()
@@ -545,6 +560,7 @@ class TriageStore:
     def false_positive(
         self,
         alert_id: int,
+        delivery_id: int,
         monitor_id: int,
         changes: Sequence[Change],
         *,
@@ -553,7 +569,8 @@ class TriageStore:
         until: datetime,
         reason: str,
     ) -> list[int]:
-        """Suppress every value of the alert's changes in its dataset on this monitor."""
+        """Suppress every value of the alert's changes in its dataset on this monitor (the
+        channel the delivery is in)."""
         ids: list[int] = []
         by_dataset: dict[str, list[str]] = defaultdict(list)
         for change in changes:
@@ -571,6 +588,7 @@ class TriageStore:
                 values=values,
                 reason=reason,
                 alert_id=alert_id,
+                delivery_id=delivery_id,
             )
         return ids
 
@@ -793,4 +811,5 @@ def _suppression_view(row: SuppressionRow, monitor: Monitor, subject: Subject) -
         created_at=row.created_at,
         expires_at=row.expires_at,
         alert_id=row.alert_id,
+        delivery_id=row.delivery_id,
     )

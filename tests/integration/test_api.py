@@ -197,6 +197,9 @@ async def test_api_alerts_filters_and_indicator_history(api: ApiHarness) -> None
     ]
     assert alert["channels"] == [
         {
+            "delivery": alert["channels"][0]["delivery"],
+            "follow_up": False,
+            "triage": {"state": "open", "by": None, "at": None, "reason": None},
             "team": TEAM,
             "channel": "C0INTEL",
             "datasets": ["resolutions"],

@@ -253,19 +253,158 @@ async def test_walls_observed_facts_stored_before_leave_without_an_alert_and_are
     store.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="triage is kept per alert, not per channel (a schema change): SECURITY.md, Not promised",
-)
-async def test_walls_triage_in_case_a_stays_out_of_case_b(
+def shown_in(api: ApiHarness, channel_id: str, ts: str) -> str:
+    return render_text(api.transport.shown(channel_id, ts))
+
+
+async def deliveries_of(api: ApiHarness, alert_id: int) -> dict[str, dict[str, object]]:
+    status, body = await api.call("GET", "/api/v1/deliveries", params={"alert": str(alert_id)})
+    assert status == 200, body
+    return {d["channel"]: d for d in body["deliveries"]}
+
+
+async def test_walls_triage_in_one_channel_leaves_every_other_channel_untouched(
+    make_api: MakeApi, webhook_receiver: WebhookReceiver
+) -> None:
+    """Acknowledge, false positive, refine, lift, snooze and accept in one channel: the
+    other channels' messages, triage and suppressions stay as they were."""
+    api = await overlapping(make_api, webhook_receiver, ShareScope.CHANNEL)
+    triage = api.services.triage
+    assert triage is not None
+    [in_a] = [p for p in api.transport.posts if p.channel_id == CASE_A.channel_id and CDN in p.message.text]
+    [in_b] = [p for p in api.transport.posts if p.channel_id == CASE_B.channel_id and CDN in p.message.text]
+    [in_t2] = [
+        p for p in api.transport.posts if p.channel_id == OTHER_WORKSPACE.channel_id and CDN in p.message.text
+    ]
+    _, page = await api.call("GET", "/api/v1/alerts", params={"indicator": CDN})
+    [alert] = page["alerts"]
+    untouched = {
+        c: shown_in(api, c, ts)
+        for c, ts in ((CASE_B.channel_id, in_b.ts), (OTHER_WORKSPACE.channel_id, in_t2.ts))
+    }
+
+    def others_untouched() -> None:
+        for channel_id, ts in ((CASE_B.channel_id, in_b.ts), (OTHER_WORKSPACE.channel_id, in_t2.ts)):
+            assert shown_in(api, channel_id, ts) == untouched[channel_id], channel_id
+
+    # Acknowledged in A: A's message says who; B's and T2's do not change.
+    await triage.set_state_on_message(CASE_A.channel_id, in_a.ts, TriageState.ACKNOWLEDGED, CASE_A)
+    assert f"Acknowledged by @{CASE_A.user_id}" in shown_in(api, CASE_A.channel_id, in_a.ts)
+    others_untouched()
+    states = await deliveries_of(api, alert["id"])
+    assert states[CASE_A.channel_id]["triage"]["state"] == "acknowledged"
+    assert states[CASE_B.channel_id]["triage"]["state"] == "open"
+    assert states[OTHER_WORKSPACE.channel_id]["triage"]["state"] == "open"
+
+    # False positive in A, refined: A's suppressions only; B's list stays empty.
+    await triage.set_state_on_message(CASE_A.channel_id, in_a.ts, TriageState.FALSE_POSITIVE, CASE_A)
+    await triage.refine_false_positive(
+        CASE_A.channel_id, in_a.ts, CASE_A, reason="sinkhole", duration=timedelta(days=90)
+    )
+    assert "False positive: sinkhole" in shown_in(api, CASE_A.channel_id, in_a.ts)
+    others_untouched()
+    assert "suppressed here" not in shown_in(api, CASE_B.channel_id, in_b.ts)
+    in_force_b = await say(api, "suppressions", CASE_B)
+    assert CDN not in in_force_b and ADDRESS not in in_force_b
+    in_force_a = await say(api, "suppressions", CASE_A)
+    assert ADDRESS in in_force_a
+
+    # B's owner marks B's copy false positive; A acknowledging its own copy again (which
+    # leaves A's false positive) lifts A's suppressions, never B's.
+    await triage.set_state_on_message(CASE_B.channel_id, in_b.ts, TriageState.FALSE_POSITIVE, CASE_B)
+    b_view = shown_in(api, CASE_B.channel_id, in_b.ts)
+    await triage.set_state_on_message(CASE_A.channel_id, in_a.ts, TriageState.ACKNOWLEDGED, CASE_A)
+    assert ADDRESS not in await say(api, "suppressions", CASE_A)
+    assert ADDRESS in await say(api, "suppressions", CASE_B)
+    assert shown_in(api, CASE_B.channel_id, in_b.ts) == b_view
+    states = await deliveries_of(api, alert["id"])
+    assert states[CASE_B.channel_id]["triage"]["state"] == "false_positive"
+    assert states[CASE_A.channel_id]["triage"]["state"] == "acknowledged"
+
+    # Lift B's suppression from B: A's copy and T2's are not edited.
+    a_view = shown_in(api, CASE_A.channel_id, in_a.ts)
+    suppression_ids = [
+        s.id
+        for s in api.services.db.triage.active(now=api.clock.now, team_id="T1", channel_id=CASE_B.channel_id)
+        if s.id
+    ]
+    assert suppression_ids
+    lifted = await triage.lift(suppression_ids[0], CASE_B)
+    await triage.after_lift(lifted)
+    assert shown_in(api, CASE_A.channel_id, in_a.ts) == a_view
+    assert shown_in(api, OTHER_WORKSPACE.channel_id, in_t2.ts) == untouched[OTHER_WORKSPACE.channel_id]
+
+    # Snoozed in A: A's monitor only; T2's copy unchanged, B's monitor not snoozed.
+    await triage.snooze_on_message(CASE_A.channel_id, in_a.ts, CASE_A, timedelta(days=1))
+    assert "Snoozed" in shown_in(api, CASE_A.channel_id, in_a.ts) or "snoozed" in shown_in(
+        api, CASE_A.channel_id, in_a.ts
+    )
+    assert "snooze" not in (await say(api, "suppressions", CASE_B)).lower()
+    assert shown_in(api, OTHER_WORKSPACE.channel_id, in_t2.ts) == untouched[OTHER_WORKSPACE.channel_id]
+
+    # Accepted as the new baseline in the other workspace: nobody else's copy moves.
+    a_view, b_view = shown_in(api, CASE_A.channel_id, in_a.ts), shown_in(api, CASE_B.channel_id, in_b.ts)
+    await triage.set_state_on_message(
+        OTHER_WORKSPACE.channel_id, in_t2.ts, TriageState.EXPECTED, OTHER_WORKSPACE
+    )
+    assert shown_in(api, CASE_A.channel_id, in_a.ts) == a_view
+    assert shown_in(api, CASE_B.channel_id, in_b.ts) == b_view
+    states = await deliveries_of(api, alert["id"])
+    assert [
+        states[c]["triage"]["state"]
+        for c in (CASE_A.channel_id, CASE_B.channel_id, OTHER_WORKSPACE.channel_id)
+    ] == [
+        "acknowledged",
+        "false_positive",
+        "expected",
+    ]
+
+
+async def test_walls_api_patches_one_delivery_and_channel_webhooks_carry_their_own(
     make_api: MakeApi, webhook_receiver: WebhookReceiver
 ) -> None:
     api = await overlapping(make_api, webhook_receiver, ShareScope.CHANNEL)
-    assert api.services.triage is not None
     [in_a] = [p for p in api.transport.posts if p.channel_id == CASE_A.channel_id and CDN in p.message.text]
     [in_b] = [p for p in api.transport.posts if p.channel_id == CASE_B.channel_id and CDN in p.message.text]
-    await api.services.triage.set_state_on_message(
-        CASE_A.channel_id, in_a.ts, TriageState.ACKNOWLEDGED, CASE_A
+    status, page = await api.call("GET", "/api/v1/alerts", params={"indicator": CDN})
+    [alert] = page["alerts"]
+    deliveries = await deliveries_of(api, alert["id"])
+    assert set(deliveries) == {CASE_A.channel_id, CASE_B.channel_id, OTHER_WORKSPACE.channel_id}
+    b_id = deliveries[CASE_B.channel_id]["id"]
+    a_before = shown_in(api, CASE_A.channel_id, in_a.ts)
+
+    status, body = await api.call(
+        "PATCH", f"/api/v1/deliveries/{b_id}", json={"triage": {"state": "acknowledged", "reason": "on it"}}
     )
-    assert CASE_A.user_id in render_text(api.transport.shown(CASE_A.channel_id, in_a.ts))
-    assert CASE_A.user_id not in render_text(api.transport.shown(CASE_B.channel_id, in_b.ts))
+    assert status == 200, body
+    assert body["id"] == b_id and body["channel"] == CASE_B.channel_id
+    assert body["triage"]["state"] == "acknowledged" and body["triage"]["by"] == "api:soar"
+    assert "Acknowledged by" in shown_in(api, CASE_B.channel_id, in_b.ts)
+    assert shown_in(api, CASE_A.channel_id, in_a.ts) == a_before
+    status, page = await api.call("GET", "/api/v1/deliveries", params={"state": "acknowledged"})
+    assert [d["id"] for d in page["deliveries"]] == [b_id]
+    status, page = await api.call(
+        "GET", "/api/v1/deliveries", params={"channel": CASE_A.channel_id, "state": "open"}
+    )
+    assert CDN in [d["indicator"] for d in page["deliveries"]]
+    # The alert's own triage is the channels' common state: they differ, so open.
+    status, one = await api.call("GET", "/api/v1/alerts", params={"indicator": CDN})
+    assert one["alerts"][0]["triage"]["state"] == "open"
+    by_channel = {c["channel"]: c for c in one["alerts"][0]["channels"]}
+    assert by_channel[CASE_B.channel_id]["triage"]["state"] == "acknowledged"
+    assert by_channel[CASE_A.channel_id]["triage"]["state"] == "open"
+
+    # Bad input changes nothing.
+    for bad in ({"triage": {"state": "closed"}}, {"state": "acknowledged"}):
+        status, _ = await api.call("PATCH", f"/api/v1/deliveries/{b_id}", json=bad)
+        assert status == 400
+    status, _ = await api.call("PATCH", "/api/v1/deliveries/999999", json={"triage": {"state": "open"}})
+    assert status == 404
+    status, _ = await api.call("GET", "/api/v1/deliveries", params={"state": "closed"})
+    assert status == 400
+
+    # B's webhook carried B's delivery and nothing of the others'.
+    [cdn_to_b] = [b for b in webhook_bodies(webhook_receiver, "case-b") if b["alert"]["indicator"] == CDN]
+    assert [c["delivery"] for c in cdn_to_b["alert"]["channels"]] == [b_id]
+    for other in (CASE_A.channel_id, OTHER_WORKSPACE.channel_id):
+        assert str(deliveries[other]["id"]) not in str([c["delivery"] for c in cdn_to_b["alert"]["channels"]])

@@ -1,0 +1,131 @@
+"""Each channel triages its own copy of an alert, end to end: the real `watchpost serve`,
+signed button clicks (HTTP) and Socket Mode envelopes as Slack sends them, the fake
+Slack Web API. Case A and case B monitor one domain; one change, one alert in each.
+What is pressed in one channel edits that channel's message only."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import parse_qs
+
+from tests.e2e.slack_bot import ServeProcess
+from tests.fakes.dns_server import FakeDnsServer
+from tests.fakes.slack_api import FakeSlackApi, SlackMessage
+from tests.fakes.slack_requests import SlackSender
+
+DOMAIN = "shared-cdn-edge.net"
+EARLIER, LATER = "98.126.38.107", "45.77.10.20"
+CASE_A, CASE_B = "C0CASEA", "C0CASEB"
+ALICE, BOB = "U0ALICE", "U0BOB"
+PATIENCE = 60.0
+
+
+def button(message: SlackMessage, action_id: str) -> dict[str, Any]:
+    return next(b for b in message.buttons() if b["action_id"] == action_id)
+
+
+def alert_in(slack_api: FakeSlackApi, channel: str) -> list[SlackMessage]:
+    return [m for m in slack_api.posted(channel) if DOMAIN in m.text and LATER in m.all_text()]
+
+
+async def both_alerts(
+    send_command: Any, slack_api: FakeSlackApi, dns_server: FakeDnsServer
+) -> tuple[SlackMessage, SlackMessage]:
+    dns_server.set(DOMAIN, "A", [EARLIER])
+    for channel, user in ((CASE_A, ALICE), (CASE_B, BOB)):
+        key = await send_command(DOMAIN, channel, user)
+        await slack_api.wait_for(
+            lambda key=key: [r for r in slack_api.responses_to(key) if "Baseline" in r.text],
+            timeout=PATIENCE,
+            what=f"the baseline in {channel}",
+        )
+    dns_server.set(DOMAIN, "A", [LATER])
+    [in_a] = await slack_api.wait_for(lambda: alert_in(slack_api, CASE_A), timeout=PATIENCE, what="A's alert")
+    [in_b] = await slack_api.wait_for(lambda: alert_in(slack_api, CASE_B), timeout=PATIENCE, what="B's alert")
+    return in_a, in_b
+
+
+async def test_slack_walls_triage_over_http_stays_in_its_channel(
+    bot: ServeProcess, slack: SlackSender, slack_api: FakeSlackApi, dns_server: FakeDnsServer
+) -> None:
+    async def send_command(text: str, channel: str, user: str) -> str:
+        request = slack.slash_command(text, channel_id=channel, user_id=user)
+        assert (await slack.send(request)).status == 200
+        return request.response_key or ""
+
+    async def click(message: SlackMessage, action_id: str, user: str) -> None:
+        reply = await slack.send(slack.button_click(message, button(message, action_id), user_id=user))
+        assert reply.status == 200
+
+    in_a, in_b = await both_alerts(send_command, slack_api, dns_server)
+    b_before = in_b.all_text()
+
+    # Acknowledged in A: A's message says who; B's is never edited.
+    await click(in_a, "ack", ALICE)
+    await slack_api.wait_for(lambda: in_a.updates >= 1, timeout=PATIENCE, what="A's acknowledged alert")
+    assert f"Acknowledged by <@{ALICE}>" in in_a.all_text()
+    # B's owner marks B's copy false positive: B closes, A keeps its buttons and its state.
+    await click(in_b, "false_positive", BOB)
+    await slack_api.wait_for(lambda: in_b.updates >= 1, timeout=PATIENCE, what="B's false positive")
+    assert "False positive: " in in_b.all_text() and in_b.buttons() == []
+    assert f"Acknowledged by <@{ALICE}>" in in_a.all_text() and "False positive: " not in in_a.all_text()
+    assert in_a.updates == 1 and in_b.all_text() != b_before
+    # Snoozed in A: A's message shows it, B's copy is not edited again.
+    await click(in_a, "snooze", ALICE)
+    await slack_api.wait_for(lambda: in_a.updates >= 2, timeout=PATIENCE, what="A's snooze")
+    assert in_b.updates == 1
+    # B's suppressions list holds B's false positive; A's holds none of it.
+    for channel, user, expected in ((CASE_A, ALICE, False), (CASE_B, BOB, True)):
+        key = await send_command("suppressions", channel, user)
+        [answer] = await slack_api.wait_for(
+            lambda key=key: slack_api.responses_to(key), timeout=PATIENCE, what=f"{channel}'s suppressions"
+        )
+        assert (LATER in answer.text or EARLIER in answer.text) is expected, answer.text
+
+
+async def test_slack_walls_triage_over_socket_mode_stays_in_its_channel(
+    socket_bot: ServeProcess, slack_api: FakeSlackApi, dns_server: FakeDnsServer
+) -> None:
+    sender = SlackSender(socket_bot.events_url, slack_api.root)
+    envelopes = iter(range(1, 1000))
+
+    async def send_command(text: str, channel: str, user: str) -> str:
+        key = f"socket-{next(envelopes)}"
+        await slack_api.socket_send(
+            {
+                "envelope_id": f"env-{key}",
+                "type": "slash_commands",
+                "accepts_response_payload": True,
+                "payload": sender.command_fields(text, key, channel_id=channel, user_id=user),
+            }
+        )
+        return key
+
+    async def click(message: SlackMessage, action_id: str, user: str) -> None:
+        request = sender.button_click(message, button(message, action_id), user_id=user)
+        payload = json.loads(parse_qs(request.body.decode())["payload"][0])
+        envelope_id = f"env-click-{next(envelopes)}"
+        await slack_api.socket_send(
+            {
+                "envelope_id": envelope_id,
+                "type": "interactive",
+                "accepts_response_payload": False,
+                "payload": payload,
+            }
+        )
+        await slack_api.wait_for(
+            lambda: slack_api.socket_acks.get(envelope_id), timeout=PATIENCE, what="the click's ack"
+        )
+
+    in_a, in_b = await both_alerts(send_command, slack_api, dns_server)
+
+    # Accepted as the new baseline in B: B's message says so, A's is never edited.
+    await click(in_b, "accept_baseline", BOB)
+    await slack_api.wait_for(lambda: in_b.updates >= 1, timeout=PATIENCE, what="B's accepted alert")
+    assert "Accepted as the new baseline" in in_b.all_text()
+    # A acknowledges its copy: A edited, B not again, and B's state stays accepted.
+    await click(in_a, "ack", ALICE)
+    await slack_api.wait_for(lambda: in_a.updates >= 1, timeout=PATIENCE, what="A's acknowledged alert")
+    assert "Accepted as the new baseline" not in in_a.all_text()
+    assert in_b.updates == 1 and "Acknowledged" not in in_b.all_text()

@@ -11,7 +11,7 @@ from bot.commands.access import AccessPolicy, CommandRateLimiter, SharedRateLimi
 from bot.commands.flows import MonitorFlows
 from bot.commands.triage import TriageFlows
 from bot.config import Settings
-from bot.delivery.lookalikes import LookalikeDeliveryWorker
+from bot.delivery.lookalikes import LookalikeMessages
 from bot.delivery.mail import SmtpMailer
 from bot.delivery.outbox import OutboxWorker
 from bot.delivery.source_notices import SourceHealthJob
@@ -76,7 +76,6 @@ class Services:
     # Lookalike and keyword watches: the CT sink, their alerts' delivery, the daily DNS
     # of permutations (None without a usable DNS client).
     lookalikes: LookalikeWatcher | None = None
-    lookalike_delivery: LookalikeDeliveryWorker | None = None
     permutations: PermutationResolver | None = None
     ct: CtPollJob | None = None  # None: WATCHPOST_CT_LOG_LIST_URL and WATCHPOST_CERTSTREAM_URL empty
     replies: ResponseUrls = field(default_factory=ResponseUrls)  # replies to response_urls
@@ -102,8 +101,6 @@ class Services:
         counts = {"slack": await self.db.run(self.db.outbox.undelivered_count)}
         if self.webhooks is not None:
             counts["webhook"] = await self.db.run(self.db.webhook_outbox.backlog)
-        if self.lookalike_delivery is not None:
-            counts["lookalikes"] = await self.db.run(self.db.lookalikes.undelivered_count)
         return counts
 
     async def aclose(self) -> None:
@@ -218,13 +215,7 @@ def build_services(
         db, transport, clock=clock, access=access, suppression=timedelta(days=settings.false_positive_days)
     )
     whois = next((d for d in datasets if d.name == "whois"), None)
-    lookalike_delivery = LookalikeDeliveryWorker(
-        db,
-        db.lookalikes,
-        transport,
-        clock=clock,
-        facts=DomainFactsLookup(dns, whois) if dns is not None else None,
-    )
+    lookalike_messages = LookalikeMessages(DomainFactsLookup(dns, whois) if dns is not None else None)
     watcher = LookalikeWatcher(db, db.lookalikes, clock=clock)
     ct = None
     if settings.certstream_url:
@@ -276,7 +267,7 @@ def build_services(
             sources_off=settings.sources_off(),
         ),
         dispatcher=CheckDispatcher(runner),
-        outbox=OutboxWorker(db, transport, clock=clock, metrics=metrics),
+        outbox=OutboxWorker(db, transport, clock=clock, metrics=metrics, lookalikes=lookalike_messages),
         digests=digests,
         transport=transport,
         metrics=metrics,
@@ -284,7 +275,6 @@ def build_services(
         webhooks=webhooks,
         lookalikes=watcher,
         ct=ct,
-        lookalike_delivery=lookalike_delivery,
         permutations=permutations,
         resolver=resolver,
         shared_resolver=shared_resolver,

@@ -308,7 +308,6 @@ async def run_console(services: Services, screen: ConsoleTransport, *, stdin: Te
         services.dispatcher,
         services.outbox,
         digests=services.digests,
-        lookalike_delivery=services.lookalike_delivery,
         permutations=services.permutations,
         ct=services.ct,
     )

@@ -52,7 +52,7 @@ class Metrics:
         )
         self.outbox_backlog = Gauge(
             "watchpost_outbox_backlog",
-            "Alerts not yet delivered (nor given up), by queue: slack, webhook",
+            "Messages not yet delivered (nor given up), by queue: slack, webhook",
             ["queue"],
             registry=r,
         )
@@ -61,6 +61,14 @@ class Metrics:
             "watchpost_alert_delivery_failures",
             "Failed attempts to post an alert to Slack (permanent: given up)",
             ["permanent"],
+            registry=r,
+        )
+        self.deliveries = Counter(
+            "watchpost_deliveries",
+            "Delivery attempts of the one queue, by receiver (slack, webhook), kind of message "
+            "(alert, follow_up, lookalike, sighting, notice) and outcome: delivered, failed "
+            "(retried), abandoned",
+            ["receiver", "kind", "outcome"],
             registry=r,
         )
         self.webhook_deliveries = Counter(

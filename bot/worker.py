@@ -43,7 +43,6 @@ def build_worker_scheduler(services: Services, commands: HandedOverCommandJob | 
         services.outbox,
         digests=services.digests,
         webhooks=services.webhooks,
-        lookalike_delivery=services.lookalike_delivery,
         permutations=services.permutations,
         ct=services.ct,
         jobs=jobs,

@@ -1,7 +1,8 @@
-"""The outbox worker: sends stored alerts through a transport, in order, at most once per
-channel per tick, and keeps them until the transport confirms. A follow-up of an open
-alert goes in that alert's thread, and the alert is edited to count it; suppressions
-that end by themselves are said in their channel."""
+"""The outbox worker: sends every stored Slack message through a transport — alerts,
+follow-ups, lookalike findings and their later certificates, notices of suppressions that
+ended — in order, at most one per channel per tick, and keeps each until the transport
+confirms. A follow-up of an open alert goes in that alert's thread, and the alert is
+edited to count it."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from bot.delivery.lookalikes import LOOKALIKE_EVENT, LookalikeMessages
 from bot.delivery.transport import ALERT_EVENT, DeliveryError, MessageEditor, MessageFinder, Transport
 from bot.metrics import Metrics
 from bot.model.triage import SuppressionKind, SuppressionView
@@ -18,7 +20,7 @@ from bot.render.messages import Message, section
 from bot.render.mrkdwn import code, escape
 from bot.storage.db import Database
 from bot.storage.triage import AlertMessageState
-from bot.storage.views import PendingAlert
+from bot.storage.views import PendingAlert, PendingMessage, PendingNotice
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +37,23 @@ def retry_delay(attempts: int, retry_after: float | None) -> timedelta:
     return timedelta(seconds=max(backoff, retry_after or 0.0))
 
 
+NOTICE_EVENT = "watchpost_notice"
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A claimed outbox row, rendered: what to post where, and how to find it again."""
+
+    pending: PendingMessage
+    message: Message
+    thread_ts: str | None
+    kind: str  # for metrics and logs: alert, follow_up, lookalike, sighting, notice
+
+
 class OutboxWorker:
+    """The one Slack delivery loop: alerts, follow-ups, lookalike findings and their later
+    certificates, and notices of ended suppressions, in order per channel."""
+
     def __init__(
         self,
         db: Database,
@@ -44,43 +62,87 @@ class OutboxWorker:
         clock: Callable[[], datetime],
         lease: timedelta = timedelta(seconds=60),
         metrics: Metrics | None = None,
+        lookalikes: LookalikeMessages | None = None,
     ) -> None:
         self.db = db
         self.transport = transport
         self.metrics = metrics
         self.clock = clock
         self.lease = lease
-        # Alerts Slack took whose delivery the database did not record (it failed right
+        self.lookalikes = lookalikes if lookalikes is not None else LookalikeMessages()
+        # Messages Slack took whose delivery the database did not record (it failed right
         # after the post): recorded first thing next tick, so they are neither sent again
         # nor left to the lease and the channel-history lookup.
         self._unrecorded: dict[int, str] = {}
 
     async def deliver_due(self, *, limit: int = 100) -> DeliveryReport:
-        """One tick: the oldest due alert of each channel, each sent once."""
-        for alert_id, ts in list(self._unrecorded.items()):
-            await self.db.run(self.db.outbox.mark_delivered, alert_id, now=self.clock(), message_ts=ts)
-            del self._unrecorded[alert_id]
-        alerts = await self.db.run(self.db.outbox.claim, now=self.clock(), lease=self.lease, limit=limit)
+        """One tick: the oldest due message of each channel, each sent once."""
+        for outbox_id, ts in list(self._unrecorded.items()):
+            await self.db.run(self.db.outbox.mark_delivered, outbox_id, now=self.clock(), message_ts=ts)
+            del self._unrecorded[outbox_id]
+        await self.db.run(self.db.triage.queue_ended_notices, now=self.clock())
+        claimed = await self.db.run(self.db.outbox.claim, now=self.clock(), lease=self.lease, limit=limit)
         sent = failed = 0
-        for alert in alerts:
-            if await self._deliver(alert):
+        for pending in claimed:
+            if await self._deliver(pending):
                 sent += 1
             else:
                 failed += 1
-        await self.notice_ended_suppressions()
         return DeliveryReport(sent, failed)
 
-    async def notice_ended_suppressions(self) -> int:
-        """Tell each channel which of its suppressions ended by themselves (once each)."""
-        ended = await self.db.run(self.db.triage.claim_ended, now=self.clock())
-        for suppression in ended:
-            try:
-                await self.transport.post(suppression.channel_id, ended_notice(suppression))
-            except DeliveryError as exc:
-                log.warning("notice of suppression %s ending not posted: %s", suppression.id, exc)
-        return len(ended)
+    async def _deliver(self, pending: PendingMessage) -> bool:
+        outgoing = await self._prepare(pending)
+        if outgoing is None:
+            return False
+        channel = pending.channel_id
+        metadata = outgoing.message.metadata or {}
+        try:
+            # An earlier attempt may have reached the channel without its outcome being
+            # recorded (a crash after the post, a timeout on the answer): look first.
+            if pending.uncertain and isinstance(self.transport, MessageFinder):
+                found = await self.transport.find_posted(
+                    channel, metadata, since=pending.created_at, thread_ts=outgoing.thread_ts
+                )
+                if found is not None:
+                    log.info(
+                        "%s %s is already in %s (%s): not sent again",
+                        outgoing.kind,
+                        pending.id,
+                        channel,
+                        found,
+                    )
+                    await self._record_delivered(pending, found)
+                    return True
+            ts = await self.transport.post(channel, outgoing.message, thread_ts=outgoing.thread_ts)
+        except DeliveryError as exc:
+            await self._failed(outgoing, exc)
+            return False
+        await self._record_delivered(pending, ts)
+        self._count(outgoing, "delivered")
+        if isinstance(pending, PendingAlert):
+            await self._after_alert(pending, outgoing, ts)
+        return True
 
-    async def _deliver(self, alert: PendingAlert) -> bool:
+    async def _prepare(self, pending: PendingMessage) -> Outgoing | None:
+        """The message of a claimed row; None when it must wait (recorded as a retry)."""
+        if isinstance(pending, PendingAlert):
+            return await self._alert(pending)
+        if isinstance(pending, PendingNotice):
+            metadata = {"event_type": NOTICE_EVENT, "event_payload": {"outbox_id": pending.id}}
+            return Outgoing(
+                pending, replace(ended_notice(pending.suppression), metadata=metadata), None, "notice"
+            )
+        thread_ts = None
+        if pending.sighting is not None:
+            if pending.parent_ts is None:  # the finding's alert is not posted yet: after it
+                await self._retry(pending, DeliveryError("waiting for the finding's alert to be posted"))
+                return None
+            thread_ts = pending.parent_ts
+        metadata = {"event_type": LOOKALIKE_EVENT, "event_payload": {"delivery_id": pending.id}}
+        message = replace(await self.lookalikes.message(pending), metadata=metadata)
+        return Outgoing(pending, message, thread_ts, "sighting" if thread_ts else "lookalike")
+
+    async def _alert(self, alert: PendingAlert) -> Outgoing:
         metadata = {"event_type": ALERT_EVENT, "event_payload": {"outbox_id": alert.id}}
         thread_ts = alert.parent_ts if alert.follow_up else None
         # Rendered from storage, as every later edit of it will be: the same story each time.
@@ -97,66 +159,64 @@ class OutboxWorker:
                 detected_at=alert.created_at,
                 follow_up=thread_ts is not None,
             )
-        message = replace(shown, metadata=metadata)
-        try:
-            # An earlier attempt may have reached the channel without its outcome being
-            # recorded (a crash after the post, a timeout on the answer): look first.
-            if alert.uncertain and isinstance(self.transport, MessageFinder):
-                found = await self.transport.find_posted(
-                    alert.channel_id, metadata, since=alert.created_at, thread_ts=thread_ts
-                )
-                if found is not None:
-                    log.info(
-                        "alert %s is already in %s (%s): not sent again", alert.id, alert.channel_id, found
-                    )
-                    await self._record_delivered(alert, found)
-                    return True
-            ts = await self.transport.post(alert.channel_id, message, thread_ts=thread_ts)
-        except DeliveryError as exc:
-            if self.metrics is not None:
-                self.metrics.alert_failures.labels(str(exc.permanent).lower()).inc()
-            if exc.permanent:
-                log.error("alert %s to %s abandoned: %s", alert.id, alert.channel_id, exc)
-                await self.db.run(self.db.outbox.mark_abandoned, alert.id, error=str(exc), now=self.clock())
-            else:
-                log.warning(
-                    "alert %s to %s failed (attempt %s): %s",
-                    alert.id,
-                    alert.channel_id,
-                    alert.attempts + 1,
-                    exc,
-                )
-                retry_at = self.clock() + retry_delay(alert.attempts, exc.retry_after)
-                await self.db.run(self.db.outbox.mark_failed, alert.id, error=str(exc), retry_at=retry_at)
-            return False
-        await self._record_delivered(alert, ts)
+        kind = "follow_up" if thread_ts is not None else "alert"
+        return Outgoing(alert, replace(shown, metadata=metadata), thread_ts, kind)
+
+    async def _after_alert(self, alert: PendingAlert, outgoing: Outgoing, ts: str) -> None:
         if self.metrics is not None:
             self.metrics.alerts_posted.inc()
         # The long list goes in the thread after the alert is on record: a failure here
         # loses detail that the digest and history still hold, never the alert itself.
-        for reply in message.thread_messages:
+        for reply in outgoing.message.thread_messages:
             try:
-                await self.transport.post(alert.channel_id, reply, thread_ts=thread_ts or ts)
+                await self.transport.post(alert.channel_id, reply, thread_ts=outgoing.thread_ts or ts)
             except DeliveryError as exc:
                 log.warning("thread reply of alert %s failed: %s", alert.id, exc)
                 break
-        if thread_ts is not None:
+        if outgoing.thread_ts is not None:
             parent = await self.db.run(self.db.triage.parent_of, alert.id, now=self.clock())
             if parent is not None:
                 await refresh_alert_message(self.transport, parent)
-        return True
 
-    async def _record_delivered(self, alert: PendingAlert, ts: str) -> None:
+    async def _failed(self, outgoing: Outgoing, exc: DeliveryError) -> None:
+        pending = outgoing.pending
+        if self.metrics is not None and isinstance(pending, PendingAlert):
+            self.metrics.alert_failures.labels(str(exc.permanent).lower()).inc()
+        if exc.permanent:
+            log.error("%s %s to %s abandoned: %s", outgoing.kind, pending.id, pending.channel_id, exc)
+            await self.db.run(self.db.outbox.mark_abandoned, pending.id, error=str(exc), now=self.clock())
+            self._count(outgoing, "abandoned")
+            return
+        log.warning(
+            "%s %s to %s failed (attempt %s): %s",
+            outgoing.kind,
+            pending.id,
+            pending.channel_id,
+            pending.attempts + 1,
+            exc,
+        )
+        await self._retry(pending, exc)
+        self._count(outgoing, "failed")
+
+    async def _retry(self, pending: PendingMessage, exc: DeliveryError) -> None:
+        retry_at = self.clock() + retry_delay(pending.attempts, exc.retry_after)
+        await self.db.run(self.db.outbox.mark_failed, pending.id, error=str(exc), retry_at=retry_at)
+
+    def _count(self, outgoing: Outgoing, outcome: str) -> None:
+        if self.metrics is not None:
+            self.metrics.deliveries.labels("slack", outgoing.kind, outcome).inc()
+
+    async def _record_delivered(self, pending: PendingMessage, ts: str) -> None:
         try:
-            await self.db.run(self.db.outbox.mark_delivered, alert.id, now=self.clock(), message_ts=ts)
+            await self.db.run(self.db.outbox.mark_delivered, pending.id, now=self.clock(), message_ts=ts)
         except Exception as exc:
             log.warning(
-                "alert %s is in %s but its delivery was not recorded (%s); recording it next tick",
-                alert.id,
-                alert.channel_id,
+                "message %s is in %s but its delivery was not recorded (%s); recording it next tick",
+                pending.id,
+                pending.channel_id,
                 exc.__class__.__name__,
             )
-            self._unrecorded[alert.id] = ts
+            self._unrecorded[pending.id] = ts
 
 
 def alert_message_of(state: AlertMessageState) -> Message:

@@ -268,7 +268,6 @@ def build_scheduler(
     digests: DigestJob | None = None,
     digest_retry: float = 300.0,
     webhooks: DeliveryJob | None = None,
-    lookalike_delivery: DeliveryJob | None = None,
     permutations: PermutationJob | None = None,
     ct: CtJob | None = None,
     jobs: Mapping[str, tuple[float, Callable[[], Awaitable[object]]]] | None = None,
@@ -295,8 +294,6 @@ def build_scheduler(
     every(outbox_tick, outbox.deliver_due, "outbox")
     if webhooks is not None:
         every(outbox_tick, webhooks.deliver_due, "webhooks")
-    if lookalike_delivery is not None:
-        every(outbox_tick, lookalike_delivery.deliver_due, "lookalike-delivery")
     if ct is not None:
         every(ct.interval.total_seconds(), ct.poll, "ct")
     if permutations is not None:

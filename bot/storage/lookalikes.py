@@ -4,31 +4,32 @@ One finding per registrable domain per channel: the first match stores it with i
 (a delivery row) in one transaction; a later certificate of the same domain (another
 issuer+serial) stores a sighting and a thread reply; the same certificate again (the
 precertificate's certificate, another log) changes nothing. A dismissed domain stores
-nothing in its channel. Deliveries are claimed and settled like the Slack outbox: the
-oldest due of each channel at a time, leased, retried with backoff by the worker.
+nothing in its channel. The messages are rows of the one Slack outbox
+(bot/storage/outbox.py), delivered in order with the channel's alerts.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, delete, func, or_, select, update
+from sqlalchemy import Engine, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.errors import UserInputError
 from bot.model.watches import Finding, Sighting, Watch, WatchKind
 from bot.storage.models import (
-    LookalikeDeliveryRow,
     LookalikeDismissalRow,
     LookalikeFindingRow,
     LookalikeSightingRow,
     LookalikeWatchRow,
+    OutboxRow,
     PermutationStateRow,
 )
+from bot.storage.views import OutboxKind
 
 
 @dataclass(frozen=True)
@@ -50,17 +51,6 @@ class RecordReport:
     findings: int = 0  # new findings (alerts)
     sightings: int = 0  # later certificates of known findings (thread replies)
     dismissed: int = 0  # matches left quiet by a dismissal
-
-
-@dataclass(frozen=True)
-class PendingDelivery:
-    id: int
-    finding: Finding
-    sighting: Sighting | None  # None: the finding's alert
-    parent_ts: str | None  # the alert's ts, for a thread reply
-    created_at: datetime
-    attempts: int
-    uncertain: bool  # an earlier attempt may have reached Slack
 
 
 @dataclass(frozen=True)
@@ -282,7 +272,7 @@ class LookalikeStore:
                 )
             }
             return [
-                _finding(r, int(counts.get(r.id, 0)), (r.team_id, r.channel_id, r.domain) in quiet)
+                finding_of(r, int(counts.get(r.id, 0)), (r.team_id, r.channel_id, r.domain) in quiet)
                 for r in rows
             ]
 
@@ -307,11 +297,11 @@ class LookalikeStore:
                 LookalikeFindingRow.domain == domain,
             )
             session.execute(
-                update(LookalikeDeliveryRow)
+                update(OutboxRow)
                 .where(
-                    LookalikeDeliveryRow.finding_id.in_(finding_ids),
-                    LookalikeDeliveryRow.delivered_at.is_(None),
-                    LookalikeDeliveryRow.sighting_id.is_not(None),
+                    OutboxRow.finding_id.in_(finding_ids),
+                    OutboxRow.kind == OutboxKind.SIGHTING.value,
+                    OutboxRow.delivered_at.is_(None),
                 )
                 .values(abandoned_at=now, last_error="dismissed")
             )
@@ -329,102 +319,6 @@ class LookalikeStore:
             )
             is not None
         )
-
-    # --- deliveries ------------------------------------------------------------
-
-    def claim_deliveries(self, *, now: datetime, lease: timedelta, limit: int) -> list[PendingDelivery]:
-        """The oldest undelivered message of each channel, if due, leased. A thread reply
-        waits for its alert to be posted (it needs the alert's ts)."""
-        with self._sessions.begin() as session:
-            heads = (
-                select(func.min(LookalikeDeliveryRow.id))
-                .where(
-                    LookalikeDeliveryRow.delivered_at.is_(None), LookalikeDeliveryRow.abandoned_at.is_(None)
-                )
-                .group_by(LookalikeDeliveryRow.channel_id)
-            )
-            query = (
-                select(LookalikeDeliveryRow, LookalikeFindingRow)
-                .join(LookalikeFindingRow, LookalikeDeliveryRow.finding_id == LookalikeFindingRow.id)
-                .where(
-                    LookalikeDeliveryRow.id.in_(heads),
-                    LookalikeDeliveryRow.next_attempt_at <= now,
-                    or_(
-                        LookalikeDeliveryRow.claimed_until.is_(None),
-                        LookalikeDeliveryRow.claimed_until <= now,
-                    ),
-                )
-                .order_by(LookalikeDeliveryRow.id)
-                .limit(limit)
-            )
-            if self.engine.dialect.name == "postgresql":
-                query = query.with_for_update(skip_locked=True, of=LookalikeDeliveryRow)
-            pending = []
-            for row, finding in session.execute(query).all():
-                sighting = None
-                if row.sighting_id is not None:
-                    sighting_row = session.get(LookalikeSightingRow, row.sighting_id)
-                    sighting = _sighting(sighting_row) if sighting_row is not None else None
-                uncertain = row.attempts > 0 or row.claimed_until is not None
-                row.claimed_until = now + lease
-                pending.append(
-                    PendingDelivery(
-                        id=row.id,
-                        finding=_finding(finding, 0, False),
-                        sighting=sighting,
-                        parent_ts=finding.message_ts,
-                        created_at=row.created_at,
-                        attempts=row.attempts,
-                        uncertain=uncertain,
-                    )
-                )
-            return pending
-
-    def mark_delivered(self, delivery_id: int, *, now: datetime, message_ts: str) -> None:
-        with self._sessions.begin() as session:
-            row = session.get(LookalikeDeliveryRow, delivery_id)
-            if row is None:
-                return
-            row.delivered_at, row.message_ts, row.claimed_until = now, message_ts, None
-            if row.sighting_id is None:
-                session.execute(
-                    update(LookalikeFindingRow)
-                    .where(LookalikeFindingRow.id == row.finding_id)
-                    .values(message_ts=message_ts)
-                )
-
-    def mark_failed(self, delivery_id: int, *, error: str, retry_at: datetime) -> None:
-        with self._sessions.begin() as session:
-            session.execute(
-                update(LookalikeDeliveryRow)
-                .where(LookalikeDeliveryRow.id == delivery_id)
-                .values(
-                    attempts=LookalikeDeliveryRow.attempts + 1,
-                    last_error=error[:2000],
-                    next_attempt_at=retry_at,
-                    claimed_until=None,
-                )
-            )
-
-    def mark_abandoned(self, delivery_id: int, *, error: str, now: datetime) -> None:
-        with self._sessions.begin() as session:
-            session.execute(
-                update(LookalikeDeliveryRow)
-                .where(LookalikeDeliveryRow.id == delivery_id)
-                .values(abandoned_at=now, last_error=error[:2000], claimed_until=None)
-            )
-
-    def undelivered_count(self) -> int:
-        with self._sessions() as session:
-            return int(
-                session.scalar(
-                    select(func.count(LookalikeDeliveryRow.id)).where(
-                        LookalikeDeliveryRow.delivered_at.is_(None),
-                        LookalikeDeliveryRow.abandoned_at.is_(None),
-                    )
-                )
-                or 0
-            )
 
     # --- resolved permutations -------------------------------------------------
 
@@ -468,7 +362,7 @@ def _watch(row: LookalikeWatchRow) -> Watch:
     )
 
 
-def _finding(row: LookalikeFindingRow, certificates: int, dismissed: bool) -> Finding:
+def finding_of(row: LookalikeFindingRow, certificates: int, dismissed: bool) -> Finding:
     return Finding(
         id=row.id,
         team_id=row.team_id,
@@ -497,15 +391,20 @@ def _sighting_row(finding_id: int, sighting: Sighting) -> LookalikeSightingRow:
     )
 
 
-def _sighting(row: LookalikeSightingRow) -> Sighting:
+def sighting_of(row: LookalikeSightingRow) -> Sighting:
     return Sighting(row.log, row.log_index, row.name, row.issuer, row.serial, row.logged_at)
 
 
-def _delivery(finding: LookalikeFindingRow, sighting_id: int | None, now: datetime) -> LookalikeDeliveryRow:
-    return LookalikeDeliveryRow(
-        finding_id=finding.id,
+def _delivery(finding: LookalikeFindingRow, sighting_id: int | None, now: datetime) -> OutboxRow:
+    """The finding's alert (or a later certificate's reply in its thread), queued in the
+    one outbox with the channel's other messages."""
+    return OutboxRow(
+        kind=(OutboxKind.LOOKALIKE if sighting_id is None else OutboxKind.SIGHTING).value,
+        team_id=finding.team_id,
         channel_id=finding.channel_id,
+        finding_id=finding.id,
         sighting_id=sighting_id,
+        datasets=[],
         created_at=now,
         next_attempt_at=now,
         attempts=0,

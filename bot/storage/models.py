@@ -153,7 +153,10 @@ class ChangeRow(Base):
 
 
 class OutboxRow(Base):
-    """An alert to deliver to one channel, written in the same transaction as its changes."""
+    """A message to deliver to one Slack channel, written in the same transaction as what
+    it tells: an alert (and its copy's triage: a *delivery*), a follow-up in an alert's
+    thread, a lookalike finding, a later certificate of one, or the notice that a
+    suppression ended. One queue: one channel's messages go out in order."""
 
     __tablename__ = "outbox"
     __table_args__ = (
@@ -162,10 +165,18 @@ class OutboxRow(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    subject_id: Mapped[int] = mapped_column(ForeignKey("subjects.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16), default="alert", server_default="alert")
+    # An alert's (kind alert): the subject and the check that found its changes.
+    subject_id: Mapped[int | None] = mapped_column(ForeignKey("subjects.id", ondelete="CASCADE"))
     team_id: Mapped[str] = mapped_column(String(32))
     channel_id: Mapped[str] = mapped_column(String(32))
-    batch_id: Mapped[str] = mapped_column(String(32))
+    batch_id: Mapped[str | None] = mapped_column(String(32))
+    # A lookalike finding's alert (kind lookalike) or a later certificate of it (sighting).
+    finding_id: Mapped[int | None] = mapped_column(
+        ForeignKey("lookalike_findings.id", ondelete="CASCADE", name="fk_outbox_finding")
+    )
+    sighting_id: Mapped[int | None] = mapped_column(Integer)
+    suppression_id: Mapped[int | None] = mapped_column(Integer)  # kind notice: the one that ended
     datasets: Mapped[list[str]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime)
@@ -306,27 +317,6 @@ class LookalikeSightingRow(Base):
     log: Mapped[str] = mapped_column(Text)
     log_index: Mapped[int] = mapped_column(Integer)
     logged_at: Mapped[datetime] = mapped_column(UtcDateTime)
-
-
-class LookalikeDeliveryRow(Base):
-    """A lookalike message to post: a finding's alert, or a later sighting in its thread.
-    Stored with the finding, delivered with retries (like the outbox)."""
-
-    __tablename__ = "lookalike_deliveries"
-    __table_args__ = (Index("ix_lookalike_deliveries_pending", "delivered_at", "next_attempt_at"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    finding_id: Mapped[int] = mapped_column(ForeignKey("lookalike_findings.id", ondelete="CASCADE"))
-    channel_id: Mapped[str] = mapped_column(String(32))
-    sighting_id: Mapped[int | None] = mapped_column(Integer)  # None: the finding's alert
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    last_error: Mapped[str | None] = mapped_column(Text)
-    claimed_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    abandoned_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    message_ts: Mapped[str | None] = mapped_column(String(32))
 
 
 class LookalikeDismissalRow(Base):

@@ -1,7 +1,9 @@
-"""The outbox: alerts waiting for Slack, written in the same transaction as the check that
-found them (`enqueue_routed`, `record_alert`), claimed one per channel at a time, and kept
-until the transport confirms. Webhook deliveries are their own queue (bot/storage/alerts.py
-holds the alert log they belong to)."""
+"""The outbox: every message waiting for Slack, written in the same transaction as what it
+tells — alerts and follow-ups with the check that found them (`enqueue_routed`,
+`record_alert`), lookalike findings with the finding (bot/storage/lookalikes.py), notices of
+ended suppressions (bot/storage/triage.py) — claimed one per channel at a time, in order,
+and kept until the transport confirms. Webhook deliveries are written with the alert
+(`record_alert`) and queued for the HTTP receivers."""
 
 from __future__ import annotations
 
@@ -17,10 +19,13 @@ from bot.model.observations import Change, IndicatorKind
 from bot.model.routing import AlertTarget, ChangeVerdict, Routed, change_verdicts
 from bot.model.triage import SuppressionKind
 from bot.storage.alerts import AlertRecord, AlertStore
+from bot.storage.lookalikes import finding_of, sighting_of
 from bot.storage.models import (
     AlertRow,
     AlertThreadRow,
     ChangeRow,
+    LookalikeFindingRow,
+    LookalikeSightingRow,
     Monitor,
     OutboxRow,
     Subject,
@@ -32,9 +37,18 @@ from bot.storage.triage import (
     is_silenced,
     record_silenced,
     silenced_keys,
+    suppression_view,
     thread_follow_ups,
 )
-from bot.storage.views import PendingAlert, WebhookRouting, change_from_row
+from bot.storage.views import (
+    OutboxKind,
+    PendingAlert,
+    PendingLookalike,
+    PendingMessage,
+    PendingNotice,
+    WebhookRouting,
+    change_from_row,
+)
 
 
 @dataclass(frozen=True)
@@ -59,9 +73,9 @@ class Outbox:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
 
-    def claim(self, *, now: datetime, lease: timedelta, limit: int) -> list[PendingAlert]:
-        """Take the oldest undelivered alert of each channel if it is due, leasing it so
-        nobody else sends it. One per channel at a time keeps each channel's alerts in
+    def claim(self, *, now: datetime, lease: timedelta, limit: int) -> list[PendingMessage]:
+        """Take the oldest undelivered message of each channel if it is due, leasing it so
+        nobody else sends it. One per channel at a time keeps each channel's messages in
         order (a failed one is retried before anything after it) and paces the channel."""
         with self._sessions.begin() as session:
             heads = (
@@ -70,8 +84,7 @@ class Outbox:
                 .group_by(OutboxRow.team_id, OutboxRow.channel_id)
             )
             query = (
-                select(OutboxRow, Subject)
-                .join(Subject, OutboxRow.subject_id == Subject.id)
+                select(OutboxRow)
                 .where(
                     OutboxRow.id.in_(heads),
                     OutboxRow.next_attempt_at <= now,
@@ -82,53 +95,41 @@ class Outbox:
             )
             if self.engine.dialect.name == "postgresql":
                 query = query.with_for_update(skip_locked=True, of=OutboxRow)
-            rows = session.execute(query).all()
-            batches = {row.batch_id for row, _ in rows}
-            changes: dict[str, list[ChangeRow]] = defaultdict(list)
-            if batches:
-                for change in session.scalars(
-                    select(ChangeRow).where(ChangeRow.batch_id.in_(batches)).order_by(ChangeRow.id)
-                ):
-                    changes[change.batch_id].append(change)
-            # Values a stage silenced in one channel (a suppression) leave its alert out.
-            silenced = silenced_keys(session, batches)
-            parents: dict[int, str | None] = {
-                outbox_id: ts
-                for outbox_id, ts in session.execute(
-                    select(AlertThreadRow.outbox_id, OutboxRow.message_ts)
-                    .join(OutboxRow, OutboxRow.id == AlertThreadRow.parent_id)
-                    .where(AlertThreadRow.outbox_id.in_([row.id for row, _ in rows]))
-                )
+            rows = list(session.scalars(query))
+            alerts = _pending_alerts(session, [row for row in rows if row.kind == OutboxKind.ALERT.value])
+            others = {
+                row.id: message
+                for row in rows
+                if row.kind != OutboxKind.ALERT.value
+                for message in [_pending_other(session, row)]
+                if message is not None
             }
-            alerts = []
-            for row, subject in rows:
-                uncertain = row.attempts > 0 or row.claimed_until is not None
+            claimed: list[PendingMessage] = []
+            for row in rows:
+                found = alerts.get(row.id) or others.get(row.id)
+                if found is None:
+                    # What it told is gone (a finding or suppression deleted with its monitor).
+                    row.abandoned_at, row.last_error = now, "nothing left to tell"
+                    continue
                 row.claimed_until = now + lease
-                wanted = set(row.datasets)
-                quiet = silenced.get((row.batch_id, row.channel_id), set())
-                alerts.append(
-                    PendingAlert(
-                        id=row.id,
-                        team_id=row.team_id,
-                        channel_id=row.channel_id,
-                        indicator=subject.indicator,
-                        kind=IndicatorKind(subject.kind),
-                        created_at=row.created_at,
-                        attempts=row.attempts,
-                        changes=[
-                            change
-                            for change in (change_from_row(c) for c in changes[row.batch_id])
-                            if change.dataset in wanted and change.alert and not is_silenced(change, quiet)
-                        ],
-                        uncertain=uncertain,
-                        follow_up=row.id in parents,
-                        parent_ts=parents.get(row.id),
-                    )
-                )
-            return alerts
+                claimed.append(found)
+            return claimed
 
     def mark_delivered(self, alert_id: int, *, now: datetime, message_ts: str | None) -> None:
-        self._finish_attempt(alert_id, delivered_at=now, message_ts=message_ts)
+        """Slack took it (as `message_ts`). A finding's alert is where its later
+        certificates go: the finding keeps its ts."""
+        with self._sessions.begin() as session:
+            row = session.get(OutboxRow, alert_id)
+            if row is None:
+                return
+            row.claimed_until, row.attempts = None, row.attempts + 1
+            row.delivered_at, row.message_ts = now, message_ts
+            if row.kind == OutboxKind.LOOKALIKE.value and row.finding_id is not None:
+                session.execute(
+                    update(LookalikeFindingRow)
+                    .where(LookalikeFindingRow.id == row.finding_id)
+                    .values(message_ts=message_ts)
+                )
 
     def mark_failed(self, alert_id: int, *, error: str, retry_at: datetime) -> None:
         self._finish_attempt(alert_id, last_error=error[:2000], next_attempt_at=retry_at)
@@ -159,6 +160,91 @@ class Outbox:
                 OutboxRow.delivered_at.is_(None), OutboxRow.abandoned_at.is_(None)
             )
             return int(session.scalar(query) or 0)
+
+
+def _pending_alerts(session: Session, rows: Sequence[OutboxRow]) -> dict[int, PendingAlert]:
+    """Alert rows with their subject, their changes less what a stage silenced in their
+    channel, and their parent's ts when they are follow-ups."""
+    batches = {row.batch_id for row in rows if row.batch_id}
+    subjects = {
+        subject.id: subject
+        for subject in session.scalars(
+            select(Subject).where(Subject.id.in_({row.subject_id for row in rows if row.subject_id}))
+        )
+    }
+    changes: dict[str, list[ChangeRow]] = defaultdict(list)
+    if batches:
+        for change in session.scalars(
+            select(ChangeRow).where(ChangeRow.batch_id.in_(batches)).order_by(ChangeRow.id)
+        ):
+            changes[change.batch_id].append(change)
+    # Values a stage silenced in one channel (a suppression) leave its alert out.
+    silenced = silenced_keys(session, batches)
+    parents: dict[int, str | None] = {
+        outbox_id: ts
+        for outbox_id, ts in session.execute(
+            select(AlertThreadRow.outbox_id, OutboxRow.message_ts)
+            .join(OutboxRow, OutboxRow.id == AlertThreadRow.parent_id)
+            .where(AlertThreadRow.outbox_id.in_([row.id for row in rows]))
+        )
+    }
+    pending = {}
+    for row in rows:
+        subject = subjects.get(row.subject_id or 0)
+        if subject is None or row.batch_id is None:
+            continue
+        wanted = set(row.datasets)
+        quiet = silenced.get((row.batch_id, row.channel_id), set())
+        pending[row.id] = PendingAlert(
+            id=row.id,
+            team_id=row.team_id,
+            channel_id=row.channel_id,
+            indicator=subject.indicator,
+            kind=IndicatorKind(subject.kind),
+            created_at=row.created_at,
+            attempts=row.attempts,
+            changes=[
+                change
+                for change in (change_from_row(c) for c in changes[row.batch_id])
+                if change.dataset in wanted and change.alert and not is_silenced(change, quiet)
+            ],
+            uncertain=row.attempts > 0 or row.claimed_until is not None,
+            follow_up=row.id in parents,
+            parent_ts=parents.get(row.id),
+        )
+    return pending
+
+
+def _pending_other(session: Session, row: OutboxRow) -> PendingLookalike | PendingNotice | None:
+    """A lookalike message or a notice with what it tells, read back; None if that is gone."""
+    uncertain = row.attempts > 0 or row.claimed_until is not None
+    if row.kind == OutboxKind.NOTICE.value:
+        suppression = suppression_view(session, row.suppression_id or 0)
+        if suppression is None:
+            return None
+        return PendingNotice(
+            row.id, row.team_id, row.channel_id, suppression, row.created_at, row.attempts, uncertain
+        )
+    finding = session.get(LookalikeFindingRow, row.finding_id or 0)
+    if finding is None:
+        return None
+    sighting = None
+    if row.kind == OutboxKind.SIGHTING.value:
+        sighting_row = session.get(LookalikeSightingRow, row.sighting_id or 0)
+        if sighting_row is None:
+            return None
+        sighting = sighting_of(sighting_row)
+    return PendingLookalike(
+        id=row.id,
+        team_id=row.team_id,
+        channel_id=row.channel_id,
+        finding=finding_of(finding, 0, False),
+        sighting=sighting,
+        parent_ts=finding.message_ts,
+        created_at=row.created_at,
+        attempts=row.attempts,
+        uncertain=uncertain,
+    )
 
 
 def alert_targets(session: Session, subject_id: int, now: datetime) -> list[AlertTarget]:

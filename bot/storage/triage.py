@@ -35,7 +35,7 @@ from bot.storage.models import (
     Subject,
     SuppressionRow,
 )
-from bot.storage.views import change_from_row
+from bot.storage.views import OutboxKind, change_from_row
 from bot.storage.walls import shown_fact, visible_monitors
 
 DEFAULT_FOLLOW_UP_WINDOW = timedelta(hours=24)
@@ -280,14 +280,20 @@ class TriageStore:
         """The alert message posted as `ts` in `channel_id` (a follow-up resolves to itself)."""
         with self._sessions() as session:
             row = session.scalar(
-                select(OutboxRow).where(OutboxRow.channel_id == channel_id, OutboxRow.message_ts == ts)
+                select(OutboxRow).where(
+                    OutboxRow.channel_id == channel_id,
+                    OutboxRow.message_ts == ts,
+                    OutboxRow.kind == OutboxKind.ALERT.value,
+                )
             )
             return None if row is None else self._state(session, row, now)
 
     def message(self, outbox_id: int, *, now: datetime) -> AlertMessageState | None:
         with self._sessions() as session:
             row = session.get(OutboxRow, outbox_id)
-            return None if row is None else self._state(session, row, now)
+            if row is None or row.kind != OutboxKind.ALERT.value:
+                return None
+            return self._state(session, row, now)
 
     def messages_of_alert(
         self, alert_id: int, *, now: datetime, delivered_only: bool = True
@@ -324,7 +330,8 @@ class TriageStore:
                 Monitor.channel_id == row.channel_id,
             )
         )
-        silenced = silenced_keys(session, [row.batch_id]).get((row.batch_id, row.channel_id), set())
+        batch = row.batch_id or ""
+        silenced = silenced_keys(session, [batch]).get((batch, row.channel_id), set())
         wanted = set(row.datasets)
         changes = tuple(
             change
@@ -347,9 +354,8 @@ class TriageStore:
         )
         thread_changes: list[Change] = []
         for child in children:
-            child_silenced = silenced_keys(session, [child.batch_id]).get(
-                (child.batch_id, child.channel_id), set()
-            )
+            child_batch = child.batch_id or ""
+            child_silenced = silenced_keys(session, [child_batch]).get((child_batch, child.channel_id), set())
             child_wanted = set(child.datasets)
             thread_changes += [
                 change
@@ -673,12 +679,14 @@ class TriageStore:
             row.lifted_at, row.lifted_by = now, by
             return _suppression_view(*found)
 
-    def claim_ended(self, *, now: datetime, limit: int = 100) -> list[SuppressionView]:
-        """Suppressions that ended by themselves and whose channel was not told yet,
-        marked told (at most once, even with several processes)."""
+    def queue_ended_notices(self, *, now: datetime, limit: int = 100) -> int:
+        """Queue, in the outbox, the notice of each suppression that ended by itself and
+        whose channel was not told yet (at most once, even with several processes): sent
+        in order with the channel's alerts, retried like them. How many were queued."""
         with self._sessions.begin() as session:
             query = (
-                select(SuppressionRow)
+                select(SuppressionRow, Monitor)
+                .join(Monitor, SuppressionRow.monitor_id == Monitor.id)
                 .where(
                     SuppressionRow.lifted_at.is_(None),
                     SuppressionRow.end_noticed_at.is_(None),
@@ -688,19 +696,23 @@ class TriageStore:
                 .limit(limit)
             )
             if self.engine.dialect.name == "postgresql":
-                query = query.with_for_update(skip_locked=True)
-            rows = list(session.scalars(query))
-            views = []
-            for row in rows:
+                query = query.with_for_update(skip_locked=True, of=SuppressionRow)
+            ended = session.execute(query).all()
+            for row, monitor in ended:
                 row.end_noticed_at = now
-                found = session.execute(
-                    select(Monitor, Subject)
-                    .join(Subject, Monitor.subject_id == Subject.id)
-                    .where(Monitor.id == row.monitor_id)
-                ).first()
-                if found is not None:
-                    views.append(_suppression_view(row, *found))
-            return views
+                session.add(
+                    OutboxRow(
+                        kind=OutboxKind.NOTICE.value,
+                        team_id=monitor.team_id,
+                        channel_id=monitor.channel_id,
+                        suppression_id=row.id,
+                        datasets=[],
+                        created_at=now,
+                        next_attempt_at=now,
+                        attempts=0,
+                    )
+                )
+            return len(ended)
 
     def snoozed_until(self, monitor_id: int, *, now: datetime) -> datetime | None:
         with self._sessions() as session:
@@ -794,6 +806,17 @@ def _context(
         )
         names = int(known or 0) if int(known or 0) >= shared_host_names else None
     return AlertContext(int(count), last, tuple(datasets), tuple(shared), names)
+
+
+def suppression_view(session: Session, suppression_id: int) -> SuppressionView | None:
+    """One suppression with its monitor's channel and indicator; None if it is gone."""
+    found = session.execute(
+        select(SuppressionRow, Monitor, Subject)
+        .join(Monitor, SuppressionRow.monitor_id == Monitor.id)
+        .join(Subject, Monitor.subject_id == Subject.id)
+        .where(SuppressionRow.id == suppression_id)
+    ).first()
+    return None if found is None else _suppression_view(*found)
 
 
 def _suppression_view(row: SuppressionRow, monitor: Monitor, subject: Subject) -> SuppressionView:

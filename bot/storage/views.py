@@ -3,6 +3,7 @@ between rows and model values that more than one repository needs."""
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,6 +21,8 @@ from bot.model.observations import (
     SourceStates,
 )
 from bot.model.routing import ChangeVerdict
+from bot.model.triage import SuppressionView
+from bot.model.watches import Finding, Sighting
 from bot.storage.models import ChangeRow, FactRow, Monitor, Subject
 
 
@@ -133,6 +136,46 @@ class PendingAlert:
     # None when the parent never reached Slack, so it goes top-level after all).
     follow_up: bool = False
     parent_ts: str | None = None
+
+
+class OutboxKind(enum.StrEnum):
+    """What an outbox row tells its channel."""
+
+    ALERT = "alert"  # changes of a monitor (top level, or a follow-up in an open alert's thread)
+    LOOKALIKE = "lookalike"  # a lookalike finding's alert
+    SIGHTING = "sighting"  # a later certificate of a finding, in its alert's thread
+    NOTICE = "notice"  # a suppression ended by itself: alerts are back on
+
+
+@dataclass(frozen=True)
+class PendingLookalike:
+    """A lookalike message to post: a finding's alert, or a later certificate in its thread."""
+
+    id: int
+    team_id: str
+    channel_id: str
+    finding: Finding
+    sighting: Sighting | None  # None: the finding's alert
+    parent_ts: str | None  # the finding's alert, once posted (for a sighting's thread)
+    created_at: datetime
+    attempts: int
+    uncertain: bool = False
+
+
+@dataclass(frozen=True)
+class PendingNotice:
+    """The notice that a suppression of this channel ended by itself."""
+
+    id: int
+    team_id: str
+    channel_id: str
+    suppression: SuppressionView
+    created_at: datetime
+    attempts: int
+    uncertain: bool = False
+
+
+PendingMessage = PendingAlert | PendingLookalike | PendingNotice
 
 
 @dataclass(frozen=True)

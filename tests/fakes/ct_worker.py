@@ -45,8 +45,7 @@ class CtWorker:
         return render_text(result.reply), "\n".join(render_text(m) for m in await result.follow_up())
 
     async def deliver(self) -> int:
-        assert self.services.lookalike_delivery is not None
-        return sum([(await self.services.lookalike_delivery.deliver_due()).sent for _ in range(5)])
+        return sum([(await self.services.outbox.deliver_due()).sent for _ in range(5)])
 
 
 @asynccontextmanager

@@ -74,3 +74,41 @@ def test_migration_0012_gives_each_channel_its_own_copy_of_the_alerts_triage(eng
     with engine_at_0011.connect() as connection:
         back = connection.execute(text("SELECT alert_id, state FROM alert_triage")).all()
     assert [tuple(r) for r in back] == [(5, "false_positive")]
+
+
+def test_migration_0013_moves_queued_lookalike_messages_into_the_one_outbox(engine_at_0011: Engine) -> None:
+    command.upgrade(alembic_config(engine_at_0011), "0012")
+    rows = [
+        "INSERT INTO lookalike_findings (id, team_id, channel_id, domain, name, reasons, source,"
+        " first_seen_at, message_ts) VALUES (7, 'T1', 'C0A', 'interfaxru.com', 'www.interfaxru.com',"
+        " '[]', 'ct', :t, '111.1')",
+        "INSERT INTO lookalike_sightings (id, finding_id, issuer, serial, name, log, log_index, logged_at)"
+        " VALUES (70, 7, 'CA', '0b', 'www.interfaxru.com', 'log-a', 3, :t)",
+        "INSERT INTO lookalike_deliveries (id, finding_id, channel_id, sighting_id, created_at,"
+        " next_attempt_at, attempts, delivered_at, message_ts) VALUES"
+        " (1, 7, 'C0A', NULL, :t, :t, 1, :t, '111.1'), (2, 7, 'C0A', 70, :t, :t, 2, NULL, NULL)",
+    ]
+    with engine_at_0011.begin() as connection:
+        for statement in rows:
+            connection.execute(text(statement), {"t": T})
+
+    command.upgrade(alembic_config(engine_at_0011), "head")
+
+    with engine_at_0011.connect() as connection:
+        moved = connection.execute(
+            text(
+                "SELECT kind, team_id, channel_id, finding_id, sighting_id, attempts, message_ts,"
+                " delivered_at IS NOT NULL FROM outbox ORDER BY id"
+            )
+        ).all()
+    assert [tuple(r) for r in moved] == [
+        ("lookalike", "T1", "C0A", 7, None, 1, "111.1", True),
+        ("sighting", "T1", "C0A", 7, 70, 2, None, False),
+    ]
+    command.downgrade(alembic_config(engine_at_0011), "0012")
+    with engine_at_0011.connect() as connection:
+        back = connection.execute(
+            text("SELECT finding_id, sighting_id, attempts FROM lookalike_deliveries")
+        ).all()
+        left = connection.execute(text("SELECT count(*) FROM outbox")).scalar()
+    assert [tuple(r) for r in back] == [(7, None, 1), (7, 70, 2)] and left == 0

@@ -11,6 +11,8 @@ from sqlalchemy import Engine
 from bot.errors import UserInputError
 from bot.model.watches import Sighting, WatchKind
 from bot.storage.lookalikes import FindingHit, LookalikeStore, PermutationState
+from bot.storage.outbox import Outbox
+from bot.storage.views import PendingLookalike
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 REASON = {
@@ -78,18 +80,21 @@ def test_lookalike_store_findings_sightings_and_dismissals(migrated_engine: Engi
     [finding] = store.findings(channel_id="C1")
     assert finding.certificates == 2 and [r["watch_id"] for r in finding.reasons] == [1, 2]
 
-    # Deliveries: one per channel at a time, the alert before its thread reply.
-    first = store.claim_deliveries(now=T0, lease=timedelta(minutes=1), limit=10)
-    assert sorted((d.finding.channel_id, d.sighting is None) for d in first) == [("C1", True), ("C2", True)]
-    assert store.claim_deliveries(now=T0, lease=timedelta(minutes=1), limit=10) == []  # leased
-    c1 = next(d for d in first if d.finding.channel_id == "C1")
-    store.mark_delivered(c1.id, now=T0, message_ts="111.1")
-    [reply] = [
-        d
-        for d in store.claim_deliveries(now=T0, lease=timedelta(minutes=1), limit=10)
-        if d.finding.channel_id == "C1"
+    # Deliveries: rows of the one outbox, one per channel at a time, the alert before its
+    # thread reply.
+    outbox = Outbox(migrated_engine)
+    first = outbox.claim(now=T0, lease=timedelta(minutes=1), limit=10)
+    assert all(isinstance(d, PendingLookalike) for d in first)
+    assert sorted((d.channel_id, d.sighting is None) for d in first if isinstance(d, PendingLookalike)) == [
+        ("C1", True),
+        ("C2", True),
     ]
-    assert reply.sighting is not None and reply.sighting.serial == "0b" and reply.parent_ts == "111.1"
+    assert outbox.claim(now=T0, lease=timedelta(minutes=1), limit=10) == []  # leased
+    c1 = next(d for d in first if d.channel_id == "C1")
+    outbox.mark_delivered(c1.id, now=T0, message_ts="111.1")
+    [reply] = [d for d in outbox.claim(now=T0, lease=timedelta(minutes=1), limit=10) if d.channel_id == "C1"]
+    assert isinstance(reply, PendingLookalike) and reply.sighting is not None
+    assert reply.sighting.serial == "0b" and reply.parent_ts == "111.1"
 
     # Dismissed: quiet in C1 (the waiting reply dropped), C2 unaffected.
     assert store.dismiss(team_id="T1", channel_id="C1", domain="interfaxru.com", user_id="U1", now=T0)
@@ -97,7 +102,7 @@ def test_lookalike_store_findings_sightings_and_dismissals(migrated_engine: Engi
     report = store.record_hits([hit("C1", "interfaxru.com", "0c"), hit("C2", "interfaxru.com", "0c")], now=T0)
     assert (report.findings, report.sightings, report.dismissed) == (0, 1, 1)
     assert store.findings(channel_id="C1")[0].dismissed
-    assert store.undelivered_count() == 2  # C2's alert (leased) and its new reply
+    assert outbox.undelivered_count() == 2  # C2's alert (leased) and its new reply
 
 
 def test_lookalike_store_permutation_states(migrated_engine: Engine) -> None:

@@ -51,10 +51,9 @@ class Bot:
         await self.services.lookalikes.handle_entries(list(entries))
 
     async def deliver(self) -> int:
-        assert self.services.lookalike_delivery is not None
         sent = 0
         for _ in range(5):  # one message per channel per tick: alert, then its thread
-            sent += (await self.services.lookalike_delivery.deliver_due()).sent
+            sent += (await self.services.outbox.deliver_due()).sent
         return sent
 
 
@@ -252,8 +251,7 @@ async def poll(services: Services) -> None:
 
 
 async def deliver(services: Services) -> int:
-    assert services.lookalike_delivery is not None
-    return sum([(await services.lookalike_delivery.deliver_due()).sent for _ in range(5)])
+    return sum([(await services.outbox.deliver_due()).sent for _ in range(5)])
 
 
 async def test_ct_logs_to_one_alert_brand_quiet_restart_catch_up_and_a_failing_log(

@@ -200,8 +200,8 @@ def _ct_certificate_sco(value: str) -> stix2.X509Certificate | None:
 
 
 def _software_sco(value: str) -> stix2.Software | None:
-    """A CPE (2.2 URI `cpe:/a:vendor:product:version`, or 2.3): the software it names. The
-    2.2 form is not kept in `cpe`, which STIX wants in 2.3 form."""
+    """The software a CPE names: a 2.2 URI (`cpe:/` then part, vendor, product, version), kept
+    out of `cpe` (which STIX wants in 2.3 form), or a 2.3 string, kept."""
     text = value.strip()
     if text.startswith("cpe:2.3:"):
         parts, cpe = text.split(":")[3:6], text

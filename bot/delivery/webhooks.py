@@ -175,7 +175,8 @@ class WebhookWorker:
                     pending, "abandoned", f"no webhook URL is configured for {target} any more"
                 )
                 return False
-            body = payload(pending, self.body_format)
+            # Off the event loop: a STIX bundle takes the stix2 library milliseconds to build.
+            body = await asyncio.to_thread(payload, pending, self.body_format)
             timestamp = int(self.wall_clock())
             headers = {
                 "Content-Type": CONTENT_TYPES[self.body_format],

@@ -235,8 +235,8 @@ _SCO_OF_FIELD: dict[str, Callable[[str], Sco | None]] = {
 }
 # A domain's forward resolutions; for an IP, the names passive DNS saw resolving to it.
 _RESOLVES_TO = frozenset({"A", "AAAA", "CNAME", "pdns:A", "pdns:AAAA", "pdns:CNAME"})
-# Read into the objects of other fields of the same alert (a certificate's, an AS's).
-_FOLDED = frozenset({"tls_subject", "tls_issuer", "as_name"})
+# Read into the object of another field of the same alert when it has one (field: other field).
+_FOLDED = {"tls_subject": "tls_fingerprint", "tls_issuer": "tls_fingerprint", "as_name": "asn"}
 
 
 # --- one alert's graph ------------------------------------------------------------------------
@@ -249,6 +249,7 @@ class _Graph:
     relationships: dict[str, stix2.Relationship] = field(default_factory=dict)
     changes: list[dict[str, Any]] = field(default_factory=list)
     unmapped: list[Change] = field(default_factory=list)
+    built: set[str] = field(default_factory=set)  # fields whose new value became an SCO
 
     def __post_init__(self) -> None:
         self.at = self.alert.detected_at.astimezone(UTC)
@@ -263,7 +264,8 @@ class _Graph:
             self.scos.setdefault(sco.id, sco)
             entry["object_ref"] = sco.id
             self._relate(change, sco)
-        elif change.field not in _FOLDED or change.kind is ChangeKind.REMOVED:
+            self.built.add(change.field)
+        else:
             self.unmapped.append(change)
         self.changes.append(entry)
 
@@ -351,7 +353,9 @@ class _Graph:
             modified=self.at,
             extensions=_extension(alert_id=alert.id, check_id=alert.batch_id),
         )
-        note = _note(alert, self.unmapped, [indicator.id, observed_data.id], self.at)
+        folded = [c for c in self.unmapped if c.new_value and _FOLDED.get(c.field) in self.built]
+        unmapped = [c for c in self.unmapped if c not in folded]
+        note = _note(alert, unmapped, [indicator.id, observed_data.id], self.at)
         objects: list[Any] = [watchpost_identity(), watchpost_extension(), indicator, *self.scos.values()]
         objects += [*self.relationships.values(), observed_data, sighting]
         return objects + ([note] if note is not None else [])

@@ -208,6 +208,20 @@ def test_stix_ip_whois_asn_belongs_to_and_network_is_an_address_range() -> None:
     assert note_lines(bundle) == ["whois country changed: US → NL (source: rdap)"]
 
 
+def test_stix_folded_values_alone_go_to_the_note() -> None:
+    """An AS name or a certificate subject changing without its AS or certificate."""
+    bundle = bundle_of(
+        IP,
+        change("whois", "as_name", "CLOUDFLARENET", "CLOUDFLARE", source="asn"),
+        change("certificates", "tls_subject", "CN=b.example", "CN=a.example", source="tls"),
+    )
+    assert by_type(bundle, "autonomous-system") == [] and by_type(bundle, "x509-certificate") == []
+    assert note_lines(bundle) == [
+        "whois as_name changed: CLOUDFLARE → CLOUDFLARENET (source: asn)",
+        "certificates tls_subject changed: CN=a.example → CN=b.example (source: tls)",
+    ]
+
+
 def test_stix_services_ports_software_and_the_rest() -> None:
     bundle = bundle_of(
         IP,

@@ -208,7 +208,14 @@ def build_services(
     webhooks = None
     if routing is not None:
         targets = WebhookTargets(settings.webhook_url.reveal(), webhook_channels)
-        webhooks = WebhookWorker(db, targets, settings.webhook_secret.reveal(), clock=clock, metrics=metrics)
+        webhooks = WebhookWorker(
+            db,
+            targets,
+            settings.webhook_secret.reveal(),
+            clock=clock,
+            metrics=metrics,
+            body_format=settings.webhook_format,
+        )
         closers.append(webhooks.aclose)
     access = AccessPolicy(settings.admins, settings.channel_quota)
     triage = TriageFlows(

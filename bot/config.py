@@ -14,6 +14,7 @@ in the current folder is still used, so existing installs carry on.
 
 from __future__ import annotations
 
+import enum
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -26,6 +27,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.errors import ConfigError
 from bot.model.walls import ShareScope
+
+
+class WebhookFormat(enum.StrEnum):
+    """The body of a webhook: Watchpost's JSON, or the alert as a STIX 2.1 bundle."""
+
+    JSON = "json"
+    STIX = "stix"
 
 
 class Secret:
@@ -201,6 +209,7 @@ class Settings:
     webhook_url: Secret = field(default_factory=lambda: Secret(""))
     webhook_urls: tuple[tuple[str, Secret], ...] = ()  # (channel id, URL)
     webhook_secret: Secret = field(default_factory=lambda: Secret(""))
+    webhook_format: WebhookFormat = WebhookFormat.JSON
     active_probes: bool = False
     summarise_same_asn: bool = False
     # An alert open and younger than this (seconds) takes the monitor's next changes in its
@@ -369,6 +378,7 @@ class Settings:
             webhook_url=webhooks.url,
             webhook_urls=webhooks.per_channel,
             webhook_secret=webhooks.secret,
+            webhook_format=_webhook_format(get("WATCHPOST_WEBHOOK_FORMAT", "")),
             active_probes=_flag(get("WATCHPOST_ACTIVE_PROBES", "")),
             summarise_same_asn=_flag(get("WATCHPOST_SUMMARISE_SAME_ASN", "")),
             alert_thread_window=number("WATCHPOST_ALERT_THREAD_WINDOW", defaults.alert_thread_window, 0),
@@ -473,6 +483,7 @@ class Settings:
             for source, limits in sorted(self.quotas.items())
         )
         shown["share_scope"] = self.share_scope.value
+        shown["webhook_format"] = self.webhook_format.value
         for name in _URL_SETTINGS:
             password = _url_password(shown[name])
             if password:
@@ -547,6 +558,18 @@ def _share_scope(raw: str) -> ShareScope:
         raise ConfigError(
             f"WATCHPOST_SHARE_SCOPE must be channel (each channel sees only its own monitors) "
             f"or workspace (a workspace's channels share, unnamed), got {raw.strip()[:40]!r}"
+        ) from None
+
+
+def _webhook_format(raw: str) -> WebhookFormat:
+    """WATCHPOST_WEBHOOK_FORMAT: `json` (the default, also when empty) or `stix`."""
+    wanted = raw.strip().lower() or WebhookFormat.JSON.value
+    try:
+        return WebhookFormat(wanted)
+    except ValueError:
+        raise ConfigError(
+            f"WATCHPOST_WEBHOOK_FORMAT must be json (Watchpost's alert JSON) or stix (a STIX 2.1 "
+            f"bundle), got {raw.strip()[:40]!r}"
         ) from None
 
 
@@ -790,6 +813,15 @@ _CATALOGUE: tuple[Declared, ...] = (
         "signs the webhooks (HMAC-SHA256)",
         lambda s, _: _secret(s.webhook_secret),
         details="Required with a webhook URL, 16 characters or more.",
+    ),
+    Declared(
+        "WATCHPOST_WEBHOOK_FORMAT",
+        "json or stix: the webhooks' body",
+        _attr("webhook_format"),
+        details=(
+            "`json`: Watchpost's alert JSON, as the API's alerts. `stix`: each alert as a STIX 2.1 bundle "
+            "(`Content-Type: application/stix+json;version=2.1`), signed and keyed the same way."
+        ),
     ),
     Declared(
         "WATCHPOST_SMTP_HOST",

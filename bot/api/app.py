@@ -7,6 +7,7 @@ the scheduler's next tick, so a request with 500 indicators answers at once."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -43,6 +44,7 @@ from bot.commands.triage import TriageFlows
 from bot.config import ApiToken, Settings
 from bot.errors import UserInputError
 from bot.metrics import Metrics
+from bot.render import stix
 from bot.render.payloads import (
     alert_json,
     ct_log_json,
@@ -127,6 +129,7 @@ def mount_api(web_app: web.Application, deps: ApiDeps, *, limiter: CommandRateLi
     # Not `remove`: that path is the bulk removal's, and only takes POST.
     api.router.add_delete("/monitors/{indicator:(?!remove$).+}", handle_monitor_delete)
     api.router.add_get("/alerts", handle_alerts_list)
+    api.router.add_get(r"/alerts/{alert_id:\d{1,18}}", handle_alert_get)
     api.router.add_patch(r"/alerts/{alert_id:\d{1,18}}", handle_alert_patch)
     api.router.add_get("/deliveries", handle_deliveries_list)
     api.router.add_patch(r"/deliveries/{delivery_id:\d{1,18}}", handle_delivery_patch)
@@ -303,17 +306,40 @@ async def handle_monitor_delete(request: web.Request) -> web.Response:
 
 
 async def handle_alerts_list(request: web.Request) -> web.Response:
+    """A page of alerts: JSON, or one STIX 2.1 bundle of the page's alerts (its cursor in
+    the X-Watchpost-Next-Cursor and X-Watchpost-Has-More headers)."""
     deps = request.app[CONTEXT].deps
     query = parse_alert_query(request.query, timezone=deps.settings.timezone)
     page = await deps.db.run(deps.db.alerts.page, query)
     after = page.alerts[-1].id if page.alerts else query.after_id
-    return web.json_response(
-        {
-            "alerts": [alert_json(alert) for alert in page.alerts],
-            "next_cursor": encode_cursor(after),
-            "has_more": page.has_more,
-        }
-    )
+    if wants_stix(request.headers.get("Accept", "")):
+        return _stix_response(
+            # Off the event loop: a page of 200 alerts takes the stix2 library a second or two.
+            await asyncio.to_thread(stix.alerts_bundle, page.alerts),
+            {
+                "X-Watchpost-Next-Cursor": encode_cursor(after),
+                "X-Watchpost-Has-More": str(page.has_more).lower(),
+            },
+        )
+    body = {
+        "alerts": [alert_json(alert) for alert in page.alerts],
+        "next_cursor": encode_cursor(after),
+        "has_more": page.has_more,
+    }
+    return web.json_response(body, headers={"Vary": "Accept"})
+
+
+async def handle_alert_get(request: web.Request) -> web.Response:
+    """One alert: JSON (as the list's items), or its STIX 2.1 bundle."""
+    deps = request.app[CONTEXT].deps
+    check_query(request.query)
+    alert_id = int(request.match_info["alert_id"])
+    alert = await deps.db.run(deps.db.alerts.get, alert_id)
+    if alert is None:
+        raise ApiError(404, "not_found", f"there is no alert {alert_id}")
+    if wants_stix(request.headers.get("Accept", "")):
+        return _stix_response(await asyncio.to_thread(stix.alert_bundle, alert))
+    return web.json_response(alert_json(alert), headers={"Vary": "Accept"})
 
 
 async def handle_alert_patch(request: web.Request) -> web.Response:
@@ -497,6 +523,38 @@ async def handle_health_get(request: web.Request) -> web.Response:
 
 
 # --- helpers ----------------------------------------------------------------------------
+
+
+def wants_stix(accept: str) -> bool:
+    """Whether `Accept` asks for a STIX 2.1 bundle rather than JSON (the default, also for
+    `*/*`, no header, or anything else): `application/stix+json` with `version=2.1` or no
+    version, at a quality above zero, and above that of an `application/json` it names too."""
+    stix_q, json_q = 0.0, None
+    for item in accept.split(","):
+        media, *parameters = (part.strip() for part in item.split(";"))
+        params = dict(_parameter(p) for p in parameters)
+        try:
+            quality = float(params.get("q", "1"))
+        except ValueError:
+            continue
+        media = media.lower()
+        if media == "application/stix+json" and params.get("version", "2.1") == "2.1":
+            stix_q = max(stix_q, quality)
+        elif media == "application/json":
+            json_q = max(json_q or 0.0, quality)
+    return stix_q > 0 and (json_q is None or stix_q > json_q)
+
+
+def _parameter(text: str) -> tuple[str, str]:
+    name, _, value = text.partition("=")
+    return name.strip().lower(), value.strip().strip('"')
+
+
+def _stix_response(bundle: dict[str, Any], headers: dict[str, str] | None = None) -> web.Response:
+    body = json.dumps(bundle, ensure_ascii=False).encode()
+    return web.Response(
+        body=body, headers={"Content-Type": stix.MEDIA_TYPE, "Vary": "Accept", **(headers or {})}
+    )
 
 
 async def read_json(request: web.Request) -> Any:

@@ -44,6 +44,20 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
+_STIX_MEDIA_TYPE = "application/stix+json;version=2.1"
+
+
+def _json_or_stix(
+    schema: dict[str, Any], description: str, headers: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """JSON by default; a STIX 2.1 bundle when `Accept` asks for `application/stix+json;version=2.1`."""
+    response = _json(schema, description)
+    response["content"][_STIX_MEDIA_TYPE] = {"schema": _ref("StixBundle")}
+    if headers:
+        response["headers"] = headers
+    return response
+
+
 def _error(description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
     response = _json(_ref("Error"), description)
     if headers:
@@ -73,6 +87,13 @@ def _errors(*codes: str) -> dict[str, Any]:
 def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
 
+
+_ALERT_ID_PATH = {
+    "name": "alert_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "integer", "minimum": 0, "maximum": 999999999999999999},
+}
 
 _INDICATOR_PATH = {
     "name": "indicator",
@@ -259,6 +280,21 @@ _SCHEMAS: dict[str, Any] = {
             )
         }
     ),
+    "StixBundle": {
+        "type": "object",
+        "description": "A STIX 2.1 bundle (validated against the OASIS STIX validator in the tests): per "
+        "alert the Watchpost identity, an indicator of the monitored value and its observable, the new "
+        "values as observables with `resolves-to`, `belongs-to` and `related-to` relationships, an "
+        "observed-data wrapping them, a sighting of the indicator and a note for values with no "
+        "observable. Ids are stable: the same alert gives the same objects.",
+        "properties": {
+            "type": {"type": "string", "enum": ["bundle"]},
+            "id": {"type": "string", "pattern": "^bundle--"},
+            "objects": {"type": "array", "minItems": 1, "items": {"type": "object"}},
+        },
+        "required": ["type", "id"],
+        "additionalProperties": False,
+    },
     "AlertPage": _object(
         {
             "alerts": {"type": "array", "items": _ref("Alert")},
@@ -586,12 +622,37 @@ def build_openapi() -> dict[str, Any]:
                         _query("cursor", {"type": "string"}, "`next_cursor` of the previous page"),
                     ],
                     "responses": {
-                        "200": _json(_ref("AlertPage"), "A page of alerts"),
+                        "200": _json_or_stix(
+                            _ref("AlertPage"),
+                            "A page of alerts; with `Accept: application/stix+json;version=2.1`, one STIX "
+                            "2.1 bundle of the page's alerts (each object once), the cursor in headers",
+                            {
+                                "X-Watchpost-Next-Cursor": {
+                                    "schema": {"type": "string"},
+                                    "description": "`next_cursor` (STIX answers only)",
+                                },
+                                "X-Watchpost-Has-More": {
+                                    "schema": {"type": "string", "enum": ["true", "false"]},
+                                    "description": "`has_more` (STIX answers only)",
+                                },
+                            },
+                        ),
                         **_errors("400", "401", "429"),
                     },
                 }
             },
             "/alerts/{alert_id}": {
+                "get": {
+                    "operationId": "getAlert",
+                    "summary": "One alert, as in the list; or its STIX 2.1 bundle",
+                    "description": "JSON by default (also for `*/*`). With `Accept: "
+                    "application/stix+json;version=2.1` (or no version), the alert as a STIX 2.1 bundle.",
+                    "parameters": [_ALERT_ID_PATH],
+                    "responses": {
+                        "200": _json_or_stix(_ref("Alert"), "The alert"),
+                        **_errors("400", "401", "404", "429"),
+                    },
+                },
                 "patch": {
                     "operationId": "triageAlert",
                     "summary": "Set the triage of every channel's copy of an alert (the token's name "
@@ -600,14 +661,7 @@ def build_openapi() -> dict[str, Any]:
                     "`false_positive` suppresses the alert's values on each monitor it went to, both ways, "
                     "for the configured time; leaving it lifts them. The alert's Slack messages are "
                     "edited to show the new state.",
-                    "parameters": [
-                        {
-                            "name": "alert_id",
-                            "in": "path",
-                            "required": True,
-                            "schema": {"type": "integer", "minimum": 0, "maximum": 999999999999999999},
-                        }
-                    ],
+                    "parameters": [_ALERT_ID_PATH],
                     "requestBody": {
                         "required": True,
                         "content": {"application/json": {"schema": _ref("TriageRequest")}},
@@ -616,7 +670,7 @@ def build_openapi() -> dict[str, Any]:
                         "200": _json(_ref("Alert"), "The alert with its new triage"),
                         **_errors("400", "401", "404", "413", "429"),
                     },
-                }
+                },
             },
             "/deliveries": {
                 "get": {

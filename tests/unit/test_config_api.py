@@ -3,9 +3,11 @@ channel, the secret that signs them; refused when it cannot work, masked when sh
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from bot.config import Settings
+from bot.config import Settings, WebhookFormat, explain
 from bot.errors import ConfigError
 
 SECRET = "whsec-0123456789abcdef"
@@ -73,3 +75,36 @@ def test_config_webhook_urls_are_secrets() -> None:
     shown = repr(settings) + str(settings.describe())
     assert not any(secret in shown for secret in ("k-111", "k-222", "k-333", SECRET))
     assert {settings.webhook_url.reveal(), "https://a.example.net/k-222", SECRET} <= set(settings.secrets())
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (None, WebhookFormat.JSON),
+        ("", WebhookFormat.JSON),
+        ("json", WebhookFormat.JSON),
+        (" STIX ", WebhookFormat.STIX),
+    ],
+)
+def test_config_webhook_format_parses(raw: str | None, expected: WebhookFormat) -> None:
+    env = {} if raw is None else {"WATCHPOST_WEBHOOK_FORMAT": raw}
+    settings = Settings.from_env(env)
+    assert settings.webhook_format is expected
+    assert settings.describe()["webhook_format"] == expected.value
+
+
+@pytest.mark.parametrize("raw", ["stix2", "xml", "misp", "application/stix+json"])
+def test_config_webhook_format_refuses_anything_else_with_the_choices(raw: str) -> None:
+    with pytest.raises(ConfigError) as refused:
+        Settings.from_env({"WATCHPOST_WEBHOOK_FORMAT": raw})
+    message = str(refused.value)
+    assert "WATCHPOST_WEBHOOK_FORMAT" in message and "json" in message and "stix" in message
+    assert repr(raw) in message
+
+
+def test_config_webhook_format_is_explained(tmp_path: Path) -> None:
+    env = {"WATCHPOST_DATA_DIR": str(tmp_path), "WATCHPOST_WEBHOOK_FORMAT": "stix"}
+    shown = {v.name: v for v in explain(Settings.from_env(env, cwd=tmp_path), env)}
+    assert shown["WATCHPOST_WEBHOOK_FORMAT"][1:3] == ("stix", "environment")
+    default = {v.name: v for v in explain(Settings.from_env({}, cwd=tmp_path), {})}
+    assert default["WATCHPOST_WEBHOOK_FORMAT"][1:3] == ("json", "default")

@@ -13,7 +13,9 @@ one in ten billion for the whole list.)
 
 Only the lists MISP itself applies to the attribute types an import reads are used (their
 `matching_attributes` name `domain`/`hostname`, or `ip-src`/`ip-dst`): hash, email and
-phone lists are skipped. Matching follows MISP's types: `string` exact (an entry with a
+phone lists are skipped, and so are the lists of address space anyone can rent (`RENTED`:
+cloud and datacenter ranges, VPN providers): most attacker servers live there, so being
+in them says nothing about whose an address is. Matching follows MISP's types: `string` exact (an entry with a
 leading dot also matches names under it), `hostname` the name or a name under it, `cidr`
 the address inside a range, `substring` part of the value. One refinement: a name under a
 listed one counts only while it is run by the same registrant, that is, no public suffix
@@ -37,6 +39,20 @@ from typing import Any
 import numpy as np
 from publicsuffixlist import PublicSuffixList
 
+# Lists (by their folder in misp-warninglists) of address space anyone can rent.
+RENTED = frozenset(
+    {
+        "vpn-ipv4",
+        "vpn-ipv6",
+        "amazon-aws",
+        "google-gcp",
+        "microsoft-azure",
+        "microsoft-azure-china",
+        "microsoft-azure-germany",
+        "microsoft-azure-us-gov",
+        "ovh-cluster",
+    }
+)
 DOMAIN_ATTRIBUTES = frozenset({"domain", "hostname"})
 ADDRESS_ATTRIBUTES = frozenset({"ip-src", "ip-dst"})
 _KINDS = frozenset({"string", "hostname", "cidr", "substring"})
@@ -95,6 +111,8 @@ class WarningLists:
         entries = [entry for entry in item.get("list") or () if isinstance(entry, str) and entry]
         for_domains = not matching or bool(matching & DOMAIN_ATTRIBUTES)
         for_addresses = not matching or bool(matching & ADDRESS_ATTRIBUTES)
+        if item.get("folder") in RENTED:
+            return
         if not name or not entries or kind not in _KINDS or not (for_domains or for_addresses):
             return
         if len(self.names) > _LIST_MASK:
@@ -205,12 +223,13 @@ def _network_hits(networks: Mapping[tuple[int, int], Mapping[int, list[int]]], v
 
 def packaged_lists() -> Iterator[dict[str, Any]]:
     """Each list shipped in `pymispwarninglists` (its `data/misp-warninglists/lists/*/list.json`,
-    where its own loader reads them), one at a time: only the compiled form stays in memory."""
+    where its own loader reads them) with its `folder`, one at a time: only the compiled form
+    stays in memory."""
     root = resources.files("pymispwarninglists") / "data" / "misp-warninglists" / "lists"
     for folder in sorted(root.iterdir(), key=lambda item: item.name):
         document = folder / "list.json"
         if document.is_file():
-            yield json.loads(document.read_text(encoding="utf-8"))
+            yield {**json.loads(document.read_text(encoding="utf-8")), "folder": folder.name}
 
 
 @functools.cache

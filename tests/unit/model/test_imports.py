@@ -166,7 +166,7 @@ def test_imports_misp_event_needs_its_uuid_and_a_shape() -> None:
         read_document({"Event": "not an event"})
     bare = read_document({"uuid": EVENT_UUID, "Attribute": [attribute("domain", "evil-infra.com")]})
     assert bare.source is Source.MISP and bare.title == f"MISP event {EVENT_UUID}"
-    with pytest.raises(UserInputError, match="STIX 2.1 bundle"):
+    with pytest.raises(UserInputError, match=r"STIX 2\.1 bundle"):
         read_document({"something": "else"})
     with pytest.raises(UserInputError, match="more than one import takes"):
         read_document(event(*[attribute("domain", f"h{n}.evil-infra.com") for n in range(5001)]))

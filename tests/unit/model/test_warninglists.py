@@ -33,6 +33,7 @@ LISTS = WarningLists(
         warning_list("hashes", "string", ["d41d8cd98f00b204e9800998ecf8427e"], ["md5"]),
         warning_list("phones", "regex", ["/555/"], ["phone-number"]),
         warning_list("empty", "string", []),
+        {**warning_list("a cloud", "cidr", ["98.126.0.0/16"], ["ip-dst"]), "folder": "amazon-aws"},
     ]
 )
 
@@ -63,7 +64,7 @@ def test_warninglists_domain_matching_follows_misp_types(domain: str, lists: lis
         ("149.112.113.1", []),
         ("2620:fe::fe", ["resolvers"]),
         ("2620:ff::1", []),
-        ("98.126.38.107", []),
+        ("98.126.38.107", []),  # in a cloud's range: anyone's server
     ],
 )
 def test_warninglists_address_matching_by_range(address: str, lists: list[str]) -> None:
@@ -86,6 +87,8 @@ def test_warninglists_shipped_lists_load_once_and_answer_fast() -> None:
     assert lists.domain_hits("evil.duckdns.org") == []
     assert lists.domain_hits("evil-infra-7f3a.com") == []
     assert lists.address_hits("98.126.38.107") == []
+    assert lists.address_hits("2a01:4f8:1c1c::7") == []  # a datacenter's range: rented, not benign
+    assert lists.address_hits("52.95.110.1") == []  # AWS
     assert time.perf_counter() - started < 60  # about 1.5 s on a laptop; generous for CI
     looked = time.perf_counter()
     for n in range(1000):

@@ -126,8 +126,8 @@ def mount_api(web_app: web.Application, deps: ApiDeps, *, limiter: CommandRateLi
     api.router.add_post("/monitors", handle_monitors_add)
     api.router.add_post("/monitors/remove", handle_monitors_remove)
     api.router.add_post("/monitors/import", handle_monitors_import)
-    # Not `remove`: that path is the bulk removal's, and only takes POST.
-    api.router.add_delete("/monitors/{indicator:(?!remove$).+}", handle_monitor_delete)
+    # Not `remove` or `import`: those paths are the bulk removal's and the import's (POST only).
+    api.router.add_delete("/monitors/{indicator:(?!(?:remove|import)$).+}", handle_monitor_delete)
     api.router.add_get("/alerts", handle_alerts_list)
     api.router.add_patch(r"/alerts/{alert_id:\d{1,18}}", handle_alert_patch)
     api.router.add_get("/indicators/{indicator:.+}", handle_indicator_get)

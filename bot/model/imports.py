@@ -195,7 +195,7 @@ def read_misp_event(document: Mapping[str, Any], *, all_attributes: bool = False
     _check_size(len(chosen))
     items = [item for name, attribute in chosen for item in _misp_items(name, attribute)]
     number = str(event.get("id") or "").strip()
-    info = " ".join(str(event.get("info") or "").split())[:80]
+    info = "".join(c for c in " ".join(str(event.get("info") or "").split()) if c.isprintable())[:80]
     title = "MISP event " + (number if number.isdigit() else event_uuid) + (f" ({info})" if info else "")
     return IndicatorImport(
         Source.MISP, title, tuple(items), f"misp:{event_uuid}", not_for_detection=len(hosts) - len(chosen)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bot.model.imports import ImportItem, IndicatorImport, Source
+from bot.model.indicators import escape_in_code
 from bot.render.limits import fallback_text
 from bot.render.messages import Message
 from bot.render.mrkdwn import code, escape, indicator_code, truncate
@@ -72,7 +73,13 @@ def _item_line(item: ImportItem, *, with_item: bool) -> str:
     """`• `value`: reason`; errors also name the item (an attribute, a STIX object). A
     reason is safe as it is (bot/model/imports.py escapes what it quotes); one that starts
     by quoting the value already shows it."""
-    where = f"{code(truncate(item.item, 120), limit=130)}: " if with_item else ""
+    where = f"{_quoted(item.item)}: " if with_item else ""
     if item.reason.startswith("`"):
         return f"• {where}{truncate(item.reason, 600)}"
-    return f"• {where}{indicator_code(item.value, limit=120)}: {truncate(item.reason, 600)}"
+    shown = indicator_code(item.value) if item.accepted else _quoted(item.value)
+    return f"• {where}{shown}: {truncate(item.reason, 600)}"
+
+
+def _quoted(text: str, limit: int = 120) -> str:
+    """Text from the document in backticks: one line, cut, escaped, controls written out."""
+    return f"`{escape_in_code(truncate(' '.join(text.split()), limit))}`"

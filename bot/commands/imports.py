@@ -74,7 +74,7 @@ class ImportFlows:
     ) -> None:
         self._add_monitors = add_monitors
         self.misp = misp
-        # Compiled on first use, in a thread: about a second and a half, once per process.
+        # Compiled on first use, in a thread: about 1.3 s, once per process.
         self._lists = lists
 
     async def misp_event(self, event: str, caller: Caller, *, all_attributes: bool = False) -> CommandResult:

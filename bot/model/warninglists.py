@@ -9,18 +9,18 @@ becomes one 64-bit number (its hash with the list's number in the low bits) in a
 numpy array, so a lookup is a binary search; building takes about 1.3 s and 110 MB at the
 peak (one list's JSON at a time), and what is kept about 30 MB.
 `warning_lists()` loads them lazily and keeps them for the life of the process; nothing
-happens at import time. (Two names sharing the top 54 bits of a hash is a chance of about
-one in ten billion for the whole list.)
+happens at import time. (A name on no list taking the number of one on a list: about one
+chance in ten billion per lookup.)
 
 Only the lists MISP itself applies to the attribute types an import reads are used (their
 `matching_attributes` name `domain`/`hostname`, or `ip-src`/`ip-dst`): hash, email and
 phone lists are skipped, and so are the lists of address space anyone can rent (`RENTED`:
-cloud and datacenter ranges, VPN providers): most attacker servers live there, so being
-in them says nothing about whose an address is. Matching follows MISP's types: `string` exact (an entry with a
-leading dot also matches names under it), `hostname` the name or a name under it, `cidr`
-the address inside a range, `substring` part of the value. One refinement: a name under a
-listed one counts only while it is run by the same registrant, that is, no public suffix
-lies between them (Mozilla's Public Suffix List, private section included). So
+cloud and datacenter ranges, VPN providers): most attacker servers live there, so being in
+them says nothing about whose an address is. Matching follows MISP's types: `string` exact
+(an entry with a leading dot also matches names under it), `hostname` the name or a name
+under it, `cidr` the address inside a range, `substring` part of the value. One
+refinement: a name under a listed one counts only while it is run by the same registrant,
+that is, no public suffix lies between them (Mozilla's Public Suffix List, private section included). So
 `mail.google.com` is on the lists with `google.com`, while `evil.duckdns.org` and
 `phish.blogspot.com`, names anyone can get under a listed platform, are not. Regex lists
 (phone numbers, contact mailboxes) match no domain or IP type and are left aside.

@@ -36,6 +36,7 @@ from bot.monitoring.requested_checks import Checks, RequestedCheckJob, Requested
 from bot.monitoring.resolver_check import CheckedDnsClient, SharedResolverVerdicts
 from bot.monitoring.runner import Runner, utc_now
 from bot.monitoring.scheduler import CheckDispatcher
+from bot.monitoring.sources.misp import MispClient
 from bot.slack.handover import CommandHandover
 from bot.slack.listeners import SlackDeps
 from bot.slack.responses import ResponseUrls
@@ -218,6 +219,10 @@ def build_services(
         )
         closers.append(webhooks.aclose)
     access = AccessPolicy(settings.admins, settings.channel_quota)
+    misp = None
+    if settings.misp_url and settings.misp_key:
+        misp = MispClient(settings.misp_url, settings.misp_key.reveal(), verify_tls=settings.misp_verify_tls)
+        closers.append(misp.close)
     triage = TriageFlows(
         db, transport, clock=clock, access=access, suppression=timedelta(days=settings.false_positive_days)
     )
@@ -272,6 +277,7 @@ def build_services(
             resolver=shared_resolver,
             ct=ct,
             sources_off=settings.sources_off(),
+            misp=misp,
         ),
         dispatcher=CheckDispatcher(runner),
         outbox=OutboxWorker(db, transport, clock=clock, metrics=metrics, lookalikes=lookalike_messages),

@@ -254,6 +254,10 @@ class Settings:
     worker_nice: int = 10
     # Set by `watchpost serve` for its workers: where a worker serves its /metrics (loopback).
     worker_metrics_port: int = 0
+    # The team's MISP (`/monitor misp <event>` reads events there; "": not configured).
+    misp_url: str = ""
+    misp_key: Secret = field(default_factory=lambda: Secret(""))
+    misp_verify_tls: bool = True
 
     def source_enabled(self, source: str) -> bool:
         """False when a quota of 0 turned the source off."""
@@ -342,6 +346,7 @@ class Settings:
         if smtp_port > 65535:
             raise ConfigError(f"WATCHPOST_SMTP_PORT must be at most 65535, got {smtp_port}")
         data_dir = Path(get("WATCHPOST_DATA_DIR", "").strip() or default_data_dir()).expanduser()
+        misp = _misp_settings(env)
         files_dir = Path(get("WATCHPOST_FILES_DIR", "").strip() or data_dir / "files").expanduser()
         return cls(
             slack_bot_token=Secret(get("SLACK_BOT_TOKEN", "").strip()),
@@ -411,6 +416,9 @@ class Settings:
             workers=number("WATCHPOST_WORKERS", defaults.workers, 0),
             worker_nice=number("WATCHPOST_WORKER_NICE", defaults.worker_nice, 0, 19),
             worker_metrics_port=number("WATCHPOST_WORKER_METRICS_PORT", 0, 0),
+            misp_url=misp.url,
+            misp_key=misp.key,
+            misp_verify_tls=misp.verify_tls,
         )
 
     def sources_off(self) -> dict[str, str]:
@@ -468,6 +476,8 @@ class Settings:
             f"active probes {'on' if self.active_probes else 'off'}",
             f"same-ASN summarising {'on' if self.summarise_same_asn else 'off'}",
             f"command rate {self.command_rate or 'unlimited'}/min",
+            f"MISP {'on' if self.misp_url and self.misp_key else 'off'}"
+            + ("" if self.misp_verify_tls else " (TLS not verified)"),
         ]
         return [
             "sources on: " + ", ".join(on) + ("; off: " + ", ".join(off) if off else ""),
@@ -956,6 +966,27 @@ _CATALOGUE: tuple[Declared, ...] = (
         "set by serve for its workers: where a worker serves /metrics",
         _attr("worker_metrics_port"),
     ),
+    Declared(
+        "WATCHPOST_MISP_URL",
+        "the team's MISP, read by `/monitor misp <event>` (empty: off)",
+        _attr("misp_url"),
+        default="off",
+        details=(
+            "Base URL of the MISP instance (`https://misp.example.org`), trusted as written (an internal"
+            " address is fine); redirects are never followed. With `WATCHPOST_MISP_KEY`."
+        ),
+    ),
+    Declared(
+        "WATCHPOST_MISP_KEY",
+        "MISP API key (Authorization header)",
+        lambda s, _: _secret(s.misp_key),
+        details="The automation key of a MISP user who may read the events to import.",
+    ),
+    Declared(
+        "WATCHPOST_MISP_VERIFY_TLS",
+        "verify MISP's TLS certificate (off: only for a test instance)",
+        lambda s, _: "on" if s.misp_verify_tls else "off",
+    ),
     Declared("WATCHPOST_LOG_LEVEL", "DEBUG, INFO, WARNING, …", _attr("log_level")),
 )
 
@@ -1021,6 +1052,35 @@ def _check_webhook_url(name: str, url: str) -> None:
         raise ConfigError(f"{name}: a webhook URL must not carry a user name or password")
 
 
+class _MispSettings(NamedTuple):
+    url: str
+    key: Secret
+    verify_tls: bool
+
+
+def _misp_settings(env: Mapping[str, str]) -> _MispSettings:
+    """WATCHPOST_MISP_URL, WATCHPOST_MISP_KEY and WATCHPOST_MISP_VERIFY_TLS. Errors name the
+    variable and the problem, never the key."""
+    url = env.get("WATCHPOST_MISP_URL", "").strip().rstrip("/")
+    key = env.get("WATCHPOST_MISP_KEY", "").strip()
+    if url:
+        parsed = urlsplit(url)
+        if parsed.scheme not in {"http", "https"} or not parsed.hostname:
+            raise ConfigError("WATCHPOST_MISP_URL must be an http:// or https:// URL, or empty (off)")
+        if parsed.query or parsed.fragment:
+            raise ConfigError("WATCHPOST_MISP_URL must be the instance's base URL, without ? or #")
+    if any(c.isspace() or not c.isprintable() for c in key):
+        raise ConfigError("WATCHPOST_MISP_KEY must be one token, without spaces or control characters")
+    verify_raw = env.get("WATCHPOST_MISP_VERIFY_TLS", "").strip().lower()
+    if verify_raw in {"", "1", "true", "yes", "on"}:
+        verify_tls = True
+    elif verify_raw in {"0", "false", "no", "off"}:
+        verify_tls = False
+    else:
+        raise ConfigError(f"WATCHPOST_MISP_VERIFY_TLS must be on or off, got {verify_raw[:20]!r}")
+    return _MispSettings(url, Secret(key), verify_tls)
+
+
 class _EmailSettings(NamedTuple):
     host: str
     user: str
@@ -1079,6 +1139,7 @@ _URL_SETTINGS = (
     "internetdb_url",
     "ct_log_list_url",
     "certstream_url",
+    "misp_url",
 )
 
 

@@ -29,6 +29,7 @@ from bot.api.payloads import (
     parse_alert_query,
     parse_delivery_query,
     parse_finding_query,
+    parse_import_request,
     parse_indicator_param,
     parse_monitor_filter,
     parse_remove_request,
@@ -39,6 +40,7 @@ from bot.api.payloads import (
 )
 from bot.commands.access import CommandRateLimiter
 from bot.commands.flows import MonitorFlows
+from bot.commands.imports import ImportOutcome, MispNotConfigured, MispUnavailable
 from bot.commands.results import Caller
 from bot.commands.triage import TriageFlows
 from bot.config import ApiToken, Settings
@@ -50,6 +52,7 @@ from bot.render.payloads import (
     ct_log_json,
     delivery_json,
     finding_json,
+    import_item_json,
     indicator_json,
     monitor_json,
     resolver_json,
@@ -63,6 +66,7 @@ log = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v1"
 MAX_BODY_BYTES = 1024 * 1024
+MAX_IMPORT_BYTES = 16 * 1024 * 1024  # a MISP event or STIX bundle with its objects
 RECENT_CHANGES = 20
 PUBLIC_PATHS = frozenset({f"{API_PREFIX}/openapi.json"})
 STATUS_CODES = {
@@ -126,8 +130,9 @@ def mount_api(web_app: web.Application, deps: ApiDeps, *, limiter: CommandRateLi
     api.router.add_get("/monitors", handle_monitors_list)
     api.router.add_post("/monitors", handle_monitors_add)
     api.router.add_post("/monitors/remove", handle_monitors_remove)
-    # Not `remove`: that path is the bulk removal's, and only takes POST.
-    api.router.add_delete("/monitors/{indicator:(?!remove$).+}", handle_monitor_delete)
+    api.router.add_post("/monitors/import", handle_monitors_import)
+    # Not `remove` or `import`: those paths are the bulk removal's and the import's (POST only).
+    api.router.add_delete("/monitors/{indicator:(?!(?:remove|import)$).+}", handle_monitor_delete)
     api.router.add_get("/alerts", handle_alerts_list)
     api.router.add_get(r"/alerts/{alert_id:\d{1,18}}", handle_alert_get)
     api.router.add_patch(r"/alerts/{alert_id:\d{1,18}}", handle_alert_patch)
@@ -263,6 +268,69 @@ async def handle_monitors_add(request: web.Request) -> web.Response:
         caller.channel_id,
     )
     return web.json_response(body, status=201 if created else 200)
+
+
+async def handle_monitors_import(request: web.Request) -> web.Response:
+    """Monitors from a MISP event, a STIX 2.1 bundle or a list, or from an event of the
+    configured MISP: all or nothing (one item that cannot be read refuses the request,
+    every such item listed); what MISP's warning lists name and private addresses are left
+    out and listed."""
+    deps = request.app[CONTEXT].deps
+    check_query(request.query)
+    wanted = parse_import_request(await read_json(request, limit=MAX_IMPORT_BYTES))
+    caller = _caller(request, wanted.team_id or await _team_of(deps, wanted.channel_id), wanted.channel_id)
+    imports = deps.flows.imports
+    try:
+        if wanted.misp_event is not None:
+            outcome = await imports.import_misp_event(
+                wanted.misp_event, caller, all_attributes=wanted.all_attributes
+            )
+        else:
+            outcome = await imports.import_document(
+                wanted.indicators, caller, all_attributes=wanted.all_attributes
+            )
+    except MispNotConfigured as exc:
+        raise ApiError(400, "misp_not_configured", plain(str(exc))) from None
+    except MispUnavailable as exc:
+        raise ApiError(502, "misp_unavailable", plain(str(exc))) from None
+    except UserInputError as exc:
+        raise ApiError(400, "rejected", plain(str(exc))) from None
+    if outcome.refused:
+        errors = outcome.imported.errors
+        raise ApiError(
+            400,
+            "invalid_items",
+            f"{len(errors)} item{'s' * (len(errors) != 1)} of {outcome.imported.title} cannot be read, "
+            "so nothing was changed",
+            details=[import_item_json(item) for item in errors],
+        )
+    body = await _import_body(deps, caller, outcome)
+    log.info(
+        "API token %s imported %d monitors from %s into %s/%s",
+        request[TOKEN_NAME],
+        len(body["added"]),
+        outcome.imported.source.value,
+        caller.team_id,
+        caller.channel_id,
+    )
+    return web.json_response(body, status=201 if body["added"] else 200)
+
+
+async def _import_body(deps: ApiDeps, caller: Caller, outcome: ImportOutcome) -> dict[str, Any]:
+    imported = outcome.imported
+    names = {a.indicator for a in outcome.added}
+    db = deps.db
+    monitors = await db.run(db.monitors.list, team_id=caller.team_id, channel_id=caller.channel_id)
+    return {
+        "source": imported.source.value,
+        "title": imported.title,
+        "tag": imported.tag,
+        "added": [a.indicator for a in outcome.added if a.new_for_channel],
+        "existing": [a.indicator for a in outcome.added if not a.new_for_channel],
+        "left_out": [import_item_json(item) for item in imported.left_out],
+        "not_for_detection": imported.not_for_detection,
+        "monitors": [monitor_json(m) for m in monitors if m.indicator in names],
+    }
 
 
 async def handle_monitors_remove(request: web.Request) -> web.Response:
@@ -557,15 +625,15 @@ def _stix_response(bundle: dict[str, Any], headers: dict[str, str] | None = None
     )
 
 
-async def read_json(request: web.Request) -> Any:
-    """The body as JSON, refused with 413 past MAX_BODY_BYTES (declared or streamed)."""
-    too_large = ApiError(413, "payload_too_large", f"the body is over {MAX_BODY_BYTES:,} bytes")
-    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+async def read_json(request: web.Request, *, limit: int = MAX_BODY_BYTES) -> Any:
+    """The body as JSON, refused with 413 past `limit` bytes (declared or streamed)."""
+    too_large = ApiError(413, "payload_too_large", f"the body is over {limit:,} bytes")
+    if request.content_length is not None and request.content_length > limit:
         raise too_large
     body = bytearray()
     async for chunk in request.content.iter_chunked(64 * 1024):
         body += chunk
-        if len(body) > MAX_BODY_BYTES:
+        if len(body) > limit:
             raise too_large
     try:
         return json.loads(body)

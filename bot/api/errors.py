@@ -9,8 +9,9 @@ class ApiError(Exception):
     """Answered as `{"error": {"code", "message", "details"?}}` with `status`.
 
     Codes: invalid_json, invalid_request, invalid_parameter, invalid_indicators,
-    too_many_indicators, invalid_cursor, team_required, rejected, unauthorized, not_found,
-    method_not_allowed, payload_too_large, rate_limited, internal_error."""
+    too_many_indicators, invalid_items, invalid_cursor, team_required, rejected,
+    misp_not_configured, misp_unavailable, unauthorized, not_found, method_not_allowed,
+    payload_too_large, rate_limited, internal_error."""
 
     def __init__(
         self,

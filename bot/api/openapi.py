@@ -72,6 +72,7 @@ _ERRORS = {
         {"WWW-Authenticate": {"schema": {"type": "string"}, "description": "Bearer"}},
     ),
     "404": _error("Not monitored, or no such path"),
+    "502": _error("The configured MISP did not give the event (unreachable, refused the key, no such event)"),
     "413": _error("The body is over 1 MiB"),
     "429": _error(
         "Too many requests with this token",
@@ -122,9 +123,9 @@ _SCHEMAS: dict[str, Any] = {
                     "code": {
                         "type": "string",
                         "description": "invalid_json, invalid_request, invalid_parameter, "
-                        "invalid_indicators, too_many_indicators, invalid_cursor, team_required, "
-                        "rejected, unauthorized, not_found, method_not_allowed, payload_too_large, "
-                        "rate_limited, internal_error",
+                        "invalid_indicators, too_many_indicators, invalid_items, invalid_cursor, "
+                        "team_required, rejected, misp_not_configured, misp_unavailable, unauthorized, "
+                        "not_found, method_not_allowed, payload_too_large, rate_limited, internal_error",
                     },
                     "message": {"type": "string"},
                     "details": {"type": "array", "items": {"type": "object"}},
@@ -178,6 +179,69 @@ _SCHEMAS: dict[str, Any] = {
                 "type": "array",
                 "items": {"type": "string"},
                 "description": "Already monitored there (given tags are added to theirs)",
+            },
+            "monitors": {"type": "array", "items": _ref("Monitor")},
+        }
+    ),
+    "ImportMonitors": _object(
+        {
+            "channel": {**_SLACK_ID, "description": "The Slack channel that gets the alerts"},
+            "team": {**_SLACK_ID, "description": "The channel's workspace (as for adding monitors)"},
+            "indicators": {
+                "description": 'A MISP event (`{"Event": {…}}` or the bare event), a STIX 2.1 bundle, '
+                "or a list of domains, IPs and URLs as `POST /monitors` takes it. Give this or "
+                "`misp_event`.",
+                "oneOf": [
+                    {"type": "object"},
+                    {"type": "array", "items": {"type": "string"}},
+                    {"type": "string"},
+                ],
+            },
+            "misp_event": {
+                "description": "An event's number or UUID, read from the configured MISP "
+                "(WATCHPOST_MISP_URL). Give this or `indicators`.",
+                "oneOf": [{"type": "string", "minLength": 1}, {"type": "integer", "minimum": 0}],
+            },
+            "all_attributes": {
+                "type": "boolean",
+                "default": False,
+                "description": "MISP: also the attributes not marked for detection (`to_ids`)",
+            },
+        },
+        required=["channel"],
+    ),
+    "ImportItem": _object(
+        {
+            "item": {"type": "string", "description": "Where it came from: an attribute, a STIX object"},
+            "value": {"type": "string"},
+            "reason": {"type": "string"},
+            "warning_lists": {"type": "array", "items": {"type": "string"}},
+        },
+        required=["item", "value", "reason"],
+    ),
+    "ImportedMonitors": _object(
+        {
+            "source": {"type": "string", "enum": ["misp", "stix", "list"]},
+            "title": {"type": "string", "description": "The document, as replies name it"},
+            "tag": {
+                "type": ["string", "null"],
+                "description": "Every monitor of the import gets it: `misp:<event uuid>`, `stix:<bundle id>`",
+            },
+            "added": {"type": "array", "items": {"type": "string"}, "description": "New in the channel"},
+            "existing": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "Already monitored there (the tag is added to theirs)",
+            },
+            "left_out": {
+                "type": "array",
+                "items": _ref("ImportItem"),
+                "description": "On a MISP warning list, a private or reserved address, a range, or "
+                "naming no domain, IP or URL",
+            },
+            "not_for_detection": {
+                "type": "integer",
+                "description": "MISP attributes of a host type not read: not marked `to_ids`",
             },
             "monitors": {"type": "array", "items": _ref("Monitor")},
         }
@@ -561,6 +625,26 @@ def build_openapi() -> dict[str, Any]:
                         **_errors("400", "401", "413", "429"),
                     },
                 },
+            },
+            "/monitors/import": {
+                "post": {
+                    "operationId": "importMonitors",
+                    "summary": "Monitor the domains, IPs and URLs of a MISP event or STIX 2.1 bundle",
+                    "description": "All or nothing: an item that cannot be read (written defanged, a bad "
+                    "STIX pattern, not a domain, IP or URL) refuses the request with every such item in "
+                    "`error.details` (code `invalid_items`). Items on MISP's warning lists and private "
+                    "or reserved addresses are left out and listed in `left_out`. Each monitor is tagged "
+                    "with where it came from. Bodies up to 16 MiB.",
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": _ref("ImportMonitors")}},
+                    },
+                    "responses": {
+                        "201": _json(_ref("ImportedMonitors"), "At least one monitor was added"),
+                        "200": _json(_ref("ImportedMonitors"), "Nothing new: monitored already, or left out"),
+                        **_errors("400", "401", "413", "429", "502"),
+                    },
+                }
             },
             "/monitors/remove": {
                 "post": {

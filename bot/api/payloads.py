@@ -48,6 +48,17 @@ class AddRequest:
 
 
 @dataclass(frozen=True)
+class ImportRequest:
+    """`POST /monitors/import`: a document (`indicators`) or a MISP event to fetch (`misp_event`)."""
+
+    channel_id: str
+    team_id: str | None
+    indicators: Any = None
+    misp_event: str | None = None
+    all_attributes: bool = False
+
+
+@dataclass(frozen=True)
 class RemoveRequest:
     channel_id: str
     team_id: str | None
@@ -75,6 +86,33 @@ def parse_add_request(body: Any) -> AddRequest:
         team_id=_slack_id(fields, "team") if "team" in fields else None,
         indicators=parse_indicator_list(fields["indicators"]),
         tags=_tags(fields.get("tags", [])),
+    )
+
+
+def parse_import_request(body: Any) -> ImportRequest:
+    optional = {"team", "indicators", "misp_event", "all_attributes"}
+    fields = _object(body, required={"channel"}, optional=optional)
+    given = [name for name in ("indicators", "misp_event") if name in fields]
+    if len(given) != 1:
+        raise ApiError(
+            400,
+            "invalid_request",
+            "give `indicators` (a MISP event, a STIX 2.1 bundle or a list) or `misp_event` (an event's "
+            "number or UUID, read from the configured MISP), one of the two",
+            details=[{"field": "indicators", "reason": "exactly one of indicators, misp_event"}],
+        )
+    misp_event = fields.get("misp_event")
+    if isinstance(misp_event, bool) or not isinstance(misp_event, str | int | None):
+        raise bad_parameter("misp_event", "an event's number or UUID")
+    all_attributes = fields.get("all_attributes", False)
+    if not isinstance(all_attributes, bool):
+        raise bad_parameter("all_attributes", "true or false")
+    return ImportRequest(
+        channel_id=_slack_id(fields, "channel"),
+        team_id=_slack_id(fields, "team") if "team" in fields else None,
+        indicators=fields.get("indicators"),
+        misp_event=None if misp_event is None else str(misp_event),
+        all_attributes=all_attributes,
     )
 
 

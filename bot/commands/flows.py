@@ -24,6 +24,7 @@ from bot.commands.grammar import (
     HistoryCommand,
     LiftCommand,
     ListCommand,
+    MispCommand,
     MuteCommand,
     RemoveCommand,
     StatusCommand,
@@ -34,6 +35,7 @@ from bot.commands.grammar import (
     WatchStatusCommand,
     parse_command,
 )
+from bot.commands.imports import ImportFlows, MispEvents
 from bot.commands.pivots import Pivots
 from bot.commands.results import Caller, CommandResult, FollowUp
 from bot.commands.watches import WatchFlows
@@ -116,6 +118,7 @@ class MonitorFlows:
         resolver: SharedResolverVerdicts | None = None,
         ct: CtReader | None = None,
         sources_off: Mapping[str, str] | None = None,
+        misp: MispEvents | None = None,
     ) -> None:
         self.db = db
         # Sources the settings turned off, and why (Settings.sources_off): health says so.
@@ -142,6 +145,8 @@ class MonitorFlows:
         self.gate = gate
         # The resolver check's verdict as the checking processes shared it (None: no check).
         self.resolver = resolver
+        # Monitors from MISP events, STIX bundles and lists (`misp`: None when not configured).
+        self.imports = ImportFlows(self.add_monitors, misp=misp)
 
     async def throttled(self, caller: Caller) -> Message | None:
         """The reply to a user over the command rate limit (None: go ahead). Counts the command."""
@@ -200,7 +205,7 @@ class MonitorFlows:
                     self.db.monitors.list, team_id=caller.team_id, channel_id=caller.channel_id
                 )
                 rows = [
-                    ListRow(m.indicator, m.kind.value, m.last_checked_at, m.stale_datasets, mutes)
+                    ListRow(m.indicator, m.kind.value, m.last_checked_at, m.stale_datasets, mutes, m.tags)
                     for m, mutes in await self._with_timed_mutes(monitors, caller)
                 ]
                 return CommandResult(await self.watches.with_watches(build_list_message(rows), rows, caller))
@@ -247,6 +252,8 @@ class MonitorFlows:
                 return await self.watches.remove(kind, terms, caller)
             case WatchStatusCommand(kind, term, history):
                 return await self.watches.status(kind, term, history, caller)
+            case MispCommand(event, all_attributes):
+                return await self.imports.misp_event(event, caller, all_attributes=all_attributes)
             case HealthCommand():
                 report = await self.health_report()
                 return CommandResult(
@@ -554,6 +561,7 @@ class MonitorFlows:
             snoozed_until=max(snoozes, default=None),
             muted_until=muted_until,
             plans=plans,
+            tags=monitor.tags,
         )
         return CommandResult(message)
 

@@ -108,6 +108,15 @@ class HealthCommand:
     """`/monitor health`: every source's requests, quota use, errors and latency."""
 
 
+@dataclass(frozen=True)
+class MispCommand:
+    """`/monitor misp <event id or UUID> [all]`: monitor the event's domains, IPs and URLs;
+    `all` reads the attributes not marked for detection (`to_ids`) too."""
+
+    event: str
+    all_attributes: bool = False
+
+
 Command = (
     AddCommand
     | RemoveCommand
@@ -125,11 +134,12 @@ Command = (
     | UnwatchCommand
     | WatchStatusCommand
     | HealthCommand
+    | MispCommand
 )
 
 VERBS = (
     "remove", "list", "status", "history", "timeline", "check", "mute", "unmute", "suppressions", "lift",
-    "digest", "health", "help", "lookalikes", "keyword",
+    "digest", "health", "help", "lookalikes", "keyword", "misp",
 )  # fmt: skip
 _WATCH_WORDS = {
     "lookalikes": WatchKind.LOOKALIKE,
@@ -205,6 +215,8 @@ def parse_command(text: str) -> Command:
         return TimelineCommand(_one(rest, "timeline"))
     if verb in ("mute", "unmute"):
         return _mute(verb, words[1:])
+    if verb == "misp":
+        return _misp(words[1:])
     if verb.isalpha() and "." not in verb and ":" not in verb and len(words) > 1:
         raise UserInputError(f"Unknown command `{_quote(verb)}`. Try `/monitor help`.")
     return AddCommand(tuple(parse_indicators(text)))
@@ -342,6 +354,16 @@ def _mute(verb: str, words: list[str]) -> MuteCommand:
     dataset = parse_dataset(words[1].removeprefix("dataset="))
     duration = parse_duration(words[2]) if timed else None
     return MuteCommand(parse_indicator(words[0]), dataset, muted=verb == "mute", duration=duration)
+
+
+def _misp(words: list[str]) -> MispCommand:
+    usage = "`/monitor misp <event number or UUID>` (add `all` for attributes not marked for detection)"
+    every = bool(words) and words[-1].lower() == "all"
+    if every:
+        words = words[:-1]
+    if len(words) != 1:
+        raise UserInputError(f"Say which MISP event, one at a time: {usage}.")
+    return MispCommand(words[0], all_attributes=every)
 
 
 def _one(text: str, verb: str) -> Indicator:

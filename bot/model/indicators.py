@@ -45,8 +45,10 @@ __all__ = [
     "MAX_INDICATORS_PER_COMMAND",
     "Indicator",
     "escape_in_code",
+    "internet_refusal",
     "parse_indicator",
     "parse_indicators",
+    "parse_written_indicator",
     "refang",
 ]
 
@@ -194,6 +196,69 @@ def parse_indicators(text: str, *, limit: int = MAX_INDICATORS_PER_COMMAND) -> l
     if len(found) > limit:
         raise IndicatorError(f"Too many indicators: {too_many}. Split them over several commands.")
     return list(found)
+
+
+def parse_written_indicator(token: str) -> Indicator:
+    """One value from a structured source (a MISP attribute, a STIX pattern), read exactly
+    as written: such sources hold values as they are, so one written defanged is refused,
+    saying what it would read as, and so is anything `parse_indicator` refuses."""
+    text = token.strip()
+    if not text:
+        raise IndicatorError(_EMPTY_MESSAGE)
+    if len(text) > _MAX_TOKEN_CHARS:
+        raise IndicatorError(
+            f"A value of {len(text):,} characters is too long to be a domain, IP address or URL"
+        )
+    try:
+        return _parse_reading(text)
+    except _Rejected as rejected:
+        as_written = rejected
+    try:
+        meant: Indicator | None = parse_indicator(text)
+    except IndicatorError:
+        meant = None
+    shown = _shown_as_written(text)
+    if meant is not None:
+        how = ", ".join(readings(text)[-1].notations)
+        raise IndicatorError(
+            f"{shown} is written defanged ({how}): it would read as `{meant.defanged}`, but a structured "
+            "source must give the value as it is"
+        )
+    if as_written.subject is None:
+        raise IndicatorError(f"{shown} {as_written.reason}")
+    raise IndicatorError(f"{shown}: {_shown(as_written.subject, refanged=False)} {as_written.reason}")
+
+
+def internet_refusal(host: str) -> str | None:
+    """Why a host as written (an IP address, or a name) is not on the public internet: "a
+    private address (10.0.0.0/8)", "a special-use name (…)"; None when it may be, or is no
+    host at all (the parser says why then)."""
+    text = host.strip()
+    if text.startswith("[") and text.endswith("]"):
+        text = text[1:-1]
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        label = text.rstrip(".").rpartition(".")[2].lower()
+        reason = _SPECIAL_USE_TLDS.get(label)
+        return f"a special-use name: {reason}" if reason else None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    try:
+        _classify_ip(address)
+    except _Rejected as rejected:
+        return rejected.reason.removeprefix("is ").removesuffix(f": {_NOT_INTERNET}")
+    return None
+
+
+def _shown_as_written(token: str) -> str:
+    """A value quoted as written (already defanged, maybe): cut, linkable schemes and bare
+    dots defanged, escaped, in backticks."""
+    cut = token[:_SHOWN_CHARS]
+    defanged = _LINKABLE_SCHEME.sub(lambda m: _DEFANGED_SCHEMES[m.group(1).lower()], cut)
+    defanged = re.sub(r"(?<!\[)\.(?!\])", "[.]", defanged)
+    ellipsis = "…" if len(token) > _SHOWN_CHARS else ""
+    return f"`{escape_in_code(defanged)}{ellipsis}`"
 
 
 def _parse(text: str) -> Indicator:

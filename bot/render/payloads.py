@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.model.imports import ImportItem
 from bot.model.indicators import Indicator
 from bot.model.observations import Change, FactState
 from bot.model.scripts import domain_to_unicode, mixed_scripts
@@ -39,6 +40,14 @@ def monitor_json(monitor: MonitorView) -> dict[str, Any]:
         "last_checked_at": iso(monitor.last_checked_at),
         "stale_datasets": list(monitor.stale_datasets),
     }
+
+
+def import_item_json(item: ImportItem) -> dict[str, Any]:
+    """One item of an import that was left out or refused, and why (mrkdwn code marks removed)."""
+    body: dict[str, Any] = {"item": item.item, "value": item.value, "reason": item.reason.replace("`", "")}
+    if item.warning_lists:
+        body["warning_lists"] = list(item.warning_lists)
+    return body
 
 
 def change_json(change: Change) -> dict[str, Any]:

@@ -38,6 +38,7 @@ HELP = """*Watchpost* watches domains and IPs and tells this channel when they c
 • `/monitor mute <indicator> <dataset> [30m|12h|7d|2w]`: silence one dataset here (`unmute` to undo)
 • `/monitor suppressions`: every suppression, snooze and mute in force here; `/monitor lift <number>` ends one
 • `/monitor remove <indicator> [<indicator> …]` or `/unmonitor <indicator>`: stop monitoring
+• `/monitor misp <event> [all]`: monitor a MISP event's domains, IPs and URLs (`all`: not only to_ids)
 • `/monitor lookalikes <domain> [<domain> …]`: new certificates and domains imitating a brand
 • `/monitor keyword <word> [<word> …]`: new certificates naming a word (under 4 letters: add `confirm`)
   (`list`, `status`, `history` and `remove` take `lookalikes <domain>` or `keyword <word>` too)
@@ -50,7 +51,7 @@ Datasets: `resolutions`, `dns_records`, `whois`, `certificates`, `subdomains`, `
 def build_help_message() -> Message:
     return Message(
         "Watchpost help: /monitor <indicator>, list, status, history, timeline, check, mute, unmute, "
-        "suppressions, lift, remove, digest, health",
+        "suppressions, lift, remove, misp, digest, health",
         [section(HELP)],
     )
 
@@ -92,6 +93,7 @@ def build_status_message(
     snoozed_until: datetime | None = None,
     muted_until: Sequence[tuple[str, datetime]] = (),
     plans: Sequence[str] = (),
+    tags: Sequence[str] = (),
 ) -> Message:
     """`plans`: one line per quota-limited source, how often its budget lets it be asked
     ("passive DNS every 11 h: Mnemonic allows 1,000 a day for 460 monitors")."""
@@ -100,6 +102,8 @@ def build_status_message(
     if snoozed_until is not None:
         notes.append(f":zzz: snoozed until {snoozed_until:%Y-%m-%d %H:%M} UTC")
     notes += [f":no_bell: {code(d)} muted until {until:%Y-%m-%d %H:%M} UTC" for d, until in muted_until]
+    if tags:
+        notes.append(":label: " + ", ".join(code(tag, limit=80) for tag in list(tags)[:10]))
     blocks = [*message.blocks[: MAX_BLOCKS_MESSAGE - 3]]
     if plans:
         blocks.append(context(shorten_line(escape("; ".join(plans)), 2900)))
@@ -218,11 +222,15 @@ def build_list_message(
     for row in sorted(rows, key=lambda r: natural_key(r[0])):
         indicator, kind, checked, stale = row[:4]
         muted = row.muted if isinstance(row, ListRow) else ()
+        tags = row.tags if isinstance(row, ListRow) else ()
         when = f"checked {checked:%Y-%m-%d %H:%M} UTC" if checked else "not checked yet"
         warn = f" · :hourglass: stale: {_names(stale)}" if stale else ""
         quiet = f" · :no_bell: muted: {_names(muted)}" if muted else ""
+        labels = f" · :label: {_names(tags)}" if tags else ""
         lines.append(
-            shorten_line(f"• {indicator_code(indicator)} ({escape(kind)}) · {when}{warn}{quiet}", 1000)
+            shorten_line(
+                f"• {indicator_code(indicator)} ({escape(kind)}) · {when}{warn}{quiet}{labels}", 1000
+            )
         )
     blocks: list[Block] = [header(f"Monitored here: {len(rows)}")]
     shown = 0
@@ -353,6 +361,7 @@ class ListRow(NamedTuple):
     last_checked_at: datetime | None
     stale: Sequence[str]
     muted: Sequence[str] = ()
+    tags: Sequence[str] = ()
 
 
 MAX_HISTORY_LINES = 40

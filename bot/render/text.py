@@ -40,6 +40,7 @@ EMOJI = {
     ":large_green_circle:": "🟢",
     ":red_circle:": "🔴",
     ":white_circle:": "⚪",
+    ":label:": "🏷",
 }
 
 _CODE_SPAN = re.compile(r"(`[^`\n]*`)")

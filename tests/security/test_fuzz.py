@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from bot.commands.grammar import parse_command
 from bot.digests.build import FORMULA_STARTS, neutralise_cell, render_csv
 from bot.errors import SourceError, UserInputError
+from bot.model.imports import Outcome, read_document
 from bot.model.indicators import MAX_INDICATORS_PER_COMMAND, parse_indicator, parse_indicators
 from bot.model.observations import Change, ChangeKind, IndicatorKind
 from bot.monitoring.datasets.base import PassiveDnsRecord
@@ -32,6 +33,7 @@ from bot.monitoring.sources.rdap import network_facts
 from bot.monitoring.sources.virustotal import parse_virustotal_page
 from bot.monitoring.sources.whois import parse_whois
 from bot.render.alerts import build_alert_message
+from bot.render.imports import build_import_refused_message, build_imported_message
 from bot.render.limits import block_kit_violations
 from bot.render.mrkdwn import code, escape
 from bot.render.replies import build_error_message
@@ -168,7 +170,7 @@ def test_fuzz_many_indicators_all_or_nothing(text: str) -> None:
     st.sampled_from(
         [
             "", "remove ", "mute ", "unmute ", "history ", "status ", "check ", "lookalikes ", "keyword ",
-            "remove lookalikes ", "status keyword ", "keyword confirm ",
+            "remove lookalikes ", "status keyword ", "keyword confirm ", "misp ",
         ]
     ),
 )  # fmt: skip
@@ -182,6 +184,63 @@ def test_fuzz_command_grammar(text: str, verb: str) -> None:
         parse_command(verb + text)
     except UserInputError as exc:
         assert safe_message_text(build_error_message(str(exc)).text)
+
+
+MISP_TYPES = ["domain", "hostname", "ip-dst", "ip-src|port", "domain|ip", "url", "md5"]
+misp_attributes = st.fixed_dictionaries(
+    {
+        "type": st.sampled_from(MISP_TYPES),
+        "value": st.one_of(hostile_text, json_values),
+        "to_ids": json_values,
+    }
+)
+stix_patterns = st.one_of(
+    hostile_text,
+    st.builds(
+        lambda kind, op, value: f"[{kind}:value {op} '{value}']",
+        st.sampled_from(["domain-name", "ipv4-addr", "ipv6-addr", "url", "file", "x-evil"]),
+        st.sampled_from(["=", "!=", "LIKE", "IN", "MATCHES", "ISSUBSET"]),
+        hostile_text,
+    ),
+)
+documents = st.one_of(
+    st.builds(
+        lambda attributes, uuid: {"Event": {"uuid": uuid, "info": "<!channel>", "Attribute": attributes}},
+        st.lists(misp_attributes, max_size=6),
+        st.sampled_from(["5f8e2d1c-0b6a-4c3e-9f1d-2a7b8c9d0e1f", "nope", ""]),
+    ),
+    st.builds(
+        lambda patterns: {
+            "type": "bundle",
+            "id": "bundle--6ba7b810-9dad-41d1-80b4-00c04fd430c8",
+            "objects": [{"type": "indicator", "id": f"indicator--{p[:30]}", "pattern": p} for p in patterns],
+        },
+        st.lists(stix_patterns, max_size=5),
+    ),
+    json_values,
+)
+
+
+@fuzz
+@given(documents)
+def test_fuzz_import_reader(document: Any) -> None:
+    """A hostile MISP event or STIX bundle: read or refused with a UserInputError, and what
+    the reply shows of it is safe (no mention, no link, within Block Kit's limits)."""
+    count("import reader")
+    try:
+        imported = read_document(document)
+    except UserInputError as exc:
+        assert safe_message_text(build_error_message(str(exc)).text)
+        return
+    for item in imported.items:
+        assert (item.indicator is not None) == (item.outcome is Outcome.ACCEPTED)
+    if imported.errors:
+        message = build_import_refused_message(imported)
+    else:
+        message = build_imported_message(imported, [(i.value, True) for i in imported.indicators])
+    assert block_kit_violations(message) == []
+    assert safe_message_text(message.text)
+    assert not any(UNSAFE.search(json.dumps(block)) for block in message.blocks)
 
 
 def assert_normalised(records: list[PassiveDnsRecord]) -> None:

@@ -174,8 +174,11 @@ class SourceHttpClient:
         clock: Callable[[], float] = time.monotonic,
         resolver: AbstractResolver | None = None,
         gate: RequestGate | None = None,
+        verify_tls: bool = True,
     ) -> None:
         self.source = source
+        # False only where the operator said so (a test MISP with a self-signed certificate).
+        self._verify_tls = verify_tls
         self._gate = gate
         self._resolver = resolver
         self._timeout = timeout
@@ -191,7 +194,9 @@ class SourceHttpClient:
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            connector = None if self._resolver is None else aiohttp.TCPConnector(resolver=self._resolver)
+            connector = None
+            if self._resolver is not None or not self._verify_tls:
+                connector = aiohttp.TCPConnector(resolver=self._resolver, ssl=self._verify_tls)
             self._session = aiohttp.ClientSession(
                 connector=connector,
                 headers={"User-Agent": "watchpost", **self._headers},

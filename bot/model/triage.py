@@ -59,6 +59,8 @@ class SuppressionView:
     created_at: datetime
     expires_at: datetime | None  # None: an untimed mute (until unmuted)
     alert_id: int | None = None  # the alert marked false positive that made it
+    # A lookalike or keyword watch's (its kind; `indicator` is the watched term), not a monitor's.
+    watch: str | None = None
 
 
 def format_duration(duration: timedelta) -> str:

@@ -119,9 +119,10 @@ def active_suppressions(
         )
         .order_by(SuppressionRow.id)
     ):
-        found[row.monitor_id].append(
-            ActiveSuppression(row.id, row.kind, row.dataset, row.value, row.expires_at)
-        )
+        if row.monitor_id is not None:  # always, by the filter: a watch's row names no monitor
+            found[row.monitor_id].append(
+                ActiveSuppression(row.id, row.kind, row.dataset, row.value, row.expires_at)
+            )
     return {key: tuple(value) for key, value in found.items()}
 
 
@@ -662,6 +663,7 @@ class TriageStore:
             query = (
                 select(SuppressionRow)
                 .where(
+                    SuppressionRow.monitor_id.is_not(None),  # a watch's: bot/storage/watch_suppressions.py
                     SuppressionRow.lifted_at.is_(None),
                     SuppressionRow.end_noticed_at.is_(None),
                     SuppressionRow.expires_at <= now,

@@ -225,6 +225,7 @@ def build_services(
         transport,
         clock=clock,
         facts=DomainFactsLookup(dns, whois) if dns is not None else None,
+        suppressions=db.watch_suppressions,
     )
     # Findings pass the same policy as changes: its mute and snooze stages, per watch.
     router = FindingRouter(db, db.watch_suppressions, policy)

@@ -4,6 +4,7 @@ after a crash between the post and its record), for findings instead of changes.
 
 A finding's alert is built at delivery time with what is known of the domain then
 (DNS, WHOIS); a later certificate goes to the alert's thread once the alert is posted.
+Each tick also tells a channel when a watch's snooze or timed mute ended by itself.
 """
 
 from __future__ import annotations
@@ -18,9 +19,14 @@ from bot.delivery.outbox import DeliveryReport, retry_delay
 from bot.delivery.transport import DeliveryError, MessageFinder, Transport
 from bot.model.watches import DomainFacts
 from bot.monitoring.lookalikes.service import Database
-from bot.render.lookalikes import build_lookalike_alert_message, build_lookalike_sighting_message
+from bot.render.lookalikes import (
+    build_lookalike_alert_message,
+    build_lookalike_sighting_message,
+    build_watch_silence_ended_message,
+)
 from bot.render.messages import Message
 from bot.storage.lookalikes import LookalikeStore, PendingDelivery
+from bot.storage.watch_suppressions import WatchSuppressions
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +47,7 @@ class LookalikeDeliveryWorker:
         clock: Callable[[], datetime],
         facts: FactsLookup | None = None,
         lease: timedelta = timedelta(seconds=120),
+        suppressions: WatchSuppressions | None = None,
     ) -> None:
         self.db = db
         self.store = store
@@ -48,6 +55,7 @@ class LookalikeDeliveryWorker:
         self.clock = clock
         self.facts = facts
         self.lease = lease
+        self.suppressions = suppressions  # the watches' mutes and snoozes, for their end notices
 
     async def deliver_due(self, *, limit: int = 100) -> DeliveryReport:
         pending = await self.db.run(
@@ -59,7 +67,22 @@ class LookalikeDeliveryWorker:
                 sent += 1
             else:
                 failed += 1
+        await self.notice_ended_silences()
         return DeliveryReport(sent, failed)
+
+    async def notice_ended_silences(self) -> int:
+        """Tell each channel which of its watches' snoozes and timed mutes ended (once each)."""
+        if self.suppressions is None:
+            return 0
+        ended = await self.db.run(self.suppressions.claim_ended, now=self.clock())
+        for suppression in ended:
+            try:
+                await self.transport.post(
+                    suppression.channel_id, build_watch_silence_ended_message(suppression)
+                )
+            except DeliveryError as exc:
+                log.warning("notice of watch suppression %s ending not posted: %s", suppression.id, exc)
+        return len(ended)
 
     async def _message(self, delivery: PendingDelivery) -> Message:
         if delivery.sighting is not None:

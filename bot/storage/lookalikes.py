@@ -260,6 +260,18 @@ class LookalikeStore:
                 for r in rows
             ]
 
+    def finding_at(self, *, team_id: str, channel_id: str, message_ts: str) -> Finding | None:
+        """The finding whose alert was posted as `message_ts` in the channel."""
+        with self._sessions() as session:
+            row = session.scalars(
+                select(LookalikeFindingRow).where(
+                    LookalikeFindingRow.team_id == team_id,
+                    LookalikeFindingRow.channel_id == channel_id,
+                    LookalikeFindingRow.message_ts == message_ts,
+                )
+            ).first()
+            return None if row is None else _finding(row, 0, False)
+
     def dismiss(self, *, team_id: str, channel_id: str, domain: str, user_id: str, now: datetime) -> bool:
         """Quiet `domain` in the channel for good; False if it already was. Its undelivered
         messages are dropped."""

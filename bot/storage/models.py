@@ -402,9 +402,7 @@ class SuppressionRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     # A monitor's (with its subject), or a watch's: never both.
     monitor_id: Mapped[int | None] = mapped_column(ForeignKey("monitors.id", ondelete="CASCADE"))
-    subject_id: Mapped[int | None] = mapped_column(
-        ForeignKey("subjects.id", ondelete="CASCADE"), index=True
-    )
+    subject_id: Mapped[int | None] = mapped_column(ForeignKey("subjects.id", ondelete="CASCADE"), index=True)
     watch_id: Mapped[int | None] = mapped_column(ForeignKey("lookalike_watches.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(16))  # value, snooze, mute
     dataset: Mapped[str | None] = mapped_column(String(32))

@@ -49,7 +49,13 @@ async def test_console_lookalikes_interfax_finds_www_interfaxru_com(
         await expect("Lookalike: interfaxru[.]com")
         assert time.monotonic() - logged < 10
         await expect("various permutation of interfax.ru")
+        await asyncio.to_thread(child.expect, r"\[(\d+) Snooze watch 1 day\]")
+        snooze = child.match.group(1)
         await expect("Not a lookalike]")
+        child.sendline(f"press {snooze}")
+        await expect("snoozed lookalikes of `interfax.ru` in this channel until")
+        child.sendline("/monitor suppressions")
+        await expect("snoozed from the alert of interfaxru.com for 1d")
         child.sendline("/monitor list")
         await expect("Lookalike and keyword watches: 1")
         child.sendline("quit")

@@ -101,19 +101,17 @@ def route_hits(
 ) -> list[FindingHit]:
     """Each match with the policy's verdict for its channel (pure): silenced by a stage
     when every watch behind it is muted or snoozed there."""
-    return [
-        replace(
-            hit,
-            silenced=policy.route_finding(
-                [targets.get(i, WatchTarget(i)) for i in watch_ids(hit)], now
-            ).stage,
-        )
-        for hit in hits
-    ]
+    routed = []
+    for hit in hits:
+        verdict = policy.route_finding([targets.get(i, WatchTarget(i)) for i in watch_ids(hit)], now)
+        routed.append(replace(hit, silenced=verdict.stage))
+    return routed
 
 
 class FindingRouter:
-    """The policy's finding stages over stored mutes and snoozes: read, then decide."""
+    """The policy's finding stages over stored mutes and snoozes: read, then decide. The
+    watches' mutes and snoozes are read just before the findings are written (a mute set
+    in between holds from the next match), so storage decides nothing."""
 
     def __init__(self, db: Database, suppressions: WatchSuppressions, policy: AlertPolicy) -> None:
         self.db = db

@@ -108,7 +108,8 @@ class WatchFlows:
             return listed
         counts = await self.finding_counts(caller.team_id, caller.channel_id)
         blocks = listed.blocks if rows else []
-        blocks = [*blocks, *build_watch_list_blocks(watches, counts)][:50]
+        silences = await self.silences(caller)
+        blocks = [*blocks, *build_watch_list_blocks(watches, counts, silences)][:50]
         return Message(f"{listed.text} {len(watches)} lookalike/keyword watches.", blocks)
 
     async def status(self, kind: WatchKind, term: str, history: bool, caller: Caller) -> CommandResult:

@@ -202,22 +202,33 @@ def build_watches_removed_message(kind: WatchKind, removed: Sequence[str], missi
     return Message(text, [section(text)])
 
 
-def watch_list_lines(watches: Sequence[Watch], findings: dict[int, int]) -> list[str]:
-    """One line per watch for `/monitor list`: what, since when, how many findings."""
+def watch_list_lines(
+    watches: Sequence[Watch], findings: dict[int, int], silences: Sequence[SuppressionView] = ()
+) -> list[str]:
+    """One line per watch for `/monitor list`: what, since when, how many findings, and
+    whether it is muted or snoozed (`silences`: the channel's watch suppressions in force)."""
     lines = []
     for watch in watches:
         count = findings.get(watch.id, 0)
+        quiet = "".join(
+            f" · {'snoozed' if s.kind is SuppressionKind.SNOOZE else 'muted'} "
+            + (f"until {s.expires_at:%Y-%m-%d %H:%M} UTC" if s.expires_at else "until unmuted")
+            for s in silences
+            if s.watch == watch.kind.value and s.indicator == watch.term and s.channel_id == watch.channel_id
+        )
         lines.append(
             f"• {code(watch.term)} ({watch.kind.value} watch) · since {watch.created_at:%Y-%m-%d}"
-            f" · {count} finding{'s' * (count != 1)}"
+            f" · {count} finding{'s' * (count != 1)}{quiet}"
         )
     return lines
 
 
-def build_watch_list_blocks(watches: Sequence[Watch], findings: dict[int, int]) -> list[Block]:
+def build_watch_list_blocks(
+    watches: Sequence[Watch], findings: dict[int, int], silences: Sequence[SuppressionView] = ()
+) -> list[Block]:
     if not watches:
         return []
-    lines = watch_list_lines(watches[:MAX_LISTED], findings)
+    lines = watch_list_lines(watches[:MAX_LISTED], findings, silences)
     blocks = [header(f"Lookalike and keyword watches: {len(watches)}"), section("\n".join(lines))]
     if len(watches) > MAX_LISTED:
         blocks.append(context(f"…and {len(watches) - MAX_LISTED} more"))

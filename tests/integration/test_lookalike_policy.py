@@ -148,6 +148,9 @@ async def test_lookalike_mute_keeps_one_channel_quiet_and_lift_restores_it(bot: 
     assert bot.alerts(CASE_A) == []
     [b_alert] = bot.alerts(CASE_B)
     assert "imitates interfax.ru" in b_alert.all_text()
+    listed = await bot.say(CASE_A, "list")
+    assert "`interfax.ru` (lookalike watch)" in listed and "1 finding \\u00b7 muted until unmuted" in listed
+    assert "muted" not in await bot.say(CASE_B, "list")
     status = await bot.say(CASE_A, "status lookalikes interfax.ru")
     assert "Muted here until unmuted" in status and "1 finding" in status
     history = await bot.say(CASE_A, "history lookalikes interfax.ru")

@@ -29,7 +29,7 @@ from bot.monitoring.datasets.registry import build_datasets
 from bot.monitoring.dns import DnsClient
 from bot.monitoring.dns_mux import MultiplexedDnsClient
 from bot.monitoring.lookalikes.enrich import DomainFactsLookup
-from bot.monitoring.lookalikes.service import CtPollJob, LookalikeWatcher, PermutationResolver
+from bot.monitoring.lookalikes.service import CtPollJob, FindingRouter, LookalikeWatcher, PermutationResolver
 from bot.monitoring.policy import AlertPolicy
 from bot.monitoring.quota import QuotaGate
 from bot.monitoring.requested_checks import Checks, RequestedCheckJob, RequestedChecks
@@ -179,13 +179,14 @@ def build_services(
         if own is not None:
             dns = own
             closers.append(own.aclose)
+    policy = AlertPolicy.from_settings(summarise_same_asn=settings.summarise_same_asn)
     runner = Runner(
         datasets,
         db,
         clock=clock,
         interval=timedelta(seconds=settings.check_interval),
         concurrency=settings.check_concurrency,
-        policy=AlertPolicy.from_settings(summarise_same_asn=settings.summarise_same_asn),
+        policy=policy,
         metrics=metrics,
     )
     check_requests = CheckRequestStore(engine)
@@ -228,7 +229,9 @@ def build_services(
     )
     whois = next((d for d in datasets if d.name == "whois"), None)
     lookalike_messages = LookalikeMessages(DomainFactsLookup(dns, whois) if dns is not None else None)
-    watcher = LookalikeWatcher(db, db.lookalikes, clock=clock)
+    # Findings pass the same policy as changes: its mute and snooze stages, per watch.
+    router = FindingRouter(db, db.watch_suppressions, policy)
+    watcher = LookalikeWatcher(db, db.lookalikes, router, clock=clock)
     ct = None
     if settings.certstream_url:
         stream = CertstreamReader(settings.certstream_url, clock=clock)
@@ -247,6 +250,7 @@ def build_services(
             db,
             db.lookalikes,
             dns,
+            router,
             clock=clock,
             interval=timedelta(seconds=settings.lookalike_resolve_seconds),
             budget=settings.lookalike_query_budget,

@@ -11,6 +11,8 @@ and value; pressing it runs the use case behind it with the flows, never re-type
   (with the triage use cases; `accept_baseline` is the state `expected`).
 - `timeline` (value: an indicator): a picture of its history (the result's file).
 - `dismiss_lookalike` (value: a domain): not a lookalike; it stays quiet in the channel.
+- `snooze_watch[_7d|_30d]` (value: a duration): on a finding's alert, its watches snoozed
+  in the channel.
 """
 
 from __future__ import annotations
@@ -96,6 +98,10 @@ async def press(
             duration = parse_duration(value or "1d")
             until = await triage.snooze_on_message(caller.channel_id, message_ts, caller, duration)
             return Pressed(CommandResult(build_notice_message(f"Snoozed until {until:%Y-%m-%d %H:%M} UTC.")))
+        if message_ts is not None and kind is ActionId.SNOOZE_WATCH:
+            return Pressed(
+                await flows.watches.snooze_on_message(message_ts, parse_duration(value or "1d"), caller)
+            )
         match kind:
             case ActionId.INVESTIGATE:
                 return Pressed(

@@ -32,6 +32,8 @@ from bot.commands.grammar import (
     TimelineCommand,
     UnwatchCommand,
     WatchCommand,
+    WatchMuteCommand,
+    WatchSnoozeCommand,
     WatchStatusCommand,
     parse_command,
 )
@@ -90,6 +92,13 @@ HISTORY_LIMIT = 200
 DELIVERY_WAIT_SECONDS = 5.0
 
 log = logging.getLogger(__name__)
+
+
+def soonest_end_first(suppressions: Sequence[SuppressionView]) -> list[SuppressionView]:
+    """Timed ones by their end, then those until unmuted (as `/monitor suppressions` lists them)."""
+    return sorted(
+        suppressions, key=lambda s: (s.expires_at is None, s.expires_at or datetime.min.replace(tzinfo=UTC))
+    )
 
 
 class DigestRequester(Protocol):
@@ -240,6 +249,7 @@ class MonitorFlows:
                     team_id=caller.team_id,
                     channel_id=caller.channel_id,
                 )
+                found = soonest_end_first([*found, *await self.watches.silences(caller)])
                 return CommandResult(build_suppressions_message(found, now=self.clock()))
             case LiftCommand(suppression_id):
                 lifted = await self.lift_suppression(suppression_id, caller)
@@ -254,6 +264,10 @@ class MonitorFlows:
                 return await self.watches.status(kind, term, history, caller)
             case MispCommand(event, all_attributes):
                 return await self.imports.misp_event(event, caller, all_attributes=all_attributes)
+            case WatchMuteCommand(kind, term, muted, duration):
+                return await self.watches.mute(kind, term, muted, duration, caller)
+            case WatchSnoozeCommand(kind, term, duration):
+                return await self.watches.snooze(kind, term, duration, caller)
             case HealthCommand():
                 report = await self.health_report()
                 return CommandResult(
@@ -489,7 +503,11 @@ class MonitorFlows:
 
     async def lift_suppression(self, suppression_id: int, caller: Caller) -> SuppressionView:
         """End a suppression of the caller's channel now. A snooze anyone in the channel may
-        lift; a false positive or timed mute its creator, the monitor's owner or an admin."""
+        lift; a false positive or timed mute its creator, the monitor's owner or an admin.
+        A watch's mute or snooze alike (bot/commands/watches.py)."""
+        watch_silence = await self.watches.lift(suppression_id, caller)
+        if watch_silence is not None:
+            return watch_silence
         found = await self.db.run(self.db.triage.get, suppression_id)
         if found is None or found.team_id != caller.team_id or found.channel_id != caller.channel_id:
             raise UserInputError(f"There is no suppression #{suppression_id} in this channel.")

@@ -104,6 +104,27 @@ class WatchStatusCommand:
 
 
 @dataclass(frozen=True)
+class WatchMuteCommand:
+    """`/monitor mute lookalikes <domain> [<duration>]` (or `keyword <word>`), or `unmute`:
+    the watch's findings are stored, not alerted, in the channel."""
+
+    kind: WatchKind
+    term: str
+    muted: bool  # False: unmute
+    duration: timedelta | None = None  # None: until unmuted
+
+
+@dataclass(frozen=True)
+class WatchSnoozeCommand:
+    """`/monitor snooze lookalikes <domain> [<duration>]` (or `keyword <word>`): as the
+    Snooze button of a finding's alert, for any duration."""
+
+    kind: WatchKind
+    term: str
+    duration: timedelta
+
+
+@dataclass(frozen=True)
 class HealthCommand:
     """`/monitor health`: every source's requests, quota use, errors and latency."""
 
@@ -133,13 +154,15 @@ Command = (
     | WatchCommand
     | UnwatchCommand
     | WatchStatusCommand
+    | WatchMuteCommand
+    | WatchSnoozeCommand
     | HealthCommand
     | MispCommand
 )
 
 VERBS = (
     "remove", "list", "status", "history", "timeline", "check", "mute", "unmute", "suppressions", "lift",
-    "digest", "health", "help", "lookalikes", "keyword", "misp",
+    "digest", "health", "help", "lookalikes", "keyword", "misp", "snooze",
 )  # fmt: skip
 _WATCH_WORDS = {
     "lookalikes": WatchKind.LOOKALIKE,
@@ -152,6 +175,7 @@ MIN_KEYWORD = 2  # one letter would match nearly every name
 UNCONFIRMED_KEYWORD = 4  # shorter keywords match many names: asked to confirm
 _DURATION = re.compile(r"(\d{1,4})([mhdw])")
 _UNITS = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
+DEFAULT_WATCH_SNOOZE = timedelta(days=1)  # as an alert's first Snooze button
 MIN_DURATION = timedelta(minutes=1)
 MAX_DURATION = timedelta(days=365)
 _OPTION = re.compile(r"([A-Za-z_]+)=(\S*)")
@@ -213,6 +237,14 @@ def parse_command(text: str) -> Command:
         if not rest:
             raise UserInputError("Say which monitor: `/monitor timeline example.com`.")
         return TimelineCommand(_one(rest, "timeline"))
+    if verb in ("mute", "unmute", "snooze") and len(words) > 1 and words[1].lower() in _WATCH_WORDS:
+        return _silence_watch(verb, _WATCH_WORDS[words[1].lower()], words[1].lower(), words[2:])
+    if verb == "snooze":
+        raise UserInputError(
+            "`/monitor snooze lookalikes <domain> [<duration>]` or "
+            "`/monitor snooze keyword <word> [<duration>]` snoozes a watch here (a day unless said)."
+            " A monitor is snoozed from its alert's Snooze button."
+        )
     if verb in ("mute", "unmute"):
         return _mute(verb, words[1:])
     if verb == "misp":
@@ -364,6 +396,28 @@ def _misp(words: list[str]) -> MispCommand:
     if len(words) != 1:
         raise UserInputError(f"Say which MISP event, one at a time: {usage}.")
     return MispCommand(words[0], all_attributes=every)
+
+
+def _silence_watch(
+    verb: str, kind: WatchKind, word: str, words: list[str]
+) -> WatchMuteCommand | WatchSnoozeCommand:
+    """`mute|unmute|snooze lookalikes <domain> [<duration>]` (`keyword <word>` alike)."""
+    timed = verb != "unmute" and len(words) == 2
+    if len(words) != 1 and not timed:
+        after = "" if verb == "unmute" else " [<duration>]"
+        raise UserInputError(
+            f"`/monitor {verb} {word} <{_term_word(kind)}>{after}`, one watch at a time, e.g. "
+            f"`/monitor {verb} {word} {'example.com' if kind is WatchKind.LOOKALIKE else 'examplebank'}"
+            f"{'' if verb == 'unmute' else ' 7d'}`. Nothing was changed."
+        )
+    terms = parse_watch(kind, words[:1], confirmed=True).terms
+    if len(terms) != 1:
+        raise UserInputError(f"`/monitor {verb}` takes one watch at a time. Nothing was changed.")
+    term = terms[0]
+    duration = parse_duration(words[1]) if timed else None
+    if verb == "snooze":
+        return WatchSnoozeCommand(kind, term, duration or DEFAULT_WATCH_SNOOZE)
+    return WatchMuteCommand(kind, term, muted=verb == "mute", duration=duration)
 
 
 def _one(text: str, verb: str) -> Indicator:

@@ -16,6 +16,7 @@ from bot.delivery.transport import ALERT_EVENT, DeliveryError, MessageEditor, Me
 from bot.metrics import Metrics
 from bot.model.triage import SuppressionKind, SuppressionView
 from bot.render.alerts import AlertStatus, build_alert_message
+from bot.render.lookalikes import build_watch_silence_ended_message
 from bot.render.messages import Message, section
 from bot.render.mrkdwn import code, escape
 from bot.storage.db import Database
@@ -81,6 +82,7 @@ class OutboxWorker:
             await self.db.run(self.db.outbox.mark_delivered, outbox_id, now=self.clock(), message_ts=ts)
             del self._unrecorded[outbox_id]
         await self.db.run(self.db.triage.queue_ended_notices, now=self.clock())
+        await self.db.run(self.db.watch_suppressions.queue_ended_notices, now=self.clock())
         claimed = await self.db.run(self.db.outbox.claim, now=self.clock(), lease=self.lease, limit=limit)
         sent = failed = 0
         for pending in claimed:
@@ -130,7 +132,7 @@ class OutboxWorker:
         if isinstance(pending, PendingNotice):
             metadata = {"event_type": NOTICE_EVENT, "event_payload": {"outbox_id": pending.id}}
             return Outgoing(
-                pending, replace(ended_notice(pending.suppression), metadata=metadata), None, "notice"
+                pending, replace(notice_of(pending.suppression), metadata=metadata), None, "notice"
             )
         thread_ts = None
         if pending.sighting is not None:
@@ -256,6 +258,13 @@ async def refresh_alert_message(transport: Transport, state: AlertMessageState) 
         log.warning("alert %s in %s not edited: %s", state.message_ts, state.channel_id, exc)
         return False
     return True
+
+
+def notice_of(suppression: SuppressionView) -> Message:
+    """The notice that a suppression ended: a monitor's, or a lookalike or keyword watch's."""
+    if suppression.watch:
+        return build_watch_silence_ended_message(suppression)
+    return ended_notice(suppression)
 
 
 def ended_notice(suppression: SuppressionView) -> Message:

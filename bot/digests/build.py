@@ -166,6 +166,7 @@ class Digest:
     stale: tuple[StaleDataset, ...] = ()
     overdue: tuple[Overdue, ...] = ()
     lookalikes: int = 0  # findings of the channel's lookalike and keyword watches
+    lookalikes_silenced: int = 0  # of them, kept out of the channel's alerts (muted or snoozed watches)
     open_alerts: int = 0  # the window's alerts nobody took or closed yet
     suppressed: int = 0  # changes kept out of the channel's alerts by mutes, snoozes, suppressions
 
@@ -252,6 +253,7 @@ def build_digest(
         stale=stale,
         overdue=overdue,
         lookalikes=len(findings),
+        lookalikes_silenced=sum(1 for f in findings if f.silenced),
         open_alerts=open_alerts,
         suppressed=suppressed,
     )

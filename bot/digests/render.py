@@ -45,8 +45,13 @@ def build_digest_message(digest: Digest) -> Message:
     blocks.append(section(_bounded(["*Source health*", *_health_lines(digest, markup=True)])))
     thread = []
     if digest.lookalikes:
+        quiet = (
+            f", {digest.lookalikes_silenced} not alerted (muted or snoozed watches)"
+            if digest.lookalikes_silenced
+            else ""
+        )
         blocks.insert(
-            2, section(f"*Lookalikes:* {_count(digest.lookalikes, 'new finding')} (`lookalikes.csv`)")
+            2, section(f"*Lookalikes:* {_count(digest.lookalikes, 'new finding')}{quiet} (`lookalikes.csv`)")
         )
     if digest.files:
         thread.append(f"{_count(len(digest.files), 'CSV file')} (one per dataset)")

@@ -71,6 +71,8 @@ class SuppressionView:
     expires_at: datetime | None  # None: an untimed mute (until unmuted)
     alert_id: int | None = None  # the alert marked false positive that made it
     delivery_id: int | None = None  # that alert's copy in this channel (an outbox id)
+    # A lookalike or keyword watch's (its kind; `indicator` is the watched term), not a monitor's.
+    watch: str | None = None
 
 
 def format_duration(duration: timedelta) -> str:

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
+
+from bot.model.routing import ActiveSuppression
+
+# A watch muted "until unmuted" is a mute suppression ending here: numbered like the
+# others, so `/monitor suppressions` lists it and `/monitor lift` ends it.
+UNTIMED = datetime(9999, 1, 1, tzinfo=UTC)
 
 
 class WatchKind(enum.StrEnum):
@@ -88,6 +94,7 @@ class Finding:
     message_ts: str | None
     certificates: int = 0
     dismissed: bool = False
+    silenced: str | None = None  # the stage (mute, snooze) that kept its alert out of the channel
 
     def terms(self, kind: WatchKind) -> list[str]:
         """The watched terms of `kind` behind this finding, sorted (a reason stored without
@@ -100,3 +107,30 @@ class Finding:
     def keyword_only(self) -> bool:
         """Found by keyword watches alone: a name containing a word, not one imitating a brand."""
         return bool(self.reasons) and not self.terms(WatchKind.LOOKALIKE)
+
+
+@dataclass(frozen=True)
+class WatchTarget:
+    """One watch behind a match, as the finding policy sees it: the mutes and snoozes of
+    the watch in force (bot/monitoring/policy/)."""
+
+    watch_id: int
+    suppressions: tuple[ActiveSuppression, ...] = ()
+
+    def silenced_by(self, kind: str, now: datetime) -> ActiveSuppression | None:
+        """The suppression of `kind` in force now that lasts longest, if any."""
+        active = [s for s in self.suppressions if s.kind == kind and s.expires_at > now]
+        return max(active, key=lambda s: s.expires_at, default=None)
+
+
+@dataclass(frozen=True)
+class FindingVerdict:
+    """The policy's decision for one match in one channel: alerted, or silenced by `stage`
+    (every watch behind the match muted or snoozed there)."""
+
+    stage: str | None = None  # None: alerted
+    suppression: ActiveSuppression | None = None  # the one that silenced the last watch
+
+    @property
+    def alerted(self) -> bool:
+        return self.stage is None

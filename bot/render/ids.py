@@ -19,6 +19,7 @@ class ActionId(enum.StrEnum):
     FALSE_POSITIVE = "false_positive"
     REFINE = "refine_false_positive"
     SNOOZE = "snooze"  # `snooze` (the default), `snooze_7d`, `snooze_30d`
+    SNOOZE_WATCH = "snooze_watch"  # a finding's alert: its watches, `snooze_watch[_7d|_30d]`
     LIFT = "lift_suppression"
     ALL_VALUES = "all_values"  # a summary alert's "All N values": the day's changes listed
 

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from bot.model.triage import SNOOZE_CHOICES, SuppressionKind, SuppressionView, format_duration
 from bot.model.watches import DomainFacts, Finding, Sighting, Watch, WatchKind
 from bot.render.ids import ActionId
 from bot.render.limits import MAX_BLOCKS_MESSAGE
@@ -58,6 +59,7 @@ def build_lookalike_alert_message(finding: Finding, facts: DomainFacts, *, detec
             [
                 button(f"Investigate {domain}", ActionId.INVESTIGATE.numbered(0), domain),
                 button(f"Monitor {domain}", ActionId.MONITOR.numbered(0), domain),
+                *_snooze_buttons(),
                 button("Not a lookalike", ActionId.DISMISS.value, domain, style="danger"),
             ],
             block_id="lookalike",
@@ -67,6 +69,18 @@ def build_lookalike_alert_message(finding: Finding, facts: DomainFacts, *, detec
     terms = ", ".join(sorted({str(r.get("term")) for r in finding.reasons}))
     text = truncate(f"Watchpost: {what} {indicator_text(domain)} of {terms}", 3000)
     return Message(escape(text), blocks, label="alert")
+
+
+def _snooze_buttons() -> list[Block]:
+    """Snooze the watches behind the finding in its channel, as an alert's Snooze buttons
+    snooze its monitor (the value is the duration; the finding is the pressed message)."""
+    buttons = []
+    for i, duration in enumerate(SNOOZE_CHOICES):
+        days = duration.days
+        label = f"Snooze watch {days} day{'s' * (days != 1)}" if i == 0 else f"{days} days"
+        action = ActionId.SNOOZE_WATCH.value if i == 0 else f"{ActionId.SNOOZE_WATCH.value}_{days}d"
+        buttons.append(button(label, action, format_duration(duration)))
+    return buttons
 
 
 def build_lookalike_sighting_message(finding: Finding, sighting: Sighting) -> Message:
@@ -79,6 +93,50 @@ def build_lookalike_sighting_message(finding: Finding, sighting: Sighting) -> Me
     )
     fallback = f"Another certificate for {indicator_text(sighting.name)}"
     return Message(escape(fallback), [section(text)], label="thread reply")
+
+
+def watch_words(kind: WatchKind | str, term: str) -> str:
+    """`lookalikes of `interfax.ru``, `names containing `sber``: a watch in a sentence."""
+    return f"{_KIND_WORD[WatchKind(kind)]} {code(term)}"
+
+
+def build_watch_silenced_message(
+    watches: Sequence[Watch], *, snoozed: bool, until: datetime | None, user_id: str
+) -> Message:
+    """Said in the channel: who muted or snoozed which watches, until when."""
+    what = "snoozed" if snoozed else "muted"
+    named = ", ".join(watch_words(w.kind, w.term) for w in watches[:MAX_REASONS])
+    end = f"until {until:%Y-%m-%d %H:%M} UTC" if until is not None else "until unmuted"
+    undo = (
+        "`/monitor suppressions` lists it; `/monitor lift <number>` ends it sooner."
+        if snoozed or until is not None
+        else f"Undo with `/monitor unmute {_watch_word(watches[0])} {watches[0].term}`."
+    )
+    text = (
+        f"{mention(user_id)} {what} {named} in this channel {end}: their findings are kept"
+        f" (history, digest), not alerted here, and later certificates go to no thread. {undo}"
+    )
+    fallback = f"{what} {', '.join(w.term for w in watches[:MAX_REASONS])} {end}"
+    return Message(escape(fallback), [section(truncate(text, 2900))])
+
+
+def build_watch_unmuted_message(watch: Watch, *, user_id: str) -> Message:
+    text = f"{mention(user_id)} unmuted {watch_words(watch.kind, watch.term)}: its findings alert here again."
+    return Message(escape(f"{watch.term} unmuted"), [section(text)])
+
+
+def build_watch_silence_ended_message(item: SuppressionView) -> Message:
+    """A watch's snooze or timed mute ended by itself: said in its channel."""
+    what = "snooze" if item.kind is SuppressionKind.SNOOZE else "mute"
+    text = (
+        f"The {what} of {watch_words(item.watch or WatchKind.LOOKALIKE, item.indicator)} ended:"
+        " its findings alert here again."
+    )
+    return Message(escape(f"{what} of {item.indicator} ended"), [section(text)])
+
+
+def _watch_word(watch: Watch) -> str:
+    return "lookalikes" if watch.kind is WatchKind.LOOKALIKE else "keyword"
 
 
 def build_dismissed_alert_message(original: Message, *, user_id: str, domain: str, at: datetime) -> Message:
@@ -144,22 +202,33 @@ def build_watches_removed_message(kind: WatchKind, removed: Sequence[str], missi
     return Message(text, [section(text)])
 
 
-def watch_list_lines(watches: Sequence[Watch], findings: dict[int, int]) -> list[str]:
-    """One line per watch for `/monitor list`: what, since when, how many findings."""
+def watch_list_lines(
+    watches: Sequence[Watch], findings: dict[int, int], silences: Sequence[SuppressionView] = ()
+) -> list[str]:
+    """One line per watch for `/monitor list`: what, since when, how many findings, and
+    whether it is muted or snoozed (`silences`: the channel's watch suppressions in force)."""
     lines = []
     for watch in watches:
         count = findings.get(watch.id, 0)
+        quiet = "".join(
+            f" · {'snoozed' if s.kind is SuppressionKind.SNOOZE else 'muted'} "
+            + (f"until {s.expires_at:%Y-%m-%d %H:%M} UTC" if s.expires_at else "until unmuted")
+            for s in silences
+            if s.watch == watch.kind.value and s.indicator == watch.term and s.channel_id == watch.channel_id
+        )
         lines.append(
             f"• {code(watch.term)} ({watch.kind.value} watch) · since {watch.created_at:%Y-%m-%d}"
-            f" · {count} finding{'s' * (count != 1)}"
+            f" · {count} finding{'s' * (count != 1)}{quiet}"
         )
     return lines
 
 
-def build_watch_list_blocks(watches: Sequence[Watch], findings: dict[int, int]) -> list[Block]:
+def build_watch_list_blocks(
+    watches: Sequence[Watch], findings: dict[int, int], silences: Sequence[SuppressionView] = ()
+) -> list[Block]:
     if not watches:
         return []
-    lines = watch_list_lines(watches[:MAX_LISTED], findings)
+    lines = watch_list_lines(watches[:MAX_LISTED], findings, silences)
     blocks = [header(f"Lookalike and keyword watches: {len(watches)}"), section("\n".join(lines))]
     if len(watches) > MAX_LISTED:
         blocks.append(context(f"…and {len(watches) - MAX_LISTED} more"))
@@ -167,13 +236,21 @@ def build_watch_list_blocks(watches: Sequence[Watch], findings: dict[int, int]) 
 
 
 def build_watch_status_message(
-    watch: Watch, findings: Sequence[Finding], permutation_count: int | None
+    watch: Watch,
+    findings: Sequence[Finding],
+    permutation_count: int | None,
+    silences: Sequence[SuppressionView] = (),
 ) -> Message:
+    """`silences`: the watch's mutes and snoozes in force (its findings kept, not alerted)."""
     by = f" (set by {mention(watch.created_by)})" if watch.created_by else ""
     lines = [
         f"Watching {_KIND_WORD[watch.kind]} {code(watch.term)}"
         f" since {watch.created_at:%Y-%m-%d %H:%M} UTC{by}."
     ]
+    for item in silences:
+        what = ":zzz: Snoozed" if item.kind is SuppressionKind.SNOOZE else ":no_bell: Muted"
+        end = f"until {item.expires_at:%Y-%m-%d %H:%M} UTC" if item.expires_at else "until unmuted"
+        lines.append(f"{what} here {end} (#{item.id}): findings are kept, not alerted.")
     if permutation_count is not None:
         lines.append(
             f"{permutation_count} permutations listed (resolved daily), plus look-alike spellings"
@@ -199,6 +276,8 @@ def build_watch_history_message(watch: Watch, findings: Sequence[Finding]) -> Me
     for finding in newest:
         why = next((str(r.get("why")) for r in finding.reasons if r.get("watch_id") == watch.id), "")
         quiet = " · dismissed" if finding.dismissed else ""
+        if finding.silenced and not finding.dismissed:
+            quiet = f" · not alerted ({'muted' if finding.silenced == 'mute' else 'snoozed'} here)"
         lines.append(
             f"• {finding.first_seen_at:%Y-%m-%d %H:%M} {indicator_code(finding.domain)}:"
             f" {escape(truncate(why, 200))}"

@@ -42,6 +42,8 @@ HELP = """*Watchpost* watches domains and IPs and tells this channel when they c
 • `/monitor lookalikes <domain> [<domain> …]`: new certificates and domains imitating a brand
 • `/monitor keyword <word> [<word> …]`: new certificates naming a word (under 4 letters: add `confirm`)
   (`list`, `status`, `history` and `remove` take `lookalikes <domain>` or `keyword <word>` too)
+• `/monitor mute lookalikes <domain> [7d]` (`unmute` to undo), `/monitor snooze lookalikes <domain> [7d]`:
+  a watch's findings kept, not alerted here (`keyword <word>` too)
 • `/monitor digest`: post today's digest now
 • `/monitor health`: how every data source is doing (requests, quotas, errors, latency)
 • `/monitor help`: this message
@@ -450,8 +452,8 @@ def build_suppressions_message(suppressions: Sequence[SuppressionView], *, now: 
         reason = f" · {escape(truncate(item.reason, 200))}" if item.reason else ""
         number_text = f"#{item.id} " if item.id else ""
         line = (
-            f"{number_text}*{what}*{scope} on {code(item.indicator)} {until} · by {mention(item.created_by)}"
-            f" (owner {mention(item.monitor_owner)}){reason}"
+            f"{number_text}*{what}*{scope} on {_silenced_subject(item)} {until}"
+            f" · by {mention(item.created_by)} (owner {mention(item.monitor_owner)}){reason}"
         )
         block = section(line)
         if item.id:
@@ -469,10 +471,18 @@ def build_suppressions_message(suppressions: Sequence[SuppressionView], *, now: 
     )
 
 
+def _silenced_subject(item: SuppressionView) -> str:
+    """A monitor's indicator, or a lookalike or keyword watch named as such."""
+    if item.watch is not None:
+        return f"the {escape(item.watch)} watch {code(item.indicator)}"
+    return code(item.indicator)
+
+
 def build_lifted_message(item: SuppressionView, *, user_id: str) -> Message:
     what = _SUPPRESSION_KINDS[item.kind]
     text = (
-        f"{mention(user_id)} lifted the {what} #{item.id} on {code(item.indicator)}: its alerts are back on."
+        f"{mention(user_id)} lifted the {what} #{item.id} on {_silenced_subject(item)}:"
+        " its alerts are back on."
     )
     return Message(escape(f"{what} on {item.indicator} lifted"), [section(text)])
 

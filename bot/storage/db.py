@@ -25,6 +25,7 @@ from bot.storage.outbox import Outbox, WebhookOutbox
 from bot.storage.resolver_verdicts import ResolverVerdictStore
 from bot.storage.triage import DEFAULT_FOLLOW_UP_WINDOW, DEFAULT_SHARED_HOST_NAMES, TriageStore
 from bot.storage.views import WebhookRouting
+from bot.storage.watch_suppressions import WatchSuppressions
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -55,6 +56,7 @@ class Database:
         self.digests = DigestStore(engine)
         self.infrastructure = Infrastructure(engine)
         self.lookalikes = LookalikeStore(engine)
+        self.watch_suppressions = WatchSuppressions(engine)
         self.ct_positions = CtPositionStore(engine)
         self.resolver_verdicts = ResolverVerdictStore(engine)
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="watchpost-db")

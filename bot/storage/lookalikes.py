@@ -4,8 +4,11 @@ One finding per registrable domain per channel: the first match stores it with i
 (a delivery row) in one transaction; a later certificate of the same domain (another
 issuer+serial) stores a sighting and a thread reply; the same certificate again (the
 precertificate's certificate, another log) changes nothing. A dismissed domain stores
-nothing in its channel. The messages are rows of the one Slack outbox
-(bot/storage/outbox.py), delivered in order with the channel's alerts.
+nothing in its channel. A match the policy silenced (`FindingHit.silenced`: every watch
+behind it muted or snoozed there) is stored without a message: a new finding marked
+silenced, a later certificate without its thread reply; the next match not silenced of a
+finding never alerted raises its alert then. The messages are rows of the one Slack
+outbox (bot/storage/outbox.py), delivered in order with the channel's alerts.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from bot.storage.models import (
     LookalikeWatchRow,
     OutboxRow,
     PermutationStateRow,
+    SuppressionRow,
 )
 from bot.storage.views import OutboxKind
 
@@ -44,6 +48,7 @@ class FindingHit:
     source: str  # ct, dns
     seen_at: datetime
     sighting: Sighting | None = None
+    silenced: str | None = None  # the policy stage that keeps it out of the channel (None: alert)
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,7 @@ class RecordReport:
     findings: int = 0  # new findings (alerts)
     sightings: int = 0  # later certificates of known findings (thread replies)
     dismissed: int = 0  # matches left quiet by a dismissal
+    silenced: int = 0  # matches stored without a message (muted or snoozed watches)
 
 
 @dataclass(frozen=True)
@@ -134,6 +140,8 @@ class LookalikeStore:
                     LookalikeWatchRow.term.in_(list(terms)),
                 )
             ).all()
+            # Explicit: SQLite enforces ON DELETE CASCADE only with the pragma on.
+            session.execute(delete(SuppressionRow).where(SuppressionRow.watch_id.in_([r.id for r in rows])))
             for row in rows:
                 session.delete(row)
             return sorted(row.term for row in rows)
@@ -171,11 +179,11 @@ class LookalikeStore:
         raise AssertionError("unreachable")
 
     def _record_hits(self, hits: Sequence[FindingHit], now: datetime) -> RecordReport:
-        findings = sightings = dismissed = 0
+        counts = {"finding": 0, "sighting": 0, "dismissed": 0, "silenced": 0, "": 0}
         with self._sessions.begin() as session:
             for hit in hits:
                 if self._dismissed(session, hit.team_id, hit.channel_id, hit.domain):
-                    dismissed += 1
+                    counts["dismissed"] += 1
                     continue
                 finding = session.scalars(
                     select(LookalikeFindingRow).where(
@@ -185,44 +193,10 @@ class LookalikeStore:
                     )
                 ).first()
                 if finding is None:
-                    finding = LookalikeFindingRow(
-                        team_id=hit.team_id,
-                        channel_id=hit.channel_id,
-                        domain=hit.domain,
-                        name=hit.name,
-                        reasons=list(hit.reasons),
-                        source=hit.source,
-                        issuer=hit.sighting.issuer if hit.sighting else None,
-                        first_seen_at=hit.seen_at,
-                    )
-                    session.add(finding)
-                    session.flush()
-                    if hit.sighting is not None:
-                        session.add(_sighting_row(finding.id, hit.sighting))
-                    session.add(_delivery(finding, None, now))
-                    findings += 1
-                    continue
-                known = {reason.get("watch_id") for reason in finding.reasons}
-                extra = [r for r in hit.reasons if r.get("watch_id") not in known]
-                if extra:  # another watch of the channel matches it too: named, no new alert
-                    finding.reasons = [*finding.reasons, *extra]
-                if hit.sighting is None:
-                    continue
-                seen = session.scalar(
-                    select(LookalikeSightingRow.id).where(
-                        LookalikeSightingRow.finding_id == finding.id,
-                        LookalikeSightingRow.issuer == hit.sighting.issuer,
-                        LookalikeSightingRow.serial == hit.sighting.serial,
-                    )
-                )
-                if seen is not None:
-                    continue  # the same certificate: its precertificate, or another log
-                row = _sighting_row(finding.id, hit.sighting)
-                session.add(row)
-                session.flush()
-                session.add(_delivery(finding, row.id, now))
-                sightings += 1
-        return RecordReport(findings, sightings, dismissed)
+                    counts[_new_finding(session, hit, now)] += 1
+                else:
+                    counts[_known_finding(session, finding, hit, now)] += 1
+        return RecordReport(counts["finding"], counts["sighting"], counts["dismissed"], counts["silenced"])
 
     def findings(
         self,
@@ -275,6 +249,18 @@ class LookalikeStore:
                 finding_of(r, int(counts.get(r.id, 0)), (r.team_id, r.channel_id, r.domain) in quiet)
                 for r in rows
             ]
+
+    def finding_at(self, *, team_id: str, channel_id: str, message_ts: str) -> Finding | None:
+        """The finding whose alert was posted as `message_ts` in the channel."""
+        with self._sessions() as session:
+            row = session.scalars(
+                select(LookalikeFindingRow).where(
+                    LookalikeFindingRow.team_id == team_id,
+                    LookalikeFindingRow.channel_id == channel_id,
+                    LookalikeFindingRow.message_ts == message_ts,
+                )
+            ).first()
+            return None if row is None else finding_of(row, 0, False)
 
     def dismiss(self, *, team_id: str, channel_id: str, domain: str, user_id: str, now: datetime) -> bool:
         """Quiet `domain` in the channel for good; False if it already was. Its undelivered
@@ -350,6 +336,64 @@ class LookalikeStore:
             )
 
 
+def _new_finding(session: Session, hit: FindingHit, now: datetime) -> str:
+    """The first match of a domain in a channel: the finding, its certificate, and its
+    alert unless silenced. Returns what it counts as (`finding`, `silenced`)."""
+    finding = LookalikeFindingRow(
+        team_id=hit.team_id,
+        channel_id=hit.channel_id,
+        domain=hit.domain,
+        name=hit.name,
+        reasons=list(hit.reasons),
+        source=hit.source,
+        issuer=hit.sighting.issuer if hit.sighting else None,
+        first_seen_at=hit.seen_at,
+        silenced=hit.silenced,
+    )
+    session.add(finding)
+    session.flush()
+    if hit.sighting is not None:
+        session.add(_sighting_row(finding.id, hit.sighting))
+    if hit.silenced is not None:
+        return "silenced"
+    session.add(_delivery(finding, None, now))
+    return "finding"
+
+
+def _known_finding(session: Session, finding: LookalikeFindingRow, hit: FindingHit, now: datetime) -> str:
+    """Another match of a known finding: its watches named, a new certificate stored with a
+    thread reply (none when silenced), and the alert of a finding silenced so far once a
+    match is not. Returns what it counts as (`sighting`, `finding`, `silenced`, or `""`)."""
+    known = {reason.get("watch_id") for reason in finding.reasons}
+    extra = [r for r in hit.reasons if r.get("watch_id") not in known]
+    if extra:  # another watch of the channel matches it too: named, no new alert
+        finding.reasons = [*finding.reasons, *extra]
+    row = None
+    if hit.sighting is not None:
+        seen = session.scalar(
+            select(LookalikeSightingRow.id).where(
+                LookalikeSightingRow.finding_id == finding.id,
+                LookalikeSightingRow.issuer == hit.sighting.issuer,
+                LookalikeSightingRow.serial == hit.sighting.serial,
+            )
+        )
+        if seen is not None:
+            return ""  # the same certificate: its precertificate, or another log
+        row = _sighting_row(finding.id, hit.sighting)
+        session.add(row)
+        session.flush()
+    if hit.silenced is not None:
+        return "silenced" if row is not None else ""
+    if finding.silenced is not None:  # never alerted here: its alert now, with what is known
+        finding.silenced = None
+        session.add(_delivery(finding, None, now))
+        return "finding"
+    if row is None:
+        return ""
+    session.add(_delivery(finding, row.id, now))
+    return "sighting"
+
+
 def _watch(row: LookalikeWatchRow) -> Watch:
     return Watch(
         id=row.id,
@@ -376,6 +420,7 @@ def finding_of(row: LookalikeFindingRow, certificates: int, dismissed: bool) -> 
         message_ts=row.message_ts,
         certificates=certificates,
         dismissed=dismissed,
+        silenced=row.silenced,
     )
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    CheckConstraint,
     Date,
     DateTime,
     Float,
@@ -300,6 +301,9 @@ class LookalikeFindingRow(Base):
     issuer: Mapped[str | None] = mapped_column(Text)
     first_seen_at: Mapped[datetime] = mapped_column(UtcDateTime)
     message_ts: Mapped[str | None] = mapped_column(String(32))  # the alert, once posted
+    # The policy stage (mute, snooze) that kept its alert out of the channel; None once
+    # an alert was queued (at once, or with a later certificate after the silence ended).
+    silenced: Mapped[str | None] = mapped_column(String(16))
 
 
 class LookalikeSightingRow(Base):
@@ -375,14 +379,22 @@ class DeliveryTriageRow(Base):
 class SuppressionRow(Base):
     """Something that silences a monitor's alerts for a while: a value marked false positive
     (`value`: that value of that dataset, both directions), a snooze (the whole monitor) or
-    a timed mute (one dataset). Lifted early or expired, it stays on record."""
+    a timed mute (one dataset). Or a lookalike/keyword watch's (`watch_id`, no monitor):
+    a snooze or a mute of the whole watch (bot/storage/watch_suppressions.py). Lifted early
+    or expired, it stays on record."""
 
     __tablename__ = "suppressions"
-    __table_args__ = (Index("ix_suppressions_active", "monitor_id", "expires_at"),)
+    __table_args__ = (
+        Index("ix_suppressions_active", "monitor_id", "expires_at"),
+        Index("ix_suppressions_watch", "watch_id", "expires_at"),
+        CheckConstraint("(monitor_id IS NULL) <> (watch_id IS NULL)", name="ck_suppressions_one_owner"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    monitor_id: Mapped[int] = mapped_column(ForeignKey("monitors.id", ondelete="CASCADE"))
-    subject_id: Mapped[int] = mapped_column(ForeignKey("subjects.id", ondelete="CASCADE"), index=True)
+    # A monitor's (with its subject), or a watch's: never both.
+    monitor_id: Mapped[int | None] = mapped_column(ForeignKey("monitors.id", ondelete="CASCADE"))
+    subject_id: Mapped[int | None] = mapped_column(ForeignKey("subjects.id", ondelete="CASCADE"), index=True)
+    watch_id: Mapped[int | None] = mapped_column(ForeignKey("lookalike_watches.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(16))  # value, snooze, mute
     dataset: Mapped[str | None] = mapped_column(String(32))
     value: Mapped[str | None] = mapped_column(Text)

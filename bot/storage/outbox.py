@@ -49,6 +49,7 @@ from bot.storage.views import (
     WebhookRouting,
     change_from_row,
 )
+from bot.storage.watch_suppressions import watch_suppression_view
 
 
 @dataclass(frozen=True)
@@ -219,7 +220,9 @@ def _pending_other(session: Session, row: OutboxRow) -> PendingLookalike | Pendi
     """A lookalike message or a notice with what it tells, read back; None if that is gone."""
     uncertain = row.attempts > 0 or row.claimed_until is not None
     if row.kind == OutboxKind.NOTICE.value:
-        suppression = suppression_view(session, row.suppression_id or 0)
+        suppression = suppression_view(session, row.suppression_id or 0) or watch_suppression_view(
+            session, row.suppression_id or 0
+        )
         if suppression is None:
             return None
         return PendingNotice(

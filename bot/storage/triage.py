@@ -120,9 +120,10 @@ def active_suppressions(
         )
         .order_by(SuppressionRow.id)
     ):
-        found[row.monitor_id].append(
-            ActiveSuppression(row.id, row.kind, row.dataset, row.value, row.expires_at)
-        )
+        if row.monitor_id is not None:  # always, by the filter: a watch's row names no monitor
+            found[row.monitor_id].append(
+                ActiveSuppression(row.id, row.kind, row.dataset, row.value, row.expires_at)
+            )
     return {key: tuple(value) for key, value in found.items()}
 
 
@@ -688,6 +689,7 @@ class TriageStore:
                 select(SuppressionRow, Monitor)
                 .join(Monitor, SuppressionRow.monitor_id == Monitor.id)
                 .where(
+                    SuppressionRow.monitor_id.is_not(None),  # a watch's: bot/storage/watch_suppressions.py
                     SuppressionRow.lifted_at.is_(None),
                     SuppressionRow.end_noticed_at.is_(None),
                     SuppressionRow.expires_at <= now,
@@ -700,18 +702,7 @@ class TriageStore:
             ended = session.execute(query).all()
             for row, monitor in ended:
                 row.end_noticed_at = now
-                session.add(
-                    OutboxRow(
-                        kind=OutboxKind.NOTICE.value,
-                        team_id=monitor.team_id,
-                        channel_id=monitor.channel_id,
-                        suppression_id=row.id,
-                        datasets=[],
-                        created_at=now,
-                        next_attempt_at=now,
-                        attempts=0,
-                    )
-                )
+                session.add(notice_row(monitor.team_id, monitor.channel_id, row.id, now))
             return len(ended)
 
     def snoozed_until(self, monitor_id: int, *, now: datetime) -> datetime | None:
@@ -808,8 +799,23 @@ def _context(
     return AlertContext(int(count), last, tuple(datasets), tuple(shared), names)
 
 
+def notice_row(team_id: str, channel_id: str, suppression_id: int, now: datetime) -> OutboxRow:
+    """The outbox row that tells a channel one of its suppressions ended by itself."""
+    return OutboxRow(
+        kind=OutboxKind.NOTICE.value,
+        team_id=team_id,
+        channel_id=channel_id,
+        suppression_id=suppression_id,
+        datasets=[],
+        created_at=now,
+        next_attempt_at=now,
+        attempts=0,
+    )
+
+
 def suppression_view(session: Session, suppression_id: int) -> SuppressionView | None:
-    """One suppression with its monitor's channel and indicator; None if it is gone."""
+    """One suppression of a monitor with its channel and indicator; None if it is gone (or
+    a watch's: bot/storage/watch_suppressions.py)."""
     found = session.execute(
         select(SuppressionRow, Monitor, Subject)
         .join(Monitor, SuppressionRow.monitor_id == Monitor.id)

@@ -14,7 +14,7 @@ from tests.e2e.slack_bot import ServeProcess, free_port, serve_env
 from tests.fakes.ct_log import CertificateAuthority, CtLogServer
 from tests.fakes.dns_server import FakeDnsServer
 from tests.fakes.slack_api import FakeSlackApi, SlackMessage
-from tests.fakes.slack_requests import CHANNEL, SlackSender
+from tests.fakes.slack_requests import CHANNEL, SlackConversation, SlackSender
 
 
 async def test_console_lookalikes_interfax_finds_www_interfaxru_com(
@@ -49,7 +49,13 @@ async def test_console_lookalikes_interfax_finds_www_interfaxru_com(
         await expect("Lookalike: interfaxru[.]com")
         assert time.monotonic() - logged < 10
         await expect("various permutation of interfax.ru")
+        await asyncio.to_thread(child.expect, r"\[(\d+) Snooze watch 1 day\]")
+        snooze = child.match.group(1)
         await expect("Not a lookalike]")
+        child.sendline(f"press {snooze}")
+        await expect("snoozed lookalikes of `interfax.ru` in this channel until")
+        child.sendline("/monitor suppressions")
+        await expect("snoozed from the alert of interfaxru.com for 1d")
         child.sendline("/monitor list")
         await expect("Lookalike and keyword watches: 1")
         child.sendline("quit")
@@ -113,6 +119,72 @@ async def test_slack_lookalikes_alert_within_a_poll_and_dismiss(
         oak.add_certificate(authority.certificate_for(["shop.interfaxru.com"]))
         await asyncio.sleep(2.5)
         assert slack_api.posted(CHANNEL, thread_ts=alert.ts) == []
+        assert "Traceback" not in bot.log(), bot.log()[-6000:]
+    finally:
+        try:
+            await bot.stop()
+        finally:
+            bot.kill()
+
+
+def alerts_in(slack_api: FakeSlackApi, channel: str) -> list[SlackMessage]:
+    return [
+        m
+        for m in slack_api.posted(channel)
+        if any(b["action_id"] == "dismiss_lookalike" for b in m.buttons())
+    ]
+
+
+async def test_slack_lookalike_mute_and_snooze_keep_one_channel_quiet_not_the_other(
+    dns_server: FakeDnsServer, slack_api: FakeSlackApi, ct_logs: CtLogServer, tmp_path: Path
+) -> None:
+    """`watchpost serve`, two channels watching one brand: what one mutes or snoozes, the
+    other still hears; a lift brings the finding back with its next certificate."""
+    authority = CertificateAuthority()
+    argon = ct_logs.add_log("argon", authority=authority)
+    env = serve_env(
+        dns_server,
+        slack_api,
+        f"sqlite:///{tmp_path / 'serve.db'}",
+        free_port(),
+        WATCHPOST_CT_LOG_LIST_URL=ct_logs.list_url,
+        WATCHPOST_CT_POLL_SECONDS="1",
+    )
+    bot = ServeProcess(env, tmp_path / "serve.log")
+    await bot.start()
+    try:
+        slack = SlackSender(bot.events_url, slack_api.root)
+        case_a = SlackConversation(slack, slack_api, channel_id=CHANNEL)
+        case_b = SlackConversation(slack, slack_api, channel_id="C0CASEB")
+        for case in (case_a, case_b):
+            assert "Now watching" in (await case.say("lookalikes interfax.ru")).text
+        assert "muted lookalikes of `interfax.ru`" in (await case_a.say("mute lookalikes interfax.ru")).text
+        await asyncio.sleep(2.5)  # the first poll sees the log
+
+        argon.add_certificate(authority.certificate_for(["interfaxru.com"]))
+        [b_alert] = await slack_api.wait_for(lambda: alerts_in(slack_api, "C0CASEB"), what="B's alert")
+        await asyncio.sleep(2.5)
+        assert slack_api.posted(CHANNEL) == []
+
+        listed = await case_a.say("suppressions")
+        number = next(b["accessory"]["value"] for b in listed.payload["blocks"] if "accessory" in b)
+        assert f"lifted the mute #{number}" in (await case_a.say(f"lift {number}")).text
+        argon.add_certificate(authority.certificate_for(["www.interfaxru.com"]))
+        [a_alert] = await slack_api.wait_for(lambda: alerts_in(slack_api, CHANNEL), what="A's alert")
+        assert "imitates interfax.ru" in a_alert.all_text()
+        await slack_api.wait_for(lambda: slack_api.posted("C0CASEB", thread_ts=b_alert.ts), what="B's reply")
+
+        snooze = next(b for b in b_alert.buttons() if b["action_id"] == "snooze_watch")
+        click = slack.button_click(b_alert, snooze)
+        assert (await slack.send(click)).status == 200
+        said = await slack_api.wait_for(
+            lambda: slack_api.responses_to(click.response_key or ""), what="snooze"
+        )
+        assert "snoozed lookalikes of `interfax.ru` in this channel until" in said[0].text
+        argon.add_certificate(authority.certificate_for(["interfax-secure.com"]))
+        await slack_api.wait_for(lambda: alerts_in(slack_api, CHANNEL)[1:], what="A's second alert")
+        await asyncio.sleep(2.5)
+        assert len(alerts_in(slack_api, "C0CASEB")) == 1
         assert "Traceback" not in bot.log(), bot.log()[-6000:]
     finally:
         try:

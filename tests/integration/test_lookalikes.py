@@ -132,6 +132,9 @@ async def test_lookalike_certificate_alert_thread_and_dismiss(
     assert [(b["action_id"], b["value"]) for b in alert.buttons()] == [
         ("investigate_0", "interfaxru.com"),
         ("monitor_indicator_0", "interfaxru.com"),
+        ("snooze_watch", "1d"),
+        ("snooze_watch_7d", "1w"),
+        ("snooze_watch_30d", "30d"),
         ("dismiss_lookalike", "interfaxru.com"),
     ]
     assert alert.metadata is not None and alert.metadata["event_type"] == "watchpost_lookalike"
@@ -281,6 +284,9 @@ async def test_ct_logs_to_one_alert_brand_quiet_restart_catch_up_and_a_failing_l
         assert {b["action_id"] for b in alert.buttons()} == {
             "investigate_0",
             "monitor_indicator_0",
+            "snooze_watch",
+            "snooze_watch_7d",
+            "snooze_watch_30d",
             "dismiss_lookalike",
         }
     finally:

@@ -86,3 +86,19 @@ def test_digest_lookalike_csv_names_its_day_column_like_the_other_csvs() -> None
     from bot.digests.build import CSV_HEADER
 
     assert LOOKALIKE_CSV_HEADER[:2] == CSV_HEADER[:2] == ("day", "time")
+
+
+def test_digest_counts_the_findings_a_mute_or_snooze_kept_out_of_the_channel() -> None:
+    inside = WINDOW.start + timedelta(hours=1)
+    findings = [
+        finding("interfaxru.com", inside),
+        finding("interfax-login.com", inside, silenced="mute", message_ts=None),
+        finding("interfax-pay.com", inside, silenced="snooze", message_ts=None),
+    ]
+    digest = build_digest([], [], window=WINDOW, now=WINDOW.end, findings=findings)
+    assert (digest.lookalikes, digest.lookalikes_silenced) == (3, 2)
+    assert digest.files[0].rows == 3  # kept in the CSV: silenced, never hidden
+    shown = str(build_digest_message(digest).blocks)
+    assert "3 new findings, 2 not alerted (muted or snoozed watches)" in shown
+    alerted = build_digest([], [], window=WINDOW, now=WINDOW.end, findings=findings[:1])
+    assert "not alerted" not in str(build_digest_message(alerted).blocks)

@@ -1,6 +1,10 @@
 """Lookalike watches at work: CT entries through the matcher into stored findings, and
 each lookalike watch's permutations resolved on a schedule within a query budget.
 
+Every match passes the alert policy's finding stages (`FindingRouter`, the stages in
+bot/monitoring/policy/): a match whose watches are all muted or snoozed in its channel
+is stored as silenced, not alerted.
+
 `LookalikeWatcher.handle_entries` is the CT follower's sink. It keeps a matcher built
 from the stored watches and rebuilds it (off the event loop) when they change. A watch
 matches entries logged after it was set: history is not alerted.
@@ -16,13 +20,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
 from bot.model.ct_reading import CtReading
 from bot.model.observations import Outcome
-from bot.model.watches import Reason, Sighting, Watch, WatchKind
+from bot.model.watches import Reason, Sighting, Watch, WatchKind, WatchTarget
 from bot.monitoring.ct.certstream import CertstreamReader
 from bot.monitoring.ct.entries import CtEntry
 from bot.monitoring.ct.follower import CtFollower, CtPollReport
@@ -30,7 +35,9 @@ from bot.monitoring.ct.status import CtReaderStatus
 from bot.monitoring.dns import DnsClient
 from bot.monitoring.lookalikes.matcher import Matcher, NameMatch
 from bot.monitoring.lookalikes.permutations import permutations
+from bot.monitoring.policy import AlertPolicy
 from bot.storage.lookalikes import FindingHit, LookalikeStore, PermutationState, RecordReport
+from bot.storage.watch_suppressions import WatchSuppressions
 
 log = logging.getLogger(__name__)
 
@@ -84,10 +91,51 @@ def _channel_hits(matcher: Matcher, found: NameMatch, entry: CtEntry) -> list[Fi
     ]
 
 
+def watch_ids(hit: FindingHit) -> list[int]:
+    """The watches behind a match, in the order they matched."""
+    return list(dict.fromkeys(int(r["watch_id"]) for r in hit.reasons if r.get("watch_id") is not None))
+
+
+def route_hits(
+    hits: Sequence[FindingHit], targets: Mapping[int, WatchTarget], policy: AlertPolicy, now: datetime
+) -> list[FindingHit]:
+    """Each match with the policy's verdict for its channel (pure): silenced by a stage
+    when every watch behind it is muted or snoozed there."""
+    routed = []
+    for hit in hits:
+        verdict = policy.route_finding([targets.get(i, WatchTarget(i)) for i in watch_ids(hit)], now)
+        routed.append(replace(hit, silenced=verdict.stage))
+    return routed
+
+
+class FindingRouter:
+    """The policy's finding stages over stored mutes and snoozes: read, then decide. The
+    watches' mutes and snoozes are read just before the findings are written (a mute set
+    in between holds from the next match), so storage decides nothing."""
+
+    def __init__(self, db: Database, suppressions: WatchSuppressions, policy: AlertPolicy) -> None:
+        self.db = db
+        self.suppressions = suppressions
+        self.policy = policy
+
+    async def route(self, hits: Sequence[FindingHit], now: datetime) -> list[FindingHit]:
+        ids = {watch_id for hit in hits for watch_id in watch_ids(hit)}
+        targets = await self.db.run(self.suppressions.targets, ids, now=now) if ids else {}
+        return route_hits(hits, targets, self.policy, now)
+
+
 class LookalikeWatcher:
-    def __init__(self, db: Database, store: LookalikeStore, *, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        db: Database,
+        store: LookalikeStore,
+        router: FindingRouter,
+        *,
+        clock: Callable[[], datetime],
+    ) -> None:
         self.db = db
         self.store = store
+        self.router = router
         self.clock = clock
         self._matcher: Matcher | None = None
         self._generation: tuple[int, int] | None = None
@@ -122,13 +170,16 @@ class LookalikeWatcher:
         if not hits:
             return RecordReport()
         async with self._recording:  # logs are read at once: one writer of findings here
-            report = await self.db.run(self.store.record_hits, hits, now=self.clock())
-        if report.findings or report.sightings:
+            now = self.clock()
+            routed = await self.router.route(hits, now)
+            report = await self.db.run(self.store.record_hits, routed, now=now)
+        if report.findings or report.sightings or report.silenced:
             log.info(
-                "lookalikes: %d new findings, %d more certificates (%d dismissed)",
+                "lookalikes: %d new findings, %d more certificates (%d dismissed, %d silenced)",
                 report.findings,
                 report.sightings,
                 report.dismissed,
+                report.silenced,
             )
         return report
 
@@ -139,6 +190,7 @@ class PermutationResolver:
         db: Database,
         store: LookalikeStore,
         dns: DnsClient,
+        router: FindingRouter,
         *,
         clock: Callable[[], datetime],
         interval: timedelta = timedelta(days=1),
@@ -148,6 +200,7 @@ class PermutationResolver:
         self.db = db
         self.store = store
         self.dns = dns
+        self.router = router
         self.clock = clock
         self.interval = interval
         self.budget = budget  # DNS queries per interval (two per permutation: A and MX)
@@ -206,7 +259,9 @@ class PermutationResolver:
             )
         # Findings first: after a crash between the two, the transition is seen again and
         # the finding, stored once per domain and channel, is not repeated.
-        report = await self.db.run(self.store.record_hits, hits, now=now) if hits else RecordReport()
+        report = RecordReport()
+        if hits:
+            report = await self.db.run(self.store.record_hits, await self.router.route(hits, now), now=now)
         await self.db.run(self.store.save_permutation_states, results)
         log.info(
             "permutations: %d resolved of %d due (%d known), %d new findings",

@@ -14,6 +14,15 @@ A check's changes pass two kinds of stage, in order:
    Every change a channel stage drops is named in `Routed.silenced_changes`, which storage
    keeps (bot/storage/triage.py), so history and the digest show what was silenced.
 
+A lookalike or keyword watch's match (a finding, or a later certificate of one) passes
+the finding stages (`FindingStage`), per channel: `mute` and `snooze` again, each keeping
+the watches behind the match that are not muted / snoozed there. The match is alerted if
+any watch is left; otherwise it is stored as silenced by the stage that dropped the last
+one (bot/storage/lookalikes.py). "Not a lookalike" stays the per-domain suppression
+(a dismissed domain stores nothing). The check stages do not apply: same-ASN churn is a
+known domain's addresses moving, and a finding is a name that newly exists; a lookalike on
+a big shared host is still a lookalike (cheap shared hosting is where phishing sits).
+
 Delivery then deduplicates against what Slack already shows (bot/delivery/outbox.py):
 an alert whose earlier attempt may have reached the channel is looked up before it is
 posted again. The stages are pure; `AlertPolicy.route` is what storage calls.
@@ -28,6 +37,7 @@ from typing import Protocol
 
 from bot.model.observations import Change
 from bot.model.routing import ActiveSuppression, AlertTarget, Routed, Silenced, SilencedChange
+from bot.model.watches import FindingVerdict, WatchTarget
 from bot.monitoring.policy.mute import MuteStage
 from bot.monitoring.policy.same_asn import SameAsnChurnStage
 from bot.monitoring.policy.snooze import SnoozeStage
@@ -50,10 +60,19 @@ class ChannelStage(Protocol):
         ...
 
 
+class FindingStage(Protocol):
+    name: str
+
+    def keep_watches(self, watches: Sequence[WatchTarget], now: datetime) -> list[WatchTarget]:
+        """The watches behind a match still worth an alert in their channel."""
+        ...
+
+
 @dataclass(frozen=True)
 class AlertPolicy:
     check_stages: tuple[CheckStage, ...] = ()
     channel_stages: tuple[ChannelStage, ...] = (MuteStage(), SnoozeStage(), SuppressStage())
+    finding_stages: tuple[FindingStage, ...] = (MuteStage(), SnoozeStage())
 
     @classmethod
     def from_settings(cls, *, summarise_same_asn: bool) -> AlertPolicy:
@@ -91,6 +110,22 @@ class AlertPolicy:
             datasets = tuple(sorted({change.dataset for change in kept}))
             decisions.append(Routed(target, datasets, tuple(silenced), tuple(dropped)))
         return decisions
+
+    def route_finding(self, watches: Sequence[WatchTarget], now: datetime) -> FindingVerdict:
+        """One channel's match: alerted while any of the watches behind it is left by every
+        finding stage; else silenced by the stage that dropped the last one."""
+        kept = list(watches)
+        for stage in self.finding_stages:
+            left = stage.keep_watches(kept, now)
+            if kept and not left:
+                last = max(
+                    (s for w in kept if (s := w.silenced_by(stage.name, now)) is not None),
+                    key=lambda s: s.expires_at,
+                    default=None,
+                )
+                return FindingVerdict(stage.name, last)
+            kept = left
+        return FindingVerdict()
 
 
 def responsible_suppression(

@@ -1,5 +1,6 @@
 """Stage `mute`: a channel that muted a dataset of a monitor gets no alert for it (the
-changes are still stored, in history and the digest)."""
+changes are still stored, in history and the digest); a muted lookalike or keyword watch
+(until unmuted, or for a while) raises no finding's alert there."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from datetime import datetime
 
 from bot.model.observations import Change
 from bot.model.routing import AlertTarget
+from bot.model.watches import WatchTarget
 
 
 class MuteStage:
@@ -16,3 +18,6 @@ class MuteStage:
     def keep(self, changes: Sequence[Change], target: AlertTarget, now: datetime) -> list[Change]:
         muted = set(target.muted)
         return [change for change in changes if change.dataset not in muted]
+
+    def keep_watches(self, watches: Sequence[WatchTarget], now: datetime) -> list[WatchTarget]:
+        return [watch for watch in watches if watch.silenced_by("mute", now) is None]

@@ -257,6 +257,16 @@ def register(app: AsyncApp, deps: SlackDeps, seal: FormSeal) -> None:
             ),
         )
 
+    async def handle_snooze_watch_action(body: dict[str, Any], place: PressedAt, respond: Reply) -> None:
+        """A finding's Snooze: the watches behind the message pressed, in its channel."""
+        try:
+            duration = parse_duration(action_value(body) or "1d")
+            result = await flows.watches.snooze_on_message(place.message_ts, duration, place.caller)
+        except UserInputError as exc:
+            await respond.send(build_error_message(str(exc)))
+            return
+        await send_result(result, respond)
+
     async def handle_lift_action(body: dict[str, Any], place: PressedAt, respond: Reply) -> None:
         value = action_value(body)
         if not value.isdigit():
@@ -310,6 +320,9 @@ def register(app: AsyncApp, deps: SlackDeps, seal: FormSeal) -> None:
     app.view(FALSE_POSITIVE_MODAL)(ack=acknowledge_refine_form, lazy=[lazily(handle_refine_submission)])
     app.action(re.compile(rf"^{ActionId.SNOOZE.value}(_\d+d)?$"))(
         ack=acknowledge, lazy=[lazily(handle_snooze_action)]
+    )
+    app.action(re.compile(rf"^{ActionId.SNOOZE_WATCH.value}(_\d+d)?$"))(
+        ack=acknowledge, lazy=[lazily(handle_snooze_watch_action)]
     )
 
 

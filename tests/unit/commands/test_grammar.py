@@ -21,6 +21,8 @@ from bot.commands.grammar import (
     SuppressionsCommand,
     UnwatchCommand,
     WatchCommand,
+    WatchMuteCommand,
+    WatchSnoozeCommand,
     WatchStatusCommand,
     parse_command,
 )
@@ -135,6 +137,16 @@ KEYWORD = WatchKind.KEYWORD
         ("remove keyword abc", UnwatchCommand(KEYWORD, ("abc",))),  # removing needs no confirmation
         ("status lookalikes interfax.ru", WatchStatusCommand(LOOKALIKE, "interfax.ru")),
         ("history keyword sberbank", WatchStatusCommand(KEYWORD, "sberbank", history=True)),
+        ("mute lookalikes interfax.ru", WatchMuteCommand(LOOKALIKE, "interfax.ru", muted=True)),
+        ("mute lookalikes www.interfax[.]ru", WatchMuteCommand(LOOKALIKE, "interfax.ru", muted=True)),
+        (
+            "mute keyword Sberbank 12h",
+            WatchMuteCommand(KEYWORD, "sberbank", muted=True, duration=timedelta(hours=12)),
+        ),
+        ("mute keyword ab", WatchMuteCommand(KEYWORD, "ab", muted=True)),  # watched already: no confirm
+        ("unmute lookalike interfax.ru", WatchMuteCommand(LOOKALIKE, "interfax.ru", muted=False)),
+        ("snooze lookalikes interfax.ru", WatchSnoozeCommand(LOOKALIKE, "interfax.ru", timedelta(days=1))),
+        ("snooze keywords sberbank 2w", WatchSnoozeCommand(KEYWORD, "sberbank", timedelta(weeks=2))),
     ],
 )
 def test_grammar_parses_watches(text: str, command: Command) -> None:
@@ -156,6 +168,16 @@ def test_grammar_parses_watches(text: str, command: Command) -> None:
         ("keyword a*b", "a keyword is letters, digits and hyphens"),
         ("status lookalikes", "Say which"),
         ("status lookalikes interfax.ru kommersant.ru", "one watch at a time"),
+        ("mute lookalikes", "`/monitor mute lookalikes <domain> [<duration>]`"),
+        ("mute lookalikes interfax.ru kommersant.ru", "Unknown duration `kommersant.ru`"),
+        ("mute lookalikes interfax.ru,kommersant.ru", "one watch at a time"),
+        ("mute lookalikes interfax.ru 7d extra", "one watch at a time"),
+        ("mute keyword sberbank 3y", "Unknown duration `3y`"),
+        ("unmute keyword sberbank 7d", "`/monitor unmute keyword <word>`"),
+        ("mute lookalikes co.uk", "public suffix"),
+        ("snooze lookalikes interfax.ru 60w", "out of range"),
+        ("snooze evil.com", "A monitor is snoozed from its alert's Snooze button"),
+        ("snooze", "`/monitor snooze lookalikes <domain> [<duration>]`"),
     ],
 )
 def test_grammar_refuses_bad_watches(text: str, error: str) -> None:

@@ -61,6 +61,9 @@ def test_lookalike_alert_within_limits_and_safe(facts: DomainFacts, reasons: int
     assert [(b["action_id"], b["value"]) for b in buttons] == [
         ("investigate_0", "interfaxru.com"),
         ("monitor_indicator_0", "interfaxru.com"),
+        ("snooze_watch", "1d"),
+        ("snooze_watch_7d", "1w"),
+        ("snooze_watch_30d", "30d"),
         ("dismiss_lookalike", "interfaxru.com"),
     ]
 

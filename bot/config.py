@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import time
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -201,6 +201,15 @@ class Settings:
     webhook_url: Secret = field(default_factory=lambda: Secret(""))
     webhook_urls: tuple[tuple[str, Secret], ...] = ()  # (channel id, URL)
     webhook_secret: Secret = field(default_factory=lambda: Secret(""))
+    # Alerts into MISP and TheHive 5 (bot/delivery/misp.py, thehive.py): each receiver is on
+    # when its URL and key are set; `*_channels` narrow it to those channels (empty: all).
+    misp_url: str = ""
+    misp_key: str = ""
+    misp_verify_tls: bool = True
+    misp_channels: tuple[str, ...] = ()
+    thehive_url: str = ""
+    thehive_key: str = ""
+    thehive_channels: tuple[str, ...] = ()
     active_probes: bool = False
     summarise_same_asn: bool = False
     # An alert open and younger than this (seconds) takes the monitor's next changes in its
@@ -317,6 +326,7 @@ class Settings:
         if source_timeout is not None and not 0 < source_timeout <= 600:
             raise ConfigError("WATCHPOST_SOURCE_TIMEOUT must be more than 0 and at most 600 seconds")
         webhooks = _webhook_settings(env)
+        receivers = _receiver_settings(env)
         ct_log_list_url = get("WATCHPOST_CT_LOG_LIST_URL", defaults.ct_log_list_url).strip()
         if ct_log_list_url:
             parsed_list_url = urlsplit(ct_log_list_url)
@@ -369,6 +379,7 @@ class Settings:
             webhook_url=webhooks.url,
             webhook_urls=webhooks.per_channel,
             webhook_secret=webhooks.secret,
+            **receivers,
             active_probes=_flag(get("WATCHPOST_ACTIVE_PROBES", "")),
             summarise_same_asn=_flag(get("WATCHPOST_SUMMARISE_SAME_ASN", "")),
             alert_thread_window=number("WATCHPOST_ALERT_THREAD_WINDOW", defaults.alert_thread_window, 0),
@@ -402,6 +413,14 @@ class Settings:
             worker_nice=number("WATCHPOST_WORKER_NICE", defaults.worker_nice, 0, 19),
             worker_metrics_port=number("WATCHPOST_WORKER_METRICS_PORT", 0, 0),
         )
+
+    @property
+    def misp_on(self) -> bool:
+        return bool(self.misp_url and self.misp_key)
+
+    @property
+    def thehive_on(self) -> bool:
+        return bool(self.thehive_url and self.thehive_key)
 
     def sources_off(self) -> dict[str, str]:
         """Each source that is off, and why in a few words: what the start-up log and
@@ -449,11 +468,13 @@ class Settings:
             else:
                 on.append(name)
         webhooks = bool(self.webhook_url) + len(self.webhook_urls)
+        receivers = [name for name, on in (("MISP", self.misp_on), ("TheHive", self.thehive_on)) if on]
         modes = [
             f"checks every {self.check_interval} s, {self.check_concurrency} at once",
             f"digest {self.digest_time:%H:%M} {self.timezone}" + (" + email" if self.digest_email else ""),
             f"API {'on (' + str(len(self.api_tokens)) + ' tokens)' if self.api_tokens else 'off'}",
             f"webhooks {webhooks or 'off'}",
+            f"receivers {', '.join(receivers) or 'off'}",
             f"/metrics {'token' if self.metrics_token else 'loopback only'}",
             f"active probes {'on' if self.active_probes else 'off'}",
             f"same-ASN summarising {'on' if self.summarise_same_asn else 'off'}",
@@ -473,6 +494,8 @@ class Settings:
             for source, limits in sorted(self.quotas.items())
         )
         shown["share_scope"] = self.share_scope.value
+        for name in _KEY_SETTINGS:
+            shown[name] = "********" if shown[name] else ""
         for name in _URL_SETTINGS:
             password = _url_password(shown[name])
             if password:
@@ -489,6 +512,7 @@ class Settings:
         found.extend(token.reveal() for token in self.api_tokens)
         found.extend(p for name in _URL_SETTINGS if (p := _url_password(getattr(self, name))))
         found.extend(url.reveal() for _, url in self.webhook_urls)
+        found.extend(key for name in _KEY_SETTINGS if (key := getattr(self, name)))
         return found
 
 
@@ -792,6 +816,64 @@ _CATALOGUE: tuple[Declared, ...] = (
         details="Required with a webhook URL, 16 characters or more.",
     ),
     Declared(
+        "WATCHPOST_MISP_URL",
+        "MISP that gets each alert as a sighting and attributes",
+        _attr("misp_url"),
+        default="none: off",
+        details=(
+            "With `WATCHPOST_MISP_KEY`, each alert becomes a sighting on the monitored value in the MISP"
+            " event the monitor came from, and its new values attributes of that event (a monitor not"
+            " from MISP gets an event of its own). Trusted as written, loopback included; redirects"
+            " are never followed."
+        ),
+    ),
+    Declared(
+        "WATCHPOST_MISP_KEY",
+        "MISP automation key",
+        lambda s, _: "********" if s.misp_key else "",
+        default="none: off",
+        details="Sent as the `Authorization` header; never shown or logged.",
+    ),
+    Declared(
+        "WATCHPOST_MISP_VERIFY_TLS",
+        "check MISP's TLS certificate",
+        lambda s, _: "true" if s.misp_verify_tls else "false",
+        default="true",
+        details="`false` for a MISP with a self-signed certificate.",
+    ),
+    Declared(
+        "WATCHPOST_MISP_CHANNELS",
+        "channels whose alerts go to MISP (empty: every channel)",
+        lambda s, _: _joined(s.misp_channels),
+        default="every channel",
+        details="Channel ids, comma-separated.",
+    ),
+    Declared(
+        "WATCHPOST_THEHIVE_URL",
+        "TheHive 5 that gets each alert as an alert",
+        _attr("thehive_url"),
+        default="none: off",
+        details=(
+            "With `WATCHPOST_THEHIVE_KEY`, each alert becomes a TheHive alert (type and source"
+            " `watchpost`, its changed values as observables). Trusted as written, loopback included;"
+            " redirects are never followed."
+        ),
+    ),
+    Declared(
+        "WATCHPOST_THEHIVE_KEY",
+        "TheHive API key",
+        lambda s, _: "********" if s.thehive_key else "",
+        default="none: off",
+        details="Sent as `Authorization: Bearer`; never shown or logged.",
+    ),
+    Declared(
+        "WATCHPOST_THEHIVE_CHANNELS",
+        "channels whose alerts go to TheHive (empty: every channel)",
+        lambda s, _: _joined(s.thehive_channels),
+        default="every channel",
+        details="Channel ids, comma-separated.",
+    ),
+    Declared(
         "WATCHPOST_SMTP_HOST",
         "mail server of the email digest",
         _attr("smtp_host"),
@@ -989,6 +1071,32 @@ def _check_webhook_url(name: str, url: str) -> None:
         raise ConfigError(f"{name}: a webhook URL must not carry a user name or password")
 
 
+def _receiver_settings(env: Mapping[str, str]) -> dict[str, Any]:
+    """MISP's and TheHive's URL, key and channels (and whether MISP's certificate is checked)."""
+    found: dict[str, Any] = {}
+    for name in ("misp", "thehive"):
+        prefix = f"WATCHPOST_{name.upper()}"
+        url = env.get(f"{prefix}_URL", "").strip()
+        if url:
+            parsed = urlsplit(url)
+            if parsed.scheme not in {"http", "https"} or not parsed.hostname:
+                raise ConfigError(f"{prefix}_URL must be an http:// or https:// URL, or empty (off)")
+            if parsed.username or parsed.password:
+                raise ConfigError(f"{prefix}_URL must not carry a user name or password (use {prefix}_KEY)")
+        channels = tuple(c.strip() for c in env.get(f"{prefix}_CHANNELS", "").split(",") if c.strip())
+        for channel in channels:
+            if not re.fullmatch(r"[A-Z0-9]{2,32}", channel):
+                raise ConfigError(f"{prefix}_CHANNELS: not a Slack channel id: {channel[:40]!r}")
+        found[f"{name}_url"] = url
+        found[f"{name}_key"] = env.get(f"{prefix}_KEY", "").strip()
+        found[f"{name}_channels"] = channels
+    verify = env.get("WATCHPOST_MISP_VERIFY_TLS", "").strip().lower()
+    if verify not in {"", "1", "true", "yes", "on", "0", "false", "no", "off"}:
+        raise ConfigError("WATCHPOST_MISP_VERIFY_TLS must be true or false")
+    found["misp_verify_tls"] = verify not in {"0", "false", "no", "off"}
+    return found
+
+
 class _EmailSettings(NamedTuple):
     host: str
     user: str
@@ -1035,6 +1143,9 @@ def _email_settings(env: Mapping[str, str]) -> _EmailSettings:
 
 
 # Settings holding a URL, which may carry a password (`scheme://user:password@host/`).
+# Keys held as plain strings: masked by `describe`, scrubbed from logs by `secrets`.
+_KEY_SETTINGS = ("misp_key", "thehive_key")
+
 _URL_SETTINGS = (
     "database_url",
     "slack_api_url",

@@ -52,7 +52,7 @@ class Metrics:
         )
         self.outbox_backlog = Gauge(
             "watchpost_outbox_backlog",
-            "Alerts not yet delivered (nor given up), by queue: slack, webhook",
+            "Alerts not yet delivered (nor given up), by queue: slack, lookalikes, and each HTTP receiver",
             ["queue"],
             registry=r,
         )
@@ -67,6 +67,13 @@ class Metrics:
             "watchpost_webhook_deliveries",
             "Webhook delivery attempts, by outcome: delivered, failed (retried), abandoned",
             ["outcome"],
+            registry=r,
+        )
+        self.receiver_deliveries = Counter(
+            "watchpost_receiver_deliveries",
+            "Delivery attempts to HTTP receivers (webhook, misp, thehive), by receiver and outcome:"
+            " delivered, failed (retried), abandoned",
+            ["receiver", "outcome"],
             registry=r,
         )
         self.digest_runs = Counter(

@@ -108,7 +108,9 @@ def is_duplicate(status: int, body: Any) -> bool:
     """TheHive's refusal of an alert whose type, source and sourceRef it already has."""
     if status != 400 or not isinstance(body, dict):
         return False
-    return body.get("type") == "CreateError" and "already exist" in str(body.get("message", ""))
+    message = str(body.get("message", ""))
+    # Not "Observable already exists": that one refuses the alert, it does not confirm it.
+    return body.get("type") == "CreateError" and message.startswith("Alert ") and "already exist" in message
 
 
 class TheHiveReceiver:

@@ -221,8 +221,8 @@ class ReceiverQueue:
             return int(session.scalar(query) or 0)
 
     def health(self, receivers: Sequence[str]) -> list[ReceiverHealth]:
-        """Per receiver: its backlog, how many deliveries were given up, and the last error
-        (of a delivery not yet made: a receiver that recovered shows none)."""
+        """Per receiver: its backlog, how many deliveries were given up, and the error of
+        its latest attempt (a failure or a give-up; none once an attempt succeeded again)."""
         found = []
         with self._sessions() as session:
             for receiver in receivers:
@@ -230,19 +230,13 @@ class ReceiverQueue:
                 abandoned = session.scalar(
                     select(func.count()).where(mine, ReceiverDeliveryRow.abandoned_at.is_not(None))
                 )
-                last = session.execute(
+                latest = session.execute(
                     select(ReceiverDeliveryRow.last_error, ReceiverDeliveryRow.last_attempt_at)
-                    .where(
-                        mine,
-                        ReceiverDeliveryRow.delivered_at.is_(None),
-                        ReceiverDeliveryRow.last_error.is_not(None),
-                    )
-                    .order_by(
-                        ReceiverDeliveryRow.last_attempt_at.desc().nulls_last(),
-                        ReceiverDeliveryRow.id.desc(),
-                    )
+                    .where(mine, ReceiverDeliveryRow.last_attempt_at.is_not(None))
+                    .order_by(ReceiverDeliveryRow.last_attempt_at.desc(), ReceiverDeliveryRow.id.desc())
                     .limit(1)
                 ).first()
+                last = latest if latest is not None and latest[0] else None
                 found.append(
                     ReceiverHealth(
                         receiver,

@@ -10,8 +10,9 @@ from typing import cast
 import pytest
 
 from bot.config import Secret
+from bot.delivery import webhooks
 from bot.delivery.receivers import ReceiverWorker
-from bot.delivery.webhooks import HttpWebhookSender, WebhookReceiver, sign, verify
+from bot.delivery.webhooks import HttpWebhookSender, sign, verify
 from tests.fakes.api import TEAM, ApiHarness, MakeApi
 from tests.fakes.webhook_receiver import WEBHOOK_SECRET, WebhookReceiver
 
@@ -41,10 +42,10 @@ def worker(api: ApiHarness) -> ReceiverWorker:
     return api.services.receivers
 
 
-def webhook(api: ApiHarness) -> WebhookReceiver:
+def webhook(api: ApiHarness) -> webhooks.WebhookReceiver:
     receiver = worker(api).receivers["webhook"]
     assert receiver.name == "webhook"
-    return cast(WebhookReceiver, receiver)
+    return cast(webhooks.WebhookReceiver, receiver)
 
 
 async def test_webhook_signed_alert_reaches_the_receiver(

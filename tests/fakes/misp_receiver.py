@@ -22,6 +22,7 @@ answers an error; `store_then_hang(seconds)` does the write and answers too late
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import uuid
@@ -46,6 +47,12 @@ class Fault:
     status: int = 200
     delay: float = 0.0
     after_write: bool = False
+    released: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def wait(self) -> None:
+        """Hold the answer `delay` seconds, or until the test lets it go."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.released.wait(), self.delay)
 
 
 @dataclass
@@ -57,6 +64,7 @@ class FakeMisp:
     requests: list[tuple[str, str]] = field(default_factory=list)  # (method, path), every one
     refused_similar: int = 0
     _faults: list[Fault] = field(default_factory=list)
+    _held: list[Fault] = field(default_factory=list)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     @property
@@ -93,6 +101,11 @@ class FakeMisp:
 
     def store_then_hang(self, seconds: float, *, prefix: str = "/") -> None:
         self._faults.append(Fault(prefix, 200, seconds, after_write=True))
+
+    def release(self) -> None:
+        """Let every held answer go (to a client that may be gone)."""
+        for fault in self._held:
+            fault.released.set()
 
     # -- MISP -------------------------------------------------------------------------
 
@@ -149,6 +162,7 @@ class FakeMisp:
         fault = next((f for f in self._faults if path.startswith(f.prefix)), None)
         if fault is not None:
             self._faults.remove(fault)
+            self._held.append(fault)
             if not fault.after_write:
                 return await _faulty(fault)
         body = await request.json() if request.can_read_body else {}
@@ -239,7 +253,7 @@ def _error(status: int, message: str, path: str) -> web.Response:
 
 async def _faulty(fault: Fault) -> web.Response:
     if fault.delay:
-        await asyncio.sleep(fault.delay)
+        await fault.wait()
     if fault.status == 200:
         return web.json_response({"message": "too late"})
     headers = {"Retry-After": "7"} if fault.status in (429, 503) else {}

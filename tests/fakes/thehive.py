@@ -15,7 +15,6 @@ Faults as the MISP fake's: `fail_next`, `hang_next`, `store_then_fail`, `store_t
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -39,6 +38,7 @@ class FakeTheHive:
     attempts: int = 0
     duplicates: int = 0
     _faults: list[Fault] = field(default_factory=list)
+    _held: list[Fault] = field(default_factory=list)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(4096))
 
     @property
@@ -57,11 +57,18 @@ class FakeTheHive:
     def store_then_hang(self, seconds: float) -> None:
         self._faults.append(Fault("/", 200, seconds, after_write=True))
 
+    def release(self) -> None:
+        """Let every held answer go (to a client that may be gone)."""
+        for fault in self._held:
+            fault.released.set()
+
     async def handle_alert(self, request: web.Request) -> web.Response:
         self.attempts += 1
         if request.headers.get("Authorization") != f"Bearer {self.key}":
             return _error(401, "AuthenticationError", "Authentication failure")
         fault = self._faults.pop(0) if self._faults else None
+        if fault is not None:
+            self._held.append(fault)
         if fault is not None and not fault.after_write:
             return await _faulty(fault)
         answer = self._create(await request.json())
@@ -108,7 +115,7 @@ def _error(status: int, kind: str, message: str) -> web.Response:
 
 async def _faulty(fault: Fault) -> web.Response:
     if fault.delay:
-        await asyncio.sleep(fault.delay)
+        await fault.wait()
     if fault.status == 200:
         return web.json_response({}, status=201)
     headers = {"Retry-After": "7"} if fault.status in (429, 503) else {}

@@ -257,6 +257,8 @@ async def _faulty(fault: Fault) -> web.Response:
     if fault.status == 200:
         return web.json_response({"message": "too late"})
     headers = {"Retry-After": "7"} if fault.status in (429, 503) else {}
+    if 300 <= fault.status < 400:
+        headers = {"Location": "/trap"}  # must never be followed
     return web.Response(status=fault.status, headers=headers, text=json.dumps({"message": "fault"}))
 
 

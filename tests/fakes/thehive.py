@@ -37,6 +37,7 @@ class FakeTheHive:
     alerts: list[dict[str, Any]] = field(default_factory=list)
     attempts: int = 0
     duplicates: int = 0
+    trap_hits: int = 0  # requests that followed a redirect
     _faults: list[Fault] = field(default_factory=list)
     _held: list[Fault] = field(default_factory=list)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(4096))
@@ -61,6 +62,10 @@ class FakeTheHive:
         """Let every held answer go (to a client that may be gone)."""
         for fault in self._held:
             fault.released.set()
+
+    async def handle_trap(self, request: web.Request) -> web.Response:
+        self.trap_hits += 1
+        return web.json_response({}, status=201)
 
     async def handle_alert(self, request: web.Request) -> web.Response:
         self.attempts += 1
@@ -119,6 +124,8 @@ async def _faulty(fault: Fault) -> web.Response:
     if fault.status == 200:
         return web.json_response({}, status=201)
     headers = {"Retry-After": "7"} if fault.status in (429, 503) else {}
+    if 300 <= fault.status < 400:
+        headers = {"Location": "/trap"}  # must never be followed
     return web.json_response(
         {"type": "InternalError", "message": "fault"}, status=fault.status, headers=headers
     )
@@ -129,6 +136,7 @@ async def thehive() -> AsyncIterator[FakeTheHive]:
     fake = FakeTheHive()
     app = web.Application()
     app.router.add_post("/api/v1/alert", fake.handle_alert)
+    app.router.add_route("*", "/trap", fake.handle_trap)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)

@@ -10,12 +10,14 @@ from typing import Any, cast
 import pytest
 from sqlalchemy import text
 
+from bot.commands.results import Caller
 from bot.delivery.misp import MispReceiver
 from bot.delivery.receivers import Receiver, ReceiverHttp, ReceiverWorker
 from bot.delivery.thehive import TheHiveReceiver
 from bot.render.health import build_health_message
 from bot.storage.receivers import PendingDelivery
 from tests.fakes.api import TEAM, ApiHarness, MakeApi
+from tests.fakes.conversation import Conversation
 from tests.fakes.misp_receiver import MISP_KEY, FakeMisp
 from tests.fakes.thehive import THEHIVE_KEY, FakeTheHive
 
@@ -199,6 +201,28 @@ async def test_receivers_retry_after_500_and_wait_as_long_as_a_429_asks(
     api.clock.advance(seconds=1)
     assert (await worker(api).deliver_due()).sent == 1
     assert len(misp.sightings_of(IP)) == 1 and len(thehive.alerts) == 1
+    metrics = api.services.metrics.registry
+    for receiver in ("misp", "thehive"):
+        for outcome in ("failed", "delivered"):
+            labels = {"receiver": receiver, "outcome": outcome}
+            assert metrics.get_sample_value("watchpost_receiver_deliveries_total", labels) == 1
+
+
+async def test_receivers_never_follow_a_redirect(
+    make_api: MakeApi, misp: FakeMisp, thehive: FakeTheHive
+) -> None:
+    api = await receiving(make_api, misp, thehive)
+    await monitor(api)
+    await api.change(IP, ("domain", NEW_NAME))
+    misp.fail_next(302)
+    thehive.fail_next(307)
+    assert (await worker(api).deliver_due()).failed == 2
+    errors = sorted(error for *_, error in rows(api))
+    assert errors == [
+        "MISP event search: HTTP 302: redirects are not followed",
+        "TheHive alert: HTTP 307: redirects are not followed",
+    ]
+    assert thehive.trap_hits == 0 and not [r for r in misp.requests if r[1] == "/trap"]
 
 
 async def test_receivers_a_timeout_is_retried(
@@ -270,8 +294,11 @@ async def test_receivers_refused_for_good_is_given_up_and_health_says_why(
     assert states["webhook"].off
     message = build_health_message((), receivers=tuple(states.values()))
     assert "MISP" in message.text and "TheHive" in message.text  # both failing
-    shown = str(message.blocks)
-    assert "1 given up" in shown and "HTTP 500" in shown and MISP_KEY not in shown
+    shown = await Conversation(api.services.flows, Caller(TEAM, CHANNEL, "U1")).say("health")
+    assert "Alert receivers\n⚪ Webhooks: off · no WATCHPOST_WEBHOOK_URL(S)\n" in shown
+    assert "🔴 MISP: on · 1 alert waiting · 0 given up · last error 2026-11-20 10:30 UTC: MISP event" in shown
+    assert "🔴 TheHive: on · 0 alerts waiting · 1 given up · last error" in shown and "HTTP 422" in shown
+    assert MISP_KEY not in shown and THEHIVE_KEY not in shown
     status, health = await api.call("GET", "/api/v1/health")
     assert status == 200
     by_name = {r["receiver"]: r for r in health["receivers"]}

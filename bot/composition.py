@@ -13,10 +13,13 @@ from bot.commands.triage import TriageFlows
 from bot.config import Settings
 from bot.delivery.lookalikes import LookalikeMessages
 from bot.delivery.mail import SmtpMailer
+from bot.delivery.misp import MispReceiver
 from bot.delivery.outbox import OutboxWorker
+from bot.delivery.receivers import Receiver, ReceiverWorker
 from bot.delivery.source_notices import SourceHealthJob
+from bot.delivery.thehive import TheHiveReceiver
 from bot.delivery.transport import Transport
-from bot.delivery.webhooks import WebhookTargets, WebhookWorker
+from bot.delivery.webhooks import WebhookReceiver, WebhookTargets
 from bot.digests.service import DigestService
 from bot.errors import ConfigError
 from bot.metrics import Metrics
@@ -44,9 +47,9 @@ from bot.storage.check_requests import CheckRequestStore
 from bot.storage.db import Database
 from bot.storage.engine import create_database_engine, migrate
 from bot.storage.quotas import OutageStore, QuotaStore
+from bot.storage.receivers import MISP, THEHIVE, WEBHOOK, ReceiverRoute
 from bot.storage.shared_limits import SharedLimits
 from bot.storage.slash_commands import SlashCommandQueue
-from bot.storage.views import WebhookRouting
 
 
 @dataclass
@@ -62,7 +65,7 @@ class Services:
     transport: Transport
     metrics: Metrics
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
-    webhooks: WebhookWorker | None = None  # None: no webhook configured
+    receivers: ReceiverWorker | None = None  # None: no HTTP receiver configured
     triage: TriageFlows | None = None
     slack_team_id: str | None = None  # the bot's workspace, once Slack said (auth.test)
     quotas: QuotaStore | None = None
@@ -100,8 +103,9 @@ class Services:
     async def backlog(self) -> dict[str, int]:
         """Undelivered alerts per queue, for /metrics."""
         counts = {"slack": await self.db.run(self.db.outbox.undelivered_count)}
-        if self.webhooks is not None:
-            counts["webhook"] = await self.db.run(self.db.webhook_outbox.backlog)
+        if self.receivers is not None:
+            for name in self.receivers.receivers:
+                counts[name] = await self.db.run(self.db.receiver_queue.backlog, name)
         return counts
 
     async def aclose(self) -> None:
@@ -132,13 +136,10 @@ def build_services(
     engine = create_database_engine(settings.database_url)
     migrate(engine)
     metrics = metrics if metrics is not None else Metrics()
-    webhook_channels = dict((channel, url.reveal()) for channel, url in settings.webhook_urls)
-    routing = None
-    if settings.webhook_url or webhook_channels:
-        routing = WebhookRouting(bool(settings.webhook_url), frozenset(webhook_channels))
+    routes = receiver_routes(settings)
     db = Database(
         engine,
-        webhooks=routing,
+        receivers=routes,
         follow_up_window=timedelta(seconds=settings.alert_thread_window),
         shared_host_names=settings.shared_host_names,
         share_scope=settings.share_scope,
@@ -207,18 +208,10 @@ def build_services(
         lookalikes=True,
         week_chart=True,
     )
-    webhooks = None
-    if routing is not None:
-        targets = WebhookTargets(settings.webhook_url.reveal(), webhook_channels)
-        webhooks = WebhookWorker(
-            db,
-            targets,
-            settings.webhook_secret.reveal(),
-            clock=clock,
-            metrics=metrics,
-            body_format=settings.webhook_format,
-        )
-        closers.append(webhooks.aclose)
+    receivers = None
+    if routes:
+        receivers = ReceiverWorker(db, build_receivers(settings), clock=clock, metrics=metrics)
+        closers.append(receivers.aclose)
     access = AccessPolicy(settings.admins, settings.channel_quota)
     misp = None
     if settings.misp_url and settings.misp_key:
@@ -282,6 +275,7 @@ def build_services(
             ct=ct,
             sources_off=settings.sources_off(),
             misp=misp,
+            receivers=receivers_state(settings),
         ),
         dispatcher=CheckDispatcher(runner),
         outbox=OutboxWorker(db, transport, clock=clock, metrics=metrics, lookalikes=lookalike_messages),
@@ -289,7 +283,7 @@ def build_services(
         transport=transport,
         metrics=metrics,
         closers=closers,
-        webhooks=webhooks,
+        receivers=receivers,
         lookalikes=watcher,
         ct=ct,
         permutations=permutations,
@@ -315,3 +309,46 @@ def build_services(
             resolver=shared_resolver,
         ),
     )
+
+
+def receiver_routes(settings: Settings) -> tuple[ReceiverRoute, ...]:
+    """Which HTTP receivers get which alerts: the webhooks (the global URL every alert,
+    a channel's URL its channel's), MISP and TheHive (their channels; none listed: all)."""
+    routes = []
+    if settings.webhook_url or settings.webhook_urls:
+        channels = frozenset(channel for channel, _ in settings.webhook_urls)
+        routes.append(ReceiverRoute(WEBHOOK, everything=bool(settings.webhook_url), channels=channels))
+    if settings.misp_on:
+        routes.append(ReceiverRoute(MISP, channels=frozenset(settings.misp_channels) or None))
+    if settings.thehive_on:
+        routes.append(ReceiverRoute(THEHIVE, channels=frozenset(settings.thehive_channels) or None))
+    return tuple(routes)
+
+
+def build_receivers(settings: Settings) -> list[Receiver]:
+    """The receivers `receiver_routes` sends alerts to."""
+    receivers: list[Receiver] = []
+    if settings.webhook_url or settings.webhook_urls:
+        channels = {channel: url.reveal() for channel, url in settings.webhook_urls}
+        targets = WebhookTargets(settings.webhook_url.reveal(), channels)
+        receivers.append(
+            WebhookReceiver(targets, settings.webhook_secret.reveal(), body_format=settings.webhook_format)
+        )
+    if settings.misp_on:
+        receivers.append(
+            MispReceiver(settings.misp_url, settings.misp_key.reveal(), verify_tls=settings.misp_verify_tls)
+        )
+    if settings.thehive_on:
+        receivers.append(TheHiveReceiver(settings.thehive_url, settings.thehive_key.reveal()))
+    return receivers
+
+
+def receivers_state(settings: Settings) -> dict[str, str]:
+    """Each HTTP receiver: "" when on, else why it is off (what `/monitor health` says)."""
+    return {
+        WEBHOOK: "" if settings.webhook_url or settings.webhook_urls else "no WATCHPOST_WEBHOOK_URL(S)",
+        MISP: "" if settings.misp_on else "WATCHPOST_MISP_URL and WATCHPOST_MISP_KEY are not both set",
+        THEHIVE: ""
+        if settings.thehive_on
+        else "WATCHPOST_THEHIVE_URL and WATCHPOST_THEHIVE_KEY are not both set",
+    }

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import time
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -210,6 +210,13 @@ class Settings:
     webhook_urls: tuple[tuple[str, Secret], ...] = ()  # (channel id, URL)
     webhook_secret: Secret = field(default_factory=lambda: Secret(""))
     webhook_format: WebhookFormat = WebhookFormat.JSON
+    # Alerts into MISP and TheHive 5 (bot/delivery/misp.py, thehive.py): each receiver is on
+    # when its URL and key are set; `*_channels` narrow it to those channels (empty: all).
+    # MISP's URL, key and TLS check are the team's MISP below (imports read it too).
+    misp_channels: tuple[str, ...] = ()
+    thehive_url: str = ""
+    thehive_key: Secret = field(default_factory=lambda: Secret(""))
+    thehive_channels: tuple[str, ...] = ()
     active_probes: bool = False
     summarise_same_asn: bool = False
     # An alert open and younger than this (seconds) takes the monitor's next changes in its
@@ -330,6 +337,7 @@ class Settings:
         if source_timeout is not None and not 0 < source_timeout <= 600:
             raise ConfigError("WATCHPOST_SOURCE_TIMEOUT must be more than 0 and at most 600 seconds")
         webhooks = _webhook_settings(env)
+        receivers = _receiver_settings(env)
         ct_log_list_url = get("WATCHPOST_CT_LOG_LIST_URL", defaults.ct_log_list_url).strip()
         if ct_log_list_url:
             parsed_list_url = urlsplit(ct_log_list_url)
@@ -384,6 +392,7 @@ class Settings:
             webhook_urls=webhooks.per_channel,
             webhook_secret=webhooks.secret,
             webhook_format=_webhook_format(get("WATCHPOST_WEBHOOK_FORMAT", "")),
+            **receivers,
             active_probes=_flag(get("WATCHPOST_ACTIVE_PROBES", "")),
             summarise_same_asn=_flag(get("WATCHPOST_SUMMARISE_SAME_ASN", "")),
             alert_thread_window=number("WATCHPOST_ALERT_THREAD_WINDOW", defaults.alert_thread_window, 0),
@@ -420,6 +429,14 @@ class Settings:
             misp_key=misp.key,
             misp_verify_tls=misp.verify_tls,
         )
+
+    @property
+    def misp_on(self) -> bool:
+        return bool(self.misp_url and self.misp_key)
+
+    @property
+    def thehive_on(self) -> bool:
+        return bool(self.thehive_url and self.thehive_key)
 
     def sources_off(self) -> dict[str, str]:
         """Each source that is off, and why in a few words: what the start-up log and
@@ -467,16 +484,18 @@ class Settings:
             else:
                 on.append(name)
         webhooks = bool(self.webhook_url) + len(self.webhook_urls)
+        receivers = [name for name, on in (("MISP", self.misp_on), ("TheHive", self.thehive_on)) if on]
         modes = [
             f"checks every {self.check_interval} s, {self.check_concurrency} at once",
             f"digest {self.digest_time:%H:%M} {self.timezone}" + (" + email" if self.digest_email else ""),
             f"API {'on (' + str(len(self.api_tokens)) + ' tokens)' if self.api_tokens else 'off'}",
             f"webhooks {webhooks or 'off'}",
+            f"receivers {', '.join(receivers) or 'off'}",
             f"/metrics {'token' if self.metrics_token else 'loopback only'}",
             f"active probes {'on' if self.active_probes else 'off'}",
             f"same-ASN summarising {'on' if self.summarise_same_asn else 'off'}",
             f"command rate {self.command_rate or 'unlimited'}/min",
-            f"MISP {'on' if self.misp_url and self.misp_key else 'off'}"
+            f"MISP {'on' if self.misp_on else 'off'}"
             + ("" if self.misp_verify_tls else " (TLS not verified)"),
         ]
         return [
@@ -834,6 +853,38 @@ _CATALOGUE: tuple[Declared, ...] = (
         ),
     ),
     Declared(
+        "WATCHPOST_MISP_CHANNELS",
+        "channels whose alerts go to MISP (empty: every channel)",
+        lambda s, _: _joined(s.misp_channels),
+        default="every channel",
+        details="Channel ids, comma-separated.",
+    ),
+    Declared(
+        "WATCHPOST_THEHIVE_URL",
+        "TheHive 5 that gets each alert as an alert",
+        _attr("thehive_url"),
+        default="none: off",
+        details=(
+            "With `WATCHPOST_THEHIVE_KEY`, each alert becomes a TheHive alert (type and source"
+            " `watchpost`, its changed values as observables). Trusted as written, loopback included;"
+            " redirects are never followed."
+        ),
+    ),
+    Declared(
+        "WATCHPOST_THEHIVE_KEY",
+        "TheHive API key",
+        lambda s, _: _secret(s.thehive_key),
+        default="none: off",
+        details="Sent as `Authorization: Bearer`; never shown or logged.",
+    ),
+    Declared(
+        "WATCHPOST_THEHIVE_CHANNELS",
+        "channels whose alerts go to TheHive (empty: every channel)",
+        lambda s, _: _joined(s.thehive_channels),
+        default="every channel",
+        details="Channel ids, comma-separated.",
+    ),
+    Declared(
         "WATCHPOST_SMTP_HOST",
         "mail server of the email digest",
         _attr("smtp_host"),
@@ -968,19 +1019,25 @@ _CATALOGUE: tuple[Declared, ...] = (
     ),
     Declared(
         "WATCHPOST_MISP_URL",
-        "the team's MISP, read by `/monitor misp <event>` (empty: off)",
+        "the team's MISP: `/monitor misp <event>` reads it, alerts go to it (empty: off)",
         _attr("misp_url"),
         default="off",
         details=(
             "Base URL of the MISP instance (`https://misp.example.org`), trusted as written (an internal"
-            " address is fine); redirects are never followed. With `WATCHPOST_MISP_KEY`."
+            " address is fine); redirects are never followed. With `WATCHPOST_MISP_KEY`, `/monitor misp`"
+            " imports its events, and each alert becomes a sighting on the monitored value in the event"
+            " the monitor came from, its new values attributes of that event (a monitor not from MISP"
+            " gets an event of its own)."
         ),
     ),
     Declared(
         "WATCHPOST_MISP_KEY",
         "MISP API key (Authorization header)",
         lambda s, _: _secret(s.misp_key),
-        details="The automation key of a MISP user who may read the events to import.",
+        details=(
+            "The automation key of a MISP user who may read the events to import (and, for alerts,"
+            " add attributes and sightings). Never shown or logged."
+        ),
     ),
     Declared(
         "WATCHPOST_MISP_VERIFY_TLS",
@@ -1081,6 +1138,33 @@ def _misp_settings(env: Mapping[str, str]) -> _MispSettings:
     return _MispSettings(url, Secret(key), verify_tls)
 
 
+def _receiver_settings(env: Mapping[str, str]) -> dict[str, Any]:
+    """Which channels' alerts go to MISP (its URL and key are the team's MISP:
+    `_misp_settings`), and TheHive's URL, key and channels."""
+    found: dict[str, Any] = {}
+    for name in ("misp", "thehive"):
+        prefix = f"WATCHPOST_{name.upper()}"
+        channels = tuple(c.strip() for c in env.get(f"{prefix}_CHANNELS", "").split(",") if c.strip())
+        for channel in channels:
+            if not re.fullmatch(r"[A-Z0-9]{2,32}", channel):
+                raise ConfigError(f"{prefix}_CHANNELS: not a Slack channel id: {channel[:40]!r}")
+        found[f"{name}_channels"] = channels
+    url = env.get("WATCHPOST_THEHIVE_URL", "").strip()
+    if url:
+        _no_credentials_in(url, "WATCHPOST_THEHIVE_URL", "WATCHPOST_THEHIVE_KEY")
+    found["thehive_url"] = url
+    found["thehive_key"] = Secret(env.get("WATCHPOST_THEHIVE_KEY", "").strip())
+    return found
+
+
+def _no_credentials_in(url: str, variable: str, key_variable: str) -> None:
+    parsed = urlsplit(url)
+    if parsed.scheme not in {"http", "https"} or not parsed.hostname:
+        raise ConfigError(f"{variable} must be an http:// or https:// URL, or empty (off)")
+    if parsed.username or parsed.password:
+        raise ConfigError(f"{variable} must not carry a user name or password (use {key_variable})")
+
+
 class _EmailSettings(NamedTuple):
     host: str
     user: str
@@ -1127,6 +1211,8 @@ def _email_settings(env: Mapping[str, str]) -> _EmailSettings:
 
 
 # Settings holding a URL, which may carry a password (`scheme://user:password@host/`).
+# Keys held as plain strings: masked by `describe`, scrubbed from logs by `secrets`.
+
 _URL_SETTINGS = (
     "database_url",
     "slack_api_url",

@@ -52,7 +52,7 @@ class Metrics:
         )
         self.outbox_backlog = Gauge(
             "watchpost_outbox_backlog",
-            "Messages not yet delivered (nor given up), by queue: slack, webhook",
+            "Messages not yet delivered (nor given up), by queue: slack, and each HTTP receiver",
             ["queue"],
             registry=r,
         )
@@ -65,7 +65,7 @@ class Metrics:
         )
         self.deliveries = Counter(
             "watchpost_deliveries",
-            "Delivery attempts of the one queue, by receiver (slack, webhook), kind of message "
+            "Delivery attempts, by receiver (slack, webhook, misp, thehive), kind of message "
             "(alert, follow_up, lookalike, sighting, notice) and outcome: delivered, failed "
             "(retried), abandoned",
             ["receiver", "kind", "outcome"],

@@ -42,7 +42,7 @@ def build_worker_scheduler(services: Services, commands: HandedOverCommandJob | 
         services.dispatcher,
         services.outbox,
         digests=services.digests,
-        webhooks=services.webhooks,
+        receivers=services.receivers,
         permutations=services.permutations,
         ct=services.ct,
         jobs=jobs,

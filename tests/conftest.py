@@ -11,6 +11,8 @@ pytest_plugins: list[str] = [
     "tests.faults.figures",
     "tests.fakes.api",
     "tests.fakes.webhook_receiver",
+    "tests.fakes.misp_receiver",
+    "tests.fakes.thehive",
     "tests.fakes.ct_log",
     "tests.fakes.certstream",
 ]

@@ -55,6 +55,7 @@ from bot.render.payloads import (
     import_item_json,
     indicator_json,
     monitor_json,
+    receiver_health_json,
     resolver_json,
     source_health_json,
     watch_json,
@@ -580,12 +581,14 @@ async def handle_health_get(request: web.Request) -> web.Response:
     resolver = resolver_json(await deps.flows.resolver_status())
     ct_logs = [ct_log_json(p) for p in await deps.flows.ct_log_positions() or ()]
     sources = [source_health_json(item, plan) for item, plan in await deps.flows.source_usage()]
+    receivers = [receiver_health_json(state) for state in await deps.flows.receiver_health()]
     return web.json_response(
         {
             "sources": sources,
             "sources_off": dict(sorted(deps.flows.sources_off.items())),
             "resolver": resolver,
             "ct_logs": ct_logs,
+            "receivers": receivers,
         }
     )
 

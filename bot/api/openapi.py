@@ -555,6 +555,20 @@ _SCHEMAS: dict[str, Any] = {
             "advanced_at": _TIME,
         }
     ),
+    "ReceiverHealth": _object(
+        {
+            "receiver": {"type": "string", "description": "webhook, misp or thehive"},
+            "on": {"type": "boolean"},
+            "off_reason": {"type": ["string", "null"], "description": "Why the settings leave it off"},
+            "backlog": {"type": "integer", "minimum": 0, "description": "Deliveries not yet made"},
+            "abandoned": {"type": "integer", "minimum": 0, "description": "Deliveries given up"},
+            "last_error": {
+                "type": ["string", "null"],
+                "description": "The last error of a delivery not yet made (null: none)",
+            },
+            "last_error_at": _MAYBE_TIME,
+        }
+    ),
     "Health": _object(
         {
             "sources": {"type": "array", "items": _ref("SourceHealth")},
@@ -574,6 +588,12 @@ _SCHEMAS: dict[str, Any] = {
                 "items": _ref("CtLogHealth"),
                 "description": "How far each Certificate Transparency log has been read (empty "
                 "until a lookalike or keyword watch has had one read)",
+            },
+            "receivers": {
+                "type": "array",
+                "items": _ref("ReceiverHealth"),
+                "description": "Each HTTP receiver of alerts (webhook, MISP, TheHive): on or off, "
+                "its backlog, how many deliveries were given up, and the last error",
             },
         }
     ),
@@ -896,7 +916,8 @@ def build_openapi() -> dict[str, Any]:
                     "operationId": "getHealth",
                     "summary": "Every data source: requests in the last hour and day, quota use, errors by "
                     "kind, last success, latency, and the interval its quota allows (every process counted); "
-                    "the resolver check's verdict; how far each CT log has been read",
+                    "the resolver check's verdict; how far each CT log has been read; each alert receiver's "
+                    "state",
                     "responses": {
                         "200": _json(_ref("Health"), "Source health"),
                         **_errors("400", "401", "429"),

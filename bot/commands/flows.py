@@ -84,6 +84,7 @@ from bot.render.replies import (
 from bot.storage.ct_positions import CtPosition
 from bot.storage.db import Database
 from bot.storage.quotas import QuotaPlan, QuotaStore, SourceUsage
+from bot.storage.receivers import ReceiverHealth
 from bot.storage.resolver_verdicts import ResolverStatus
 from bot.storage.views import AddedMonitor, MonitorView, SubjectView
 
@@ -128,10 +129,13 @@ class MonitorFlows:
         ct: CtReader | None = None,
         sources_off: Mapping[str, str] | None = None,
         misp: MispEvents | None = None,
+        receivers: Mapping[str, str] | None = None,
     ) -> None:
         self.db = db
         # Sources the settings turned off, and why (Settings.sources_off): health says so.
         self.sources_off = dict(sources_off or {})
+        # HTTP receivers (webhook, misp, thehive): "" when on, else why off; health says so.
+        self.receivers = dict(receivers or {})
         self.runner = runner
         self.clock = clock
         # Set by the composition root once digests are wired; None: `/monitor digest` says so.
@@ -277,6 +281,7 @@ class MonitorFlows:
                         ct_logs=report.ct_logs,
                         ct_reading=report.ct_reading,
                         resolver_off=report.resolver_off,
+                        receivers=report.receivers,
                     )
                 )
         raise AssertionError(f"unhandled command {command!r}")
@@ -646,9 +651,10 @@ class MonitorFlows:
         return [] if watches else None
 
     async def health_report(self) -> HealthReport:
-        """Sources, the resolver and CT: what `/monitor health` and the App Home show."""
-        sources, resolver, ct_logs = await asyncio.gather(
-            self.source_health(), self.resolver_status(), self.ct_log_positions()
+        """Sources, the resolver, CT and the HTTP receivers: what `/monitor health` and the
+        App Home show."""
+        sources, resolver, ct_logs, receivers = await asyncio.gather(
+            self.source_health(), self.resolver_status(), self.ct_log_positions(), self.receiver_health()
         )
         return HealthReport(
             tuple(sources),
@@ -656,7 +662,14 @@ class MonitorFlows:
             None if ct_logs is None else tuple(ct_logs),
             self._ct_reading(),
             resolver_off="" if self.resolver is not None else "WATCHPOST_DNS_CANARY is off",
+            receivers=tuple(receivers),
         )
+
+    async def receiver_health(self) -> list[ReceiverHealth]:
+        """Each HTTP receiver: off (and why), or its backlog, give-ups and last error."""
+        on = [name for name, off in self.receivers.items() if not off]
+        states = {s.receiver: s for s in await self.db.run(self.db.receiver_queue.health, on)} if on else {}
+        return [states.get(name) or ReceiverHealth(name, off=off) for name, off in self.receivers.items()]
 
     def _ct_reading(self) -> CtReading | None:
         """This process's CT reader, if it has run here (a process that never ran the CT

@@ -1,8 +1,9 @@
 """Outgoing webhooks: each alert POSTed as JSON to the global URL and to the URL of each
 channel it went to, signed, retried with backoff until the receiver answers 2xx.
 
-Deliveries are rows written with the alert (storage/outbox.py), so an alert is never
-lost between the check and the POST; a receiver may see one twice (a crash after it
+Deliveries are rows of the one receiver queue, written with the alert
+(storage/receivers.py) and sent by bot/delivery/receivers.py, so an alert is never lost
+between the check and the POST; a receiver may see one twice (a crash after it
 answered, before the answer was recorded), so every delivery carries an idempotency key
 that stays the same across retries.
 
@@ -19,26 +20,20 @@ import asyncio
 import hashlib
 import hmac
 import json
-import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import aiohttp
 
 from bot.config import WebhookFormat
-from bot.delivery.outbox import DeliveryReport, retry_delay
+from bot.delivery.receivers import ReceiverError
 from bot.delivery.transport import retry_after_seconds
-from bot.metrics import Metrics
 from bot.model.triage import overall_triage
 from bot.render import stix
 from bot.render.payloads import alert_json
-from bot.storage.db import Database
-from bot.storage.outbox import PendingWebhook
-
-log = logging.getLogger(__name__)
+from bot.storage.receivers import WEBHOOK, PendingDelivery
 
 SIGNATURE_HEADER = "X-Watchpost-Signature"
 TIMESTAMP_HEADER = "X-Watchpost-Timestamp"
@@ -82,16 +77,9 @@ class WebhookTargets:
         return (self.channels or {}).get(channel_id, "")
 
 
-class WebhookError(Exception):
-    def __init__(self, message: str, *, retry_after: float | None = None, permanent: bool = False) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-        self.permanent = permanent
-
-
 class WebhookSender(Protocol):
     async def send(self, url: str, body: bytes, headers: Mapping[str, str]) -> None:
-        """POST once; raise WebhookError unless the receiver answered 2xx."""
+        """POST once; raise ReceiverError unless the receiver answered 2xx."""
         ...
 
 
@@ -115,111 +103,64 @@ class HttpWebhookSender:
                 status = reply.status
                 reply_headers = reply.headers
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-            raise WebhookError(f"receiver unreachable ({exc.__class__.__name__})") from None
+            raise ReceiverError(f"receiver unreachable ({exc.__class__.__name__})") from None
         if 200 <= status < 300:
             return
         if 300 <= status < 400:
-            raise WebhookError(f"HTTP {status}: redirects are not followed")
+            raise ReceiverError(f"HTTP {status}: redirects are not followed")
         if status == 410:
-            raise WebhookError("HTTP 410: the receiver is gone", permanent=True)
+            raise ReceiverError("HTTP 410: the receiver is gone", permanent=True)
         retry_after = retry_after_seconds(reply_headers) if status in (429, 503) else None
-        raise WebhookError(f"HTTP {status}", retry_after=retry_after)
+        raise ReceiverError(f"HTTP {status}", retry_after=retry_after)
 
     async def aclose(self) -> None:
         if self._session is not None:
             await self._session.close()
 
 
-class WebhookWorker:
+class WebhookReceiver:
+    """Webhooks as a receiver of the one queue (bot/delivery/receivers.py): the body signed
+    afresh at each attempt, the idempotency key the same. A repeat is the receiver's to
+    drop by its key, so an uncertain delivery is simply sent again."""
+
+    name = WEBHOOK
+
     def __init__(
         self,
-        db: Database,
         targets: WebhookTargets,
         secret: str,
         *,
-        clock: Callable[[], datetime],
         sender: WebhookSender | None = None,
-        metrics: Metrics | None = None,
         wall_clock: Callable[[], float] = time.time,
-        lease: timedelta = timedelta(seconds=60),
-        give_up_after: timedelta = timedelta(hours=24),
-        concurrency: int = 8,
         body_format: WebhookFormat = WebhookFormat.JSON,
     ) -> None:
-        self.db = db
+        self.body_format = body_format
         self.targets = targets
         self.secret = secret
-        self.clock = clock
         self.sender = sender if sender is not None else HttpWebhookSender()
-        self.metrics = metrics
-        # Signatures carry the real time of sending (receivers compare it with theirs);
-        # `clock` only schedules retries.
+        # Signatures carry the real time of sending (receivers compare it with theirs).
         self.wall_clock = wall_clock
-        self.lease = lease
-        self.give_up_after = give_up_after
-        self._gate = asyncio.Semaphore(concurrency)
-        self.body_format = body_format
 
-    async def deliver_due(self, *, limit: int = 50) -> DeliveryReport:
-        """One tick: every due delivery (up to `limit`), `concurrency` at a time."""
-        due = await self.db.run(self.db.webhook_outbox.claim, now=self.clock(), lease=self.lease, limit=limit)
-        results = await asyncio.gather(*(self._deliver(pending) for pending in due))
-        sent = sum(results)
-        return DeliveryReport(sent, len(results) - sent)
+    async def send(self, delivery: PendingDelivery) -> None:
+        url = self.targets.url_for(delivery.channel_id)
+        if not url:
+            target = delivery.channel_id or "global"
+            raise ReceiverError(f"no webhook URL is configured for {target} any more", permanent=True)
+        # Off the event loop: a STIX bundle takes the stix2 library milliseconds to build.
+        body = await asyncio.to_thread(payload, delivery, self.body_format)
+        timestamp = int(self.wall_clock())
+        headers = {
+            "Content-Type": CONTENT_TYPES[self.body_format],
+            "User-Agent": USER_AGENT,
+            EVENT_HEADER: "alert",
+            IDEMPOTENCY_HEADER: idempotency_key(delivery),
+            TIMESTAMP_HEADER: str(timestamp),
+            SIGNATURE_HEADER: sign(self.secret, timestamp, body),
+        }
+        await self.sender.send(url, body, headers)
 
-    async def _deliver(self, pending: PendingWebhook) -> bool:
-        async with self._gate:
-            url = self.targets.url_for(pending.channel_id)
-            target = pending.channel_id or "global"
-            if not url:
-                await self._settle(
-                    pending, "abandoned", f"no webhook URL is configured for {target} any more"
-                )
-                return False
-            # Off the event loop: a STIX bundle takes the stix2 library milliseconds to build.
-            body = await asyncio.to_thread(payload, pending, self.body_format)
-            timestamp = int(self.wall_clock())
-            headers = {
-                "Content-Type": CONTENT_TYPES[self.body_format],
-                "User-Agent": USER_AGENT,
-                EVENT_HEADER: "alert",
-                IDEMPOTENCY_HEADER: idempotency_key(pending),
-                TIMESTAMP_HEADER: str(timestamp),
-                SIGNATURE_HEADER: sign(self.secret, timestamp, body),
-            }
-            try:
-                await self.sender.send(url, body, headers)
-            except WebhookError as exc:
-                too_old = self.clock() - pending.created_at >= self.give_up_after
-                if exc.permanent or too_old:
-                    log.error("webhook of alert %s to %s abandoned: %s", pending.alert.id, target, exc)
-                    await self._settle(pending, "abandoned", str(exc))
-                else:
-                    log.warning(
-                        "webhook of alert %s to %s failed (attempt %s): %s",
-                        pending.alert.id,
-                        target,
-                        pending.attempts + 1,
-                        exc,
-                    )
-                    await self._settle(pending, "failed", str(exc), retry_after=exc.retry_after)
-                return False
-            await self._settle(pending, "delivered", "")
-            return True
-
-    async def _settle(
-        self, pending: PendingWebhook, outcome: str, error: str, retry_after: float | None = None
-    ) -> None:
-        now = self.clock()
-        if outcome == "delivered":
-            await self.db.run(self.db.webhook_outbox.mark_delivered, pending.id, now=now)
-        elif outcome == "abandoned":
-            await self.db.run(self.db.webhook_outbox.mark_abandoned, pending.id, error=error, now=now)
-        else:
-            retry_at = now + retry_delay(pending.attempts, retry_after)
-            await self.db.run(self.db.webhook_outbox.mark_failed, pending.id, error=error, retry_at=retry_at)
-        if self.metrics is not None:
-            self.metrics.webhook_deliveries.labels(outcome).inc()
+    async def already_delivered(self, delivery: PendingDelivery) -> bool:
+        return False  # the receiver drops a repeat by its Idempotency-Key
 
     async def aclose(self) -> None:
         close = getattr(self.sender, "aclose", None)
@@ -227,15 +168,15 @@ class WebhookWorker:
             await close()
 
 
-def idempotency_key(pending: PendingWebhook) -> str:
+def idempotency_key(pending: PendingDelivery) -> str:
     """The same for every attempt of one delivery, different for each target."""
-    return f"{pending.alert.batch_id}-{pending.channel_id or 'all'}"
+    return pending.idempotency_key
 
 
-def payload(pending: PendingWebhook, body_format: WebhookFormat = WebhookFormat.JSON) -> bytes:
+def payload(pending: PendingDelivery, body_format: WebhookFormat = WebhookFormat.JSON) -> bytes:
     """The body: the global webhook (the operator's) hears every channel the alert went
-    to; a channel's webhook only its own (bot/model/walls.py). In STIX, the alert's bundle
-    (which names no channel; the changes are already the target's, see PendingWebhook)."""
+    to; a channel's webhook only its own delivery (bot/model/walls.py). As JSON, or as a
+    STIX 2.1 bundle (which names no channel)."""
     alert = pending.alert
     if pending.channel_id is not None:
         own = tuple(

@@ -267,7 +267,7 @@ def build_scheduler(
     outbox_tick: float = 1.0,
     digests: DigestJob | None = None,
     digest_retry: float = 300.0,
-    webhooks: DeliveryJob | None = None,
+    receivers: DeliveryJob | None = None,
     permutations: PermutationJob | None = None,
     ct: CtJob | None = None,
     jobs: Mapping[str, tuple[float, Callable[[], Awaitable[object]]]] | None = None,
@@ -292,8 +292,8 @@ def build_scheduler(
 
     every(check_tick_seconds(dispatcher.runner.interval.total_seconds()), dispatcher.tick, "checks")
     every(outbox_tick, outbox.deliver_due, "outbox")
-    if webhooks is not None:
-        every(outbox_tick, webhooks.deliver_due, "webhooks")
+    if receivers is not None:  # webhooks, MISP, TheHive: one queue
+        every(outbox_tick, receivers.deliver_due, "receivers")
     if ct is not None:
         every(ct.interval.total_seconds(), ct.poll, "ct")
     if permutations is not None:

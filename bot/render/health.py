@@ -15,6 +15,7 @@ from bot.render.limits import split_lines
 from bot.render.messages import Block, Message, context, divider, header, section
 from bot.render.mrkdwn import code, count, escape
 from bot.storage.ct_positions import CtPosition
+from bot.storage.receivers import ReceiverHealth
 from bot.storage.resolver_verdicts import ResolverStatus
 
 # A log this far behind is shown as lagging: it is the follower's default catch-up bound,
@@ -48,6 +49,7 @@ class HealthReport:
     ct_logs: tuple[CtPosition, ...] | None = None  # None: nothing reads CT
     ct_reading: CtReading | None = None  # what this process's CT reader saw (None: it ran elsewhere)
     resolver_off: str = ""  # why the resolver check is off ("": it is on)
+    receivers: tuple[ReceiverHealth, ...] = ()  # webhook, MISP, TheHive: on or off, and their queue
 
 
 def _when(moment: datetime | None) -> str:
@@ -141,6 +143,32 @@ def _ct_blocks(ct_logs: Sequence[CtPosition], reading: CtReading | None = None) 
     return blocks
 
 
+RECEIVER_LABELS = {"webhook": "Webhooks", "misp": "MISP", "thehive": "TheHive"}
+
+
+def receiver_line(state: ReceiverHealth) -> str:
+    """One HTTP receiver: off and why, or its backlog, give-ups and last error."""
+    label = f"*{escape(RECEIVER_LABELS.get(state.receiver, state.receiver))}*"
+    if state.off:
+        return f":white_circle: {label}: off · {escape(state.off)}"
+    failing = state.last_error is not None
+    parts = [
+        ":red_circle:" if failing else ":large_green_circle:",
+        f"{label}: on · {count(state.backlog, 'alert')} waiting · {state.abandoned:,} given up",
+    ]
+    line = " ".join(parts)
+    if failing:
+        line += f" · last error {_when(state.last_error_at)}: {escape((state.last_error or '')[:300])}"
+    return line
+
+
+def _receiver_blocks(receivers: Sequence[ReceiverHealth]) -> list[Block]:
+    if not receivers:
+        return []
+    text = "\n".join(["*Alert receivers*", *(receiver_line(r) for r in receivers)])
+    return [section(text[:2900])]
+
+
 def build_health_blocks(
     rows: Sequence[SourceHealthRow],
     *,
@@ -148,6 +176,7 @@ def build_health_blocks(
     ct_logs: Sequence[CtPosition] | None = None,
     ct_reading: CtReading | None = None,
     resolver_off: str = "",
+    receivers: Sequence[ReceiverHealth] = (),
 ) -> list[Block]:
     """`resolver` None: no verdict yet (or the check is off: `resolver_off` says why);
     `ct_logs` None: no CT section (no watch reads CT) unless `ct_reading` (this process's
@@ -160,6 +189,7 @@ def build_health_blocks(
         blocks.append(section("_No source has been asked anything in the last day._"))
     if ct_logs is not None or ct_reading is not None:
         blocks.extend(_ct_blocks(ct_logs or (), ct_reading))
+    blocks.extend(_receiver_blocks(receivers))
     blocks.append(context("Every Watchpost process counted; a day of requests is kept."))
     return blocks
 
@@ -171,15 +201,22 @@ def build_health_message(
     ct_logs: Sequence[CtPosition] | None = None,
     ct_reading: CtReading | None = None,
     resolver_off: str = "",
+    receivers: Sequence[ReceiverHealth] = (),
 ) -> Message:
     failing = [row.source for row in rows if row.failing_since]
     if resolver is not None and not resolver.ok:
         failing.insert(0, "the resolver")
+    failing += [RECEIVER_LABELS.get(r.receiver, r.receiver) for r in receivers if r.last_error is not None]
     text = (
         f"Source health: {', '.join(failing)} failing" if failing else "Source health: every source answers"
     )
     blocks = build_health_blocks(
-        rows, resolver=resolver, ct_logs=ct_logs, ct_reading=ct_reading, resolver_off=resolver_off
+        rows,
+        resolver=resolver,
+        ct_logs=ct_logs,
+        ct_reading=ct_reading,
+        resolver_off=resolver_off,
+        receivers=receivers,
     )
     return Message(escape(text), blocks)
 

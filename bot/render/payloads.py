@@ -16,6 +16,7 @@ from bot.model.watches import Finding, Watch
 from bot.storage.alerts import AlertChannel, AlertRecord, IndicatorHistory
 from bot.storage.ct_positions import CtPosition
 from bot.storage.quotas import QuotaPlan, SourceUsage
+from bot.storage.receivers import ReceiverHealth
 from bot.storage.resolver_verdicts import ResolverStatus
 from bot.storage.views import DatasetHealth, MonitorView
 
@@ -237,4 +238,17 @@ def ct_log_json(position: CtPosition) -> dict[str, Any]:
         "tree_size": position.tree_size,
         "lag": max(0, position.tree_size - position.position),
         "advanced_at": iso(position.updated_at),
+    }
+
+
+def receiver_health_json(state: ReceiverHealth) -> dict[str, Any]:
+    """One HTTP receiver of `GET /api/v1/health`: on or off, and its queue."""
+    return {
+        "receiver": state.receiver,
+        "on": not state.off,
+        "off_reason": state.off or None,
+        "backlog": state.backlog,
+        "abandoned": state.abandoned,
+        "last_error": state.last_error,
+        "last_error_at": iso(state.last_error_at),
     }

@@ -32,6 +32,7 @@ from bot.storage.cadence import NEXT_ROUTINE_CHECK_PG, interval_microseconds, ne
 from bot.storage.models import DatasetState, FactRow, SourceFailureRow, Subject
 from bot.storage.outbox import alert_targets, enqueue_routed, record_alert
 from bot.storage.quiet_checks import QuietBatch
+from bot.storage.receivers import ReceiverRoute
 from bot.storage.triage import DEFAULT_FOLLOW_UP_WINDOW
 from bot.storage.views import (
     CheckOutcome,
@@ -39,7 +40,6 @@ from bot.storage.views import (
     DatasetHealth,
     DatasetSnapshot,
     SubjectView,
-    WebhookRouting,
     aware,
     change_row,
     dataset_snapshot,
@@ -56,11 +56,11 @@ class Checks:
         self,
         engine: Engine,
         *,
-        webhooks: WebhookRouting | None = None,
+        receivers: Sequence[ReceiverRoute] = (),
         follow_up_window: timedelta = DEFAULT_FOLLOW_UP_WINDOW,
     ) -> None:
         self.engine = engine
-        self.webhooks = webhooks
+        self.receivers = tuple(receivers)  # which HTTP receivers get each alert
         self.follow_up_window = follow_up_window
         self._sessions = sessionmaker(engine, expire_on_commit=False)
 
@@ -138,7 +138,7 @@ class Checks:
                 None
                 if subject is None
                 else CheckUnit(
-                    session, subject, webhooks=self.webhooks, follow_up_window=self.follow_up_window
+                    session, subject, receivers=self.receivers, follow_up_window=self.follow_up_window
                 )
             )
 
@@ -248,12 +248,12 @@ class CheckUnit:
         session: Session,
         subject: Subject,
         *,
-        webhooks: WebhookRouting | None,
+        receivers: Sequence[ReceiverRoute],
         follow_up_window: timedelta,
     ) -> None:
         self._session = session
         self._subject = subject
-        self._webhooks = webhooks
+        self._receivers = receivers
         self._follow_up_window = follow_up_window
         self._states = {
             row.dataset: row
@@ -311,7 +311,7 @@ class CheckUnit:
                 now,
                 follow_up_window=self._follow_up_window,
             )
-            record_alert(session, self._webhooks, subject.id, batch_id, all_changes, posted, now)
+            record_alert(session, self._receivers, subject.id, batch_id, all_changes, posted, now)
             outcomes = [
                 replace(o, verdicts=tuple(v for v in verdicts if v.change.dataset == o.observation.dataset))
                 for o in outcomes

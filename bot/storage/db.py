@@ -5,7 +5,7 @@ calls them in a small thread pool so the event loop never waits on the database.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import ParamSpec, TypeVar
@@ -21,10 +21,10 @@ from bot.storage.history import HistoryStore
 from bot.storage.infrastructure import Infrastructure
 from bot.storage.lookalikes import LookalikeStore
 from bot.storage.monitors import Monitors
-from bot.storage.outbox import Outbox, WebhookOutbox
+from bot.storage.outbox import Outbox
+from bot.storage.receivers import ReceiverQueue, ReceiverRoute
 from bot.storage.resolver_verdicts import ResolverVerdictStore
 from bot.storage.triage import DEFAULT_FOLLOW_UP_WINDOW, DEFAULT_SHARED_HOST_NAMES, TriageStore
-from bot.storage.views import WebhookRouting
 from bot.storage.watch_suppressions import WatchSuppressions
 
 P = ParamSpec("P")
@@ -36,7 +36,7 @@ class Database:
         self,
         engine: Engine,
         *,
-        webhooks: WebhookRouting | None = None,
+        receivers: Sequence[ReceiverRoute] = (),
         threads: int = 4,
         follow_up_window: timedelta = DEFAULT_FOLLOW_UP_WINDOW,
         shared_host_names: int = DEFAULT_SHARED_HOST_NAMES,
@@ -47,10 +47,10 @@ class Database:
         # a channel other subjects (alerts' shared lines, investigations) is walled by it.
         self.share_scope = share_scope
         self.monitors = Monitors(engine)
-        self.checks = Checks(engine, webhooks=webhooks, follow_up_window=follow_up_window)
+        self.checks = Checks(engine, receivers=receivers, follow_up_window=follow_up_window)
         self.triage = TriageStore(engine, shared_host_names=shared_host_names, share_scope=share_scope)
         self.outbox = Outbox(engine)
-        self.webhook_outbox = WebhookOutbox(engine)
+        self.receiver_queue = ReceiverQueue(engine)
         self.alerts = AlertStore(engine)
         self.history = HistoryStore(engine)
         self.digests = DigestStore(engine)

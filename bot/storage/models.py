@@ -206,23 +206,28 @@ class AlertRow(Base):
     detected_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
-class WebhookDeliveryRow(Base):
-    """An alert to POST to a webhook: the global one (`channel_id` None) or a channel's,
-    written in the same transaction as the alert."""
+class ReceiverDeliveryRow(Base):
+    """An alert to send to one HTTP receiver (bot/delivery/receivers.py): a webhook (the
+    global one, `channel_id` None, or a channel's), MISP or TheHive; written in the same
+    transaction as the alert, one row per (alert, channel, receiver)."""
 
-    __tablename__ = "webhook_deliveries"
-    __table_args__ = (Index("ix_webhook_pending", "delivered_at", "abandoned_at", "next_attempt_at"),)
+    __tablename__ = "receiver_deliveries"
+    __table_args__ = (Index("ix_receiver_pending", "delivered_at", "abandoned_at", "next_attempt_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
     subject_id: Mapped[int] = mapped_column(ForeignKey("subjects.id", ondelete="CASCADE"))
+    receiver: Mapped[str] = mapped_column(String(16), server_default="webhook")
     team_id: Mapped[str | None] = mapped_column(String(32))
     channel_id: Mapped[str | None] = mapped_column(String(32))
     datasets: Mapped[list[str]] = mapped_column(JSON)
+    # MISP: the event the monitor came from (its uuid); None: the monitor's own event.
+    origin_event: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # when it last ended
     claimed_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
     delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     abandoned_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

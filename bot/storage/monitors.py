@@ -22,11 +22,11 @@ from bot.storage.models import (
     FactRow,
     Monitor,
     OutboxRow,
+    ReceiverDeliveryRow,
     SilencedChangeRow,
     SourceFailureRow,
     Subject,
     SuppressionRow,
-    WebhookDeliveryRow,
 )
 from bot.storage.views import AddedMonitor, MonitorView, SubjectView, monitor_view, subject_view
 
@@ -173,7 +173,7 @@ class Monitors:
             SilencedChangeRow,
             SuppressionRow,
             DeliveryTriageRow,
-            WebhookDeliveryRow,
+            ReceiverDeliveryRow,
             AlertRow,
             FactRow,
             ChangeRow,

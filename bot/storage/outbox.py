@@ -2,14 +2,13 @@
 tells — alerts and follow-ups with the check that found them (`enqueue_routed`,
 `record_alert`), lookalike findings with the finding (bot/storage/lookalikes.py), notices of
 ended suppressions (bot/storage/triage.py) — claimed one per channel at a time, in order,
-and kept until the transport confirms. Webhook deliveries are written with the alert
-(`record_alert`) and queued for the HTTP receivers."""
+and kept until the transport confirms. Deliveries to HTTP receivers (webhooks, MISP,
+TheHive) are written with the alert too (`record_alert`, bot/storage/receivers.py)."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, func, or_, select, text, update
@@ -18,7 +17,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.model.observations import Change, IndicatorKind
 from bot.model.routing import AlertTarget, ChangeVerdict, Routed, change_verdicts
 from bot.model.triage import SuppressionKind
-from bot.storage.alerts import AlertRecord, AlertStore
 from bot.storage.lookalikes import finding_of, sighting_of
 from bot.storage.models import (
     AlertRow,
@@ -29,8 +27,8 @@ from bot.storage.models import (
     Monitor,
     OutboxRow,
     Subject,
-    WebhookDeliveryRow,
 )
+from bot.storage.receivers import ReceiverRoute, enqueue_receivers
 from bot.storage.triage import (
     DEFAULT_FOLLOW_UP_WINDOW,
     active_suppressions,
@@ -46,24 +44,9 @@ from bot.storage.views import (
     PendingLookalike,
     PendingMessage,
     PendingNotice,
-    WebhookRouting,
     change_from_row,
 )
 from bot.storage.watch_suppressions import watch_suppression_view
-
-
-@dataclass(frozen=True)
-class PendingWebhook:
-    """A webhook delivery with the alert it carries (its changes narrowed to the target's
-    datasets: a channel's webhook leaves out what the channel muted)."""
-
-    id: int
-    alert: AlertRecord
-    team_id: str | None
-    channel_id: str | None  # None: the global webhook
-    attempts: int
-    created_at: datetime
-
 
 # pg_advisory_xact_lock key (with the schema's hash) that numbers alerts in commit order.
 ALERT_ORDER_LOCK = 727275
@@ -302,14 +285,14 @@ def enqueue_routed(
 
 def record_alert(
     session: Session,
-    routing: WebhookRouting | None,
+    routes: Sequence[ReceiverRoute],
     subject_id: int,
     batch_id: str,
     changes: list[Change],
     posted: list[OutboxRow],
     now: datetime,
 ) -> None:
-    """The check's alert row and its webhook deliveries.
+    """The check's alert row and its deliveries to HTTP receivers (storage/receivers.py).
 
     API clients page through alerts by id, so ids must become visible in id order:
     an id handed out before another must never commit after it. SQLite has one
@@ -329,109 +312,4 @@ def record_alert(
     alert = AlertRow(subject_id=subject_id, batch_id=batch_id, detected_at=now)
     session.add(alert)
     session.flush()
-    if routing is None:
-        return
-    targets: list[tuple[str | None, str | None, list[str]]] = []
-    if routing.everything:
-        targets.append((None, None, datasets))
-    targets += [
-        (row.team_id, row.channel_id, row.datasets) for row in posted if row.channel_id in routing.channels
-    ]
-    session.add_all(
-        WebhookDeliveryRow(
-            alert_id=alert.id,
-            subject_id=subject_id,
-            team_id=team_id,
-            channel_id=channel_id,
-            datasets=list(target_datasets),
-            created_at=now,
-            next_attempt_at=now,
-            attempts=0,
-        )
-        for team_id, channel_id, target_datasets in targets
-    )
-
-
-class WebhookOutbox:
-    """Webhook deliveries written with each alert, claimed and settled like the Slack outbox."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self._sessions = sessionmaker(engine, expire_on_commit=False)
-
-    def claim(self, *, now: datetime, lease: timedelta, limit: int) -> list[PendingWebhook]:
-        """Take due deliveries, oldest first, leasing them so nobody else sends them."""
-        with self._sessions.begin() as session:
-            query = (
-                select(WebhookDeliveryRow)
-                .where(
-                    WebhookDeliveryRow.delivered_at.is_(None),
-                    WebhookDeliveryRow.abandoned_at.is_(None),
-                    WebhookDeliveryRow.next_attempt_at <= now,
-                    or_(WebhookDeliveryRow.claimed_until.is_(None), WebhookDeliveryRow.claimed_until <= now),
-                )
-                .order_by(WebhookDeliveryRow.id)
-                .limit(limit)
-            )
-            if self.engine.dialect.name == "postgresql":
-                query = query.with_for_update(skip_locked=True)
-            deliveries = list(session.scalars(query))
-            if not deliveries:
-                return []
-            alert_rows = session.execute(
-                select(AlertRow, Subject)
-                .join(Subject, AlertRow.subject_id == Subject.id)
-                .where(AlertRow.id.in_({d.alert_id for d in deliveries}))
-            ).all()
-            records = AlertStore.records(session, [row._tuple() for row in alert_rows])
-            alerts = {record.id: record for record in records}
-            claimed = []
-            for delivery in deliveries:
-                delivery.claimed_until = now + lease
-                alert = alerts[delivery.alert_id]
-                wanted = set(delivery.datasets)
-                narrowed = AlertRecord(
-                    id=alert.id,
-                    subject_id=alert.subject_id,
-                    indicator=alert.indicator,
-                    kind=alert.kind,
-                    batch_id=alert.batch_id,
-                    detected_at=alert.detected_at,
-                    changes=tuple(c for c in alert.changes if c.dataset in wanted),
-                    channels=alert.channels,
-                )
-                claimed.append(
-                    PendingWebhook(
-                        delivery.id,
-                        narrowed,
-                        delivery.team_id,
-                        delivery.channel_id,
-                        delivery.attempts,
-                        delivery.created_at,
-                    )
-                )
-            return claimed
-
-    def mark_delivered(self, delivery_id: int, *, now: datetime) -> None:
-        self._finish(delivery_id, delivered_at=now, last_error=None)
-
-    def mark_failed(self, delivery_id: int, *, error: str, retry_at: datetime) -> None:
-        self._finish(delivery_id, last_error=error[:2000], next_attempt_at=retry_at)
-
-    def mark_abandoned(self, delivery_id: int, *, error: str, now: datetime) -> None:
-        self._finish(delivery_id, last_error=error[:2000], abandoned_at=now)
-
-    def _finish(self, delivery_id: int, **values: object) -> None:
-        with self._sessions.begin() as session:
-            session.execute(
-                update(WebhookDeliveryRow)
-                .where(WebhookDeliveryRow.id == delivery_id)
-                .values(claimed_until=None, attempts=WebhookDeliveryRow.attempts + 1, **values)
-            )
-
-    def backlog(self) -> int:
-        with self._sessions() as session:
-            query = select(func.count()).where(
-                WebhookDeliveryRow.delivered_at.is_(None), WebhookDeliveryRow.abandoned_at.is_(None)
-            )
-            return int(session.scalar(query) or 0)
+    enqueue_receivers(session, routes, alert.id, subject_id, datasets, posted, now)

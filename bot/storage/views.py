@@ -178,15 +178,6 @@ class PendingNotice:
 PendingMessage = PendingAlert | PendingLookalike | PendingNotice
 
 
-@dataclass(frozen=True)
-class WebhookRouting:
-    """Which alerts get a webhook delivery: all of them (`everything`, the global URL),
-    and those posted to one of `channels` (channels with a URL of their own)."""
-
-    everything: bool = False
-    channels: frozenset[str] = frozenset()
-
-
 # pg_advisory_xact_lock key (with the schema's hash) that numbers alerts in commit order.
 ALERT_ORDER_LOCK = 727275
 

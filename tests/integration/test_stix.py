@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.config import Secret, WebhookFormat
-from bot.delivery.webhooks import WebhookWorker
+from bot.delivery.receivers import ReceiverWorker
 from bot.render.stix import MEDIA_TYPE
 from tests.fakes.api import TEAM, TOKEN, ApiHarness, MakeApi
 from tests.fakes.stix import by_type, one, relationships, validate_bundle, values
@@ -115,9 +115,9 @@ async def test_stix_api_list_is_one_bundle_with_each_object_once(api: ApiHarness
     assert validate_bundle(empty).get("objects") is None
 
 
-def worker(api: ApiHarness) -> WebhookWorker:
-    assert api.services.webhooks is not None
-    return api.services.webhooks
+def worker(api: ApiHarness) -> ReceiverWorker:
+    assert api.services.receivers is not None
+    return api.services.receivers
 
 
 async def test_stix_webhook_posts_the_alerts_bundle_signed(

@@ -78,8 +78,8 @@ async def overlapping(make_api: MakeApi, receiver: WebhookReceiver, scope: Share
     await api.run_checks()
     while (await api.services.outbox.deliver_due()).sent:
         pass  # one alert per channel per tick
-    assert api.services.webhooks is not None
-    await api.services.webhooks.deliver_due()
+    assert api.services.receivers is not None
+    await api.services.receivers.deliver_due()
     return api
 
 

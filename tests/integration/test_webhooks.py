@@ -5,11 +5,14 @@ fails, never following a redirect, at least once with a stable idempotency key."
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import cast
 
 import pytest
 
 from bot.config import Secret
-from bot.delivery.webhooks import HttpWebhookSender, WebhookWorker, sign, verify
+from bot.delivery import webhooks
+from bot.delivery.receivers import ReceiverWorker
+from bot.delivery.webhooks import HttpWebhookSender, sign, verify
 from tests.fakes.api import TEAM, ApiHarness, MakeApi
 from tests.fakes.webhook_receiver import WEBHOOK_SECRET, WebhookReceiver
 
@@ -34,9 +37,15 @@ async def one_alert(api: ApiHarness, indicator: str = IP, channel: str = "C0INTE
     await api.change(indicator, ("domain", "www.interfaxru.com"))
 
 
-def worker(api: ApiHarness) -> WebhookWorker:
-    assert api.services.webhooks is not None
-    return api.services.webhooks
+def worker(api: ApiHarness) -> ReceiverWorker:
+    assert api.services.receivers is not None
+    return api.services.receivers
+
+
+def webhook(api: ApiHarness) -> webhooks.WebhookReceiver:
+    receiver = worker(api).receivers["webhook"]
+    assert receiver.name == "webhook"
+    return cast(webhooks.WebhookReceiver, receiver)
 
 
 async def test_webhook_signed_alert_reaches_the_receiver(
@@ -60,7 +69,7 @@ async def test_webhook_signed_alert_reaches_the_receiver(
         status == 200 and page["alerts"][0]["id"] == body["alert"]["id"]
     )  # the API's alert, as the API shows it
     assert await worker(api).deliver_due() == type(report)(0, 0)  # delivered once
-    assert api.services.db.webhook_outbox.backlog() == 0
+    assert api.services.db.receiver_queue.backlog() == 0
 
 
 async def test_webhook_retries_with_backoff_keeping_its_key(
@@ -114,14 +123,14 @@ async def test_webhook_gives_up_on_gone_receivers_and_after_a_day(
     await one_alert(api)
     webhook_receiver.fail_next(410)
     await worker(api).deliver_due()
-    assert api.services.db.webhook_outbox.backlog() == 0  # abandoned: 410 Gone
+    assert api.services.db.receiver_queue.backlog() == 0  # abandoned: 410 Gone
 
     await one_alert(api, "evil-infra.com")
     webhook_receiver.fail_next(503, times=100)
     for _ in range(30):  # backoff grows to 15 minutes; keep failing for a day
         await worker(api).deliver_due()
         api.clock.advance(minutes=60)
-    assert api.services.db.webhook_outbox.backlog() == 0
+    assert api.services.db.receiver_queue.backlog() == 0
     assert 5 < len(webhook_receiver.received) < 40 and webhook_receiver.accepted == {}
 
 
@@ -129,7 +138,7 @@ async def test_webhook_timeout_is_a_failure_retried(
     make_api: MakeApi, webhook_receiver: WebhookReceiver
 ) -> None:
     api = await hooked(make_api, webhook_receiver)
-    worker(api).sender = HttpWebhookSender(timeout=0.2)
+    webhook(api).sender = HttpWebhookSender(timeout=0.2)
     await one_alert(api)
     webhook_receiver.hang_next(0.5)
     assert (await worker(api).deliver_due()).failed == 1
@@ -147,17 +156,17 @@ async def test_webhook_redelivery_after_a_crash_carries_the_same_key(
 ) -> None:
     api = await hooked(make_api, webhook_receiver)
     await one_alert(api)
-    real = worker(api).sender
+    real = webhook(api).sender
 
     class Dying:
         async def send(self, url: str, body: bytes, headers: Mapping[str, str]) -> None:
             await real.send(url, body, headers)
             raise CrashAfterSend
 
-    worker(api).sender = Dying()
+    webhook(api).sender = Dying()
     with pytest.raises(CrashAfterSend):
         await worker(api).deliver_due()
-    worker(api).sender = real
+    webhook(api).sender = real
     assert (await worker(api).deliver_due()).sent == 0  # leased by the dead attempt
     api.clock.advance(seconds=61)
     assert (await worker(api).deliver_due()).sent == 1
@@ -192,7 +201,7 @@ async def test_webhook_whose_url_was_removed_from_the_config_is_set_aside(
 ) -> None:
     api = await hooked(make_api, webhook_receiver, C0INTEL="intel")
     await one_alert(api)
-    worker(api).targets = type(worker(api).targets)(webhook_receiver.url("all"), {})
+    webhook(api).targets = type(webhook(api).targets)(webhook_receiver.url("all"), {})
     report = await worker(api).deliver_due()
     assert (report.sent, report.failed) == (1, 1)
     assert [d.path for d in webhook_receiver.received] == ["/all"]
@@ -200,7 +209,7 @@ async def test_webhook_whose_url_was_removed_from_the_config_is_set_aside(
 
 async def test_no_webhook_rows_without_webhooks(api: ApiHarness) -> None:
     await one_alert(api)
-    assert api.services.webhooks is None and api.services.db.webhook_outbox.backlog() == 0
+    assert api.services.receivers is None and api.services.db.receiver_queue.backlog() == 0
 
 
 def test_webhook_signature_is_hmac_over_timestamp_and_body() -> None:

@@ -6,6 +6,7 @@ What is pressed in one channel edits that channel's message only."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -16,8 +17,8 @@ from tests.fakes.slack_requests import SlackSender
 
 DOMAIN = "shared-cdn-edge.net"
 EARLIER, LATER = "98.126.38.107", "45.77.10.20"
-CASE_A, CASE_B = "C0CASEA", "C0CASEB"
-ALICE, BOB = "U0ALICE", "U0BOB"
+CASE_A, CASE_B, OTHER = "C0CASEA", "C0CASEB", "C0CASET2"
+ALICE, BOB, CAROL = "U0ALICE", "U0BOB", "U0CAROL"
 PATIENCE = 60.0
 
 
@@ -49,14 +50,27 @@ async def both_alerts(
 async def test_slack_walls_triage_over_http_stays_in_its_channel(
     bot: ServeProcess, slack: SlackSender, slack_api: FakeSlackApi, dns_server: FakeDnsServer
 ) -> None:
+    other_workspace = SlackSender(bot.events_url, slack_api.root, team_id="T0OTHERWS")
+
     async def send_command(text: str, channel: str, user: str) -> str:
-        request = slack.slash_command(text, channel_id=channel, user_id=user)
-        assert (await slack.send(request)).status == 200
+        sender = other_workspace if channel == OTHER else slack
+        request = sender.slash_command(text, channel_id=channel, user_id=user)
+        assert (await sender.send(request)).status == 200
         return request.response_key or ""
 
-    async def click(message: SlackMessage, action_id: str, user: str) -> None:
-        reply = await slack.send(slack.button_click(message, button(message, action_id), user_id=user))
-        assert reply.status == 200
+    # The same domain in a channel of another workspace: its copy is never touched either.
+    dns_server.set(DOMAIN, "A", [EARLIER])
+    key = await send_command(DOMAIN, OTHER, CAROL)
+    await slack_api.wait_for(
+        lambda: [r for r in slack_api.responses_to(key) if "Baseline" in r.text],
+        timeout=PATIENCE,
+        what="the other workspace's baseline",
+    )
+
+    async def click(message: SlackMessage, action_id: str, user: str) -> str:
+        request = slack.button_click(message, button(message, action_id), user_id=user)
+        assert (await slack.send(request)).status == 200
+        return request.response_key or ""
 
     in_a, in_b = await both_alerts(send_command, slack_api, dns_server)
     b_before = in_b.all_text()
@@ -66,7 +80,7 @@ async def test_slack_walls_triage_over_http_stays_in_its_channel(
     await slack_api.wait_for(lambda: in_a.updates >= 1, timeout=PATIENCE, what="A's acknowledged alert")
     assert f"Acknowledged by <@{ALICE}>" in in_a.all_text()
     # B's owner marks B's copy false positive: B closes, A keeps its buttons and its state.
-    await click(in_b, "false_positive", BOB)
+    fp_key = await click(in_b, "false_positive", BOB)
     await slack_api.wait_for(lambda: in_b.updates >= 1, timeout=PATIENCE, what="B's false positive")
     assert "False positive: " in in_b.all_text() and in_b.buttons() == []
     assert f"Acknowledged by <@{ALICE}>" in in_a.all_text() and "False positive: " not in in_a.all_text()
@@ -75,13 +89,41 @@ async def test_slack_walls_triage_over_http_stays_in_its_channel(
     await click(in_a, "snooze", ALICE)
     await slack_api.wait_for(lambda: in_a.updates >= 2, timeout=PATIENCE, what="A's snooze")
     assert in_b.updates == 1
+    # B's owner refines B's false positive in the form: B's message only.
+    [notice] = await slack_api.wait_for(
+        lambda: slack_api.responses_to(fp_key), timeout=PATIENCE, what="B's false positive notice"
+    )
+    shown = SlackMessage(CASE_B, in_b.ts, notice.payload["text"], notice.payload["blocks"])
+    a_updates = in_a.updates
+    await click(shown, "refine_false_positive", BOB)
+    [modal] = await slack_api.wait_for(lambda: slack_api.modals, timeout=PATIENCE, what="the form")
+    form = slack.view_submission(
+        modal, {"reason": {"reason_choice": "sinkhole"}, "duration": {"duration_choice": "90d"}}, user_id=BOB
+    )
+    assert (await slack.send(form)).status == 200
+    await slack_api.wait_for(
+        lambda: "False positive: sinkhole" in in_b.all_text(), timeout=PATIENCE, what="B's refined alert"
+    )
+    assert in_a.updates == a_updates and "sinkhole" not in in_a.all_text()
     # B's suppressions list holds B's false positive; A's holds none of it.
+    answers = {}
     for channel, user, expected in ((CASE_A, ALICE, False), (CASE_B, BOB, True)):
         key = await send_command("suppressions", channel, user)
         [answer] = await slack_api.wait_for(
             lambda key=key: slack_api.responses_to(key), timeout=PATIENCE, what=f"{channel}'s suppressions"
         )
         assert (LATER in answer.text or EARLIER in answer.text) is expected, answer.text
+        answers[channel] = answer.text
+    # Lifted in B: B's message is edited, A's and the other workspace's are not.
+    number = re.search(r"#(\d+)", answers[CASE_B]) or re.search(r"\b(\d+)\b", answers[CASE_B])
+    assert number is not None, answers[CASE_B]
+    a_updates, b_updates = in_a.updates, in_b.updates
+    key = await send_command(f"lift {number.group(1)}", CASE_B, BOB)
+    await slack_api.wait_for(lambda: slack_api.responses_to(key), timeout=PATIENCE, what="the lift")
+    await slack_api.wait_for(lambda: in_b.updates > b_updates, timeout=PATIENCE, what="B's edited alert")
+    assert in_a.updates == a_updates
+    [in_other] = alert_in(slack_api, OTHER)
+    assert in_other.updates == 0
 
 
 async def test_slack_walls_triage_over_socket_mode_stays_in_its_channel(

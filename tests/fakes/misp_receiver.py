@@ -73,11 +73,21 @@ class FakeMisp:
 
     # -- test set-up and inspection ---------------------------------------------------
 
-    def add_event(self, info: str, attributes: list[tuple[str, str]], *, tags: tuple[str, ...] = ()) -> str:
-        """An event as an analyst made it, with (type, value) attributes; returns its uuid."""
+    def add_event(
+        self,
+        info: str,
+        attributes: list[tuple[str, str]],
+        *,
+        tags: tuple[str, ...] = (),
+        to_ids: bool = False,
+    ) -> str:
+        """An event as an analyst made it, with (type, value) attributes (marked for
+        detection with `to_ids`); returns its uuid."""
         event = self._new_event({"info": info, "Tag": [{"name": t} for t in tags]})
         for misp_type, value in attributes:
-            self._new_attribute(event, {"type": misp_type, "value": value, "category": "Network activity"})
+            self._new_attribute(
+                event, {"type": misp_type, "value": value, "category": "Network activity", "to_ids": to_ids}
+            )
         return str(event["uuid"])
 
     def event_by_uuid(self, event_uuid: str) -> dict[str, Any]:

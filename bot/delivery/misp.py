@@ -2,7 +2,7 @@
 event the monitor came from (each with a comment naming the alert), then one sighting on
 the attribute of the monitored value. A monitor not from MISP gets an event of its own,
 found again for later alerts by the tag Watchpost puts on it
-(`watchpost:monitor:<team>/<channel>/<indicator>`).
+(`watchpost:monitor="<team>/<channel>/<indicator>"`).
 
 Talked to with aiohttp against MISP's REST API rather than PyMISP: PyMISP is synchronous
 (requests: it would need a thread per call), follows redirects and reads proxies from the
@@ -36,10 +36,9 @@ ATTRIBUTE_TYPES = {
 
 
 def monitor_tag(delivery: PendingDelivery) -> str:
-    """The tag of the event Watchpost keeps for a monitor not from MISP."""
-    return (
-        f"watchpost:monitor:{delivery.team_id or '-'}/{delivery.channel_id or '-'}/{delivery.alert.indicator}"
-    )
+    """The tag of the event Watchpost keeps for a monitor not from MISP (a machine tag)."""
+    where = f"{delivery.team_id or '-'}/{delivery.channel_id or '-'}/{delivery.alert.indicator}"
+    return f'watchpost:monitor="{where}"'
 
 
 def sighting_source(delivery: PendingDelivery) -> str:

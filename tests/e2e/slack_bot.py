@@ -12,6 +12,7 @@ import subprocess
 from pathlib import Path
 
 import aiohttp
+from sqlalchemy import create_engine, text
 
 from tests.e2e.environment import REPO, WATCHPOST, offline_env
 from tests.fakes.dns_server import FakeDnsServer
@@ -68,6 +69,24 @@ class ServeProcess:
     @property
     def events_url(self) -> str:
         return f"{self.url}/slack/events"
+
+    def recorded(self, channel: str, ts: str) -> bool:
+        """Whether the bot has recorded that Slack took the message `ts` in `channel` (a
+        button pressed on it before then is refused as not an alert on record): what a
+        test waits on before it clicks, rather than on the post alone."""
+        engine = create_engine(self.env["DATABASE_URL"])
+        try:
+            with engine.connect() as connection:
+                found = connection.execute(
+                    text(
+                        "SELECT 1 FROM outbox WHERE channel_id = :channel AND message_ts = :ts"
+                        " AND delivered_at IS NOT NULL"
+                    ),
+                    {"channel": channel, "ts": ts},
+                ).first()
+        finally:
+            engine.dispose()
+        return found is not None
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

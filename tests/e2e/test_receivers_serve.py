@@ -132,7 +132,7 @@ async def test_receivers_serve_each_alert_reaches_misp_and_thehive_once_across_a
         await restarted.stop()
         restarted.kill()
 
-    [event] = misp.events_tagged(f"watchpost:monitor:{TEAM_ID}/{CHANNEL}/{DOMAIN}")
+    [event] = misp.events_tagged(f'watchpost:monitor="{TEAM_ID}/{CHANNEL}/{DOMAIN}"')
     assert sorted(a["value"] for a in event["Attribute"]) == sorted([DOMAIN, NEW_ADDRESS])
     assert len(misp.sightings_of(DOMAIN)) == 1
     assert ("POST", "/sightings/restSearch/attribute") in misp.requests  # looked before sending again

@@ -28,8 +28,11 @@ PATIENCE = 60.0
 REFUSED = "belongs to another channel's message: nothing was changed"
 
 
-async def first_alert(slack: SlackSender, slack_api: FakeSlackApi, dns_server: FakeDnsServer) -> SlackMessage:
-    """Monitor the IP, then give it a reverse name: the alert with its triage buttons."""
+async def first_alert(
+    bot: ServeProcess, slack: SlackSender, slack_api: FakeSlackApi, dns_server: FakeDnsServer
+) -> SlackMessage:
+    """Monitor the IP, then give it a reverse name: the alert with its triage buttons, once
+    the bot has recorded it as delivered (a click before that is refused)."""
     command = slack.slash_command(IP)
     await slack.send(command)
     await slack_api.wait_for(
@@ -39,6 +42,9 @@ async def first_alert(slack: SlackSender, slack_api: FakeSlackApi, dns_server: F
     )
     dns_server.set(REVERSE, "PTR", [f"{EDGE}."])
     posted = await slack_api.wait_for(lambda: slack_api.posted(CHANNEL), what="the alert", timeout=PATIENCE)
+    await slack_api.wait_for(
+        lambda: bot.recorded(CHANNEL, posted[0].ts), what="the alert on record", timeout=PATIENCE
+    )
     return posted[0]
 
 
@@ -112,7 +118,7 @@ MISPLACED = {
 async def test_a_button_naming_another_channel_is_refused_and_changes_nothing(
     case: str, bot: ServeProcess, slack: SlackSender, slack_api: FakeSlackApi, dns_server: FakeDnsServer
 ) -> None:
-    alert = await first_alert(slack, slack_api, dns_server)
+    alert = await first_alert(bot, slack, slack_api, dns_server)
     action_id, forged = MISPLACED[case]
     before = 0
     if action_id == "refine_false_positive":
@@ -145,7 +151,7 @@ async def test_a_button_naming_another_channel_is_refused_and_changes_nothing(
 async def test_a_refine_form_with_forged_private_metadata_is_refused(
     bot: ServeProcess, slack: SlackSender, slack_api: FakeSlackApi, dns_server: FakeDnsServer
 ) -> None:
-    alert = await first_alert(slack, slack_api, dns_server)
+    alert = await first_alert(bot, slack, slack_api, dns_server)
     key = slack.button_click(alert, button(alert, "false_positive"))
     await slack.send(key)
     await slack_api.wait_for(lambda: alert.updates >= 1, what="the false positive", timeout=PATIENCE)

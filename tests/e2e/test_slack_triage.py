@@ -79,6 +79,7 @@ async def test_slack_triage_scenario_ack_false_positive_flap_follow_up_snooze(
     dns_server.set(REVERSE, "PTR", [f"{FLAPPING}."])
     first = await slack_api.wait_for(lambda: slack_api.posted(CHANNEL), what="the first alert")
     alert = first[0]
+    await slack_api.wait_for(lambda: bot.recorded(CHANNEL, alert.ts), what="the alert on record", timeout=60)
     assert FLAPPING in alert.all_text()
     ids = [b["action_id"] for b in alert.buttons()]
     assert {"ack", "false_positive", "snooze", "snooze_7d", "snooze_30d", "accept_baseline"} <= set(ids)

@@ -31,7 +31,7 @@ def alert_in(slack_api: FakeSlackApi, channel: str) -> list[SlackMessage]:
 
 
 async def both_alerts(
-    send_command: Any, slack_api: FakeSlackApi, dns_server: FakeDnsServer
+    bot: ServeProcess, send_command: Any, slack_api: FakeSlackApi, dns_server: FakeDnsServer
 ) -> tuple[SlackMessage, SlackMessage]:
     dns_server.set(DOMAIN, "A", [EARLIER])
     for channel, user in ((CASE_A, ALICE), (CASE_B, BOB)):
@@ -44,6 +44,12 @@ async def both_alerts(
     dns_server.set(DOMAIN, "A", [LATER])
     [in_a] = await slack_api.wait_for(lambda: alert_in(slack_api, CASE_A), timeout=PATIENCE, what="A's alert")
     [in_b] = await slack_api.wait_for(lambda: alert_in(slack_api, CASE_B), timeout=PATIENCE, what="B's alert")
+    for channel, message in ((CASE_A, in_a), (CASE_B, in_b)):  # on record: a click before is refused
+        await slack_api.wait_for(
+            lambda channel=channel, message=message: bot.recorded(channel, message.ts),
+            timeout=PATIENCE,
+            what=f"{channel}'s alert on record",
+        )
     return in_a, in_b
 
 
@@ -72,7 +78,7 @@ async def test_slack_walls_triage_over_http_stays_in_its_channel(
         assert (await slack.send(request)).status == 200
         return request.response_key or ""
 
-    in_a, in_b = await both_alerts(send_command, slack_api, dns_server)
+    in_a, in_b = await both_alerts(bot, send_command, slack_api, dns_server)
     b_before = in_b.all_text()
 
     # Acknowledged in A: A's message says who; B's is never edited.
@@ -160,7 +166,7 @@ async def test_slack_walls_triage_over_socket_mode_stays_in_its_channel(
             lambda: slack_api.socket_acks.get(envelope_id), timeout=PATIENCE, what="the click's ack"
         )
 
-    in_a, in_b = await both_alerts(send_command, slack_api, dns_server)
+    in_a, in_b = await both_alerts(socket_bot, send_command, slack_api, dns_server)
 
     # Accepted as the new baseline in B: B's message says so, A's is never edited.
     await click(in_b, "accept_baseline", BOB)

@@ -121,7 +121,7 @@ async def test_receivers_misp_monitor_not_from_misp_gets_one_event_of_its_own(
     await drain(api)
     await api.change(IP, ("domain", NEW_NAME), ("domain", "mail.interfaxru.com"))
     await drain(api)
-    [event] = misp.events_tagged(f"watchpost:monitor:{TEAM}/{CHANNEL}/{IP}")
+    [event] = misp.events_tagged(f'watchpost:monitor="{TEAM}/{CHANNEL}/{IP}"')
     assert IP in event["info"] and CHANNEL in event["info"]
     values = sorted(a["value"] for a in event["Attribute"])
     assert values == sorted([IP, NEW_NAME, "mail.interfaxru.com"])

@@ -61,7 +61,7 @@ def test_receivers_idempotency_key_per_alert_channel_and_receiver() -> None:
     assert len(keys) == 9
     assert delivery("webhook").idempotency_key == f"{'b' * 32}-C0INTEL"  # as webhooks always had it
     assert sighting_source(delivery("misp")) == f"watchpost:{'b' * 32}-C0INTEL-misp"
-    assert monitor_tag(delivery("misp")) == "watchpost:monitor:T0WATCH/C0INTEL/98.126.38.107"
+    assert monitor_tag(delivery("misp")) == 'watchpost:monitor="T0WATCH/C0INTEL/98.126.38.107"'
 
 
 def test_receivers_route_takes_listed_channels_or_all() -> None:

@@ -1,10 +1,18 @@
 """The operator contract: every setting Watchpost reads from the environment.
 
-`Settings.from_env()` is called once by the composition root; nothing else reads
-os.environ. Secrets are `Secret` values whose repr and str never show the value.
-`explain()` lists every variable with the value in effect, where that value came from
-(default, environment, or derived from another setting or the system) and what it means:
-what `watchpost config` prints.
+Each variable is declared once, as a `Setting` in a table: the `Settings` field it fills,
+its kind (how the text is parsed and checked, how the value reads with secrets masked,
+which secrets it holds), its meaning and what docs/configuration.md adds. From that table
+`Settings.from_env()` reads the environment (then checks the `RULES` between settings),
+`explain()` says what `watchpost config` prints (the value in effect, where it came from:
+default, environment, or derived from another setting or the system; what it means),
+`describe()` and `secrets()` mask and scrub, scripts/docs_reference.py writes the
+reference. `CORE_SETTINGS` is here; a room declares its own beside its code (the same-ASN
+stage: `bot.monitoring.policy.same_asn.SETTINGS`) and bot/cli.py's `every_setting()`
+joins them: this module is the lowest layer and never imports a room.
+
+`Settings.from_env()` is called once by the command line; nothing else reads os.environ.
+Secrets are `Secret` values whose repr and str never show the value.
 
 Where data lives: `WATCHPOST_DATA_DIR` (the user's data folder by default, e.g.
 `~/.local/share/watchpost`) holds the SQLite database and the console's saved files,
@@ -396,14 +404,8 @@ def default_database_url(data_dir: Path, cwd: Path | None = None) -> str:
     return sqlite_url(here.absolute() if here.is_file() else data_dir / "watchpost.db")
 
 
-# ---------------------------------------------------------------------------------------
-# One declaration per setting. `Settings.from_env` parses the table, `explain` (what
-# `watchpost config` prints), `Settings.describe` and `Settings.secrets` show and scrub it,
-# scripts/docs_reference.py writes docs/configuration.md from it. A room (a policy stage, a
-# dataset) declares its own settings beside its code as `SETTINGS = (Setting(...),)`,
-# importing `Setting` and the kinds from here (this module is the lowest layer, so it never
-# imports them back); bot/cli.py's `every_setting()` is the whole table.
-# ---------------------------------------------------------------------------------------
+# The declarations: a setting's kind, the `Setting` itself, the kinds many share, the
+# parsers of one setting each, then the table, the rules between settings and `explain`.
 
 # A variable's text (present, and not blank where blank counts as unset) and the
 # variable's name -> the value; a bad text raises ConfigError naming the variable.

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import every_setting
-from bot.config import CORE_SETTINGS, RULES, Settings, declarations, explain
+from bot.config import CORE_SETTINGS, RULES, Setting, Settings, declarations, explain
 from bot.errors import ConfigError
 from bot.monitoring.policy import same_asn
 
@@ -83,3 +83,30 @@ def test_config_declarations_no_function_of_the_configuration_over_80_lines() ->
         and node.end_lineno - node.lineno + 1 > 80
     ]
     assert long == []
+
+
+_WEBHOOK_SECRET = {"WATCHPOST_WEBHOOK_SECRET": "signing-secret-of-16+"}
+# How each secret variable is written with `{s}` (the secret) in it, beside what it needs.
+_SECRET_SAMPLES: dict[str, tuple[str, dict[str, str]]] = {
+    "DATABASE_URL": ("postgresql://watchpost:{s}@db/watchpost", {}),
+    "SLACK_API_URL": ("https://proxy:{s}@slack.example/api/", {}),
+    "WATCHPOST_CERTSTREAM_URL": ("wss://reader:{s}@certstream.example/", {}),
+    "WATCHPOST_WEBHOOK_URL": ("https://hooks.example/{s}", _WEBHOOK_SECRET),
+    "WATCHPOST_WEBHOOK_URLS": ("C0INTEL=https://hooks.example/{s}", _WEBHOOK_SECRET),
+    "WATCHPOST_API_TOKENS": ("soar={s}", {}),
+    "WATCHPOST_SMTP_PASSWORD": ("{s}", {"WATCHPOST_SMTP_USER": "watchpost"}),
+}
+
+
+@pytest.mark.parametrize("setting", [s for s in every_setting() if s.secret], ids=lambda s: s.env)
+def test_config_declarations_every_secret_is_masked_and_scrubbed(setting: Setting) -> None:
+    secret = f"zq-{setting.env.lower().replace('_', '-')}-7731"
+    default = "https://user:{s}@host.example/" if setting.env.endswith("_URL") else "{s}"
+    text, needs = _SECRET_SAMPLES.get(setting.env, (default, {}))
+    env = {**needs, setting.env: text.format(s=secret)}
+    table = every_setting()
+    settings = Settings.from_env(env, declared=table)
+    # (A URL is a `str` field: `repr(settings)` shows it whole; `describe` is what may be shown.)
+    shown = str(settings.describe(table)) + str(explain(settings, env, declared=table))
+    assert secret not in shown
+    assert any(secret in value for value in settings.secrets(table))

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot.config import Settings, explain
+from bot.config import Setting, Settings, declarations, explain
 from bot.errors import ConfigError, IndicatorError
 from bot.logs import configure_logging
 
@@ -65,6 +65,15 @@ _COMMANDS = {
 }
 
 
+def every_setting() -> tuple[Setting, ...]:
+    """The whole table: the core settings (bot/config.py), then those a room declares beside
+    its code (a stage's or dataset's `SETTINGS`). bot.config is the lowest layer and never
+    imports them; this, the entry point, is the one place that knows every room."""
+    from bot.monitoring.policy import same_asn
+
+    return (*declarations(), *same_asn.SETTINGS)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="watchpost",
@@ -79,14 +88,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parsers["check"].add_argument("indicator", help="a domain, IP or URL (defanged is fine)")
     args = parser.parse_args(argv)
     try:
-        settings = Settings.from_env()
+        settings = Settings.from_env(declared=every_setting())
     except ConfigError as exc:
         print(f"watchpost: configuration error: {exc}", file=sys.stderr)
         return 2
     command = args.command or "console"
     configure_logging(
         settings.log_level if command in ("serve", "worker") else "WARNING",
-        settings.secrets(),
+        settings.secrets(every_setting()),
         log_file=console_log(settings) if command == "console" else None,
     )
     try:
@@ -136,7 +145,7 @@ def _say_database(settings: Settings) -> None:
 def _config(settings: Settings) -> int:
     from bot.monitoring.dns_mux import system_nameservers
 
-    variables = explain(settings, system_nameservers=system_nameservers)
+    variables = explain(settings, system_nameservers=system_nameservers, declared=every_setting())
     width = max(len(v.name) for v in variables)
     for variable in variables:
         value = variable.value if variable.value != "" else "(not set)"

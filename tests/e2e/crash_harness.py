@@ -13,6 +13,7 @@ import signal
 import sys
 from datetime import timedelta
 
+from bot.cli import every_setting
 from bot.composition import build_services
 from bot.config import Settings
 from bot.render.messages import Message
@@ -45,7 +46,7 @@ class RecordingTransport(NoFiles):
 
 async def main(mode: str, out: str) -> None:
     transport = DyingTransport() if mode == "check-and-die" else RecordingTransport(out)
-    services = build_services(Settings.from_env(), transport)
+    services = build_services(Settings.from_env(declared=every_setting()), transport)
     # A short lease, so the restarted process may take over the dead one's claim quickly.
     services.outbox.lease = timedelta(seconds=1)
     try:

@@ -120,7 +120,7 @@ def test_receivers_settings_on_when_url_and_key_and_keys_masked() -> None:
     assert settings.misp_on and not settings.thehive_on and not settings.misp_verify_tls
     assert settings.thehive_channels == ("C0INTEL", "C0CASE")
     assert "misp-key-123" not in str(settings.describe()) and "misp-key-123" in settings.secrets()
-    shown = {d.name: d.value_of(settings, settings.describe()) for d in declarations()}
+    shown = {d.env: d.shown(settings) for d in declarations()}
     assert shown["WATCHPOST_MISP_KEY"] == "********" and shown["WATCHPOST_MISP_VERIFY_TLS"] == "off"
     assert "receivers MISP" in " ".join(settings.summary())
 

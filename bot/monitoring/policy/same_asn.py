@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
+from bot.config import FLAG, Setting
 from bot.model.observations import Change
 
 ADDRESS_FIELDS = frozenset({"A", "AAAA"})
@@ -30,3 +31,19 @@ class SameAsnChurnStage:
 
     def judge(self, changes: Sequence[Change]) -> list[Change]:
         return summarise_same_asn_churn(changes)
+
+
+# The stage's own setting, read into `Settings.summarise_same_asn` (bot/cli.py's
+# `every_setting()` gathers it; composition builds the stage when it is on).
+SETTINGS = (
+    Setting(
+        "WATCHPOST_SUMMARISE_SAME_ASN",
+        "summarise_same_asn",
+        FLAG,
+        "1: address churn inside known ASNs goes to the digest, not an alert",
+        details=(
+            "A domain's addresses moving inside the ASNs it already used go to history and the digest, "
+            "not an alert (a new ASN still alerts)."
+        ),
+    ),
+)

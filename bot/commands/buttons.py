@@ -167,7 +167,7 @@ class ButtonDispatcher:
         """What pressing `pressed` comes to. A user's mistake (a broken value, a refusal of
         the use case) is an Outcome saying so; nothing is changed."""
         kind = action_kind(pressed.action_id)
-        handler = _HANDLERS.get(kind) if kind is not None else None
+        handler = HANDLERS.get(kind) if kind is not None else None
         if kind is None or handler is None:
             return said(build_error_message(DOES_NOTHING))
         if kind in _THROTTLED:
@@ -303,7 +303,7 @@ class ButtonDispatcher:
             raise UserInputError(OTHER_ALERT)
 
 
-_HANDLERS: dict[ActionId, _Handler] = {
+HANDLERS: dict[ActionId, _Handler] = {
     ActionId.INVESTIGATE: ButtonDispatcher.handle_investigate_action,
     ActionId.MONITOR: ButtonDispatcher.handle_command_action,
     ActionId.MUTE: ButtonDispatcher.handle_command_action,

@@ -1,6 +1,6 @@
 """Console mode: type exactly what you would type in Slack, see the replies and alerts as
 text, press the buttons (errbot's text backend idea). The same command flows, the same
-button use cases (bot/commands/buttons.py) and the same message builders as Slack.
+button dispatcher (bot/commands/buttons.py) and the same message builders as Slack.
 
 What the terminal shows:
 - a reply to what you typed, printed before the next prompt;
@@ -24,13 +24,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from bot.commands.buttons import action_kind, press
+from bot.commands.buttons import ButtonDispatcher, Outcome, Press
 from bot.commands.flows import MonitorFlows
 from bot.commands.results import Caller, CommandResult
 from bot.commands.triage import TriageFlows
 from bot.composition import Services
 from bot.monitoring.scheduler import build_scheduler
-from bot.render.ids import ActionId
 from bot.render.messages import Block, Message
 from bot.render.text import render_text
 
@@ -214,7 +213,7 @@ class Console:
         triage: TriageFlows | None = None,
     ) -> None:
         self.flows = flows
-        self.triage = triage
+        self.buttons = ButtonDispatcher(flows, triage)
         self.screen = screen
         self.caller = caller
 
@@ -255,41 +254,38 @@ class Console:
             )
 
     async def press(self, number: int) -> None:
+        """Press button `number`, as Slack would have it pressed: through the one dispatcher
+        (bot/commands/buttons.py), in the channel and on the message it is shown with."""
         button = self.screen.buttons.get(number)
         if button is None:
             self.screen.say(f"There is no button {number} (any more). `buttons` lists them.")
             return
         posted = self.screen.posted.get(button.message_ts or "")
-        message = posted.message if posted else Message("")
         self.screen.say(f"(pressed {number}: {button.label})")
-        caller = Caller(self.caller.team_id, button.channel_id, self.caller.user_id)
-        outcome = await press(
-            self.flows,
-            caller,
-            action_id=button.action_id,
-            value=button.value,
-            message=message,
-            triage=self.triage,
+        pressed = Press(
+            button.action_id,
+            button.value,
+            Caller(self.caller.team_id, button.channel_id, self.caller.user_id),
             message_ts=button.message_ts,
+            message=posted.message if posted else Message(""),
         )
+        # An investigation goes in the pressed message's thread (the channel for a reply).
+        thread = (posted.thread_ts or button.message_ts) if posted else None
+        await self.show_outcome(await self.buttons.press(pressed), button, thread)
+
+    async def show_outcome(self, outcome: Outcome, button: ShownButton, thread: str | None) -> None:
+        """What a press came to, in the order Slack shows it; then its slow part."""
+        if outcome.result is not None:
+            await self.show(outcome.result)
+        if outcome.thread is not None:
+            await self.screen.post(button.channel_id, outcome.thread.reply, thread_ts=thread)
+            await self.save_files(outcome.thread, thread_ts=thread)
         if outcome.updated is not None and button.message_ts is not None:
-            # Slack updates the message in place; the terminal prints it again.
-            self.screen.forget_buttons(button.message_ts)
-            self.screen.posted[button.message_ts] = _Posted(outcome.updated, button.channel_id, None)
-            where = f"in #{self.screen.names.get(button.channel_id, button.channel_id)}"
-            self.screen.say(
-                self.screen.render(outcome.updated, channel_id=button.channel_id, ts=button.message_ts),
-                heading=f"{outcome.updated.label or 'message'} updated {where}",
-            )
-            return
-        result = outcome.result
-        if action_kind(button.action_id) is ActionId.INVESTIGATE and result.public:
-            # An investigation: for everyone, in the pressed message's thread.
-            thread = posted.thread_ts or button.message_ts if posted else None
-            await self.screen.post(button.channel_id, result.reply, thread_ts=thread)
-            await self.save_files(result, thread_ts=thread)
-            return
-        await self.show(result)
+            await self.screen.update(button.channel_id, button.message_ts, outcome.updated)
+        if outcome.form is not None:
+            self.screen.say("This button opens a form, which only Slack can show: nothing was changed.")
+        if outcome.then is not None:
+            await self.show_outcome(await outcome.then(), button, thread)
 
     def list_buttons(self) -> None:
         if not self.screen.buttons:

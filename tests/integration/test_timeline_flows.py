@@ -10,11 +10,10 @@ from collections.abc import AsyncIterator
 import pytest_asyncio
 from matplotlib.image import imread
 
-from bot.commands.buttons import press
+from bot.commands.buttons import ButtonDispatcher, Press
 from bot.commands.flows import MonitorFlows
 from bot.commands.results import Caller
 from bot.monitoring.runner import Runner
-from bot.render.messages import Message
 from bot.render.text import render_text
 from bot.storage.db import Database
 from tests.fakes.clock import FakeClock
@@ -68,21 +67,19 @@ async def test_timeline_command_and_status_button_draw_the_stored_history(
         for e in b["elements"]
         if e["action_id"] == "timeline"
     ]
-    pressed = await press(
-        flows,
-        CALLER,
-        action_id=timeline_button["action_id"],
-        value=timeline_button["value"],
-        message=status.reply,
+    pressed = await ButtonDispatcher(flows).press(
+        Press(timeline_button["action_id"], timeline_button["value"], CALLER, message=status.reply)
     )
-    assert len(pressed.result.files) == 1 and pressed.result.files[0].content.startswith(b"\x89PNG")
+    assert (
+        pressed.result is not None
+        and len(pressed.result.files) == 1
+        and pressed.result.files[0].content.startswith(b"\x89PNG")
+    )
 
     refused = await flows.execute("timeline 45.77.10.20", CALLER)
     assert refused.files == () and "not monitored in this channel" in render_text(refused.reply)
-    elsewhere = await press(
-        flows, Caller("T1", "C0OTHER", "U2"), action_id="timeline", value=IP, message=Message("")
-    )
-    assert elsewhere.result.files == ()
+    elsewhere = await ButtonDispatcher(flows).press(Press("timeline", IP, Caller("T1", "C0OTHER", "U2")))
+    assert elsewhere.result is not None and elsewhere.result.files == ()
 
 
 async def test_investigating_a_monitored_indicator_attaches_its_timeline(

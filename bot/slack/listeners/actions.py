@@ -1,338 +1,202 @@
-"""Buttons on alerts and investigations: investigate (pivot), monitor, mute; triage on the
-alert itself (acknowledge, false positive, snooze, accept as baseline = expected), which
-edits the alert in place; and lifting a suppression from `/monitor suppressions`.
+"""Buttons and the false positive form, over HTTP and Socket Mode alike: a table of thin
+registrations, each an action id pattern → the one dispatcher (bot/commands/buttons.py),
+which the console presses too. What is Slack's stays here: where a press came from,
+sealing a form's target, and showing the dispatcher's Outcome with Slack's calls.
 
-Each acts in the channel and on the message it was pressed on, as Slack's payload says
-(bot/slack/listeners/origin.py), never where a button's value says: a value naming
-another channel, or another indicator than the alert's, is refused and changes nothing."""
+Each button acts in the channel and on the message it was pressed on, as Slack's payload
+says (bot/slack/listeners/origin.py), never where a button's value says: a value naming
+another channel is refused here, one naming another alert's indicator by the dispatcher,
+and either way nothing changes."""
 
 from __future__ import annotations
 
-import inspect
-import json
 import logging
 import re
-from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.commands.buttons import press
-from bot.commands.grammar import LiftCommand, parse_duration
-from bot.commands.results import Caller
+from bot.commands.buttons import ButtonDispatcher, Outcome, Press, Submission
+from bot.commands.results import Caller, CommandResult
 from bot.delivery.transport import DeliveryError
-from bot.errors import UserInputError
-from bot.model.triage import TriageState, format_duration
 from bot.render.ids import ActionId
-from bot.render.lookalikes import build_dismissed_alert_message
-from bot.render.messages import Message, actions, button
-from bot.render.modals import (
-    DURATION_ACTION,
-    DURATION_BLOCK,
-    FALSE_POSITIVE_MODAL,
-    REASON_ACTION,
-    REASON_BLOCK,
-    build_false_positive_modal,
-)
-from bot.render.replies import build_error_message, build_notice_message
+from bot.render.messages import Message
+from bot.render.modals import FALSE_POSITIVE_MODAL, REASON_BLOCK
+from bot.render.replies import build_error_message
 from bot.slack.listeners.commands import send_result, upload_files
-from bot.slack.listeners.origin import (
-    OTHER_ALERT,
-    FormSeal,
-    FormTarget,
-    Misplaced,
-    PressedAt,
-    check_value,
-    pressed_at,
-)
+from bot.slack.listeners.origin import FormSeal, FormTarget, Misplaced, PressedAt, check_value, pressed_at
 from bot.slack.responses import Reply
 from bot.slack.transport import delivery_error
-from bot.storage.triage import AlertMessageState
 
 if TYPE_CHECKING:
     from bot.slack.listeners import SlackDeps
 
 log = logging.getLogger(__name__)
 
+# Several buttons of a kind share a prefix: `investigate_0`, `investigate_1`, `snooze_7d`…
+_NUMBERED = r"(_\d+)?"
+_DURATION = r"(_\d+d)?"
+BUTTONS: tuple[tuple[ActionId, str], ...] = (
+    (ActionId.INVESTIGATE, _NUMBERED),
+    (ActionId.MONITOR, _NUMBERED),
+    (ActionId.MUTE, _NUMBERED),
+    (ActionId.UNMUTE, _NUMBERED),
+    (ActionId.TIMELINE, _NUMBERED),
+    (ActionId.ALL_VALUES, _NUMBERED),
+    (ActionId.LIFT, _NUMBERED),
+    (ActionId.DISMISS, _NUMBERED),
+    (ActionId.ACCEPT, ""),
+    (ActionId.ACKNOWLEDGE, ""),
+    (ActionId.FALSE_POSITIVE, ""),
+    (ActionId.REFINE, ""),
+    (ActionId.SNOOZE, _DURATION),
+    (ActionId.SNOOZE_WATCH, _DURATION),
+)
+FORMS = (FALSE_POSITIVE_MODAL,)
+
 
 def register(app: AsyncApp, deps: SlackDeps, seal: FormSeal) -> None:
-    """Every button and the false positive form. A button acts where it was pressed
-    (bot/slack/listeners/origin.py); the form on what `seal` vouches it was opened for."""
-    flows = deps.flows
-    transport = deps.transport
-
-    def lazily(handler: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
-        """The Bolt listener for `handler`: its `respond` replies over the shared session
-        (bot/slack/responses.py), not Bolt's client-per-reply; its `place` is where the
-        button was pressed, and a press whose payload or value disagrees with that place
-        is refused here, to the one who pressed, before the handler runs."""
-        wanted = inspect.signature(handler).parameters
-
-        async def listener(body: dict[str, Any], client: AsyncWebClient) -> None:
-            respond = deps.replies.to(body)
-            given: dict[str, Any] = {}
-            if "place" in wanted:
-                try:
-                    given["place"] = place = pressed_at(body)
-                    check_value(action_value(body), place)
-                except Misplaced as refusal:
-                    await refuse(respond, body, refusal)
-                    return
-            for name, value in (("body", body), ("client", client), ("respond", respond)):
-                if name in wanted:
-                    given[name] = value
-            await handler(**given)
-
-        return listener
-
-    async def handle_investigate_action(body: dict[str, Any], place: PressedAt, respond: Reply) -> None:
-        """The investigation goes in the clicked message's thread, for the whole channel."""
-        refusal = await flows.throttled(place.caller)  # an investigation asks every source
-        if refusal is not None:
-            await respond.send(refusal)
-            return
-        value = action_value(body)
-        channel_id, thread_ts = place.channel_id, place.thread_ts
-        await respond.send(build_notice_message(f"Investigating {value}… (results in the thread)"))
-        result = await flows.pivots.investigate(value, team_id=place.team_id, channel_id=place.channel_id)
-        if not result.public:  # an error: for the one who clicked only
-            await respond.send(result.reply)
-            return
-        try:
-            await transport.post(channel_id, result.reply, thread_ts=thread_ts)
-        except DeliveryError as exc:
-            log.warning("investigation of %s not posted in %s: %s", value, channel_id, exc)
-            await respond.send(build_error_message(f"Could not post the investigation: {exc}"))
-            return
-        await upload_files(transport, result, channel_id, thread_ts=thread_ts, reply=respond)
-
-    async def handle_button(body: dict[str, Any], place: PressedAt, respond: Reply) -> None:
-        """Monitor, mute, timeline, all values: the use case every surface's button runs
-        (bot/commands/buttons.py)."""
-        caller = place.caller
-        refusal = await flows.throttled(caller)
-        if refusal is not None:
-            await respond.send(refusal)
-            return
-        actions = body.get("actions") or [{}]
-        outcome = await press(
-            flows,
-            caller,
-            action_id=str(actions[0].get("action_id") or ""),
-            value=action_value(body),
-            message=Message(""),
+    """Every button and form: acknowledged at once, then handed to the dispatcher."""
+    listeners = ActionListeners(deps, seal)
+    for kind, suffix in BUTTONS:
+        app.action(re.compile(rf"^{kind.value}{suffix}$"))(
+            ack=acknowledge, lazy=[listeners.handle_button_action]
         )
-        await send_result(outcome.result, respond)
-        # A picture goes to the thread of the clicked message, or the channel when that
-        # message was only shown to the one who clicked (a /monitor status reply).
-        thread_ts = None if place.ephemeral else place.thread_ts
-        await upload_files(transport, outcome.result, caller.channel_id, thread_ts=thread_ts, reply=respond)
+    for form in FORMS:
+        app.view(form)(ack=listeners.acknowledge_form, lazy=[listeners.handle_form_submission])
 
-    triage = deps.triage
 
-    async def alert_pressed(place: PressedAt, value: str) -> AlertMessageState:
-        """The alert the button is on; UserInputError when it is none of ours here, or the
-        button's value names another indicator than the alert's (a button not of this alert)."""
-        assert triage is not None
-        alert = await triage.message(place.channel_id, place.message_ts)
-        if value and value != alert.indicator:
-            raise UserInputError(OTHER_ALERT)
-        return alert
+class ActionListeners:
+    """Slack's side of a press or a submission: its place and its answer."""
 
-    async def set_triage(body: dict[str, Any], place: PressedAt, respond: Reply, state: TriageState) -> None:
-        """Store the alert's new state; the alert is edited in place to show who and when."""
-        if triage is None:
-            await respond.send(build_error_message("Triage is not available on this Watchpost."))
-            return
+    def __init__(self, deps: SlackDeps, seal: FormSeal) -> None:
+        self.deps = deps
+        self.seal = seal
+        self.dispatcher = ButtonDispatcher(deps.flows, deps.triage)
+
+    async def handle_button_action(self, body: dict[str, Any], client: AsyncWebClient) -> None:
+        """A press whose payload or value disagrees with where it was pressed is refused,
+        to the one who pressed, before the dispatcher sees it."""
+        respond = self.deps.replies.to(body)
+        action = (body.get("actions") or [{}])[0]
+        value = str(action.get("value") or "")
         try:
-            await alert_pressed(place, action_value(body))
-            caller = place.caller
-            result = await triage.set_state_on_message(place.channel_id, place.message_ts, state, caller)
-        except UserInputError as exc:
-            await respond.send(build_error_message(str(exc)))
+            place = pressed_at(body)
+            check_value(value, place)
+        except Misplaced as refusal:
+            await refuse(respond, body, refusal)
             return
-        if state is TriageState.FALSE_POSITIVE:
-            days = format_duration(triage.suppression)
-            notice = build_notice_message(
-                f"Marked false positive ({result.reason}): its values are quiet here for {days}, "
-                "both ways. `/monitor suppressions` lists them; each can be lifted."
-            )
-            refine = button(
-                "Refine reason or duration",
-                ActionId.REFINE.value,
-                json.dumps({"c": place.channel_id, "ts": place.message_ts}),
-            )
-            await respond.send(Message(notice.text, [*notice.blocks, actions([refine])]))
+        shown = body.get("message") or {}
+        pressed = Press(
+            str(action.get("action_id") or ""),
+            value,
+            place.caller,
+            message_ts=place.message_ts or None,
+            message=Message(str(shown.get("text") or ""), list(shown.get("blocks") or [])),
+        )
+        outcome = await self.dispatcher.press(pressed)
+        await self.show(outcome, place, respond, client, trigger_id=str(body.get("trigger_id") or ""))
 
-    async def handle_refine_action(
-        body: dict[str, Any], place: PressedAt, client: AsyncWebClient, respond: Reply
-    ) -> None:
-        """Open the modal to refine a false positive's reason and duration. The button is
-        on a notice beside the alert, so the value names the alert's ts; its channel is the
-        one the button was pressed in (a value naming another was refused already)."""
-        if triage is None:
-            return
-        try:
-            ts = str(json.loads(action_value(body))["ts"])
-            message = await triage.message(place.channel_id, ts)
-        except (ValueError, KeyError, TypeError, UserInputError):
-            await respond.send(build_error_message("This button is broken: it names no alert."))
-            return
-        metadata = seal.seal(FormTarget(place.channel_id, ts, place.user_id))
-        view = build_false_positive_modal(metadata, reason=message.triage.reason, duration=triage.suppression)
-        try:
-            await client.views_open(trigger_id=str(body.get("trigger_id") or ""), view=view)
-        except Exception as exc:
-            log.warning("false positive modal not opened: %s", delivery_error(exc))
-            await respond.send(build_error_message("Slack did not open the form; try again."))
-
-    async def acknowledge_refine_form(ack: AsyncAck, body: dict[str, Any]) -> None:
+    async def acknowledge_form(self, ack: AsyncAck, body: dict[str, Any]) -> None:
         """A form whose private_metadata this app did not seal for the submitter is
         refused in the form itself (only they see it); nothing is stored."""
         try:
-            form_target(body)
+            self.form_target(body)
         except Misplaced as refusal:
-            log.warning("a false positive form was refused: %s", refusal)
+            log.warning("a form was refused: %s", refusal)
             await ack(response_action="errors", errors={REASON_BLOCK: str(refusal)})
             return
         await ack()
 
-    def form_target(body: dict[str, Any]) -> FormTarget:
-        view = body.get("view") or {}
-        user_id = str((body.get("user") or {}).get("id") or "")
-        return seal.open(str(view.get("private_metadata") or ""), user_id=user_id)
-
-    async def handle_refine_submission(body: dict[str, Any], client: AsyncWebClient) -> None:
-        if triage is None:
-            return
+    async def handle_form_submission(self, body: dict[str, Any], client: AsyncWebClient) -> None:
         try:
-            target = form_target(body)
+            target = self.form_target(body)
         except Misplaced:
             return  # refused when acknowledged
         view = body.get("view") or {}
+        caller = Caller(team_id=team_of(body), channel_id=target.channel_id, user_id=target.user_id)
+        submitted = Submission(str(view.get("callback_id") or ""), caller, target.message_ts, chosen(view))
+        outcome = await self.dispatcher.submit(submitted)
+        if outcome.result is None:
+            return
+        reply = outcome.result.reply  # a form has no response_url: only its submitter sees this
         try:
-            values = (view.get("state") or {}).get("values") or {}
-            reason = str(values[REASON_BLOCK][REASON_ACTION]["selected_option"]["value"])
-            duration = parse_duration(
-                str(values[DURATION_BLOCK][DURATION_ACTION]["selected_option"]["value"])
+            await client.chat_postEphemeral(
+                channel=target.channel_id, user=target.user_id, text=reply.text, blocks=reply.blocks
             )
-            caller = Caller(team_id=team_of(body), channel_id=target.channel_id, user_id=target.user_id)
-            await triage.refine_false_positive(
-                target.channel_id, target.message_ts, caller, reason=reason, duration=duration
-            )
-        except (ValueError, KeyError, TypeError) as exc:
-            log.warning("false positive form unreadable: %s", exc.__class__.__name__)
-        except UserInputError as exc:
-            try:
-                await client.chat_postEphemeral(channel=target.channel_id, user=target.user_id, text=str(exc))
-            except Exception as failure:
-                log.warning("refusal of the false positive form not shown: %s", delivery_error(failure))
+        except Exception as failure:
+            log.warning("the answer to a form was not shown: %s", delivery_error(failure))
 
-    async def handle_ack_action(body: dict[str, Any], place: PressedAt, respond: Reply) -> None:
-        await set_triage(body, place, respond, TriageState.ACKNOWLEDGED)
+    def form_target(self, body: dict[str, Any]) -> FormTarget:
+        view = body.get("view") or {}
+        user_id = str((body.get("user") or {}).get("id") or "")
+        return self.seal.open(str(view.get("private_metadata") or ""), user_id=user_id)
 
-    async def handle_false_positive_action(body: dict[str, Any], place: PressedAt, respond: Reply) -> None:
-        await set_triage(body, place, respond, TriageState.FALSE_POSITIVE)
-
-    async def handle_accept_action(body: dict[str, Any], place: PressedAt, respond: Reply) -> None:
-        """Accept as baseline: the alert is closed as `expected` (the changes are already the
-        stored state; pending confirmations are left to the next checks)."""
-        await set_triage(body, place, respond, TriageState.EXPECTED)
-
-    async def handle_snooze_action(body: dict[str, Any], place: PressedAt, respond: Reply) -> None:
-        if triage is None:
-            await respond.send(build_error_message("Snoozing is not available on this Watchpost."))
-            return
-        try:
-            duration = parse_duration(action_value(body) or "1d")
-            await alert_pressed(place, "")  # the value is a duration: only the alert to check
-            until = await triage.snooze_on_message(place.channel_id, place.message_ts, place.caller, duration)
-        except UserInputError as exc:
-            await respond.send(build_error_message(str(exc)))
-            return
-        await respond.send(
-            build_notice_message(
-                f"Snoozed until {until:%Y-%m-%d %H:%M} UTC: no alerts from it here till then."
-            ),
-        )
-
-    async def handle_snooze_watch_action(body: dict[str, Any], place: PressedAt, respond: Reply) -> None:
-        """A finding's Snooze: the watches behind the message pressed, in its channel."""
-        try:
-            duration = parse_duration(action_value(body) or "1d")
-            result = await flows.watches.snooze_on_message(place.message_ts, duration, place.caller)
-        except UserInputError as exc:
-            await respond.send(build_error_message(str(exc)))
-            return
-        await send_result(result, respond)
-
-    async def handle_lift_action(body: dict[str, Any], place: PressedAt, respond: Reply) -> None:
-        value = action_value(body)
-        if not value.isdigit():
-            await respond.send(build_error_message("This button is broken: it names no suppression."))
-            return
-        await send_result(await flows.run(LiftCommand(int(value)), place.caller), respond)
-
-    async def handle_dismiss_action(
-        body: dict[str, Any], place: PressedAt, client: AsyncWebClient, respond: Reply
+    async def show(
+        self, outcome: Outcome, place: PressedAt, respond: Reply, client: AsyncWebClient, *, trigger_id: str
     ) -> None:
-        """ "Not a lookalike": stored, said in the channel, and the alert's buttons give way."""
-        caller = place.caller
-        domain = action_value(body)
-        result = await flows.watches.dismiss(domain, caller)
-        await send_result(result, respond)
-        if not result.public:
-            return
-        shown = body.get("message") or {}
-        original = Message(str(shown.get("text") or ""), list(shown.get("blocks") or []))
-        dismissed = build_dismissed_alert_message(
-            original, user_id=caller.user_id, domain=domain, at=flows.clock()
-        )
-        try:
-            await client.chat_update(
-                channel=place.channel_id,
-                ts=place.message_ts,
-                text=dismissed.text,
-                blocks=dismissed.blocks,
+        """The Outcome with Slack's calls, in its order; then its slow part, shown the same way."""
+        if outcome.result is not None:
+            await send_result(outcome.result, respond)
+            # A picture goes to the thread of the pressed message, or the channel when that
+            # message was only shown to the one who pressed (a /monitor status reply).
+            thread_ts = None if place.ephemeral else place.thread_ts
+            await upload_files(
+                self.deps.transport, outcome.result, place.channel_id, thread_ts=thread_ts, reply=respond
             )
-        except Exception as exc:
-            log.warning("could not mark the lookalike alert dismissed: %s", delivery_error(exc))
+        if outcome.thread is not None:
+            await self.post_in_thread(outcome.thread, place, respond)
+        if outcome.updated is not None:
+            await update(client, place, outcome.updated)
+        if outcome.form is not None:
+            metadata = self.seal.seal(
+                FormTarget(outcome.form.channel_id, outcome.form.message_ts, place.user_id)
+            )
+            try:
+                await client.views_open(trigger_id=trigger_id, view=outcome.form.view(metadata))
+            except Exception as exc:
+                log.warning("form not opened: %s", delivery_error(exc))
+                await respond.send(build_error_message("Slack did not open the form; try again."))
+        if outcome.then is not None:
+            await self.show(await outcome.then(), place, respond, client, trigger_id=trigger_id)
 
-    # Several buttons of a kind share a prefix: `investigate_0`, `investigate_1`, …
-    for prefix, handler in (
-        (ActionId.INVESTIGATE, handle_investigate_action),
-        (ActionId.MONITOR, handle_button),
-        (ActionId.MUTE, handle_button),
-        (ActionId.UNMUTE, handle_button),
-        (ActionId.TIMELINE, handle_button),
-        (ActionId.ALL_VALUES, handle_button),
-        (ActionId.LIFT, handle_lift_action),
-    ):
-        app.action(re.compile(rf"^{prefix.value}(_\d+)?$"))(ack=acknowledge, lazy=[lazily(handler)])
-    app.action(ActionId.ACCEPT.value)(ack=acknowledge, lazy=[lazily(handle_accept_action)])
-    app.action(re.compile(rf"^{ActionId.DISMISS.value}(_\d+)?$"))(
-        ack=acknowledge, lazy=[lazily(handle_dismiss_action)]
-    )
-    app.action(ActionId.ACKNOWLEDGE.value)(ack=acknowledge, lazy=[lazily(handle_ack_action)])
-    app.action(ActionId.FALSE_POSITIVE.value)(ack=acknowledge, lazy=[lazily(handle_false_positive_action)])
-    app.action(ActionId.REFINE.value)(ack=acknowledge, lazy=[lazily(handle_refine_action)])
-    app.view(FALSE_POSITIVE_MODAL)(ack=acknowledge_refine_form, lazy=[lazily(handle_refine_submission)])
-    app.action(re.compile(rf"^{ActionId.SNOOZE.value}(_\d+d)?$"))(
-        ack=acknowledge, lazy=[lazily(handle_snooze_action)]
-    )
-    app.action(re.compile(rf"^{ActionId.SNOOZE_WATCH.value}(_\d+d)?$"))(
-        ack=acknowledge, lazy=[lazily(handle_snooze_watch_action)]
-    )
+    async def post_in_thread(self, result: CommandResult, place: PressedAt, respond: Reply) -> None:
+        """For the whole channel, in the pressed message's thread (an investigation)."""
+        transport = self.deps.transport
+        try:
+            await transport.post(place.channel_id, result.reply, thread_ts=place.thread_ts)
+        except DeliveryError as exc:
+            log.warning("investigation not posted in %s: %s", place.channel_id, exc)
+            await respond.send(build_error_message(f"Could not post the investigation: {exc}"))
+            return
+        await upload_files(transport, result, place.channel_id, thread_ts=place.thread_ts, reply=respond)
 
 
 async def acknowledge(ack: AsyncAck) -> None:
     await ack()
 
 
-def action_value(body: dict[str, Any]) -> str:
-    actions = body.get("actions") or [{}]
-    return str(actions[0].get("value") or "")
+async def update(client: AsyncWebClient, place: PressedAt, message: Message) -> None:
+    """The pressed message edited in place; a failure is logged (what was done stays done)."""
+    try:
+        await client.chat_update(
+            channel=place.channel_id, ts=place.message_ts, text=message.text, blocks=message.blocks
+        )
+    except Exception as exc:
+        log.warning("could not edit the pressed message: %s", delivery_error(exc))
+
+
+def chosen(view: dict[str, Any]) -> dict[str, str]:
+    """A submitted form's choices: each input's action id → the value of its selected option."""
+    values = (view.get("state") or {}).get("values") or {}
+    choices: dict[str, str] = {}
+    for block in values.values() if isinstance(values, dict) else ():
+        for action_id, state in block.items() if isinstance(block, dict) else ():
+            option = state.get("selected_option") if isinstance(state, dict) else None
+            if isinstance(option, dict) and "value" in option:
+                choices[str(action_id)] = str(option["value"])
+    return choices
 
 
 def team_of(body: dict[str, Any]) -> str:

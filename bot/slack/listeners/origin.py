@@ -23,7 +23,6 @@ from bot.commands.results import Caller
 # What a refused press says, to the one who pressed only.
 ELSEWHERE = "This button belongs to another channel's message: nothing was changed."
 UNPLACED = "Slack did not say where this button was pressed: nothing was changed."
-OTHER_ALERT = "This button belongs to another alert: nothing was changed."
 FORGED_FORM = (
     "This form was not opened by Watchpost for you: nothing was changed. Open it again from the alert."
 )

@@ -27,7 +27,6 @@ LONG_FUNCTIONS: dict[str, int] = {
     "bot/slack/listeners/actions.py:register": 268,
     "bot/storage/triage.py:TriageStore._state": 98,
     # Not split yet.
-    "bot/composition.py:build_services": 188,
     "bot/digests/build.py:build_digest": 81,
     "bot/render/alerts.py:build_alert_message": 88,
 }

@@ -26,7 +26,7 @@ LONG_FUNCTIONS: dict[str, int] = {
     "bot/config.py:Settings.from_env": 153,
     "bot/slack/listeners/actions.py:register": 268,
     "bot/storage/triage.py:TriageStore._state": 98,
-    # Not split yet.
+    # Not split yet (outside the files of this first pass).
     "bot/digests/build.py:build_digest": 81,
     "bot/render/alerts.py:build_alert_message": 88,
 }

@@ -144,13 +144,114 @@ def build_services(
         shared_host_names=settings.shared_host_names,
         share_scope=settings.share_scope,
     )
+    checking = _checking(settings, db, datasets, clock=clock, metrics=metrics)
+    watches = _watches(settings, db, checking, clock=clock)
+    receivers = (
+        ReceiverWorker(db, build_receivers(settings), clock=clock, metrics=metrics) if routes else None
+    )
+    commands = _commands(
+        settings,
+        db,
+        transport,
+        checking,
+        watches,
+        clock=clock,
+        metrics=metrics,
+        checks_elsewhere=checks_elsewhere,
+    )
+    return Services(
+        settings=settings,
+        db=db,
+        datasets=checking.datasets,
+        runner=checking.runner,
+        flows=commands.flows,
+        dispatcher=CheckDispatcher(checking.runner),
+        outbox=OutboxWorker(db, transport, clock=clock, metrics=metrics, lookalikes=watches.messages),
+        digests=commands.digests,
+        transport=transport,
+        metrics=metrics,
+        # Closed in this order: the lookups', the receivers', MISP's, the CT reader's.
+        closers=[
+            *checking.closers,
+            *([receivers.aclose] if receivers is not None else []),
+            *commands.closers,
+            *watches.closers,
+        ],
+        receivers=receivers,
+        lookalikes=watches.watcher,
+        ct=watches.ct,
+        permutations=watches.permutations,
+        resolver=checking.resolver,
+        shared_resolver=checking.shared_resolver,
+        checks_elsewhere=checks_elsewhere,
+        triage=commands.triage,
+        quotas=checking.quotas,
+        gate=checking.gate,
+        requested_checks=RequestedCheckJob(checking.runner, commands.check_requests),
+        slash_commands=commands.slash_commands,
+        handover=CommandHandover(commands.slash_commands, clock=clock) if checks_elsewhere else None,
+        shared_limits=commands.shared_limits,
+        source_health=_source_health(settings, db, transport, checking, clock=clock, metrics=metrics),
+    )
+
+
+def _source_health(
+    settings: Settings,
+    db: Database,
+    transport: Transport,
+    checking: _Checking,
+    *,
+    clock: Callable[[], datetime],
+    metrics: Metrics,
+) -> SourceHealthJob:
+    """A worker's job of outage notices and health gauges."""
+    return SourceHealthJob(
+        db,
+        checking.quotas,
+        OutageStore(db.engine),
+        transport,
+        limits=settings.quotas,
+        notice_after=timedelta(seconds=settings.source_outage_notice),
+        clock=clock,
+        metrics=metrics,
+        resolver=checking.shared_resolver,
+    )
+
+
+@dataclass
+class _Checking:
+    """What checks run on: the datasets over one DNS client, the quota gate every source's
+    requests pass, the alert policy and the runner."""
+
+    datasets: list[Dataset]
+    closers: list[Callable[[], Awaitable[None]]]
+    quotas: QuotaStore
+    gate: QuotaGate
+    policy: AlertPolicy
+    runner: Runner
+    dns: DnsClient | None = None  # None: no nameserver known (datasets given)
+    resolver: CheckedDnsClient | None = None  # None: no resolver check (or datasets given)
+    # The resolver check's verdicts of every process, in the database (None: no check).
+    shared_resolver: SharedResolverVerdicts | None = None
+
+
+def _checking(
+    settings: Settings,
+    db: Database,
+    datasets: list[Dataset] | None,
+    *,
+    clock: Callable[[], datetime],
+    metrics: Metrics,
+) -> _Checking:
+    """The datasets of the settings, or `datasets` as given (with a DNS client of their own
+    for lookalikes when a nameserver is known), and what checks them."""
     closers: list[Callable[[], Awaitable[None]]] = []
     resolver: CheckedDnsClient | None = None
     dns: DnsClient | None = None
     where = ", ".join(str(ns) for ns in settings.dns_nameservers) or "the system resolver"
     # Written by the processes that check the resolver, read by those that do not.
     shared_resolver = SharedResolverVerdicts(db, where=where, clock=clock) if settings.dns_canary else None
-    quotas = QuotaStore(engine)
+    quotas = QuotaStore(db.engine)
     # Every HTTP request of every source passes the gate: quota slots shared through the
     # database by every process, and the request log behind /monitor health.
     gate = QuotaGate(
@@ -190,40 +291,31 @@ def build_services(
         policy=policy,
         metrics=metrics,
     )
-    check_requests = CheckRequestStore(engine)
-    slash_commands = SlashCommandQueue(engine)
-    # Several processes answer Slack only on PostgreSQL (behind a load balancer): there the
-    # replay memory and the command rate are counted in the database, for all of them. On
-    # SQLite one process answers Slack, so its own memory is everyone's, and the answer to
-    # Slack never waits for SQLite's single writer.
-    shared_limits = SharedLimits(engine) if engine.dialect.name == "postgresql" else None
-    checks: Checks = RequestedChecks(runner, check_requests, db) if checks_elsewhere else runner
-    digests = DigestService(
-        db,
-        transport,
-        settings=settings,
-        clock=clock,
-        mailer=SmtpMailer.from_settings(settings) if settings.digest_email else None,
-        metrics=metrics,
-        lookalikes=True,
-        week_chart=True,
-    )
-    receivers = None
-    if routes:
-        receivers = ReceiverWorker(db, build_receivers(settings), clock=clock, metrics=metrics)
-        closers.append(receivers.aclose)
-    access = AccessPolicy(settings.admins, settings.channel_quota)
-    misp = None
-    if settings.misp_url and settings.misp_key:
-        misp = MispClient(settings.misp_url, settings.misp_key.reveal(), verify_tls=settings.misp_verify_tls)
-        closers.append(misp.close)
-    triage = TriageFlows(
-        db, transport, clock=clock, access=access, suppression=timedelta(days=settings.false_positive_days)
-    )
-    whois = next((d for d in datasets if d.name == "whois"), None)
+    return _Checking(datasets, closers, quotas, gate, policy, runner, dns, resolver, shared_resolver)
+
+
+@dataclass
+class _Watches:
+    """Lookalike and keyword watches: the CT sink, their alerts' words, the daily DNS of
+    permutations (None without a usable DNS client), the CT reader (None: no CT source)."""
+
+    watcher: LookalikeWatcher
+    messages: LookalikeMessages
+    closers: list[Callable[[], Awaitable[None]]]
+    ct: CtPollJob | None = None
+    permutations: PermutationResolver | None = None
+
+
+def _watches(
+    settings: Settings, db: Database, checking: _Checking, *, clock: Callable[[], datetime]
+) -> _Watches:
+    """The watches' parts, over the checks' DNS client and policy."""
+    dns = checking.dns
+    closers: list[Callable[[], Awaitable[None]]] = []
+    whois = next((d for d in checking.datasets if d.name == "whois"), None)
     lookalike_messages = LookalikeMessages(DomainFactsLookup(dns, whois) if dns is not None else None)
     # Findings pass the same policy as changes: its mute and snooze stages, per watch.
-    router = FindingRouter(db, db.watch_suppressions, policy)
+    router = FindingRouter(db, db.watch_suppressions, checking.policy)
     watcher = LookalikeWatcher(db, db.lookalikes, router, clock=clock)
     ct = None
     if settings.certstream_url:
@@ -248,67 +340,89 @@ def build_services(
             interval=timedelta(seconds=settings.lookalike_resolve_seconds),
             budget=settings.lookalike_query_budget,
         )
-    return Services(
+    return _Watches(watcher, lookalike_messages, closers, ct, permutations)
+
+
+@dataclass
+class _Commands:
+    """What the commands run on: the monitor and triage flows, digests, the queues that
+    hand commands and checks to workers, the limits every process shares."""
+
+    flows: MonitorFlows
+    triage: TriageFlows
+    digests: DigestService
+    check_requests: CheckRequestStore
+    slash_commands: SlashCommandQueue
+    closers: list[Callable[[], Awaitable[None]]]
+    shared_limits: SharedLimits | None = None  # replay memory and rate buckets of every process
+
+
+def _commands(
+    settings: Settings,
+    db: Database,
+    transport: Transport,
+    checking: _Checking,
+    watches: _Watches,
+    *,
+    clock: Callable[[], datetime],
+    metrics: Metrics,
+    checks_elsewhere: bool,
+) -> _Commands:
+    """The flows behind the commands, buttons and API, and what they share."""
+    engine = db.engine
+    closers: list[Callable[[], Awaitable[None]]] = []
+    check_requests = CheckRequestStore(engine)
+    slash_commands = SlashCommandQueue(engine)
+    # Several processes answer Slack only on PostgreSQL (behind a load balancer): there the
+    # replay memory and the command rate are counted in the database, for all of them. On
+    # SQLite one process answers Slack, so its own memory is everyone's, and the answer to
+    # Slack never waits for SQLite's single writer.
+    shared_limits = SharedLimits(engine) if engine.dialect.name == "postgresql" else None
+    runner = checking.runner
+    checks: Checks = RequestedChecks(runner, check_requests, db) if checks_elsewhere else runner
+    digests = DigestService(
+        db,
+        transport,
         settings=settings,
-        db=db,
-        datasets=datasets,
-        runner=runner,
-        flows=MonitorFlows(
-            db,
-            checks,
-            clock=clock,
-            timezone=settings.timezone,
-            digests=digests,
-            access=access,
-            # Counted in the database: a user's commands to every process together.
-            rate_limit=(
-                None
-                if not settings.command_rate
-                else CommandRateLimiter(settings.command_rate)
-                if shared_limits is None
-                else SharedRateLimiter(settings.command_rate, shared_limits, db, clock=clock)
-            ),
-            on_lifted=triage.after_lift,
-            quotas=quotas,
-            gate=gate,
-            resolver=shared_resolver,
-            ct=ct,
-            sources_off=settings.sources_off(),
-            misp=misp,
-            receivers=receivers_state(settings),
-        ),
-        dispatcher=CheckDispatcher(runner),
-        outbox=OutboxWorker(db, transport, clock=clock, metrics=metrics, lookalikes=lookalike_messages),
-        digests=digests,
-        transport=transport,
+        clock=clock,
+        mailer=SmtpMailer.from_settings(settings) if settings.digest_email else None,
         metrics=metrics,
-        closers=closers,
-        receivers=receivers,
-        lookalikes=watcher,
-        ct=ct,
-        permutations=permutations,
-        resolver=resolver,
-        shared_resolver=shared_resolver,
-        checks_elsewhere=checks_elsewhere,
-        triage=triage,
-        quotas=quotas,
-        gate=gate,
-        requested_checks=RequestedCheckJob(runner, check_requests),
-        slash_commands=slash_commands,
-        handover=CommandHandover(slash_commands, clock=clock) if checks_elsewhere else None,
-        shared_limits=shared_limits,
-        source_health=SourceHealthJob(
-            db,
-            quotas,
-            OutageStore(engine),
-            transport,
-            limits=settings.quotas,
-            notice_after=timedelta(seconds=settings.source_outage_notice),
-            clock=clock,
-            metrics=metrics,
-            resolver=shared_resolver,
-        ),
+        lookalikes=True,
+        week_chart=True,
     )
+    access = AccessPolicy(settings.admins, settings.channel_quota)
+    misp = None
+    if settings.misp_url and settings.misp_key:
+        misp = MispClient(settings.misp_url, settings.misp_key.reveal(), verify_tls=settings.misp_verify_tls)
+        closers.append(misp.close)
+    triage = TriageFlows(
+        db, transport, clock=clock, access=access, suppression=timedelta(days=settings.false_positive_days)
+    )
+    flows = MonitorFlows(
+        db,
+        checks,
+        clock=clock,
+        timezone=settings.timezone,
+        digests=digests,
+        access=access,
+        # Counted in the database: a user's commands to every process together.
+        rate_limit=(
+            None
+            if not settings.command_rate
+            else CommandRateLimiter(settings.command_rate)
+            if shared_limits is None
+            else SharedRateLimiter(settings.command_rate, shared_limits, db, clock=clock)
+        ),
+        on_lifted=triage.after_lift,
+        quotas=checking.quotas,
+        gate=checking.gate,
+        resolver=checking.shared_resolver,
+        ct=watches.ct,
+        sources_off=settings.sources_off(),
+        misp=misp,
+        receivers=receivers_state(settings),
+    )
+    return _Commands(flows, triage, digests, check_requests, slash_commands, closers, shared_limits)
 
 
 def receiver_routes(settings: Settings) -> tuple[ReceiverRoute, ...]:

@@ -17,6 +17,7 @@ import os
 import socket
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from time import monotonic
 
@@ -58,24 +59,39 @@ def build_web_app(
     not given), so a slash command that bypasses Bolt is served once like the rest."""
     web_app = web.Application()
     deferred = after_answers if after_answers is not None else AfterAnswers()
-
-    verifier = SlackSignatureVerifier(services.settings.slack_signing_secret.reveal())
-    # Requests already served, however Slack delivered them (bot/slack/retries.py); when
-    # every process shares it, it also holds the signatures other processes served (this
-    # one's are the verifier's), both asked in the same batches.
+    # Requests already served, however Slack delivered them (bot/slack/retries.py).
     served = request_memory(services) if seen is None else seen
-    replays = served if isinstance(served, SharedReplayMemory) else None
     if seen is None:
 
         async def close_memory(_: web.Application) -> None:
             served.close()
 
         web_app.on_cleanup.append(close_memory)
+    if app is not None:
+        web_app.router.add_post(EVENTS_PATH, _slack_events_handler(app, services, served, deferred))
+    web_app.router.add_get("/healthz", _health_handler(services))
+    web_app.router.add_get("/metrics", _metrics_handler(services, workers))
+    mount_api(web_app, services.api_deps())
+    return web_app
 
+
+_Handler = Callable[[web.Request], Awaitable[web.Response]]
+
+
+def _slack_events_handler(
+    app: AsyncApp, services: Services, served: RequestMemory, deferred: AfterAnswers
+) -> _Handler:
+    """/slack/events: signed requests only, each served once however Slack delivered it;
+    slash commands answered at once and run (or handed to the workers) after the answer,
+    everything else dispatched to Bolt."""
+    verifier = SlackSignatureVerifier(services.settings.slack_signing_secret.reveal())
+    # When every process shares the memory of the requests served, it also holds the
+    # signatures other processes served (this one's are the verifier's), both asked in the
+    # same batches.
+    replays = served if isinstance(served, SharedReplayMemory) else None
     slash_commands = SlashCommands(services.slack_deps())
 
     async def handle_slack_request(request: web.Request) -> web.Response:
-        assert app is not None
         deferred.arrived()
         body = await request.read()
         verdict = verifier.verify(body, request.headers)
@@ -106,6 +122,12 @@ def build_web_app(
         response = await app.async_dispatch(await to_bolt_request(request))
         return await to_aiohttp_response(response)
 
+    return handle_slack_request
+
+
+def _health_handler(services: Services) -> _Handler:
+    """/healthz: the database answers (with the undelivered alerts), and the resolver's verdict."""
+
     async def handle_health_request(request: web.Request) -> web.Response:
         try:
             pending = await services.db.run(services.db.outbox.undelivered_count)
@@ -119,6 +141,12 @@ def build_web_app(
             # Degraded, not down: the bot runs, but no DNS observation counts.
             body["resolver"] = resolver
         return web.json_response(body)
+
+    return handle_health_request
+
+
+def _metrics_handler(services: Services, workers: WorkerProcesses | None) -> _Handler:
+    """/metrics: this process's metrics with the backlog, and `workers`' added in."""
 
     async def handle_metrics_request(request: web.Request) -> web.Response:
         refusal = metrics_refusal(request, services.settings.metrics_token.reveal())
@@ -134,12 +162,7 @@ def build_web_app(
             body = merge_exposition(body, await workers.metrics())
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
-    if app is not None:
-        web_app.router.add_post(EVENTS_PATH, handle_slack_request)
-    web_app.router.add_get("/healthz", handle_health_request)
-    web_app.router.add_get("/metrics", handle_metrics_request)
-    mount_api(web_app, services.api_deps())
-    return web_app
+    return handle_metrics_request
 
 
 def request_memory(services: Services) -> RequestMemory:

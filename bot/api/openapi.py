@@ -89,6 +89,23 @@ def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any
     return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
 
 
+def _body(schema: str) -> dict[str, Any]:
+    """A required JSON request body of the named schema."""
+    return {"required": True, "content": {"application/json": {"schema": _ref(schema)}}}
+
+
+def _paging() -> list[dict[str, Any]]:
+    """`limit` and `cursor`: the parameters of every paged list."""
+    return [
+        _query(
+            "limit",
+            {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": DEFAULT_PAGE},
+            "Page size",
+        ),
+        _query("cursor", {"type": "string"}, "`next_cursor` of the previous page"),
+    ]
+
+
 _ALERT_ID_PATH = {
     "name": "alert_id",
     "in": "path",
@@ -600,7 +617,334 @@ _SCHEMAS: dict[str, Any] = {
 }
 
 
+def _monitor_paths() -> dict[str, Any]:
+    """Listing, adding and importing monitors."""
+    return {
+        "/monitors": {
+            "get": {
+                "operationId": "listMonitors",
+                "summary": "Monitors, narrowed by channel, team, kind, tag or indicator",
+                "parameters": [
+                    _query("channel", _SLACK_ID, "Only this channel's"),
+                    _query("team", _SLACK_ID, "Only this workspace's"),
+                    _query("kind", {"type": "string", "enum": list(KINDS)}, "Only IPs or domains"),
+                    _query("tag", _TAG, "Only monitors with this tag"),
+                    _query("indicator", {"type": "string", "minLength": 1}, "Only this indicator's"),
+                ],
+                "responses": {
+                    "200": _json(_ref("MonitorList"), "The monitors, by indicator"),
+                    **_errors("400", "401", "429"),
+                },
+            },
+            "post": {
+                "operationId": "addMonitors",
+                "summary": "Monitor one or many indicators in a channel (all or nothing)",
+                "description": "Parsed and refused exactly like `/monitor`; one refused indicator "
+                "or the channel's quota refuses the whole request. New indicators get their "
+                "baseline within seconds, with no alert.",
+                "requestBody": _body("AddMonitors"),
+                "responses": {
+                    "201": _json(_ref("AddedMonitors"), "At least one monitor was added"),
+                    "200": _json(_ref("AddedMonitors"), "All were monitored there already"),
+                    **_errors("400", "401", "413", "429"),
+                },
+            },
+        },
+        "/monitors/import": {
+            "post": {
+                "operationId": "importMonitors",
+                "summary": "Monitor the domains, IPs and URLs of a MISP event or STIX 2.1 bundle",
+                "description": "All or nothing: an item that cannot be read (written defanged, a bad "
+                "STIX pattern, not a domain, IP or URL) refuses the request with every such item in "
+                "`error.details` (code `invalid_items`). Items on MISP's warning lists and private "
+                "or reserved addresses are left out and listed in `left_out`. Each monitor is tagged "
+                "with where it came from. Bodies up to 16 MiB.",
+                "requestBody": _body("ImportMonitors"),
+                "responses": {
+                    "201": _json(_ref("ImportedMonitors"), "At least one monitor was added"),
+                    "200": _json(_ref("ImportedMonitors"), "Nothing new: monitored already, or left out"),
+                    **_errors("400", "401", "413", "429", "502"),
+                },
+            }
+        },
+    }
+
+
+def _monitor_removal_paths() -> dict[str, Any]:
+    """Removing monitors."""
+    return {
+        "/monitors/remove": {
+            "post": {
+                "operationId": "removeMonitors",
+                "summary": "Stop monitoring several indicators in a channel (all or nothing)",
+                "requestBody": _body("RemoveMonitors"),
+                "responses": {
+                    "200": _json(_ref("Removed"), "Removed"),
+                    **_errors("400", "401", "404", "413", "429"),
+                },
+            }
+        },
+        "/monitors/{indicator}": {
+            "delete": {
+                "operationId": "deleteMonitor",
+                "summary": "Stop monitoring an indicator in a channel, or everywhere",
+                "parameters": [
+                    _INDICATOR_PATH,
+                    _query("channel", _SLACK_ID, "Only in this channel (default: every channel)"),
+                    _query("team", _SLACK_ID, "Only in this workspace"),
+                ],
+                "responses": {
+                    "200": _json(_ref("Removed"), "Removed"),
+                    **_errors("400", "401", "404", "429"),
+                },
+            }
+        },
+    }
+
+
+def _alert_paths() -> dict[str, Any]:
+    """Alerts, and the triage of every channel's copy."""
+    return {
+        "/alerts": {
+            "get": {
+                "operationId": "listAlerts",
+                "summary": "Alerts, oldest first, a page at a time",
+                "description": "An alert is one check of one indicator that found changes worth "
+                "alerting on. Follow `next_cursor`: pages never skip or repeat an alert, also "
+                "while new ones arrive.",
+                "parameters": [
+                    _query("indicator", {"type": "string", "minLength": 1}, "Only this indicator's"),
+                    _query("dataset", _DATASET, "Only alerts with a change in this dataset"),
+                    _query("channel", _SLACK_ID, "Only alerts posted to this channel"),
+                    _query(
+                        "state",
+                        {"type": "string", "enum": list(TRIAGE_STATES)},
+                        "Only alerts in this triage state",
+                    ),
+                    _query("since", _TIME, "Detected at or after (RFC 3339 with offset)"),
+                    _query("until", _TIME, "Detected before"),
+                    _query(
+                        "day",
+                        {"type": "string", "format": "date"},
+                        "Detected on this day in the team's time zone",
+                    ),
+                    *_paging(),
+                ],
+                "responses": {
+                    "200": _json_or_stix(
+                        _ref("AlertPage"),
+                        "A page of alerts; with `Accept: application/stix+json;version=2.1`, one STIX "
+                        "2.1 bundle of the page's alerts (each object once), the cursor in headers",
+                        {
+                            "X-Watchpost-Next-Cursor": {
+                                "schema": {"type": "string"},
+                                "description": "`next_cursor` (STIX answers only)",
+                            },
+                            "X-Watchpost-Has-More": {
+                                "schema": {"type": "string", "enum": ["true", "false"]},
+                                "description": "`has_more` (STIX answers only)",
+                            },
+                        },
+                    ),
+                    **_errors("400", "401", "429"),
+                },
+            }
+        },
+        "/alerts/{alert_id}": {
+            "get": {
+                "operationId": "getAlert",
+                "summary": "One alert, as in the list; or its STIX 2.1 bundle",
+                "description": "JSON by default (also for `*/*`). With `Accept: "
+                "application/stix+json;version=2.1` (or no version), the alert as a STIX 2.1 bundle.",
+                "parameters": [_ALERT_ID_PATH],
+                "responses": {
+                    "200": _json_or_stix(_ref("Alert"), "The alert"),
+                    **_errors("400", "401", "404", "429"),
+                },
+            },
+            "patch": {
+                "operationId": "triageAlert",
+                "summary": "Set the triage of every channel's copy of an alert (the token's name "
+                "is recorded as who)",
+                "description": "Sets each delivery of the alert (see /deliveries for one channel's). "
+                "`false_positive` suppresses the alert's values on each monitor it went to, both ways, "
+                "for the configured time; leaving it lifts them. The alert's Slack messages are "
+                "edited to show the new state.",
+                "parameters": [_ALERT_ID_PATH],
+                "requestBody": _body("TriageRequest"),
+                "responses": {
+                    "200": _json(_ref("Alert"), "The alert with its new triage"),
+                    **_errors("400", "401", "404", "413", "429"),
+                },
+            },
+        },
+    }
+
+
+def _delivery_paths() -> dict[str, Any]:
+    """Each channel's copy of an alert, and its triage."""
+    return {
+        "/deliveries": {
+            "get": {
+                "operationId": "listDeliveries",
+                "summary": "Each channel's copy of each alert, with its own triage, oldest first",
+                "parameters": [
+                    _query("alert", {"type": "integer", "minimum": 0}, "Only this alert's"),
+                    _query("team", _SLACK_ID, "Only this workspace's"),
+                    _query("channel", _SLACK_ID, "Only this channel's"),
+                    _query(
+                        "state",
+                        {"type": "string", "enum": list(TRIAGE_STATES)},
+                        "Only deliveries in this triage state",
+                    ),
+                    *_paging(),
+                ],
+                "responses": {
+                    "200": _json(_ref("DeliveryPage"), "A page of deliveries"),
+                    **_errors("400", "401", "429"),
+                },
+            }
+        },
+        "/deliveries/{delivery_id}": {
+            "patch": {
+                "operationId": "triageDelivery",
+                "summary": "Set one channel's triage of an alert; other channels keep theirs",
+                "description": "`false_positive` suppresses the alert's values on that channel's "
+                "monitor; leaving it lifts them. That channel's Slack message is edited.",
+                "parameters": [
+                    {
+                        "name": "delivery_id",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "integer", "minimum": 0, "maximum": 999999999999999999},
+                    }
+                ],
+                "requestBody": _body("TriageRequest"),
+                "responses": {
+                    "200": _json(_ref("Delivery"), "The delivery with its new triage"),
+                    **_errors("400", "401", "404", "413", "429"),
+                },
+            }
+        },
+    }
+
+
+def _indicator_paths() -> dict[str, Any]:
+    """What is known of one indicator."""
+    return {
+        "/indicators/{indicator}": {
+            "get": {
+                "operationId": "getIndicator",
+                "summary": "What Watchpost knows of an indicator now, and its history in numbers",
+                "parameters": [_INDICATOR_PATH],
+                "responses": {
+                    "200": _json(_ref("Indicator"), "The indicator's state"),
+                    **_errors("400", "401", "404", "429"),
+                },
+            }
+        },
+    }
+
+
+def _watch_paths() -> dict[str, Any]:
+    """Lookalike and keyword watches, and their findings."""
+    return {
+        "/watches": {
+            "get": {
+                "operationId": "listWatches",
+                "summary": "Lookalike and keyword watches, narrowed by channel, team or kind",
+                "parameters": [
+                    _query("channel", _SLACK_ID, "Only this channel's"),
+                    _query("team", _SLACK_ID, "Only this workspace's"),
+                    _query("kind", {"type": "string", "enum": list(WATCH_KINDS)}, "Only this kind"),
+                ],
+                "responses": {
+                    "200": _json(_ref("WatchList"), "The watches"),
+                    **_errors("400", "401", "429"),
+                },
+            },
+            "post": {
+                "operationId": "addWatches",
+                "summary": "Watch for lookalikes of domains, or names containing words, in a channel",
+                "description": "Refused like `/monitor lookalikes` and `/monitor keyword`: public "
+                "suffixes, one-letter keywords, and keywords under 4 letters without `confirm`.",
+                "requestBody": _body("WatchRequest"),
+                "responses": {
+                    "201": _json(_ref("AddedWatches"), "At least one watch was added"),
+                    "200": _json(_ref("AddedWatches"), "All were watched there already"),
+                    **_errors("400", "401", "413", "429"),
+                },
+            },
+        },
+        "/watches/remove": {
+            "post": {
+                "operationId": "removeWatches",
+                "summary": "Stop watches of a channel",
+                "requestBody": _body("UnwatchRequest"),
+                "responses": {
+                    "200": _json(_ref("RemovedWatches"), "What was watched and no longer is"),
+                    **_errors("400", "401", "404", "413", "429"),
+                },
+            }
+        },
+        "/findings": {
+            "get": {
+                "operationId": "listFindings",
+                "summary": "Lookalike findings, oldest first, a page at a time",
+                "description": "One finding per lookalike registrable domain per channel, naming every "
+                "watch of the channel it matched and why.",
+                "parameters": [
+                    _query("channel", _SLACK_ID, "Only this channel's"),
+                    _query("team", _SLACK_ID, "Only this workspace's"),
+                    _query("domain", {"type": "string", "minLength": 1}, "Only this lookalike"),
+                    _query(
+                        "term",
+                        {"type": "string", "minLength": 1, "maxLength": 255},
+                        "Only those a watch of this term matched",
+                    ),
+                    _query("since", _TIME, "First seen at or after"),
+                    _query("until", _TIME, "First seen before"),
+                    *_paging(),
+                ],
+                "responses": {
+                    "200": _json(_ref("FindingPage"), "A page of findings"),
+                    **_errors("400", "401", "429"),
+                },
+            }
+        },
+    }
+
+
+def _service_paths() -> dict[str, Any]:
+    """Source health and this document."""
+    return {
+        "/health": {
+            "get": {
+                "operationId": "getHealth",
+                "summary": "Every data source: requests in the last hour and day, quota use, errors by "
+                "kind, last success, latency, and the interval its quota allows (every process counted); "
+                "the resolver check's verdict; how far each CT log has been read; each alert receiver's "
+                "state",
+                "responses": {
+                    "200": _json(_ref("Health"), "Source health"),
+                    **_errors("400", "401", "429"),
+                },
+            }
+        },
+        "/openapi.json": {
+            "get": {
+                "operationId": "getOpenApi",
+                "summary": "This document (no token needed)",
+                "security": [],
+                "responses": {"200": {"description": "OpenAPI 3.1", "content": {"application/json": {}}}},
+            }
+        },
+    }
+
+
 def build_openapi() -> dict[str, Any]:
+    """The document: its paths built afresh by the functions above, one per group of routes;
+    its schemas the `_SCHEMAS` table."""
     return {
         "openapi": "3.1.0",
         "info": {
@@ -613,325 +957,13 @@ def build_openapi() -> dict[str, Any]:
         "servers": [{"url": "/api/v1"}],
         "security": [{"bearer": []}],
         "paths": {
-            "/monitors": {
-                "get": {
-                    "operationId": "listMonitors",
-                    "summary": "Monitors, narrowed by channel, team, kind, tag or indicator",
-                    "parameters": [
-                        _query("channel", _SLACK_ID, "Only this channel's"),
-                        _query("team", _SLACK_ID, "Only this workspace's"),
-                        _query("kind", {"type": "string", "enum": list(KINDS)}, "Only IPs or domains"),
-                        _query("tag", _TAG, "Only monitors with this tag"),
-                        _query("indicator", {"type": "string", "minLength": 1}, "Only this indicator's"),
-                    ],
-                    "responses": {
-                        "200": _json(_ref("MonitorList"), "The monitors, by indicator"),
-                        **_errors("400", "401", "429"),
-                    },
-                },
-                "post": {
-                    "operationId": "addMonitors",
-                    "summary": "Monitor one or many indicators in a channel (all or nothing)",
-                    "description": "Parsed and refused exactly like `/monitor`; one refused indicator "
-                    "or the channel's quota refuses the whole request. New indicators get their "
-                    "baseline within seconds, with no alert.",
-                    "requestBody": {
-                        "required": True,
-                        "content": {"application/json": {"schema": _ref("AddMonitors")}},
-                    },
-                    "responses": {
-                        "201": _json(_ref("AddedMonitors"), "At least one monitor was added"),
-                        "200": _json(_ref("AddedMonitors"), "All were monitored there already"),
-                        **_errors("400", "401", "413", "429"),
-                    },
-                },
-            },
-            "/monitors/import": {
-                "post": {
-                    "operationId": "importMonitors",
-                    "summary": "Monitor the domains, IPs and URLs of a MISP event or STIX 2.1 bundle",
-                    "description": "All or nothing: an item that cannot be read (written defanged, a bad "
-                    "STIX pattern, not a domain, IP or URL) refuses the request with every such item in "
-                    "`error.details` (code `invalid_items`). Items on MISP's warning lists and private "
-                    "or reserved addresses are left out and listed in `left_out`. Each monitor is tagged "
-                    "with where it came from. Bodies up to 16 MiB.",
-                    "requestBody": {
-                        "required": True,
-                        "content": {"application/json": {"schema": _ref("ImportMonitors")}},
-                    },
-                    "responses": {
-                        "201": _json(_ref("ImportedMonitors"), "At least one monitor was added"),
-                        "200": _json(_ref("ImportedMonitors"), "Nothing new: monitored already, or left out"),
-                        **_errors("400", "401", "413", "429", "502"),
-                    },
-                }
-            },
-            "/monitors/remove": {
-                "post": {
-                    "operationId": "removeMonitors",
-                    "summary": "Stop monitoring several indicators in a channel (all or nothing)",
-                    "requestBody": {
-                        "required": True,
-                        "content": {"application/json": {"schema": _ref("RemoveMonitors")}},
-                    },
-                    "responses": {
-                        "200": _json(_ref("Removed"), "Removed"),
-                        **_errors("400", "401", "404", "413", "429"),
-                    },
-                }
-            },
-            "/monitors/{indicator}": {
-                "delete": {
-                    "operationId": "deleteMonitor",
-                    "summary": "Stop monitoring an indicator in a channel, or everywhere",
-                    "parameters": [
-                        _INDICATOR_PATH,
-                        _query("channel", _SLACK_ID, "Only in this channel (default: every channel)"),
-                        _query("team", _SLACK_ID, "Only in this workspace"),
-                    ],
-                    "responses": {
-                        "200": _json(_ref("Removed"), "Removed"),
-                        **_errors("400", "401", "404", "429"),
-                    },
-                }
-            },
-            "/alerts": {
-                "get": {
-                    "operationId": "listAlerts",
-                    "summary": "Alerts, oldest first, a page at a time",
-                    "description": "An alert is one check of one indicator that found changes worth "
-                    "alerting on. Follow `next_cursor`: pages never skip or repeat an alert, also "
-                    "while new ones arrive.",
-                    "parameters": [
-                        _query("indicator", {"type": "string", "minLength": 1}, "Only this indicator's"),
-                        _query("dataset", _DATASET, "Only alerts with a change in this dataset"),
-                        _query("channel", _SLACK_ID, "Only alerts posted to this channel"),
-                        _query(
-                            "state",
-                            {"type": "string", "enum": list(TRIAGE_STATES)},
-                            "Only alerts in this triage state",
-                        ),
-                        _query("since", _TIME, "Detected at or after (RFC 3339 with offset)"),
-                        _query("until", _TIME, "Detected before"),
-                        _query(
-                            "day",
-                            {"type": "string", "format": "date"},
-                            "Detected on this day in the team's time zone",
-                        ),
-                        _query(
-                            "limit",
-                            {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": DEFAULT_PAGE},
-                            "Page size",
-                        ),
-                        _query("cursor", {"type": "string"}, "`next_cursor` of the previous page"),
-                    ],
-                    "responses": {
-                        "200": _json_or_stix(
-                            _ref("AlertPage"),
-                            "A page of alerts; with `Accept: application/stix+json;version=2.1`, one STIX "
-                            "2.1 bundle of the page's alerts (each object once), the cursor in headers",
-                            {
-                                "X-Watchpost-Next-Cursor": {
-                                    "schema": {"type": "string"},
-                                    "description": "`next_cursor` (STIX answers only)",
-                                },
-                                "X-Watchpost-Has-More": {
-                                    "schema": {"type": "string", "enum": ["true", "false"]},
-                                    "description": "`has_more` (STIX answers only)",
-                                },
-                            },
-                        ),
-                        **_errors("400", "401", "429"),
-                    },
-                }
-            },
-            "/alerts/{alert_id}": {
-                "get": {
-                    "operationId": "getAlert",
-                    "summary": "One alert, as in the list; or its STIX 2.1 bundle",
-                    "description": "JSON by default (also for `*/*`). With `Accept: "
-                    "application/stix+json;version=2.1` (or no version), the alert as a STIX 2.1 bundle.",
-                    "parameters": [_ALERT_ID_PATH],
-                    "responses": {
-                        "200": _json_or_stix(_ref("Alert"), "The alert"),
-                        **_errors("400", "401", "404", "429"),
-                    },
-                },
-                "patch": {
-                    "operationId": "triageAlert",
-                    "summary": "Set the triage of every channel's copy of an alert (the token's name "
-                    "is recorded as who)",
-                    "description": "Sets each delivery of the alert (see /deliveries for one channel's). "
-                    "`false_positive` suppresses the alert's values on each monitor it went to, both ways, "
-                    "for the configured time; leaving it lifts them. The alert's Slack messages are "
-                    "edited to show the new state.",
-                    "parameters": [_ALERT_ID_PATH],
-                    "requestBody": {
-                        "required": True,
-                        "content": {"application/json": {"schema": _ref("TriageRequest")}},
-                    },
-                    "responses": {
-                        "200": _json(_ref("Alert"), "The alert with its new triage"),
-                        **_errors("400", "401", "404", "413", "429"),
-                    },
-                },
-            },
-            "/deliveries": {
-                "get": {
-                    "operationId": "listDeliveries",
-                    "summary": "Each channel's copy of each alert, with its own triage, oldest first",
-                    "parameters": [
-                        _query("alert", {"type": "integer", "minimum": 0}, "Only this alert's"),
-                        _query("team", _SLACK_ID, "Only this workspace's"),
-                        _query("channel", _SLACK_ID, "Only this channel's"),
-                        _query(
-                            "state",
-                            {"type": "string", "enum": list(TRIAGE_STATES)},
-                            "Only deliveries in this triage state",
-                        ),
-                        _query(
-                            "limit",
-                            {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": DEFAULT_PAGE},
-                            "Page size",
-                        ),
-                        _query("cursor", {"type": "string"}, "`next_cursor` of the previous page"),
-                    ],
-                    "responses": {
-                        "200": _json(_ref("DeliveryPage"), "A page of deliveries"),
-                        **_errors("400", "401", "429"),
-                    },
-                }
-            },
-            "/deliveries/{delivery_id}": {
-                "patch": {
-                    "operationId": "triageDelivery",
-                    "summary": "Set one channel's triage of an alert; other channels keep theirs",
-                    "description": "`false_positive` suppresses the alert's values on that channel's "
-                    "monitor; leaving it lifts them. That channel's Slack message is edited.",
-                    "parameters": [
-                        {
-                            "name": "delivery_id",
-                            "in": "path",
-                            "required": True,
-                            "schema": {"type": "integer", "minimum": 0, "maximum": 999999999999999999},
-                        }
-                    ],
-                    "requestBody": {
-                        "required": True,
-                        "content": {"application/json": {"schema": _ref("TriageRequest")}},
-                    },
-                    "responses": {
-                        "200": _json(_ref("Delivery"), "The delivery with its new triage"),
-                        **_errors("400", "401", "404", "413", "429"),
-                    },
-                }
-            },
-            "/indicators/{indicator}": {
-                "get": {
-                    "operationId": "getIndicator",
-                    "summary": "What Watchpost knows of an indicator now, and its history in numbers",
-                    "parameters": [_INDICATOR_PATH],
-                    "responses": {
-                        "200": _json(_ref("Indicator"), "The indicator's state"),
-                        **_errors("400", "401", "404", "429"),
-                    },
-                }
-            },
-            "/watches": {
-                "get": {
-                    "operationId": "listWatches",
-                    "summary": "Lookalike and keyword watches, narrowed by channel, team or kind",
-                    "parameters": [
-                        _query("channel", _SLACK_ID, "Only this channel's"),
-                        _query("team", _SLACK_ID, "Only this workspace's"),
-                        _query("kind", {"type": "string", "enum": list(WATCH_KINDS)}, "Only this kind"),
-                    ],
-                    "responses": {
-                        "200": _json(_ref("WatchList"), "The watches"),
-                        **_errors("400", "401", "429"),
-                    },
-                },
-                "post": {
-                    "operationId": "addWatches",
-                    "summary": "Watch for lookalikes of domains, or names containing words, in a channel",
-                    "description": "Refused like `/monitor lookalikes` and `/monitor keyword`: public "
-                    "suffixes, one-letter keywords, and keywords under 4 letters without `confirm`.",
-                    "requestBody": {
-                        "required": True,
-                        "content": {"application/json": {"schema": _ref("WatchRequest")}},
-                    },
-                    "responses": {
-                        "201": _json(_ref("AddedWatches"), "At least one watch was added"),
-                        "200": _json(_ref("AddedWatches"), "All were watched there already"),
-                        **_errors("400", "401", "413", "429"),
-                    },
-                },
-            },
-            "/watches/remove": {
-                "post": {
-                    "operationId": "removeWatches",
-                    "summary": "Stop watches of a channel",
-                    "requestBody": {
-                        "required": True,
-                        "content": {"application/json": {"schema": _ref("UnwatchRequest")}},
-                    },
-                    "responses": {
-                        "200": _json(_ref("RemovedWatches"), "What was watched and no longer is"),
-                        **_errors("400", "401", "404", "413", "429"),
-                    },
-                }
-            },
-            "/findings": {
-                "get": {
-                    "operationId": "listFindings",
-                    "summary": "Lookalike findings, oldest first, a page at a time",
-                    "description": "One finding per lookalike registrable domain per channel, naming every "
-                    "watch of the channel it matched and why.",
-                    "parameters": [
-                        _query("channel", _SLACK_ID, "Only this channel's"),
-                        _query("team", _SLACK_ID, "Only this workspace's"),
-                        _query("domain", {"type": "string", "minLength": 1}, "Only this lookalike"),
-                        _query(
-                            "term",
-                            {"type": "string", "minLength": 1, "maxLength": 255},
-                            "Only those a watch of this term matched",
-                        ),
-                        _query("since", _TIME, "First seen at or after"),
-                        _query("until", _TIME, "First seen before"),
-                        _query(
-                            "limit",
-                            {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": DEFAULT_PAGE},
-                            "Page size",
-                        ),
-                        _query("cursor", {"type": "string"}, "`next_cursor` of the previous page"),
-                    ],
-                    "responses": {
-                        "200": _json(_ref("FindingPage"), "A page of findings"),
-                        **_errors("400", "401", "429"),
-                    },
-                }
-            },
-            "/health": {
-                "get": {
-                    "operationId": "getHealth",
-                    "summary": "Every data source: requests in the last hour and day, quota use, errors by "
-                    "kind, last success, latency, and the interval its quota allows (every process counted); "
-                    "the resolver check's verdict; how far each CT log has been read; each alert receiver's "
-                    "state",
-                    "responses": {
-                        "200": _json(_ref("Health"), "Source health"),
-                        **_errors("400", "401", "429"),
-                    },
-                }
-            },
-            "/openapi.json": {
-                "get": {
-                    "operationId": "getOpenApi",
-                    "summary": "This document (no token needed)",
-                    "security": [],
-                    "responses": {"200": {"description": "OpenAPI 3.1", "content": {"application/json": {}}}},
-                }
-            },
+            **_monitor_paths(),
+            **_monitor_removal_paths(),
+            **_alert_paths(),
+            **_delivery_paths(),
+            **_indicator_paths(),
+            **_watch_paths(),
+            **_service_paths(),
         },
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},

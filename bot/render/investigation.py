@@ -74,26 +74,51 @@ def build_investigation_message(
     channels of the workspace the scope lets it learn of (bot/model/walls.py);
     `history_stored`: the indicator has stored history this channel may read, which the
     header points to."""
-    blocks: list[Block] = [header(f"Investigation: {indicator_text(indicator, defanged=True)}")]
+    blocks: list[Block] = [
+        header(f"Investigation: {indicator_text(indicator, defanged=True)}"),
+        _summary(indicator, kind, monitored_in, monitored_elsewhere, history_stored),
+        *_dataset_sections(observations),
+        section(_shared_section(indicator, shared, observations)),
+        _looked_up(observations, looked_up_at),
+        *_pivot_blocks(indicator, observations, shared, monitored_in),
+    ]
+    fact_count = sum(len(o.facts) for o in observations)
+    text = truncate(
+        f"Investigation of {indicator}: {fact_count} facts, {len(shared)} links to monitored indicators", 3000
+    )
+    return Message(escape(text), blocks, label="investigation")
+
+
+def _summary(
+    indicator: str,
+    kind: IndicatorKind,
+    monitored_in: Sequence[str],
+    monitored_elsewhere: int,
+    history_stored: bool,
+) -> Block:
+    """What the indicator is, whether history is stored, where it is monitored."""
     where = (
         f"monitored in {places}"
         if (places := where_monitored(monitored_in, monitored_elsewhere))
         else "not monitored here yet"
     )
-    blocks.append(
-        section(
-            shorten_line(
-                f"*{indicator_code(indicator)}* ({kind.value}) · looked up just now, "
-                + (
-                    f"its stored history in `/monitor history {escape(indicator)}`"
-                    if history_stored
-                    else "nothing stored"
-                )
-                + f" · {where}",
-                SECTION_LIMIT,
+    return section(
+        shorten_line(
+            f"*{indicator_code(indicator)}* ({kind.value}) · looked up just now, "
+            + (
+                f"its stored history in `/monitor history {escape(indicator)}`"
+                if history_stored
+                else "nothing stored"
             )
+            + f" · {where}",
+            SECTION_LIMIT,
         )
     )
+
+
+def _dataset_sections(observations: Sequence[Observation]) -> list[Block]:
+    """One section per kind of fact (`_SECTIONS`) that a dataset applies to or was seen."""
+    blocks: list[Block] = []
     datasets = {o.dataset for o in observations}
     for title, belongs in _SECTIONS:
         facts = [
@@ -119,17 +144,29 @@ def build_investigation_message(
         if not facts and not failures and not any(_section_of(d) == title for d in datasets):
             continue  # no dataset of this kind applies or is enabled
         blocks.append(section(_fact_section(title, facts, failures)))
-    blocks.append(section(_shared_section(indicator, shared, observations)))
+    return blocks
+
+
+def _looked_up(observations: Sequence[Observation], looked_up_at: datetime) -> Block:
+    """When, and which sources could not be reached."""
     failed = sorted({f.source for o in observations for f in o.failures})
-    blocks.append(
-        context(
-            shorten_line(
-                f"Looked up {looked_up_at:%Y-%m-%d %H:%M} UTC"
-                + (f" · could not reach: {escape(truncate(', '.join(failed), 500))}" if failed else ""),
-                MAX_CONTEXT_ELEMENT_TEXT,
-            )
+    return context(
+        shorten_line(
+            f"Looked up {looked_up_at:%Y-%m-%d %H:%M} UTC"
+            + (f" · could not reach: {escape(truncate(', '.join(failed), 500))}" if failed else ""),
+            MAX_CONTEXT_ELEMENT_TEXT,
         )
     )
+
+
+def _pivot_blocks(
+    indicator: str,
+    observations: Sequence[Observation],
+    shared: Sequence[SharedLink],
+    monitored_in: Sequence[str],
+) -> list[Block]:
+    """Buttons to monitor the indicator (if not monitored here) and to investigate what it points at."""
+    blocks: list[Block] = []
     pivots = pivot_values(
         ((f.field, f.value) for o in observations for f in sorted(o.facts)), exclude=indicator
     )
@@ -147,11 +184,7 @@ def build_investigation_message(
         blocks.append(actions(buttons, block_id="investigation"))
     if len(pivots) > MAX_PIVOT_BUTTONS:
         blocks.append(context(f"…and {len(pivots) - MAX_PIVOT_BUTTONS} more related indicators above"))
-    fact_count = sum(len(o.facts) for o in observations)
-    text = truncate(
-        f"Investigation of {indicator}: {fact_count} facts, {len(shared)} links to monitored indicators", 3000
-    )
-    return Message(escape(text), blocks, label="investigation")
+    return blocks
 
 
 def where_monitored(channel_ids: Sequence[str], other_channels: int) -> str:

@@ -25,9 +25,22 @@ import math
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, Table, and_, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Row,
+    Table,
+    and_,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 
 from bot.config import QuotaLimit
 from bot.storage.engine import insert_unless_present
@@ -212,96 +225,41 @@ class QuotaStore:
         queue: bool,
         probe: bool = False,
     ) -> Granted | Deferred:
-        widest = max(timedelta(seconds=limit.window_seconds) + window_margin(limit) for limit in limits)
-        times = [
-            _aware(at)
-            for at in connection.execute(
-                select(_REQUESTS.c.at)
-                .where(_REQUESTS.c.source == source, _REQUESTS.c.at > now - widest)
-                .order_by(_REQUESTS.c.at)
-            ).scalars()
-        ]
+        """One claim, the source's row held: a slot now, or when one is expected (and the
+        lookup queued for it when `queue`)."""
+        times = _requests_in_widest_window(connection, source, limits, now)
         connection.execute(
             delete(_WAITS).where(_WAITS.c.source == source, _WAITS.c.expected_at < now - WAIT_GRACE)
         )
-        mine = None
-        if indicator is not None:
-            mine = connection.execute(
-                select(_WAITS.c.priority, _WAITS.c.since, _WAITS.c.expected_at).where(
-                    _WAITS.c.source == source, _WAITS.c.indicator == indicator
-                )
-            ).first()
+        mine = _own_wait(connection, source, indicator)
         if mine is not None:
             priority, since = min(priority, mine.priority), _aware(mine.since)
         else:
             since = now
-        # Queued lookups served before this one: higher priority, or the same and earlier.
-        ahead_filter = or_(
-            _WAITS.c.priority < priority,
-            and_(_WAITS.c.priority == priority, _WAITS.c.since < since),
-            and_(
-                _WAITS.c.priority == priority, _WAITS.c.since == since, _WAITS.c.indicator < (indicator or "")
-            ),
-        )
-        if priority >= ROUTINE:
-            ahead_filter = _WAITS.c.priority < ROUTINE  # routine lookups never jump the queue
-        # Only those already due hold a slot back: one told a later time leaves today's free
-        # slots to whoever is here (a slot not taken is gone, a window does not save it).
-        due = connection.execute(
-            select(func.count())
-            .select_from(_WAITS)
-            .where(_WAITS.c.source == source, _WAITS.c.expected_at <= now, ahead_filter)
-        ).scalar_one()
-        ahead = due
-        if mine is not None and _aware(mine.expected_at) <= now:
-            # A queued lookup back at (or after) its time takes a free slot unless one of a
-            # higher priority is due: those of its own that are not back yet must not hold
-            # it up, or a queue whose checks come back a little late would stall behind itself.
-            ahead = connection.execute(
-                select(func.count())
-                .select_from(_WAITS)
-                .where(_WAITS.c.source == source, _WAITS.c.expected_at <= now, _WAITS.c.priority < priority)
-            ).scalar_one()
+        served_first = _served_before(priority, since, indicator)
+        ahead = _due_ahead(connection, source, now, served_first, mine, priority)
         counts = [sum(1 for at in times if at > now - _window(limit)) for limit in limits]
         free = min(limit.requests - count for limit, count in zip(limits, counts, strict=True))
         if free > ahead and probe:
             return Granted(0)
         if free > ahead:
-            request_id = connection.execute(
-                insert(_REQUESTS).values(source=source, at=now).returning(_REQUESTS.c.id)
-            ).scalar_one()
-            if indicator is not None:
-                connection.execute(
-                    delete(_WAITS).where(_WAITS.c.source == source, _WAITS.c.indicator == indicator)
-                )
-                self._set_turn(connection, source, indicator, now)
-            return Granted(request_id)
-        # The slot this lookup waits for, counting from the next: behind every queued one
-        # served before it (due or not), so the queue comes back spread at the quota's pace.
-        position = (
-            connection.execute(
-                select(func.count()).select_from(_WAITS).where(_WAITS.c.source == source, ahead_filter)
-            ).scalar_one()
-            + 1
-        )
-        expected = max(
-            _slot_time(limit, [at for at in times if at > now - _window(limit)], position, now)
-            for limit in limits
-        )
+            return self._grant(connection, source, indicator, now)
+        expected = _expected_slot(connection, source, limits, times, served_first, now)
         if queue and indicator is not None:
-            if mine is None:
-                connection.execute(
-                    insert(_WAITS).values(
-                        source=source, indicator=indicator, priority=priority, since=now, expected_at=expected
-                    )
-                )
-            else:
-                connection.execute(
-                    update(_WAITS)
-                    .where(_WAITS.c.source == source, _WAITS.c.indicator == indicator)
-                    .values(priority=priority, expected_at=expected)
-                )
+            _hold_place(connection, source, indicator, priority, now, expected, queued=mine is not None)
         return Deferred(expected, "quota", queued=queue)
+
+    def _grant(self, connection: Connection, source: str, indicator: str | None, now: datetime) -> Granted:
+        """Log the request (the slot); the indicator leaves the queue and has had its turn."""
+        request_id = connection.execute(
+            insert(_REQUESTS).values(source=source, at=now).returning(_REQUESTS.c.id)
+        ).scalar_one()
+        if indicator is not None:
+            connection.execute(
+                delete(_WAITS).where(_WAITS.c.source == source, _WAITS.c.indicator == indicator)
+            )
+            self._set_turn(connection, source, indicator, now)
+        return Granted(request_id)
 
     def _set_turn(self, connection: Connection, source: str, indicator: str, now: datetime) -> None:
         updated = connection.execute(
@@ -394,6 +352,121 @@ def _fixed(moment: datetime) -> Callable[[], datetime]:
 
 def _window(limit: QuotaLimit) -> timedelta:
     return timedelta(seconds=limit.window_seconds) + window_margin(limit)
+
+
+def _requests_in_widest_window(
+    connection: Connection, source: str, limits: Sequence[QuotaLimit], now: datetime
+) -> list[datetime]:
+    """The source's requests in its widest window (margin included), oldest first."""
+    widest = max(timedelta(seconds=limit.window_seconds) + window_margin(limit) for limit in limits)
+    return [
+        _aware(at)
+        for at in connection.execute(
+            select(_REQUESTS.c.at)
+            .where(_REQUESTS.c.source == source, _REQUESTS.c.at > now - widest)
+            .order_by(_REQUESTS.c.at)
+        ).scalars()
+    ]
+
+
+def _own_wait(connection: Connection, source: str, indicator: str | None) -> Row[Any] | None:
+    """The indicator's place in the source's queue: priority, since, expected_at (None: none)."""
+    if indicator is None:
+        return None
+    return connection.execute(
+        select(_WAITS.c.priority, _WAITS.c.since, _WAITS.c.expected_at).where(
+            _WAITS.c.source == source, _WAITS.c.indicator == indicator
+        )
+    ).first()
+
+
+def _served_before(priority: int, since: datetime, indicator: str | None) -> ColumnElement[bool]:
+    """Queued lookups served before this one: higher priority, or the same and earlier."""
+    if priority >= ROUTINE:
+        return _WAITS.c.priority < ROUTINE  # routine lookups never jump the queue
+    return or_(
+        _WAITS.c.priority < priority,
+        and_(_WAITS.c.priority == priority, _WAITS.c.since < since),
+        and_(_WAITS.c.priority == priority, _WAITS.c.since == since, _WAITS.c.indicator < (indicator or "")),
+    )
+
+
+def _due_ahead(
+    connection: Connection,
+    source: str,
+    now: datetime,
+    served_first: ColumnElement[bool],
+    mine: Row[Any] | None,
+    priority: int,
+) -> int:
+    """How many queued lookups a free slot is kept for before this one may take it."""
+    # Only those already due hold a slot back: one told a later time leaves today's free
+    # slots to whoever is here (a slot not taken is gone, a window does not save it).
+    due = connection.execute(
+        select(func.count())
+        .select_from(_WAITS)
+        .where(_WAITS.c.source == source, _WAITS.c.expected_at <= now, served_first)
+    ).scalar_one()
+    if mine is None or _aware(mine.expected_at) > now:
+        return int(due)
+    # A queued lookup back at (or after) its time takes a free slot unless one of a
+    # higher priority is due: those of its own that are not back yet must not hold
+    # it up, or a queue whose checks come back a little late would stall behind itself.
+    return int(
+        connection.execute(
+            select(func.count())
+            .select_from(_WAITS)
+            .where(_WAITS.c.source == source, _WAITS.c.expected_at <= now, _WAITS.c.priority < priority)
+        ).scalar_one()
+    )
+
+
+def _expected_slot(
+    connection: Connection,
+    source: str,
+    limits: Sequence[QuotaLimit],
+    times: list[datetime],
+    served_first: ColumnElement[bool],
+    now: datetime,
+) -> datetime:
+    """When this lookup's slot comes round."""
+    # The slot this lookup waits for, counting from the next: behind every queued one
+    # served before it (due or not), so the queue comes back spread at the quota's pace.
+    position = (
+        connection.execute(
+            select(func.count()).select_from(_WAITS).where(_WAITS.c.source == source, served_first)
+        ).scalar_one()
+        + 1
+    )
+    return max(
+        _slot_time(limit, [at for at in times if at > now - _window(limit)], position, now)
+        for limit in limits
+    )
+
+
+def _hold_place(
+    connection: Connection,
+    source: str,
+    indicator: str,
+    priority: int,
+    now: datetime,
+    expected: datetime,
+    *,
+    queued: bool,
+) -> None:
+    """Queue the lookup for its slot at `expected` (`queued`: it already has a place: move it)."""
+    if not queued:
+        connection.execute(
+            insert(_WAITS).values(
+                source=source, indicator=indicator, priority=priority, since=now, expected_at=expected
+            )
+        )
+    else:
+        connection.execute(
+            update(_WAITS)
+            .where(_WAITS.c.source == source, _WAITS.c.indicator == indicator)
+            .values(priority=priority, expected_at=expected)
+        )
 
 
 def _slot_time(limit: QuotaLimit, in_window: list[datetime], position: int, now: datetime) -> datetime:

@@ -4,11 +4,14 @@ API requests; a fresh registry per bot; never a secret."""
 
 from __future__ import annotations
 
+from typing import get_type_hints
+
+from prometheus_client import Counter, Gauge, Histogram
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.config import Secret, Settings
 from bot.delivery.transport import DeliveryError
-from bot.metrics import Metrics
+from bot.metrics import DECLARED_METRICS, Metrics
 from bot.render.messages import Message
 from bot.slack.transport import SlackTransport, build_web_client
 from tests.fakes.api import TEAM, TOKEN, ApiHarness, MakeApi
@@ -96,3 +99,12 @@ async def test_metrics_count_slack_api_errors_by_code(slack_api: FakeSlackApi) -
     [sample] = [s for s in families["watchpost_slack_api_errors"].samples if s.name.endswith("_total")]
     assert sample.labels == {"error": "channel_not_found"} and sample.value == 1
     assert Metrics().render() != metrics.render()  # a fresh registry starts from zero
+
+
+def test_metrics_declared_are_the_typed_attributes() -> None:
+    typed = {
+        name: kind for name, kind in get_type_hints(Metrics).items() if kind in (Counter, Gauge, Histogram)
+    }
+    assert {name: declared.kind for name, declared in DECLARED_METRICS.items()} == typed
+    metrics = Metrics()
+    assert all(type(getattr(metrics, name)) is kind for name, kind in typed.items())

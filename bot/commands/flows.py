@@ -57,7 +57,7 @@ from bot.monitoring.quota import (
     describe_budget,
     describe_interval,
 )
-from bot.monitoring.requested_checks import Checks
+from bot.monitoring.requested_checks import CheckRunner
 from bot.monitoring.resolver_check import SharedResolverVerdicts
 from bot.render.ct_reading import watch_outlook_lines
 from bot.render.health import HealthReport, SourceHealthRow, build_health_message
@@ -115,7 +115,7 @@ class MonitorFlows:
     def __init__(
         self,
         db: Database,
-        runner: Checks,
+        runner: CheckRunner,
         *,
         clock: Callable[[], datetime],
         digests: DigestRequester | None = None,

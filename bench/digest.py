@@ -61,7 +61,6 @@ def seed(database_url: str, changes: int, indicators: int) -> None:
                     "channel_id": "C0BENCH",
                     "created_by": "U0BENCH",
                     "created_at": since,
-                    "muted": [],
                 }
                 for subject_id in ids
             ],

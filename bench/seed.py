@@ -35,7 +35,6 @@ def seed_monitors(
                 "channel_id": f"C0BENCH{index % channels:03d}",
                 "created_by": "U0BENCH",
                 "created_at": now,
-                "muted": [],
             }
             for index, name in enumerate(names)
         ]

@@ -35,7 +35,7 @@ from bot.monitoring.lookalikes.enrich import DomainFactsLookup
 from bot.monitoring.lookalikes.service import CtPollJob, FindingRouter, LookalikeWatcher, PermutationResolver
 from bot.monitoring.policy import AlertPolicy
 from bot.monitoring.quota import QuotaGate
-from bot.monitoring.requested_checks import Checks, RequestedCheckJob, RequestedChecks
+from bot.monitoring.requested_checks import CheckRunner, RequestedCheckJob, RequestedChecks
 from bot.monitoring.resolver_check import CheckedDnsClient, SharedResolverVerdicts
 from bot.monitoring.runner import Runner, utc_now
 from bot.monitoring.scheduler import CheckDispatcher
@@ -379,7 +379,7 @@ def _commands(
     # Slack never waits for SQLite's single writer.
     shared_limits = SharedLimits(engine) if engine.dialect.name == "postgresql" else None
     runner = checking.runner
-    checks: Checks = RequestedChecks(runner, check_requests, db) if checks_elsewhere else runner
+    checks: CheckRunner = RequestedChecks(runner, check_requests, db) if checks_elsewhere else runner
     digests = DigestService(
         db,
         transport,

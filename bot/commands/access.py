@@ -9,12 +9,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import ParamSpec, Protocol, TypeVar
 
+from bot.storage.db import DatabaseRunner
 from bot.storage.shared_limits import SharedLimits
-
-P = ParamSpec("P")
-R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -73,10 +70,6 @@ class CommandRateLimiter:
         self._buckets = {
             key: (tokens, updated) for key, (tokens, updated) in self._buckets.items() if now - updated < full
         }
-
-
-class DatabaseRunner(Protocol):
-    async def run(self, method: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R: ...
 
 
 class SharedRateLimiter:

@@ -57,7 +57,7 @@ from bot.monitoring.quota import (
     describe_budget,
     describe_interval,
 )
-from bot.monitoring.requested_checks import Checks
+from bot.monitoring.requested_checks import CheckRunner
 from bot.monitoring.resolver_check import SharedResolverVerdicts
 from bot.render.ct_reading import watch_outlook_lines
 from bot.render.health import HealthReport, SourceHealthRow, build_health_message
@@ -115,7 +115,7 @@ class MonitorFlows:
     def __init__(
         self,
         db: Database,
-        runner: Checks,
+        runner: CheckRunner,
         *,
         clock: Callable[[], datetime],
         digests: DigestRequester | None = None,
@@ -404,10 +404,9 @@ class MonitorFlows:
         )
 
     async def set_muted(self, indicator: Indicator, dataset: str, caller: Caller, *, muted: bool) -> None:
-        """Mute or unmute one dataset of the caller's channel's monitor of `indicator`.
-        Unmuting also ends a timed mute of the dataset."""
-        if not muted and await self._lift_timed_mutes(indicator, dataset, caller):
-            return
+        """Mute one dataset of the caller's channel's monitor of `indicator` until unmuted,
+        or unmute it: that ends its timed mute too (both are `mute` suppressions)."""
+        await self._monitored_here(indicator, caller)  # not monitored: the reply says how to add it
         await self.db.run(
             self.db.monitors.set_muted,
             team_id=caller.team_id,
@@ -415,6 +414,8 @@ class MonitorFlows:
             indicator=indicator.value,
             dataset=dataset,
             muted=muted,
+            by=caller.user_id,
+            now=self.clock(),
             owner=self._owner_filter(caller),
         )
         log.info(
@@ -430,8 +431,8 @@ class MonitorFlows:
     async def _with_timed_mutes(
         self, monitors: Sequence[MonitorView], caller: Caller
     ) -> list[tuple[MonitorView, list[str]]]:
-        """Each monitor with its mutes: the untimed ones by name, the timed ones with their end
-        (a timed mute silences as much as an untimed one, so the list shows both)."""
+        """Each monitor with its mutes: those until unmuted by name, the timed ones with their
+        end (a timed mute silences as much as one until unmuted, so the list shows both)."""
         silenced = await self.db.run(
             self.db.triage.active, now=self.clock(), team_id=caller.team_id, channel_id=caller.channel_id
         )
@@ -442,22 +443,6 @@ class MonitorFlows:
                     f"{s.dataset} until {s.expires_at:%Y-%m-%d %H:%M} UTC"
                 )
         return [(m, [*m.muted, *timed.get(m.indicator, ())]) for m in monitors]
-
-    async def _lift_timed_mutes(self, indicator: Indicator, dataset: str, caller: Caller) -> bool:
-        """End the timed mutes of `dataset`; True if there were some and no untimed mute."""
-        monitor = await self._monitored_here(indicator, caller)
-        now = self.clock()
-        timed = [
-            s
-            for s in await self.db.run(self.db.triage.active, now=now, monitor_id=monitor.id)
-            if s.kind is SuppressionKind.MUTE and s.id and s.dataset == dataset
-        ]
-        if not timed:
-            return False
-        self._check_owner(monitor, caller)
-        for mute in timed:
-            await self.db.run(self.db.triage.lift, mute.id, by=caller.user_id, now=now)
-        return dataset not in monitor.muted
 
     def _applies(self, indicator: Indicator, dataset: str) -> None:
         """UserInputError when this Watchpost's `dataset` never looks at the indicator's kind
@@ -508,7 +493,8 @@ class MonitorFlows:
 
     async def lift_suppression(self, suppression_id: int, caller: Caller) -> SuppressionView:
         """End a suppression of the caller's channel now. A snooze anyone in the channel may
-        lift; a false positive or timed mute its creator, the monitor's owner or an admin.
+        lift; a false positive or a mute (timed or until unmuted) its creator, the monitor's
+        owner or an admin.
         A watch's mute or snooze alike (bot/commands/watches.py)."""
         watch_silence = await self.watches.lift(suppression_id, caller)
         if watch_silence is not None:

@@ -16,7 +16,7 @@ from bot.model.indicators import parse_indicator
 from bot.model.observations import ADDRESS_AND_NAME_FIELDS
 from bot.model.triage import TriageState
 from bot.model.walls import Viewer
-from bot.monitoring.requested_checks import Checks
+from bot.monitoring.requested_checks import CheckRunner
 from bot.render.drawing import draw
 from bot.render.health import HealthReport, build_home_health_blocks
 from bot.render.home import HomeRow, OpenAlertRow, build_home_blocks
@@ -38,7 +38,7 @@ class Pivots:
     def __init__(
         self,
         db: Database,
-        runner: Checks,
+        runner: CheckRunner,
         watches: WatchFlows,
         *,
         clock: Callable[[], datetime],

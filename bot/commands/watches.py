@@ -15,8 +15,14 @@ from datetime import datetime, timedelta
 from bot.commands.access import AccessPolicy
 from bot.commands.results import Caller, CommandResult
 from bot.errors import UserInputError
-from bot.model.triage import SNOOZE_CHOICES, SuppressionKind, SuppressionView, format_duration
-from bot.model.watches import UNTIMED, Watch, WatchKind
+from bot.model.triage import (
+    SNOOZE_CHOICES,
+    UNTIMED,
+    SuppressionKind,
+    SuppressionView,
+    format_duration,
+)
+from bot.model.watches import Watch, WatchKind
 from bot.monitoring.lookalikes.permutations import permutations, registrable_domain
 from bot.render.lookalikes import (
     build_dismissed_message,

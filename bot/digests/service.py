@@ -181,7 +181,7 @@ class DigestService:
 
     async def _deliver(self, claim: DigestClaim, digest: Digest) -> Outcome:
         """Post what the claim has not posted yet, then email it."""
-        progress = _Progress(claim.message_ts, claim.steps_done, claim.emailed)
+        progress = _DigestProgress(claim.message_ts, claim.steps_done, claim.emailed)
         try:
             await self._post_to_slack(claim, digest, progress)
         except DeliveryError as exc:
@@ -209,7 +209,7 @@ class DigestService:
         await self.db.run(self.db.digests.mark_posted, claim, self.clock(), error=email_error)
         return "posted"
 
-    async def _post_to_slack(self, claim: DigestClaim, digest: Digest, progress: _Progress) -> None:
+    async def _post_to_slack(self, claim: DigestClaim, digest: Digest, progress: _DigestProgress) -> None:
         message = build_digest_message(digest)
         if progress.message_ts is None:
             ts = await self.transport.post(
@@ -367,7 +367,7 @@ class DigestService:
 
 
 @dataclass
-class _Progress:
+class _DigestProgress:
     message_ts: str | None
     steps_done: int
     emailed: bool

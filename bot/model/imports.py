@@ -65,7 +65,9 @@ STIX_TYPES = frozenset({"domain-name", "ipv4-addr", "ipv6-addr", "url"})
 _STIX_STRING = re.compile(r"'((?:[^'\\]|\\.)*)'")
 
 
-class Outcome(StrEnum):
+class ItemOutcome(StrEnum):
+    """What became of one item of an import (an attribute, an indicator, a line)."""
+
     ACCEPTED = "accepted"
     LEFT_OUT = "left_out"
     ERROR = "error"
@@ -85,14 +87,14 @@ class ImportItem:
 
     item: str
     value: str
-    outcome: Outcome
+    outcome: ItemOutcome
     indicator: Indicator | None = None
     reason: str = ""
     warning_lists: tuple[str, ...] = ()
 
     @property
     def accepted(self) -> bool:
-        return self.outcome is Outcome.ACCEPTED
+        return self.outcome is ItemOutcome.ACCEPTED
 
 
 @dataclass(frozen=True)
@@ -113,11 +115,11 @@ class IndicatorImport:
 
     @property
     def left_out(self) -> list[ImportItem]:
-        return _unique(i for i in self.items if i.outcome is Outcome.LEFT_OUT)
+        return _unique(i for i in self.items if i.outcome is ItemOutcome.LEFT_OUT)
 
     @property
     def errors(self) -> list[ImportItem]:
-        return [i for i in self.items if i.outcome is Outcome.ERROR]
+        return [i for i in self.items if i.outcome is ItemOutcome.ERROR]
 
 
 def _unique(items: Iterable[ImportItem]) -> list[ImportItem]:
@@ -151,7 +153,7 @@ def screen(imported: IndicatorImport, hits: Callable[[Indicator], Sequence[str]]
             reason = f"on MISP warning list{'s' * (len(found) > 1)} " + ", ".join(
                 f"“{escape_in_code(name)}”" for name in found[:2]
             )
-            item = replace(item, outcome=Outcome.LEFT_OUT, reason=reason + more, warning_lists=found)
+            item = replace(item, outcome=ItemOutcome.LEFT_OUT, reason=reason + more, warning_lists=found)
         items.append(item)
     return replace(imported, items=tuple(items))
 
@@ -209,12 +211,12 @@ def _misp_items(object_name: str | None, attribute: Mapping[str, Any]) -> list[I
     ref = _uuid(attribute.get("uuid")) or str(attribute.get("id") or "?")[:20]
     item = f"{kind} attribute {ref}{where}"
     if not isinstance(value, str):
-        return [ImportItem(item, repr(value)[:MAX_SHOWN], Outcome.ERROR, reason="its value is not text")]
+        return [ImportItem(item, repr(value)[:MAX_SHOWN], ItemOutcome.ERROR, reason="its value is not text")]
     parts = value.split("|") if "|" in kind else [value]
     if len(parts) != kind.count("|") + 1:
         wanted = kind.count("|") + 1
         reason = f"`{kind}` holds {wanted} values separated by `|`, and this one has {len(parts)}"
-        return [ImportItem(item, value[:MAX_SHOWN], Outcome.ERROR, reason=reason)]
+        return [ImportItem(item, value[:MAX_SHOWN], ItemOutcome.ERROR, reason=reason)]
     return [judge(item, parts[index], written=True) for index in MISP_TYPES[kind]]
 
 
@@ -244,18 +246,18 @@ def _stix_indicator(indicator: Mapping[str, Any]) -> list[ImportItem]:
     pattern = indicator.get("pattern")
     shown = str(pattern)[:MAX_SHOWN]
     if _flag(indicator.get("revoked")):
-        return [ImportItem(name, shown, Outcome.LEFT_OUT, reason="revoked")]
+        return [ImportItem(name, shown, ItemOutcome.LEFT_OUT, reason="revoked")]
     pattern_type = str(indicator.get("pattern_type") or "stix")
     if pattern_type != "stix":
         reason = f"a {escape_in_code(pattern_type[:20])} pattern: only STIX patterns name indicators"
-        return [ImportItem(name, shown, Outcome.LEFT_OUT, reason=reason)]
+        return [ImportItem(name, shown, ItemOutcome.LEFT_OUT, reason=reason)]
     if not isinstance(pattern, str):
-        return [ImportItem(name, shown, Outcome.ERROR, reason="it has no `pattern`")]
+        return [ImportItem(name, shown, ItemOutcome.ERROR, reason="it has no `pattern`")]
     try:
         comparisons = Pattern(pattern).inspect().comparisons
     except ParseException as exc:
         reason = f"its pattern is not valid STIX: {escape_in_code(' '.join(str(exc).split())[:200])}"
-        return [ImportItem(name, shown, Outcome.ERROR, reason=reason)]
+        return [ImportItem(name, shown, ItemOutcome.ERROR, reason=reason)]
     items: list[ImportItem] = []
     others: list[str] = []
     for object_type, entries in comparisons.items():
@@ -268,7 +270,7 @@ def _stix_indicator(indicator: Mapping[str, Any]) -> list[ImportItem]:
     if not items:
         listed = escape_in_code(", ".join(sorted(set(others))[:3]) or "nothing")
         reason = f"its pattern names no domain, IP or URL (it compares {listed})"
-        return [ImportItem(name, shown, Outcome.LEFT_OUT, reason=reason)]
+        return [ImportItem(name, shown, ItemOutcome.LEFT_OUT, reason=reason)]
     return items
 
 
@@ -279,14 +281,14 @@ def _compared(name: str, where: str, path: Sequence[object], operator: str, lite
     quoted = escape_in_code(where[:100])
     if list(path) != ["value"]:
         reason = f"`{quoted}` is not the object's value: only `value` names a domain, IP or URL here"
-        return [ImportItem(item, shown, Outcome.ERROR, reason=reason)]
+        return [ImportItem(item, shown, ItemOutcome.ERROR, reason=reason)]
     values = _stix_strings(literal) if operator in ("=", "IN") else None
     if not values or (operator == "=" and len(values) != 1):
         reason = (
             f"`{quoted} {escape_in_code(operator[:12])} …` does not name one value to monitor: "
             "only `=` and `IN` with strings do"
         )
-        return [ImportItem(item, shown, Outcome.ERROR, reason=reason)]
+        return [ImportItem(item, shown, ItemOutcome.ERROR, reason=reason)]
     return [judge(item, value, written=True) for value in values]
 
 
@@ -325,13 +327,15 @@ def _observed_data(observed: Mapping[str, Any], by_id: Mapping[str, Mapping[str,
     items = []
     for item, sco in found:
         if sco.get("type") == "missing":
-            items.append(ImportItem(item, sco["ref"], Outcome.LEFT_OUT, reason="not in the bundle"))
+            items.append(ImportItem(item, sco["ref"], ItemOutcome.LEFT_OUT, reason="not in the bundle"))
         elif sco.get("type") in STIX_TYPES:
             value = sco.get("value")
             if isinstance(value, str):
                 items.append(judge(item, value, written=True))
             else:
-                items.append(ImportItem(item, repr(value)[:MAX_SHOWN], Outcome.ERROR, reason="no `value`"))
+                items.append(
+                    ImportItem(item, repr(value)[:MAX_SHOWN], ItemOutcome.ERROR, reason="no `value`")
+                )
     return items
 
 
@@ -356,9 +360,9 @@ def judge(item: str, value: str, *, written: bool) -> ImportItem:
     except IndicatorError as exc:
         reason = not_monitorable(value if written else refang(value.strip()))
         if reason is not None:
-            return ImportItem(item, shown, Outcome.LEFT_OUT, reason=reason)
-        return ImportItem(item, shown, Outcome.ERROR, reason=str(exc))
-    return ImportItem(item, shown, Outcome.ACCEPTED, indicator)
+            return ImportItem(item, shown, ItemOutcome.LEFT_OUT, reason=reason)
+        return ImportItem(item, shown, ItemOutcome.ERROR, reason=str(exc))
+    return ImportItem(item, shown, ItemOutcome.ACCEPTED, indicator)
 
 
 def not_monitorable(value: str) -> str | None:

@@ -14,7 +14,8 @@ from bot.model.observations import Change
 class ActiveSuppression:
     """A suppression of one monitor in force when the check ran (bot/storage/triage.py):
     `value` drops the changes of one value of one dataset, both directions; `snooze` the
-    whole monitor; `mute` one dataset. Each ends at `expires_at`."""
+    whole monitor; `mute` one dataset. Each ends at `expires_at` (a mute until unmuted at
+    bot/model/triage.UNTIMED)."""
 
     id: int
     kind: str  # value, snooze, mute
@@ -30,8 +31,7 @@ class AlertTarget:
     monitor_id: int
     team_id: str
     channel_id: str
-    muted: tuple[str, ...] = ()  # datasets this channel muted
-    suppressions: tuple[ActiveSuppression, ...] = ()
+    suppressions: tuple[ActiveSuppression, ...] = ()  # in force: mutes, snoozes, values
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ class SilencedChange:
 
     change: Change
     stage: str
-    # The suppression that did it (its number and end); None for an untimed mute.
+    # The suppression that did it (its number and end).
     suppression: ActiveSuppression | None = None
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 
 class TriageState(enum.StrEnum):
@@ -42,7 +42,17 @@ def overall_triage(per_channel: Sequence[Triage]) -> Triage:
 class SuppressionKind(enum.StrEnum):
     VALUE = "value"  # a value marked false positive, in one dataset, both directions
     SNOOZE = "snooze"  # the whole monitor
-    MUTE = "mute"  # one dataset, for a while
+    MUTE = "mute"  # one dataset (or a whole watch), for a while or until unmuted
+
+
+# A mute "until unmuted" is a mute suppression ending here: numbered like the others, so
+# `/monitor suppressions` lists it and `/monitor lift` ends it (as `unmute` does).
+UNTIMED = datetime(9999, 1, 1, tzinfo=UTC)
+
+
+def shown_end(expires_at: datetime) -> datetime | None:
+    """A suppression's end as people read it: None for a mute until unmuted."""
+    return None if expires_at >= UNTIMED else expires_at
 
 
 # Reasons offered for a false positive; the first is what one click records.

@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from bot.model.routing import ActiveSuppression
-
-# A watch muted "until unmuted" is a mute suppression ending here: numbered like the
-# others, so `/monitor suppressions` lists it and `/monitor lift` ends it.
-UNTIMED = datetime(9999, 1, 1, tzinfo=UTC)
 
 
 class WatchKind(enum.StrEnum):

@@ -17,12 +17,13 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, NoReturn, ParamSpec, Protocol, TypeVar
+from typing import Any, NoReturn
 
 from bot.config import QuotaLimit
 from bot.errors import SourceError
 from bot.metrics import Metrics
 from bot.model.observations import IndicatorKind, Observation
+from bot.storage.db import DatabaseRunner
 from bot.storage.quotas import (
     MANUAL,
     ROUTINE,
@@ -33,16 +34,6 @@ from bot.storage.quotas import (
     QuotaStore,
     plan_interval,
 )
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-class DatabaseRunner(Protocol):
-    """`AsyncStore.run`: a storage call in the database thread pool."""
-
-    async def run(self, method: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R: ...
-
 
 # Which indicators each source is asked about (its share of the monitors).
 SOURCE_KINDS: Mapping[str, frozenset[str]] = {

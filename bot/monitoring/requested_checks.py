@@ -26,7 +26,7 @@ from bot.storage.views import CheckOutcome, SubjectView
 log = logging.getLogger(__name__)
 
 
-class Checks(Protocol):
+class CheckRunner(Protocol):
     """What the command flows need of whoever runs checks (a Runner, or RequestedChecks)."""
 
     interval: timedelta

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import NamedTuple
 
 from bot.model.observations import Change, FactState, FactStatus, SourcePending, SourceStates
 from bot.model.routing import ChangeVerdict, Fate
-from bot.model.triage import SuppressionKind, SuppressionView
+from bot.model.triage import SuppressionKind, SuppressionView, shown_end
 from bot.render.alerts import change_line
 from bot.render.ids import ActionId
 from bot.render.limits import (
@@ -325,8 +324,10 @@ def _silence_words(verdict: ChangeVerdict) -> str:
     words = _STAGE_WORDS.get(verdict.stage or "", f"by {verdict.stage or 'the policy'}")
     suppression = verdict.suppression
     if suppression is None:
-        return words + (" (no end set)" if verdict.stage == "mute" else "")
-    return f"{words}, #{suppression.id} until {suppression.expires_at:%Y-%m-%d %H:%M} UTC"
+        return words
+    end = shown_end(suppression.expires_at)
+    until = f"until {end:%Y-%m-%d %H:%M} UTC" if end is not None else "until unmuted"
+    return f"{words}, #{suppression.id} {until}"
 
 
 def _names(names: Sequence[str]) -> str:
@@ -450,19 +451,15 @@ def build_suppressions_message(suppressions: Sequence[SuppressionView], *, now: 
             scope = f" of {code(item.dataset)}"
         until = f"until {item.expires_at:%Y-%m-%d %H:%M} UTC" if item.expires_at else "until unmuted"
         reason = f" · {escape(truncate(item.reason, 200))}" if item.reason else ""
-        number_text = f"#{item.id} " if item.id else ""
         line = (
-            f"{number_text}*{what}*{scope} on {_silenced_subject(item)} {until}"
+            f"#{item.id} *{what}*{scope} on {_silenced_subject(item)} {until}"
             f" · by {mention(item.created_by)} (owner {mention(item.monitor_owner)}){reason}"
         )
+        if item.expires_at is None and item.watch is None:
+            # A monitor's mute until unmuted: Lift ends it, and so does this command.
+            line += f" · `/monitor unmute {item.indicator} {item.dataset}`"
         block = section(line)
-        if item.id:
-            block["accessory"] = button("Lift", ActionId.LIFT.numbered(number), str(item.id))
-        else:
-            # A mute until unmuted has no suppression row to lift: its button unmutes.
-            block = section(line + f" · `/monitor unmute {item.indicator} {item.dataset}`")
-            target = json.dumps({"i": item.indicator, "d": item.dataset})
-            block["accessory"] = button("Unmute", ActionId.UNMUTE.numbered(number), target)
+        block["accessory"] = button("Lift", ActionId.LIFT.numbered(number), str(item.id))
         blocks.append(block)
     if len(suppressions) > MAX_SUPPRESSIONS_SHOWN:
         blocks.append(context(f"…and {len(suppressions) - MAX_SUPPRESSIONS_SHOWN} more"))

@@ -8,7 +8,7 @@ import asyncio
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from typing import ParamSpec, TypeVar
+from typing import ParamSpec, Protocol, TypeVar
 
 from sqlalchemy import Engine
 
@@ -29,6 +29,13 @@ from bot.storage.watch_suppressions import WatchSuppressions
 
 P = ParamSpec("P")
 R = TypeVar("R")
+
+
+class DatabaseRunner(Protocol):
+    """What code off the storage layer needs of `Database`: `run`, a synchronous storage
+    call in the database's thread pool (a seam: tests may pass a runner of their own)."""
+
+    async def run(self, method: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R: ...
 
 
 class Database:

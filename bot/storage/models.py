@@ -67,7 +67,8 @@ class Subject(Base):
 
 
 class Monitor(Base):
-    """A channel's request to be told when a subject changes."""
+    """A channel's request to be told when a subject changes. Its mutes are suppressions
+    (SuppressionRow, kind `mute`)."""
 
     __tablename__ = "monitors"
     __table_args__ = (UniqueConstraint("team_id", "channel_id", "subject_id", name="uq_monitor_channel"),)
@@ -78,7 +79,6 @@ class Monitor(Base):
     channel_id: Mapped[str] = mapped_column(String(32))
     created_by: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    muted: Mapped[list[str]] = mapped_column(JSON, default=list)
     # Free labels set through the API (a report name, a campaign); filterable there.
     tags: Mapped[list[str]] = mapped_column(JSON, default=list, server_default=text("'[]'"))
 
@@ -384,9 +384,9 @@ class DeliveryTriageRow(Base):
 class SuppressionRow(Base):
     """Something that silences a monitor's alerts for a while: a value marked false positive
     (`value`: that value of that dataset, both directions), a snooze (the whole monitor) or
-    a timed mute (one dataset). Or a lookalike/keyword watch's (`watch_id`, no monitor):
-    a snooze or a mute of the whole watch (bot/storage/watch_suppressions.py). Lifted early
-    or expired, it stays on record."""
+    a mute (one dataset). Or a lookalike/keyword watch's (`watch_id`, no monitor): a snooze
+    or a mute of the whole watch (bot/storage/watch_suppressions.py). A mute until unmuted
+    ends at bot/model/triage.UNTIMED. Lifted early or expired, it stays on record."""
 
     __tablename__ = "suppressions"
     __table_args__ = (

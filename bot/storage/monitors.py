@@ -1,5 +1,7 @@
 """Monitors: which channel watches which indicator (subject), who added it, its tags and
-mutes. Every method is one transaction; `Database.run` calls them off the event loop."""
+mutes (suppression rows of kind `mute`; one until unmuted ends at UNTIMED, a timed one
+is made by bot/storage/triage.py). Every method is one transaction; `Database.run`
+calls them off the event loop."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.errors import NotPermitted, UserInputError
 from bot.model.observations import IndicatorKind
+from bot.model.triage import UNTIMED, SuppressionKind
 from bot.storage.engine import insert_unless_present, one_writer_at_a_time
 from bot.storage.models import (
     AlertRow,
@@ -81,7 +84,6 @@ class Monitors:
                             channel_id=channel_id,
                             created_by=user_id,
                             created_at=now,
-                            muted=[],
                             tags=sorted(set(tags)),
                         )
                     )
@@ -200,15 +202,18 @@ class Monitors:
                 query.order_by(Subject.indicator, Monitor.team_id, Monitor.channel_id)
             ).all()
             stale = stale_by_subject(session, [subject.id for _, subject in rows])
-            return [monitor_view(monitor, subject, stale.get(subject.id, ())) for monitor, subject in rows]
+            muted = untimed_mutes(session, [monitor.id for monitor, _ in rows])
+            return [
+                monitor_view(monitor, subject, stale.get(subject.id, ()), muted.get(monitor.id, ()))
+                for monitor, subject in rows
+            ]
 
     def find(self, *, team_id: str, channel_id: str, indicator: str) -> MonitorView | None:
         with self._sessions() as session:
             row = session.execute(_channel_monitor(team_id, channel_id, indicator)).first()
             if row is None:
                 return None
-            stale = stale_by_subject(session, [row[1].id])
-            return monitor_view(row[0], row[1], stale.get(row[1].id, ()))
+            return _view(session, row[0], row[1])
 
     def subject(self, indicator: str) -> SubjectView | None:
         with self._sessions() as session:
@@ -223,26 +228,77 @@ class Monitors:
         indicator: str,
         dataset: str,
         muted: bool,
+        by: str,
+        now: datetime,
         owner: str | None = None,
     ) -> MonitorView:
-        """Mute or unmute one dataset of a channel's monitor. Raises UserInputError, changing
-        nothing, if the indicator is not monitored here or the dataset is already so, and
-        NotPermitted if `owner` is given and did not add the monitor."""
+        """Mute one dataset of a channel's monitor until unmuted (a `mute` suppression ending
+        at UNTIMED, which a timed mute of it in force gives way to), or unmute it (every mute
+        of it in force is lifted, timed or not). Raises UserInputError, changing nothing, if
+        the indicator is not monitored here or the dataset is already so, and NotPermitted
+        if `owner` is given and did not add the monitor."""
         with self._sessions.begin() as session:
             row = session.execute(_channel_monitor(team_id, channel_id, indicator)).first()
             if row is None:
                 raise UserInputError(f"`{indicator}` is not monitored in this channel.")
             monitor, subject = row
             _check_owner(owner, [(monitor, subject)])
-            current = list(monitor.muted or [])
-            if muted == (dataset in current):
+            mutes = list(
+                session.scalars(
+                    select(SuppressionRow).where(
+                        SuppressionRow.monitor_id == monitor.id,
+                        SuppressionRow.kind == SuppressionKind.MUTE.value,
+                        SuppressionRow.dataset == dataset,
+                        SuppressionRow.lifted_at.is_(None),
+                        SuppressionRow.expires_at > now,
+                    )
+                )
+            )
+            # Muting again what is muted until unmuted, or unmuting what is not muted at all.
+            if any(m.expires_at >= UNTIMED for m in mutes) if muted else not mutes:
                 state = "already muted" if muted else "not muted"
                 raise UserInputError(f"`{dataset}` is {state} for `{indicator}` in this channel.")
-            # A new list, not an in-place edit: the JSON column only notices assignment.
-            monitor.muted = sorted({*current, dataset}) if muted else [d for d in current if d != dataset]
+            for mute in mutes:
+                mute.lifted_at, mute.lifted_by = now, by
+            if muted:
+                session.add(
+                    SuppressionRow(
+                        monitor_id=monitor.id,
+                        subject_id=subject.id,
+                        kind=SuppressionKind.MUTE.value,
+                        dataset=dataset,
+                        reason="muted with /monitor mute",
+                        created_by=by,
+                        created_at=now,
+                        expires_at=UNTIMED,
+                    )
+                )
             session.flush()
-            stale = stale_by_subject(session, [subject.id])
-            return monitor_view(monitor, subject, stale.get(subject.id, ()))
+            return _view(session, monitor, subject)
+
+
+def _view(session: Session, monitor: Monitor, subject: Subject) -> MonitorView:
+    stale = stale_by_subject(session, [subject.id])
+    muted = untimed_mutes(session, [monitor.id])
+    return monitor_view(monitor, subject, stale.get(subject.id, ()), muted.get(monitor.id, ()))
+
+
+def untimed_mutes(session: Session, monitor_ids: Sequence[int]) -> dict[int, tuple[str, ...]]:
+    """Per monitor: the datasets muted until unmuted."""
+    found: dict[int, set[str]] = defaultdict(set)
+    ids = sorted(set(monitor_ids))
+    for start in range(0, len(ids), 500):
+        for monitor_id, dataset in session.execute(
+            select(SuppressionRow.monitor_id, SuppressionRow.dataset).where(
+                SuppressionRow.monitor_id.in_(ids[start : start + 500]),
+                SuppressionRow.kind == SuppressionKind.MUTE.value,
+                SuppressionRow.lifted_at.is_(None),
+                SuppressionRow.expires_at >= UNTIMED,
+            )
+        ):
+            if monitor_id is not None and dataset is not None:  # by the filter and how mutes are made
+                found[monitor_id].add(dataset)
+    return {key: tuple(sorted(value)) for key, value in found.items()}
 
 
 def _check_owner(owner: str | None, rows: Iterable[tuple[Monitor, Subject]]) -> None:

@@ -16,7 +16,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.model.observations import Change, IndicatorKind
 from bot.model.routing import AlertTarget, ChangeVerdict, Routed, change_verdicts
-from bot.model.triage import SuppressionKind
 from bot.storage.lookalikes import finding_of, sighting_of
 from bot.storage.models import (
     AlertRow,
@@ -234,17 +233,11 @@ def _pending_other(session: Session, row: OutboxRow) -> PendingLookalike | Pendi
 
 
 def alert_targets(session: Session, subject_id: int, now: datetime) -> list[AlertTarget]:
-    """Every monitor of the subject as the alert policy sees it: its channel, its mutes
-    (untimed and timed) and the suppressions in force."""
+    """Every monitor of the subject as the alert policy sees it: its channel and the
+    suppressions in force (its mutes, until unmuted or timed, among them)."""
     monitors = list(session.scalars(select(Monitor).where(Monitor.subject_id == subject_id)))
     suppressions = active_suppressions(session, [m.id for m in monitors], now)
-    targets = []
-    for m in monitors:
-        active = suppressions.get(m.id, ())
-        timed_mutes = {s.dataset for s in active if s.kind == SuppressionKind.MUTE.value and s.dataset}
-        muted = tuple(sorted({*(m.muted or ()), *timed_mutes}))
-        targets.append(AlertTarget(m.id, m.team_id, m.channel_id, muted, active))
-    return targets
+    return [AlertTarget(m.id, m.team_id, m.channel_id, suppressions.get(m.id, ())) for m in monitors]
 
 
 def enqueue_routed(

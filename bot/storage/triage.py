@@ -1,8 +1,8 @@
 """Triage: each delivery's state (an alert's copy in one channel: open, acknowledged,
 expected, false positive) with who, when and why; the suppressions that silence a monitor
-for a while (values marked false positive, snoozes, timed mutes); what the policy silenced
-per channel; and which alert messages are follow-ups in the thread of an earlier, still
-open one.
+(values marked false positive, snoozes, mutes for a while or until unmuted); what the
+policy silenced per channel; and which alert messages are follow-ups in the thread of an
+earlier, still open one.
 
 The write side that runs inside a check's transaction (`active_suppressions`,
 `record_silenced`, `thread_follow_ups`) takes the check's session; everything else is a
@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.errors import UserInputError
 from bot.model.observations import ADDRESS_AND_NAME_FIELDS, Change, FactStatus, IndicatorKind
 from bot.model.routing import ActiveSuppression, Routed
-from bot.model.triage import SuppressionKind, SuppressionView, Triage, TriageState
+from bot.model.triage import SuppressionKind, SuppressionView, Triage, TriageState, shown_end
 from bot.model.walls import ShareScope, Viewer
 from bot.storage.models import (
     AlertRow,
@@ -524,8 +524,8 @@ class TriageStore:
         alert_id: int | None = None,
         delivery_id: int | None = None,
     ) -> list[int]:
-        """Add suppressions of a monitor. A snooze, or a timed mute of a dataset, replaces
-        the one in force (the new end wins); values already suppressed get the new end."""
+        """Add suppressions of a monitor. A snooze, or a mute of a dataset, replaces the one
+        in force (the new end wins); values already suppressed get the new end."""
         with self._sessions.begin() as session:
             monitor = session.get(Monitor, monitor_id)
             if monitor is None:
@@ -607,53 +607,26 @@ class TriageStore:
         channel_id: str | None = None,
         monitor_id: int | None = None,
     ) -> list[SuppressionView]:
-        """Every suppression in force, and every untimed mute, soonest end first."""
+        """Every suppression in force, soonest end first (mutes until unmuted last)."""
+        query = (
+            select(SuppressionRow, Monitor, Subject)
+            .join(Monitor, SuppressionRow.monitor_id == Monitor.id)
+            .join(Subject, Monitor.subject_id == Subject.id)
+            .where(SuppressionRow.lifted_at.is_(None), SuppressionRow.expires_at > now)
+        )
+        if team_id is not None:
+            query = query.where(Monitor.team_id == team_id)
+        if channel_id is not None:
+            query = query.where(Monitor.channel_id == channel_id)
+        if monitor_id is not None:
+            query = query.where(Monitor.id == monitor_id)
         with self._sessions() as session:
-            query = (
-                select(SuppressionRow, Monitor, Subject)
-                .join(Monitor, SuppressionRow.monitor_id == Monitor.id)
-                .join(Subject, Monitor.subject_id == Subject.id)
-                .where(SuppressionRow.lifted_at.is_(None), SuppressionRow.expires_at > now)
-            )
-            monitors = select(Monitor, Subject).join(Subject, Monitor.subject_id == Subject.id)
-            if team_id is not None:
-                query, monitors = (
-                    query.where(Monitor.team_id == team_id),
-                    monitors.where(Monitor.team_id == team_id),
-                )
-            if channel_id is not None:
-                query = query.where(Monitor.channel_id == channel_id)
-                monitors = monitors.where(Monitor.channel_id == channel_id)
-            if monitor_id is not None:
-                query, monitors = (
-                    query.where(Monitor.id == monitor_id),
-                    monitors.where(Monitor.id == monitor_id),
-                )
-            views = [
+            return [
                 _suppression_view(row, monitor, subject)
                 for row, monitor, subject in session.execute(
                     query.order_by(SuppressionRow.expires_at, SuppressionRow.id)
                 )
             ]
-            for monitor, subject in session.execute(monitors.order_by(Subject.indicator)):
-                for dataset in monitor.muted or ():
-                    views.append(
-                        SuppressionView(
-                            0,
-                            SuppressionKind.MUTE,
-                            subject.indicator,
-                            monitor.team_id,
-                            monitor.channel_id,
-                            monitor.created_by,
-                            dataset,
-                            None,
-                            None,
-                            monitor.created_by,
-                            monitor.created_at,
-                            None,
-                        )
-                    )
-            return views
 
     def get(self, suppression_id: int) -> SuppressionView | None:
         with self._sessions() as session:
@@ -838,7 +811,7 @@ def _suppression_view(row: SuppressionRow, monitor: Monitor, subject: Subject) -
         reason=row.reason,
         created_by=row.created_by,
         created_at=row.created_at,
-        expires_at=row.expires_at,
+        expires_at=shown_end(row.expires_at),
         alert_id=row.alert_id,
         delivery_id=row.delivery_id,
     )

@@ -44,7 +44,7 @@ class MonitorView:
     created_by: str
     created_at: datetime
     last_checked_at: datetime | None
-    muted: tuple[str, ...]
+    muted: tuple[str, ...]  # datasets muted until unmuted (mute suppressions ending at UNTIMED)
     stale_datasets: tuple[str, ...] = ()
     subject_id: int = 0
     tags: tuple[str, ...] = ()
@@ -191,7 +191,9 @@ def subject_view(subject: Subject) -> SubjectView:
     return SubjectView(subject.id, subject.indicator, IndicatorKind(subject.kind), subject.last_checked_at)
 
 
-def monitor_view(monitor: Monitor, subject: Subject, stale: Iterable[str]) -> MonitorView:
+def monitor_view(
+    monitor: Monitor, subject: Subject, stale: Iterable[str], muted: Iterable[str] = ()
+) -> MonitorView:
     return MonitorView(
         id=monitor.id,
         indicator=subject.indicator,
@@ -201,7 +203,7 @@ def monitor_view(monitor: Monitor, subject: Subject, stale: Iterable[str]) -> Mo
         created_by=monitor.created_by,
         created_at=monitor.created_at,
         last_checked_at=subject.last_checked_at,
-        muted=tuple(monitor.muted or ()),
+        muted=tuple(sorted(muted)),
         stale_datasets=tuple(stale),
         subject_id=subject.id,
         tags=tuple(monitor.tags or ()),

@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.errors import UserInputError
 from bot.model.routing import ActiveSuppression
-from bot.model.triage import SuppressionKind, SuppressionView
-from bot.model.watches import UNTIMED, WatchTarget
+from bot.model.triage import SuppressionKind, SuppressionView, shown_end
+from bot.model.watches import WatchTarget
 from bot.storage.models import LookalikeWatchRow, SuppressionRow
 from bot.storage.triage import notice_row
 
@@ -176,6 +176,6 @@ def _view(row: SuppressionRow, watch: LookalikeWatchRow) -> SuppressionView:
         reason=row.reason,
         created_by=row.created_by,
         created_at=row.created_at,
-        expires_at=None if row.expires_at >= UNTIMED else row.expires_at,
+        expires_at=shown_end(row.expires_at),
         watch=watch.kind,
     )

@@ -197,7 +197,6 @@ def seed_missed_digest(engine: Engine, now: datetime) -> None:
                 channel_id=DIGEST_CHANNEL,
                 created_by="U0ANALYST",
                 created_at=since,
-                muted=[],
             )
         )
         connection.execute(

@@ -70,6 +70,27 @@ async def test_flows_mute_and_unmute_say_who_and_refuse_repeats(
     assert store.monitors.list()[0].muted == ()
 
 
+async def test_flows_a_mute_until_unmuted_is_a_numbered_suppression_that_lift_ends(
+    setup: tuple[MonitorFlows, TableDataset, FakeClock], store: Database
+) -> None:
+    flows, _, clock = setup
+    chat = Conversation(flows, CALLER)
+    await chat.say(IP)
+    await chat.say(f"mute {IP} whois 2h")
+    assert "muted `whois` alerts" in await chat.say(f"mute {IP} whois")  # the timed one gives way
+    [mute] = store.triage.active(now=clock.now)
+    assert (mute.dataset, mute.expires_at, mute.created_by) == ("whois", None, "U0ANALYST")
+    assert "already muted for `98.126.38.107` in this channel, until unmuted" in await chat.say(
+        f"mute {IP} whois 1d"
+    )
+    clock.advance(hours=3)  # past the timed one's end: still muted
+    assert store.monitors.list()[0].muted == ("whois",)
+    assert f"#{mute.id} mute of `whois` on `{IP}` until unmuted" in await chat.say("suppressions")
+    assert f"lifted the mute #{mute.id}" in await chat.say(f"lift {mute.id}")
+    assert store.monitors.list()[0].muted == () and store.triage.active(now=clock.now) == []
+    assert f"`whois` is not muted for `{IP}` in this channel." in await chat.say(f"unmute {IP} whois")
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [

@@ -8,7 +8,6 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from bot.errors import UserInputError
 from bot.model.observations import Fact, IndicatorKind, Observation, SourceFailure
@@ -111,8 +110,15 @@ def test_storage_change_writes_changes_and_one_alert_per_channel(store: Database
 
 def test_storage_muted_dataset_enqueues_nothing(store: Database) -> None:
     subject_id = add(store, "98.126.38.107", "C1")
-    with Session(store.engine) as session, session.begin():
-        session.execute(Monitor.__table__.update().values(muted=["resolutions"]))
+    store.monitors.set_muted(
+        team_id="T1",
+        channel_id="C1",
+        indicator="98.126.38.107",
+        dataset="resolutions",
+        muted=True,
+        by="U1",
+        now=T0,
+    )
     record(store, subject_id, T0, resolutions("a.example.com"))
     record(store, subject_id, T0 + timedelta(hours=1), resolutions("a.example.com", "b.example.com"))
     assert count(store, ChangeRow) == 1 and count(store, OutboxRow) == 0

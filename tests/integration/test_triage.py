@@ -361,21 +361,21 @@ async def test_triage_status_header_is_defanged_like_history(bot: Bot) -> None:
     assert history.splitlines()[0].startswith("History of 98[.]126[.]38[.]107")
 
 
-async def test_triage_console_lifts_a_timed_mute_and_unmutes_an_untimed_one_by_number(
+async def test_triage_console_lifts_a_timed_mute_and_an_untimed_one_by_number(
     bot: Bot, tmp_path: Path
 ) -> None:
-    """The console shows section accessories (Lift, Unmute) numbered, as Slack shows them."""
+    """The console shows section accessories (Lift) numbered, as Slack shows them; a mute
+    until unmuted has a number and a Lift button like any suppression."""
     out = io.StringIO()
     console = Console(bot.flows, ConsoleTransport(out, files_dir=tmp_path), OWNER, triage=bot.triage)
     await bot.say(f"mute {IP} resolutions 2h")
-    await bot.say(f"mute {IP} resolutions")
+    await bot.say(f"mute {IP} whois")
     await console.handle("/monitor suppressions")
     shown = out.getvalue()
-    lift = re.search(r"\[(\d+) Lift\]", shown)
-    unmute = re.search(r"\[(\d+) Unmute\]", shown)
-    assert lift and unmute, shown
-    await console.handle(f"press {lift.group(1)}")
-    assert "lifted the mute" in out.getvalue()
-    await console.handle(unmute.group(1))
-    assert "unmuted `resolutions` alerts" in out.getvalue()
+    lifts = re.findall(r"\[(\d+) Lift\]", shown)
+    assert len(lifts) == 2 and "Unmute]" not in shown, shown
+    assert "mute of `whois` on `98.126.38.107` until unmuted" in shown, shown
+    for number in lifts:
+        await console.handle(f"press {number}")
+    assert out.getvalue().count("lifted the mute") == 2
     assert bot.db.triage.active(now=bot.clock.now, channel_id=OWNER.channel_id) == []

@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 
 from bot.errors import UserInputError
 from bot.model.observations import IndicatorKind
-from bot.model.triage import SuppressionKind
-from bot.model.watches import UNTIMED, Sighting, WatchKind
+from bot.model.triage import UNTIMED, SuppressionKind
+from bot.model.watches import Sighting, WatchKind
 from bot.storage.db import Database
 from bot.storage.lookalikes import FindingHit
 from bot.storage.models import SuppressionRow

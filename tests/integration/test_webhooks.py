@@ -186,6 +186,8 @@ async def test_channel_webhooks_get_their_channels_alerts_without_muted_datasets
         indicator=IP,
         dataset="resolutions",
         muted=True,
+        by="U0ANALYST",
+        now=api.clock.now,
     )
     await one_alert(api, IP, channel="C0INTEL")
     await worker(api).deliver_due()

@@ -93,7 +93,14 @@ def test_store_refuses_a_non_owner_in_the_transaction(store: Database) -> None:
     assert refused.value.owners == {"owned.com": "U0ALICE"}
     with pytest.raises(NotPermitted):
         store.monitors.set_muted(
-            team_id="T1", channel_id="C1", indicator="owned.com", dataset="whois", muted=True, owner="U0BOB"
+            team_id="T1",
+            channel_id="C1",
+            indicator="owned.com",
+            dataset="whois",
+            muted=True,
+            by="U0BOB",
+            now=datetime.now(UTC),
+            owner="U0BOB",
         )
     removed = store.monitors.remove(team_id="T1", channel_id="C1", indicators=["owned.com"], owner="U0ALICE")
     assert removed == ["owned.com"]

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from bot.commands.grammar import parse_command
 from bot.digests.build import FORMULA_STARTS, neutralise_cell, render_csv
 from bot.errors import SourceError, UserInputError
-from bot.model.imports import Outcome, read_document
+from bot.model.imports import ItemOutcome, read_document
 from bot.model.indicators import MAX_INDICATORS_PER_COMMAND, parse_indicator, parse_indicators
 from bot.model.observations import Change, ChangeKind, IndicatorKind
 from bot.monitoring.datasets.base import PassiveDnsRecord
@@ -233,7 +233,7 @@ def test_fuzz_import_reader(document: Any) -> None:
         assert safe_message_text(build_error_message(str(exc)).text)
         return
     for item in imported.items:
-        assert (item.indicator is not None) == (item.outcome is Outcome.ACCEPTED)
+        assert (item.indicator is not None) == (item.outcome is ItemOutcome.ACCEPTED)
     if imported.errors:
         message = build_import_refused_message(imported)
     else:

@@ -1,12 +1,13 @@
 """The house's rules, held by a test: imports only point down the layers the architecture
-page (docs/architecture.md) lists, and every module imports cleanly whichever is imported
-first."""
+page (docs/architecture.md) lists, every module imports cleanly whichever is imported
+first, and no two classes in bot/ share a name."""
 
 from __future__ import annotations
 
 import ast
 import importlib
 import sys
+from collections import defaultdict
 from pathlib import Path
 
 import pytest
@@ -83,3 +84,13 @@ def test_layout_module_imports_first_of_all(module: str) -> None:
         for name in [n for n in sys.modules if n == "bot" or n.startswith("bot.")]:
             del sys.modules[name]
         sys.modules.update(saved)
+
+
+def test_layout_no_two_classes_share_a_name() -> None:
+    """A class name says which one it is: one `Checks`, one `DatabaseRunner`, wherever it is imported."""
+    defined: dict[str, list[str]] = defaultdict(list)
+    for path in sorted(BOT.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ClassDef):
+                defined[node.name].append(f"{path.relative_to(BOT.parent)}:{node.lineno}")
+    assert {name: where for name, where in defined.items() if len(where) > 1} == {}

@@ -3,25 +3,18 @@ thread-pool seam) or, for benchmarks and one-off runs, memory."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Protocol, TypeVar
+from typing import Protocol
 
 from bot.storage.ct_positions import CtPosition, CtPositionStore
-
-R = TypeVar("R")
+from bot.storage.db import DatabaseRunner
 
 
 class PositionBook(Protocol):
     async def load(self) -> Mapping[str, CtPosition]: ...
 
     async def save(self, log: str, position: int, tree_size: int, now: datetime) -> None: ...
-
-
-class DatabaseRunner(Protocol):
-    """`Database.run`: a synchronous storage call off the event loop."""
-
-    async def run(self, method: Callable[..., R], /, *args: Any, **kwargs: Any) -> R: ...
 
 
 class StoredPositions:

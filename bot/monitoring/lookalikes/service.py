@@ -23,7 +23,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any, Protocol, TypeVar
+from typing import Any
 
 from bot.model.ct_reading import CtReading
 from bot.model.observations import Outcome
@@ -36,22 +36,16 @@ from bot.monitoring.dns import DnsClient
 from bot.monitoring.lookalikes.matcher import Matcher, NameMatch
 from bot.monitoring.lookalikes.permutations import permutations
 from bot.monitoring.policy import AlertPolicy
+from bot.storage.db import DatabaseRunner
 from bot.storage.lookalikes import FindingHit, LookalikeStore, PermutationState, RecordReport
 from bot.storage.watch_suppressions import WatchSuppressions
 
 log = logging.getLogger(__name__)
 
-R = TypeVar("R")
 # The resolver runs this many times an interval, each run taking its share of the budget,
 # so a day's queries are spread over the day rather than sent in one burst.
 RUNS_PER_INTERVAL = 24
 FIRST_LOOK_SECONDS = 10.0  # a new watch's first look waits this long for a certstream server
-
-
-class Database(Protocol):
-    """The thread-pool seam (`Database.run`)."""
-
-    async def run(self, method: Callable[..., R], /, *args: Any, **kwargs: Any) -> R: ...
 
 
 def reason_record(reason: Reason, watch: Watch) -> dict[str, Any]:
@@ -113,7 +107,7 @@ class FindingRouter:
     watches' mutes and snoozes are read just before the findings are written (a mute set
     in between holds from the next match), so storage decides nothing."""
 
-    def __init__(self, db: Database, suppressions: WatchSuppressions, policy: AlertPolicy) -> None:
+    def __init__(self, db: DatabaseRunner, suppressions: WatchSuppressions, policy: AlertPolicy) -> None:
         self.db = db
         self.suppressions = suppressions
         self.policy = policy
@@ -127,7 +121,7 @@ class FindingRouter:
 class LookalikeWatcher:
     def __init__(
         self,
-        db: Database,
+        db: DatabaseRunner,
         store: LookalikeStore,
         router: FindingRouter,
         *,
@@ -187,7 +181,7 @@ class LookalikeWatcher:
 class PermutationResolver:
     def __init__(
         self,
-        db: Database,
+        db: DatabaseRunner,
         store: LookalikeStore,
         dns: DnsClient,
         router: FindingRouter,

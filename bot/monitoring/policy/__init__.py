@@ -9,7 +9,7 @@ A check's changes pass two kinds of stage, in order:
    digest, not alerted). Today: `same_asn` (bot/monitoring/policy/same_asn.py), on request.
 2. channel stages (`ChannelStage`), once per monitor of the subject, inside the check's
    transaction: each keeps the changes still worth an alert in that channel: `mute`
-   (bot/monitoring/policy/mute.py; untimed mutes and timed ones), `snooze` (snooze.py: the
+   (bot/monitoring/policy/mute.py; mutes until unmuted and timed ones), `snooze` (snooze.py: the
    whole monitor for a while) and `suppress` (suppress.py: values marked false positive).
    Every change a channel stage drops is named in `Routed.silenced_changes`, which storage
    keeps (bot/storage/triage.py), so history and the digest show what was silenced.
@@ -132,7 +132,7 @@ def responsible_suppression(
     stage: str, change: Change, target: AlertTarget, now: datetime
 ) -> ActiveSuppression | None:
     """The suppression in force that made `stage` drop `change` in `target`'s channel, so a
-    reply can name it (its number, its end); None for an untimed mute."""
+    reply can name it (its number, its end)."""
     active = [s for s in target.suppressions if s.expires_at > now]
     if stage == "snooze":
         candidates = [s for s in active if s.kind == "snooze"]

@@ -1,6 +1,7 @@
-"""Stage `mute`: a channel that muted a dataset of a monitor gets no alert for it (the
-changes are still stored, in history and the digest); a muted lookalike or keyword watch
-(until unmuted, or for a while) raises no finding's alert there."""
+"""Stage `mute`: a channel that muted a dataset of a monitor (until unmuted, or for a
+while: a `mute` suppression either way) gets no alert for it (the changes are still
+stored, in history and the digest); a muted lookalike or keyword watch raises no
+finding's alert there."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ class MuteStage:
     name = "mute"
 
     def keep(self, changes: Sequence[Change], target: AlertTarget, now: datetime) -> list[Change]:
-        muted = set(target.muted)
+        muted = {s.dataset for s in target.suppressions if s.kind == "mute" and s.expires_at > now}
         return [change for change in changes if change.dataset not in muted]
 
     def keep_watches(self, watches: Sequence[WatchTarget], now: datetime) -> list[WatchTarget]:

@@ -11,7 +11,7 @@ from bot.errors import UserInputError
 from bot.model.imports import (
     ImportItem,
     IndicatorImport,
-    Outcome,
+    ItemOutcome,
     Source,
     read_document,
     screen,
@@ -55,7 +55,7 @@ def indicator(pattern: str, **extra: Any) -> dict[str, Any]:
     }
 
 
-def outcomes(imported: IndicatorImport) -> list[tuple[Outcome, str]]:
+def outcomes(imported: IndicatorImport) -> list[tuple[ItemOutcome, str]]:
     return [(item.outcome, item.indicator.value if item.indicator else item.value) for item in imported.items]
 
 
@@ -135,7 +135,7 @@ def test_imports_misp_leaves_out_private_reserved_and_ranges_with_the_reason(
 ) -> None:
     imported = read_document(event(attribute(kind, value), attribute("domain", "evil-infra.com")))
     [left] = imported.left_out
-    assert left.outcome is Outcome.LEFT_OUT and reason in left.reason
+    assert left.outcome is ItemOutcome.LEFT_OUT and reason in left.reason
     assert imported.errors == [] and [i.value for i in imported.indicators] == ["evil-infra.com"]
 
 
@@ -289,10 +289,10 @@ def test_imports_stix_bundle_needs_its_id() -> None:
 def test_imports_list_is_read_like_the_slash_command_refanging_included() -> None:
     imported = read_document(["evil-infra[.]com", "hxxps://login.evil-infra.net/x", "10.0.0.1", "nope"])
     assert outcomes(imported) == [
-        (Outcome.ACCEPTED, "evil-infra.com"),
-        (Outcome.ACCEPTED, "login.evil-infra.net"),
-        (Outcome.LEFT_OUT, "10.0.0.1"),
-        (Outcome.ERROR, "nope"),
+        (ItemOutcome.ACCEPTED, "evil-infra.com"),
+        (ItemOutcome.ACCEPTED, "login.evil-infra.net"),
+        (ItemOutcome.LEFT_OUT, "10.0.0.1"),
+        (ItemOutcome.ERROR, "nope"),
     ]
     assert read_document("a.evil-infra.com, b.evil-infra.com").source is Source.LIST
 
@@ -322,6 +322,6 @@ def test_imports_written_indicator_reads_values_exactly_as_given() -> None:
 
 
 def test_imports_left_out_lists_each_value_once() -> None:
-    item = ImportItem("x", "10.0.0.1", Outcome.LEFT_OUT, reason="a private address (10.0.0.0/8)")
+    item = ImportItem("x", "10.0.0.1", ItemOutcome.LEFT_OUT, reason="a private address (10.0.0.0/8)")
     imported = IndicatorImport(Source.LIST, "the list", (item, item))
     assert imported.left_out == [item]

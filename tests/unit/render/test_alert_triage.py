@@ -107,7 +107,7 @@ def test_suppressions_list_fits_and_offers_a_lift_button_per_suppression() -> No
     ]
     views.append(
         SuppressionView(
-            0, SuppressionKind.MUTE, IP, "T1", "C1", "U0OWNER", "whois", None, None, "U0OWNER", NOW, None
+            61, SuppressionKind.MUTE, IP, "T1", "C1", "U0OWNER", "whois", None, None, "U0OWNER", NOW, None
         )
     )
     message = build_suppressions_message(views, now=NOW)
@@ -119,6 +119,8 @@ def test_suppressions_list_fits_and_offers_a_lift_button_per_suppression() -> No
     assert "until unmuted" in str(only_mute.blocks) and "/monitor unmute 98.126.38.107 whois" in str(
         only_mute.blocks
     )
+    # A mute until unmuted is lifted by its number like any other.
+    assert [b["accessory"]["value"] for b in only_mute.blocks if "accessory" in b] == ["61"]
 
 
 def test_home_with_open_alerts_and_many_monitors_stays_within_100_blocks() -> None:

@@ -3,7 +3,7 @@ and every item that cannot be read, within Block Kit's limits however big the ev
 
 from __future__ import annotations
 
-from bot.model.imports import ImportItem, IndicatorImport, Outcome, Source
+from bot.model.imports import ImportItem, IndicatorImport, ItemOutcome, Source
 from bot.model.indicators import Indicator
 from bot.model.observations import IndicatorKind
 from bot.render.imports import build_import_refused_message, build_imported_message
@@ -14,7 +14,7 @@ TAG = "misp:5f8e2d1c-0b6a-4c3e-9f1d-2a7b8c9d0e1f"
 
 
 def accepted(value: str) -> ImportItem:
-    return ImportItem("domain attribute", value, Outcome.ACCEPTED, Indicator(value, IndicatorKind.DOMAIN))
+    return ImportItem("domain attribute", value, ItemOutcome.ACCEPTED, Indicator(value, IndicatorKind.DOMAIN))
 
 
 def test_imported_message_names_monitors_tag_left_out_and_the_all_command() -> None:
@@ -24,7 +24,7 @@ def test_imported_message_names_monitors_tag_left_out_and_the_all_command() -> N
         (
             accepted("login-bank-secure.com"),
             ImportItem(
-                "ip-dst attribute", "10.0.0.5", Outcome.LEFT_OUT, reason="a private address (10.0.0.0/8)"
+                "ip-dst attribute", "10.0.0.5", ItemOutcome.LEFT_OUT, reason="a private address (10.0.0.0/8)"
             ),
         ),
         TAG,
@@ -43,7 +43,7 @@ def test_imported_message_names_monitors_tag_left_out_and_the_all_command() -> N
 def test_import_messages_stay_within_block_kit_limits_for_a_big_event() -> None:
     items = [accepted(f"host{n}.evil-infra-{n % 7}.com") for n in range(1000)]
     items += [
-        ImportItem("url attribute", f"http://10.0.{n}.1/x", Outcome.LEFT_OUT, reason="a private address")
+        ImportItem("url attribute", f"http://10.0.{n}.1/x", ItemOutcome.LEFT_OUT, reason="a private address")
         for n in range(250)
     ]
     imported = IndicatorImport(Source.MISP, "MISP event 7", tuple(items), TAG)
@@ -51,7 +51,9 @@ def test_import_messages_stay_within_block_kit_limits_for_a_big_event() -> None:
     assert block_kit_violations(message) == []
     assert "…and 210 more" in render_text(message)
     errors = tuple(
-        ImportItem(f"domain attribute {n}", f"bad{n}[.]com", Outcome.ERROR, reason="`x` is written defanged")
+        ImportItem(
+            f"domain attribute {n}", f"bad{n}[.]com", ItemOutcome.ERROR, reason="`x` is written defanged"
+        )
         for n in range(300)
     )
     refused = build_import_refused_message(IndicatorImport(Source.MISP, "MISP event 7", errors, TAG))

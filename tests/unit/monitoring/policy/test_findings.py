@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.model.routing import ActiveSuppression
-from bot.model.watches import UNTIMED, FindingVerdict, WatchTarget
+from bot.model.triage import UNTIMED
+from bot.model.watches import FindingVerdict, WatchTarget
 from bot.monitoring.lookalikes.service import route_hits
 from bot.monitoring.policy import AlertPolicy
 from bot.storage.lookalikes import FindingHit

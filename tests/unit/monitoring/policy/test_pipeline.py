@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from bot.model.observations import Change, ChangeKind
-from bot.model.routing import AlertTarget, Silenced
+from bot.model.routing import ActiveSuppression, AlertTarget, Silenced
+from bot.model.triage import UNTIMED
 from bot.monitoring.policy import AlertPolicy
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -17,7 +18,9 @@ def change(dataset: str, field: str, value: str, *, alert: bool = True) -> Chang
 
 
 def target(channel: str, *muted: str) -> AlertTarget:
-    return AlertTarget(monitor_id=len(channel), team_id="T1", channel_id=channel, muted=muted)
+    """A channel's monitor with these datasets muted until unmuted."""
+    mutes = tuple(ActiveSuppression(n, "mute", d, None, UNTIMED) for n, d in enumerate(muted, 1))
+    return AlertTarget(monitor_id=len(channel), team_id="T1", channel_id=channel, suppressions=mutes)
 
 
 def test_policy_routes_each_channel_without_its_muted_datasets() -> None:

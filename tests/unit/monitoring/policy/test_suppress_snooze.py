@@ -24,7 +24,7 @@ def removed(dataset: str, field: str, value: str) -> Change:
 
 
 def target(*suppressions: ActiveSuppression, channel: str = "C1") -> AlertTarget:
-    return AlertTarget(1, "T1", channel, (), suppressions)
+    return AlertTarget(1, "T1", channel, suppressions)
 
 
 def value(dataset: str, text: str, until: datetime = LATER) -> ActiveSuppression:

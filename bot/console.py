@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from bot.commands.buttons import ButtonDispatcher, Outcome, Press
+from bot.commands.buttons import ButtonDispatcher, Press, PressOutcome
 from bot.commands.flows import MonitorFlows
 from bot.commands.results import Caller, CommandResult
 from bot.commands.triage import TriageFlows
@@ -273,7 +273,7 @@ class Console:
         thread = (posted.thread_ts or button.message_ts) if posted else None
         await self.show_outcome(await self.buttons.press(pressed), button, thread)
 
-    async def show_outcome(self, outcome: Outcome, button: ShownButton, thread: str | None) -> None:
+    async def show_outcome(self, outcome: PressOutcome, button: ShownButton, thread: str | None) -> None:
         """What a press came to, in the order Slack shows it; then its slow part."""
         if outcome.result is not None:
             await self.show(outcome.result)

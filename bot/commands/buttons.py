@@ -4,7 +4,7 @@ and so do Slack's listeners over HTTP and Socket Mode (bot/slack/listeners/actio
 A press is its action id, its value and the place it was pressed (`Press`: the caller's
 channel, the message's ts), which the surface takes from where the press came, never
 from the value. A form's submission (`Submission`) carries what the form acts on, as the
-surface vouches for it, and the values chosen. Either comes to an `Outcome` that each
+surface vouches for it, and the values chosen. Either comes to an `PressOutcome` that each
 surface shows its own way. The same words and the same rules everywhere.
 
 - `investigate[_n]` (value: an indicator): what every source says of it now, posted in
@@ -119,7 +119,7 @@ class Form:
 
 
 @dataclass(frozen=True)
-class Outcome:
+class PressOutcome:
     """What a press or a submission came to, in the order a surface shows it:
 
     - `result`: the answer to the presser (`public`: said in the channel), its follow-up and
@@ -127,18 +127,18 @@ class Outcome:
     - `thread`: posted for everyone in the pressed message's thread (an investigation);
     - `updated`: the pressed message as it is to be shown from now on (a dismissed finding);
     - `form`: a form to open for the presser;
-    - `then`: the slow part, run after the rest is shown; it comes to another Outcome."""
+    - `then`: the slow part, run after the rest is shown; it comes to another PressOutcome."""
 
     result: CommandResult | None = None
     thread: CommandResult | None = None
     updated: Message | None = None
     form: Form | None = None
-    then: Callable[[], Awaitable[Outcome]] | None = None
+    then: Callable[[], Awaitable[PressOutcome]] | None = None
 
 
-def said(message: Message) -> Outcome:
-    """An Outcome that only answers the presser."""
-    return Outcome(result=CommandResult(message))
+def said(message: Message) -> PressOutcome:
+    """An PressOutcome that only answers the presser."""
+    return PressOutcome(result=CommandResult(message))
 
 
 def action_kind(action_id: str) -> ActionId | None:
@@ -152,7 +152,7 @@ def action_kind(action_id: str) -> ActionId | None:
     return None
 
 
-_Handler = Callable[["ButtonDispatcher", Press, ActionId], Awaitable[Outcome]]
+_Handler = Callable[["ButtonDispatcher", Press, ActionId], Awaitable[PressOutcome]]
 
 
 class ButtonDispatcher:
@@ -163,9 +163,9 @@ class ButtonDispatcher:
         self.flows = flows
         self.triage = triage
 
-    async def press(self, pressed: Press) -> Outcome:
+    async def press(self, pressed: Press) -> PressOutcome:
         """What pressing `pressed` comes to. A user's mistake (a broken value, a refusal of
-        the use case) is an Outcome saying so; nothing is changed."""
+        the use case) is an PressOutcome saying so; nothing is changed."""
         kind = action_kind(pressed.action_id)
         handler = HANDLERS.get(kind) if kind is not None else None
         if kind is None or handler is None:
@@ -176,21 +176,21 @@ class ButtonDispatcher:
                 return said(refusal)
         return await _answering(functools.partial(handler, self, pressed, kind))
 
-    async def submit(self, submitted: Submission) -> Outcome:
+    async def submit(self, submitted: Submission) -> PressOutcome:
         """What submitting a form comes to: the false positive form refines the alert's
         reason and quiet; a refusal is said to the one who submitted."""
         if submitted.form != FALSE_POSITIVE_MODAL or self.triage is None:
-            return Outcome()
+            return PressOutcome()
         try:
             reason = submitted.values[REASON_ACTION]
             choice = submitted.values[DURATION_ACTION]
         except KeyError as exc:
             log.warning("false positive form unreadable: %s", exc.__class__.__name__)
-            return Outcome()
+            return PressOutcome()
         triage = self.triage
         caller = submitted.caller
 
-        async def refine() -> Outcome:
+        async def refine() -> PressOutcome:
             await triage.refine_false_positive(
                 caller.channel_id,
                 submitted.message_ts,
@@ -198,30 +198,32 @@ class ButtonDispatcher:
                 reason=reason,
                 duration=parse_duration(choice),
             )
-            return Outcome()
+            return PressOutcome()
 
         return await _answering(refine)
 
     # --- the use cases, one per kind of button --------------------------------------------
 
-    async def handle_investigate_action(self, pressed: Press, kind: ActionId) -> Outcome:
+    async def handle_investigate_action(self, pressed: Press, kind: ActionId) -> PressOutcome:
         """Said at once; the investigation (every source asked) follows, in the thread."""
         caller = pressed.caller
 
-        async def investigation() -> Outcome:
+        async def investigation() -> PressOutcome:
             result = await self.flows.pivots.investigate(
                 pressed.value, team_id=caller.team_id, channel_id=caller.channel_id
             )
-            return Outcome(thread=result) if result.public else Outcome(result=result)  # an error: theirs
+            return (
+                PressOutcome(thread=result) if result.public else PressOutcome(result=result)
+            )  # an error: theirs
 
         notice = build_notice_message(f"Investigating {pressed.value}… (results in the thread)")
-        return Outcome(result=CommandResult(notice), then=functools.partial(_answering, investigation))
+        return PressOutcome(result=CommandResult(notice), then=functools.partial(_answering, investigation))
 
-    async def handle_command_action(self, pressed: Press, kind: ActionId) -> Outcome:
+    async def handle_command_action(self, pressed: Press, kind: ActionId) -> PressOutcome:
         """Monitor, mute, unmute, timeline, all values, lift: the /monitor command behind it."""
-        return Outcome(result=await self.flows.run(_command(kind, pressed.value), pressed.caller))
+        return PressOutcome(result=await self.flows.run(_command(kind, pressed.value), pressed.caller))
 
-    async def handle_triage_action(self, pressed: Press, kind: ActionId) -> Outcome:
+    async def handle_triage_action(self, pressed: Press, kind: ActionId) -> PressOutcome:
         """Store the alert's new state; the triage use cases edit the alert to show who and when."""
         triage = self._triage_flows(NO_TRIAGE)
         channel_id, ts = pressed.caller.channel_id, pressed.message_ts or ""
@@ -240,7 +242,7 @@ class ButtonDispatcher:
         )
         return said(Message(notice.text, [*notice.blocks, actions([refine])]))
 
-    async def handle_refine_action(self, pressed: Press, kind: ActionId) -> Outcome:
+    async def handle_refine_action(self, pressed: Press, kind: ActionId) -> PressOutcome:
         """The false positive form. The button is on a notice beside the alert, so its value
         names the alert's ts; its channel is the one the button was pressed in."""
         triage = self._triage_flows(NO_TRIAGE)
@@ -253,9 +255,9 @@ class ButtonDispatcher:
         view = functools.partial(
             build_false_positive_modal, reason=message.triage.reason, duration=triage.suppression
         )
-        return Outcome(form=Form(channel_id, ts, view))
+        return PressOutcome(form=Form(channel_id, ts, view))
 
-    async def handle_snooze_action(self, pressed: Press, kind: ActionId) -> Outcome:
+    async def handle_snooze_action(self, pressed: Press, kind: ActionId) -> PressOutcome:
         triage = self._triage_flows("Snoozing is not available on this Watchpost.")
         channel_id, ts = pressed.caller.channel_id, pressed.message_ts or ""
         duration = parse_duration(pressed.value or "1d")
@@ -267,25 +269,25 @@ class ButtonDispatcher:
             )
         )
 
-    async def handle_snooze_watch_action(self, pressed: Press, kind: ActionId) -> Outcome:
+    async def handle_snooze_watch_action(self, pressed: Press, kind: ActionId) -> PressOutcome:
         """A finding's Snooze: the watches behind the message pressed, in its channel."""
         duration = parse_duration(pressed.value or "1d")
-        return Outcome(
+        return PressOutcome(
             result=await self.flows.watches.snooze_on_message(
                 pressed.message_ts or "", duration, pressed.caller
             )
         )
 
-    async def handle_dismiss_action(self, pressed: Press, kind: ActionId) -> Outcome:
+    async def handle_dismiss_action(self, pressed: Press, kind: ActionId) -> PressOutcome:
         """ "Not a lookalike": stored, said in the channel, and the alert's buttons give way."""
         caller = pressed.caller
         result = await self.flows.watches.dismiss(pressed.value, caller)
         if not result.public:
-            return Outcome(result=result)
+            return PressOutcome(result=result)
         dismissed = build_dismissed_alert_message(
             pressed.message, user_id=caller.user_id, domain=pressed.value, at=self.flows.clock()
         )
-        return Outcome(result=result, updated=dismissed)
+        return PressOutcome(result=result, updated=dismissed)
 
     # --- helpers ----------------------------------------------------------------------------
 
@@ -321,8 +323,8 @@ HANDLERS: dict[ActionId, _Handler] = {
 }
 
 
-async def _answering(run: Callable[[], Awaitable[Outcome]]) -> Outcome:
-    """`run`'s Outcome; a user's mistake becomes one that says so, to them only."""
+async def _answering(run: Callable[[], Awaitable[PressOutcome]]) -> PressOutcome:
+    """`run`'s PressOutcome; a user's mistake becomes one that says so, to them only."""
     try:
         return await run()
     except UserInputError as exc:

@@ -1,6 +1,6 @@
 """The one button dispatcher (bot/commands/buttons.py) over real storage, the real outbox
 and Slack transport against the fake Slack Web API: the words and rules every surface
-shares (the console and Slack's listeners only show its Outcome)."""
+shares (the console and Slack's listeners only show its PressOutcome)."""
 
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ from bot.commands.buttons import (
     NO_TRIAGE,
     OTHER_ALERT,
     ButtonDispatcher,
-    Outcome,
     Press,
+    PressOutcome,
     Submission,
 )
 from bot.commands.flows import MonitorFlows
@@ -68,7 +68,7 @@ async def alerted(store: Database, slack_api: FakeSlackApi) -> AsyncIterator[tup
     store.close()
 
 
-def answer(outcome: Outcome) -> str:
+def answer(outcome: PressOutcome) -> str:
     assert outcome.result is not None
     return render_text(outcome.result.reply)
 
@@ -106,7 +106,7 @@ async def test_dispatch_triage_buttons_store_the_state_and_say_so(alerted: tuple
 
     chosen = {REASON_ACTION: "sinkhole", DURATION_ACTION: "90d"}
     refined = await buttons.submit(Submission(FALSE_POSITIVE_MODAL, OWNER, alert.ts, chosen))
-    assert refined == Outcome()
+    assert refined == PressOutcome()
     assert (await bot.triage.message(alert.channel, alert.ts)).triage.reason == "sinkhole"
 
 
@@ -142,7 +142,7 @@ async def test_dispatch_triage_buttons_without_triage_say_it_is_not_available(
     for action_id in ("ack", "false_positive", "accept_baseline", "refine_false_positive"):
         assert NO_TRIAGE in answer(await buttons.press(on_alert(alert, action_id, IP)))
     assert "Snoozing is not available" in answer(await buttons.press(on_alert(alert, "snooze", "1d")))
-    assert await buttons.submit(Submission(FALSE_POSITIVE_MODAL, OWNER, alert.ts, {})) == Outcome()
+    assert await buttons.submit(Submission(FALSE_POSITIVE_MODAL, OWNER, alert.ts, {})) == PressOutcome()
 
 
 async def test_dispatch_form_refusals_go_to_the_submitter_and_change_nothing(
@@ -152,7 +152,7 @@ async def test_dispatch_form_refusals_go_to_the_submitter_and_change_nothing(
     buttons = ButtonDispatcher(bot.flows, bot.triage)
     await buttons.press(on_alert(alert, "false_positive", IP))
     unreadable = await buttons.submit(Submission(FALSE_POSITIVE_MODAL, OWNER, alert.ts, {REASON_ACTION: "x"}))
-    assert unreadable == Outcome()
+    assert unreadable == PressOutcome()
     chosen = {REASON_ACTION: "sinkhole", DURATION_ACTION: "90d"}
     refused = await buttons.submit(Submission(FALSE_POSITIVE_MODAL, COLLEAGUE, alert.ts, chosen))
     assert f"Only @{OWNER.user_id}, who added" in answer(refused)

@@ -1,7 +1,7 @@
 """Buttons and the false positive form, over HTTP and Socket Mode alike: a table of thin
 registrations, each an action id pattern → the one dispatcher (bot/commands/buttons.py),
 which the console presses too. What is Slack's stays here: where a press came from,
-sealing a form's target, and showing the dispatcher's Outcome with Slack's calls.
+sealing a form's target, and showing the dispatcher's PressOutcome with Slack's calls.
 
 Each button acts in the channel and on the message it was pressed on, as Slack's payload
 says (bot/slack/listeners/origin.py), never where a button's value says: a value naming
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.commands.buttons import ButtonDispatcher, Outcome, Press, Submission
+from bot.commands.buttons import ButtonDispatcher, Press, PressOutcome, Submission
 from bot.commands.results import Caller, CommandResult
 from bot.delivery.transport import DeliveryError
 from bot.render.ids import ActionId
@@ -134,9 +134,15 @@ class ActionListeners:
         return self.seal.open(str(view.get("private_metadata") or ""), user_id=user_id)
 
     async def show(
-        self, outcome: Outcome, place: PressedAt, respond: Reply, client: AsyncWebClient, *, trigger_id: str
+        self,
+        outcome: PressOutcome,
+        place: PressedAt,
+        respond: Reply,
+        client: AsyncWebClient,
+        *,
+        trigger_id: str,
     ) -> None:
-        """The Outcome with Slack's calls, in its order; then its slow part, shown the same way."""
+        """The PressOutcome with Slack's calls, in its order; then its slow part, shown the same way."""
         if outcome.result is not None:
             await send_result(outcome.result, respond)
             # A picture goes to the thread of the pressed message, or the channel when that

@@ -29,7 +29,9 @@ async def runner(
 ) -> AsyncIterator[Runner]:
     """Both DNS clients: dnspython's stock resolver and the multiplexed fast path."""
     kind = ResolverDnsClient if request.param == "resolver" else MultiplexedDnsClient
-    dns = kind([HostPort(dns_server.host, dns_server.port)], timeout=0.6)
+    dns = kind(
+        [HostPort(dns_server.host, dns_server.port)], timeout=2.0
+    )  # generous: a loaded machine answers late
     async_store = store
     yield Runner([ResolutionsDataset(dns), DnsRecordsDataset(dns)], async_store, clock=FakeClock())
     async_store.close()

@@ -46,6 +46,9 @@ from bot.monitoring.policy.suppress import SuppressStage
 
 class CheckStage(Protocol):
     name: str
+    # The fields of the check's data the stage reads (e.g. ORIGIN_ASN_FIELD): the registry
+    # collects them only when a stage in the pipeline needs them (AlertPolicy.needs).
+    needs: frozenset[str]
 
     def judge(self, changes: Sequence[Change]) -> list[Change]:
         """The check's changes, those not worth an alert marked `alert=False`."""
@@ -78,6 +81,11 @@ class AlertPolicy:
     def from_settings(cls, *, summarise_same_asn: bool) -> AlertPolicy:
         checks: tuple[CheckStage, ...] = (SameAsnChurnStage(),) if summarise_same_asn else ()
         return cls(check_stages=checks)
+
+    @property
+    def needs(self) -> frozenset[str]:
+        """The fields the check stages read, for the dataset registry to collect."""
+        return frozenset().union(*(stage.needs for stage in self.check_stages))
 
     def judge(self, changes: Sequence[Change]) -> list[Change]:
         """Run the check stages over one dataset's changes of a check."""

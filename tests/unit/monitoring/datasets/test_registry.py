@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from bot.config import Settings
+from bot.model.datasets import DATASET_NAMES, DESCRIPTORS, ORIGIN_ASN_FIELD
 from bot.model.observations import IndicatorKind, Outcome
-from bot.monitoring.datasets import DATASET_NAMES
-from bot.monitoring.datasets.registry import build_datasets
+from bot.monitoring.datasets.registry import BUILDERS, build_datasets
+from bot.monitoring.datasets.resolutions import ResolutionsDataset
 from bot.monitoring.dns import DnsAnswer
+from bot.monitoring.policy import AlertPolicy
 
 
 class NoDns:
@@ -43,3 +47,22 @@ async def test_registry_builds_what_settings_enable(
         assert [d.name for d in registry.datasets if d.applies_to(IndicatorKind.IP)] == ip_datasets
     finally:
         await registry.aclose()
+
+
+def test_registry_has_one_builder_per_descriptor_in_order() -> None:
+    """Every dataset has a descriptor (name, section, sources) and the registry builds them
+    in the descriptors' order: one registry line per dataset, none missing."""
+    assert [descriptor for descriptor, _ in BUILDERS] == list(DESCRIPTORS)
+
+
+async def test_registry_collects_origin_asns_only_for_a_stage_that_needs_them() -> None:
+    settings = replace(Settings.from_env({}), summarise_same_asn=True)
+    assert ORIGIN_ASN_FIELD in AlertPolicy.from_settings(summarise_same_asn=True).needs
+    for needs, expected in ((None, True), (frozenset(), False), (frozenset({ORIGIN_ASN_FIELD}), True)):
+        registry = build_datasets(settings, NoDns(), needs=needs)
+        try:
+            resolutions = registry.datasets[0]
+            assert isinstance(resolutions, ResolutionsDataset)
+            assert (resolutions._origin_asn is not None) is expected
+        finally:
+            await registry.aclose()

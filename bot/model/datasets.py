@@ -1,0 +1,138 @@
+"""What each dataset is, declared once (pure values): its name, label, fields, which
+indicators it applies to, where the investigation shows it, and the quota-counted sources
+feeding it. Every reader derives its lists from `DESCRIPTORS`: the grammar's and the API's
+dataset names, the investigation's sections, the quota tables, the help text. Adding a
+dataset is its descriptor here, its module in bot/monitoring/datasets/ and one line in
+that package's registry (docs/contributing.md, "Add a dataset")."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from bot.model.observations import IndicatorKind
+
+# The one name of the origin-ASN field: `resolutions` writes it (when a policy stage needs
+# it), the same-ASN and CDN stages read it.
+ORIGIN_ASN_FIELD = "asn"
+
+DOMAIN = frozenset({IndicatorKind.DOMAIN})
+IP = frozenset({IndicatorKind.IP})
+BOTH = frozenset({IndicatorKind.DOMAIN, IndicatorKind.IP})
+
+
+@dataclass(frozen=True, order=True)
+class Section:
+    """A section of the investigation, shown in `order` (lowest first)."""
+
+    order: int
+    title: str
+
+
+LIVE_DNS = Section(10, "Live DNS")
+WHOIS_RDAP = Section(20, "WHOIS / RDAP")
+PASSIVE_DNS = Section(30, "Passive DNS history")
+CERTIFICATES = Section(40, "Certificates")
+SERVICES = Section(50, "Services")
+
+
+@dataclass(frozen=True)
+class DatasetDescriptor:
+    """One dataset, as every reader sees it. `section` shows its facts in the investigation,
+    except the fields `elsewhere` names (an exact field, or a prefix ending in ":") which go
+    to their own section. `sources`: the quota-counted sources that feed it."""
+
+    name: str
+    label: str
+    kinds: frozenset[IndicatorKind]
+    fields: tuple[str, ...]
+    section: Section
+    elsewhere: Mapping[str, Section] = field(default_factory=dict)
+    sources: tuple[str, ...] = ()
+
+    def section_of(self, field_name: str) -> Section:
+        for key, section in self.elsewhere.items():
+            if field_name == key or (key.endswith(":") and field_name.startswith(key)):
+                return section
+        return self.section
+
+
+RESOLUTIONS = DatasetDescriptor(
+    "resolutions",
+    "resolutions (live and passive DNS)",
+    BOTH,
+    ("A", "AAAA", "CNAME", "status", "pdns:A", "pdns:AAAA", "pdns:CNAME", ORIGIN_ASN_FIELD, "PTR", "domain"),
+    LIVE_DNS,
+    elsewhere={"pdns:": PASSIVE_DNS, "domain": PASSIVE_DNS},
+    sources=("mnemonic", "circl", "virustotal"),
+)
+DNS_RECORDS = DatasetDescriptor(
+    "dns_records", "DNS records (NS, MX, TXT, SOA)", DOMAIN, ("NS", "MX", "TXT", "SOA", "status"), LIVE_DNS
+)
+WHOIS = DatasetDescriptor(
+    "whois",
+    "registration (WHOIS / RDAP)",
+    BOTH,
+    # Domains: registration. IPs: the network (RDAP) and its origin AS (Team Cymru).
+    (
+        "registrar",
+        "registrant_org",
+        "registrant_email",
+        "creation_date",
+        "expiration_date",
+        "name_server",
+        "status",
+        "network_name",
+        "handle",
+        "org",
+        "country",
+        "cidr",
+        "asn",
+        "as_name",
+    ),
+    WHOIS_RDAP,
+    sources=("rdap",),
+)
+CERTIFICATES_DATASET = DatasetDescriptor(
+    "certificates",
+    "certificates (CT logs, TLS probe)",
+    BOTH,
+    ("certificate", "tls_subject", "tls_issuer", "tls_fingerprint", "tls_san"),
+    CERTIFICATES,
+    sources=("crtsh",),
+)
+SUBDOMAINS = DatasetDescriptor(
+    "subdomains", "subdomains (CT logs)", DOMAIN, ("subdomain",), CERTIFICATES, sources=("crtsh",)
+)
+SERVICES_DATASET = DatasetDescriptor(
+    "services",
+    "services (Shodan InternetDB)",
+    IP,
+    ("port", "hostname", "cpe", "tag", "vuln"),
+    SERVICES,
+    sources=("internetdb",),
+)
+
+# Every dataset, in the order replies and alerts list them.
+DESCRIPTORS: tuple[DatasetDescriptor, ...] = (
+    RESOLUTIONS,
+    DNS_RECORDS,
+    WHOIS,
+    CERTIFICATES_DATASET,
+    SUBDOMAINS,
+    SERVICES_DATASET,
+)
+
+DATASET_NAMES: tuple[str, ...] = tuple(d.name for d in DESCRIPTORS)
+BY_NAME: Mapping[str, DatasetDescriptor] = {d.name: d for d in DESCRIPTORS}
+
+
+def sections() -> tuple[Section, ...]:
+    """Every section some dataset's facts go to, in the order the investigation shows them."""
+    found = {d.section for d in DESCRIPTORS} | {s for d in DESCRIPTORS for s in d.elsewhere.values()}
+    return tuple(sorted(found))
+
+
+def source_datasets(source: str) -> tuple[str, ...]:
+    """The datasets a quota-counted source feeds, in dataset order."""
+    return tuple(d.name for d in DESCRIPTORS if source in d.sources)

@@ -69,6 +69,7 @@ RESOLUTIONS = DatasetDescriptor(
 DNS_RECORDS = DatasetDescriptor(
     "dns_records", "DNS records (NS, MX, TXT, SOA)", DOMAIN, ("NS", "MX", "TXT", "SOA", "status"), LIVE_DNS
 )
+DNS_CAA = DatasetDescriptor("dns_caa", "CA authorisation (CAA)", DOMAIN, ("CAA",), LIVE_DNS)
 WHOIS = DatasetDescriptor(
     "whois",
     "registration (WHOIS / RDAP)",
@@ -113,7 +114,8 @@ SERVICES_DATASET = DatasetDescriptor(
     sources=("internetdb",),
 )
 
-# Every dataset, in the order replies and alerts list them.
+# Every dataset, in the order replies and alerts list them (a new one goes last: the
+# order users already know stays).
 DESCRIPTORS: tuple[DatasetDescriptor, ...] = (
     RESOLUTIONS,
     DNS_RECORDS,
@@ -121,6 +123,7 @@ DESCRIPTORS: tuple[DatasetDescriptor, ...] = (
     CERTIFICATES_DATASET,
     SUBDOMAINS,
     SERVICES_DATASET,
+    DNS_CAA,
 )
 
 DATASET_NAMES: tuple[str, ...] = tuple(d.name for d in DESCRIPTORS)

@@ -10,6 +10,7 @@ from typing import Protocol, TypedDict, TypeVar
 from bot.config import Settings
 from bot.model.datasets import (
     CERTIFICATES_DATASET,
+    DNS_CAA,
     DNS_RECORDS,
     ORIGIN_ASN_FIELD,
     RESOLUTIONS,
@@ -20,6 +21,7 @@ from bot.model.datasets import (
 )
 from bot.monitoring.datasets.base import Dataset, PassiveDnsSource
 from bot.monitoring.datasets.certificates import CertificatesDataset
+from bot.monitoring.datasets.dns_caa import DnsCaaDataset
 from bot.monitoring.datasets.dns_records import DnsRecordsDataset
 from bot.monitoring.datasets.resolutions import ResolutionsDataset
 from bot.monitoring.datasets.services import ServicesDataset
@@ -180,6 +182,7 @@ BUILDERS: tuple[tuple[DatasetDescriptor, Callable[[DatasetSources], Dataset | No
     (CERTIFICATES_DATASET, _certificates),
     (SUBDOMAINS, _subdomains),
     (SERVICES_DATASET, _services),
+    (DNS_CAA, lambda sources: DnsCaaDataset(sources.dns)),
 )
 
 

@@ -6,7 +6,8 @@ A check's changes pass two kinds of stage, in order:
 
 1. check stages (`CheckStage`), once per check, for every channel alike: noise rules that
    need the check's changes together mark changes `alert=False` (kept for history and the
-   digest, not alerted). Today: `same_asn` (bot/monitoring/policy/same_asn.py), on request.
+   digest, not alerted), listed in `CHECK_STAGES`. Today: `same_asn`
+   (bot/monitoring/policy/same_asn.py), on request.
 2. channel stages (`ChannelStage`), once per monitor of the subject, inside the check's
    transaction: each keeps the changes still worth an alert in that channel: `mute`
    (bot/monitoring/policy/mute.py; mutes until unmuted and timed ones), `snooze` (snooze.py: the
@@ -71,6 +72,11 @@ class FindingStage(Protocol):
         ...
 
 
+# The check stages, in order: a domain's address churn, on with WATCHPOST_SUMMARISE_SAME_ASN
+# (the switch that has `resolutions` collect origin ASNs). A new one is a line here.
+CHECK_STAGES: tuple[CheckStage, ...] = (SameAsnChurnStage(),)
+
+
 @dataclass(frozen=True)
 class AlertPolicy:
     check_stages: tuple[CheckStage, ...] = ()
@@ -79,8 +85,7 @@ class AlertPolicy:
 
     @classmethod
     def from_settings(cls, *, summarise_same_asn: bool) -> AlertPolicy:
-        checks: tuple[CheckStage, ...] = (SameAsnChurnStage(),) if summarise_same_asn else ()
-        return cls(check_stages=checks)
+        return cls(check_stages=CHECK_STAGES if summarise_same_asn else ())
 
     @property
     def needs(self) -> frozenset[str]:

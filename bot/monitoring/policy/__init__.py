@@ -43,6 +43,7 @@ from bot.monitoring.policy.mute import MuteStage
 from bot.monitoring.policy.same_asn import SameAsnChurnStage
 from bot.monitoring.policy.snooze import SnoozeStage
 from bot.monitoring.policy.suppress import SuppressStage
+from bot.monitoring.policy.view import CheckView
 
 
 class CheckStage(Protocol):
@@ -51,8 +52,9 @@ class CheckStage(Protocol):
     # collects them only when a stage in the pipeline needs them (AlertPolicy.needs).
     needs: frozenset[str]
 
-    def judge(self, changes: Sequence[Change]) -> list[Change]:
-        """The check's changes, those not worth an alert marked `alert=False`."""
+    def judge(self, changes: Sequence[Change], view: CheckView) -> list[Change]:
+        """The check's changes, those not worth an alert marked `alert=False`; `view`: the
+        dataset's values before the check and now."""
         ...
 
 
@@ -92,11 +94,12 @@ class AlertPolicy:
         """The fields the check stages read, for the dataset registry to collect."""
         return frozenset().union(*(stage.needs for stage in self.check_stages))
 
-    def judge(self, changes: Sequence[Change]) -> list[Change]:
+    def judge(self, changes: Sequence[Change], view: CheckView | None = None) -> list[Change]:
         """Run the check stages over one dataset's changes of a check."""
         judged = list(changes)
+        seen = view if view is not None else CheckView()
         for stage in self.check_stages:
-            judged = stage.judge(judged)
+            judged = stage.judge(judged, seen)
         return judged
 
     def route(self, changes: Sequence[Change], targets: Sequence[AlertTarget], now: datetime) -> list[Routed]:

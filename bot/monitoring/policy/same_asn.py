@@ -9,6 +9,7 @@ from dataclasses import replace
 from bot.config import FLAG, Setting
 from bot.model.datasets import ORIGIN_ASN_FIELD, RESOLUTIONS
 from bot.model.observations import Change
+from bot.monitoring.policy.view import CheckView
 
 ADDRESS_FIELDS = frozenset({"A", "AAAA"})
 
@@ -30,7 +31,7 @@ class SameAsnChurnStage:
     name = "same_asn"
     needs = frozenset({ORIGIN_ASN_FIELD})
 
-    def judge(self, changes: Sequence[Change]) -> list[Change]:
+    def judge(self, changes: Sequence[Change], view: CheckView) -> list[Change]:
         return summarise_same_asn_churn(changes)
 
 

@@ -39,6 +39,7 @@ from typing import Protocol
 from bot.model.observations import Change
 from bot.model.routing import ActiveSuppression, AlertTarget, Routed, Silenced, SilencedChange
 from bot.model.watches import FindingVerdict, WatchTarget
+from bot.monitoring.policy.cdn import CdnChurnStage
 from bot.monitoring.policy.mute import MuteStage
 from bot.monitoring.policy.same_asn import SameAsnChurnStage
 from bot.monitoring.policy.snooze import SnoozeStage
@@ -76,7 +77,7 @@ class FindingStage(Protocol):
 
 # The check stages, in order: a domain's address churn, on with WATCHPOST_SUMMARISE_SAME_ASN
 # (the switch that has `resolutions` collect origin ASNs). A new one is a line here.
-CHECK_STAGES: tuple[CheckStage, ...] = (SameAsnChurnStage(),)
+CHECK_STAGES: tuple[CheckStage, ...] = (SameAsnChurnStage(), CdnChurnStage())
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,8 @@ SERVICES = Section(50, "Services")
 class DatasetDescriptor:
     """One dataset, as every reader sees it. `section` shows its facts in the investigation,
     except the fields `elsewhere` names (an exact field, or a prefix ending in ":") which go
-    to their own section. `sources`: the quota-counted sources that feed it."""
+    to their own section. `sources`: the quota-counted sources that feed it; the last
+    three say it in words for the docs."""
 
     name: str
     label: str
@@ -49,6 +50,11 @@ class DatasetDescriptor:
     section: Section
     elsewhere: Mapping[str, Section] = field(default_factory=dict)
     sources: tuple[str, ...] = ()
+    # The row of the dataset table in docs/datasets.md (scripts/docs_reference.py writes it):
+    # what it holds for a domain and for an IP ("–": not applicable), and where it reads it.
+    for_domain: str = "–"
+    for_ip: str = "–"
+    read_from: str = ""
 
     def section_of(self, field_name: str) -> Section:
         for key, section in self.elsewhere.items():
@@ -65,11 +71,31 @@ RESOLUTIONS = DatasetDescriptor(
     LIVE_DNS,
     elsewhere={"pdns:": PASSIVE_DNS, "domain": PASSIVE_DNS},
     sources=("mnemonic", "circl", "virustotal"),
+    for_domain="live A, AAAA, CNAME, existence (NXDOMAIN); passive DNS history (`pdns:A`, …)",
+    for_ip=(
+        "PTR; every domain passive DNS saw resolving to it (`domain`; a monitored domain "
+        'resolving to it shows, walled, in investigations and the alert\'s "shares" line)'
+    ),
+    read_from="your resolver; Mnemonic PassiveDNS (optional key); CIRCL pDNS (account); VirusTotal (key)",
 )
 DNS_RECORDS = DatasetDescriptor(
-    "dns_records", "DNS records (NS, MX, TXT, SOA)", DOMAIN, ("NS", "MX", "TXT", "SOA", "status"), LIVE_DNS
+    "dns_records",
+    "DNS records (NS, MX, TXT, SOA)",
+    DOMAIN,
+    ("NS", "MX", "TXT", "SOA", "status"),
+    LIVE_DNS,
+    for_domain="NS, MX, TXT, SOA (names, not the serial)",
+    read_from="your resolver",
 )
-DNS_CAA = DatasetDescriptor("dns_caa", "CA authorisation (CAA)", DOMAIN, ("CAA",), LIVE_DNS)
+DNS_CAA = DatasetDescriptor(
+    "dns_caa",
+    "CA authorisation (CAA)",
+    DOMAIN,
+    ("CAA",),
+    LIVE_DNS,
+    for_domain="CAA: the certificate authorities allowed to issue (its own, else its closest parent's)",
+    read_from="your resolver",
+)
 WHOIS = DatasetDescriptor(
     "whois",
     "registration (WHOIS / RDAP)",
@@ -93,6 +119,16 @@ WHOIS = DatasetDescriptor(
     ),
     WHOIS_RDAP,
     sources=("rdap",),
+    for_domain=(
+        "registrar, registrant org/email, name servers, EPP status, created/expires (asked for "
+        "the registered domain: `login.evil.co.uk` → `evil.co.uk`)"
+    ),
+    for_ip="RDAP network name, handle, CIDR, org, country; origin ASN and AS name (Team Cymru over DNS)",
+    read_from=(
+        "domains: RDAP (IANA bootstrap → registry → registrar), WHOIS port 43 (IANA → registry "
+        "→ registrar) where a TLD has no RDAP; IPs: RDAP (`rdap.org` redirector), your "
+        "resolver"
+    ),
 )
 CERTIFICATES_DATASET = DatasetDescriptor(
     "certificates",
@@ -101,9 +137,19 @@ CERTIFICATES_DATASET = DatasetDescriptor(
     ("certificate", "tls_subject", "tls_issuer", "tls_fingerprint", "tls_san"),
     CERTIFICATES,
     sources=("crtsh",),
+    for_domain="certificates in CT logs (issuer, serial, validity, names)",
+    for_ip="the TLS certificate served on :443 — **only with `WATCHPOST_ACTIVE_PROBES=1`**",
+    read_from="crt.sh; the host itself",
 )
 SUBDOMAINS = DatasetDescriptor(
-    "subdomains", "subdomains (CT logs)", DOMAIN, ("subdomain",), CERTIFICATES, sources=("crtsh",)
+    "subdomains",
+    "subdomains (CT logs)",
+    DOMAIN,
+    ("subdomain",),
+    CERTIFICATES,
+    sources=("crtsh",),
+    for_domain="names under the domain seen in CT logs",
+    read_from="crt.sh",
 )
 SERVICES_DATASET = DatasetDescriptor(
     "services",
@@ -112,6 +158,8 @@ SERVICES_DATASET = DatasetDescriptor(
     ("port", "hostname", "cpe", "tag", "vuln"),
     SERVICES,
     sources=("internetdb",),
+    for_ip="open ports, hostnames, CPEs, tags, vulns",
+    read_from="Shodan InternetDB",
 )
 
 # Every dataset, in the order replies and alerts list them (a new one goes last: the

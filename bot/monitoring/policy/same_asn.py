@@ -45,7 +45,8 @@ SETTINGS = (
         "1: address churn inside known ASNs goes to the digest, not an alert",
         details=(
             "A domain's addresses moving inside the ASNs it already used go to history and the digest, "
-            "not an alert (a new ASN still alerts)."
+            "not an alert (a new ASN still alerts, unless the domain only moved between one CDN "
+            "provider's networks: stage `cdn`, bot/monitoring/policy/cdn.py)."
         ),
     ),
 )

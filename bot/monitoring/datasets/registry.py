@@ -1,5 +1,7 @@
-"""One module per dataset, all behind the Dataset protocol in base.py. Adding a dataset
-means writing its module and adding it to `build_datasets`."""
+"""The datasets the settings enable: one `BUILDERS` line per dataset, in the order of the
+descriptors (bot/model/datasets.py), each building its dataset from the shared
+`DatasetSources`. Adding a dataset: its descriptor, its module and one line here
+(docs/contributing.md, "Add a dataset")."""
 
 from __future__ import annotations
 

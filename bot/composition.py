@@ -251,6 +251,8 @@ def _checking(
     where = ", ".join(str(ns) for ns in settings.dns_nameservers) or "the system resolver"
     # Written by the processes that check the resolver, read by those that do not.
     shared_resolver = SharedResolverVerdicts(db, where=where, clock=clock) if settings.dns_canary else None
+    # The alert policy's stages say which fields the datasets collect for them.
+    policy = AlertPolicy.from_settings(summarise_same_asn=settings.summarise_same_asn)
     quotas = QuotaStore(db.engine)
     # Every HTTP request of every source passes the gate: quota slots shared through the
     # database by every process, and the request log behind /monitor health.
@@ -271,7 +273,7 @@ def _checking(
             dns = resolver = CheckedDnsClient(
                 mux, where=where, canary=settings.dns_canary, book=shared_resolver
             )
-        registry = build_datasets(settings, dns, gate=gate)
+        registry = build_datasets(settings, dns, gate=gate, needs=policy.needs)
         datasets, closers = registry.datasets, [*registry.closers, mux.aclose]
     else:
         try:
@@ -281,7 +283,6 @@ def _checking(
         if own is not None:
             dns = own
             closers.append(own.aclose)
-    policy = AlertPolicy.from_settings(summarise_same_asn=settings.summarise_same_asn)
     runner = Runner(
         datasets,
         db,

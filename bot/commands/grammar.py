@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from bot.errors import IndicatorError, UserInputError
+from bot.model.datasets import DATASET_NAMES
 from bot.model.indicators import Indicator, escape_in_code, parse_indicator, parse_indicators
 from bot.model.observations import IndicatorKind
 from bot.model.watches import WatchKind
-from bot.monitoring.datasets import DATASET_NAMES
 from bot.monitoring.lookalikes.matcher import keyword_form
 from bot.monitoring.lookalikes.permutations import registrable_domain, suffix_list
 

@@ -22,6 +22,7 @@ from typing import Any, NoReturn
 from bot.config import QuotaLimit
 from bot.errors import SourceError
 from bot.metrics import Metrics
+from bot.model.datasets import source_datasets
 from bot.model.observations import IndicatorKind, Observation
 from bot.storage.db import DatabaseRunner
 from bot.storage.quotas import (
@@ -44,12 +45,8 @@ SOURCE_KINDS: Mapping[str, frozenset[str]] = {
 BOTH_KINDS = frozenset({IndicatorKind.DOMAIN.value, IndicatorKind.IP.value})
 # The datasets each source feeds, and what it is to a reader.
 SOURCE_DATASETS: Mapping[str, tuple[str, ...]] = {
-    "mnemonic": ("resolutions",),
-    "circl": ("resolutions",),
-    "virustotal": ("resolutions",),
-    "crtsh": ("certificates", "subdomains"),
-    "rdap": ("whois",),
-    "internetdb": ("services",),
+    source: source_datasets(source)
+    for source in ("mnemonic", "circl", "virustotal", "crtsh", "rdap", "internetdb")
 }
 SOURCE_FEEDS = {
     "mnemonic": "passive DNS (Mnemonic)",

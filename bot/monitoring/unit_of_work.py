@@ -21,6 +21,7 @@ from bot.model.observations import Change, Observation, SourceStates
 from bot.model.walls import OBSERVED_SOURCE
 from bot.monitoring.diff import diff_observation
 from bot.monitoring.policy import AlertPolicy
+from bot.monitoring.policy.view import CheckView
 from bot.storage.checks import Checks
 from bot.storage.views import CheckOutcome, CheckToRecord, DatasetSnapshot
 
@@ -50,7 +51,10 @@ def decide_dataset(
     )
     # Facts of the retired observed source (other subjects' facts, stored by an earlier
     # version) close without a change: their removal would tell the walls' secret again.
-    changes = policy.judge([c for c in result.changes if c.source != OBSERVED_SOURCE])
+    changes = policy.judge(
+        [c for c in result.changes if c.source != OBSERVED_SOURCE],
+        CheckView.of(snapshot.facts if snapshot else None, observation),
+    )
     stored = snapshot.sources if snapshot is not None else None
     sources: SourceStates | None
     if stored is not None and not result.first_reads and not observation.failures and not stored.pending:

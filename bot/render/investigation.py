@@ -4,10 +4,11 @@ datasets see of it now, and which monitored indicators share its infrastructure.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Protocol
 
+from bot.model.datasets import BY_NAME, sections
 from bot.model.observations import IndicatorKind, Observation
 from bot.model.walls import ANOTHER_CHANNEL
 from bot.render.alerts import MAX_PIVOT_BUTTONS, pivot_values
@@ -37,24 +38,20 @@ class SharedLink(Protocol):
     def other_channels(self) -> int: ...  # other channels of the workspace, never named
 
 
-def _is_live(dataset: str, field: str) -> bool:
-    return dataset == "dns_records" or (
-        dataset == "resolutions" and not field.startswith("pdns:") and field != "domain"
-    )
+def _belongs(title: str) -> Callable[[str, str], bool]:
+    """Whether a (dataset, field) fact goes to the section titled `title`: its descriptor
+    says (bot/model/datasets.py). A dataset with no descriptor goes nowhere, which a test
+    forbids (tests/unit/render/test_investigation.py)."""
 
+    def belongs(dataset: str, field: str) -> bool:
+        descriptor = BY_NAME.get(dataset)
+        return descriptor is not None and descriptor.section_of(field).title == title
 
-def _is_passive(dataset: str, field: str) -> bool:
-    return dataset == "resolutions" and (field.startswith("pdns:") or field == "domain")
+    return belongs
 
 
 # (title, which facts belong to it), in the order they are shown.
-_SECTIONS = (
-    ("Live DNS", _is_live),
-    ("WHOIS / RDAP", lambda dataset, field: dataset == "whois"),
-    ("Passive DNS history", _is_passive),
-    ("Certificates", lambda dataset, field: dataset in ("certificates", "subdomains")),
-    ("Services", lambda dataset, field: dataset == "services"),
-)
+_SECTIONS = tuple((section.title, _belongs(section.title)) for section in sections())
 
 
 def build_investigation_message(
@@ -199,14 +196,8 @@ def where_monitored(channel_ids: Sequence[str], other_channels: int) -> str:
 
 
 def _section_of(dataset: str) -> str:
-    return {
-        "resolutions": "Live DNS",
-        "dns_records": "Live DNS",
-        "whois": "WHOIS / RDAP",
-        "certificates": "Certificates",
-        "subdomains": "Certificates",
-        "services": "Services",
-    }.get(dataset, "")
+    descriptor = BY_NAME.get(dataset)
+    return descriptor.section.title if descriptor is not None else ""
 
 
 def _fact_section(

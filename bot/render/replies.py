@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import NamedTuple
 
+from bot.model.datasets import DATASET_NAMES
 from bot.model.observations import Change, FactState, FactStatus, SourcePending, SourceStates
 from bot.model.routing import ChangeVerdict, Fate
 from bot.model.triage import SuppressionKind, SuppressionView, shown_end
@@ -46,7 +47,7 @@ HELP = """*Watchpost* watches domains and IPs and tells this channel when they c
 • `/monitor digest`: post today's digest now
 • `/monitor health`: how every data source is doing (requests, quotas, errors, latency)
 • `/monitor help`: this message
-Datasets: `resolutions`, `dns_records`, `whois`, `certificates`, `subdomains`, `services`."""
+Datasets: """ + ", ".join(f"`{name}`" for name in DATASET_NAMES)
 
 
 def build_help_message() -> Message:

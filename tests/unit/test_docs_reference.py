@@ -1,5 +1,6 @@
 """The generated docs pages are what the code says: docs/configuration.md from the
-settings' declarations, docs/api-reference.md from the OpenAPI document."""
+settings' declarations, docs/api-reference.md from the OpenAPI document, the dataset table
+from the dataset descriptors."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ def _generator() -> ModuleType:
     return module
 
 
-@pytest.mark.parametrize("page", ["configuration.md", "api-reference.md"])
+@pytest.mark.parametrize("page", ["configuration.md", "api-reference.md", "figures/datasets.md"])
 def test_docs_reference_committed_page_matches_the_code(page: str) -> None:
     generated = _generator().PAGES[page]()
     committed = (ROOT / "docs" / page).read_text()
@@ -42,3 +43,11 @@ def test_docs_reference_api_lists_every_operation() -> None:
     for path, operations in build_openapi()["paths"].items():
         for method in operations:
             assert f"## `{method.upper()} {path}`" in page
+
+
+def test_docs_reference_dataset_table_has_a_row_per_dataset() -> None:
+    from bot.model.datasets import DESCRIPTORS
+
+    table = _generator().datasets_table()
+    assert [line.split("`")[1] for line in table.splitlines()[3:]] == [d.name for d in DESCRIPTORS]
+    assert '--8<-- "docs/figures/datasets.md"' in (ROOT / "docs" / "datasets.md").read_text()

@@ -1,5 +1,7 @@
-"""One module per dataset, each behind the `Dataset` protocol (base.py); registry.py builds
-them from the settings. Adding a dataset touches its module and the registry only."""
+"""One module per dataset, each behind the `Dataset` protocol (base.py) and described by a
+`DatasetDescriptor` (bot/model/datasets.py); registry.py builds them from the settings.
+Adding a dataset: its descriptor, its module and one registry line (docs/contributing.md)."""
 
-# The datasets' names, in the order replies list them.
-DATASET_NAMES = ("resolutions", "dns_records", "whois", "certificates", "subdomains", "services")
+from bot.model.datasets import DATASET_NAMES
+
+__all__ = ["DATASET_NAMES"]

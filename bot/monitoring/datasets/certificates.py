@@ -6,6 +6,7 @@ import asyncio
 import logging
 
 from bot.errors import SourceError
+from bot.model.datasets import CERTIFICATES_DATASET
 from bot.model.observations import Fact, IndicatorKind, Observation, SourceFailure, SourceRead
 from bot.monitoring.datasets.base import TlsProbe
 from bot.monitoring.sources.crtsh import SOURCE as CRTSH
@@ -16,6 +17,7 @@ from bot.monitoring.sources.tls_probe import SINGLE_VALUED_FIELDS as TLS_SINGLE_
 logger = logging.getLogger(__name__)
 
 FIELD = "certificate"
+DESCRIPTOR = CERTIFICATES_DATASET
 
 
 def certificate_fact_value(cert: CtCertificate) -> str:
@@ -32,7 +34,7 @@ class CertificatesDataset:
     tls_san) of the certificate served now.
     """
 
-    name = "certificates"
+    name = DESCRIPTOR.name
 
     def __init__(
         self, crtsh: CrtShClient | None, tls_probe: TlsProbe | None, *, probe_timeout: float = 30.0

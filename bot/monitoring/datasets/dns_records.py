@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from bot.model.datasets import DNS_RECORDS
 from bot.model.observations import IndicatorKind, Observation
 from bot.monitoring.dns import STATUS_FIELD, DnsClient, lookup_name
 
 RECORD_TYPES = ("NS", "MX", "TXT", "SOA")
 
 
+DESCRIPTOR = DNS_RECORDS
+
+
 class DnsRecordsDataset:
-    name = "dns_records"
+    name = DESCRIPTOR.name
 
     def __init__(self, dns: DnsClient) -> None:
         self._dns = dns

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import dns.exception
 
 from bot.errors import SourceError
+from bot.model.datasets import ORIGIN_ASN_FIELD as ASN_FIELD
+from bot.model.datasets import RESOLUTIONS
 from bot.model.observations import Fact, IndicatorKind, Observation, Outcome, SourceFailure, SourceRead
 from bot.monitoring.datasets.base import PassiveDnsRecord, PassiveDnsSource
 from bot.monitoring.dns import (
@@ -36,7 +38,6 @@ PASSIVE_PREFIX = "pdns:"
 PASSIVE_FIELDS = frozenset(PASSIVE_PREFIX + rrtype for rrtype in LIVE_TYPES)
 PTR_FIELD = "PTR"
 DOMAIN_FIELD = "domain"
-ASN_FIELD = "asn"
 ASN_SOURCE = "asn"
 OriginAsn = Callable[[str], Awaitable[str | None]]
 # Passive rows that say "this name resolved to that address".
@@ -50,8 +51,11 @@ class _PassiveResult:
     error: str | None = None
 
 
+DESCRIPTOR = RESOLUTIONS
+
+
 class ResolutionsDataset:
-    name = "resolutions"
+    name = DESCRIPTOR.name
 
     def __init__(
         self, dns: DnsClient, passive: Sequence[PassiveDnsSource] = (), *, origin_asn: OriginAsn | None = None

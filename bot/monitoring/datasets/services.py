@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from bot.errors import SourceError
+from bot.model.datasets import SERVICES_DATASET
 from bot.model.observations import Fact, IndicatorKind, Observation, SourceFailure, SourceRead
 from bot.monitoring.sources.internetdb import SOURCE as INTERNETDB
 from bot.monitoring.sources.internetdb import InternetDbClient
 
-FIELDS = frozenset({"port", "hostname", "cpe", "tag", "vuln"})
+DESCRIPTOR = SERVICES_DATASET
+FIELDS = frozenset(DESCRIPTOR.fields)
 
 
 class ServicesDataset:
     """IPs only. InternetDB's "no information" is not "every port closed": it keeps the last state."""
 
-    name = "services"
+    name = DESCRIPTOR.name
 
     def __init__(self, client: InternetDbClient) -> None:
         self._client = client

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from bot.errors import SourceError
+from bot.model.datasets import SUBDOMAINS
 from bot.model.observations import Fact, IndicatorKind, Observation, SourceFailure, SourceRead
 from bot.monitoring.sources.crtsh import SOURCE as CRTSH
 from bot.monitoring.sources.crtsh import CrtShClient
 from bot.monitoring.sources.passive_dns import normalise_name
 
 FIELD = "subdomain"
+DESCRIPTOR = SUBDOMAINS
 
 
 class SubdomainsDataset:
     """One fact per name strictly under the domain; "*.a.example.com" counts as "a.example.com"."""
 
-    name = "subdomains"
+    name = DESCRIPTOR.name
 
     def __init__(self, crtsh: CrtShClient) -> None:
         self._crtsh = crtsh

@@ -15,6 +15,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from bot.errors import SourceError
+from bot.model.datasets import WHOIS
 from bot.model.indicators import registered_domain
 from bot.model.observations import Fact, IndicatorKind, Observation, SourceFailure, SourceRead
 from bot.monitoring.sources import asn as asn_source
@@ -33,8 +34,11 @@ SINGLE_VALUED = (
 )
 
 
+DESCRIPTOR = WHOIS
+
+
 class WhoisDataset:
-    name = "whois"
+    name = DESCRIPTOR.name
 
     def __init__(
         self,

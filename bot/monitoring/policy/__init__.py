@@ -6,7 +6,8 @@ A check's changes pass two kinds of stage, in order:
 
 1. check stages (`CheckStage`), once per check, for every channel alike: noise rules that
    need the check's changes together mark changes `alert=False` (kept for history and the
-   digest, not alerted). Today: `same_asn` (bot/monitoring/policy/same_asn.py), on request.
+   digest, not alerted), listed in `CHECK_STAGES`. Today: `same_asn`
+   (bot/monitoring/policy/same_asn.py), on request.
 2. channel stages (`ChannelStage`), once per monitor of the subject, inside the check's
    transaction: each keeps the changes still worth an alert in that channel: `mute`
    (bot/monitoring/policy/mute.py; mutes until unmuted and timed ones), `snooze` (snooze.py: the
@@ -38,17 +39,23 @@ from typing import Protocol
 from bot.model.observations import Change
 from bot.model.routing import ActiveSuppression, AlertTarget, Routed, Silenced, SilencedChange
 from bot.model.watches import FindingVerdict, WatchTarget
+from bot.monitoring.policy.cdn import CdnChurnStage
 from bot.monitoring.policy.mute import MuteStage
 from bot.monitoring.policy.same_asn import SameAsnChurnStage
 from bot.monitoring.policy.snooze import SnoozeStage
 from bot.monitoring.policy.suppress import SuppressStage
+from bot.monitoring.policy.view import CheckView
 
 
 class CheckStage(Protocol):
     name: str
+    # The fields of the check's data the stage reads (e.g. ORIGIN_ASN_FIELD): the registry
+    # collects them only when a stage in the pipeline needs them (AlertPolicy.needs).
+    needs: frozenset[str]
 
-    def judge(self, changes: Sequence[Change]) -> list[Change]:
-        """The check's changes, those not worth an alert marked `alert=False`."""
+    def judge(self, changes: Sequence[Change], view: CheckView) -> list[Change]:
+        """The check's changes, those not worth an alert marked `alert=False`; `view`: the
+        dataset's values before the check and now."""
         ...
 
 
@@ -68,6 +75,11 @@ class FindingStage(Protocol):
         ...
 
 
+# The check stages, in order: a domain's address churn, on with WATCHPOST_SUMMARISE_SAME_ASN
+# (the switch that has `resolutions` collect origin ASNs). A new one is a line here.
+CHECK_STAGES: tuple[CheckStage, ...] = (SameAsnChurnStage(), CdnChurnStage())
+
+
 @dataclass(frozen=True)
 class AlertPolicy:
     check_stages: tuple[CheckStage, ...] = ()
@@ -76,14 +88,19 @@ class AlertPolicy:
 
     @classmethod
     def from_settings(cls, *, summarise_same_asn: bool) -> AlertPolicy:
-        checks: tuple[CheckStage, ...] = (SameAsnChurnStage(),) if summarise_same_asn else ()
-        return cls(check_stages=checks)
+        return cls(check_stages=CHECK_STAGES if summarise_same_asn else ())
 
-    def judge(self, changes: Sequence[Change]) -> list[Change]:
+    @property
+    def needs(self) -> frozenset[str]:
+        """The fields the check stages read, for the dataset registry to collect."""
+        return frozenset().union(*(stage.needs for stage in self.check_stages))
+
+    def judge(self, changes: Sequence[Change], view: CheckView | None = None) -> list[Change]:
         """Run the check stages over one dataset's changes of a check."""
         judged = list(changes)
+        seen = view if view is not None else CheckView()
         for stage in self.check_stages:
-            judged = stage.judge(judged)
+            judged = stage.judge(judged, seen)
         return judged
 
     def route(self, changes: Sequence[Change], targets: Sequence[AlertTarget], now: datetime) -> list[Routed]:

@@ -7,29 +7,31 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from bot.config import FLAG, Setting
+from bot.model.datasets import ORIGIN_ASN_FIELD, RESOLUTIONS
 from bot.model.observations import Change
+from bot.monitoring.policy.view import CheckView
 
 ADDRESS_FIELDS = frozenset({"A", "AAAA"})
-ASN_FIELD = "asn"
 
 
 def summarise_same_asn_churn(changes: Sequence[Change]) -> list[Change]:
     """A domain's addresses moving inside the networks it already used (its set of origin
     ASNs unchanged) is kept for history and the digest but raises no alert. A new ASN is a
     change of its own and alerts, together with the addresses that came with it."""
-    asn_moved = any(c.dataset == "resolutions" and c.field == ASN_FIELD for c in changes)
+    asn_moved = any(c.dataset == RESOLUTIONS.name and c.field == ORIGIN_ASN_FIELD for c in changes)
     if asn_moved:
         return list(changes)
     return [
-        replace(c, alert=False) if c.dataset == "resolutions" and c.field in ADDRESS_FIELDS else c
+        replace(c, alert=False) if c.dataset == RESOLUTIONS.name and c.field in ADDRESS_FIELDS else c
         for c in changes
     ]
 
 
 class SameAsnChurnStage:
     name = "same_asn"
+    needs = frozenset({ORIGIN_ASN_FIELD})
 
-    def judge(self, changes: Sequence[Change]) -> list[Change]:
+    def judge(self, changes: Sequence[Change], view: CheckView) -> list[Change]:
         return summarise_same_asn_churn(changes)
 
 
@@ -43,7 +45,8 @@ SETTINGS = (
         "1: address churn inside known ASNs goes to the digest, not an alert",
         details=(
             "A domain's addresses moving inside the ASNs it already used go to history and the digest, "
-            "not an alert (a new ASN still alerts)."
+            "not an alert (a new ASN still alerts, unless the domain only moved between one CDN "
+            "provider's networks: stage `cdn`, bot/monitoring/policy/cdn.py)."
         ),
     ),
 )

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
+from bot.model.datasets import DESCRIPTORS, DatasetDescriptor
 from bot.model.observations import Fact, IndicatorKind, Observation, SourceFailure
 from bot.render.investigation import build_investigation_message
 from bot.render.limits import block_kit_violations
@@ -113,3 +116,21 @@ def test_investigation_shows_one_source_failing_for_two_datasets_once() -> None:
         looked_up_at=NOW,
     )
     assert json.dumps(message.blocks, ensure_ascii=False).count("HTTP 502 from crt.sh") == 1
+
+
+@pytest.mark.parametrize("descriptor", DESCRIPTORS, ids=lambda d: d.name)
+def test_investigation_shows_every_dataset_in_its_section(descriptor: DatasetDescriptor) -> None:
+    """A dataset cannot vanish from investigations: each field of each descriptor shows, in
+    the section the descriptor names, and a failure with no facts still shows its section."""
+    facts = [(field, f"value-of-{field}") for field in descriptor.fields]
+    message = build_investigation_message(
+        "evil.com", IndicatorKind.DOMAIN, [observation(descriptor.name, facts)], [], looked_up_at=NOW
+    )
+    texts = [b["text"]["text"] for b in message.blocks if b["type"] == "section"]
+    for field in descriptor.fields:
+        title = descriptor.section_of(field).title
+        assert [t for t in texts if t.startswith(f"*{title}*") and f"value-of-{field}" in t], field
+    failed = observation(descriptor.name, [], (SourceFailure("somesource", "down"),))
+    message = build_investigation_message("evil.com", IndicatorKind.DOMAIN, [failed], [], looked_up_at=NOW)
+    texts = [b["text"]["text"] for b in message.blocks if b["type"] == "section"]
+    assert any(t.startswith(f"*{descriptor.section.title}*") and "somesource" in t for t in texts)

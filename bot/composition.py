@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bot.api.app import ApiDeps
-from bot.commands.access import AccessPolicy, CommandRateLimiter, SharedRateLimiter
+from bot.commands.access import AccessPolicy
 from bot.commands.flows import MonitorFlows
 from bot.commands.triage import TriageFlows
 from bot.config import Settings
@@ -47,8 +47,9 @@ from bot.storage.check_requests import CheckRequestStore
 from bot.storage.db import Database
 from bot.storage.engine import create_database_engine, migrate
 from bot.storage.quotas import OutageStore, QuotaStore
+from bot.storage.rate_limits import LocalRateLimiter, RateLimit
 from bot.storage.receivers import MISP, THEHIVE, WEBHOOK, ReceiverRoute
-from bot.storage.shared_limits import SharedLimits
+from bot.storage.shared_limits import SharedLimits, SharedRateLimiter
 from bot.storage.slash_commands import SlashCommandQueue
 
 
@@ -409,9 +410,9 @@ def _commands(
         rate_limit=(
             None
             if not settings.command_rate
-            else CommandRateLimiter(settings.command_rate)
+            else LocalRateLimiter(RateLimit(settings.command_rate))
             if shared_limits is None
-            else SharedRateLimiter(settings.command_rate, shared_limits, db, clock=clock)
+            else SharedRateLimiter(RateLimit(settings.command_rate), shared_limits, db, clock=clock)
         ),
         on_lifted=triage.after_lift,
         quotas=checking.quotas,

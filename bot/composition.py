@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bot.api.app import ApiDeps
-from bot.commands.access import AccessPolicy, CommandRateLimiter, SharedRateLimiter
+from bot.commands.access import AccessPolicy
 from bot.commands.flows import MonitorFlows
 from bot.commands.triage import TriageFlows
 from bot.config import Settings
@@ -35,7 +35,7 @@ from bot.monitoring.lookalikes.enrich import DomainFactsLookup
 from bot.monitoring.lookalikes.service import CtPollJob, FindingRouter, LookalikeWatcher, PermutationResolver
 from bot.monitoring.policy import AlertPolicy
 from bot.monitoring.quota import QuotaGate
-from bot.monitoring.requested_checks import CheckRunner, RequestedCheckJob, RequestedChecks
+from bot.monitoring.requested_checks import CheckRunner, RequestedChecks, requested_check_job
 from bot.monitoring.resolver_check import CheckedDnsClient, SharedResolverVerdicts
 from bot.monitoring.runner import Runner, utc_now
 from bot.monitoring.scheduler import CheckDispatcher
@@ -43,12 +43,14 @@ from bot.monitoring.sources.misp import MispClient
 from bot.slack.handover import CommandHandover
 from bot.slack.listeners import SlackDeps
 from bot.slack.responses import ResponseUrls
-from bot.storage.check_requests import CheckRequestStore
+from bot.storage.check_requests import CheckRequestStore, ClaimedCheck
 from bot.storage.db import Database
 from bot.storage.engine import create_database_engine, migrate
+from bot.storage.handovers import HandoverJob
 from bot.storage.quotas import OutageStore, QuotaStore
+from bot.storage.rate_limits import LocalRateLimiter, RateLimit
 from bot.storage.receivers import MISP, THEHIVE, WEBHOOK, ReceiverRoute
-from bot.storage.shared_limits import SharedLimits
+from bot.storage.shared_limits import SharedLimits, SharedRateLimiter
 from bot.storage.slash_commands import SlashCommandQueue
 
 
@@ -70,7 +72,7 @@ class Services:
     slack_team_id: str | None = None  # the bot's workspace, once Slack said (auth.test)
     quotas: QuotaStore | None = None
     gate: QuotaGate | None = None
-    requested_checks: RequestedCheckJob | None = None  # a worker's: checks people asked for
+    requested_checks: HandoverJob[ClaimedCheck] | None = None  # a worker's: checks people asked for
     shared_limits: SharedLimits | None = None  # replay memory and rate buckets of every process
     source_health: SourceHealthJob | None = None  # a worker's: outage notices, health gauges
     resolver: CheckedDnsClient | None = None  # None: no resolver check (or datasets given)
@@ -112,7 +114,7 @@ class Services:
         self.dispatcher.close()
         await self.dispatcher.drain()
         if self.requested_checks is not None:
-            await self.requested_checks.drain()
+            await self.requested_checks.drain(grace=None)  # the checks in flight finish
         for close in self.closers:
             await close()
         await self.replies.aclose()
@@ -187,7 +189,7 @@ def build_services(
         triage=commands.triage,
         quotas=checking.quotas,
         gate=checking.gate,
-        requested_checks=RequestedCheckJob(checking.runner, commands.check_requests),
+        requested_checks=requested_check_job(checking.runner, commands.check_requests),
         slash_commands=commands.slash_commands,
         handover=CommandHandover(commands.slash_commands, clock=clock) if checks_elsewhere else None,
         shared_limits=commands.shared_limits,
@@ -410,9 +412,9 @@ def _commands(
         rate_limit=(
             None
             if not settings.command_rate
-            else CommandRateLimiter(settings.command_rate)
+            else LocalRateLimiter(RateLimit(settings.command_rate))
             if shared_limits is None
-            else SharedRateLimiter(settings.command_rate, shared_limits, db, clock=clock)
+            else SharedRateLimiter(RateLimit(settings.command_rate), shared_limits, db, clock=clock)
         ),
         on_lifted=triage.after_lift,
         quotas=checking.quotas,

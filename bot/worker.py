@@ -20,22 +20,23 @@ from bot.config import Settings
 from bot.lifecycle import check_token, until_stopped
 from bot.metrics import CONTENT_TYPE, Metrics
 from bot.monitoring.scheduler import STOP_GRACE, JobScheduler, build_scheduler
-from bot.slack.handover import HandedOverCommandJob
+from bot.slack.handover import handed_over_command_job
 from bot.slack.listeners.commands import SlashCommands
 from bot.slack.transport import SlackTransport, build_web_client
+from bot.storage.handovers import HandoverJob
+from bot.storage.slash_commands import ClaimedCommand
 
 log = logging.getLogger(__name__)
 
-# How often a worker looks for checks people asked for: the wait they see beyond the check.
-REQUESTED_CHECK_TICK = 0.25
 
-
-def build_worker_scheduler(services: Services, commands: HandedOverCommandJob | None = None) -> JobScheduler:
+def build_worker_scheduler(
+    services: Services, commands: HandoverJob[ClaimedCommand] | None = None
+) -> JobScheduler:
     jobs: dict[str, tuple[float, Callable[[], Awaitable[object]]]] = {}
     if commands is not None:
         jobs["slash-commands"] = (commands.tick_seconds, commands.run_due)
     if services.requested_checks is not None:
-        jobs["requested-checks"] = (REQUESTED_CHECK_TICK, services.requested_checks.run_due)
+        jobs["requested-checks"] = (services.requested_checks.tick_seconds, services.requested_checks.run_due)
     if services.source_health is not None:
         jobs["source-health"] = (services.source_health.tick_seconds, services.source_health.run)
     return build_scheduler(
@@ -81,11 +82,11 @@ async def work(settings: Settings) -> int:
         await services.aclose()
 
 
-def handed_over_commands(services: Services) -> HandedOverCommandJob | None:
+def handed_over_commands(services: Services) -> HandoverJob[ClaimedCommand] | None:
     """The job that runs the slash commands a web process handed over (None: no queue)."""
     if services.slash_commands is None:
         return None
-    return HandedOverCommandJob(
+    return handed_over_command_job(
         services.slash_commands,
         services.db,
         SlashCommands(services.slack_deps()).run,

@@ -38,7 +38,6 @@ from bot.api.payloads import (
     parse_watch_request,
     plain,
 )
-from bot.commands.access import CommandRateLimiter
 from bot.commands.flows import MonitorFlows
 from bot.commands.imports import ImportOutcome, MispNotConfigured, MispUnavailable
 from bot.commands.results import Caller
@@ -62,6 +61,7 @@ from bot.render.payloads import (
 )
 from bot.storage.alerts import DeliveryQuery
 from bot.storage.db import Database
+from bot.storage.rate_limits import LocalRateLimiter, RateLimit, RateLimiter
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ class ApiDeps:
 class ApiContext:
     deps: ApiDeps
     tokens: tuple[ApiToken, ...]
-    limiter: CommandRateLimiter
+    limiter: RateLimiter
 
     def token_name(self, presented: str) -> str | None:
         """The name of the configured token equal to `presented`. Digests compared in
@@ -116,7 +116,7 @@ CONTEXT = web.AppKey("watchpost_api", ApiContext)
 TOKEN_NAME = web.RequestKey("watchpost_api_token", str)
 
 
-def mount_api(web_app: web.Application, deps: ApiDeps, *, limiter: CommandRateLimiter | None = None) -> None:
+def mount_api(web_app: web.Application, deps: ApiDeps, *, limiter: RateLimiter | None = None) -> None:
     """Serve /api/v1 on `web_app` when tokens are configured."""
     settings = deps.settings
     if not settings.api_tokens:
@@ -125,7 +125,7 @@ def mount_api(web_app: web.Application, deps: ApiDeps, *, limiter: CommandRateLi
     api[CONTEXT] = ApiContext(
         deps,
         settings.api_tokens,
-        limiter if limiter is not None else CommandRateLimiter(settings.api_rate_limit),
+        limiter if limiter is not None else LocalRateLimiter(RateLimit(settings.api_rate_limit)),
     )
     api.router.add_get("/openapi.json", handle_openapi)
     api.router.add_get("/monitors", handle_monitors_list)
@@ -192,12 +192,12 @@ async def _authenticate(request: web.Request, handler: Handler) -> web.StreamRes
             "a valid API token is required: Authorization: Bearer <token>",
             headers={"WWW-Authenticate": 'Bearer realm="watchpost"'},
         )
-    wait = context.limiter.wait_time("api", name)
+    wait = await context.limiter.take(f"api:{name}")
     if wait > 0:
         raise ApiError(
             429,
             "rate_limited",
-            f"too many requests with this token: at most {context.limiter.per_minute} a minute",
+            f"too many requests with this token: at most {context.limiter.rate.per_minute} a minute",
             headers={"Retry-After": str(max(1, math.ceil(wait)))},
         )
     request[TOKEN_NAME] = name

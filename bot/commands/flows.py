@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from time import monotonic
 from typing import Protocol
 
-from bot.commands.access import AccessPolicy, CommandRateLimiter, SharedRateLimiter
+from bot.commands.access import AccessPolicy
 from bot.commands.grammar import (
     AddCommand,
     CheckCommand,
@@ -84,6 +84,7 @@ from bot.render.replies import (
 from bot.storage.ct_positions import CtPosition
 from bot.storage.db import Database
 from bot.storage.quotas import QuotaPlan, QuotaStore, SourceUsage
+from bot.storage.rate_limits import RateLimiter
 from bot.storage.receivers import ReceiverHealth
 from bot.storage.resolver_verdicts import ResolverStatus
 from bot.storage.views import AddedMonitor, MonitorView, SubjectView
@@ -121,7 +122,7 @@ class MonitorFlows:
         digests: DigestRequester | None = None,
         timezone: tzinfo = UTC,
         access: AccessPolicy | None = None,
-        rate_limit: CommandRateLimiter | SharedRateLimiter | None = None,
+        rate_limit: RateLimiter | None = None,
         on_lifted: Callable[[SuppressionView], Awaitable[None]] | None = None,
         quotas: QuotaStore | None = None,
         gate: QuotaGate | None = None,
@@ -165,11 +166,11 @@ class MonitorFlows:
         """The reply to a user over the command rate limit (None: go ahead). Counts the command."""
         if self.rate_limit is None:
             return None
-        wait = await self.rate_limit.wait_for(caller.team_id, caller.user_id)
+        wait = await self.rate_limit.take(f"command:{caller.team_id}:{caller.user_id}")
         if wait <= 0:
             return None
         return build_error_message(
-            f"Slow down: Watchpost takes at most {self.rate_limit.per_minute} commands a minute from "
+            f"Slow down: Watchpost takes at most {self.rate_limit.rate.per_minute} commands a minute from "
             f"one person. Try again in {math.ceil(wait)} s; nothing was done."
         )
 

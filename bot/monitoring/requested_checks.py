@@ -3,8 +3,9 @@ API never runs one (`watchpost serve` with workers).
 
 `RequestedChecks` stands in for the runner in that process: `check` writes a request and
 waits for a worker to finish it, and returns what the worker reported (changes and the
-sources that failed or wait for a quota slot). `RequestedCheckJob` is the worker's side:
-claimed requests are checked at once, before routine ones, as a person asked for them."""
+sources that failed or wait for a quota slot). `requested_check_job` is the worker's side
+(the one handover's job, bot/storage/handovers.py): claimed requests are checked at once,
+before routine ones, as a person asked for them."""
 
 from __future__ import annotations
 
@@ -19,8 +20,9 @@ from bot.model.observations import Change, ChangeKind, IndicatorKind, Observatio
 from bot.model.routing import ActiveSuppression, ChangeVerdict, Fate
 from bot.monitoring.datasets.base import Dataset
 from bot.monitoring.runner import CheckReport, Runner
-from bot.storage.check_requests import CheckRequestStore
+from bot.storage.check_requests import CheckRequestStore, ClaimedCheck
 from bot.storage.db import Database
+from bot.storage.handovers import HandoverJob
 from bot.storage.views import CheckOutcome, SubjectView
 
 log = logging.getLogger(__name__)
@@ -103,51 +105,40 @@ class RequestedChecks:
                     future.set_result(result)
 
 
-class RequestedCheckJob:
-    """The worker's side: claim requested checks and run them (`run_due`, every tick)."""
+# How often a worker looks for checks people asked for: the wait they see beyond the check.
+REQUESTED_CHECK_TICK = 0.25
+# A check runs well within this; a worker that died leaves it to another once it passes.
+REQUESTED_CHECK_LEASE = timedelta(minutes=5)
 
-    def __init__(
-        self,
-        runner: Runner,
-        requests: CheckRequestStore,
-        *,
-        lease: timedelta = timedelta(minutes=5),
-        clock: Callable[[], datetime] | None = None,
-    ) -> None:
-        self.runner = runner
-        self.requests = requests
-        self.lease = lease
-        self.clock = clock or runner.clock
-        self._tasks: set[asyncio.Task[None]] = set()
 
-    async def run_due(self) -> int:
-        """Claim what was asked for and start it; returns at once (the checks run on), so a
-        tick never waits behind a slow check. At most the runner's concurrency in flight."""
-        db = self.runner.db
-        room = self.runner.concurrency - len(self._tasks)
-        if room <= 0:
-            return 0
-        claimed = await db.run(self.requests.claim, now=self.clock(), lease=self.lease, limit=room)
+def requested_check_job(
+    runner: Runner,
+    requests: CheckRequestStore,
+    *,
+    lease: timedelta = REQUESTED_CHECK_LEASE,
+    clock: Callable[[], datetime] | None = None,
+) -> HandoverJob[ClaimedCheck]:
+    """The worker's side: claimed requests are checked at once, before routine ones (at
+    most the runner's concurrency in flight), each completed with the summary its asker
+    reads; a tick never waits behind a slow check."""
 
-        async def one(request_id: int, subject: SubjectView) -> None:
-            summary: Any
-            try:
-                summary = summary_of(await self.runner.check(subject, manual=True))
-            except Exception:
-                log.exception("requested check of %s failed", subject.indicator)
-                summary = {"error": True}
-            await db.run(self.requests.finish, request_id, result=summary, now=self.clock())
+    async def run(claim: ClaimedCheck) -> dict[str, Any]:
+        try:
+            return summary_of(await runner.check(claim.subject, manual=True))
+        except Exception:
+            log.exception("requested check of %s failed", claim.subject.indicator)
+            return {"error": True}
 
-        for claim in claimed:
-            task = asyncio.create_task(one(claim.request_id, claim.subject), name="requested check")
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-        return len(claimed)
-
-    async def drain(self) -> None:
-        """Wait for the requested checks in flight (tests, shutdown)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+    return HandoverJob(
+        requests,
+        runner.db,
+        run,
+        clock=clock or runner.clock,
+        lease=lease,
+        concurrency=runner.concurrency,
+        tick_seconds=REQUESTED_CHECK_TICK,
+        what="requested check",
+    )
 
 
 def summary_of(report: CheckReport) -> dict[str, Any]:

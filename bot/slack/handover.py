@@ -2,21 +2,22 @@
 
 With workers (`watchpost serve` starts them by default), the web process answers a
 command and hands it over through the database (`CommandHandover`): the commands of a
-burst in one statement, after the burst is answered. A worker's `HandedOverCommandJob`
-claims them within a tick and runs them exactly as the web process would have
+burst in one statement, after the burst is answered. A worker's job
+(`handed_over_command_job`, the one handover's: bot/storage/handovers.py) claims them
+within a tick and runs them exactly as the web process would have
 (bot/slack/listeners/commands.py), replies to the response_url included. A command the
 database would not take is run where it was answered instead: answered is never lost."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.slack.front import BatchedCalls, cancel_after, first_of_each
-from bot.storage.db import Database
+from bot.slack.front import BatchedCalls, first_of_each
+from bot.storage.db import DatabaseRunner
+from bot.storage.handovers import HandoverJob
 from bot.storage.slash_commands import ClaimedCommand, HandedOverCommand, SlashCommandQueue
 
 log = logging.getLogger(__name__)
@@ -56,71 +57,29 @@ class CommandHandover:
         self._calls.close()
 
 
-class HandedOverCommandJob:
-    """A worker's side: each tick, claims handed-over commands (at most `concurrency`
-    running at once) and runs them; those that ended are marked done the tick after."""
+def handed_over_command_job(
+    queue: SlashCommandQueue,
+    db: DatabaseRunner,
+    run: RunCommand,
+    *,
+    clock: Callable[[], datetime],
+    concurrency: int = 20,
+    lease: timedelta = COMMAND_LEASE,
+) -> HandoverJob[ClaimedCommand]:
+    """A worker's side (the one handover's job, bot/storage/handovers.py): each tick,
+    claims handed-over commands (at most `concurrency` running at once) and runs them;
+    those that ended are marked done the tick after."""
 
-    def __init__(
-        self,
-        queue: SlashCommandQueue,
-        db: Database,
-        run: RunCommand,
-        *,
-        clock: Callable[[], datetime],
-        concurrency: int = 20,
-        lease: timedelta = COMMAND_LEASE,
-    ) -> None:
-        self.queue = queue
-        self.db = db
-        self.run = run
-        self.clock = clock
-        self.concurrency = concurrency
-        self.lease = lease
-        self.tick_seconds = COMMAND_TICK
-        self._running: dict[int, asyncio.Task[None]] = {}
-        self._ended: list[int] = []
+    async def run_claimed(command: ClaimedCommand) -> None:
+        await run(command.fields)
 
-    async def run_due(self) -> int:
-        """One tick: mark the commands that ended done, claim and start new ones (how many)."""
-        await self._mark_ended()
-        room = self.concurrency - len(self._running)
-        if room <= 0:
-            return 0
-        claimed = await self.db.run(self.queue.claim, now=self.clock(), lease=self.lease, limit=room)
-        for command in claimed:
-            task = asyncio.create_task(self._run(command), name=f"slash command {command.command_id}")
-            self._running[command.command_id] = task
-        return len(claimed)
-
-    async def _run(self, command: ClaimedCommand) -> None:
-        try:
-            await self.run(command.fields)
-        except Exception:  # one command's failure is logged (its reply said so); the others run
-            log.exception("a handed-over slash command failed")
-        finally:
-            # Cancelled (stopped mid-way), it is not marked ended: left open, another
-            # worker runs it once the lease passes.
-            self._running.pop(command.command_id, None)
-        self._ended.append(command.command_id)
-
-    async def _mark_ended(self) -> None:
-        """The commands that ended since last told, marked done (kept to tell again if that fails)."""
-        if not self._ended:
-            return
-        ended, self._ended = self._ended, []
-        try:
-            await self.db.run(self.queue.finish, ended, now=self.clock())
-        except Exception:
-            self._ended.extend(ended)  # until told, the lease holds them
-            raise
-
-    async def drain(self, grace: float = 5.0) -> None:
-        """On the way out: running commands get `grace` seconds, then are stopped (left
-        open for another worker); those that ended are marked done."""
-        unfinished = await cancel_after(grace, list(self._running.values()))
-        if unfinished:
-            log.warning("%d slash commands still running at shutdown were left to another worker", unfinished)
-        try:
-            await self._mark_ended()
-        except Exception as exc:  # they may run again elsewhere: their replies would repeat
-            log.warning("%d ended slash commands could not be marked done (%s)", len(self._ended), exc)
+    return HandoverJob(
+        queue,
+        db,
+        run_claimed,
+        clock=clock,
+        lease=lease,
+        concurrency=concurrency,
+        tick_seconds=COMMAND_TICK,
+        what="slash command",
+    )

@@ -1,8 +1,8 @@
-"""Checks a person asked for, handed from the process that answers Slack to a worker.
+"""Checks a person asked for, handed from the process that answers Slack to a worker: one
+kind of the one handover (bot/storage/handovers.py).
 
-`request` writes a row; a worker `claim`s open rows (SKIP LOCKED on PostgreSQL, a lease
-either way, so a worker that died mid-check leaves it to another), runs the check first,
-before routine ones, and `finish`es the row with a summary the asker reads back."""
+`request` writes a row; a worker `claim`s open rows, runs the check first, before routine
+ones, and `complete`s the row with a summary the asker reads back (`result`, `results`)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Engine, Table, delete, insert, select, update
+from sqlalchemy import Connection, Engine, Row, Table, insert, select
 
 from bot.model.observations import IndicatorKind
-from bot.storage.engine import claim_open_rows
+from bot.storage.handovers import LeasedQueue, QueueTable
 from bot.storage.models import CheckRequestRow, Subject
 from bot.storage.views import SubjectView
 
@@ -27,10 +27,23 @@ class ClaimedCheck:
     request_id: int
     subject: SubjectView
 
+    @property
+    def claim_id(self) -> int:
+        return self.request_id
 
-class CheckRequestStore:
+
+class CheckRequestStore(LeasedQueue[ClaimedCheck]):
     def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+        super().__init__(
+            engine,
+            QueueTable(
+                _REQUESTS,
+                claimed=(_REQUESTS.c.subject_id,),
+                oldest_first=(_REQUESTS.c.requested_at,),
+                kept=KEPT,
+                result="result",
+            ),
+        )
 
     def request(self, subject_id: int, *, now: datetime) -> int:
         with self.engine.begin() as connection:
@@ -67,30 +80,14 @@ class CheckRequestStore:
             if request_id not in found or found[request_id].done_at is not None
         }
 
-    def claim(self, *, now: datetime, lease: timedelta, limit: int) -> list[ClaimedCheck]:
-        with self.engine.begin() as connection:
-            rows = claim_open_rows(
-                connection,
-                _REQUESTS,
-                [_REQUESTS.c.subject_id],
-                oldest_first=[_REQUESTS.c.requested_at],
-                now=now,
-                lease=lease,
-                limit=limit,
+    def claimed(self, connection: Connection, rows: list[Row[Any]]) -> list[ClaimedCheck]:
+        """Each request with its subject (a request whose subject went away is left out)."""
+        subjects = {
+            row.id: SubjectView(row.id, row.indicator, IndicatorKind(row.kind), row.last_checked_at)
+            for row in connection.execute(
+                select(
+                    _SUBJECTS.c.id, _SUBJECTS.c.indicator, _SUBJECTS.c.kind, _SUBJECTS.c.last_checked_at
+                ).where(_SUBJECTS.c.id.in_([row.subject_id for row in rows]))
             )
-            subjects = {
-                row.id: SubjectView(row.id, row.indicator, IndicatorKind(row.kind), row.last_checked_at)
-                for row in connection.execute(
-                    select(
-                        _SUBJECTS.c.id, _SUBJECTS.c.indicator, _SUBJECTS.c.kind, _SUBJECTS.c.last_checked_at
-                    ).where(_SUBJECTS.c.id.in_([row.subject_id for row in rows]))
-                )
-            }
+        }
         return [ClaimedCheck(row.id, subjects[row.subject_id]) for row in rows if row.subject_id in subjects]
-
-    def finish(self, request_id: int, *, result: Any, now: datetime) -> None:
-        with self.engine.begin() as connection:
-            connection.execute(
-                update(_REQUESTS).where(_REQUESTS.c.id == request_id).values(done_at=now, result=result)
-            )
-            connection.execute(delete(_REQUESTS).where(_REQUESTS.c.done_at < now - KEPT))

@@ -1,11 +1,11 @@
 """Slash commands handed from the process that answers Slack to a worker that runs them.
 
-The web process answers a command at once and `hand_over`s it, with the others that came
-in together, in one statement; a replay of a request already handed over (its signature
-is the row's key) is dropped there, whichever process got it. A worker `claim`s open rows
-(SKIP LOCKED on PostgreSQL, a lease either way: a worker that died mid-command leaves it
-to another) and `finish`es them: the fields, response_url included, are cleared then, and
-the key is kept while a replay of it could still pass the signature check."""
+One kind of the one handover (bot/storage/handovers.py). The web process answers a
+command at once and `hand_over`s it, with the others that came in together, in one
+statement; a replay of a request already handed over (its signature is the row's key) is
+dropped there, whichever process got it. A worker `claim`s open rows and `complete`s
+them: the fields, response_url included, are cleared then, and the key is kept while a
+replay of it could still pass the signature check."""
 
 from __future__ import annotations
 
@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Engine, Table, and_, delete, func, select, update
+from sqlalchemy import Connection, Engine, Row, Table
 
-from bot.storage.engine import claim_open_rows, insert_unless_present
+from bot.storage.engine import insert_unless_present
+from bot.storage.handovers import LeasedQueue, QueueTable
 from bot.storage.models import SlashCommandRow
 
 _COMMANDS = cast(Table, SlashCommandRow.__table__)
@@ -39,10 +40,23 @@ class ClaimedCommand:
     command_id: int
     fields: dict[str, Any]
 
+    @property
+    def claim_id(self) -> int:
+        return self.command_id
 
-class SlashCommandQueue:
+
+class SlashCommandQueue(LeasedQueue[ClaimedCommand]):
     def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+        super().__init__(
+            engine,
+            QueueTable(
+                _COMMANDS,
+                claimed=(_COMMANDS.c.fields,),
+                oldest_first=(_COMMANDS.c.received_at, _COMMANDS.c.id),
+                kept=KEY_KEPT,
+                cleared=("fields",),
+            ),
+        )
 
     def hand_over(self, commands: Sequence[HandedOverCommand], *, now: datetime) -> set[str]:
         """Store the commands in one transaction; the keys stored (a key already there, or
@@ -61,39 +75,9 @@ class SlashCommandQueue:
             ).scalars()
             return set(stored)
 
-    def claim(self, *, now: datetime, lease: timedelta, limit: int) -> list[ClaimedCommand]:
-        """Up to `limit` open commands, oldest first, leased to the caller until `now + lease`."""
-        with self.engine.begin() as connection:
-            rows = claim_open_rows(
-                connection,
-                _COMMANDS,
-                [_COMMANDS.c.fields],
-                oldest_first=[_COMMANDS.c.received_at, _COMMANDS.c.id],
-                now=now,
-                lease=lease,
-                limit=limit,
-            )
+    def claimed(self, connection: Connection, rows: list[Row[Any]]) -> list[ClaimedCommand]:
         return [ClaimedCommand(row.id, dict(row.fields or {})) for row in rows]
 
     def finish(self, command_ids: Sequence[int], *, now: datetime) -> None:
         """These ran: their fields go (the response_url with them); keys past any replay go too."""
-        with self.engine.begin() as connection:
-            if command_ids:
-                connection.execute(
-                    update(_COMMANDS)
-                    .where(_COMMANDS.c.id.in_(list(command_ids)))
-                    .values(done_at=now, fields=None)
-                )
-            connection.execute(
-                delete(_COMMANDS).where(
-                    and_(_COMMANDS.c.done_at.is_not(None), _COMMANDS.c.received_at < now - KEY_KEPT)
-                )
-            )
-
-    def open_count(self) -> int:
-        with self.engine.connect() as connection:
-            return int(
-                connection.execute(
-                    select(func.count()).select_from(_COMMANDS).where(_COMMANDS.c.done_at.is_(None))
-                ).scalar_one()
-            )
+        self.complete(dict.fromkeys(command_ids), now=now)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from bot.commands.access import AccessPolicy, CommandRateLimiter
+from bot.commands.access import AccessPolicy
 from bot.commands.buttons import (
     DOES_NOTHING,
     NO_TRIAGE,
@@ -34,6 +34,7 @@ from bot.render.messages import Message, actions, button
 from bot.render.modals import DURATION_ACTION, FALSE_POSITIVE_MODAL, REASON_ACTION
 from bot.render.text import render_text
 from bot.storage.db import Database
+from bot.storage.rate_limits import LocalRateLimiter, RateLimit
 from tests.fakes.clock import FakeClock
 from tests.fakes.slack_api import FakeSlackApi, SlackMessage
 from tests.integration.test_outbox_slack import slack_transport
@@ -178,7 +179,7 @@ async def test_dispatch_command_buttons_count_against_the_command_rate(
     alerted: tuple[Bot, SlackMessage],
 ) -> None:
     bot, alert = alerted
-    bot.flows.rate_limit = CommandRateLimiter(1)
+    bot.flows.rate_limit = LocalRateLimiter(RateLimit(1))
     buttons = ButtonDispatcher(bot.flows, bot.triage)
     assert "Now monitoring" in answer(
         await buttons.press(on_alert(alert, "monitor_indicator_0", "45.77.10.20"))

@@ -8,10 +8,10 @@ from datetime import timedelta
 
 from sqlalchemy import Engine
 
-from bot.commands.access import SharedRateLimiter
 from bot.slack.front import SharedReplayMemory
 from bot.storage.db import Database
-from bot.storage.shared_limits import SharedLimits
+from bot.storage.rate_limits import RateLimit
+from bot.storage.shared_limits import SharedLimits, SharedRateLimiter
 from tests.fakes.clock import FakeClock
 
 
@@ -19,15 +19,15 @@ async def test_a_users_commands_are_counted_across_processes(migrated_engine: En
     clock = FakeClock()
     database = Database(migrated_engine)
     # Two processes, each with its own limiter object, on one database.
-    one = SharedRateLimiter(3, SharedLimits(migrated_engine), database, clock=clock)
-    two = SharedRateLimiter(3, SharedLimits(migrated_engine), database, clock=clock)
+    one = SharedRateLimiter(RateLimit(3), SharedLimits(migrated_engine), database, clock=clock)
+    two = SharedRateLimiter(RateLimit(3), SharedLimits(migrated_engine), database, clock=clock)
     try:
-        waits = [await limiter.wait_for("T1", "U1") for limiter in (one, two, one)]
+        waits = [await limiter.take("T1:U1") for limiter in (one, two, one)]
         assert waits == [0.0, 0.0, 0.0]
-        assert await two.wait_for("T1", "U1") == 20.0  # a token every 20 s at 3 a minute
-        assert await one.wait_for("T1", "U2") == 0.0  # another user's bucket
+        assert await two.take("T1:U1") == 20.0  # a token every 20 s at 3 a minute
+        assert await one.take("T1:U2") == 0.0  # another user's bucket
         clock.advance(seconds=20)
-        assert await two.wait_for("T1", "U1") == 0.0
+        assert await two.take("T1:U1") == 0.0
     finally:
         database.close()
 
@@ -62,3 +62,17 @@ async def test_requests_that_arrive_together_are_asked_about_in_one_statement(
         assert again is False and batches == [21, 1]
     finally:
         memory.close()
+
+
+async def test_a_shared_permit_reserved_and_given_back_is_taken_again(migrated_engine: Engine) -> None:
+    clock = FakeClock()
+    database = Database(migrated_engine)
+    limiter = SharedRateLimiter(RateLimit(3), SharedLimits(migrated_engine), database, clock=clock)
+    try:
+        assert [await limiter.take("source:vt") for _ in range(3)] == [0.0, 0.0, 0.0]
+        assert await limiter.take("source:vt", within=30) == 20.0  # reserved for 20 s from now
+        assert await limiter.take("source:vt", within=30) == 40.0  # past `within`: nothing taken
+        await limiter.give_back("source:vt")  # the reserved one was not used
+        assert await limiter.take("source:vt", within=30) == 20.0
+    finally:
+        database.close()

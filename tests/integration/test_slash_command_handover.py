@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import OperationalError
 
-from bot.slack.handover import CommandHandover, HandedOverCommandJob
+from bot.slack.handover import CommandHandover, handed_over_command_job
 from bot.storage.db import Database
 from bot.storage.models import SlashCommandRow
 from bot.storage.slash_commands import KEY_KEPT, HandedOverCommand, SlashCommandQueue
@@ -108,7 +108,7 @@ async def test_a_burst_is_handed_over_in_one_statement_and_run_by_a_worker(migra
         if body["text"] == "host3.example":
             raise RuntimeError("this command's own failure")
 
-    job = HandedOverCommandJob(queue, database, run, clock=clock, concurrency=4)
+    job = handed_over_command_job(queue, database, run, clock=clock, concurrency=4)
     try:
         await asyncio.gather(*(handover.give(f"v0={n}", fields(n), run_here) for n in range(6)))
         await handover.give("v0=2", fields(2), run_here)  # a replay: dropped, not run here
@@ -162,7 +162,7 @@ async def test_a_command_stopped_at_shutdown_is_left_for_another_worker(migrated
     async def never_ends(body: dict[str, Any]) -> None:
         await asyncio.Event().wait()
 
-    job = HandedOverCommandJob(queue, database, never_ends, clock=clock)
+    job = handed_over_command_job(queue, database, never_ends, clock=clock)
     try:
         assert await job.run_due() == 1
         await job.drain(grace=0.05)

@@ -9,13 +9,14 @@ from datetime import UTC, datetime
 import pytest
 import pytest_asyncio
 
-from bot.commands.access import AccessPolicy, CommandRateLimiter
+from bot.commands.access import AccessPolicy
 from bot.commands.flows import MonitorFlows
 from bot.commands.results import Caller
 from bot.errors import NotPermitted
 from bot.model.observations import IndicatorKind, Observation
 from bot.monitoring.runner import Runner
 from bot.storage.db import Database
+from bot.storage.rate_limits import LocalRateLimiter, RateLimit
 from tests.fakes.clock import FakeClock
 from tests.fakes.conversation import Conversation
 
@@ -110,7 +111,7 @@ async def test_the_rate_limit_counts_each_user_apart(store: Database) -> None:
     clock = FakeClock()
     async_store = store
     try:
-        limiter = CommandRateLimiter(3, clock=lambda: clock.now.timestamp())
+        limiter = LocalRateLimiter(RateLimit(3), clock=lambda: clock.now.timestamp())
         flows = MonitorFlows(
             async_store, Runner([NoData()], async_store, clock=clock), clock=clock, rate_limit=limiter
         )
@@ -127,17 +128,17 @@ async def test_the_rate_limit_counts_each_user_apart(store: Database) -> None:
 
 def test_rate_limiter_refills_and_forgets_idle_users() -> None:
     now = [0.0]
-    limiter = CommandRateLimiter(60, clock=lambda: now[0], max_users=2)
-    assert [limiter.wait_time("T", "U1") for _ in range(60)] == [0.0] * 60
-    assert limiter.wait_time("T", "U1") == pytest.approx(1.0)
+    limiter = LocalRateLimiter(RateLimit(60), clock=lambda: now[0], max_keys=2)
+    assert [limiter.reserve("T:U1") for _ in range(60)] == [0.0] * 60
+    assert limiter.reserve("T:U1") == pytest.approx(1.0)
     now[0] += 1.0
-    assert limiter.wait_time("T", "U1") == 0.0
-    limiter.wait_time("T", "U2")
+    assert limiter.reserve("T:U1") == 0.0
+    limiter.reserve("T:U2")
     now[0] += 120
-    limiter.wait_time("T", "U3")  # over max_users: buckets full again are dropped
-    assert set(limiter._buckets) == {("T", "U3")}
+    limiter.reserve("T:U3")  # over max_users: buckets full again are dropped
+    assert set(limiter._buckets) == {"T:U3"}
     with pytest.raises(ValueError):
-        CommandRateLimiter(0)
+        RateLimit(0)
 
 
 def test_access_policy_names_whose_monitors_a_user_may_change() -> None:

@@ -24,6 +24,7 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import ThreadedResolver
 
 from bot.errors import SourceError
+from bot.storage.rate_limits import LocalRateLimiter, RateLimit
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,8 @@ class HttpReply:
 
 
 class TokenBucket:
-    """Client-side rate limit: `capacity` requests at once, refilled at `per_second`.
+    """Client-side rate limit of one source: `capacity` requests at once, refilled at
+    `per_second` (a `LocalRateLimiter` of bot/storage/rate_limits.py, keyed by the source).
 
     A caller whose turn comes within `max_wait` seconds sleeps until then (waiters are
     served in arrival order, each holding a reservation); beyond that it fails fast with
@@ -62,25 +64,18 @@ class TokenBucket:
         self.per_second = per_second
         self.capacity = capacity
         self.max_wait = max_wait
-        self._clock = clock
+        self._limiter = LocalRateLimiter(RateLimit(per_second, 1.0, burst=capacity), clock=clock)
         self._sleep = sleep
-        self._tokens = capacity
-        self._updated = clock()
 
     def _reserve(self, source: str) -> float:
         """Take a token now or book the next free one; return how long to wait for it."""
-        now = self._clock()
-        self._tokens = min(self.capacity, self._tokens + (now - self._updated) * self.per_second)
-        self._updated = now
-        delay = max(0.0, (1.0 - self._tokens) / self.per_second)
+        delay = self._limiter.reserve(source, within=self.max_wait)
         if delay > self.max_wait:
             raise SourceError(
                 source,
                 f"quota: client-side limit of {self.per_second * 60:g} requests/min reached, "
                 f"next slot in {math.ceil(delay)}s",
             )
-        # May go negative: the deficit is the queue of callers already holding a slot.
-        self._tokens -= 1.0
         return delay
 
     async def acquire(self, source: str) -> None:
@@ -90,7 +85,7 @@ class TokenBucket:
         try:
             await self._sleep(delay)
         except asyncio.CancelledError:
-            self._tokens += 1.0  # give the unused slot back
+            await self._limiter.give_back(source)  # the unused slot
             raise
 
 

@@ -209,29 +209,8 @@ def build_digest(
             key=lambda note: (-note.changes, note.indicator),
         )
     )
-    files = tuple(
-        CsvFile(
-            filename=f"watchpost-{window.label}-{name}.csv",
-            dataset=name,
-            content=render_csv(
-                csv_row(record, window.tz, (triage or {}).get(record.id, "")) for record in items
-            ),
-            rows=len(items),
-        )
-        for name, items in sorted(by_dataset.items())
-    )
     findings = [f for f in findings if window.start <= f.first_seen_at < window.end]
-    if findings:
-        files += (
-            CsvFile(
-                filename=f"watchpost-{window.label}-lookalikes.csv",
-                dataset="lookalikes",
-                content=render_csv(
-                    (lookalike_csv_row(f, window.tz) for f in findings), header=LOOKALIKE_CSV_HEADER
-                ),
-                rows=len(findings),
-            ),
-        )
+    files = _csv_files(window, by_dataset, findings, triage or {})
     stale: tuple[StaleDataset, ...] = ()
     overdue: tuple[Overdue, ...] = ()
     if health is not None:
@@ -257,6 +236,37 @@ def build_digest(
         open_alerts=open_alerts,
         suppressed=suppressed,
     )
+
+
+def _csv_files(
+    window: DigestWindow,
+    by_dataset: Mapping[str, Sequence[ChangeRecord]],
+    findings: Sequence[Finding],
+    triage: Mapping[int, str],
+) -> tuple[CsvFile, ...]:
+    """One CSV per dataset with changes (each row with its triage label), and the
+    lookalike findings' when there are some."""
+    files = tuple(
+        CsvFile(
+            filename=f"watchpost-{window.label}-{name}.csv",
+            dataset=name,
+            content=render_csv(csv_row(record, window.tz, triage.get(record.id, "")) for record in items),
+            rows=len(items),
+        )
+        for name, items in sorted(by_dataset.items())
+    )
+    if findings:
+        files += (
+            CsvFile(
+                filename=f"watchpost-{window.label}-lookalikes.csv",
+                dataset="lookalikes",
+                content=render_csv(
+                    (lookalike_csv_row(f, window.tz) for f in findings), header=LOOKALIKE_CSV_HEADER
+                ),
+                rows=len(findings),
+            ),
+        )
+    return files
 
 
 def _dataset_summary(name: str, items: Sequence[ChangeRecord]) -> DatasetSummary:

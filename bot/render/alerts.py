@@ -85,35 +85,13 @@ def build_alert_message(
     overflowed = False
     shared_host = status.names_on_host is not None and kind is IndicatorKind.IP
     if shared_host:
-        new_names = [c for c in changes if c.field == "domain" and c.kind is ChangeKind.ADDED]
-        sample = ", ".join(code(c.value) for c in new_names[:SHARED_HOST_LINES])
-        blocks.append(
-            section(
-                f":office: *Shared host*: {status.names_on_host:,} names are known on {code(indicator)}, "
-                f"so its {len(new_names)} new name{'s' * (len(new_names) != 1)} make one alert"
-                + (f": {sample}" + (", …" if len(new_names) > SHARED_HOST_LINES else "") if sample else "")
-                + ". Full list in the thread; mark it false positive if it is hosting or a CDN."
-            )
-        )
-        overflowed = bool(new_names)
+        shared, overflowed = _shared_host_block(indicator, changes, status.names_on_host or 0)
+        blocks.append(shared)
     for dataset, items in sorted(by_dataset.items()):
         text, shown = _dataset_section(dataset, items, limit=SHARED_HOST_LINES if shared_host else None)
         blocks.append(section(text))
         overflowed |= shown < len(items)
-    sources = sorted({change.source for change in changes if change.source})
-    # First seen before it was detected: a source that dates what it saw saw it earlier.
-    first_seen = min(
-        (c.first_seen for c in changes if c.first_seen is not None and c.kind is not ChangeKind.REMOVED),
-        default=detected_at,
-    )
-    earlier = first_seen < detected_at - _MINUTE
-    blocks.append(
-        context(
-            f"Detected {detected_at:%Y-%m-%d %H:%M} UTC"
-            + (f" · first seen {first_seen:%Y-%m-%d %H:%M} UTC" if earlier else "")
-            + (f" · sources: {escape(truncate(', '.join(sources), 500))}" if sources else "")
-        )
-    )
+    blocks.append(_detected_block(changes, detected_at))
     summarised = shared_host or len(pivots) > SUMMARY_THRESHOLD
     if summarised and pivots:
         hint = f"{len(pivots)} new values: pivot from the list in the thread"
@@ -141,6 +119,36 @@ def build_alert_message(
     )
     thread = build_change_list_messages(indicator, changes) if overflowed else []
     return Message(escape(fallback), blocks, thread, label="alert")
+
+
+def _shared_host_block(indicator: str, changes: Sequence[Change], names_on_host: int) -> tuple[Block, bool]:
+    """The shared host's line (its new names make one alert) and whether names overflow to
+    the thread."""
+    new_names = [c for c in changes if c.field == "domain" and c.kind is ChangeKind.ADDED]
+    sample = ", ".join(code(c.value) for c in new_names[:SHARED_HOST_LINES])
+    block = section(
+        f":office: *Shared host*: {names_on_host:,} names are known on {code(indicator)}, "
+        f"so its {len(new_names)} new name{'s' * (len(new_names) != 1)} make one alert"
+        + (f": {sample}" + (", …" if len(new_names) > SHARED_HOST_LINES else "") if sample else "")
+        + ". Full list in the thread; mark it false positive if it is hosting or a CDN."
+    )
+    return block, bool(new_names)
+
+
+def _detected_block(changes: Sequence[Change], detected_at: datetime) -> Block:
+    """When it was detected, first seen (when a source dates it earlier), and the sources."""
+    sources = sorted({change.source for change in changes if change.source})
+    # First seen before it was detected: a source that dates what it saw saw it earlier.
+    first_seen = min(
+        (c.first_seen for c in changes if c.first_seen is not None and c.kind is not ChangeKind.REMOVED),
+        default=detected_at,
+    )
+    earlier = first_seen < detected_at - _MINUTE
+    return context(
+        f"Detected {detected_at:%Y-%m-%d %H:%M} UTC"
+        + (f" · first seen {first_seen:%Y-%m-%d %H:%M} UTC" if earlier else "")
+        + (f" · sources: {escape(truncate(', '.join(sources), 500))}" if sources else "")
+    )
 
 
 def _controls(indicator: str, datasets: Sequence[str], status: AlertStatus) -> list[Block]:

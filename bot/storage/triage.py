@@ -287,14 +287,18 @@ class TriageStore:
                     OutboxRow.kind == OutboxKind.ALERT.value,
                 )
             )
-            return None if row is None else self._state(session, row, now)
+            return (
+                None
+                if row is None
+                else message_state(session, row, now, self.shared_host_names, self.share_scope)
+            )
 
     def message(self, outbox_id: int, *, now: datetime) -> AlertMessageState | None:
         with self._sessions() as session:
             row = session.get(OutboxRow, outbox_id)
             if row is None or row.kind != OutboxKind.ALERT.value:
                 return None
-            return self._state(session, row, now)
+            return message_state(session, row, now, self.shared_host_names, self.share_scope)
 
     def messages_of_alert(
         self, alert_id: int, *, now: datetime, delivered_only: bool = True
@@ -308,7 +312,10 @@ class TriageStore:
             query = select(OutboxRow).where(OutboxRow.batch_id == alert.batch_id)
             if delivered_only:
                 query = query.where(OutboxRow.message_ts.is_not(None))
-            return [self._state(session, row, now) for row in session.scalars(query.order_by(OutboxRow.id))]
+            return [
+                message_state(session, row, now, self.shared_host_names, self.share_scope)
+                for row in session.scalars(query.order_by(OutboxRow.id))
+            ]
 
     def parent_of(self, outbox_id: int, *, now: datetime) -> AlertMessageState | None:
         """The alert whose thread this outbox row is a follow-up in."""
@@ -317,106 +324,11 @@ class TriageStore:
             if thread is None:
                 return None
             parent = session.get(OutboxRow, thread.parent_id)
-            return None if parent is None else self._state(session, parent, now)
-
-    def _state(self, session: Session, row: OutboxRow, now: datetime) -> AlertMessageState:
-        subject = session.get(Subject, row.subject_id)
-        assert subject is not None
-        alert = session.scalar(select(AlertRow).where(AlertRow.batch_id == row.batch_id))
-        triage = triage_of(session.get(DeliveryTriageRow, row.id))
-        monitor = session.scalar(
-            select(Monitor).where(
-                Monitor.subject_id == row.subject_id,
-                Monitor.team_id == row.team_id,
-                Monitor.channel_id == row.channel_id,
+            return (
+                None
+                if parent is None
+                else message_state(session, parent, now, self.shared_host_names, self.share_scope)
             )
-        )
-        batch = row.batch_id or ""
-        silenced = silenced_keys(session, [batch]).get((batch, row.channel_id), set())
-        wanted = set(row.datasets)
-        changes = tuple(
-            change
-            for change in (
-                change_from_row(c)
-                for c in session.scalars(
-                    select(ChangeRow)
-                    .where(ChangeRow.batch_id == row.batch_id, ChangeRow.alerted.is_(True))
-                    .order_by(ChangeRow.id)
-                )
-            )
-            if change.dataset in wanted and not is_silenced(change, silenced)
-        )
-        children = list(
-            session.scalars(
-                select(OutboxRow)
-                .join(AlertThreadRow, AlertThreadRow.outbox_id == OutboxRow.id)
-                .where(AlertThreadRow.parent_id == row.id, OutboxRow.delivered_at.is_not(None))
-            )
-        )
-        thread_changes: list[Change] = []
-        for child in children:
-            child_batch = child.batch_id or ""
-            child_silenced = silenced_keys(session, [child_batch]).get((child_batch, child.channel_id), set())
-            child_wanted = set(child.datasets)
-            thread_changes += [
-                change
-                for change in (
-                    change_from_row(c)
-                    for c in session.scalars(
-                        select(ChangeRow)
-                        .where(ChangeRow.batch_id == child.batch_id, ChangeRow.alerted.is_(True))
-                        .order_by(ChangeRow.id)
-                    )
-                )
-                if change.dataset in child_wanted and not is_silenced(change, child_silenced)
-            ]
-        follow_up_changes = len(thread_changes)
-        moment = now
-        suppressed_until = None
-        if triage.state is TriageState.FALSE_POSITIVE:
-            suppressed_until = session.scalar(
-                select(func.max(SuppressionRow.expires_at)).where(
-                    SuppressionRow.delivery_id == row.id,
-                    SuppressionRow.lifted_at.is_(None),
-                    SuppressionRow.expires_at > moment,
-                )
-            )
-        snooze = None
-        if monitor is not None:
-            snooze = session.execute(
-                select(SuppressionRow.expires_at, SuppressionRow.created_by)
-                .where(
-                    SuppressionRow.monitor_id == monitor.id,
-                    SuppressionRow.kind == SuppressionKind.SNOOZE.value,
-                    SuppressionRow.lifted_at.is_(None),
-                    SuppressionRow.expires_at > moment,
-                )
-                .order_by(SuppressionRow.expires_at.desc())
-                .limit(1)
-            ).first()
-        viewer = Viewer(row.team_id, row.channel_id, self.share_scope)
-        context = _context(session, row, alert, subject, changes, self.shared_host_names, viewer)
-        return AlertMessageState(
-            outbox_id=row.id,
-            alert_id=alert.id if alert is not None else 0,
-            monitor_id=monitor.id if monitor is not None else None,
-            monitor_owner=monitor.created_by if monitor is not None else None,
-            team_id=row.team_id,
-            channel_id=row.channel_id,
-            message_ts=row.message_ts,
-            indicator=subject.indicator,
-            kind=IndicatorKind(subject.kind),
-            detected_at=row.created_at,
-            changes=changes,
-            triage=triage,
-            follow_ups=FollowUps(len(children), follow_up_changes),
-            thread_changes=tuple(thread_changes),
-            follow_up=session.get(AlertThreadRow, row.id) is not None,
-            suppressed_until=suppressed_until,
-            snoozed_until=snooze[0] if snooze else None,
-            snoozed_by=snooze[1] if snooze else None,
-            context=context,
-        )
 
     def open_alerts(
         self, team_id: str, channel_ids: Sequence[str], *, now: datetime, limit: int = 20
@@ -442,7 +354,9 @@ class TriageStore:
                 .order_by(OutboxRow.id.desc())
                 .limit(limit)
             )
-            return [self._state(session, row, now) for row in rows]
+            return [
+                message_state(session, row, now, self.shared_host_names, self.share_scope) for row in rows
+            ]
 
     def open_count(self, team_id: str, channel_id: str, *, since: datetime, until: datetime) -> int:
         """Alerts of a channel detected in [since, until) that nobody closed yet."""
@@ -690,6 +604,102 @@ class TriageStore:
                     )
                 )
             )
+
+
+def message_state(
+    session: Session, row: OutboxRow, now: datetime, shared_host_names: int, share_scope: ShareScope
+) -> AlertMessageState:
+    """An alert message in one channel as it should read now, read back from storage."""
+    subject = session.get(Subject, row.subject_id)
+    assert subject is not None
+    alert = session.scalar(select(AlertRow).where(AlertRow.batch_id == row.batch_id))
+    triage = triage_of(session.get(DeliveryTriageRow, row.id))
+    monitor = session.scalar(
+        select(Monitor).where(
+            Monitor.subject_id == row.subject_id,
+            Monitor.team_id == row.team_id,
+            Monitor.channel_id == row.channel_id,
+        )
+    )
+    changes = _shown_changes(session, row)
+    children = list(
+        session.scalars(
+            select(OutboxRow)
+            .join(AlertThreadRow, AlertThreadRow.outbox_id == OutboxRow.id)
+            .where(AlertThreadRow.parent_id == row.id, OutboxRow.delivered_at.is_not(None))
+        )
+    )
+    thread_changes = [change for child in children for change in _shown_changes(session, child)]
+    suppressed_until = None
+    if triage.state is TriageState.FALSE_POSITIVE:
+        suppressed_until = session.scalar(
+            select(func.max(SuppressionRow.expires_at)).where(
+                SuppressionRow.delivery_id == row.id,
+                SuppressionRow.lifted_at.is_(None),
+                SuppressionRow.expires_at > now,
+            )
+        )
+    snooze = _snooze_in_force(session, monitor, now)
+    viewer = Viewer(row.team_id, row.channel_id, share_scope)
+    return AlertMessageState(
+        outbox_id=row.id,
+        alert_id=alert.id if alert is not None else 0,
+        monitor_id=monitor.id if monitor is not None else None,
+        monitor_owner=monitor.created_by if monitor is not None else None,
+        team_id=row.team_id,
+        channel_id=row.channel_id,
+        message_ts=row.message_ts,
+        indicator=subject.indicator,
+        kind=IndicatorKind(subject.kind),
+        detected_at=row.created_at,
+        changes=changes,
+        triage=triage,
+        follow_ups=FollowUps(len(children), len(thread_changes)),
+        thread_changes=tuple(thread_changes),
+        follow_up=session.get(AlertThreadRow, row.id) is not None,
+        suppressed_until=suppressed_until,
+        snoozed_until=snooze[0] if snooze else None,
+        snoozed_by=snooze[1] if snooze else None,
+        context=_context(session, row, alert, subject, changes, shared_host_names, viewer),
+    )
+
+
+def _shown_changes(session: Session, row: OutboxRow) -> tuple[Change, ...]:
+    """The alerted changes of a delivery's check, in its datasets, less what a stage
+    silenced in its channel."""
+    batch = row.batch_id or ""
+    silenced = silenced_keys(session, [batch]).get((batch, row.channel_id), set())
+    wanted = set(row.datasets)
+    return tuple(
+        change
+        for change in (
+            change_from_row(c)
+            for c in session.scalars(
+                select(ChangeRow)
+                .where(ChangeRow.batch_id == row.batch_id, ChangeRow.alerted.is_(True))
+                .order_by(ChangeRow.id)
+            )
+        )
+        if change.dataset in wanted and not is_silenced(change, silenced)
+    )
+
+
+def _snooze_in_force(session: Session, monitor: Monitor | None, now: datetime) -> tuple[datetime, str] | None:
+    """The latest-ending snooze in force on the monitor, and who made it."""
+    if monitor is None:
+        return None
+    found = session.execute(
+        select(SuppressionRow.expires_at, SuppressionRow.created_by)
+        .where(
+            SuppressionRow.monitor_id == monitor.id,
+            SuppressionRow.kind == SuppressionKind.SNOOZE.value,
+            SuppressionRow.lifted_at.is_(None),
+            SuppressionRow.expires_at > now,
+        )
+        .order_by(SuppressionRow.expires_at.desc())
+        .limit(1)
+    ).first()
+    return None if found is None else (found[0], found[1])
 
 
 MAX_SHARED_SHOWN = 5

@@ -59,7 +59,6 @@ from bot.render.payloads import (
     source_health_json,
     watch_json,
 )
-from bot.storage.alerts import DeliveryQuery
 from bot.storage.db import Database
 from bot.storage.rate_limits import LocalRateLimiter, RateLimit, RateLimiter
 
@@ -452,19 +451,19 @@ async def handle_delivery_patch(request: web.Request) -> web.Response:
     check_query(request.query)
     wanted = parse_triage_request(await read_json(request))
     delivery_id = int(request.match_info["delivery_id"])
-    found = await deps.db.run(deps.db.alerts.deliveries, DeliveryQuery(after_id=delivery_id - 1, limit=1))
-    if deps.triage is None or not found.deliveries or found.deliveries[0][1].delivery_id != delivery_id:
+    found = await deps.db.run(deps.db.alerts.delivery, delivery_id)
+    if deps.triage is None or found is None:
         raise ApiError(404, "not_found", f"there is no delivery {delivery_id}")
-    _, channel = found.deliveries[0]
+    _, channel = found
     caller = _caller(request, channel.team_id, channel.channel_id)
     try:
         await deps.triage.set_delivery_state(delivery_id, wanted.state, caller, reason=wanted.reason)
     except UserInputError as exc:
         raise ApiError(400, "rejected", plain(str(exc))) from None
     log.info("API token %s set delivery %s %s", request[TOKEN_NAME], delivery_id, wanted.state.value)
-    updated = await deps.db.run(deps.db.alerts.deliveries, DeliveryQuery(after_id=delivery_id - 1, limit=1))
-    alert, channel = updated.deliveries[0]
-    return web.json_response(delivery_json(alert, channel))
+    updated = await deps.db.run(deps.db.alerts.delivery, delivery_id)
+    assert updated is not None
+    return web.json_response(delivery_json(*updated))
 
 
 async def handle_indicator_get(request: web.Request) -> web.Response:

@@ -82,7 +82,6 @@ class OutboxWorker:
             await self.db.run(self.db.outbox.mark_delivered, outbox_id, now=self.clock(), message_ts=ts)
             del self._unrecorded[outbox_id]
         await self.db.run(self.db.triage.queue_ended_notices, now=self.clock())
-        await self.db.run(self.db.watch_suppressions.queue_ended_notices, now=self.clock())
         claimed = await self.db.run(self.db.outbox.claim, now=self.clock(), lease=self.lease, limit=limit)
         sent = failed = 0
         for pending in claimed:

@@ -23,7 +23,7 @@ from bot.storage.models import (
     OutboxRow,
     Subject,
 )
-from bot.storage.views import change_from_row
+from bot.storage.views import OutboxKind, change_from_row
 
 
 @dataclass(frozen=True)
@@ -82,6 +82,7 @@ class DeliveryQuery:
 
     after_id: int = 0
     limit: int = 50
+    delivery_id: int | None = None
     alert_id: int | None = None
     team_id: str | None = None
     channel_id: str | None = None
@@ -169,8 +170,10 @@ class AlertStore:
             statement = (
                 select(OutboxRow.id, OutboxRow.batch_id)
                 .outerjoin(DeliveryTriageRow, DeliveryTriageRow.outbox_id == OutboxRow.id)
-                .where(OutboxRow.id > query.after_id)
+                .where(OutboxRow.id > query.after_id, OutboxRow.kind == OutboxKind.ALERT.value)
             )
+            if query.delivery_id is not None:
+                statement = statement.where(OutboxRow.id == query.delivery_id)
             if query.alert_id is not None:
                 statement = statement.join(AlertRow, AlertRow.batch_id == OutboxRow.batch_id).where(
                     AlertRow.id == query.alert_id
@@ -203,6 +206,11 @@ class AlertStore:
                 [channel] = [c for c in record.channels if c.delivery_id == delivery_id]
                 deliveries.append((record, channel))
             return DeliveryPage(deliveries, len(found) > query.limit)
+
+    def delivery(self, delivery_id: int) -> tuple[AlertRecord, AlertChannel] | None:
+        """One channel's copy of an alert, with its alert; None if there is no such delivery."""
+        found = self.deliveries(DeliveryQuery(delivery_id=delivery_id, limit=1)).deliveries
+        return found[0] if found else None
 
     @staticmethod
     def records(session: Session, rows: Sequence[tuple[AlertRow, Subject]]) -> list[AlertRecord]:

@@ -29,6 +29,7 @@ from bot.storage.models import (
     ChangeRow,
     DeliveryTriageRow,
     FactRow,
+    LookalikeWatchRow,
     Monitor,
     OutboxRow,
     SilencedChangeRow,
@@ -568,15 +569,20 @@ class TriageStore:
             return _suppression_view(*found)
 
     def queue_ended_notices(self, *, now: datetime, limit: int = 100) -> int:
-        """Queue, in the outbox, the notice of each suppression that ended by itself and
-        whose channel was not told yet (at most once, even with several processes): sent
-        in order with the channel's alerts, retried like them. How many were queued."""
+        """Queue, in the outbox, the notice of each suppression that ended by itself (a
+        monitor's or a watch's) and whose channel was not told yet, at most once even with
+        several processes: sent in order with the channel's alerts, retried like them. How
+        many were queued."""
         with self._sessions.begin() as session:
             query = (
-                select(SuppressionRow, Monitor)
-                .join(Monitor, SuppressionRow.monitor_id == Monitor.id)
+                select(
+                    SuppressionRow,
+                    func.coalesce(Monitor.team_id, LookalikeWatchRow.team_id),
+                    func.coalesce(Monitor.channel_id, LookalikeWatchRow.channel_id),
+                )
+                .outerjoin(Monitor, SuppressionRow.monitor_id == Monitor.id)
+                .outerjoin(LookalikeWatchRow, SuppressionRow.watch_id == LookalikeWatchRow.id)
                 .where(
-                    SuppressionRow.monitor_id.is_not(None),  # a watch's: bot/storage/watch_suppressions.py
                     SuppressionRow.lifted_at.is_(None),
                     SuppressionRow.end_noticed_at.is_(None),
                     SuppressionRow.expires_at <= now,
@@ -587,9 +593,10 @@ class TriageStore:
             if self.engine.dialect.name == "postgresql":
                 query = query.with_for_update(skip_locked=True, of=SuppressionRow)
             ended = session.execute(query).all()
-            for row, monitor in ended:
+            for row, team_id, channel_id in ended:
                 row.end_noticed_at = now
-                session.add(notice_row(monitor.team_id, monitor.channel_id, row.id, now))
+                if team_id is not None and channel_id is not None:
+                    session.add(notice_row(team_id, channel_id, row.id, now))
             return len(ended)
 
     def snoozed_until(self, monitor_id: int, *, now: datetime) -> datetime | None:

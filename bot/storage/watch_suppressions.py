@@ -20,7 +20,6 @@ from bot.model.routing import ActiveSuppression
 from bot.model.triage import SuppressionKind, SuppressionView, shown_end
 from bot.model.watches import WatchTarget
 from bot.storage.models import LookalikeWatchRow, SuppressionRow
-from bot.storage.triage import notice_row
 
 
 class WatchSuppressions:
@@ -119,30 +118,6 @@ class WatchSuppressions:
             row = found[0]
             row.lifted_at, row.lifted_by = now, by
             return _view(*found)
-
-    def queue_ended_notices(self, *, now: datetime, limit: int = 100) -> int:
-        """Queue, in the one Slack outbox, the notice of each watch suppression that ended
-        by itself and whose channel was not told yet (at most once, even with several
-        processes). How many were queued."""
-        with self._sessions.begin() as session:
-            query = (
-                select(SuppressionRow, LookalikeWatchRow)
-                .join(LookalikeWatchRow, SuppressionRow.watch_id == LookalikeWatchRow.id)
-                .where(
-                    SuppressionRow.lifted_at.is_(None),
-                    SuppressionRow.end_noticed_at.is_(None),
-                    SuppressionRow.expires_at <= now,
-                )
-                .order_by(SuppressionRow.id)
-                .limit(limit)
-            )
-            if self.engine.dialect.name == "postgresql":
-                query = query.with_for_update(skip_locked=True, of=SuppressionRow)
-            ended = session.execute(query).all()
-            for row, watch in ended:
-                row.end_noticed_at = now
-                session.add(notice_row(watch.team_id, watch.channel_id, row.id, now))
-            return len(ended)
 
 
 def watch_suppression_view(session: Session, suppression_id: int) -> SuppressionView | None:

@@ -6,7 +6,7 @@ stored, and the metrics count each kind."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from bot.commands.results import Caller
 from bot.delivery.transport import DeliveryError
@@ -21,8 +21,8 @@ DOMAIN = "watched-site.net"
 REASON = {"watch_id": 1, "kind": "lookalike", "term": "interfax.ru", "rule": "permutation", "detail": "x"}
 
 
-def finding(serial: str, now: object) -> FindingHit:
-    sighting = Sighting("log-a", 1, "www.interfaxru.com", "Loopback CA", serial, now)  # type: ignore[arg-type]
+def finding(serial: str, now: datetime) -> FindingHit:
+    sighting = Sighting("log-a", 1, "www.interfaxru.com", "Loopback CA", serial, now)
     return FindingHit(
         CASE.team_id,
         CASE.channel_id,
@@ -31,7 +31,7 @@ def finding(serial: str, now: object) -> FindingHit:
         (REASON,),
         "ct",
         now,
-        sighting,  # type: ignore[arg-type]
+        sighting,
     )
 
 

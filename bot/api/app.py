@@ -246,7 +246,7 @@ async def handle_monitors_add(request: web.Request) -> web.Response:
     wanted = parse_add_request(await read_json(request))
     caller = _caller(request, wanted.team_id or await _team_of(deps, wanted.channel_id), wanted.channel_id)
     try:
-        added = await deps.flows.add_monitors(
+        added = await deps.flows.monitors.add_monitors(
             wanted.indicators, caller, tags=wanted.tags, baseline_by_scheduler=True
         )
     except UserInputError as exc:
@@ -340,7 +340,7 @@ async def handle_monitors_remove(request: web.Request) -> web.Response:
     wanted = parse_remove_request(await read_json(request))
     caller = _caller(request, wanted.team_id or await _team_of(deps, wanted.channel_id), wanted.channel_id)
     try:
-        removed = await deps.flows.remove_monitors(wanted.indicators, caller)
+        removed = await deps.flows.monitors.remove_monitors(wanted.indicators, caller)
     except UserInputError as exc:
         raise ApiError(404, "not_found", plain(str(exc))) from None
     log.info("API token %s removed %d monitors from %s", request[TOKEN_NAME], len(removed), caller.channel_id)
@@ -361,7 +361,7 @@ async def handle_monitor_delete(request: web.Request) -> web.Response:
     removed = []
     for monitor in monitors:
         try:
-            await deps.flows.remove_monitors(
+            await deps.flows.monitors.remove_monitors(
                 [indicator], _caller(request, monitor.team_id, monitor.channel_id)
             )
         except UserInputError:
@@ -577,14 +577,14 @@ async def handle_findings_list(request: web.Request) -> web.Response:
 async def handle_health_get(request: web.Request) -> web.Response:
     deps = request.app[CONTEXT].deps
     check_query(request.query)
-    resolver = resolver_json(await deps.flows.resolver_status())
-    ct_logs = [ct_log_json(p) for p in await deps.flows.ct_log_positions() or ()]
-    sources = [source_health_json(item, plan) for item, plan in await deps.flows.source_usage()]
-    receivers = [receiver_health_json(state) for state in await deps.flows.receiver_health()]
+    resolver = resolver_json(await deps.flows.readers.resolver_status())
+    ct_logs = [ct_log_json(p) for p in await deps.flows.readers.ct_log_positions() or ()]
+    sources = [source_health_json(item, plan) for item, plan in await deps.flows.health.source_usage()]
+    receivers = [receiver_health_json(state) for state in await deps.flows.health.receiver_health()]
     return web.json_response(
         {
             "sources": sources,
-            "sources_off": dict(sorted(deps.flows.sources_off.items())),
+            "sources_off": dict(sorted(deps.flows.health.sources_off.items())),
             "resolver": resolver,
             "ct_logs": ct_logs,
             "receivers": receivers,

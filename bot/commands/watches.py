@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Collection, Sequence
 from datetime import datetime, timedelta
 
 from bot.commands.access import AccessPolicy
+from bot.commands.context import owner_filter
 from bot.commands.results import Caller, CommandResult
 from bot.errors import UserInputError
 from bot.model.triage import (
@@ -44,8 +45,8 @@ from bot.storage.db import Database
 log = logging.getLogger(__name__)
 
 
-# What a new watch of a kind can see now, in words (MonitorFlows.watch_outlook), and the
-# same after a first read of CT at once (MonitorFlows.ct_first_look; None: nothing to add).
+# What a new watch of a kind can see now, in words (Readers.watch_outlook), and the
+# same after a first read of CT at once (Readers.ct_first_look; None: nothing to add).
 Outlook = Callable[[WatchKind], Awaitable[list[str]]]
 FirstLook = Callable[[WatchKind], Awaitable[list[str] | None]]
 
@@ -296,11 +297,8 @@ class WatchFlows:
             )
         return watch
 
-    def _owner(self, caller: Caller) -> str | None:
-        return None if caller.trusted else self.access.owner_filter(caller.user_id)
-
     def _check_owner(self, watch: Watch, caller: Caller) -> None:
-        owner = self._owner(caller)
+        owner = owner_filter(self.access, caller)
         if owner is not None and watch.created_by and owner != watch.created_by:
             admins = " or a Watchpost admin" if self.access.admins else ""
             raise UserInputError(
@@ -310,7 +308,7 @@ class WatchFlows:
 
     def _may_lift(self, found: SuppressionView, caller: Caller) -> None:
         """A snooze anyone in the channel may lift; a mute its creator, the watch's owner or an admin."""
-        owner = self._owner(caller)
+        owner = owner_filter(self.access, caller)
         if found.kind is SuppressionKind.SNOOZE or owner is None:
             return
         if owner not in (found.created_by, found.monitor_owner):

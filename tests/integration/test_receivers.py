@@ -289,7 +289,7 @@ async def test_receivers_refused_for_good_is_given_up_and_health_says_why(
     thehive.fail_next(422)
     misp.fail_next(500)
     await worker(api).deliver_due()
-    states = {s.receiver: s for s in await api.services.flows.receiver_health()}
+    states = {s.receiver: s for s in await api.services.flows.health.receiver_health()}
     assert states["thehive"].abandoned == 1 and states["thehive"].backlog == 0
     assert states["misp"].backlog == 1 and states["misp"].last_error == "MISP event search: HTTP 500: fault"
     assert states["webhook"].off
@@ -326,7 +326,7 @@ async def test_receivers_wrong_key_is_retried_with_the_reason_and_no_key_in_it(
     misp.key, thehive.key = MISP_KEY, THEHIVE_KEY
     await drain(api)
     assert len(misp.sightings_of(IP)) == 1 and len(thehive.alerts) == 1
-    states = {s.receiver: s for s in await api.services.flows.receiver_health()}
+    states = {s.receiver: s for s in await api.services.flows.health.receiver_health()}
     assert states["misp"].last_error is None and states["thehive"].last_error is None  # recovered
 
 

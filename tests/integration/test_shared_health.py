@@ -140,7 +140,7 @@ async def test_ct_positions_show_once_lookalikes_are_watched(store: Database) ->
     clock = FakeClock()
     metrics = Metrics()
     flows = MonitorFlows(store, Runner([], store, clock=clock), clock=clock)
-    assert await flows.ct_log_positions() is None
+    assert await flows.readers.ct_log_positions() is None
     assert "Certificate Transparency" not in render_text((await flows.execute("health", CALLER)).reply)
 
     store.lookalikes.add_watches(
@@ -151,7 +151,7 @@ async def test_ct_positions_show_once_lookalikes_are_watched(store: Database) ->
         terms=["acme.com"],
         now=clock.now,
     )
-    assert await flows.ct_log_positions() == []
+    assert await flows.readers.ct_log_positions() == []
     assert "No CT log has been read yet" in render_text((await flows.execute("health", CALLER)).reply)
 
     store.ct_positions.save(ARGON, 1_000, 1_000, clock.now)

@@ -181,7 +181,7 @@ async def test_health_says_a_source_the_settings_turned_off_is_off_and_why(harne
     assert virustotal == "⚪ VirusTotal: off · no key: WATCHPOST_VIRUSTOTAL_KEY is unset"
     assert "VirusTotal allows" not in health
     # Nor does a status reply give it a schedule (its passive DNS plans).
-    plans = await flows._plans(parse_indicator("host0-0.example.com"), {"resolutions"})
+    plans = await flows.health.plans(parse_indicator("host0-0.example.com"), {"resolutions"})
     assert [line.split(":")[0] for line in plans] == ["passive DNS (Mnemonic) every 1 h"]
 
 

@@ -41,11 +41,16 @@ class CommandsFirstSocketModeHandler(AsyncSocketModeHandler):
         if req.type != SLASH_COMMANDS:
             await super().handle(client, req)
             return
-        await client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))
-        taking = asyncio.create_task(self.commands.take(dict(req.payload), delivery=f"socket:{uuid.uuid4()}"))
+        # Held from here, the ack included, so that closing waits for it.
+        taking = asyncio.create_task(self._acknowledge_and_take(client, req))
         self._taking.add(taking)
         taking.add_done_callback(self._taking.discard)
         await taking
+
+    async def _acknowledge_and_take(self, client: SocketModeClient, req: SocketModeRequest) -> None:
+        """The ack first (a command whose ack could not be sent is not taken), then the entry."""
+        await client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))
+        await self.commands.take(dict(req.payload), delivery=f"socket:{uuid.uuid4()}")
 
     async def close_async(self, grace: float = 5.0) -> None:
         """No envelope comes in after this; the commands already acknowledged reach the entry."""

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
 import pytest_asyncio
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.socket_mode.request import SocketModeRequest
@@ -126,3 +127,20 @@ async def test_closing_lets_acknowledged_commands_reach_the_drain() -> None:
     await delivering
     await socket.entry.after.drain(grace=5)
     assert seen.events == ["ack env-1", "take trigger:1337.42.abc evil[.]com"]
+
+
+class Disconnected(Recorder):
+    async def send_socket_mode_response(self, response: SocketModeResponse) -> None:
+        raise ConnectionResetError("closed")
+
+
+async def test_a_command_whose_ack_was_not_sent_is_not_taken() -> None:
+    seen = Disconnected()
+    socket = socket_with(ProcessMemory(), seen)
+    try:
+        with pytest.raises(ConnectionResetError):  # slack_sdk logs it; Slack tells the user
+            await socket.deliver("env-1", FIELDS)
+        await socket.entry.after.drain(grace=5)
+        assert seen.events == []
+    finally:
+        await socket.handler.close_async()

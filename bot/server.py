@@ -1,5 +1,7 @@
 """`watchpost serve`: the Slack bot. HTTP mode serves Slack's requests at /slack/events;
 Socket Mode (SLACK_APP_TOKEN set) connects out instead. /healthz is served either way.
+Either way a slash command is answered first and then taken by the one entry
+(bot/slack/front.py, `SlashCommandEntry`); everything else Slack sends goes to Bolt.
 
 This process answers Slack and the API and runs no check: it starts WATCHPOST_WORKERS
 `watchpost worker` child processes (1 by default; restarted if one dies) for checks,
@@ -33,9 +35,9 @@ from bot.metrics import CONTENT_TYPE, Metrics, merge_exposition
 from bot.monitoring.scheduler import STOP_GRACE
 from bot.render.payloads import resolver_json
 from bot.slack.app import create_app
-from bot.slack.front import AfterAnswers, SharedReplayMemory, slash_command_fields
+from bot.slack.front import AfterAnswers, SharedReplayMemory, SlashCommandEntry, slash_command_fields
 from bot.slack.listeners.commands import SlashCommands
-from bot.slack.retries import ProcessMemory, RequestMemory, first_delivery, request_identity
+from bot.slack.retries import ProcessMemory, RequestMemory
 from bot.slack.signatures import SlackSignatureVerifier, Verdict
 from bot.slack.transport import SlackTransport, build_web_client
 from bot.storage.engine import database_label
@@ -49,26 +51,25 @@ def build_web_app(
     app: AsyncApp | None,
     services: Services,
     workers: WorkerProcesses | None = None,
-    after_answers: AfterAnswers | None = None,
-    seen: RequestMemory | None = None,
+    commands: SlashCommandEntry | None = None,
 ) -> web.Application:
     """/healthz, and /slack/events when `app` is given (HTTP mode). /metrics adds in the
-    metrics of `workers`. Slash commands are answered at once and run after the answers
-    through `after_answers` (bot/slack/front.py); `drain` it before closing the services.
-    `seen` is the memory of the requests served that `app` asks too (one of its own if
-    not given), so a slash command that bypasses Bolt is served once like the rest."""
+    metrics of `workers`. Slash commands are answered at once and taken by `commands`
+    (bot/slack/front.py), whose memory of the requests served `app` asks too; `drain` its
+    answers' work before closing the services. Without `commands`, one of its own with a
+    memory of its own."""
     web_app = web.Application()
-    deferred = after_answers if after_answers is not None else AfterAnswers()
-    # Requests already served, however Slack delivered them (bot/slack/retries.py).
-    served = request_memory(services) if seen is None else seen
-    if seen is None:
+    if commands is None:
+        # Requests already served, however Slack delivered them (bot/slack/retries.py).
+        commands = slash_command_entry(services, AfterAnswers(), request_memory(services))
+        served = commands.served
 
         async def close_memory(_: web.Application) -> None:
             served.close()
 
         web_app.on_cleanup.append(close_memory)
     if app is not None:
-        web_app.router.add_post(EVENTS_PATH, _slack_events_handler(app, services, served, deferred))
+        web_app.router.add_post(EVENTS_PATH, _slack_events_handler(app, services, commands))
     web_app.router.add_get("/healthz", _health_handler(services))
     web_app.router.add_get("/metrics", _metrics_handler(services, workers))
     mount_api(web_app, services.api_deps())
@@ -78,31 +79,33 @@ def build_web_app(
 _Handler = Callable[[web.Request], Awaitable[web.Response]]
 
 
-def _slack_events_handler(
-    app: AsyncApp, services: Services, served: RequestMemory, deferred: AfterAnswers
-) -> _Handler:
+def slash_command_entry(services: Services, after: AfterAnswers, seen: RequestMemory) -> SlashCommandEntry:
+    """The one entry of slash commands, HTTP's and Socket Mode's: `seen` drops what was
+    served, `after` holds the work until the answers are out, then SlashCommands.take."""
+    take = SlashCommands(services.slack_deps()).take
+    return SlashCommandEntry(take, after, seen, handed_over=services.handover is not None)
+
+
+def _slack_events_handler(app: AsyncApp, services: Services, commands: SlashCommandEntry) -> _Handler:
     """/slack/events: signed requests only, each served once however Slack delivered it;
-    slash commands answered at once and run (or handed to the workers) after the answer,
-    everything else dispatched to Bolt."""
+    slash commands answered at once and taken by `commands` (run, or handed to the
+    workers, after the answer), everything else dispatched to Bolt."""
     verifier = SlackSignatureVerifier(services.settings.slack_signing_secret.reveal())
     # When every process shares the memory of the requests served, it also holds the
     # signatures other processes served (this one's are the verifier's), both asked in the
     # same batches.
-    replays = served if isinstance(served, SharedReplayMemory) else None
-    slash_commands = SlashCommands(services.slack_deps())
+    replays = commands.served if isinstance(commands.served, SharedReplayMemory) else None
 
     async def handle_slack_request(request: web.Request) -> web.Response:
-        deferred.arrived()
+        commands.arrived()
         body = await request.read()
         verdict = verifier.verify(body, request.headers)
         fields = slash_command_fields(body, request.headers) if verdict is Verdict.VALID else None
         signature = request.headers.get("X-Slack-Signature", "")
-        if fields is not None and services.handover is not None:
-            # Handed to the workers: the one statement that stores the burst drops a
-            # request that another process served (the same command's identity), so no
-            # shared memory is asked first.
-            key = request_identity(fields) or signature
-            deferred.later(lambda: slash_commands.take(key, fields))
+        if fields is not None and commands.handed_over:
+            # To the workers: the entry asks no memory first (the handover drops replays),
+            # so no other process's signatures are asked either.
+            await commands.take(fields, delivery=signature)
             return web.Response(status=200)
         if verdict is Verdict.VALID and replays is not None:
             # This process has not seen it; has any other? (The replay memory is shared.)
@@ -114,10 +117,8 @@ def _slack_events_handler(
         if verdict is not Verdict.VALID:
             return web.json_response({"error": "invalid request"}, status=401)
         if fields is not None:
-            # Past Bolt, so past its middleware: the same memory asked with the same key.
-            identity = request_identity(fields)
-            if identity is None or await first_delivery(served, identity):
-                deferred.later(lambda: slash_commands.run(fields))
+            # Past Bolt, so past its middleware: the entry asks the same memory, same key.
+            await commands.take(fields, delivery=signature)
             return web.Response(status=200)
         response = await app.async_dispatch(await to_bolt_request(request))
         return await to_aiohttp_response(response)
@@ -323,13 +324,15 @@ async def serve(settings: Settings) -> int:
     after_answers = AfterAnswers()
     code = INTERRUPTED  # until told otherwise: an exception on the way is no time to linger
     seen = request_memory(services)
+    # Slash commands, over HTTP or Socket Mode: one entry, one replay memory, one drain.
+    commands = slash_command_entry(services, after_answers, seen)
     try:
         if not await check_token(client, services):
             return 2
         app = create_app(settings, services.slack_deps(), client=client, seen=seen)
         use_socket_mode = bool(settings.slack_app_token)
         workers = WorkerProcesses(settings.workers, nice=settings.worker_nice) if split else None
-        web_app = build_web_app(None if use_socket_mode else app, services, workers, after_answers, seen)
+        web_app = build_web_app(None if use_socket_mode else app, services, workers, commands)
         runner = web.AppRunner(web_app, access_log=None)
         await runner.setup()
         await web.TCPSite(runner, host=settings.host, port=settings.port).start()
@@ -338,9 +341,11 @@ async def serve(settings: Settings) -> int:
         for line in settings.summary():
             log.info("%s", line)
         if use_socket_mode:
-            from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+            from bot.slack.socket_mode import CommandsFirstSocketModeHandler
 
-            socket_mode = AsyncSocketModeHandler(app, settings.slack_app_token.reveal(), web_client=client)
+            socket_mode = CommandsFirstSocketModeHandler(
+                app, settings.slack_app_token.reveal(), web_client=client, commands=commands
+            )
             await socket_mode.connect_async()  # type: ignore[no-untyped-call]
             log.info("Socket Mode connected; /healthz and /metrics on %s", where)
         else:
@@ -359,15 +364,15 @@ async def serve(settings: Settings) -> int:
     finally:
         if runner is not None:
             await runner.cleanup()
-        # Commands Slack was told were taken, while the workers still run their checks.
+        if socket_mode is not None:  # no more envelopes; the commands acknowledged reach the entry
+            with suppress(Exception):
+                await socket_mode.close_async()
+        # Commands Slack was told were taken (either way), while the workers still run their checks.
         await after_answers.drain()
         if workers is not None:
             await workers.stop()
         if scheduler is not None:  # its jobs end before the services they use close
             await scheduler.stop(grace=0.0 if code == INTERRUPTED else STOP_GRACE)
-        if socket_mode is not None:
-            with suppress(Exception):
-                await socket_mode.close_async()  # type: ignore[no-untyped-call]
         seen.close()
         await services.aclose()
 

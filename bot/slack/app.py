@@ -22,7 +22,8 @@ def create_app(
     client: AsyncWebClient | None = None,
     seen: RequestMemory | None = None,
 ) -> AsyncApp:
-    """The AsyncApp with the slash commands, buttons and App Home registered. Its Web API
+    """The AsyncApp with the buttons, forms and App Home registered (slash commands are
+    taken before Bolt, in both modes: bot/slack/front.py). Its Web API
     client (SLACK_API_URL, retries) is `client` when given, so the transport shares it.
     Each request is served once however often Slack delivers it, remembered in `seen`
     (the memory every process shares; this process's own when not given)."""

@@ -1,12 +1,16 @@
-"""Slack's slash commands answered first, worked on after.
+"""Slack's slash commands answered first, worked on after, whichever transport brought them.
 
-Slack waits at most 3 s for the HTTP answer to a slash command, and that answer is an
-empty 200 whatever the command does (the replies go to its response_url). So a verified
-slash command is answered at once, and its work (bot/slack/listeners/commands.py, the
-same that Bolt runs in Socket Mode) starts afterwards, once the requests that came in
-with it have had their answers too: the work of a burst of commands never delays the answers of
-the same burst. Buttons, modal submissions (whose answer may carry errors) and Events API
-requests (the URL challenge) go through Bolt before they are answered, as Bolt expects.
+Slack waits at most 3 s for the answer to a slash command, and that answer is empty
+whatever the command does (the replies go to its response_url). So a command is answered
+at once, before Bolt, and handed to the one entry (`SlashCommandEntry.take`): in HTTP
+mode by bot/server.py once its signature is checked (the answer is the empty 200), in
+Socket Mode by bot/slack/socket_mode.py once its envelope is acknowledged. The entry drops
+a request already served (its identity, in the same replay memory either way) and starts
+its work (bot/slack/listeners/commands.py) once the requests that came in with it have had
+their answers too: the work of a burst of commands never delays the answers of the same
+burst. Bolt registers no slash command at all. Buttons, modal submissions (whose answer
+may carry errors) and Events API requests (the URL challenge) go through Bolt before they
+are answered, as Bolt expects, in both modes.
 """
 
 from __future__ import annotations
@@ -19,11 +23,16 @@ from time import monotonic
 from typing import Any, Generic, TypeVar
 from urllib.parse import parse_qs
 
+from bot.slack.retries import RequestMemory, first_delivery, request_identity
+
 log = logging.getLogger(__name__)
 
 FORM = "application/x-www-form-urlencoded"
 Item = TypeVar("Item")
 Answer = TypeVar("Answer")
+# A command's key (its identity, else what tells its delivery apart) and its fields, taken
+# once Slack has its answer: SlashCommands.take (to the workers, or run here).
+TakeCommand = Callable[[str, dict[str, Any]], Awaitable[None]]
 
 
 def slash_command_fields(body: bytes, headers: Mapping[str, str]) -> dict[str, Any] | None:
@@ -99,6 +108,37 @@ class AfterAnswers:
         unfinished = await cancel_after(grace, list(self._running))
         if unfinished:
             log.warning("%d slash commands still running at shutdown were stopped", unfinished)
+
+
+class SlashCommandEntry:
+    """The one way in for a slash command, from HTTP or Socket Mode alike, once Slack has its
+    answer: a request already served is dropped, the rest wait for the answers of their
+    burst (`after`) and then go to `take`. With workers (`handed_over`) the one statement
+    that hands a burst over drops a request that any process handed over before (the same
+    key), so the replay memory is not asked first; otherwise `served` is, with the key
+    Bolt's middleware asks for buttons and events (bot/slack/retries.py)."""
+
+    def __init__(
+        self, take: TakeCommand, after: AfterAnswers, served: RequestMemory, *, handed_over: bool
+    ) -> None:
+        self._take = take
+        self.after = after
+        self.served = served
+        self.handed_over = handed_over
+
+    def arrived(self) -> None:
+        """A request from Slack came in (any kind): the commands' work waits a little longer."""
+        self.after.arrived()
+
+    async def take(self, fields: dict[str, Any], *, delivery: str) -> None:
+        """An answered command's form fields; `delivery` keys it when it has no identity
+        (the request's signature, or the envelope)."""
+        identity = request_identity(fields)
+        if not self.handed_over and identity is not None and not await first_delivery(self.served, identity):
+            log.info("Slack delivered %s again: served once already, dropped", identity)
+            return
+        key = identity or delivery
+        self.after.later(lambda: self._take(key, fields))
 
 
 async def cancel_after(grace: float, tasks: list[asyncio.Task[None]]) -> int:

@@ -7,8 +7,8 @@ slash command, a click and a modal submission keep their `trigger_id`, unique to
 person's one gesture. That identity is what is remembered here, in the memory every
 process shares when there is one (bot/slack/front.py, `SharedReplayMemory`), so a
 redelivery that reaches another process is dropped too. The same Bolt middleware runs in
-HTTP mode and in Socket Mode; in HTTP mode the slash commands that bypass Bolt
-(bot/server.py) ask the same memory with the same key.
+HTTP mode and in Socket Mode; slash commands, which bypass Bolt in both modes, ask the
+same memory with the same key through their one entry (bot/slack/front.py).
 """
 
 from __future__ import annotations

@@ -287,3 +287,18 @@ async def test_slack_socket_mode_serves_commands_without_a_public_url(
     await slack_api.wait_for(lambda: slack_api.socket_acks.get("env-1"), what="the Socket Mode ack")
     reply = await slack_api.wait_for(lambda: slack_api.responses_to("socket-reply"), what="the reply")
     assert f"Now monitoring `{IP}`" in reply[0].text
+    await slack_api.wait_for(lambda: len(slack_api.responses_to("socket-reply")) >= 2, what="its baseline")
+    # Redelivered in a new envelope (the same trigger): acknowledged, and dropped where an
+    # HTTP command's replay is (with a worker, by the handover: one row per identity).
+    await slack_api.socket_send(
+        {
+            "envelope_id": "env-2",
+            "type": "slash_commands",
+            "accepts_response_payload": True,
+            "payload": fields,
+        }
+    )
+    await slack_api.wait_for(lambda: slack_api.socket_acks.get("env-2"), what="the redelivery's ack")
+    dropped = "a replayed slash command was dropped"
+    await slack_api.wait_for(lambda: dropped in socket_bot.log(), what="the redelivery dropped")
+    assert len(slack_api.responses_to("socket-reply")) == 2  # the reply and its baseline, once

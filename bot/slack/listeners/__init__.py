@@ -1,4 +1,5 @@
-"""Slack listeners, one module per surface (slash commands, buttons, App Home), each with
+"""Slack listeners, one module per surface: slash commands (`SlashCommands`, which the
+front takes before Bolt: bot/slack/front.py), and buttons and App Home, each with
 `register(app, deps)`. They translate Slack payloads into use-case calls and back."""
 
 from __future__ import annotations
@@ -30,9 +31,9 @@ class SlackDeps:
 
 
 def register(app: AsyncApp, deps: SlackDeps, seal: FormSeal) -> None:
-    """Every listener; `seal` signs what a modal keeps in its private_metadata."""
-    from bot.slack.listeners import actions, commands, home
+    """Every Bolt listener (slash commands have none: the front takes them before Bolt);
+    `seal` signs what a modal keeps in its private_metadata."""
+    from bot.slack.listeners import actions, home
 
-    commands.register(app, deps)
     actions.register(app, deps, seal)
     home.register(app, deps)

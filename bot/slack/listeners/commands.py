@@ -1,19 +1,17 @@
 """`/monitor` and `/unmonitor`: acknowledged at once, run after, answered through the
-command's response_url (only the user sees it unless the result is public)."""
+command's response_url (only the user sees it unless the result is public). No Bolt
+listener: a command reaches `SlashCommands.take` through the one entry of both transports
+(bot/slack/front.py, `SlashCommandEntry`) once Slack has its answer."""
 
 from __future__ import annotations
 
 import logging
-import uuid
 from typing import TYPE_CHECKING, Any
-
-from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.commands.results import Caller, CommandResult
 from bot.delivery.transport import DeliveryError, Transport
 from bot.render.replies import build_error_message, fit_responses
 from bot.slack.responses import RESPONSE_URL_USES, Reply
-from bot.slack.retries import request_identity
 
 if TYPE_CHECKING:
     from bot.slack.listeners import SlackDeps
@@ -22,10 +20,10 @@ log = logging.getLogger(__name__)
 
 
 class SlashCommands:
-    """`/monitor` and `/unmonitor`, from a command's form fields to its replies. In HTTP
-    mode the front (bot/slack/front.py) takes them once Slack has its answer; in Socket
-    Mode Bolt does, as a lazy listener. A web process with workers hands them over
-    (bot/slack/handover.py) and a worker runs them; otherwise they run here."""
+    """`/monitor` and `/unmonitor`, from a command's form fields to its replies. The front
+    (bot/slack/front.py) takes them once Slack has its answer, over HTTP or Socket Mode
+    alike. A web process with workers hands them over (bot/slack/handover.py) and a
+    worker runs them; otherwise they run here."""
 
     def __init__(self, deps: SlackDeps) -> None:
         self.deps = deps
@@ -52,23 +50,6 @@ class SlashCommands:
             return
         await send_result(result, reply)
         await upload_files(self.deps.transport, result, caller.channel_id, thread_ts=None, reply=reply)
-
-
-def register(app: AsyncApp, deps: SlackDeps) -> None:
-    commands = SlashCommands(deps)
-
-    async def run_command(body: dict[str, Any]) -> None:
-        # Socket Mode: a redelivered command never gets here (bot/slack/retries.py); its
-        # identity keys the handover all the same, as in HTTP mode.
-        await commands.take(request_identity(body) or f"socket:{uuid.uuid4()}", body)
-
-    app.command("/monitor")(ack=acknowledge, lazy=[run_command])
-    app.command("/unmonitor")(ack=acknowledge, lazy=[run_command])
-
-
-async def acknowledge(ack: AsyncAck) -> None:
-    """Slack wants an answer within 3 seconds: give it before any work."""
-    await ack()
 
 
 def command_caller(body: dict[str, Any]) -> Caller:

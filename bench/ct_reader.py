@@ -34,10 +34,10 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from bot.monitoring.ct.entries import CtEntry
-from bot.monitoring.ct.follower import CtFollower
-from bot.monitoring.ct.http import ct_http_client
-from bot.monitoring.ct.positions import MemoryPositions
+from bot.watches.ct.entries import CtEntry
+from bot.watches.ct.follower import CtFollower
+from bot.watches.ct.http import ct_http_client
+from bot.watches.ct.positions import MemoryPositions
 
 # The assumption behind the bandwidth figure (override with --ecosystem-entries-per-day):
 # roughly 10 million certificates issued a day, each logged as a precertificate to 2-3 logs,

@@ -25,7 +25,7 @@ from sqlalchemy import func, select
 
 from bench.ack_latency import CYCLE_DONE, percentile
 from bench.seed import seed_monitors
-from bot.render.mrkdwn import defang
+from bot.core.mrkdwn import defang
 from bot.storage.engine import create_database_engine
 from bot.storage.models import SourceFailureRow
 from tests.e2e.slack_bot import ServeProcess, free_port, serve_env

@@ -17,10 +17,10 @@ import resource
 import time
 from datetime import UTC, datetime, timedelta
 
-from bot.model.watches import Watch, WatchKind
-from bot.monitoring.ct.entries import CtEntry
-from bot.monitoring.lookalikes.matcher import Matcher
-from bot.monitoring.lookalikes.service import hits_for_entries
+from bot.watches.ct.entries import CtEntry
+from bot.watches.matcher import Matcher
+from bot.watches.model import Watch, WatchKind
+from bot.watches.service import hits_for_entries
 
 SYLLABLES = (
     "ka",

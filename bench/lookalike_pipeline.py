@@ -22,13 +22,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bench.ct_reader import rss_mb, serve, watch_words
-from bot.model.watches import Watch, WatchKind
-from bot.monitoring.ct.entries import CtEntry
-from bot.monitoring.ct.follower import CtFollower
-from bot.monitoring.ct.http import ct_http_client
-from bot.monitoring.ct.positions import MemoryPositions
-from bot.monitoring.lookalikes.matcher import Matcher
-from bot.monitoring.lookalikes.service import hits_for_entries
+from bot.watches.ct.entries import CtEntry
+from bot.watches.ct.follower import CtFollower
+from bot.watches.ct.http import ct_http_client
+from bot.watches.ct.positions import MemoryPositions
+from bot.watches.matcher import Matcher
+from bot.watches.model import Watch, WatchKind
+from bot.watches.service import hits_for_entries
 
 CREATED = datetime(2020, 1, 1, tzinfo=UTC)  # before every logged entry: all of them count
 

@@ -46,10 +46,10 @@ from bot.monitoring.quota import QuotaGate
 from bot.monitoring.runner import Runner
 from bot.monitoring.scheduler import CheckDispatcher
 from bot.monitoring.sources.crtsh import CrtShClient
+from bot.monitoring.store.quotas import Deferred, Granted, QuotaStore
 from bot.storage.db import Database
 from bot.storage.engine import create_database_engine
 from bot.storage.models import DatasetState, SourceFailureRow, Subject
-from bot.storage.quotas import Deferred, Granted, QuotaStore
 
 
 class PromiseLog(QuotaStore):

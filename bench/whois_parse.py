@@ -16,7 +16,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from bot.errors import SourceError
+from bot.core.errors import SourceError
 from bot.monitoring.sources.whois import parse_whois
 from bot.monitoring.sources.whois_library import LibraryParser
 from tests.fakes.whois_corpus import load_cases

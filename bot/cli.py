@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.config import Setting, Settings, declarations, explain
-from bot.errors import ConfigError, IndicatorError
-from bot.logs import configure_logging
+from bot.core.errors import ConfigError, IndicatorError
+from bot.core.logs import configure_logging
 
 if TYPE_CHECKING:
-    from bot.model.observations import Observation
+    from bot.core.observations import Observation
 
 log = logging.getLogger("watchpost")
 
@@ -69,7 +69,7 @@ def every_setting() -> tuple[Setting, ...]:
     """The whole table: the core settings (bot/config.py), then those a room declares beside
     its code (a stage's or dataset's `SETTINGS`). bot.config is the lowest layer and never
     imports them; this, the entry point, is the one place that knows every room."""
-    from bot.monitoring.policy import same_asn
+    from bot.alerts.pipeline import same_asn
 
     return (*declarations(), *same_asn.SETTINGS)
 
@@ -156,7 +156,7 @@ def _config(settings: Settings) -> int:
 
 async def _console(settings: Settings) -> int:
     from bot.composition import build_services
-    from bot.console import ConsoleTransport, run_console
+    from bot.surfaces.console import ConsoleTransport, run_console
 
     # One local user: the per-person command rate limit protects Slack, not a terminal.
     settings = dataclasses.replace(settings, command_rate=0)
@@ -171,11 +171,11 @@ async def _console(settings: Settings) -> int:
 
 
 async def _check(settings: Settings, text: str) -> int:
+    from bot.commands.messages.replies import build_check_message
     from bot.composition import build_services
-    from bot.console import ConsoleTransport
-    from bot.model.indicators import parse_indicator
-    from bot.render.replies import build_check_message
-    from bot.render.text import render_text
+    from bot.core.indicators import parse_indicator
+    from bot.core.text import render_text
+    from bot.surfaces.console import ConsoleTransport
 
     try:
         indicator = parse_indicator(text)
@@ -230,9 +230,9 @@ async def _digest(settings: Settings) -> int:
     """The scheduler's digest job, once: for operators who run digests from cron. Claims
     make it safe beside running `watchpost serve` processes (each digest posts once)."""
     from bot.composition import build_services
-    from bot.console import ConsoleTransport
-    from bot.delivery.transport import Transport
-    from bot.slack.transport import SlackTransport, build_web_client
+    from bot.core.transport import Transport
+    from bot.surfaces.console import ConsoleTransport
+    from bot.surfaces.slack.transport import SlackTransport, build_web_client
 
     transport: Transport = (
         SlackTransport(build_web_client(settings))

@@ -6,52 +6,52 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from bot.api.app import ApiDeps
-from bot.commands.access import AccessPolicy
+from bot.alerts.delivery.mail import SmtpMailer
+from bot.alerts.delivery.misp import MispReceiver
+from bot.alerts.delivery.outbox import OutboxWorker
+from bot.alerts.delivery.receivers import Receiver, ReceiverWorker
+from bot.alerts.delivery.thehive import TheHiveReceiver
+from bot.alerts.delivery.webhooks import WebhookReceiver, WebhookTargets
+from bot.alerts.pipeline import AlertPolicy
+from bot.alerts.store.receivers import MISP, THEHIVE, WEBHOOK, ReceiverRoute
 from bot.commands.flows import MonitorFlows
-from bot.commands.triage import TriageFlows
 from bot.config import Settings
-from bot.delivery.lookalikes import LookalikeMessages
-from bot.delivery.mail import SmtpMailer
-from bot.delivery.misp import MispReceiver
-from bot.delivery.outbox import OutboxWorker
-from bot.delivery.receivers import Receiver, ReceiverWorker
-from bot.delivery.source_notices import SourceHealthJob
-from bot.delivery.thehive import TheHiveReceiver
-from bot.delivery.transport import Transport
-from bot.delivery.webhooks import WebhookReceiver, WebhookTargets
+from bot.core.access import AccessPolicy
+from bot.core.errors import ConfigError
+from bot.core.metrics import Metrics
+from bot.core.transport import Transport
 from bot.digests.service import DigestService
-from bot.errors import ConfigError
-from bot.metrics import Metrics
-from bot.monitoring.ct.certstream import CertstreamReader
-from bot.monitoring.ct.follower import CtFollower
-from bot.monitoring.ct.http import ct_http_client
-from bot.monitoring.ct.positions import StoredPositions
 from bot.monitoring.datasets.base import Dataset
 from bot.monitoring.datasets.registry import build_datasets
 from bot.monitoring.dns import DnsClient
 from bot.monitoring.dns_mux import MultiplexedDnsClient
-from bot.monitoring.lookalikes.enrich import DomainFactsLookup
-from bot.monitoring.lookalikes.service import CtPollJob, FindingRouter, LookalikeWatcher, PermutationResolver
-from bot.monitoring.policy import AlertPolicy
 from bot.monitoring.quota import QuotaGate
 from bot.monitoring.requested_checks import CheckRunner, RequestedChecks, requested_check_job
 from bot.monitoring.resolver_check import CheckedDnsClient, SharedResolverVerdicts
 from bot.monitoring.runner import Runner, utc_now
 from bot.monitoring.scheduler import CheckDispatcher
+from bot.monitoring.source_notices import SourceHealthJob
 from bot.monitoring.sources.misp import MispClient
-from bot.slack.handover import CommandHandover
-from bot.slack.listeners import SlackDeps
-from bot.slack.responses import ResponseUrls
-from bot.storage.check_requests import CheckRequestStore, ClaimedCheck
+from bot.monitoring.store.check_requests import CheckRequestStore, ClaimedCheck
+from bot.monitoring.store.quotas import OutageStore, QuotaStore
 from bot.storage.db import Database
 from bot.storage.engine import create_database_engine, migrate
 from bot.storage.handovers import HandoverJob
-from bot.storage.quotas import OutageStore, QuotaStore
 from bot.storage.rate_limits import LocalRateLimiter, RateLimit
-from bot.storage.receivers import MISP, THEHIVE, WEBHOOK, ReceiverRoute
 from bot.storage.shared_limits import SharedLimits, SharedRateLimiter
 from bot.storage.slash_commands import SlashCommandQueue
+from bot.surfaces.api.app import ApiDeps
+from bot.surfaces.slack.handover import CommandHandover
+from bot.surfaces.slack.listeners import SlackDeps
+from bot.surfaces.slack.responses import ResponseUrls
+from bot.triage.flows.deliveries import TriageFlows
+from bot.watches.ct.certstream import CertstreamReader
+from bot.watches.ct.follower import CtFollower
+from bot.watches.ct.http import ct_http_client
+from bot.watches.ct.positions import StoredPositions
+from bot.watches.delivery import LookalikeMessages
+from bot.watches.enrich import DomainFactsLookup
+from bot.watches.service import CtPollJob, FindingRouter, LookalikeWatcher, PermutationResolver
 
 
 @dataclass

@@ -8,7 +8,7 @@ which secrets it holds), its meaning and what docs/configuration.md adds. From t
 default, environment, or derived from another setting or the system; what it means),
 `describe()` and `secrets()` mask and scrub, scripts/docs_reference.py writes the
 reference. `CORE_SETTINGS` is here; a room declares its own beside its code (the same-ASN
-stage: `bot.monitoring.policy.same_asn.SETTINGS`) and bot/cli.py's `every_setting()`
+stage: `bot.alerts.pipeline.same_asn.SETTINGS`) and bot/cli.py's `every_setting()`
 joins them: this module is the lowest layer and never imports a room.
 
 `Settings.from_env()` is called once by the command line; nothing else reads os.environ.
@@ -33,8 +33,8 @@ from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.errors import ConfigError
-from bot.model.walls import ShareScope
+from bot.core.errors import ConfigError
+from bot.core.walls import ShareScope
 
 
 class WebhookFormat(enum.StrEnum):
@@ -214,7 +214,7 @@ class Settings:
     webhook_urls: tuple[tuple[str, Secret], ...] = ()  # (channel id, URL)
     webhook_secret: Secret = field(default_factory=lambda: Secret(""))
     webhook_format: WebhookFormat = WebhookFormat.JSON
-    # Alerts into MISP and TheHive 5 (bot/delivery/misp.py, thehive.py): each receiver is on
+    # Alerts into MISP and TheHive 5 (bot/alerts/delivery/misp.py, thehive.py): each receiver is on
     # when its URL and key are set; `*_channels` narrow it to those channels (empty: all).
     # MISP's URL, key and TLS check are the team's MISP below (imports read it too).
     misp_channels: tuple[str, ...] = ()
@@ -228,7 +228,7 @@ class Settings:
     alert_thread_window: int = 86400
     false_positive_days: int = 30  # how long a value marked false positive stays quiet
     shared_host_names: int = 50  # an IP known to host this many names is a shared host
-    # Whose monitors a channel may learn about (bot/model/walls.py): its own, or its
+    # Whose monitors a channel may learn about (bot/core/walls.py): its own, or its
     # workspace's (never naming another channel). Nothing crosses workspaces.
     share_scope: ShareScope = ShareScope.CHANNEL
     log_level: str = "INFO"

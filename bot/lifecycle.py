@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack.transport import delivery_error
+from bot.surfaces.slack.transport import delivery_error
 
 if TYPE_CHECKING:
     from bot.composition import Services

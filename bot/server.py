@@ -1,7 +1,7 @@
 """`watchpost serve`: the Slack bot. HTTP mode serves Slack's requests at /slack/events;
 Socket Mode (SLACK_APP_TOKEN set) connects out instead. /healthz is served either way.
 Either way a slash command is answered first and then taken by the one entry
-(bot/slack/front.py, `SlashCommandEntry`); everything else Slack sends goes to Bolt.
+(bot/surfaces/slack/front.py, `SlashCommandEntry`); everything else Slack sends goes to Bolt.
 
 This process answers Slack and the API and runs no check: it starts WATCHPOST_WORKERS
 `watchpost worker` child processes (1 by default; restarted if one dies) for checks,
@@ -27,20 +27,20 @@ from aiohttp import ClientError, ClientSession, ClientTimeout, web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 
-from bot.api.app import mount_api
+from bot.alerts.messages.payloads import resolver_json
 from bot.composition import Services, build_services
 from bot.config import Settings
+from bot.core.metrics import CONTENT_TYPE, Metrics, merge_exposition
 from bot.lifecycle import INTERRUPTED, check_token, until_stopped
-from bot.metrics import CONTENT_TYPE, Metrics, merge_exposition
 from bot.monitoring.scheduler import STOP_GRACE
-from bot.render.payloads import resolver_json
-from bot.slack.app import create_app
-from bot.slack.front import AfterAnswers, SharedReplayMemory, SlashCommandEntry, slash_command_fields
-from bot.slack.listeners.commands import SlashCommands
-from bot.slack.retries import ProcessMemory, RequestMemory
-from bot.slack.signatures import SlackSignatureVerifier, Verdict
-from bot.slack.transport import SlackTransport, build_web_client
 from bot.storage.engine import database_label
+from bot.surfaces.api.app import mount_api
+from bot.surfaces.slack.app import create_app
+from bot.surfaces.slack.front import AfterAnswers, SharedReplayMemory, SlashCommandEntry, slash_command_fields
+from bot.surfaces.slack.listeners.commands import SlashCommands
+from bot.surfaces.slack.retries import ProcessMemory, RequestMemory
+from bot.surfaces.slack.signatures import SlackSignatureVerifier, Verdict
+from bot.surfaces.slack.transport import SlackTransport, build_web_client
 
 log = logging.getLogger(__name__)
 
@@ -55,12 +55,12 @@ def build_web_app(
 ) -> web.Application:
     """/healthz, and /slack/events when `app` is given (HTTP mode). /metrics adds in the
     metrics of `workers`. Slash commands are answered at once and taken by `commands`
-    (bot/slack/front.py), whose memory of the requests served `app` asks too; `drain` its
+    (bot/surfaces/slack/front.py), whose memory of the requests served `app` asks too; `drain` its
     answers' work before closing the services. Without `commands`, one of its own with a
     memory of its own."""
     web_app = web.Application()
     if commands is None:
-        # Requests already served, however Slack delivered them (bot/slack/retries.py).
+        # Requests already served, however Slack delivered them (bot/surfaces/slack/retries.py).
         commands = slash_command_entry(services, AfterAnswers(), request_memory(services))
         served = commands.served
 
@@ -341,7 +341,7 @@ async def serve(settings: Settings) -> int:
         for line in settings.summary():
             log.info("%s", line)
         if use_socket_mode:
-            from bot.slack.socket_mode import CommandsFirstSocketModeHandler
+            from bot.surfaces.slack.socket_mode import CommandsFirstSocketModeHandler
 
             socket_mode = CommandsFirstSocketModeHandler(
                 app, settings.slack_app_token.reveal(), web_client=client, commands=commands

@@ -17,14 +17,14 @@ from aiohttp import web
 
 from bot.composition import Services, build_services
 from bot.config import Settings
+from bot.core.metrics import CONTENT_TYPE, Metrics
 from bot.lifecycle import check_token, until_stopped
-from bot.metrics import CONTENT_TYPE, Metrics
 from bot.monitoring.scheduler import STOP_GRACE, JobScheduler, build_scheduler
-from bot.slack.handover import handed_over_command_job
-from bot.slack.listeners.commands import SlashCommands
-from bot.slack.transport import SlackTransport, build_web_client
 from bot.storage.handovers import HandoverJob
 from bot.storage.slash_commands import ClaimedCommand
+from bot.surfaces.slack.handover import handed_over_command_job
+from bot.surfaces.slack.listeners.commands import SlashCommands
+from bot.surfaces.slack.transport import SlackTransport, build_web_client
 
 log = logging.getLogger(__name__)
 

@@ -1,5 +1,5 @@
 """The one dispatcher for buttons and forms, for every surface: the console presses here,
-and so do Slack's listeners over HTTP and Socket Mode (bot/slack/listeners/actions.py).
+and so do Slack's listeners over HTTP and Socket Mode (bot/surfaces/slack/listeners/actions.py).
 
 A press is its action id, its value and the place it was pressed (`Press`: the caller's
 channel, the message's ts), which the surface takes from where the press came, never
@@ -44,16 +44,21 @@ from bot.commands.grammar import (
     parse_dataset,
     parse_duration,
 )
-from bot.commands.results import Caller, CommandResult
-from bot.commands.triage import TriageFlows
-from bot.errors import UserInputError
-from bot.model.indicators import parse_indicator
-from bot.model.triage import TriageState, format_duration
-from bot.render.ids import ActionId
-from bot.render.lookalikes import build_dismissed_alert_message
-from bot.render.messages import Message, actions, button
-from bot.render.modals import DURATION_ACTION, FALSE_POSITIVE_MODAL, REASON_ACTION, build_false_positive_modal
-from bot.render.replies import build_error_message, build_notice_message
+from bot.commands.messages.replies import build_error_message, build_notice_message
+from bot.core.errors import UserInputError
+from bot.core.ids import ActionId
+from bot.core.indicators import parse_indicator
+from bot.core.message import Message, actions, button
+from bot.core.results import Caller, CommandResult
+from bot.triage.flows.deliveries import TriageFlows
+from bot.triage.messages import (
+    DURATION_ACTION,
+    FALSE_POSITIVE_MODAL,
+    REASON_ACTION,
+    build_false_positive_modal,
+)
+from bot.triage.model import TriageState, format_duration
+from bot.watches.messages import build_dismissed_alert_message
 
 log = logging.getLogger(__name__)
 

@@ -11,14 +11,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.commands.access import AccessPolicy
 from bot.commands.grammar import Command, MuteCommand, RemoveCommand
-from bot.commands.results import Caller, FollowUp
-from bot.errors import NotPermitted, UserInputError
-from bot.model.indicators import Indicator
-from bot.render.messages import Message
-from bot.render.mrkdwn import mention
-from bot.render.replies import build_error_message
+from bot.commands.messages.replies import build_error_message
+from bot.core.access import AccessPolicy
+from bot.core.errors import NotPermitted, UserInputError
+from bot.core.indicators import Indicator
+from bot.core.message import Message
+from bot.core.mrkdwn import mention
+from bot.core.results import Caller, FollowUp
 from bot.storage.db import Database
 from bot.storage.views import MonitorView
 

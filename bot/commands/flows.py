@@ -3,12 +3,12 @@ surface turns its input into text (or a Command) and a Caller, and shows the Mes
 come back. `MonitorFlows` is the one dispatcher: a table from each command to the use case
 that answers it, in the feature's own module:
 
-- bot/commands/monitor_commands.py: add, remove, list, status, check, history, timeline
-- bot/commands/mutes.py: mute and unmute, the channel's suppressions, lifting one
-- bot/commands/watches.py: lookalike and keyword watches
-- bot/commands/imports.py: monitors from a MISP event
-- bot/commands/health_report.py: `/monitor health` (sources, quotas, receivers)
-- bot/commands/readers.py: how far CT was read, the resolver, what a new watch sees
+- bot/monitoring/flows/monitors.py: add, remove, list, status, check, history, timeline
+- bot/triage/flows/mutes.py: mute and unmute, the channel's suppressions, lifting one
+- bot/watches/flows.py: lookalike and keyword watches
+- bot/imports/flows.py: monitors from a MISP event
+- bot/monitoring/flows/health.py: `/monitor health` (sources, quotas, receivers)
+- bot/watches/ct/flows.py: how far CT was read, the resolver, what a new watch sees
 - bot/commands/context.py: what they share (who may, the channel's monitor, failures)
 """
 
@@ -20,7 +20,6 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, tzinfo
 from typing import Any, Generic, Protocol, TypeVar
 
-from bot.commands.access import AccessPolicy
 from bot.commands.context import CommandContext, apology, guarded
 from bot.commands.grammar import (
     AddCommand,
@@ -45,25 +44,26 @@ from bot.commands.grammar import (
     WatchStatusCommand,
     parse_command,
 )
-from bot.commands.health_report import HealthFlows
-from bot.commands.imports import ImportFlows, MispEvents
-from bot.commands.monitor_commands import MonitorCommands
-from bot.commands.mutes import MuteFlows
-from bot.commands.pivots import Pivots
-from bot.commands.readers import Readers
-from bot.commands.results import Caller, CommandResult
-from bot.commands.watches import WatchFlows
-from bot.errors import NotPermitted, UserInputError
-from bot.model.ct_reading import CtReader
-from bot.model.triage import SuppressionView
+from bot.commands.messages.replies import build_error_message, build_help_message, build_notice_message
+from bot.core.access import AccessPolicy
+from bot.core.errors import NotPermitted, UserInputError
+from bot.core.message import Message
+from bot.core.results import Caller, CommandResult
+from bot.imports.flows import ImportFlows, MispEvents
+from bot.investigations.flows import Pivots
+from bot.monitoring.flows.health import HealthFlows
+from bot.monitoring.flows.monitors import MonitorCommands
 from bot.monitoring.quota import QuotaGate
 from bot.monitoring.requested_checks import CheckRunner
 from bot.monitoring.resolver_check import SharedResolverVerdicts
-from bot.render.messages import Message
-from bot.render.replies import build_error_message, build_help_message, build_notice_message
+from bot.monitoring.store.quotas import QuotaStore
 from bot.storage.db import Database
-from bot.storage.quotas import QuotaStore
 from bot.storage.rate_limits import RateLimiter
+from bot.triage.flows.mutes import MuteFlows
+from bot.triage.model import SuppressionView
+from bot.watches.ct.flows import Readers
+from bot.watches.ct.model import CtReader
+from bot.watches.flows import WatchFlows
 
 C = TypeVar("C")
 

@@ -6,13 +6,13 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from bot.errors import IndicatorError, UserInputError
-from bot.model.datasets import DATASET_NAMES
-from bot.model.indicators import Indicator, escape_in_code, parse_indicator, parse_indicators
-from bot.model.observations import IndicatorKind
-from bot.model.watches import WatchKind
-from bot.monitoring.lookalikes.matcher import keyword_form
-from bot.monitoring.lookalikes.permutations import registrable_domain, suffix_list
+from bot.core.errors import IndicatorError, UserInputError
+from bot.core.indicators import Indicator, escape_in_code, parse_indicator, parse_indicators
+from bot.core.observations import IndicatorKind
+from bot.monitoring.datasets.model import DATASET_NAMES
+from bot.watches.matcher import keyword_form
+from bot.watches.model import WatchKind
+from bot.watches.permutations import registrable_domain, suffix_list
 
 
 @dataclass(frozen=True)

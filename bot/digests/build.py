@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.model.observations import Change, ChangeKind, IndicatorKind
-from bot.model.scripts import domain_to_unicode, mixed_scripts
-from bot.model.watches import Finding
-from bot.storage.digests import ChannelHealth, StaleDataset
-from bot.storage.history import ChangeRecord, SourceFailureRecord
+from bot.core.observations import Change, ChangeKind, IndicatorKind
+from bot.core.scripts import domain_to_unicode, mixed_scripts
+from bot.digests.store import ChannelHealth, StaleDataset
+from bot.monitoring.store.history import ChangeRecord, SourceFailureRecord
+from bot.watches.model import Finding
 
 CSV_HEADER = (
     "day",

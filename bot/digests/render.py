@@ -7,10 +7,10 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from bot.core.message import Block, Message, context, header, section
+from bot.core.mrkdwn import code, defang, escape, truncate
+from bot.core.observations import ChangeKind
 from bot.digests.build import Digest, IndicatorNote, SourceHealth
-from bot.model.observations import ChangeKind
-from bot.render.messages import Block, Message, context, header, section
-from bot.render.mrkdwn import code, defang, escape, truncate
 
 SECTION_LIMIT = 3000
 MAX_FIELDS = 10

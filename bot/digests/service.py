@@ -33,9 +33,12 @@ from functools import partial
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from bot.alerts.delivery.mail import Mailer, compose_email
 from bot.config import Settings
-from bot.delivery.mail import Mailer, compose_email
-from bot.delivery.transport import DeliveryError, Transport
+from bot.core.errors import UserInputError
+from bot.core.message import Message
+from bot.core.metrics import Metrics
+from bot.core.transport import DeliveryError, Transport
 from bot.digests.build import (
     CsvFile,
     Digest,
@@ -47,13 +50,10 @@ from bot.digests.build import (
     so_far_window,
 )
 from bot.digests.render import build_digest_email, build_digest_message
-from bot.errors import UserInputError
-from bot.metrics import Metrics
-from bot.model.watches import Finding
-from bot.render.drawing import draw
-from bot.render.messages import Message
+from bot.digests.store import FINAL, DigestChannel, DigestClaim
+from bot.investigations.messages.drawing import draw
 from bot.storage.db import Database
-from bot.storage.digests import FINAL, DigestChannel, DigestClaim
+from bot.watches.model import Finding
 
 log = logging.getLogger(__name__)
 

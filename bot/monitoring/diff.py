@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from bot.model.observations import (
+from bot.core.observations import (
     Change,
     ChangeKind,
     Fact,

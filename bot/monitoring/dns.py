@@ -33,8 +33,8 @@ import dns.reversename
 import dns.rrset
 
 from bot.config import HostPort
-from bot.errors import ConfigError
-from bot.model.observations import Fact, Outcome, SourceFailure, SourceRead
+from bot.core.errors import ConfigError
+from bot.core.observations import Fact, Outcome, SourceFailure, SourceRead
 
 log = logging.getLogger(__name__)
 

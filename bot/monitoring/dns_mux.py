@@ -49,7 +49,7 @@ import dns.rdatatype
 import dns.wire
 
 from bot.config import HostPort
-from bot.model.observations import Outcome
+from bot.core.observations import Outcome
 from bot.monitoring.dns import DnsAnswer, reverse_name
 from bot.monitoring.dns_wire import (
     RandomIds,
@@ -472,7 +472,7 @@ def system_nameservers(filename: str = "/etc/resolv.conf") -> tuple[HostPort, ..
     """The nameservers of /etc/resolv.conf, read by dnspython (no network)."""
     import dns.resolver
 
-    from bot.errors import ConfigError
+    from bot.core.errors import ConfigError
 
     try:
         resolver = dns.resolver.Resolver(filename=filename, configure=True)

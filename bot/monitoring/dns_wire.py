@@ -28,7 +28,7 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.wire
 
-from bot.model.observations import Outcome
+from bot.core.observations import Outcome
 from bot.monitoring.dns import DnsAnswer, normalise_rdata
 
 _IN = dns.rdataclass.IN

@@ -20,12 +20,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, NoReturn
 
 from bot.config import QuotaLimit
-from bot.errors import SourceError
-from bot.metrics import Metrics
-from bot.model.datasets import source_datasets
-from bot.model.observations import IndicatorKind, Observation
-from bot.storage.db import DatabaseRunner
-from bot.storage.quotas import (
+from bot.core.errors import SourceError
+from bot.core.metrics import Metrics
+from bot.core.observations import IndicatorKind, Observation
+from bot.monitoring.datasets.model import source_datasets
+from bot.monitoring.store.quotas import (
     MANUAL,
     ROUTINE,
     WAIT_GRACE,
@@ -35,6 +34,7 @@ from bot.storage.quotas import (
     QuotaStore,
     plan_interval,
 )
+from bot.storage.db import DatabaseRunner
 
 # Which indicators each source is asked about (its share of the monitors).
 SOURCE_KINDS: Mapping[str, frozenset[str]] = {

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from bot.monitoring.policy import AlertPolicy
+from bot.alerts.pipeline import AlertPolicy
 from bot.monitoring.unit_of_work import record_checks
 from bot.storage.db import Database
 from bot.storage.views import CheckOutcome, CheckToRecord

@@ -15,12 +15,12 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from bot.errors import UserInputError
-from bot.model.observations import Change, ChangeKind, IndicatorKind, Observation, SourceFailure, SourceRead
-from bot.model.routing import ActiveSuppression, ChangeVerdict, Fate
+from bot.alerts.model import ActiveSuppression, ChangeVerdict, Fate
+from bot.core.errors import UserInputError
+from bot.core.observations import Change, ChangeKind, IndicatorKind, Observation, SourceFailure, SourceRead
 from bot.monitoring.datasets.base import Dataset
 from bot.monitoring.runner import CheckReport, Runner
-from bot.storage.check_requests import CheckRequestStore, ClaimedCheck
+from bot.monitoring.store.check_requests import CheckRequestStore, ClaimedCheck
 from bot.storage.db import Database
 from bot.storage.handovers import HandoverJob
 from bot.storage.views import CheckOutcome, SubjectView

@@ -30,10 +30,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from bot.model.observations import Outcome
+from bot.core.observations import Outcome
 from bot.monitoring.dns import DnsAnswer, DnsClient
+from bot.monitoring.store.resolver_verdicts import ResolverStatus
 from bot.storage.db import Database
-from bot.storage.resolver_verdicts import ResolverStatus
 
 log = logging.getLogger(__name__)
 

@@ -12,11 +12,11 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from bot.metrics import Metrics
-from bot.model.observations import Change, IndicatorKind, Observation, bounded
-from bot.model.routing import ChangeVerdict
+from bot.alerts.model import ChangeVerdict
+from bot.alerts.pipeline import AlertPolicy
+from bot.core.metrics import Metrics
+from bot.core.observations import Change, IndicatorKind, Observation, bounded
 from bot.monitoring.datasets.base import Dataset
-from bot.monitoring.policy import AlertPolicy
 from bot.monitoring.quota import current_lookup, lookup_context, mark_deferred
 from bot.monitoring.recorder import CheckRecorder
 from bot.storage.db import Database
@@ -75,7 +75,7 @@ class Runner:
         self.metrics = metrics
         self.interval = interval
         self.concurrency = concurrency
-        # Whether and where each change is alerted (bot/monitoring/policy/).
+        # Whether and where each change is alerted (bot/alerts/pipeline/).
         self.policy = policy if policy is not None else AlertPolicy()
         self.db = db
         # Finished checks are written in batches (group commit), not one transaction each.

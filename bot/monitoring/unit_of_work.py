@@ -1,7 +1,7 @@
 """One unit of work per check: load what is stored and who should hear → a pure diff per
 source → the alert policy → write facts and enqueue deliveries, in one transaction.
 
-Storage reads and writes values and calls nothing back (bot/storage/checks.py); every
+Storage reads and writes values and calls nothing back (bot/monitoring/store/checks.py); every
 decision — what counts as a change, which source's first read is its baseline, which
 channel hears of it and why another does not — is made here, between the read and the
 write, by pure functions. Their output (`CheckOutcome.verdicts`) is what a check's reply,
@@ -17,12 +17,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 
-from bot.model.observations import Change, Observation, SourceStates
-from bot.model.walls import OBSERVED_SOURCE
+from bot.alerts.pipeline import AlertPolicy
+from bot.alerts.pipeline.view import CheckView
+from bot.core.observations import Change, Observation, SourceStates
+from bot.core.walls import OBSERVED_SOURCE
 from bot.monitoring.diff import diff_observation
-from bot.monitoring.policy import AlertPolicy
-from bot.monitoring.policy.view import CheckView
-from bot.storage.checks import Checks
+from bot.monitoring.store.checks import Checks
 from bot.storage.views import CheckOutcome, CheckToRecord, DatasetSnapshot
 
 log = logging.getLogger(__name__)

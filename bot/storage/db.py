@@ -12,20 +12,20 @@ from typing import ParamSpec, Protocol, TypeVar
 
 from sqlalchemy import Engine
 
-from bot.model.walls import ShareScope
-from bot.storage.alerts import AlertStore
-from bot.storage.checks import Checks
-from bot.storage.ct_positions import CtPositionStore
-from bot.storage.digests import DigestStore
-from bot.storage.history import HistoryStore
-from bot.storage.infrastructure import Infrastructure
-from bot.storage.lookalikes import LookalikeStore
-from bot.storage.monitors import Monitors
-from bot.storage.outbox import Outbox
-from bot.storage.receivers import ReceiverQueue, ReceiverRoute
-from bot.storage.resolver_verdicts import ResolverVerdictStore
-from bot.storage.triage import DEFAULT_FOLLOW_UP_WINDOW, DEFAULT_SHARED_HOST_NAMES, TriageStore
-from bot.storage.watch_suppressions import WatchSuppressions
+from bot.alerts.store.alerts import AlertStore
+from bot.alerts.store.outbox import Outbox
+from bot.alerts.store.receivers import ReceiverQueue, ReceiverRoute
+from bot.core.walls import ShareScope
+from bot.digests.store import DigestStore
+from bot.monitoring.store.checks import Checks
+from bot.monitoring.store.history import HistoryStore
+from bot.monitoring.store.infrastructure import Infrastructure
+from bot.monitoring.store.monitors import Monitors
+from bot.monitoring.store.resolver_verdicts import ResolverVerdictStore
+from bot.triage.store import DEFAULT_FOLLOW_UP_WINDOW, DEFAULT_SHARED_HOST_NAMES, TriageStore
+from bot.watches.ct.store import CtPositionStore
+from bot.watches.store.lookalikes import LookalikeStore
+from bot.watches.store.suppressions import WatchSuppressions
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -50,7 +50,7 @@ class Database:
         share_scope: ShareScope = ShareScope.CHANNEL,
     ) -> None:
         self.engine = engine
-        # Whose monitors a channel may learn of (bot/model/walls.py): every read that shows
+        # Whose monitors a channel may learn of (bot/core/walls.py): every read that shows
         # a channel other subjects (alerts' shared lines, investigations) is walled by it.
         self.share_scope = share_scope
         self.monitors = Monitors(engine)

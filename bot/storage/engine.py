@@ -16,7 +16,7 @@ from sqlalchemy import Column, Connection, Engine, Row, Table, create_engine, ev
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 
-from bot.errors import ConfigError
+from bot.core.errors import ConfigError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 

@@ -2,7 +2,7 @@
 worker through the database, and the worker's job that runs it.
 
 A kind of work is a `LeasedQueue` over its table (slash commands: bot/storage/
-slash_commands.py; checks people asked for: bot/storage/check_requests.py), which adds
+slash_commands.py; checks people asked for: bot/monitoring/store/check_requests.py), which adds
 only how work is put in and read back. Every kind shares one path out: `claim` (open rows,
 oldest first, SKIP LOCKED on PostgreSQL, a lease either way, so a worker that died leaves
 its work to another once the lease passes), `complete` (done, with the result the asker

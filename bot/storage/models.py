@@ -97,7 +97,7 @@ class DatasetState(Base):
     last_error_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
     # Per source: the fields with a baseline, and why a source without one is pending
-    # (bot/model/observations.SourceBaselines). NULL: stored before baselines were kept
+    # (bot/core/observations.SourceBaselines). NULL: stored before baselines were kept
     # per source (the open facts' sources stand in, bot/monitoring/diff.legacy_baselines).
     sources: Mapped[str | None] = mapped_column(Text, nullable=True)
 
@@ -207,7 +207,7 @@ class AlertRow(Base):
 
 
 class ReceiverDeliveryRow(Base):
-    """An alert to send to one HTTP receiver (bot/delivery/receivers.py): a webhook (the
+    """An alert to send to one HTTP receiver (bot/alerts/delivery/receivers.py): a webhook (the
     global one, `channel_id` None, or a channel's), MISP or TheHive; written in the same
     transaction as the alert, one row per (alert, channel, receiver)."""
 
@@ -385,8 +385,8 @@ class SuppressionRow(Base):
     """Something that silences a monitor's alerts for a while: a value marked false positive
     (`value`: that value of that dataset, both directions), a snooze (the whole monitor) or
     a mute (one dataset). Or a lookalike/keyword watch's (`watch_id`, no monitor): a snooze
-    or a mute of the whole watch (bot/storage/watch_suppressions.py). A mute until unmuted
-    ends at bot/model/triage.UNTIMED. Lifted early or expired, it stays on record."""
+    or a mute of the whole watch (bot/watches/store/suppressions.py). A mute until unmuted
+    ends at bot/triage/model.UNTIMED. Lifted early or expired, it stays on record."""
 
     __tablename__ = "suppressions"
     __table_args__ = (

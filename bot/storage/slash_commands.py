@@ -21,7 +21,7 @@ from bot.storage.handovers import LeasedQueue, QueueTable
 from bot.storage.models import SlashCommandRow
 
 _COMMANDS = cast(Table, SlashCommandRow.__table__)
-# Slack's signatures are valid for five minutes (bot/slack/signatures.py); a little more.
+# Slack's signatures are valid for five minutes (bot/surfaces/slack/signatures.py); a little more.
 KEY_KEPT = timedelta(minutes=10)
 
 

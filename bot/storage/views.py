@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.model.observations import (
+from bot.alerts.model import ChangeVerdict
+from bot.core.observations import (
     Change,
     ChangeKind,
     FactKey,
@@ -20,10 +21,9 @@ from bot.model.observations import (
     SourceField,
     SourceStates,
 )
-from bot.model.routing import ChangeVerdict
-from bot.model.triage import SuppressionView
-from bot.model.watches import Finding, Sighting
 from bot.storage.models import ChangeRow, FactRow, Monitor, Subject
+from bot.triage.model import SuppressionView
+from bot.watches.model import Finding, Sighting
 
 
 @dataclass(frozen=True)
@@ -107,7 +107,7 @@ class SharedInfrastructure:
     `field` is the monitored subject's field holding `value`; empty when the monitored
     indicator itself is one of the values looked up. `channel_ids` names only the
     viewer's own channel; `other_channels` counts the other channels of the workspace that
-    the viewer may learn of (bot/model/walls.py), never named."""
+    the viewer may learn of (bot/core/walls.py), never named."""
 
     indicator: str
     kind: IndicatorKind

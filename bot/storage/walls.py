@@ -1,11 +1,11 @@
-"""The walls between channels as SQL (bot/model/walls.py): which monitors a viewer may
+"""The walls between channels as SQL (bot/core/walls.py): which monitors a viewer may
 learn of, and the facts of the bot's own observations that no channel is shown."""
 
 from __future__ import annotations
 
 from sqlalchemy import ColumnElement, and_
 
-from bot.model.walls import OBSERVED_SOURCE, ShareScope, Viewer
+from bot.core.walls import OBSERVED_SOURCE, ShareScope, Viewer
 from bot.storage.models import ChangeRow, FactRow, Monitor
 
 

@@ -16,7 +16,7 @@ from datetime import timedelta
 from bot.cli import every_setting
 from bot.composition import build_services
 from bot.config import Settings
-from bot.render.messages import Message
+from bot.core.message import Message
 
 
 class NoFiles:

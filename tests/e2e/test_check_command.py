@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from bot.model.observations import IndicatorKind
+from bot.core.observations import IndicatorKind
 from tests.e2e.environment import REPO, WATCHPOST, offline_env
 from tests.fakes.dns_server import FakeDnsServer
 

@@ -11,7 +11,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot.model.observations import IndicatorKind
+from bot.core.observations import IndicatorKind
 from bot.storage.db import Database
 from bot.storage.engine import create_database_engine, migrate
 from tests.e2e.environment import REPO, offline_env

@@ -16,12 +16,12 @@ from pathlib import Path
 from sqlalchemy import Engine, insert, update
 
 from bot.config import HostPort
-from bot.model.observations import IndicatorKind
+from bot.core.mrkdwn import defang
+from bot.core.observations import IndicatorKind
 from bot.monitoring.datasets.dns_records import DnsRecordsDataset
 from bot.monitoring.datasets.resolutions import ResolutionsDataset
 from bot.monitoring.dns_mux import MultiplexedDnsClient
 from bot.monitoring.runner import Runner
-from bot.render.mrkdwn import defang
 from bot.storage.db import Database
 from bot.storage.engine import create_database_engine, migrate
 from bot.storage.models import ChangeRow, Monitor, Subject

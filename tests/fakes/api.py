@@ -15,8 +15,8 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from bot.composition import Services, build_services
 from bot.config import ApiToken, Settings
-from bot.metrics import Metrics
-from bot.model.observations import Fact, IndicatorKind, Observation
+from bot.core.metrics import Metrics
+from bot.core.observations import Fact, IndicatorKind, Observation
 from bot.server import build_web_app
 from tests.fakes.clock import FakeClock
 from tests.fakes.transport import RecordingTransport
@@ -85,7 +85,7 @@ class ApiHarness:
         """`indicator` now resolves to `facts`; a check an interval later records the change."""
         self.dataset.facts[indicator] = set(facts)
         # Past the next check wherever the subject's phase puts it: up to one and a half
-        # intervals after the last claim (bot/storage/cadence.py).
+        # intervals after the last claim (bot/monitoring/store/cadence.py).
         self.clock.advance(seconds=self.services.settings.check_interval * 1.5 + 1)
         await self.run_checks()
 

@@ -4,7 +4,7 @@ read like a chat (errbot's test backend): `assert "Now monitoring" in await alic
 `say` runs a command the way Slack and the console show it: the reply at once, then the
 messages of its follow-up (the baselines after an add, a digest's confirmation), each one
 required to be within Block Kit's limits. It returns the text a person reads
-(`bot.render.text.render_text`), one message after the other. `ask` returns the same as an
+(`bot.core.text.render_text`), one message after the other. `ask` returns the same as an
 `Answer` for the tests that also care whether the reply was said in the channel.
 
 This drives `MonitorFlows` in-process; `tests.fakes.slack_requests.SlackConversation` is
@@ -16,10 +16,10 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from bot.commands.flows import MonitorFlows
-from bot.commands.results import Caller
-from bot.render.limits import block_kit_violations
-from bot.render.messages import Message
-from bot.render.text import render_text
+from bot.core.limits import block_kit_violations
+from bot.core.message import Message
+from bot.core.results import Caller
+from bot.core.text import render_text
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,11 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from bot.commands.results import Caller
 from bot.composition import Services, build_services
 from bot.config import Settings
-from bot.render.text import render_text
-from bot.slack.transport import SlackTransport, build_web_client
+from bot.core.results import Caller
+from bot.core.text import render_text
+from bot.surfaces.slack.transport import SlackTransport, build_web_client
 from bot.worker import build_worker_scheduler
 from tests.fakes.clock import FakeClock
 

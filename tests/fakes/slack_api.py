@@ -14,7 +14,7 @@ apps.connections.open (with the app token) hands out `ws://…/socket-mode`, whi
 `hello`; `socket_send(envelope)` pushes an envelope and `socket_acks` records the acks.
 
 Every message (chat.*, response_url) and App Home view is checked against Block Kit's
-limits (bot.render.limits) and for raw mass mentions or links (`<!channel>`, `<http…>`):
+limits (bot.core.limits) and for raw mass mentions or links (`<!channel>`, `<http…>`):
 a message over the limits is refused with `invalid_blocks`, like Slack; either problem
 is recorded in `violations`, which the `slack_api` fixture requires to be empty.
 
@@ -35,8 +35,8 @@ from typing import Any, TypeVar
 import pytest_asyncio
 from aiohttp import WSMsgType, web
 
-from bot.render.limits import MAX_BLOCKS_HOME, block_kit_violations
-from bot.render.messages import Message
+from bot.core.limits import MAX_BLOCKS_HOME, block_kit_violations
+from bot.core.message import Message
 
 BOT_TOKEN = "xoxb-1111-2222-fakebottoken"
 APP_TOKEN = "xapp-1-A0WATCHPOST-3333-fakeapptoken"

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from bot.render.messages import Message
+from bot.core.message import Message
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.errors import SourceError
-from bot.model.observations import Fact
+from bot.core.errors import SourceError
+from bot.core.observations import Fact
 
 DIRECTORY = Path(__file__).resolve().parents[1] / "data" / "whois"
 

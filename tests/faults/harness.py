@@ -26,8 +26,8 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Engine, bindparam, text
 
-from bot.model.datasets import DESCRIPTORS
-from bot.model.observations import IndicatorKind
+from bot.core.observations import IndicatorKind
+from bot.monitoring.datasets.model import DESCRIPTORS
 from bot.storage.db import Database
 from bot.storage.engine import create_database_engine, migrate
 from bot.storage.models import UtcDateTime
@@ -43,7 +43,7 @@ T = TypeVar("T")
 ALERT_EVENT = "watchpost_alert"
 DNS_TIMEOUT = 2.0  # per lookup: a fault that drops queries costs a check this long
 SOURCE_TIMEOUT = 1.5  # per HTTP or WHOIS request: a hang costs a check this long
-# Every dataset for its kinds (bot/model/datasets.py); for IPs, certificates come only from
+# Every dataset for its kinds (bot/monitoring/datasets/model.py); for IPs, certificates come only from
 # the TLS probe, which is off here.
 DOMAIN_DATASETS = frozenset(d.name for d in DESCRIPTORS if IndicatorKind.DOMAIN in d.kinds)
 IP_DATASETS = frozenset(d.name for d in DESCRIPTORS if IndicatorKind.IP in d.kinds) - {"certificates"}

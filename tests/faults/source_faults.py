@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot.model.observations import IndicatorKind
+from bot.core.observations import IndicatorKind
 from tests.fakes.http_sources import FEB, MAR, _mnemonic_row
 from tests.fakes.slack_requests import SlackSender
 from tests.fakes.whois_server import Mode, registry_text

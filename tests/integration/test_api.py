@@ -8,8 +8,8 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 
-from bot.api.app import MAX_BODY_BYTES
-from bot.commands.results import Caller
+from bot.core.results import Caller
+from bot.surfaces.api.app import MAX_BODY_BYTES
 from tests.fakes.api import OTHER_TOKEN, TEAM, TOKEN, ApiHarness, MakeApi
 from tests.fakes.conversation import Conversation
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.model.watches import Sighting
-from bot.storage.lookalikes import FindingHit
+from bot.watches.model import Sighting
+from bot.watches.store.lookalikes import FindingHit
 from tests.fakes.api import TEAM, ApiHarness
 
 CHANNEL = "C0INTEL"

@@ -18,12 +18,12 @@ import schemathesis
 from aiohttp import web
 from hypothesis import HealthCheck, settings
 
-from bot.api.openapi import build_openapi
 from bot.composition import build_services
 from bot.config import ApiToken, Settings
-from bot.metrics import Metrics
-from bot.model.observations import IndicatorKind
+from bot.core.metrics import Metrics
+from bot.core.observations import IndicatorKind
 from bot.server import build_web_app
+from bot.surfaces.api.openapi import build_openapi
 from tests.fakes.api import TEAM, TOKEN, TableDataset
 from tests.fakes.clock import FakeClock
 from tests.fakes.transport import RecordingTransport

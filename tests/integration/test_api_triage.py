@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.render.text import render_text
+from bot.core.text import render_text
 from tests.fakes.api import TEAM, ApiHarness
 
 IP = "98.126.38.107"

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from bot.commands.access import AccessPolicy
+from bot.alerts.delivery.outbox import OutboxWorker
 from bot.commands.buttons import (
     DOES_NOTHING,
     NO_TRIAGE,
@@ -24,17 +24,17 @@ from bot.commands.buttons import (
     Submission,
 )
 from bot.commands.flows import MonitorFlows
-from bot.commands.triage import TriageFlows
-from bot.console import Console, ConsoleTransport
-from bot.delivery.outbox import OutboxWorker
-from bot.model.observations import IndicatorKind
-from bot.model.triage import TriageState
+from bot.core.access import AccessPolicy
+from bot.core.message import Message, actions, button
+from bot.core.observations import IndicatorKind
+from bot.core.text import render_text
 from bot.monitoring.runner import Runner
-from bot.render.messages import Message, actions, button
-from bot.render.modals import DURATION_ACTION, FALSE_POSITIVE_MODAL, REASON_ACTION
-from bot.render.text import render_text
 from bot.storage.db import Database
 from bot.storage.rate_limits import LocalRateLimiter, RateLimit
+from bot.surfaces.console import Console, ConsoleTransport
+from bot.triage.flows.deliveries import TriageFlows
+from bot.triage.messages import DURATION_ACTION, FALSE_POSITIVE_MODAL, REASON_ACTION
+from bot.triage.model import TriageState
 from tests.fakes.clock import FakeClock
 from tests.fakes.slack_api import FakeSlackApi, SlackMessage
 from tests.integration.test_outbox_slack import slack_transport

@@ -10,8 +10,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.model.observations import Fact, IndicatorKind, Observation, SourceFailure
-from bot.monitoring.policy import AlertPolicy
+from bot.alerts.pipeline import AlertPolicy
+from bot.core.observations import Fact, IndicatorKind, Observation, SourceFailure
 from bot.monitoring.unit_of_work import record_check, record_checks
 from bot.storage.db import Database
 from bot.storage.models import ChangeRow, DatasetState, FactRow, OutboxRow, SourceFailureRow, Subject

@@ -1,4 +1,4 @@
-"""The claim sets each subject's next check to its routine time (bot/storage/cadence.py):
+"""The claim sets each subject's next check to its routine time (bot/monitoring/store/cadence.py):
 the SQL of the one-statement PostgreSQL claim computes what the Python function does, to
 the microsecond, and subjects due together come apart after one claim (SQLite and
 PostgreSQL)."""
@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, insert, select, text
 
-from bot.storage.cadence import NEXT_ROUTINE_CHECK_PG, interval_microseconds, next_routine_check
+from bot.monitoring.store.cadence import NEXT_ROUTINE_CHECK_PG, interval_microseconds, next_routine_check
 from bot.storage.db import Database
 from bot.storage.models import Subject
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.commands.results import Caller
-from bot.render.text import render_text
+from bot.core.results import Caller
+from bot.core.text import render_text
 from tests.fakes.api import TEAM, ApiHarness, MakeApi
 
 IP = "98.126.38.107"

@@ -12,8 +12,8 @@ from typing import TypeVar
 
 from sqlalchemy import func, select
 
-from bot.errors import UserInputError
-from bot.model.observations import IndicatorKind
+from bot.core.errors import UserInputError
+from bot.core.observations import IndicatorKind
 from bot.storage.db import Database
 from bot.storage.models import Monitor, Subject
 from bot.storage.views import AddedMonitor

@@ -10,14 +10,14 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import Engine
 
-from bot.monitoring.ct.entries import CtEntry
-from bot.monitoring.ct.follower import CtFollower
-from bot.monitoring.ct.http import PerHostHttp, ct_http_client
-from bot.monitoring.ct.log_list import parse_log_list
-from bot.monitoring.ct.positions import MemoryPositions, PositionBook, StoredPositions
-from bot.monitoring.ct.static_ct import StaticCtClient
-from bot.storage.ct_positions import CtPositionStore
 from bot.storage.db import Database
+from bot.watches.ct.entries import CtEntry
+from bot.watches.ct.follower import CtFollower
+from bot.watches.ct.http import PerHostHttp, ct_http_client
+from bot.watches.ct.log_list import parse_log_list
+from bot.watches.ct.positions import MemoryPositions, PositionBook, StoredPositions
+from bot.watches.ct.static_ct import StaticCtClient
+from bot.watches.ct.store import CtPositionStore
 from tests.fakes import der as fake_der
 from tests.fakes.clock import FakeClock
 from tests.fakes.ct_log import CertificateAuthority, CtLogServer

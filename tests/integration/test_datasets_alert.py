@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from bot.model.observations import IndicatorKind
+from bot.core.observations import IndicatorKind
 from bot.monitoring.datasets.certificates import CertificatesDataset
 from bot.monitoring.datasets.services import ServicesDataset
 from bot.monitoring.datasets.subdomains import SubdomainsDataset

@@ -12,16 +12,16 @@ import pytest_asyncio
 from sqlalchemy import func, select
 
 from bot.commands.flows import MonitorFlows
-from bot.commands.results import Caller
 from bot.config import QuotaLimit
+from bot.core.results import Caller
+from bot.core.text import render_text
 from bot.monitoring.datasets.subdomains import SubdomainsDataset
 from bot.monitoring.quota import QuotaGate
 from bot.monitoring.runner import Runner
 from bot.monitoring.sources.crtsh import CrtShClient
-from bot.render.text import render_text
+from bot.monitoring.store.quotas import QuotaStore, window_margin
 from bot.storage.db import Database
 from bot.storage.models import ChangeRow, SourceFailureRow, Subject
-from bot.storage.quotas import QuotaStore, window_margin
 from tests.fakes.clock import FakeClock
 from tests.fakes.http_sources import LETS_ENCRYPT_R3, FakeHttpSources, _crtsh_row
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.alerts.delivery.mail import SmtpMailer, compose_email
 from bot.config import Secret, Settings
-from bot.delivery.mail import SmtpMailer, compose_email
-from bot.delivery.transport import DeliveryError
+from bot.core.transport import DeliveryError
 from bot.storage.db import Database
 from bot.storage.engine import create_database_engine, migrate
 from tests.fakes.clock import FakeClock

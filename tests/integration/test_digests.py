@@ -17,13 +17,13 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.alerts.delivery.outbox import OutboxWorker
 from bot.config import Settings
-from bot.delivery.outbox import OutboxWorker
-from bot.delivery.transport import DeliveryError
+from bot.core.errors import UserInputError
+from bot.core.observations import IndicatorKind
+from bot.core.transport import DeliveryError
 from bot.digests.build import CSV_HEADER
 from bot.digests.service import DigestReport, DigestService
-from bot.errors import UserInputError
-from bot.model.observations import IndicatorKind
 from bot.monitoring.runner import Runner
 from bot.monitoring.scheduler import CheckDispatcher, build_scheduler, digest_trigger
 from bot.storage.db import Database

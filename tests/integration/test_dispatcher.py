@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 
-from bot.model.observations import Fact, IndicatorKind, Observation
+from bot.core.observations import Fact, IndicatorKind, Observation
 from bot.monitoring.quota import current_lookup
 from bot.monitoring.runner import Runner
 from bot.monitoring.scheduler import CheckDispatcher, check_tick_seconds

@@ -9,9 +9,9 @@ from datetime import timedelta
 import pytest
 
 from bot.config import HostPort
-from bot.model.datasets import BY_NAME
-from bot.model.observations import Fact, IndicatorKind
+from bot.core.observations import Fact, IndicatorKind
 from bot.monitoring.datasets.dns_caa import DnsCaaDataset, climb
+from bot.monitoring.datasets.model import BY_NAME
 from bot.monitoring.dns import ResolverDnsClient
 from bot.monitoring.dns_mux import MultiplexedDnsClient
 from bot.monitoring.runner import Runner

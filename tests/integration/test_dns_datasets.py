@@ -9,8 +9,8 @@ from dataclasses import replace
 import pytest
 
 from bot.config import HostPort
-from bot.errors import SourceError
-from bot.model.observations import Fact, IndicatorKind, Observation, Outcome, SourceFailure
+from bot.core.errors import SourceError
+from bot.core.observations import Fact, IndicatorKind, Observation, Outcome, SourceFailure
 from bot.monitoring.datasets.base import PassiveDnsRecord
 from bot.monitoring.datasets.dns_records import DnsRecordsDataset
 from bot.monitoring.datasets.resolutions import ResolutionsDataset

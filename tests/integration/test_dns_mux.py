@@ -16,7 +16,7 @@ import dns.rrset
 import pytest
 
 from bot.config import HostPort
-from bot.model.observations import Outcome
+from bot.core.observations import Outcome
 from bot.monitoring.dns import DnsAnswer
 from bot.monitoring.dns_mux import MultiplexedDnsClient
 

@@ -9,12 +9,12 @@ import pytest
 import pytest_asyncio
 
 from bot.commands.flows import MonitorFlows
-from bot.commands.results import Caller
-from bot.model.observations import Fact, IndicatorKind, Observation
+from bot.core.limits import MAX_BLOCKS_HOME, block_kit_violations
+from bot.core.message import Message
+from bot.core.observations import Fact, IndicatorKind, Observation
+from bot.core.results import Caller
+from bot.core.text import render_text
 from bot.monitoring.runner import Runner
-from bot.render.limits import MAX_BLOCKS_HOME, block_kit_violations
-from bot.render.messages import Message
-from bot.render.text import render_text
 from bot.storage.db import Database
 from tests.fakes.clock import FakeClock
 from tests.fakes.conversation import Conversation

@@ -13,8 +13,8 @@ import pytest
 import pytest_asyncio
 
 from bot.config import Secret
-from bot.errors import SourceError
-from bot.model.observations import Fact, FactState, IndicatorKind, Observation, SourceFailure, SourceRead
+from bot.core.errors import SourceError
+from bot.core.observations import Fact, FactState, IndicatorKind, Observation, SourceFailure, SourceRead
 from bot.monitoring.datasets.base import PassiveDnsRecord
 from bot.monitoring.datasets.certificates import CertificatesDataset
 from bot.monitoring.datasets.services import ServicesDataset

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from bot.commands.results import Caller
 from bot.config import Secret
+from bot.core.results import Caller
 from tests.fakes.api import TEAM, ApiHarness, MakeApi
 from tests.fakes.conversation import Conversation
 from tests.fakes.misp import FakeMisp, misp_attribute, misp_object

@@ -8,8 +8,8 @@ from collections.abc import Callable
 from bot.config import parse_host_port
 from bot.monitoring.datasets.whois import WhoisDataset
 from bot.monitoring.dns_mux import MultiplexedDnsClient
-from bot.monitoring.lookalikes.enrich import DomainFactsLookup
 from bot.monitoring.sources.whois import WhoisClient
+from bot.watches.enrich import DomainFactsLookup
 from tests.fakes.dns_server import FakeDnsServer
 from tests.fakes.whois_server import FakeWhoisServer, registry_text
 

@@ -18,9 +18,9 @@ from aiohttp import web
 from bot.composition import Services, build_services
 from bot.config import Secret, Settings, parse_host_port
 from bot.server import build_web_app
-from bot.slack.app import create_app
-from bot.slack.transport import SlackTransport, build_web_client
-from bot.storage.lookalikes import PermutationState
+from bot.surfaces.slack.app import create_app
+from bot.surfaces.slack.transport import SlackTransport, build_web_client
+from bot.watches.store.lookalikes import PermutationState
 from tests.e2e.slack_bot import free_port
 from tests.fakes.clock import FakeClock
 from tests.fakes.ct_log import CertificateAuthority, CtLogServer, FakeCtLog

@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Engine
 
-from bot.errors import UserInputError
-from bot.model.watches import Sighting, WatchKind
-from bot.storage.lookalikes import FindingHit, LookalikeStore, PermutationState
-from bot.storage.outbox import Outbox
+from bot.alerts.store.outbox import Outbox
+from bot.core.errors import UserInputError
 from bot.storage.views import PendingLookalike
+from bot.watches.model import Sighting, WatchKind
+from bot.watches.store.lookalikes import FindingHit, LookalikeStore, PermutationState
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 REASON = {

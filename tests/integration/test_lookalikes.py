@@ -13,15 +13,15 @@ from typing import Any
 import pytest_asyncio
 from aiohttp import web
 
-from bot.commands.results import Caller
 from bot.composition import Services, build_services
 from bot.config import Secret, Settings, parse_host_port
-from bot.monitoring.ct.entries import CtEntry
-from bot.monitoring.lookalikes.permutations import permutations
+from bot.core.results import Caller
 from bot.server import build_web_app
-from bot.slack.app import create_app
-from bot.slack.transport import SlackTransport, build_web_client
-from bot.storage.lookalikes import PermutationState
+from bot.surfaces.slack.app import create_app
+from bot.surfaces.slack.transport import SlackTransport, build_web_client
+from bot.watches.ct.entries import CtEntry
+from bot.watches.permutations import permutations
+from bot.watches.store.lookalikes import PermutationState
 from tests.e2e.slack_bot import free_port
 from tests.fakes.ct_log import CertificateAuthority, CtLogServer
 from tests.fakes.dns_server import FakeDnsServer

@@ -10,10 +10,10 @@ from prometheus_client import Counter, Gauge, Histogram
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.config import Secret, Settings
-from bot.delivery.transport import DeliveryError
-from bot.metrics import DECLARED_METRICS, Metrics
-from bot.render.messages import Message
-from bot.slack.transport import SlackTransport, build_web_client
+from bot.core.message import Message
+from bot.core.metrics import DECLARED_METRICS, Metrics
+from bot.core.transport import DeliveryError
+from bot.surfaces.slack.transport import SlackTransport, build_web_client
 from tests.fakes.api import TEAM, TOKEN, ApiHarness, MakeApi
 from tests.fakes.slack_api import FakeSlackApi
 from tests.fakes.webhook_receiver import WEBHOOK_SECRET

@@ -12,10 +12,10 @@ import pytest
 from alembic import command
 from sqlalchemy import Engine, text
 
-from bot.model.triage import SuppressionKind
+from bot.monitoring.store.monitors import Monitors
 from bot.storage.engine import alembic_config, create_database_engine
-from bot.storage.monitors import Monitors
-from bot.storage.triage import TriageStore
+from bot.triage.model import SuppressionKind
+from bot.triage.store import TriageStore
 
 T = "2026-12-01 10:00:00+00:00"
 CREATED = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from bot.commands.results import Caller
-from bot.delivery.transport import DeliveryError
-from bot.model.triage import SuppressionKind
-from bot.model.watches import Sighting
-from bot.render.text import render_text
-from bot.storage.lookalikes import FindingHit
+from bot.core.results import Caller
+from bot.core.text import render_text
+from bot.core.transport import DeliveryError
+from bot.triage.model import SuppressionKind
+from bot.watches.model import Sighting
+from bot.watches.store.lookalikes import FindingHit
 from tests.fakes.api import MakeApi
 
 CASE = Caller("T1", "C0CASE", "U0ALICE")

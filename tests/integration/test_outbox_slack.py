@@ -7,11 +7,11 @@ from collections.abc import AsyncIterator
 
 import pytest_asyncio
 
+from bot.alerts.delivery.outbox import OutboxWorker
 from bot.config import Secret, Settings
-from bot.delivery.outbox import OutboxWorker
-from bot.render.messages import Message
-from bot.slack.transport import SlackTransport, build_web_client
+from bot.core.message import Message
 from bot.storage.db import Database
+from bot.surfaces.slack.transport import SlackTransport, build_web_client
 from tests.fakes.clock import FakeClock
 from tests.fakes.slack_api import FakeSlackApi
 from tests.integration.test_storage import add, record, resolutions

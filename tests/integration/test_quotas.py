@@ -14,12 +14,12 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from bot.config import QuotaLimit, Secret
-from bot.model.observations import IndicatorKind
+from bot.core.observations import IndicatorKind
 from bot.monitoring.quota import QuotaGate, SourceDeferred, lookup_context
 from bot.monitoring.sources.mnemonic import MnemonicPassiveDns
+from bot.monitoring.store.quotas import MANUAL, NEW, ROUTINE, Deferred, Granted, QuotaStore, window_margin
 from bot.storage.db import Database
 from bot.storage.models import SourceRequestRow, SourceWaitRow
-from bot.storage.quotas import MANUAL, NEW, ROUTINE, Deferred, Granted, QuotaStore, window_margin
 from tests.fakes.http_sources import FakeHttpSources
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -213,12 +213,12 @@ import asyncio, sys, time
 import bot.monitoring.datasets  # noqa: F401  (the sources import the datasets package first)
 from datetime import timedelta
 from bot.config import QuotaLimit, Secret
-from bot.errors import SourceError
-from bot.model.observations import IndicatorKind
+from bot.core.errors import SourceError
+from bot.core.observations import IndicatorKind
 from bot.monitoring.quota import QuotaGate, lookup_context
 from bot.monitoring.sources.mnemonic import MnemonicPassiveDns
 from bot.storage.engine import create_database_engine
-from bot.storage.quotas import QuotaStore
+from bot.monitoring.store.quotas import QuotaStore
 from bot.storage.db import Database
 
 async def main(url, base, seconds, name):

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import pytest_asyncio
 
-from bot.errors import SourceError
-from bot.model.observations import IndicatorKind
+from bot.core.errors import SourceError
+from bot.core.observations import IndicatorKind
 from bot.monitoring.datasets.whois import WhoisDataset
 from bot.monitoring.diff import diff_observation
 from bot.monitoring.sources.rdap_domains import RdapDomainClient

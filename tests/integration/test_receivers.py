@@ -10,13 +10,13 @@ from typing import Any, cast
 import pytest
 from sqlalchemy import text
 
-from bot.commands.results import Caller
+from bot.alerts.delivery.misp import MispReceiver
+from bot.alerts.delivery.receivers import Receiver, ReceiverHttp, ReceiverWorker
+from bot.alerts.delivery.thehive import TheHiveReceiver
+from bot.alerts.store.receivers import PendingDelivery
 from bot.config import Secret
-from bot.delivery.misp import MispReceiver
-from bot.delivery.receivers import Receiver, ReceiverHttp, ReceiverWorker
-from bot.delivery.thehive import TheHiveReceiver
-from bot.render.health import build_health_message
-from bot.storage.receivers import PendingDelivery
+from bot.core.results import Caller
+from bot.monitoring.messages.health import build_health_message
 from tests.fakes.api import TEAM, ApiHarness, MakeApi
 from tests.fakes.conversation import Conversation
 from tests.fakes.misp_receiver import MISP_KEY, FakeMisp

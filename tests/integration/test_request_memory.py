@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from sqlalchemy import Engine
 
-from bot.slack.front import SharedReplayMemory
-from bot.slack.retries import REMEMBER_SECONDS, first_delivery
 from bot.storage.shared_limits import SharedLimits
+from bot.surfaces.slack.front import SharedReplayMemory
+from bot.surfaces.slack.retries import REMEMBER_SECONDS, first_delivery
 
 
 async def test_an_event_served_by_one_process_is_dropped_by_another_past_five_minutes(

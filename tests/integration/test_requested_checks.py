@@ -7,10 +7,10 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from bot.model.observations import IndicatorKind, Observation
+from bot.core.observations import IndicatorKind, Observation
 from bot.monitoring.requested_checks import RequestedChecks, requested_check_job
 from bot.monitoring.runner import CheckReport, Runner
-from bot.storage.check_requests import KEPT, CheckRequestStore
+from bot.monitoring.store.check_requests import KEPT, CheckRequestStore
 from bot.storage.db import Database
 from bot.storage.views import SubjectView
 from tests.fakes.clock import FakeClock

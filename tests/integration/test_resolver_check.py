@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.config import HostPort
-from bot.model.observations import IndicatorKind, Observation, Outcome
+from bot.core.observations import IndicatorKind, Observation, Outcome
 from bot.monitoring.datasets.dns_records import DnsRecordsDataset
 from bot.monitoring.datasets.resolutions import ResolutionsDataset
 from bot.monitoring.diff import diff_observation

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from bot.config import HostPort
-from bot.model.observations import IndicatorKind
+from bot.core.observations import IndicatorKind
 from bot.monitoring.datasets.dns_records import DnsRecordsDataset
 from bot.monitoring.datasets.resolutions import ResolutionsDataset
 from bot.monitoring.dns import ResolverDnsClient

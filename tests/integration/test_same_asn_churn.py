@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from bot.alerts.pipeline import AlertPolicy
 from bot.config import HostPort
-from bot.model.observations import IndicatorKind
+from bot.core.observations import IndicatorKind
 from bot.monitoring.datasets.resolutions import ResolutionsDataset
 from bot.monitoring.dns import ResolverDnsClient
-from bot.monitoring.policy import AlertPolicy
 from bot.monitoring.runner import Runner
 from bot.storage.db import Database
 from tests.fakes.clock import FakeClock

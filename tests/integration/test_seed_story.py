@@ -8,13 +8,13 @@ from datetime import timedelta
 
 import pytest
 
+from bot.alerts.messages.alerts import build_alert_message
 from bot.config import HostPort, Secret
-from bot.model.observations import IndicatorKind
+from bot.core.observations import IndicatorKind
 from bot.monitoring.datasets.resolutions import ResolutionsDataset
 from bot.monitoring.dns import ResolverDnsClient
 from bot.monitoring.runner import Runner
 from bot.monitoring.sources.mnemonic import MnemonicPassiveDns
-from bot.render.alerts import build_alert_message
 from bot.storage.db import Database
 from bot.storage.views import SubjectView
 from tests.fakes.clock import FakeClock

@@ -12,18 +12,18 @@ import pytest
 import pytest_asyncio
 
 from bot.commands.flows import MonitorFlows
-from bot.commands.results import Caller
 from bot.config import HostPort
-from bot.delivery.source_notices import SourceHealthJob
-from bot.metrics import Metrics
-from bot.model.watches import WatchKind
+from bot.core.message import Block, Message
+from bot.core.metrics import Metrics
+from bot.core.results import Caller
+from bot.core.text import render_text
 from bot.monitoring.dns_mux import MultiplexedDnsClient
 from bot.monitoring.resolver_check import CheckedDnsClient, SharedResolverVerdicts
 from bot.monitoring.runner import Runner
-from bot.render.messages import Block, Message
-from bot.render.text import render_text
+from bot.monitoring.source_notices import SourceHealthJob
+from bot.monitoring.store.quotas import OutageStore, QuotaStore
 from bot.storage.db import Database
-from bot.storage.quotas import OutageStore, QuotaStore
+from bot.watches.model import WatchKind
 from tests.fakes.api import MakeApi
 from tests.fakes.clock import FakeClock
 from tests.fakes.dns_server import FakeDnsServer

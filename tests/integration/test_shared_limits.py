@@ -8,10 +8,10 @@ from datetime import timedelta
 
 from sqlalchemy import Engine
 
-from bot.slack.front import SharedReplayMemory
 from bot.storage.db import Database
 from bot.storage.rate_limits import RateLimit
 from bot.storage.shared_limits import SharedLimits, SharedRateLimiter
+from bot.surfaces.slack.front import SharedReplayMemory
 from tests.fakes.clock import FakeClock
 
 

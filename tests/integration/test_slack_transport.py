@@ -11,9 +11,9 @@ import pytest
 import pytest_asyncio
 
 from bot.config import Secret, Settings
-from bot.delivery.transport import DeliveryError
-from bot.render.messages import Message, section
-from bot.slack.transport import SlackTransport, build_web_client
+from bot.core.message import Message, section
+from bot.core.transport import DeliveryError
+from bot.surfaces.slack.transport import SlackTransport, build_web_client
 from tests.fakes.slack_api import FakeSlackApi
 
 MESSAGE = Message("fallback", [section("hello")], metadata={"event_type": "t", "event_payload": {"id": 7}})

@@ -1,5 +1,5 @@
 """One path for slash commands: a signed HTTP request and a Socket Mode envelope reach the
-same entry (bot/slack/front.py), in one process with the real Slack app, services and
+same entry (bot/surfaces/slack/front.py), in one process with the real Slack app, services and
 storage, the Socket Mode connection to the fake Slack: one replay memory drops a command
 whichever transport redelivers it, and one drain finishes what either acknowledged."""
 
@@ -17,11 +17,11 @@ from aiohttp import web
 from bot.composition import Services, build_services
 from bot.config import Secret, Settings, parse_host_port
 from bot.server import build_web_app, slash_command_entry
-from bot.slack.app import create_app
-from bot.slack.front import AfterAnswers, SlashCommandEntry
-from bot.slack.retries import ProcessMemory
-from bot.slack.socket_mode import CommandsFirstSocketModeHandler
-from bot.slack.transport import SlackTransport, build_web_client
+from bot.surfaces.slack.app import create_app
+from bot.surfaces.slack.front import AfterAnswers, SlashCommandEntry
+from bot.surfaces.slack.retries import ProcessMemory
+from bot.surfaces.slack.socket_mode import CommandsFirstSocketModeHandler
+from bot.surfaces.slack.transport import SlackTransport, build_web_client
 from tests.e2e.slack_bot import free_port
 from tests.fakes.dns_server import FakeDnsServer
 from tests.fakes.slack_api import FakeSlackApi

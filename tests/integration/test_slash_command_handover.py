@@ -11,10 +11,10 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import OperationalError
 
-from bot.slack.handover import CommandHandover, handed_over_command_job
 from bot.storage.db import Database
 from bot.storage.models import SlashCommandRow
 from bot.storage.slash_commands import KEY_KEPT, HandedOverCommand, SlashCommandQueue
+from bot.surfaces.slack.handover import CommandHandover, handed_over_command_job
 from tests.fakes.clock import FakeClock
 
 LEASE = timedelta(minutes=5)

@@ -11,20 +11,20 @@ import pytest
 import pytest_asyncio
 
 from bot.commands.flows import MonitorFlows
-from bot.commands.results import Caller
 from bot.config import HostPort, QuotaLimit, Secret, Settings
-from bot.delivery.source_notices import SourceHealthJob
-from bot.errors import SourceError
-from bot.metrics import Metrics
-from bot.model.indicators import parse_indicator
-from bot.model.observations import IndicatorKind
+from bot.core.errors import SourceError
+from bot.core.indicators import parse_indicator
+from bot.core.metrics import Metrics
+from bot.core.observations import IndicatorKind
+from bot.core.results import Caller
+from bot.core.text import render_text
 from bot.monitoring.quota import QuotaGate, lookup_context
 from bot.monitoring.runner import Runner
+from bot.monitoring.source_notices import SourceHealthJob
 from bot.monitoring.sources.mnemonic import MnemonicPassiveDns
 from bot.monitoring.sources.whois import WhoisClient
-from bot.render.text import render_text
+from bot.monitoring.store.quotas import Granted, OutageStore, QuotaStore
 from bot.storage.db import Database
-from bot.storage.quotas import Granted, OutageStore, QuotaStore
 from tests.e2e.slack_bot import free_port
 from tests.fakes.api import MakeApi
 from tests.fakes.clock import FakeClock

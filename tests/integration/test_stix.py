@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.alerts.delivery.receivers import ReceiverWorker
+from bot.alerts.messages.stix import MEDIA_TYPE
 from bot.config import Secret, WebhookFormat
-from bot.delivery.receivers import ReceiverWorker
-from bot.render.stix import MEDIA_TYPE
 from tests.fakes.api import TEAM, TOKEN, ApiHarness, MakeApi
 from tests.fakes.stix import by_type, one, relationships, validate_bundle, values
 from tests.fakes.webhook_receiver import WEBHOOK_SECRET, WebhookReceiver

@@ -9,9 +9,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import func, select
 
-from bot.errors import UserInputError
-from bot.model.observations import Fact, IndicatorKind, Observation, SourceFailure
-from bot.monitoring.policy import AlertPolicy
+from bot.alerts.pipeline import AlertPolicy
+from bot.core.errors import UserInputError
+from bot.core.observations import Fact, IndicatorKind, Observation, SourceFailure
 from bot.monitoring.unit_of_work import record_check
 from bot.storage.db import Database
 from bot.storage.models import Base, ChangeRow, FactRow, Monitor, OutboxRow, SourceFailureRow, Subject

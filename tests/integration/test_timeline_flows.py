@@ -12,9 +12,9 @@ from matplotlib.image import imread
 
 from bot.commands.buttons import ButtonDispatcher, Press
 from bot.commands.flows import MonitorFlows
-from bot.commands.results import Caller
+from bot.core.results import Caller
+from bot.core.text import render_text
 from bot.monitoring.runner import Runner
-from bot.render.text import render_text
 from bot.storage.db import Database
 from tests.fakes.clock import FakeClock
 from tests.fakes.conversation import Conversation

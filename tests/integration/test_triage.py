@@ -15,20 +15,20 @@ from pathlib import Path
 
 import pytest_asyncio
 
-from bot.commands.access import AccessPolicy
+from bot.alerts.delivery.outbox import OutboxWorker
 from bot.commands.flows import MonitorFlows
-from bot.commands.results import Caller
-from bot.commands.triage import TriageFlows
 from bot.config import Settings
-from bot.console import Console, ConsoleTransport
-from bot.delivery.outbox import OutboxWorker
+from bot.core.access import AccessPolicy
+from bot.core.errors import UserInputError
+from bot.core.observations import Fact, IndicatorKind, Observation
+from bot.core.results import Caller
+from bot.core.text import render_text
 from bot.digests.service import DigestService
-from bot.errors import UserInputError
-from bot.model.observations import Fact, IndicatorKind, Observation
-from bot.model.triage import SuppressionKind, TriageState
 from bot.monitoring.runner import Runner
-from bot.render.text import render_text
 from bot.storage.db import Database
+from bot.surfaces.console import Console, ConsoleTransport
+from bot.triage.flows.deliveries import TriageFlows
+from bot.triage.model import SuppressionKind, TriageState
 from tests.fakes.clock import FakeClock
 from tests.fakes.slack_api import FakeSlackApi, SlackMessage
 from tests.integration.test_outbox_slack import slack_transport

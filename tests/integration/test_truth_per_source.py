@@ -12,9 +12,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.commands.flows import MonitorFlows
-from bot.commands.results import Caller
 from bot.config import HostPort, QuotaLimit, Secret
-from bot.model.observations import IndicatorKind, SourcePending
+from bot.core.observations import IndicatorKind, SourcePending
+from bot.core.results import Caller
+from bot.core.text import render_text
 from bot.monitoring.datasets.resolutions import ResolutionsDataset
 from bot.monitoring.datasets.whois import WhoisDataset
 from bot.monitoring.dns import ResolverDnsClient
@@ -25,9 +26,8 @@ from bot.monitoring.sources.circl import CirclPassiveDns
 from bot.monitoring.sources.mnemonic import MnemonicPassiveDns
 from bot.monitoring.sources.rdap_domains import RdapDomainClient
 from bot.monitoring.sources.whois import WhoisClient
-from bot.render.text import render_text
+from bot.monitoring.store.quotas import QuotaStore
 from bot.storage.db import Database
-from bot.storage.quotas import QuotaStore
 from bot.storage.views import SubjectView
 from tests.fakes.clock import FakeClock
 from tests.fakes.dns_server import FakeDnsServer

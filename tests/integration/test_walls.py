@@ -13,15 +13,15 @@ from datetime import timedelta
 
 import pytest
 
-from bot.commands.results import Caller
 from bot.config import Secret
-from bot.model.observations import Fact, IndicatorKind, Observation, SourceRead
-from bot.model.triage import TriageState
-from bot.model.walls import OBSERVED_SOURCE, ShareScope
+from bot.core.message import Message
+from bot.core.observations import Fact, IndicatorKind, Observation, SourceRead
+from bot.core.results import Caller
+from bot.core.text import render_text
+from bot.core.walls import OBSERVED_SOURCE, ShareScope
 from bot.monitoring.runner import Runner
-from bot.render.messages import Message
-from bot.render.text import render_text
 from bot.storage.db import Database
+from bot.triage.model import TriageState
 from tests.fakes.api import ApiHarness, MakeApi
 from tests.fakes.clock import FakeClock
 from tests.fakes.webhook_receiver import WEBHOOK_SECRET, WebhookReceiver

@@ -11,14 +11,14 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.errors import UserInputError
-from bot.model.observations import IndicatorKind
-from bot.model.triage import UNTIMED, SuppressionKind
-from bot.model.watches import Sighting, WatchKind
+from bot.core.errors import UserInputError
+from bot.core.observations import IndicatorKind
 from bot.storage.db import Database
-from bot.storage.lookalikes import FindingHit
 from bot.storage.models import SuppressionRow
 from bot.storage.views import PendingLookalike, PendingNotice
+from bot.triage.model import UNTIMED, SuppressionKind
+from bot.watches.model import Sighting, WatchKind
+from bot.watches.store.lookalikes import FindingHit
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 DAY = timedelta(days=1)

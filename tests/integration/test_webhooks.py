@@ -9,10 +9,10 @@ from typing import cast
 
 import pytest
 
+from bot.alerts.delivery import webhooks
+from bot.alerts.delivery.receivers import ReceiverWorker
+from bot.alerts.delivery.webhooks import HttpWebhookSender, sign, verify
 from bot.config import Secret
-from bot.delivery import webhooks
-from bot.delivery.receivers import ReceiverWorker
-from bot.delivery.webhooks import HttpWebhookSender, sign, verify
 from tests.fakes.api import TEAM, ApiHarness, MakeApi
 from tests.fakes.webhook_receiver import WEBHOOK_SECRET, WebhookReceiver
 

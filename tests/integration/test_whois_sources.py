@@ -10,8 +10,8 @@ import pytest
 import pytest_asyncio
 
 from bot.config import HostPort
-from bot.errors import SourceError, SourceRefused
-from bot.model.observations import Fact, IndicatorKind, Outcome
+from bot.core.errors import SourceError, SourceRefused
+from bot.core.observations import Fact, IndicatorKind, Outcome
 from bot.monitoring.datasets.whois import WhoisDataset
 from bot.monitoring.dns import DnsAnswer
 from bot.monitoring.sources.asn import CymruAsnLookup

@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 import pytest
 import pytest_asyncio
 
-from bot.commands.access import AccessPolicy
 from bot.commands.flows import MonitorFlows
-from bot.commands.results import Caller
-from bot.errors import NotPermitted
-from bot.model.observations import IndicatorKind, Observation
+from bot.core.access import AccessPolicy
+from bot.core.errors import NotPermitted
+from bot.core.observations import IndicatorKind, Observation
+from bot.core.results import Caller
 from bot.monitoring.runner import Runner
 from bot.storage.db import Database
 from bot.storage.rate_limits import LocalRateLimiter, RateLimit

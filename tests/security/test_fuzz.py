@@ -17,12 +17,17 @@ from typing import Any
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from bot.alerts.messages.alerts import build_alert_message
 from bot.commands.grammar import parse_command
+from bot.commands.messages.replies import build_error_message
+from bot.core.errors import SourceError, UserInputError
+from bot.core.indicators import MAX_INDICATORS_PER_COMMAND, parse_indicator, parse_indicators
+from bot.core.limits import block_kit_violations
+from bot.core.mrkdwn import code, escape
+from bot.core.observations import Change, ChangeKind, IndicatorKind
 from bot.digests.build import FORMULA_STARTS, neutralise_cell, render_csv
-from bot.errors import SourceError, UserInputError
-from bot.model.imports import ItemOutcome, read_document
-from bot.model.indicators import MAX_INDICATORS_PER_COMMAND, parse_indicator, parse_indicators
-from bot.model.observations import Change, ChangeKind, IndicatorKind
+from bot.imports.messages import build_import_refused_message, build_imported_message
+from bot.imports.model import ItemOutcome, read_document
 from bot.monitoring.datasets.base import PassiveDnsRecord
 from bot.monitoring.sources.asn import as_name, origin_asn
 from bot.monitoring.sources.circl import parse_cof
@@ -32,11 +37,6 @@ from bot.monitoring.sources.mnemonic import parse_mnemonic_page
 from bot.monitoring.sources.rdap import network_facts
 from bot.monitoring.sources.virustotal import parse_virustotal_page
 from bot.monitoring.sources.whois import parse_whois
-from bot.render.alerts import build_alert_message
-from bot.render.imports import build_import_refused_message, build_imported_message
-from bot.render.limits import block_kit_violations
-from bot.render.mrkdwn import code, escape
-from bot.render.replies import build_error_message
 from tests.faults.figures import FIGURES
 
 fuzz = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

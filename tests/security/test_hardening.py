@@ -18,19 +18,19 @@ import pytest_asyncio
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
+from bot.alerts.delivery.outbox import OutboxWorker
+from bot.alerts.store.outbox import Outbox
 from bot.config import Settings
-from bot.delivery.outbox import OutboxWorker
-from bot.errors import ConfigError, IndicatorError, SourceError
-from bot.logs import SecretScrubber
-from bot.model.indicators import parse_indicators
-from bot.model.observations import MAX_VALUE_CHARS, Fact, Observation, bounded
+from bot.core.errors import ConfigError, IndicatorError, SourceError
+from bot.core.indicators import parse_indicators
+from bot.core.logs import SecretScrubber
+from bot.core.observations import MAX_VALUE_CHARS, Fact, Observation, bounded
 from bot.monitoring.scheduler import _logged
 from bot.monitoring.sources.http import SourceHttpClient
 from bot.monitoring.sources.whois import MAX_PARSED_LINE, WhoisClient, parse_whois
-from bot.slack.signatures import SlackSignatureVerifier, Verdict
 from bot.storage.db import Database
 from bot.storage.engine import create_database_engine
-from bot.storage.outbox import Outbox
+from bot.surfaces.slack.signatures import SlackSignatureVerifier, Verdict
 from tests.fakes.clock import FakeClock
 from tests.fakes.http_sources import FakeHttpSources
 from tests.fakes.transport import RecordingTransport

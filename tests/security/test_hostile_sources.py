@@ -15,8 +15,8 @@ from typing import Any
 
 import aiohttp
 
+from bot.core.observations import MAX_VALUE_CHARS
 from bot.digests.build import FORMULA_STARTS
-from bot.model.observations import MAX_VALUE_CHARS
 from tests.fakes.http_sources import MNEMONIC_KEY, VIRUSTOTAL_KEY
 from tests.fakes.slack_api import FakeSlackApi, UploadedFile
 from tests.fakes.slack_requests import SIGNING_SECRET, SlackSender

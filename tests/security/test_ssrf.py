@@ -13,8 +13,8 @@ from aiohttp import web
 from aiohttp.abc import AbstractResolver, ResolveResult
 
 from bot.config import Secret
-from bot.errors import SourceError
-from bot.model.observations import IndicatorKind
+from bot.core.errors import SourceError
+from bot.core.observations import IndicatorKind
 from bot.monitoring.sources.crtsh import CrtShClient
 from bot.monitoring.sources.internetdb import InternetDbClient
 from bot.monitoring.sources.mnemonic import MnemonicPassiveDns

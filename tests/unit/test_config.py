@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from bot.config import HostPort, Settings, explain
-from bot.errors import ConfigError
-from bot.logs import SecretScrubber
-from bot.model.walls import ShareScope
+from bot.core.errors import ConfigError
+from bot.core.logs import SecretScrubber
+from bot.core.walls import ShareScope
 
 CONFIG_SOURCE = (Path(__file__).resolve().parents[2] / "bot" / "config.py").read_text()
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import Settings, WebhookFormat, explain
-from bot.errors import ConfigError
+from bot.core.errors import ConfigError
 
 SECRET = "whsec-0123456789abcdef"
 

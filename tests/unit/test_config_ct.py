@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.config import Settings
-from bot.errors import ConfigError
+from bot.core.errors import ConfigError
 
 
 def test_ct_settings_default_to_the_published_list_every_minute() -> None:

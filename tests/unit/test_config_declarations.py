@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from bot.alerts.pipeline import same_asn
 from bot.cli import every_setting
 from bot.config import CORE_SETTINGS, RULES, Setting, Settings, declarations, explain
-from bot.errors import ConfigError
-from bot.monitoring.policy import same_asn
+from bot.core.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.config import Secret, Settings, explain
-from bot.errors import ConfigError
+from bot.core.errors import ConfigError
 
 KEY = "Zx9misp-automation-key-7d2f4a1b"
 ON = {"WATCHPOST_MISP_URL": "https://misp.intel.example.org/", "WATCHPOST_MISP_KEY": KEY}

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from bot.config import DEFAULT_QUOTAS, QuotaLimit, Settings, parse_quotas
-from bot.errors import ConfigError
+from bot.core.errors import ConfigError
 
 
 def test_defaults_match_the_public_tiers() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.config import Secret, Settings
-from bot.errors import ConfigError
+from bot.core.errors import ConfigError
 
 COMPLETE = {
     "WATCHPOST_SMTP_HOST": "smtp.example.org",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.console import NotACommand, command_text
+from bot.surfaces.console import NotACommand, command_text
 
 
 @pytest.mark.parametrize(

@@ -5,8 +5,8 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from bot.console import ConsoleTransport
-from bot.render.messages import Message, actions, button, header, section
+from bot.core.message import Message, actions, button, header, section
+from bot.surfaces.console import ConsoleTransport
 
 
 async def test_console_upload_saves_the_file_by_name_and_prints_its_path(tmp_path: Path) -> None:

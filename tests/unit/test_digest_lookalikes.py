@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from bot.digests.build import LOOKALIKE_CSV_HEADER, build_digest, daily_window
 from bot.digests.render import build_digest_message
-from bot.model.watches import Finding
+from bot.watches.model import Finding
 
 BERLIN = ZoneInfo("Europe/Berlin")
 WINDOW = daily_window(date(2026, 12, 1), time(9, 0), BERLIN)

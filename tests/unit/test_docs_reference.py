@@ -37,7 +37,7 @@ def test_docs_reference_configuration_names_every_declared_variable() -> None:
 
 
 def test_docs_reference_api_lists_every_operation() -> None:
-    from bot.api.openapi import build_openapi
+    from bot.surfaces.api.openapi import build_openapi
 
     page = _generator().api_page()
     for path, operations in build_openapi()["paths"].items():
@@ -46,7 +46,7 @@ def test_docs_reference_api_lists_every_operation() -> None:
 
 
 def test_docs_reference_dataset_table_has_a_row_per_dataset() -> None:
-    from bot.model.datasets import DESCRIPTORS
+    from bot.monitoring.datasets.model import DESCRIPTORS
 
     table = _generator().datasets_table()
     assert [line.split("`")[1] for line in table.splitlines()[3:]] == [d.name for d in DESCRIPTORS]

@@ -96,6 +96,6 @@ def test_the_limits_catch_what_they_should() -> None:
 
 def test_measure_names_nested_functions_and_methods() -> None:
     lines, methods = measure()
-    assert "bot/metrics.py:Metrics.__init__" in lines
+    assert "bot/core/metrics.py:Metrics.__init__" in lines
     assert "bot/server.py:WorkerProcesses.metrics.one" in lines
     assert methods["bot/server.py:WorkerProcesses"] == 7

@@ -9,7 +9,7 @@ import logging
 import pytest
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from bot.logs import configure_logging
+from bot.core.logs import configure_logging
 
 
 async def test_a_skipped_overlapping_run_is_not_logged_but_other_warnings_are(

@@ -7,13 +7,13 @@ from datetime import UTC, datetime
 
 import pytest
 
+from bot.alerts.delivery.misp import monitor_tag, new_values, sighting_source
+from bot.alerts.delivery.receivers import value_kind
+from bot.alerts.delivery.thehive import alert_body, data_type, is_duplicate
+from bot.alerts.store.alerts import AlertRecord
+from bot.alerts.store.receivers import PendingDelivery, ReceiverRoute, misp_origin
 from bot.config import ConfigError, Settings, declarations
-from bot.delivery.misp import monitor_tag, new_values, sighting_source
-from bot.delivery.receivers import value_kind
-from bot.delivery.thehive import alert_body, data_type, is_duplicate
-from bot.model.observations import Change, ChangeKind, IndicatorKind
-from bot.storage.alerts import AlertRecord
-from bot.storage.receivers import PendingDelivery, ReceiverRoute, misp_origin
+from bot.core.observations import Change, ChangeKind, IndicatorKind
 
 T0 = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
-from bot.model.observations import Fact, IndicatorKind, Observation
+from bot.core.observations import Fact, IndicatorKind, Observation
 
 
 @runtime_checkable

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from bot.errors import SourceError
-from bot.model.datasets import CERTIFICATES_DATASET
-from bot.model.observations import Fact, IndicatorKind, Observation, SourceFailure, SourceRead
+from bot.core.errors import SourceError
+from bot.core.observations import Fact, IndicatorKind, Observation, SourceFailure, SourceRead
 from bot.monitoring.datasets.base import TlsProbe
+from bot.monitoring.datasets.model import CERTIFICATES_DATASET
 from bot.monitoring.sources.crtsh import SOURCE as CRTSH
 from bot.monitoring.sources.crtsh import CrtShClient, CtCertificate
 from bot.monitoring.sources.tls_probe import FIELDS as TLS_FIELDS

@@ -6,9 +6,9 @@ often the step before a certificate for a phishing page."""
 
 from __future__ import annotations
 
-from bot.model.datasets import DNS_CAA
-from bot.model.indicators import registered_domain
-from bot.model.observations import Fact, IndicatorKind, Observation, Outcome, SourceFailure, SourceRead
+from bot.core.indicators import registered_domain
+from bot.core.observations import Fact, IndicatorKind, Observation, Outcome, SourceFailure, SourceRead
+from bot.monitoring.datasets.model import DNS_CAA
 from bot.monitoring.dns import SOURCE, DnsClient
 
 DESCRIPTOR = DNS_CAA

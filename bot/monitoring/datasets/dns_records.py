@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot.model.datasets import DNS_RECORDS
-from bot.model.observations import IndicatorKind, Observation
+from bot.core.observations import IndicatorKind, Observation
+from bot.monitoring.datasets.model import DNS_RECORDS
 from bot.monitoring.dns import STATUS_FIELD, DnsClient, lookup_name
 
 RECORD_TYPES = ("NS", "MX", "TXT", "SOA")

@@ -1,5 +1,5 @@
 """The datasets the settings enable: one `BUILDERS` line per dataset, in the order of the
-descriptors (bot/model/datasets.py), each building its dataset from the shared
+descriptors (bot/monitoring/datasets/model.py), each building its dataset from the shared
 `DatasetSources`. Adding a dataset: its descriptor, its module and one line here
 (docs/contributing.md, "Add a dataset")."""
 
@@ -9,8 +9,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol, TypedDict, TypeVar
 
+from bot.alerts.pipeline import AlertPolicy
 from bot.config import Settings
-from bot.model.datasets import (
+from bot.monitoring.datasets.base import Dataset, PassiveDnsSource
+from bot.monitoring.datasets.certificates import CertificatesDataset
+from bot.monitoring.datasets.dns_caa import DnsCaaDataset
+from bot.monitoring.datasets.dns_records import DnsRecordsDataset
+from bot.monitoring.datasets.model import (
     CERTIFICATES_DATASET,
     DNS_CAA,
     DNS_RECORDS,
@@ -21,16 +26,11 @@ from bot.model.datasets import (
     WHOIS,
     DatasetDescriptor,
 )
-from bot.monitoring.datasets.base import Dataset, PassiveDnsSource
-from bot.monitoring.datasets.certificates import CertificatesDataset
-from bot.monitoring.datasets.dns_caa import DnsCaaDataset
-from bot.monitoring.datasets.dns_records import DnsRecordsDataset
 from bot.monitoring.datasets.resolutions import ResolutionsDataset
 from bot.monitoring.datasets.services import ServicesDataset
 from bot.monitoring.datasets.subdomains import SubdomainsDataset
 from bot.monitoring.datasets.whois import WhoisDataset
 from bot.monitoring.dns import DnsAnswer, DnsClient
-from bot.monitoring.policy import AlertPolicy
 from bot.monitoring.sources.asn import CachedOrigin, CymruAsnLookup
 from bot.monitoring.sources.circl import CirclPassiveDns
 from bot.monitoring.sources.crtsh import CrtShClient
@@ -175,7 +175,7 @@ def _services(sources: DatasetSources) -> Dataset | None:
     )
 
 
-# One line per dataset, in alert order (the order of bot/model/datasets.py's DESCRIPTORS):
+# One line per dataset, in alert order (the order of bot/monitoring/datasets/model.py's DESCRIPTORS):
 # its descriptor and how to build it from the settings (None: no source left, not built).
 BUILDERS: tuple[tuple[DatasetDescriptor, Callable[[DatasetSources], Dataset | None]], ...] = (
     (RESOLUTIONS, _resolutions),
@@ -201,7 +201,7 @@ def build_datasets(
     `needs`: the fields the alert policy's stages read (AlertPolicy.needs; by default,
     those of the policy the settings build). No source
     reads other subjects' facts: a subject's facts are shared by every channel monitoring
-    it, so what other channels monitor stays behind their walls (bot/model/walls.py)."""
+    it, so what other channels monitor stays behind their walls (bot/core/walls.py)."""
     if needs is None:
         needs = AlertPolicy.from_settings(summarise_same_asn=settings.summarise_same_asn).needs
     sources = DatasetSources(settings, dns, gate, needs)

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 
 import dns.exception
 
-from bot.errors import SourceError
-from bot.model.datasets import ORIGIN_ASN_FIELD as ASN_FIELD
-from bot.model.datasets import RESOLUTIONS
-from bot.model.observations import Fact, IndicatorKind, Observation, Outcome, SourceFailure, SourceRead
+from bot.core.errors import SourceError
+from bot.core.observations import Fact, IndicatorKind, Observation, Outcome, SourceFailure, SourceRead
 from bot.monitoring.datasets.base import PassiveDnsRecord, PassiveDnsSource
+from bot.monitoring.datasets.model import ORIGIN_ASN_FIELD as ASN_FIELD
+from bot.monitoring.datasets.model import RESOLUTIONS
 from bot.monitoring.dns import (
     SOURCE,
     STATUS_FIELD,

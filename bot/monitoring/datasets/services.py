@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bot.errors import SourceError
-from bot.model.datasets import SERVICES_DATASET
-from bot.model.observations import Fact, IndicatorKind, Observation, SourceFailure, SourceRead
+from bot.core.errors import SourceError
+from bot.core.observations import Fact, IndicatorKind, Observation, SourceFailure, SourceRead
+from bot.monitoring.datasets.model import SERVICES_DATASET
 from bot.monitoring.sources.internetdb import SOURCE as INTERNETDB
 from bot.monitoring.sources.internetdb import InternetDbClient
 

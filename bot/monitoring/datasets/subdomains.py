@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bot.errors import SourceError
-from bot.model.datasets import SUBDOMAINS
-from bot.model.observations import Fact, IndicatorKind, Observation, SourceFailure, SourceRead
+from bot.core.errors import SourceError
+from bot.core.observations import Fact, IndicatorKind, Observation, SourceFailure, SourceRead
+from bot.monitoring.datasets.model import SUBDOMAINS
 from bot.monitoring.sources.crtsh import SOURCE as CRTSH
 from bot.monitoring.sources.crtsh import CrtShClient
 from bot.monitoring.sources.passive_dns import normalise_name

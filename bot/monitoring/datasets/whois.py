@@ -14,10 +14,10 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
-from bot.errors import SourceError
-from bot.model.datasets import WHOIS
-from bot.model.indicators import registered_domain
-from bot.model.observations import Fact, IndicatorKind, Observation, SourceFailure, SourceRead
+from bot.core.errors import SourceError
+from bot.core.indicators import registered_domain
+from bot.core.observations import Fact, IndicatorKind, Observation, SourceFailure, SourceRead
+from bot.monitoring.datasets.model import WHOIS
 from bot.monitoring.sources import asn as asn_source
 from bot.monitoring.sources import rdap as rdap_source
 from bot.monitoring.sources import rdap_domains as rdap_domains_source

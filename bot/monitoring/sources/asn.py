@@ -11,8 +11,8 @@ import ipaddress
 import time
 from collections.abc import Awaitable, Callable
 
-from bot.errors import SourceError
-from bot.model.observations import Fact, Outcome
+from bot.core.errors import SourceError
+from bot.core.observations import Fact, Outcome
 from bot.monitoring.dns import DnsAnswer
 from bot.monitoring.sources.http import RequestGate, gated
 

@@ -23,7 +23,7 @@ import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import ThreadedResolver
 
-from bot.errors import SourceError
+from bot.core.errors import SourceError
 from bot.storage.rate_limits import LocalRateLimiter, RateLimit
 
 

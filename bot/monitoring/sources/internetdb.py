@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bot.errors import SourceError
+from bot.core.errors import SourceError
 from bot.monitoring.sources.http import RequestGate, SourceHttpClient
 from bot.monitoring.sources.passive_dns import indicator_path, normalise_name
 

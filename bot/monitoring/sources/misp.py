@@ -19,7 +19,7 @@ import uuid
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from bot.errors import SourceError, UserInputError
+from bot.core.errors import SourceError, UserInputError
 from bot.monitoring.sources.http import SourceHttpClient
 
 SOURCE = "MISP"

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.config import Secret
-from bot.errors import SourceError
-from bot.model.observations import IndicatorKind
+from bot.core.errors import SourceError
+from bot.core.observations import IndicatorKind
 from bot.monitoring.datasets.base import PassiveDnsRecord
 from bot.monitoring.sources.http import RequestGate, SourceHttpClient
 from bot.monitoring.sources.passive_dns import epoch_to_utc, indicator_path, make_record

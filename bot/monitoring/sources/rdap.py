@@ -17,8 +17,8 @@ from urllib.parse import urljoin, urlsplit
 
 from aiohttp.abc import AbstractResolver
 
-from bot.errors import SourceError
-from bot.model.observations import Fact
+from bot.core.errors import SourceError
+from bot.core.observations import Fact
 from bot.monitoring.sources.http import HttpReply, PublicOnlyResolver, RequestGate, SourceHttpClient
 
 SOURCE = "rdap"

@@ -45,8 +45,8 @@ from urllib.parse import urljoin, urlsplit
 
 from aiohttp.abc import AbstractResolver
 
-from bot.errors import SourceError
-from bot.model.observations import Fact
+from bot.core.errors import SourceError
+from bot.core.observations import Fact
 from bot.monitoring.sources.http import HttpReply, PublicOnlyResolver, RequestGate, SourceHttpClient, gated
 from bot.monitoring.sources.rdap import redirect_allowed
 from bot.monitoring.sources.whois import NOT_REGISTERED, REGISTRANT_FIELDS, redacted, status_code

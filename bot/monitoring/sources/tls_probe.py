@@ -14,8 +14,8 @@ from contextlib import suppress
 
 from cryptography import x509
 
-from bot.errors import SourceError
-from bot.model.observations import Fact
+from bot.core.errors import SourceError
+from bot.core.observations import Fact
 
 SOURCE = "tls"
 SINGLE_VALUED_FIELDS = frozenset({"tls_subject", "tls_issuer", "tls_fingerprint"})

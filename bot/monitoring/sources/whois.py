@@ -28,8 +28,8 @@ from datetime import UTC, date, datetime
 from whois import exceptions as whois_exceptions
 
 from bot.config import HostPort
-from bot.errors import SourceError, SourceRefused
-from bot.model.observations import Fact
+from bot.core.errors import SourceError, SourceRefused
+from bot.core.observations import Fact
 from bot.monitoring.sources.http import RequestGate, gated
 from bot.monitoring.sources.whois_library import LibraryParser, shared_parser
 from bot.monitoring.sources.whois_text import (

@@ -23,7 +23,7 @@ from typing import Any
 from whois import exceptions as whois_exceptions
 from whois.parser import WhoisEntry
 
-from bot.errors import SourceError
+from bot.core.errors import SourceError
 
 SOURCE = "whois"
 # A real reply parses in milliseconds; a second is a hundred times that on a loaded machine.

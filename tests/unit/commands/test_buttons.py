@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.commands.buttons import HANDLERS, action_kind
-from bot.render.ids import ActionId
+from bot.core.ids import ActionId
 
 
 @pytest.mark.parametrize("kind", list(ActionId))

@@ -8,13 +8,13 @@ from typing import cast
 
 import pytest
 
-from bot.commands.access import AccessPolicy
 from bot.commands.context import CommandContext, guarded, owner_filter
 from bot.commands.grammar import Command, ListCommand, MuteCommand, RemoveCommand
-from bot.commands.results import Caller
-from bot.errors import NotPermitted, UserInputError
-from bot.model.indicators import parse_indicator
-from bot.render.messages import Message
+from bot.core.access import AccessPolicy
+from bot.core.errors import NotPermitted, UserInputError
+from bot.core.indicators import parse_indicator
+from bot.core.message import Message
+from bot.core.results import Caller
 from bot.storage.db import Database
 from tests.fakes.clock import FakeClock
 

@@ -12,7 +12,7 @@ from sqlalchemy import create_engine
 
 from bot.commands.flows import MonitorFlows
 from bot.commands.grammar import Command
-from bot.commands.results import Caller
+from bot.core.results import Caller
 from bot.monitoring.runner import Runner
 from bot.storage.db import Database
 from tests.fakes.clock import FakeClock

@@ -26,9 +26,9 @@ from bot.commands.grammar import (
     WatchStatusCommand,
     parse_command,
 )
-from bot.errors import UserInputError
-from bot.model.indicators import parse_indicator
-from bot.model.watches import WatchKind
+from bot.core.errors import UserInputError
+from bot.core.indicators import parse_indicator
+from bot.watches.model import WatchKind
 
 IP = parse_indicator("98.126.38.107")
 DOMAIN = parse_indicator("evil.com")

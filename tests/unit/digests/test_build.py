@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.core.observations import Change, ChangeKind, IndicatorKind
 from bot.digests.build import (
     CSV_HEADER,
     DigestWindow,
@@ -23,9 +24,8 @@ from bot.digests.build import (
     render_csv,
     so_far_window,
 )
-from bot.model.observations import Change, ChangeKind, IndicatorKind
-from bot.storage.digests import ChannelHealth, StaleDataset
-from bot.storage.history import ChangeRecord, SourceFailureRecord
+from bot.digests.store import ChannelHealth, StaleDataset
+from bot.monitoring.store.history import ChangeRecord, SourceFailureRecord
 
 BERLIN = ZoneInfo("Europe/Berlin")
 UTC_ZONE = ZoneInfo("UTC")

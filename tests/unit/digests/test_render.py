@@ -8,13 +8,13 @@ from datetime import date, timedelta
 
 import pytest
 
+from bot.core.limits import block_kit_violations
+from bot.core.message import Message
+from bot.core.observations import ChangeKind
+from bot.core.text import render_text
 from bot.digests.build import Digest, build_digest, daily_window, so_far_window
 from bot.digests.render import MAX_NOTES, build_digest_email, build_digest_message
-from bot.model.observations import ChangeKind
-from bot.render.limits import block_kit_violations
-from bot.render.messages import Message
-from bot.render.text import render_text
-from bot.storage.digests import ChannelHealth, StaleDataset
+from bot.digests.store import ChannelHealth, StaleDataset
 from tests.unit.digests.test_build import BERLIN, NINE, change, failure, utc
 
 WINDOW = daily_window(date(2026, 3, 29), NINE, BERLIN)  # the 23-hour day

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.model.observations import (
+from bot.core.observations import (
     ChangeKind,
     Fact,
     FactKey,

@@ -19,8 +19,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.errors import ConfigError
-from bot.model.observations import Outcome
+from bot.core.errors import ConfigError
+from bot.core.observations import Outcome
 from bot.monitoring.dns import DnsAnswer, normalise_records
 from bot.monitoring.dns_mux import system_nameservers
 from bot.monitoring.dns_wire import (

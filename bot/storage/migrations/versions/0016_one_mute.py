@@ -23,7 +23,7 @@ down_revision = "0015"
 branch_labels = None
 depends_on = None
 
-UNTIMED = datetime(9999, 1, 1, tzinfo=UTC)  # bot/model/triage.UNTIMED as of 0016
+UNTIMED = datetime(9999, 1, 1, tzinfo=UTC)  # bot/triage/model.UNTIMED as of 0016
 REASON = "muted before 0016"
 
 monitors = sa.table(

@@ -6,13 +6,13 @@ from dataclasses import replace
 
 import pytest
 
+from bot.alerts.pipeline import AlertPolicy
 from bot.config import Settings
-from bot.model.datasets import BY_NAME, DATASET_NAMES, DESCRIPTORS, ORIGIN_ASN_FIELD
-from bot.model.observations import IndicatorKind, Outcome
+from bot.core.observations import IndicatorKind, Outcome
+from bot.monitoring.datasets.model import BY_NAME, DATASET_NAMES, DESCRIPTORS, ORIGIN_ASN_FIELD
 from bot.monitoring.datasets.registry import BUILDERS, build_datasets
 from bot.monitoring.datasets.resolutions import ResolutionsDataset
 from bot.monitoring.dns import DnsAnswer
-from bot.monitoring.policy import AlertPolicy
 
 
 class NoDns:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.errors import SourceError
+from bot.core.errors import SourceError
 from bot.monitoring.datasets.base import PassiveDnsRecord
 from bot.monitoring.sources.circl import parse_cof
 

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from bot.errors import SourceError
+from bot.core.errors import SourceError
 from bot.monitoring.sources.http import TokenBucket
 from tests.fakes.http_sources import FakeClock
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.errors import SourceError
+from bot.core.errors import SourceError
 from bot.monitoring.sources.internetdb import InternetDbHost, is_no_information, parse_internetdb
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.errors import SourceError
-from bot.model.observations import Fact
+from bot.core.errors import SourceError
+from bot.core.observations import Fact
 from bot.monitoring.sources.rdap import network_facts, redirect_allowed
 from tests.fakes.whois_server import ip_network_document
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.errors import SourceError
+from bot.core.errors import SourceError
 from bot.monitoring.sources.rdap_domains import (
     base_for,
     domain_extras,

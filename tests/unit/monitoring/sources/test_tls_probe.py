@@ -6,8 +6,8 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from bot.errors import SourceError
-from bot.model.observations import Fact
+from bot.core.errors import SourceError
+from bot.core.observations import Fact
 from bot.monitoring.sources.tls_probe import certificate_facts
 from tests.fakes.whois_server import make_self_signed
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.errors import SourceError
+from bot.core.errors import SourceError
 from bot.monitoring.datasets.base import PassiveDnsRecord
 from bot.monitoring.sources.virustotal import parse_virustotal_page
 

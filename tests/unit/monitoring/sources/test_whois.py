@@ -6,8 +6,8 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
-from bot.errors import SourceError, SourceRefused
-from bot.model.observations import Fact
+from bot.core.errors import SourceError, SourceRefused
+from bot.core.observations import Fact
 from bot.monitoring.sources.whois import normalise_whois, parse_whois
 from tests.fakes.whois_server import (
     not_found_text,

@@ -9,7 +9,7 @@ from datetime import date
 
 import pytest
 
-from bot.errors import SourceRefused
+from bot.core.errors import SourceRefused
 from bot.monitoring.sources.whois import parse_whois
 from bot.monitoring.sources.whois_library import LibraryParser
 from bot.monitoring.sources.whois_text import LATEST_EXPIRY, own_record, read_date, refusal_notice

@@ -9,8 +9,8 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from bot.errors import SourceError, SourceRefused
-from bot.model.observations import IndicatorKind
+from bot.core.errors import SourceError, SourceRefused
+from bot.core.observations import IndicatorKind
 from bot.monitoring.datasets.whois import WhoisDataset
 from bot.monitoring.diff import diff_observation
 from bot.monitoring.sources.whois import WhoisClient, parse_whois

@@ -1,0 +1,1 @@
+"""Alerts as SQL: alerts and their changes, the Slack outbox, the receiver queue."""

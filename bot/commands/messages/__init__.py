@@ -1,0 +1,1 @@
+"""The dispatcher's words (pure): command replies and the App Home tab."""

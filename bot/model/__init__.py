@@ -1,2 +1,0 @@
-"""Pure values everything exchanges: indicators (parse, refang, normalise), observations
-and changes, alert routing."""

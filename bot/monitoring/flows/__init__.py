@@ -1,0 +1,2 @@
+"""The check engine's use cases: monitors added, removed, listed, checked and their
+history (monitors.py); `/monitor health` (health.py)."""

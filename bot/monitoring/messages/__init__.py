@@ -1,0 +1,1 @@
+"""The check engine's own words (pure): source health."""

@@ -1,0 +1,1 @@
+"""Lookalike and keyword watches as SQL: watches, findings and their suppressions."""

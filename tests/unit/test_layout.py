@@ -5,6 +5,7 @@ first, and no two classes in bot/ share a name."""
 from __future__ import annotations
 
 import ast
+import re
 import importlib
 import sys
 from collections import defaultdict
@@ -106,3 +107,36 @@ def test_layout_no_two_classes_share_a_name() -> None:
             if isinstance(node, ast.ClassDef):
                 defined[node.name].append(f"{path.relative_to(BOT.parent)}:{node.lineno}")
     assert {name: where for name, where in defined.items() if len(where) > 1} == {}
+
+
+# Each feature's words, and the room that owns them: a module named for a feature lives in it.
+FEATURE_ROOMS = {
+    "triage": "triage",
+    "lookalike": "watches",
+    "watch": "watches",
+    "digest": "digests",
+    "alert": "alerts",
+    "outbox": "alerts",
+    "receiver": "alerts",
+    "import": "imports",
+    "investigation": "investigations",
+    "pivot": "investigations",
+}
+
+
+def test_layout_each_feature_has_one_room() -> None:
+    strays = [
+        f"{module} belongs in bot/{room}/"
+        for module in MODULES
+        for word, room in FEATURE_ROOMS.items()
+        if word in module.split(".")[-1] and module.split(".")[1] != room
+    ]
+    assert strays == []
+
+
+def test_layout_rooms_are_the_ones_the_map_draws() -> None:
+    """Every package of bot/ is drawn on the architecture page's map, and every room drawn exists."""
+    rooms = {path.parent.name for path in BOT.glob("*/__init__.py")}
+    page = (BOT.parent / "docs" / "architecture.md").read_text()
+    drawn = set(re.findall(r"^  (\w+)/ ", page, flags=re.M))
+    assert rooms == drawn

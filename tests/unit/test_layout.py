@@ -5,8 +5,8 @@ first, and no two classes in bot/ share a name."""
 from __future__ import annotations
 
 import ast
-import re
 import importlib
+import re
 import sys
 from collections import defaultdict
 from pathlib import Path

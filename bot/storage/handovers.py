@@ -20,6 +20,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from sqlalchemy import Column, Connection, Engine, Row, Table, and_, bindparam, delete, func, select, update
 
+from bot.core.batching import cancel_after
 from bot.storage.db import DatabaseRunner
 from bot.storage.engine import claim_open_rows
 
@@ -169,21 +170,10 @@ class HandoverJob(Generic[Work]):
     async def drain(self, grace: float | None = 5.0) -> None:
         """On the way out: the work running gets `grace` seconds (None: as long as it takes),
         then is stopped (left open for another worker); what ended is marked done."""
-        unfinished = await _cancel_after(grace, list(self._running.values()))
+        unfinished = await cancel_after(grace, list(self._running.values()))
         if unfinished:
             log.warning("%d %ss still running at shutdown were left to another worker", unfinished, self.what)
         try:
             await self._mark_ended()
         except Exception as exc:  # they may run again elsewhere
             log.warning("%d ended %ss could not be marked done (%s)", len(self._ended), self.what, exc)
-
-
-async def _cancel_after(grace: float | None, tasks: list[asyncio.Task[None]]) -> int:
-    """Give the tasks `grace` seconds, then cancel those still running; how many were."""
-    if not tasks:
-        return 0
-    _, unfinished = await asyncio.wait(tasks, timeout=grace)
-    for task in unfinished:
-        task.cancel()
-    await asyncio.gather(*unfinished, return_exceptions=True)
-    return len(unfinished)

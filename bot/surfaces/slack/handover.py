@@ -15,10 +15,10 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.core.batching import BatchedCalls, first_of_each
 from bot.storage.db import DatabaseRunner
 from bot.storage.handovers import HandoverJob
 from bot.storage.slash_commands import ClaimedCommand, HandedOverCommand, SlashCommandQueue
-from bot.surfaces.slack.front import BatchedCalls, first_of_each
 
 log = logging.getLogger(__name__)
 

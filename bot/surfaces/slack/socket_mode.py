@@ -19,7 +19,8 @@ from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.surfaces.slack.front import SlashCommandEntry, cancel_after
+from bot.core.batching import cancel_after
+from bot.surfaces.slack.front import SlashCommandEntry
 
 SLASH_COMMANDS = "slash_commands"
 

@@ -52,7 +52,7 @@ from bot.core.results import Caller, CommandResult
 from bot.imports.flows import ImportFlows, MispEvents
 from bot.investigations.flows import Pivots
 from bot.monitoring.flows.health import HealthFlows
-from bot.monitoring.flows.monitors import MonitorCommands
+from bot.monitoring.flows.monitors import DELIVERY_WAIT_SECONDS, MonitorCommands
 from bot.monitoring.quota import QuotaGate
 from bot.monitoring.requested_checks import CheckRunner
 from bot.monitoring.resolver_check import SharedResolverVerdicts
@@ -104,6 +104,7 @@ class MonitorFlows:
         sources_off: Mapping[str, str] | None = None,
         misp: MispEvents | None = None,
         receivers: Mapping[str, str] | None = None,
+        delivery_wait: float = DELIVERY_WAIT_SECONDS,
     ) -> None:
         self.db = db
         self.runner = runner
@@ -142,6 +143,7 @@ class MonitorFlows:
             mutes=self.mutes,
             watches=self.watches,
             pivots=self.pivots,
+            delivery_wait=delivery_wait,
         )
         # Monitors from MISP events, STIX bundles and lists (`misp`: None when not configured).
         self.imports = ImportFlows(self.monitors.add_monitors, misp=misp)

@@ -27,6 +27,10 @@ NEW_NAME = "www.interfaxru.com"
 CHANNEL = "C0INTEL"
 
 
+HANG_TIMEOUT = 2.0  # the receivers' timeout in the hang tests
+HANG = 8.0  # how long a hung receiver holds its answer (released once the test is past it)
+
+
 async def receiving(make_api: MakeApi, misp: FakeMisp, thehive: FakeTheHive, **settings: Any) -> ApiHarness:
     return await make_api(
         misp_url=misp.url,
@@ -149,17 +153,21 @@ async def test_receivers_a_write_stored_before_the_receiver_failed_arrives_once(
     make_api: MakeApi, misp: FakeMisp, thehive: FakeTheHive, fault: str
 ) -> None:
     api = await receiving(make_api, misp, thehive)
-    misp_of(api).http = ReceiverHttp(timeout=0.3)
-    thehive_of(api).http = ReceiverHttp(timeout=0.3)
+    # A timeout short enough for a hang to outlast it, long enough for every other request
+    # on a loaded machine (0.3 s timed out the event search before the sighting was sent).
+    misp_of(api).http = ReceiverHttp(timeout=HANG_TIMEOUT)
+    thehive_of(api).http = ReceiverHttp(timeout=HANG_TIMEOUT)
     await monitor(api)
     await api.change(IP, ("domain", NEW_NAME))
     if fault == "store_then_fail":
         misp.store_then_fail(500, prefix="/sightings/add")
         thehive.store_then_fail(500)
     else:
-        misp.store_then_hang(1.0, prefix="/sightings/add")
-        thehive.store_then_hang(1.0)
+        misp.store_then_hang(HANG, prefix="/sightings/add")
+        thehive.store_then_hang(HANG)
     report = await worker(api).deliver_due()
+    misp.release()
+    thehive.release()
     assert report.failed == 2
     assert len(misp.sightings_of(IP)) == 1 and len(thehive.alerts) == 1  # stored all the same
     await drain(api)
@@ -230,13 +238,15 @@ async def test_receivers_a_timeout_is_retried(
     make_api: MakeApi, misp: FakeMisp, thehive: FakeTheHive
 ) -> None:
     api = await receiving(make_api, misp, thehive)
-    misp_of(api).http = ReceiverHttp(timeout=0.3)
-    thehive_of(api).http = ReceiverHttp(timeout=0.3)
+    misp_of(api).http = ReceiverHttp(timeout=HANG_TIMEOUT)
+    thehive_of(api).http = ReceiverHttp(timeout=HANG_TIMEOUT)
     await monitor(api)
     await api.change(IP, ("domain", NEW_NAME))
-    misp.hang_next(1.0)
-    thehive.hang_next(1.0)
+    misp.hang_next(HANG)
+    thehive.hang_next(HANG)
     assert (await worker(api).deliver_due()).failed == 2
+    misp.release()
+    thehive.release()
     await drain(api)
     assert len(misp.sightings_of(IP)) == 1 and len(thehive.alerts) == 1
     assert thehive.duplicates == 0  # the hang came before the write

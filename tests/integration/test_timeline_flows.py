@@ -27,7 +27,8 @@ async def setup(store: Database) -> AsyncIterator[tuple[MonitorFlows, TableDatas
     dataset = TableDataset()
     async_store = store
     runner = Runner([dataset], async_store, clock=clock)
-    yield MonitorFlows(async_store, runner, clock=clock), dataset, clock
+    # No outbox worker here: a check's reply need not wait for Slack to confirm its alerts.
+    yield MonitorFlows(async_store, runner, clock=clock, delivery_wait=0.0), dataset, clock
     async_store.close()
 
 

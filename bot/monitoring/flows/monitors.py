@@ -45,7 +45,8 @@ from bot.triage.model import SuppressionKind
 from bot.watches.flows import WatchFlows
 
 HISTORY_LIMIT = 200
-# How long a check's reply waits for Slack to confirm the alerts it posted.
+# How long a check's reply waits for Slack to confirm the alerts it posted (a test with no
+# outbox worker passes 0: nothing would confirm them).
 DELIVERY_WAIT_SECONDS = 5.0
 
 
@@ -60,7 +61,9 @@ class MonitorCommands:
         mutes: MuteFlows,
         watches: WatchFlows,
         pivots: Pivots,
+        delivery_wait: float = DELIVERY_WAIT_SECONDS,
     ) -> None:
+        self.delivery_wait = delivery_wait
         self.context = context
         self.db = context.db
         self.clock = context.clock
@@ -278,7 +281,7 @@ class MonitorCommands:
         reply should say "posted" only of what was posted)."""
         if not outbox_ids:
             return {}
-        deadline = monotonic() + DELIVERY_WAIT_SECONDS
+        deadline = monotonic() + self.delivery_wait
         while True:
             confirmed = await self.db.run(self.db.outbox.delivered, sorted(outbox_ids))
             if all(confirmed.values()) or monotonic() >= deadline:

@@ -376,6 +376,11 @@ class Settings:
             "modes: " + "; ".join(modes),
         ]
 
+    def __repr__(self) -> str:
+        """As `describe()` shows them: a repr ends up in tracebacks and logs, and a password
+        written into a URL must not."""
+        return "Settings(" + ", ".join(f"{name}={value!r}" for name, value in self.describe().items()) + ")"
+
     def describe(self, declared: Sequence[Setting] | None = None) -> dict[str, str]:
         """Every setting as text, secrets masked: safe to log or print. A password written
         into a URL (`postgresql://user:password@db/…`) is a secret too. A field no declaration

@@ -106,7 +106,7 @@ def test_config_declarations_every_secret_is_masked_and_scrubbed(setting: Settin
     env = {**needs, setting.env: text.format(s=secret)}
     table = every_setting()
     settings = Settings.from_env(env, declared=table)
-    # (A URL is a `str` field: `repr(settings)` shows it whole; `describe` is what may be shown.)
-    shown = str(settings.describe(table)) + str(explain(settings, env, declared=table))
+    # A repr ends up in tracebacks and logs: it shows what `describe` shows.
+    shown = str(settings.describe(table)) + str(explain(settings, env, declared=table)) + repr(settings)
     assert secret not in shown
     assert any(secret in value for value in settings.secrets(table))

@@ -25,12 +25,6 @@ from bot.storage.views import MonitorView
 log = logging.getLogger(__name__)
 
 
-def owner_filter(access: AccessPolicy, caller: Caller) -> str | None:
-    """Whose monitors and watches `caller` may change: only their own (their id), or
-    anyone's (None: an admin, or a trusted caller such as an API token)."""
-    return None if caller.trusted else access.owner_filter(caller.user_id)
-
-
 @dataclass(frozen=True)
 class CommandContext:
     """The database, the clock and the access policy every use case of a command runs on."""
@@ -39,13 +33,9 @@ class CommandContext:
     clock: Callable[[], datetime]
     access: AccessPolicy
 
-    def owner_filter(self, caller: Caller) -> str | None:
-        return owner_filter(self.access, caller)
-
     def check_owner(self, monitor: MonitorView, caller: Caller) -> None:
         """NotPermitted, naming who added it, when `caller` may not change this monitor."""
-        owner = self.owner_filter(caller)
-        if owner is not None and monitor.created_by != owner:
+        if not self.access.may_change(caller, monitor.created_by):
             raise NotPermitted({monitor.indicator: monitor.created_by})
 
     async def monitored_here(self, indicator: Indicator, caller: Caller) -> MonitorView:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.core.results import Caller
+
 
 @dataclass(frozen=True)
 class AccessPolicy:
@@ -19,6 +21,12 @@ class AccessPolicy:
     def is_admin(self, user_id: str) -> bool:
         return user_id in self.admins
 
-    def owner_filter(self, user_id: str) -> str | None:
-        """Whose monitors `user_id` may change: only their own (their id), or anyone's (None)."""
-        return None if self.is_admin(user_id) else user_id
+    def owner_filter(self, caller: Caller) -> str | None:
+        """Whose monitors and watches `caller` may change: only their own (their id), or
+        anyone's (None: an admin, or a trusted caller such as an API token)."""
+        return None if caller.trusted or self.is_admin(caller.user_id) else caller.user_id
+
+    def may_change(self, caller: Caller, *owners: str | None) -> bool:
+        """Whether `caller` may change what these people own (a monitor's adder, a
+        suppression's creator): an admin or a trusted caller may change anything."""
+        return self.owner_filter(caller) is None or caller.user_id in owners

@@ -12,7 +12,6 @@ import logging
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from datetime import datetime, timedelta
 
-from bot.commands.context import owner_filter
 from bot.commands.messages.replies import ListRow, build_error_message
 from bot.core.access import AccessPolicy
 from bot.core.errors import UserInputError
@@ -298,8 +297,7 @@ class WatchFlows:
         return watch
 
     def _check_owner(self, watch: Watch, caller: Caller) -> None:
-        owner = owner_filter(self.access, caller)
-        if owner is not None and watch.created_by and owner != watch.created_by:
+        if watch.created_by and not self.access.may_change(caller, watch.created_by):
             admins = " or a Watchpost admin" if self.access.admins else ""
             raise UserInputError(
                 f"Only {mention(watch.created_by)}, who set the watch on {code(watch.term)}{admins}, "
@@ -308,10 +306,9 @@ class WatchFlows:
 
     def _may_lift(self, found: SuppressionView, caller: Caller) -> None:
         """A snooze anyone in the channel may lift; a mute its creator, the watch's owner or an admin."""
-        owner = owner_filter(self.access, caller)
-        if found.kind is SuppressionKind.SNOOZE or owner is None:
-            return
-        if owner not in (found.created_by, found.monitor_owner):
+        if found.kind is not SuppressionKind.SNOOZE and not self.access.may_change(
+            caller, found.created_by, found.monitor_owner
+        ):
             raise UserInputError(
                 f"Only {mention(found.created_by)}, who muted it, {mention(found.monitor_owner)}, who set "
                 f"the watch on {code(found.indicator)}, or an admin can lift #{found.id}. "

@@ -143,4 +143,5 @@ def test_rate_limiter_refills_and_forgets_idle_users() -> None:
 
 def test_access_policy_names_whose_monitors_a_user_may_change() -> None:
     policy = AccessPolicy(frozenset({"U0ADMIN"}))
-    assert policy.owner_filter("U0ADMIN") is None and policy.owner_filter("U0BOB") == "U0BOB"
+    admin, bob = Caller("T1", "C1", "U0ADMIN"), Caller("T1", "C1", "U0BOB")
+    assert policy.owner_filter(admin) is None and policy.owner_filter(bob) == "U0BOB"

@@ -245,7 +245,7 @@ class MonitorCommands:
             team_id=caller.team_id,
             channel_id=caller.channel_id,
             indicators=[i.value for i in indicators],
-            owner=self.context.owner_filter(caller),
+            owner=self.context.access.owner_filter(caller),
         )
 
     # --- what the commands read ----------------------------------------------------------

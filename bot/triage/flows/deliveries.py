@@ -226,7 +226,7 @@ class TriageFlows:
         return triage
 
     def _may_suppress(self, owner: str | None, indicator: str, caller: Caller) -> None:
-        if caller.trusted or self.access.is_admin(caller.user_id) or owner == caller.user_id:
+        if self.access.may_change(caller, owner):
             return
         admins = " or a Watchpost admin" if self.access.admins else ""
         who = mention(owner) if owner else "whoever added it"
@@ -243,10 +243,8 @@ class TriageFlows:
         found = await self.db.run(self.db.triage.get, suppression_id)
         if found is None or found.team_id != caller.team_id or found.channel_id != caller.channel_id:
             raise UserInputError(f"There is no suppression {suppression_id} in this channel.")
-        if found.kind is not SuppressionKind.SNOOZE and not (
-            caller.trusted
-            or self.access.is_admin(caller.user_id)
-            or caller.user_id in (found.created_by, found.monitor_owner)
+        if found.kind is not SuppressionKind.SNOOZE and not self.access.may_change(
+            caller, found.created_by, found.monitor_owner
         ):
             raise TriageRefused(
                 f"Only {mention(found.created_by)}, who made it, {mention(found.monitor_owner)}, who added "

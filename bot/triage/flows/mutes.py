@@ -98,7 +98,7 @@ class MuteFlows:
             muted=muted,
             by=caller.user_id,
             now=self.clock(),
-            owner=self.context.owner_filter(caller),
+            owner=self.context.access.owner_filter(caller),
         )
         log.info(
             "%s %s of %s in %s/%s by %s",
@@ -154,7 +154,7 @@ class MuteFlows:
         found = await self.db.run(self.db.triage.get, suppression_id)
         if found is None or found.team_id != caller.team_id or found.channel_id != caller.channel_id:
             raise UserInputError(f"There is no suppression #{suppression_id} in this channel.")
-        owner = self.context.owner_filter(caller)
+        owner = self.context.access.owner_filter(caller)
         if (
             found.kind is not SuppressionKind.SNOOZE
             and owner is not None

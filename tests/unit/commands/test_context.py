@@ -8,7 +8,7 @@ from typing import cast
 
 import pytest
 
-from bot.commands.context import CommandContext, guarded, owner_filter
+from bot.commands.context import CommandContext, guarded
 from bot.commands.grammar import Command, ListCommand, MuteCommand, RemoveCommand
 from bot.core.access import AccessPolicy
 from bot.core.errors import NotPermitted, UserInputError
@@ -33,7 +33,7 @@ EVIL = parse_indicator("evil.com")
 def test_context_owner_filter_is_the_callers_own_unless_admin_or_trusted(
     caller: Caller, expected: str | None
 ) -> None:
-    assert owner_filter(ADMINS, caller) == expected
+    assert ADMINS.owner_filter(caller) == expected
 
 
 def context(access: AccessPolicy) -> CommandContext:
